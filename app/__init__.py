@@ -1,0 +1,71 @@
+"""Kijun: the yearly service-standard self-assessment of the ward offices."""
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints and commands."""
+    app = Flask(__name__, instance_relative_config=True)
+    register_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Defaults, then ``instance/config.py``, then ``FLASK_*`` and ``DATABASE_URL``, then tests."""
+    from app.config import Defaults, database_url_from_env
+
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    env_url = database_url_from_env()
+    if env_url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = env_url
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "kijun.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions of ``app.extensions`` to this app."""
+    from app import models  # noqa: F401 - registers the tables on the metadata
+    from app.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each area's blueprint."""
+    from app.main.routes import bp as main_bp
+
+    app.register_blueprint(main_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Jinja filters for Japanese dates."""
+    from app.wareki import fiscal_year_label, reiwa_date
+
+    app.add_template_filter(fiscal_year_label)
+    app.add_template_filter(reiwa_date)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``flask --app wsgi <group> <command>`` groups."""
+    from app.cli import catalogue_cli, demo_command, roster_cli
+
+    for command in (catalogue_cli, roster_cli, demo_command):
+        app.cli.add_command(command)

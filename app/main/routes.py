@@ -1,0 +1,32 @@
+"""Home page and the read-only view of the loaded catalogues."""
+
+import sqlalchemy as sa
+from flask import abort, render_template
+
+from app.extensions import db
+from app.main import bp
+from app.models import Catalogue, Standard
+
+
+@bp.get("/")
+def index() -> str:
+    """Public: what Kijun is, and the catalogues it holds."""
+    catalogues = db.session.scalars(
+        sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+    ).all()
+    return render_template("main/index.html", catalogues=catalogues)
+
+
+@bp.get("/catalogues/<key>")
+def catalogue(key: str) -> str:
+    """Public: one catalogue's standards, grouped as in the city's list."""
+    found = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == key))
+    if found is None:
+        abort(404)
+    standards = db.session.scalars(
+        sa.select(Standard)
+        .where(Standard.catalogue_id == found.id)
+        .options(sa.orm.selectinload(Standard.section_kinds))
+        .order_by(Standard.position)
+    ).all()
+    return render_template("main/catalogue.html", catalogue=found, standards=standards)

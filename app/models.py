@@ -1,0 +1,386 @@
+"""The data model: organisation, yearly roster, catalogues, rounds and answers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores UTC and hands back aware datetimes, on SQLite as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> sa.Enum:
+    """A portable enum: VARCHAR plus a named CHECK constraint, storing the values."""
+    return sa.Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Role(enum.StrEnum):
+    """A person's role in their section for one fiscal year."""
+
+    STAFF = "staff"
+    CHIEF = "chief"
+
+
+class Audience(enum.StrEnum):
+    """Who answers a standard: every person for themself, or the chief once for the section."""
+
+    EVERYONE = "everyone"
+    SECTION = "section"
+
+
+class AnswerValue(enum.StrEnum):
+    YES = "yes"  # できている
+    NO = "no"  # できていない
+    NA = "na"  # 該当しない
+
+
+class ResponseStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class GrantRole(enum.StrEnum):
+    """Roles that do not come from the roster."""
+
+    COMMITTEE = "committee"
+    ADMIN = "admin"
+
+
+# --- Organisation -----------------------------------------------------------------------
+
+
+class Ward(db.Model):  # type: ignore[name-defined,misc]
+    """A ward office (区役所), e.g. 高津区."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(50), unique=True)
+    sort_order: so.Mapped[int] = so.mapped_column(default=0)
+
+    departments: so.WriteOnlyMapped[Department] = so.relationship(back_populates="ward")
+    sections: so.WriteOnlyMapped[Section] = so.relationship(back_populates="ward")
+
+    def __repr__(self) -> str:
+        return f"<Ward {self.name}>"
+
+
+class Department(db.Model):  # type: ignore[name-defined,misc]
+    """A department (部) of a ward office."""
+
+    __table_args__ = (sa.UniqueConstraint("ward_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    sort_order: so.Mapped[int] = so.mapped_column(default=0)
+
+    ward: so.Mapped[Ward] = so.relationship(back_populates="departments")
+
+    def __repr__(self) -> str:
+        return f"<Department {self.name}>"
+
+
+section_kind_link = sa.Table(
+    "section_kind_link",
+    db.metadata,
+    sa.Column("section_id", sa.ForeignKey("section.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind_id", sa.ForeignKey("section_kind.id"), primary_key=True),
+)
+
+standard_kind_link = sa.Table(
+    "standard_kind_link",
+    db.metadata,
+    sa.Column("standard_id", sa.ForeignKey("standard.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind_id", sa.ForeignKey("section_kind.id"), primary_key=True),
+)
+
+
+class SectionKind(db.Model):  # type: ignore[name-defined,misc]
+    """A kind of section that some standards are asked of, e.g. 庁舎管理担当課."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(50), unique=True)
+
+    def __repr__(self) -> str:
+        return f"<SectionKind {self.name}>"
+
+
+class Section(db.Model):  # type: ignore[name-defined,misc]
+    """A section (課・担当・出張所) with one chief; directly under the ward when it has no department."""
+
+    __table_args__ = (sa.UniqueConstraint("ward_id", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"), index=True)
+    department_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("department.id"), index=True
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    sort_order: so.Mapped[int] = so.mapped_column(default=0)
+
+    ward: so.Mapped[Ward] = so.relationship(back_populates="sections")
+    department: so.Mapped[Department | None] = so.relationship()
+    kinds: so.Mapped[list[SectionKind]] = so.relationship(
+        secondary=section_kind_link, order_by=SectionKind.name
+    )
+
+    def __repr__(self) -> str:
+        return f"<Section {self.name}>"
+
+
+# --- People and the yearly roster -----------------------------------------------------------
+
+
+class Person(db.Model):  # type: ignore[name-defined,misc]
+    """An employee. Their section and role live in one ``Assignment`` per fiscal year."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    employee_id: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    assignments: so.WriteOnlyMapped[Assignment] = so.relationship(back_populates="person")
+    grants: so.Mapped[list[Grant]] = so.relationship(
+        back_populates="person", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Person {self.employee_id}>"
+
+
+class Assignment(db.Model):  # type: ignore[name-defined,misc]
+    """Where a person worked in one fiscal year (April-March) and in which role."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("person_id", "fiscal_year"),
+        # One chief per section and year.
+        sa.Index(
+            "uq_assignment_one_chief",
+            "section_id",
+            "fiscal_year",
+            unique=True,
+            sqlite_where=sa.text("role = 'chief'"),
+            postgresql_where=sa.text("role = 'chief'"),
+        ),
+        sa.Index("ix_assignment_fiscal_year_section_id", "fiscal_year", "section_id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    person_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("person.id"), index=True)
+    fiscal_year: so.Mapped[int]
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"))
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"))
+
+    person: so.Mapped[Person] = so.relationship(back_populates="assignments")
+    section: so.Mapped[Section] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<Assignment {self.person_id} FY{self.fiscal_year} {self.role}>"
+
+
+class Grant(db.Model):  # type: ignore[name-defined,misc]
+    """A committee or admin role; ``ward_id`` None means the whole city."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (sa.UniqueConstraint("person_id", "role", "ward_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    person_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    role: so.Mapped[GrantRole] = so.mapped_column(_enum(GrantRole, "grant_role"))
+    ward_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ward.id"))
+
+    person: so.Mapped[Person] = so.relationship(back_populates="grants")
+    ward: so.Mapped[Ward | None] = so.relationship()
+
+
+# --- Catalogues of standards ------------------------------------------------------------------
+
+
+class Catalogue(db.Model):  # type: ignore[name-defined,misc]
+    """One fiscal year's list of standards, city-wide or for one ward (``surveys/*.yaml``)."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    fiscal_year: so.Mapped[int] = so.mapped_column(index=True)
+    ward_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ward.id"))
+    source: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    loaded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    ward: so.Mapped[Ward | None] = so.relationship()
+    standards: so.Mapped[list[Standard]] = so.relationship(
+        back_populates="catalogue", order_by="Standard.position", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Catalogue {self.key}>"
+
+
+class Standard(db.Model):  # type: ignore[name-defined,misc]
+    """One standard in one catalogue; ``key`` follows the same standard across years."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("catalogue_id", "key"),
+        sa.UniqueConstraint("catalogue_id", "number"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    catalogue_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("catalogue.id", ondelete="CASCADE"), index=True
+    )
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    number: so.Mapped[int]
+    position: so.Mapped[int] = so.mapped_column(default=0)
+    text: so.Mapped[str] = so.mapped_column(sa.Text)
+    scene: so.Mapped[str] = so.mapped_column(sa.String(20))
+    audience: so.Mapped[Audience] = so.mapped_column(_enum(Audience, "audience"))
+    ward_specific: so.Mapped[bool] = so.mapped_column(default=False)
+
+    catalogue: so.Mapped[Catalogue] = so.relationship(back_populates="standards")
+    section_kinds: so.Mapped[list[SectionKind]] = so.relationship(
+        secondary=standard_kind_link, order_by=SectionKind.name
+    )
+
+    def __repr__(self) -> str:
+        return f"<Standard {self.key} #{self.number}>"
+
+
+# --- Rounds and answers -----------------------------------------------------------------------
+
+round_ward = sa.Table(
+    "round_ward",
+    db.metadata,
+    sa.Column("round_id", sa.ForeignKey("round.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("ward_id", sa.ForeignKey("ward.id"), primary_key=True),
+)
+
+
+class Round(db.Model):  # type: ignore[name-defined,misc]
+    """A survey period for one catalogue in one or more wards; open while opens_at <= now < closes_at."""
+
+    __table_args__ = (sa.CheckConstraint("opens_at < closes_at", name="opens_before_closes"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    title: so.Mapped[str] = so.mapped_column(sa.String(200))
+    catalogue_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("catalogue.id"), index=True)
+    fiscal_year: so.Mapped[int] = so.mapped_column(index=True)
+    opens_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    closes_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    catalogue: so.Mapped[Catalogue] = so.relationship()
+    wards: so.Mapped[list[Ward]] = so.relationship(secondary=round_ward, order_by=Ward.sort_order)
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.opens_at <= now < self.closes_at
+
+    def __repr__(self) -> str:
+        return f"<Round {self.id} {self.title}>"
+
+
+class Response(db.Model):  # type: ignore[name-defined,misc]
+    """One person's checklist in one round, with the role and section they had when answering."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("round_id", "person_id"),
+        sa.Index("ix_response_round_id_status", "round_id", "status"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    round_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("round.id"))
+    person_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("person.id"), index=True)
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"))
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), index=True)
+    status: so.Mapped[ResponseStatus] = so.mapped_column(
+        _enum(ResponseStatus, "status"), default=ResponseStatus.DRAFT
+    )
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+    submitted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+
+    round: so.Mapped[Round] = so.relationship()
+    person: so.Mapped[Person] = so.relationship()
+    section: so.Mapped[Section] = so.relationship()
+    answers: so.Mapped[list[Answer]] = so.relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+
+class Answer(db.Model):  # type: ignore[name-defined,misc]
+    """A person's answer to one ``everyone`` standard."""
+
+    __table_args__ = (sa.UniqueConstraint("response_id", "standard_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    response_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("response.id", ondelete="CASCADE")
+    )
+    standard_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("standard.id"), index=True)
+    value: so.Mapped[AnswerValue] = so.mapped_column(_enum(AnswerValue, "value"))
+    comment: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    response: so.Mapped[Response] = so.relationship(back_populates="answers")
+    standard: so.Mapped[Standard] = so.relationship()
+
+
+class SectionAnswer(db.Model):  # type: ignore[name-defined,misc]
+    """The chief's answer, once for the section, to one ``section`` standard."""
+
+    __table_args__ = (sa.UniqueConstraint("round_id", "section_id", "standard_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    round_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("round.id"))
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), index=True)
+    standard_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("standard.id"), index=True)
+    response_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("response.id", ondelete="CASCADE"), index=True
+    )
+    value: so.Mapped[AnswerValue] = so.mapped_column(_enum(AnswerValue, "value"))
+    comment: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    section: so.Mapped[Section] = so.relationship()
+    standard: so.Mapped[Standard] = so.relationship()
+    response: so.Mapped[Response] = so.relationship()

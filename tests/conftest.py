@@ -1,0 +1,74 @@
+"""Fixtures: an app on a fresh database per test, on SQLite or on the PostgreSQL server
+named by ``KIJUN_TEST_DATABASE_URL`` (the README test command runs the suite on both)."""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from app import create_app
+from app.extensions import db
+
+PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
+
+_pg_schema_ready = False
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kijun database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (a file per test)'}"
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    """The URL of this test's database."""
+    return PG_URL or f"sqlite:///{tmp_path / 'kijun-test.sqlite3'}"
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path) -> Iterator[Flask]:
+    """The app on an empty schema; PostgreSQL tables are emptied after each test."""
+    global _pg_schema_ready
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    with app.app_context():
+        if PG_URL:
+            if not _pg_schema_ready:
+                db.drop_all()
+                db.create_all()
+                _pg_schema_ready = True
+        else:
+            db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if PG_URL:
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    """An application context for tests that call services directly."""
+    with app.app_context():
+        yield app
