@@ -1,0 +1,112 @@
+"""Small factories for tests: each adds rows to the session and flushes, never commits."""
+
+from __future__ import annotations
+
+import itertools
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    Assignment,
+    Audience,
+    Catalogue,
+    Department,
+    Person,
+    Role,
+    Section,
+    SectionKind,
+    Standard,
+    Ward,
+)
+
+_seq = itertools.count(1)
+
+
+def ward(name: str = "高津区") -> Ward:
+    found = db.session.scalar(sa.select(Ward).where(Ward.name == name))
+    if found:
+        return found
+    w = Ward(name=name)
+    db.session.add(w)
+    db.session.flush()
+    return w
+
+
+def section_kind(name: str) -> SectionKind:
+    found = db.session.scalar(sa.select(SectionKind).where(SectionKind.name == name))
+    if found:
+        return found
+    k = SectionKind(name=name)
+    db.session.add(k)
+    db.session.flush()
+    return k
+
+
+def section(
+    name: str | None = None,
+    *,
+    ward_name: str = "高津区",
+    department: str | None = "区民サービス部",
+    kinds: tuple[str, ...] = (),
+) -> Section:
+    w = ward(ward_name)
+    dept = None
+    if department:
+        dept = db.session.scalar(
+            sa.select(Department).where(Department.ward_id == w.id, Department.name == department)
+        )
+        if dept is None:
+            dept = Department(ward=w, name=department)
+            db.session.add(dept)
+    s = Section(
+        ward=w,
+        department=dept,
+        name=name or f"テスト課{next(_seq)}",
+        kinds=[section_kind(k) for k in kinds],
+    )
+    db.session.add(s)
+    db.session.flush()
+    return s
+
+
+def person(
+    *,
+    section: Section | None = None,
+    role: Role = Role.STAFF,
+    fiscal_year: int = 2025,
+    employee_id: str | None = None,
+    name: str | None = None,
+) -> Person:
+    n = next(_seq)
+    p = Person(
+        employee_id=employee_id or f"T{n:06d}",
+        name=name or f"職員 {n}",
+        email=f"t{n}@example.jp",
+    )
+    db.session.add(p)
+    db.session.flush()
+    if section is not None:
+        db.session.add(
+            Assignment(person=p, fiscal_year=fiscal_year, section_id=section.id, role=role)
+        )
+        db.session.flush()
+    return p
+
+
+def catalogue(key: str = "test-2025", *, fiscal_year: int = 2025, standards: int = 3) -> Catalogue:
+    c = Catalogue(key=key, title=f"テスト基準 {key}", fiscal_year=fiscal_year)
+    for i in range(1, standards + 1):
+        c.standards.append(
+            Standard(
+                key=f"std-{i}",
+                number=i,
+                position=i,
+                text=f"基準{i}の文",
+                scene="応対",
+                audience=Audience.EVERYONE,
+            )
+        )
+    db.session.add(c)
+    db.session.flush()
+    return c
