@@ -1,0 +1,1 @@
+"""Rules of the domain: typed functions that change state but never commit."""
