@@ -38,7 +38,7 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions of ``app.extensions`` to this app."""
-    from app import models  # noqa: F401 - registers the tables on the metadata
+    from app import models  # registers the tables on the metadata
     from app.extensions import babel, csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -46,6 +46,10 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app)
+
+    @login_manager.user_loader
+    def load_person(person_id: str) -> models.Person | None:
+        return db.session.get(models.Person, int(person_id))
 
 
 def register_blueprints(app: Flask) -> None:

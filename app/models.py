@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_login import UserMixin
 
-from app.extensions import db
+from app.extensions import Model, db
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -93,7 +94,7 @@ class GrantRole(enum.StrEnum):
 # --- Organisation -----------------------------------------------------------------------
 
 
-class Ward(db.Model):  # type: ignore[name-defined,misc]
+class Ward(Model):
     """A ward office (区役所), e.g. 高津区."""
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -107,7 +108,7 @@ class Ward(db.Model):  # type: ignore[name-defined,misc]
         return f"<Ward {self.name}>"
 
 
-class Department(db.Model):  # type: ignore[name-defined,misc]
+class Department(Model):
     """A department (部) of a ward office."""
 
     __table_args__ = (sa.UniqueConstraint("ward_id", "name"),)
@@ -138,7 +139,7 @@ standard_kind_link = sa.Table(
 )
 
 
-class SectionKind(db.Model):  # type: ignore[name-defined,misc]
+class SectionKind(Model):
     """A kind of section that some standards are asked of, e.g. 庁舎管理担当課."""
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -148,8 +149,8 @@ class SectionKind(db.Model):  # type: ignore[name-defined,misc]
         return f"<SectionKind {self.name}>"
 
 
-class Section(db.Model):  # type: ignore[name-defined,misc]
-    """A section (課・担当・出張所) with one chief; directly under the ward when it has no department."""
+class Section(Model):
+    """A section (課・担当・出張所) with one chief; without a department it is under the ward."""
 
     __table_args__ = (sa.UniqueConstraint("ward_id", "name"),)
 
@@ -174,7 +175,7 @@ class Section(db.Model):  # type: ignore[name-defined,misc]
 # --- People and the yearly roster -----------------------------------------------------------
 
 
-class Person(db.Model):  # type: ignore[name-defined,misc]
+class Person(UserMixin, Model):
     """An employee. Their section and role live in one ``Assignment`` per fiscal year."""
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -193,7 +194,7 @@ class Person(db.Model):  # type: ignore[name-defined,misc]
         return f"<Person {self.employee_id}>"
 
 
-class Assignment(db.Model):  # type: ignore[name-defined,misc]
+class Assignment(Model):
     """Where a person worked in one fiscal year (April-March) and in which role."""
 
     __table_args__ = (
@@ -223,7 +224,7 @@ class Assignment(db.Model):  # type: ignore[name-defined,misc]
         return f"<Assignment {self.person_id} FY{self.fiscal_year} {self.role}>"
 
 
-class Grant(db.Model):  # type: ignore[name-defined,misc]
+class Grant(Model):
     """A committee or admin role; ``ward_id`` None means the whole city."""
 
     __tablename__ = "role_grant"
@@ -243,7 +244,7 @@ class Grant(db.Model):  # type: ignore[name-defined,misc]
 # --- Catalogues of standards ------------------------------------------------------------------
 
 
-class Catalogue(db.Model):  # type: ignore[name-defined,misc]
+class Catalogue(Model):
     """One fiscal year's list of standards, city-wide or for one ward (``surveys/*.yaml``)."""
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -263,7 +264,7 @@ class Catalogue(db.Model):  # type: ignore[name-defined,misc]
         return f"<Catalogue {self.key}>"
 
 
-class Standard(db.Model):  # type: ignore[name-defined,misc]
+class Standard(Model):
     """One standard in one catalogue; ``key`` follows the same standard across years."""
 
     __table_args__ = (
@@ -302,8 +303,8 @@ round_ward = sa.Table(
 )
 
 
-class Round(db.Model):  # type: ignore[name-defined,misc]
-    """A survey period for one catalogue in one or more wards; open while opens_at <= now < closes_at."""
+class Round(Model):
+    """A survey period of a catalogue in some wards; open while opens_at <= now < closes_at."""
 
     __table_args__ = (sa.CheckConstraint("opens_at < closes_at", name="opens_before_closes"),)
 
@@ -326,7 +327,7 @@ class Round(db.Model):  # type: ignore[name-defined,misc]
         return f"<Round {self.id} {self.title}>"
 
 
-class Response(db.Model):  # type: ignore[name-defined,misc]
+class Response(Model):
     """One person's checklist in one round, with the role and section they had when answering."""
 
     __table_args__ = (
@@ -356,7 +357,7 @@ class Response(db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Answer(db.Model):  # type: ignore[name-defined,misc]
+class Answer(Model):
     """A person's answer to one ``everyone`` standard."""
 
     __table_args__ = (sa.UniqueConstraint("response_id", "standard_id"),)
@@ -373,7 +374,7 @@ class Answer(db.Model):  # type: ignore[name-defined,misc]
     standard: so.Mapped[Standard] = so.relationship()
 
 
-class SectionAnswer(db.Model):  # type: ignore[name-defined,misc]
+class SectionAnswer(Model):
     """The chief's answer, once for the section, to one ``section`` standard."""
 
     __table_args__ = (sa.UniqueConstraint("round_id", "section_id", "standard_id"),)
