@@ -12,6 +12,8 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from app import create_app
 from app.extensions import db
 
+pytest_plugins = ["tests.browser_support"]
+
 PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
 
 _pg_schema_ready = False
