@@ -53,6 +53,50 @@ def catalogue_list_command() -> None:
         click.echo(f"{s.key:<{width}}  {year}  {s.ward or '全区共通'}  基準 {s.count} 件")
 
 
+@roster_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--fiscal-year",
+    type=click.IntRange(2000, 2100),
+    required=True,
+    help="名簿の年度（4月始まりの年度の西暦。令和7年度なら 2025）。",
+)
+@click.option("--dry-run", is_flag=True, help="確認だけして何も書き込まない。")
+def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
+    """Import the roster of one fiscal year from a CSV (UTF-8 or Shift_JIS) or .xlsx file.
+
+    All or nothing: on any error prints every error (with its line number) to stderr, writes
+    nothing and exits with status 1. Otherwise commits and prints what changed: people added
+    or updated, the year's assignments created, changed or removed, and the transfers,
+    arrivals and leavers compared with the previous year. ``--dry-run`` checks the file and
+    prints the summary without writing. See docs/roster.md for the file format.
+    """
+    from app.extensions import db
+    from app.services.roster import RosterError, import_roster, read_roster
+
+    try:
+        summary = import_roster(read_roster(path), fiscal_year)
+    except RosterError as exc:
+        db.session.rollback()
+        for message in exc.errors:
+            click.echo(message, err=True)
+        click.echo(
+            f"名簿にエラーが {len(exc.errors)} 件あります。何も書き込んでいません。", err=True
+        )
+        raise click.exceptions.Exit(1) from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for line in summary.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("（確認のみ: 何も書き込んでいません）")
+
+
 @click.command("demo")
 def demo_command() -> None:
     """Build the demo ward (高津区風), its people, catalogues and two past rounds."""
