@@ -586,16 +586,16 @@ def test_answered_standard_may_still_move(app_ctx: Flask, tmp_path: Path) -> Non
 
 
 def test_cli_load_and_list(runner: FlaskCliRunner) -> None:
-    """`catalogue load surveys` prints added then unchanged; `catalogue list` shows each one."""
+    """`catalogue load surveys` prints 追加 then 変更なし; `catalogue list` shows each one."""
     first = runner.invoke(args=["catalogue", "load", str(SURVEYS)])
     assert first.exit_code == 0, first.output
     lines = first.stdout.splitlines()
     assert len(lines) == 4
-    assert any(line.startswith("added") and "city-2024" in line and "36" in line for line in lines)
+    assert any(line.startswith("追加") and "city-2024" in line and "36" in line for line in lines)
 
     again = runner.invoke(args=["catalogue", "load", str(SURVEYS)])
     assert again.exit_code == 0, again.output
-    assert all(line.startswith("unchanged") for line in again.stdout.splitlines())
+    assert all(line.startswith("変更なし") for line in again.stdout.splitlines())
 
     listed = runner.invoke(args=["catalogue", "list"])
     assert listed.exit_code == 0, listed.output

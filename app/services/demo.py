@@ -1,0 +1,316 @@
+"""Demo data: a ward modelled on 高津区 (seed 000), its people over three years, two past rounds.
+
+Everything is generated from a fixed random seed, so two demo databases hold the same figures.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from app.extensions import db
+from app.models import (
+    Answer,
+    AnswerValue,
+    Assignment,
+    Audience,
+    Catalogue,
+    Grant,
+    GrantRole,
+    Person,
+    Response,
+    ResponseStatus,
+    Role,
+    Round,
+    Section,
+    SectionAnswer,
+    Standard,
+    Ward,
+)
+from app.services.catalogues import load_catalogues
+from app.services.roster import RosterRow, import_roster
+from app.wareki import fiscal_year_label
+
+DEMO_WARD = "高津区"
+DEMO_PASSWORD = "kijun-demo"  # noqa: S105 - printed for people trying the demo
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+# (department or None when directly under the ward, section, headcount incl. chief, kinds)
+DEMO_SECTIONS: tuple[tuple[str | None, str, int, tuple[str, ...]], ...] = (
+    (None, "危機管理担当", 4, ()),
+    ("まちづくり推進部", "総務課", 15, ("庁舎管理担当課", "研修担当課")),
+    ("まちづくり推進部", "企画課", 10, ()),
+    ("まちづくり推進部", "区政推進課", 8, ()),
+    ("まちづくり推進部", "地域振興課", 12, ()),
+    ("まちづくり推進部", "生涯学習支援担当", 5, ()),
+    ("まちづくり推進部", "橘出張所", 12, ("庁舎管理担当課",)),
+    ("区民サービス部", "区民課", 45, ()),
+    ("区民サービス部", "保険年金課", 40, ()),
+    ("地域みまもり支援センター", "地域ケア推進課", 15, ()),
+    ("地域みまもり支援センター", "地域支援課", 30, ()),
+    ("地域みまもり支援センター", "児童家庭課", 25, ()),
+    ("地域みまもり支援センター", "高齢・障害課", 30, ()),
+    ("地域みまもり支援センター", "保護第1課", 30, ()),
+    ("地域みまもり支援センター", "保護第2課", 30, ()),
+    ("地域みまもり支援センター", "衛生課", 15, ()),
+    ("道路公園センター", "管理担当", 10, ("庁舎管理担当課",)),
+    ("道路公園センター", "協働・利活用推進担当", 6, ()),
+    ("道路公園センター", "整備担当", 15, ()),
+)
+
+# The accounts printed by `flask demo`, one per role.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
+    ("900001", "職員", "区民課の職員"),
+    ("900002", "所属長", "総務課長（庁舎管理・研修を担当する課）"),
+    ("900003", "委員会", "区民サービス部会の委員（区民課長）"),
+    ("900004", "管理者", "名簿とサービス基準の管理者（総務課の職員）"),
+)
+
+SURNAMES = (
+    "佐藤 鈴木 高橋 田中 伊藤 渡辺 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 "
+    "斎藤 清水 山崎 森 池田 橋本 阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤"
+).split()
+GIVEN_NAMES = (
+    "翔太 美咲 大輔 陽子 健一 由美 拓也 真由美 直樹 恵 隆 彩 誠 麻衣 浩二 裕子 亮 千尋 "
+    "和也 愛 剛 奈々 修 優子 学 智子 聡 香織 悠斗 結衣 蓮 葵 悠真 陽菜 湊 凛"
+).split()
+
+# Standards that staff slip on more often, by number (roughly the shape of seed 000's table).
+SLIP_RATE = {1: 0.015, 11: 0.018, 12: 0.008, 14: 0.017, 16: 0.008, 21: 0.006, 23: 0.011, 33: 0.01}
+# Scenes many people never meet: share answering 該当しない.
+NOT_APPLICABLE_RATE = {"お知らせ": 0.35, "地域訪問": 0.6, "対面": 0.1}
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    ward: str
+    people: int
+    sections: int
+    rounds: list[str]
+    already_present: bool = False
+
+
+def demo_present() -> bool:
+    """True when the demo accounts exist already."""
+    first_account = DEMO_ACCOUNTS[0][0]
+    found = db.session.scalar(sa.select(Person.id).where(Person.employee_id == first_account))
+    return found is not None
+
+
+def build_demo(surveys_dir: Path) -> DemoSummary:
+    """Load the catalogues, three years of 高津区 rosters, demo accounts and two past rounds."""
+    if demo_present():
+        ward = db.session.scalar(sa.select(Ward).where(Ward.name == DEMO_WARD))
+        return DemoSummary(DEMO_WARD, 0, 0, [], already_present=ward is not None)
+    load_catalogues(surveys_dir)
+    rng = random.Random(20250401)  # noqa: S311 - demo data, not security
+    rosters = _demo_rosters(rng)
+    for fiscal_year, rows in rosters.items():
+        import_roster(rows, fiscal_year)
+    _demo_accounts()
+    rounds = [
+        _demo_round(rng, "takatsu-2024", 2024, datetime(2024, 11, 5, 9, 0, tzinfo=TOKYO)),
+        _demo_round(rng, "takatsu-2025", 2025, datetime(2025, 11, 4, 9, 0, tzinfo=TOKYO)),
+    ]
+    current = rosters[max(rosters)]
+    return DemoSummary(DEMO_WARD, len(current), len(DEMO_SECTIONS), [r.title for r in rounds])
+
+
+def _person_name(rng: random.Random) -> str:
+    return f"{rng.choice(SURNAMES)} {rng.choice(GIVEN_NAMES)}"
+
+
+def _demo_rosters(rng: random.Random) -> dict[int, list[RosterRow]]:
+    """FY2024 as drawn, then each April about 6% move section, 4% leave and new staff arrive."""
+    people: dict[str, tuple[str, int, Role]] = {}  # employee id -> (name, section index, role)
+    next_id = 100001
+    for index, (_dept, _name, headcount, _kinds) in enumerate(DEMO_SECTIONS):
+        for n in range(headcount):
+            people[str(next_id)] = (_person_name(rng), index, Role.CHIEF if n == 0 else Role.STAFF)
+            next_id += 1
+    # Fixed demo accounts: a 区民課 staff member, the 総務課 chief, the 区民課 chief, an admin.
+    ids_by_section: dict[int, list[str]] = {}
+    for eid, (_n, index, _r) in people.items():
+        ids_by_section.setdefault(index, []).append(eid)
+    kumin, somu = _section_index("区民課"), _section_index("総務課")
+    renames = {
+        ids_by_section[kumin][1]: "900001",
+        ids_by_section[somu][0]: "900002",
+        ids_by_section[kumin][0]: "900003",
+        ids_by_section[somu][1]: "900004",
+    }
+    people = {renames.get(eid, eid): value for eid, value in people.items()}
+    fixed = set(renames.values())
+
+    rosters: dict[int, list[RosterRow]] = {}
+    for fiscal_year in (2024, 2025, 2026):
+        if fiscal_year > 2024:
+            for eid in list(people):
+                if eid in fixed:
+                    continue
+                name, index, role = people[eid]
+                draw = rng.random()
+                if role is Role.STAFF and draw < 0.04:
+                    del people[eid]  # left or moved out of the ward
+                elif role is Role.STAFF and draw < 0.10:
+                    people[eid] = (name, rng.randrange(len(DEMO_SECTIONS)), role)
+            for index, (_d, _s, headcount, _k) in enumerate(DEMO_SECTIONS):
+                staff = sum(1 for _n, i, r in people.values() if i == index and r is Role.STAFF)
+                for _ in range(max(0, headcount - 1 - staff)):
+                    people[str(next_id)] = (_person_name(rng), index, Role.STAFF)
+                    next_id += 1
+        rosters[fiscal_year] = [
+            _roster_row(line, eid, *people[eid]) for line, eid in enumerate(sorted(people), 2)
+        ]
+    return rosters
+
+
+def _section_index(name: str) -> int:
+    return next(i for i, s in enumerate(DEMO_SECTIONS) if s[1] == name)
+
+
+def _roster_row(line: int, employee_id: str, name: str, index: int, role: Role) -> RosterRow:
+    department, section, _headcount, kinds = DEMO_SECTIONS[index]
+    return RosterRow(
+        line=line,
+        employee_id=employee_id,
+        name=name,
+        email=f"k{employee_id}@city.example.jp",
+        ward=DEMO_WARD,
+        department=department,
+        section=section,
+        role=role,
+        section_kinds=kinds,
+    )
+
+
+def _demo_accounts() -> None:
+    """Passwords for the four demo accounts; committee and admin grants for the ward."""
+    ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+    accounts = db.session.scalars(
+        sa.select(Person).where(Person.employee_id.in_([a[0] for a in DEMO_ACCOUNTS]))
+    ).all()
+    password_hash = generate_password_hash(DEMO_PASSWORD)
+    for person in accounts:
+        person.password_hash = password_hash
+        if person.employee_id == "900003":
+            person.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=ward.id))
+        if person.employee_id == "900004":
+            person.grants.append(Grant(role=GrantRole.ADMIN, ward_id=ward.id))
+
+
+def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens: datetime) -> Round:
+    """A closed round with the ward's answers: most people submitted, a few drafts or nothing."""
+    catalogue = db.session.scalars(sa.select(Catalogue).where(Catalogue.key == catalogue_key)).one()
+    ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+    closes = (opens + timedelta(days=24)).replace(hour=17, minute=15)
+    round_ = Round(
+        title=f"{fiscal_year_label(fiscal_year)} 区役所サービス基準 自己点検",
+        catalogue=catalogue,
+        fiscal_year=fiscal_year,
+        opens_at=opens,
+        closes_at=closes,
+        wards=[ward],
+    )
+    db.session.add(round_)
+    db.session.flush()
+
+    standards = db.session.scalars(
+        sa.select(Standard)
+        .where(Standard.catalogue_id == catalogue.id)
+        .options(sa.orm.selectinload(Standard.section_kinds))
+        .order_by(Standard.position)
+    ).all()
+    personal = [s for s in standards if s.audience is Audience.EVERYONE]
+    sectional = [s for s in standards if s.audience is Audience.SECTION]
+    roster = db.session.execute(
+        sa.select(Person.id, Person.employee_id, Assignment.section_id, Assignment.role)
+        .join(Assignment, Assignment.person_id == Person.id)
+        .join(Section, Section.id == Assignment.section_id)
+        .where(Assignment.fiscal_year == fiscal_year, Section.ward_id == ward.id)
+        .order_by(Person.employee_id)
+    ).all()
+    kinds_by_section = {
+        s.id: {k.name for k in s.kinds}
+        for s in db.session.scalars(
+            sa.select(Section)
+            .where(Section.ward_id == ward.id)
+            .options(sa.orm.selectinload(Section.kinds))
+        )
+    }
+
+    response_rows: list[dict[str, object]] = []
+    drawn: list[tuple[Role, int, ResponseStatus]] = []  # typed copy of what each row holds
+    for person_id, employee_id, section_id, role in roster:
+        draw = rng.random()
+        if employee_id != "900001" and draw < 0.02:
+            continue  # never started
+        status = ResponseStatus.DRAFT if draw < 0.035 else ResponseStatus.SUBMITTED
+        submitted = opens + timedelta(days=rng.randrange(0, 24), hours=rng.randrange(0, 8))
+        response_rows.append(
+            {
+                "round_id": round_.id,
+                "person_id": person_id,
+                "role": role,
+                "section_id": section_id,
+                "status": status,
+                "created_at": opens,
+                "updated_at": submitted,
+                "submitted_at": submitted if status is ResponseStatus.SUBMITTED else None,
+            }
+        )
+        drawn.append((role, section_id, status))
+    inserted = db.session.scalars(
+        sa.insert(Response).returning(Response.id, sort_by_parameter_order=True),
+        response_rows,
+    ).all()
+
+    answer_rows, section_rows = [], []
+    for response_id, (role, section_id, status) in zip(inserted, drawn, strict=True):
+        drafted = status is ResponseStatus.DRAFT
+        for standard in personal:
+            if drafted and rng.random() < 0.5:
+                continue
+            answer_rows.append(
+                {
+                    "response_id": response_id,
+                    "standard_id": standard.id,
+                    "value": _draw_answer(rng, standard, role),
+                }
+            )
+        if role is Role.CHIEF:
+            kinds = kinds_by_section[section_id]
+            for standard in sectional:
+                wanted = {k.name for k in standard.section_kinds}
+                if wanted and not wanted & kinds:
+                    continue
+                value = AnswerValue.NO if rng.random() < 0.06 else AnswerValue.YES
+                section_rows.append(
+                    {
+                        "round_id": round_.id,
+                        "section_id": section_id,
+                        "standard_id": standard.id,
+                        "response_id": response_id,
+                        "value": value,
+                    }
+                )
+    if answer_rows:
+        db.session.execute(sa.insert(Answer), answer_rows)
+    if section_rows:
+        db.session.execute(sa.insert(SectionAnswer), section_rows)
+    return round_
+
+
+def _draw_answer(rng: random.Random, standard: Standard, role: Role) -> AnswerValue:
+    if rng.random() < NOT_APPLICABLE_RATE.get(standard.scene, 0.02):
+        return AnswerValue.NA
+    slip = SLIP_RATE.get(standard.number, 0.003)
+    if role is Role.CHIEF:
+        slip /= 4
+    return AnswerValue.NO if rng.random() < slip else AnswerValue.YES
