@@ -12,6 +12,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, test_config)
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_template_helpers(app)
     register_commands(app)
@@ -52,6 +53,32 @@ def register_extensions(app: Flask) -> None:
         return db.session.get(models.Person, int(person_id))
 
 
+def register_security(app: Flask) -> None:
+    """Security headers on every response; 401 as JSON for the API, sign-in page otherwise."""
+    from flask import jsonify, redirect, request, url_for
+    from werkzeug.exceptions import Unauthorized
+
+    from app.extensions import login_manager
+
+    @login_manager.unauthorized_handler
+    def unauthorized() -> Any:
+        if request.path.startswith("/api/") or "auth.login" not in app.view_functions:
+            if request.path.startswith("/api/"):
+                return jsonify(error="unauthorized", message="サインインしてください。"), 401
+            raise Unauthorized()
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy", app.config["CONTENT_SECURITY_POLICY"]
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
     from app.main.routes import bp as main_bp
@@ -61,10 +88,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Jinja filters for Japanese dates."""
-    from app.wareki import fiscal_year_label, reiwa_date
+    from app.wareki import fiscal_year_label, reiwa_date, reiwa_datetime
 
     app.add_template_filter(fiscal_year_label)
     app.add_template_filter(reiwa_date)
+    app.add_template_filter(reiwa_datetime)
 
 
 def register_commands(app: Flask) -> None:

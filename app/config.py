@@ -24,5 +24,12 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    # Set FLASK_SESSION_COOKIE_SECURE=true when the app is served over HTTPS (production).
+    SESSION_COOKIE_SECURE = False
+    CONTENT_SECURITY_POLICY = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+        "base-uri 'self'; object-src 'none'"
+    )
     # Directory of the catalogue YAML files loaded by `flask catalogue load` and the demo.
     SURVEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "surveys")

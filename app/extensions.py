@@ -44,9 +44,19 @@ babel = Babel()
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Embedded SQLite: WAL for concurrent readers, wait on locks, enforce foreign keys."""
     if isinstance(dbapi_connection, sqlite3.Connection):
+        # We emit BEGIN ourselves (below), so the driver must not.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@sa.event.listens_for(sa.Engine, "begin")
+def _sqlite_begin_immediate(connection: sa.Connection) -> None:
+    """Take SQLite's write lock at BEGIN: a transaction that read first and wrote later could
+    otherwise fail at once with "database is locked" when another request wrote in between."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

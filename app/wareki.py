@@ -1,6 +1,7 @@
 """Japanese era (令和) dates as the city writes them."""
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 REIWA_START = date(2019, 5, 1)
 
@@ -26,3 +27,17 @@ def reiwa_date(day: date | datetime) -> str:
     n = d.year - 2018
     year = "元" if n == 1 else str(n)
     return f"令和{year}年{d.month}月{d.day}日"
+
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def tokyo(moment: datetime) -> datetime:
+    """The same instant on the city's clock (Asia/Tokyo)."""
+    return moment.astimezone(TOKYO)
+
+
+def reiwa_datetime(moment: datetime) -> str:
+    """An instant as the city writes a deadline: ``令和7年11月28日 17時15分``."""
+    local = tokyo(moment)
+    return f"{reiwa_date(local)} {local.hour}時{local.minute:02d}分"

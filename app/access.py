@@ -1,0 +1,85 @@
+"""Who may use what. Every view declares its audience with ``@access(...)``.
+
+Audiences:
+- ``public``: anyone, signed in or not;
+- ``person``: anyone signed in (staff and chiefs come from the roster, per fiscal year);
+- ``chief``: a person who is a section chief (所属長) in the current fiscal year;
+- ``committee``: a member of the service committee (granted, for a ward or the city);
+- ``admin``: an administrator (granted).
+
+The declaration is kept on the view as ``view.access`` so that a test can walk ``app.url_map``
+and prove each route refuses everyone it should.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
+
+from app.extensions import db, login_manager
+from app.models import Assignment, Grant, GrantRole, Person, Role, utcnow
+from app.wareki import fiscal_year_of, tokyo
+
+AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def access(*audiences: str) -> Callable[[F], F]:
+    """Declare who may use a view; anyone else gets 401 (not signed in) or 403."""
+    unknown = set(audiences) - AUDIENCES
+    if not audiences or unknown:
+        raise ValueError(f"unknown audience: {sorted(unknown) or 'none given'}")
+    allowed = frozenset(audiences)
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if "public" not in allowed:
+                if not current_user.is_authenticated:
+                    return login_manager.unauthorized()
+                if "person" not in allowed and not (allowed & roles_of(current_user)):
+                    abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.access = allowed  # type: ignore[attr-defined]
+        return cast(F, wrapped)
+
+    return decorator
+
+
+def roles_of(person: Person, now: datetime | None = None) -> set[str]:
+    """The audiences a signed-in person belongs to now (one query for the grants and chiefs)."""
+    fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
+    roles = {"person"}
+    grants = db.session.scalars(sa.select(Grant.role).where(Grant.person_id == person.id)).all()
+    roles.update(g.value for g in grants)
+    is_chief = db.session.scalar(
+        sa.select(Assignment.id).where(
+            Assignment.person_id == person.id,
+            Assignment.fiscal_year == fiscal_year,
+            Assignment.role == Role.CHIEF,
+        )
+    )
+    if is_chief is not None:
+        roles.add("chief")
+    return roles
+
+
+def committee_ward_ids(person: Person) -> set[int] | None:
+    """Ward ids whose results this person may read as committee or admin; None = every ward."""
+    rows = db.session.execute(
+        sa.select(Grant.ward_id).where(
+            Grant.person_id == person.id,
+            Grant.role.in_([GrantRole.COMMITTEE, GrantRole.ADMIN]),
+        )
+    ).all()
+    if any(ward_id is None for (ward_id,) in rows):
+        return None
+    return {ward_id for (ward_id,) in rows if ward_id is not None}
