@@ -3,12 +3,14 @@
 import sqlalchemy as sa
 from flask import abort, render_template
 
+from app.access import access
 from app.extensions import db
 from app.main import bp
 from app.models import Catalogue, Standard
 
 
 @bp.get("/")
+@access("public")
 def index() -> str:
     """Public: what Kijun is, and the catalogues it holds."""
     catalogues = db.session.scalars(
@@ -18,6 +20,7 @@ def index() -> str:
 
 
 @bp.get("/catalogues/<key>")
+@access("public")
 def catalogue(key: str) -> str:
     """Public: one catalogue's standards, grouped as in the city's list."""
     found = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == key))

@@ -1,0 +1,101 @@
+"""Every route declares who may use it, and refuses everyone else."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import Grant, GrantRole, Role, Round
+from app.wareki import fiscal_year_of, tokyo
+from tests import factories
+
+# Sample values for URL arguments, by argument name.
+ARGUMENT_SAMPLES = {"key": "test-2025", "token": "not-a-token", "code": "ja", "filename": "x"}
+
+
+def _audience_allows(access: frozenset[str], who: str) -> bool:
+    if "public" in access:
+        return True
+    if who == "anonymous":
+        return False
+    return "person" in access or who in access
+
+
+@pytest.fixture
+def people(app):
+    """One signed-in person per audience, and an open round to point URLs at."""
+    with app.app_context():
+        section = factories.section("総務課")
+        fiscal_year = fiscal_year_of(tokyo(datetime.now(UTC)))
+        staff = factories.person(section=section, role=Role.STAFF, fiscal_year=fiscal_year)
+        chief = factories.person(section=section, role=Role.CHIEF, fiscal_year=fiscal_year)
+        committee = factories.person()
+        admin = factories.person()
+        committee.grants.append(Grant(role=GrantRole.COMMITTEE))
+        admin.grants.append(Grant(role=GrantRole.ADMIN))
+        catalogue = factories.catalogue()
+        now = datetime.now(UTC)
+        round_ = Round(
+            title="t",
+            catalogue=catalogue,
+            fiscal_year=fiscal_year,
+            opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=1),
+            wards=[section.ward],
+        )
+        db.session.add(round_)
+        db.session.commit()
+        return {
+            "staff": staff.id,
+            "chief": chief.id,
+            "committee": committee.id,
+            "admin": admin.id,
+            "round_id": round_.id,
+        }
+
+
+def _routes(app, round_id):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        values = {arg: ARGUMENT_SAMPLES.get(arg, round_id) for arg in rule.arguments}
+        url = rule.build(values)[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, url
+
+
+def test_every_route_declares_its_audience(app):
+    """No view is reachable without an explicit @access declaration."""
+    missing = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        and not getattr(app.view_functions[rule.endpoint], "access", None)
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("who", ["anonymous", "staff", "chief", "committee", "admin"])
+def test_routes_refuse_whoever_is_not_allowed(app, client, sign_in, people, who):
+    """Anonymous users get 401 or the sign-in page; signed-in people outside the audience 403."""
+    if who != "anonymous":
+        with app.app_context():
+            from app.models import Person
+
+            sign_in(db.session.get(Person, people[who]))
+    checked = 0
+    for endpoint, method, url in _routes(app, people["round_id"]):
+        access = app.view_functions[endpoint].access
+        if _audience_allows(access, who):
+            continue
+        response = client.open(url, method=method, json={} if "/api/" in url else None)
+        checked += 1
+        if who == "anonymous":
+            refused = response.status_code == 401 or (
+                response.status_code == 302 and "/auth/login" in response.headers["Location"]
+            )
+        else:
+            refused = response.status_code == 403
+        assert refused, f"{who} {method} {url} -> {response.status_code}"
+    if who in {"anonymous", "staff"}:
+        assert checked > 0
