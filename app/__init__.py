@@ -41,12 +41,13 @@ def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions of ``app.extensions`` to this app."""
     from app import models  # registers the tables on the metadata
     from app.extensions import babel, csrf, db, login_manager, migrate
+    from app.i18n import select_locale
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
 
     @login_manager.user_loader
     def load_person(person_id: str) -> models.Person | None:
@@ -59,6 +60,14 @@ def register_security(app: Flask) -> None:
     from werkzeug.exceptions import Unauthorized
 
     from app.extensions import login_manager
+
+    if int(app.config.get("PROXY_FIX_X_FOR") or 0) > 0:
+        # Behind N reverse proxies: take the client address from X-Forwarded-For (docs/auth.md).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=int(app.config["PROXY_FIX_X_FOR"])
+        )
 
     @login_manager.unauthorized_handler
     def unauthorized() -> Any:
@@ -81,9 +90,11 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
+    from app.auth.routes import bp as auth_bp
     from app.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -97,7 +108,9 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
+    from app.auth.cli import users_cli
     from app.cli import catalogue_cli, demo_command, roster_cli
 
     for command in (catalogue_cli, roster_cli, demo_command):
         app.cli.add_command(command)
+    app.cli.add_command(users_cli)

@@ -132,5 +132,4 @@ def demo_command() -> None:
     click.echo("デモ用アカウント（職員番号 / パスワード）:")
     for employee_id, role, note in DEMO_ACCOUNTS:
         click.echo(f"  {role}: {employee_id} / {DEMO_PASSWORD}  …{note}")
-    click.echo("（サインインの画面は次の版で加わります。今はサービス基準の一覧を見られます）")
-    click.echo("起動: flask --app wsgi run  →  http://127.0.0.1:5000")
+    click.echo("起動: flask --app wsgi run  →  http://127.0.0.1:5000（サインインは /auth/login）")

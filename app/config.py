@@ -33,3 +33,19 @@ class Defaults:
     )
     # Directory of the catalogue YAML files loaded by `flask catalogue load` and the demo.
     SURVEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "surveys")
+
+    # --- Sign-in (docs/auth.md) ---
+    # Failed sign-ins allowed per account and per client address within the window; more are
+    # refused without checking the password until the oldest failure leaves the window.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_FAILURE_WINDOW_MINUTES = 15
+    # Seconds a one-time set-password link stays valid (72 hours).
+    PASSWORD_LINK_MAX_AGE = 72 * 3600
+    # Intranet single sign-on: the request header the authenticating reverse proxy sets to the
+    # employee id (e.g. "X-Remote-User"). None = off. Read the warning in docs/auth.md first.
+    AUTH_TRUSTED_HEADER: str | None = None
+    # Where the app is reached, for links printed by `flask users password-link`.
+    BASE_URL = "http://127.0.0.1:5000"
+    # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
+    PROXY_FIX_X_FOR = 0

@@ -241,6 +241,23 @@ class Grant(Model):
     ward: so.Mapped[Ward | None] = so.relationship()
 
 
+class LoginAttempt(Model):
+    """One try of the sign-in form, kept to throttle repeated failures (see docs/auth.md).
+
+    ``employee_id`` is what was typed (normalised), whether or not such a person exists;
+    ``address`` is the client address as the app sees it (``request.remote_addr``).
+    """
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    employee_id: so.Mapped[str] = so.mapped_column(sa.String(32), index=True)
+    address: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, index=True)
+    succeeded: so.Mapped[bool] = so.mapped_column(default=False)
+
+    def __repr__(self) -> str:
+        return f"<LoginAttempt {self.employee_id} {self.address} {self.succeeded}>"
+
+
 # --- Catalogues of standards ------------------------------------------------------------------
 
 

@@ -1,0 +1,177 @@
+"""``flask --app wsgi users ...``: passwords, set-password links and committee/admin grants.
+
+Commands commit; the services they call never do. Errors go to stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import click
+from flask.cli import AppGroup
+
+from app.models import GrantRole, Person, Ward, utcnow
+
+users_cli = AppGroup("users", help="サインイン用のパスワードと、推進委員会・管理者の権限。")
+
+ROLE_CHOICE = click.Choice([r.value for r in GrantRole])
+ROLE_LABEL = {GrantRole.COMMITTEE: "推進委員会", GrantRole.ADMIN: "管理者"}
+
+
+def _fail(message: str) -> click.exceptions.Exit:
+    from app.extensions import db
+
+    db.session.rollback()
+    click.echo(message, err=True)
+    return click.exceptions.Exit(1)
+
+
+def _person(employee_id: str) -> Person:
+    from app.services.auth import find_person
+
+    person = find_person(employee_id)
+    if person is None:
+        raise _fail(f"職員番号 {employee_id} の職員は名簿にありません。")
+    return person
+
+
+def _ward(name: str | None) -> Ward | None:
+    from app.services.grants import GrantError, find_ward
+
+    if name is None:
+        return None
+    try:
+        return find_ward(name)
+    except GrantError as exc:
+        raise _fail(exc.message) from exc
+
+
+def _scope(ward: Ward | None) -> str:
+    return ward.name if ward else "全市"
+
+
+@users_cli.command("set-password")
+@click.argument("employee_id")
+@click.option(
+    "--password-stdin", is_flag=True, help="パスワードを標準入力の1行目から読む（確認なし）。"
+)
+def set_password_command(employee_id: str, password_stdin: bool) -> None:
+    """Set a person's password (at least 10 characters).
+
+    Prompts twice without echoing, or with --password-stdin reads the first line of standard
+    input. Exits with status 1 for an unknown employee id or a password that breaks the rules.
+    """
+    from app.extensions import db
+    from app.services.auth import PasswordRuleError, set_password
+
+    person = _person(employee_id)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(
+            "新しいパスワード", hide_input=True, confirmation_prompt="もう一度（確認）"
+        )
+    try:
+        set_password(person, password)
+    except PasswordRuleError as exc:
+        raise _fail(exc.message) from exc
+    db.session.commit()
+    click.echo(f"{person.employee_id} {person.name} のパスワードを設定しました。")
+
+
+@users_cli.command("password-link")
+@click.argument("employee_id")
+@click.option("--base-url", default=None, help="リンクの先頭（省略時は設定 BASE_URL）。")
+def password_link_command(employee_id: str, base_url: str | None) -> None:
+    """Print a one-time link with which the person sets their own password.
+
+    The link works once, until the password changes, and for PASSWORD_LINK_MAX_AGE seconds
+    (72 hours by default). It starts with --base-url, or the BASE_URL setting. Send it to the
+    person only, by a channel they alone read.
+    """
+    from flask import current_app, url_for
+
+    from app.services.auth import link_max_age, password_link_token
+    from app.wareki import reiwa_datetime, tokyo
+
+    person = _person(employee_id)
+    token = password_link_token(person)
+    base = (base_url or current_app.config["BASE_URL"]).rstrip("/") + "/"
+    with current_app.test_request_context(base_url=base):
+        link = url_for("auth.set_password", token=token, _external=True)
+    until = tokyo(utcnow() + timedelta(seconds=link_max_age()))
+    click.echo(f"{person.employee_id} {person.name} さんのパスワード設定用リンク:")
+    click.echo(link)
+    click.echo(f"有効期限: {reiwa_datetime(until)}（一度使うと無効になります）")
+
+
+@users_cli.command("grant")
+@click.argument("role", type=ROLE_CHOICE)
+@click.argument("employee_id")
+@click.option("--ward", "ward_name", default=None, help="区の名前（例 高津区）。省略時は全市。")
+def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
+    """Give a person the committee or admin role for a ward (--ward) or the whole city.
+
+    A ward's committee reads that ward's results; without --ward the grant covers every ward.
+    Running it again changes nothing. Exits with status 1 for an unknown person or ward.
+    """
+    from app.extensions import db
+    from app.services.grants import grant_role
+
+    person = _person(employee_id)
+    ward = _ward(ward_name)
+    added = grant_role(person, GrantRole(role), ward)
+    db.session.commit()
+    label = f"{person.employee_id} {person.name}: {ROLE_LABEL[GrantRole(role)]}（{_scope(ward)}）"
+    click.echo(f"{label} を付与しました。" if added else f"{label} はすでに付与されています。")
+
+
+@users_cli.command("revoke")
+@click.argument("role", type=ROLE_CHOICE)
+@click.argument("employee_id")
+@click.option("--ward", "ward_name", default=None, help="区の名前（例 高津区）。省略時は全市。")
+def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
+    """Take the committee or admin role for a ward (--ward) or the city away from a person.
+
+    Only the grant with exactly that scope goes: revoking the city grant leaves ward grants.
+    Exits with status 1 for an unknown person or ward; a grant that was not there is reported.
+    """
+    from app.extensions import db
+    from app.services.grants import revoke_role
+
+    person = _person(employee_id)
+    ward = _ward(ward_name)
+    removed = revoke_role(person, GrantRole(role), ward)
+    db.session.commit()
+    label = f"{person.employee_id} {person.name}: {ROLE_LABEL[GrantRole(role)]}（{_scope(ward)}）"
+    click.echo(f"{label} を取り消しました。" if removed else f"{label} は付与されていません。")
+
+
+@users_cli.command("list-grants")
+def list_grants_command() -> None:
+    """List every committee and admin grant: employee id, name, role and ward (or 全市)."""
+    from app.services.grants import list_grants
+
+    grants = list_grants()
+    if not grants:
+        click.echo("推進委員会・管理者の権限を持つ人はいません。")
+        return
+    for g in grants:
+        click.echo(
+            f"{g.person.employee_id}\t{g.person.name}\t{ROLE_LABEL[g.role]}\t{_scope(g.ward)}"
+        )
+
+
+@users_cli.command("prune-attempts")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=30, show_default=True, help="残す日数。"
+)
+def prune_attempts_command(days: int) -> None:
+    """Delete the records of sign-in attempts older than --days days (30 by default)."""
+    from app.extensions import db
+    from app.services.auth import prune_login_attempts
+
+    removed = prune_login_attempts(utcnow() - timedelta(days=days))
+    db.session.commit()
+    click.echo(f"{days}日より前のサインイン記録を {removed} 件削除しました。")

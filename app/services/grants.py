@@ -1,0 +1,72 @@
+"""Committee and admin grants: roles that do not come from the roster.
+
+A grant with a ward covers that ward; a grant without one covers the whole city. Functions
+flush but never commit.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from app.extensions import db
+from app.models import Grant, GrantRole, Person, Ward
+
+
+class GrantError(Exception):
+    """The grant cannot be changed; ``message`` is plain Japanese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def find_ward(name: str) -> Ward:
+    """The ward named ``name`` (``高津`` finds ``高津区`` too); raise GrantError if none."""
+    wanted = name.strip()
+    for candidate in (wanted, wanted + "区"):
+        ward = db.session.scalar(sa.select(Ward).where(Ward.name == candidate))
+        if ward is not None:
+            return ward
+    names = db.session.scalars(sa.select(Ward.name).order_by(Ward.sort_order, Ward.name)).all()
+    known = "、".join(names) if names else "（区がまだ登録されていません）"
+    raise GrantError(f"区「{wanted}」はありません。登録されている区: {known}")
+
+
+def _existing(person: Person, role: GrantRole, ward: Ward | None) -> Grant | None:
+    ward_clause = Grant.ward_id.is_(None) if ward is None else Grant.ward_id == ward.id
+    return db.session.scalar(
+        sa.select(Grant).where(Grant.person_id == person.id, Grant.role == role, ward_clause)
+    )
+
+
+def grant_role(person: Person, role: GrantRole, ward: Ward | None = None) -> bool:
+    """Give ``role`` for ``ward`` (None = the city); False if the person already had it."""
+    if _existing(person, role, ward) is not None:
+        return False
+    db.session.add(Grant(person_id=person.id, role=role, ward_id=ward.id if ward else None))
+    db.session.flush()
+    return True
+
+
+def revoke_role(person: Person, role: GrantRole, ward: Ward | None = None) -> bool:
+    """Take ``role`` for ``ward`` (None = the city) away; False if the person did not have it."""
+    found = _existing(person, role, ward)
+    if found is None:
+        return False
+    db.session.delete(found)
+    db.session.flush()
+    return True
+
+
+def list_grants() -> list[Grant]:
+    """Every grant with its person and ward loaded, by employee id, role, then ward."""
+    return list(
+        db.session.scalars(
+            sa.select(Grant)
+            .join(Grant.person)
+            .outerjoin(Grant.ward)
+            .options(so.contains_eager(Grant.person), so.contains_eager(Grant.ward))
+            .order_by(Person.employee_id, Grant.role, Ward.sort_order.nulls_first(), Ward.name)
+        )
+    )
