@@ -90,11 +90,13 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
+    from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -109,8 +111,8 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
     from app.auth.cli import users_cli
-    from app.cli import catalogue_cli, demo_command, roster_cli
+    from app.cli import catalogue_cli, demo_command, roster_cli, round_cli
 
-    for command in (catalogue_cli, roster_cli, demo_command):
+    for command in (catalogue_cli, roster_cli, demo_command, round_cli):
         app.cli.add_command(command)
     app.cli.add_command(users_cli)

@@ -133,3 +133,86 @@ def demo_command() -> None:
     for employee_id, role, note in DEMO_ACCOUNTS:
         click.echo(f"  {role}: {employee_id} / {DEMO_PASSWORD}  …{note}")
     click.echo("起動: flask --app wsgi run  →  http://127.0.0.1:5000（サインインは /auth/login）")
+
+
+round_cli = AppGroup("round", help="調査（回）の作成と一覧。")
+
+
+@round_cli.command("create")
+@click.option(
+    "--catalogue", "catalogue_key", required=True, help="カタログのキー（例 takatsu-2025）。"
+)
+@click.option("--ward", "wards", multiple=True, required=True, help="対象の区。複数なら繰り返す。")
+@click.option("--opens", required=True, help="開始日時（例 2026-11-01 09:00、東京時間）。")
+@click.option("--closes", required=True, help="締切日時（例 2026-11-28 17:15、東京時間）。")
+@click.option(
+    "--title", default=None, help="題名（省略時: 令和N年度 区役所サービス基準 自己点検）。"
+)
+def round_create_command(
+    catalogue_key: str, wards: tuple[str, ...], opens: str, closes: str, title: str | None
+) -> None:
+    """Open a catalogue for a period in one or more wards and print the new round's id.
+
+    Times are "2026-11-01 09:00" (or with a T) on the city's clock (Asia/Tokyo) unless an
+    offset such as +09:00 or Z is given. The round is open from --opens (inclusive) until
+    --closes (exclusive); its fiscal year is the one in which it opens, and that year's roster
+    decides who answers (docs/rounds.md). Prints a line describing the round and, on the last
+    line, the id alone. Unreadable times are reported first; otherwise every problem found is
+    printed. Errors go to stderr, nothing is written and the exit status is 1.
+    """
+    from app.extensions import db
+    from app.services.rounds import RoundError, create_round, parse_datetime
+    from app.wareki import fiscal_year_label, reiwa_datetime
+
+    errors: list[str] = []
+    times = []
+    for value in (opens, closes):
+        try:
+            times.append(parse_datetime(value))
+        except ValueError as exc:
+            errors.append(str(exc))
+    if not errors:
+        try:
+            round_ = create_round(catalogue_key, wards, times[0], times[1], title=title)
+        except RoundError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        db.session.rollback()
+        for message in errors:
+            click.echo(message, err=True)
+        click.echo("調査は作成していません。", err=True)
+        raise click.exceptions.Exit(1)
+    db.session.commit()
+    if round_.catalogue.fiscal_year != round_.fiscal_year:
+        click.echo(
+            f"注意: カタログは{fiscal_year_label(round_.catalogue.fiscal_year)}のもの、"
+            f"回答者は{fiscal_year_label(round_.fiscal_year)}の名簿で決まります。",
+            err=True,
+        )
+    wards_text = "・".join(w.name for w in round_.wards)
+    click.echo(
+        f"調査 {round_.id} を作成しました: {round_.title}（{wards_text}、"
+        f"{reiwa_datetime(round_.opens_at)} から {reiwa_datetime(round_.closes_at)} まで）"
+    )
+    click.echo(str(round_.id))
+
+
+@round_cli.command("list")
+def round_list_command() -> None:
+    """List every round, newest first: id, state (受付中/受付前/終了), title, catalogue, wards
+    and the period on the city's clock."""
+    from app.models import utcnow
+    from app.services.rounds import list_rounds
+    from app.wareki import reiwa_datetime
+
+    now = utcnow()
+    rounds = list_rounds(now)
+    if not rounds:
+        click.echo("調査はまだありません（flask --app wsgi round create で作成します）。")
+        return
+    for r in rounds:
+        state = "受付中" if r.is_open else ("受付前" if now < r.opens_at else "終了  ")
+        click.echo(
+            f"{r.id:>4}  {state}  {r.title}  [{r.catalogue_key}]  {'・'.join(r.wards)}  "
+            f"{reiwa_datetime(r.opens_at)} 〜 {reiwa_datetime(r.closes_at)}"
+        )

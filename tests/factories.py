@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -14,6 +15,7 @@ from app.models import (
     Department,
     Person,
     Role,
+    Round,
     Section,
     SectionKind,
     Standard,
@@ -110,3 +112,45 @@ def catalogue(key: str = "test-2025", *, fiscal_year: int = 2025, standards: int
     db.session.add(c)
     db.session.flush()
     return c
+
+
+def round_(
+    catalogue_: Catalogue,
+    *,
+    wards: list[Ward] | None = None,
+    fiscal_year: int | None = None,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    title: str = "テスト調査",
+) -> Round:
+    """A round of the catalogue, open now (from yesterday to tomorrow) unless times are given,
+    in the given wards (default 高津区), for the catalogue's fiscal year unless given."""
+    now = datetime.now(UTC)
+    r = Round(
+        title=title,
+        catalogue=catalogue_,
+        fiscal_year=fiscal_year if fiscal_year is not None else catalogue_.fiscal_year,
+        opens_at=opens_at or now - timedelta(days=1),
+        closes_at=closes_at or now + timedelta(days=1),
+        wards=wards if wards is not None else [ward()],
+    )
+    db.session.add(r)
+    db.session.flush()
+    return r
+
+
+def section_standards(catalogue_: Catalogue, *numbers_kinds: tuple[int, tuple[str, ...]]) -> None:
+    """Add ``section`` standards to a catalogue: (number, kinds) pairs, keys ``sec-<number>``."""
+    for number, kinds in numbers_kinds:
+        catalogue_.standards.append(
+            Standard(
+                key=f"sec-{number}",
+                number=number,
+                position=number,
+                text=f"課の基準{number}の文",
+                scene="庁内体制",
+                audience=Audience.SECTION,
+                section_kinds=[section_kind(k) for k in kinds],
+            )
+        )
+    db.session.flush()

@@ -1,18 +1,45 @@
 """The yearly checklist: which rounds a person answers, what they see, saving and submitting.
 
-INTERFACE STUB: the signatures and dataclasses below are the contract between the pages,
-the JSON API and this service. The bodies are being written.
+The signatures and dataclasses below are the contract between the pages, the JSON API and
+this service.
 
 Rules (issue 3):
 - A person answers a round when the round covers the ward of the section they are assigned
   to in the round's fiscal year. Staff see the catalogue's ``everyone`` standards; a chief
   also sees, in a separate part, the ``section`` standards that apply to the section (those
-  with no section kinds, plus those whose kinds the section has).
+  with no section kinds, plus those whose kinds the section has). The ward-specific standards
+  (``ward_specific``) of a ward's own catalogue are asked like the others; a city-wide
+  catalogue's ward-specific list belongs to no ward in particular and is never asked.
 - A round is open exactly when opens_at <= now < closes_at.
 - Saving is allowed only while the round is open; each save is one transaction (the caller
   commits). A submit needs every item answered; otherwise nothing is submitted, the answers
   given are kept as a draft and the missing items are reported.
-- The role and section at answer time are stored on the Response.
+- The role and section at answer time are stored on the Response: taken from the person's
+  assignment of the round's fiscal year at the first save, and brought up to date at every
+  later save (a roster corrected during the round is followed; later years' rosters never
+  touch it, since a round belongs to one fiscal year).
+
+Saving (``save_checklist``):
+- keys and values are checked first; any problem raises InvalidAnswers and writes nothing;
+- an item left out of ``answers`` (or given as "" / None) keeps its stored answer, so a draft
+  with some answers never erases the others; answers are never deleted;
+- a comment given for an item replaces the stored one ("" clears it); a comment left out keeps
+  the stored one; a non-empty comment needs an answer (given now or stored);
+- ``submit=True`` with every item answered marks the response submitted and sets
+  ``submitted_at`` to this save's time (the latest submission); with items missing it saves
+  the rest as a draft and returns ``submitted=False`` and the missing items;
+- a save never withdraws a submission: editing a submitted response while the round is open
+  keeps it submitted.
+
+Concurrency (double clicks, two tabs, two requests at once): the Response row is created with
+an INSERT ... ON CONFLICT DO NOTHING on (round_id, person_id) and then selected FOR UPDATE
+(PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises whole transactions). The second of
+two concurrent saves therefore waits for the first to commit, then reads the stored answers
+again and writes its own over them, so the stored set is always one save's, never a mix.
+Answers are written with INSERT ... ON CONFLICT DO UPDATE, one statement per table.
+
+Every function uses a constant number of queries, whatever the number of standards, rounds or
+people.
 """
 
 from __future__ import annotations
@@ -20,12 +47,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from app.models import AnswerValue, Person, Role, Round
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+from app.models import (
+    Answer,
+    AnswerValue,
+    Assignment,
+    Audience,
+    Catalogue,
+    Person,
+    Response,
+    ResponseStatus,
+    Role,
+    Round,
+    Section,
+    SectionAnswer,
+    Standard,
+    round_ward,
+    section_kind_link,
+    standard_kind_link,
+    utcnow,
+)
+from app.wareki import reiwa_datetime
 
 Part = Literal["self", "section"]
 Progress = Literal["not_started", "draft", "submitted"]
+
+COMMENT_MAX_LENGTH = 1000
+
+_VALUES: dict[str, AnswerValue] = {v.value: v for v in AnswerValue}
 
 
 class ChecklistError(Exception):
@@ -46,7 +101,20 @@ class RoundClosed(ChecklistError):
 
 
 class InvalidAnswers(ChecklistError):
-    """Unknown standard keys or values; ``field_errors`` maps each bad key to its message."""
+    """Unknown standard keys or values; ``field_errors`` maps each bad key to its message.
+
+    ``fields`` names the same problems by request field, ``answers.<key>`` or
+    ``comments.<key>`` (the JSON API reports these).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        field_errors: Mapping[str, str] | None = None,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, field_errors)
+        self.fields: dict[str, str] = dict(fields or {})
 
 
 @dataclass(frozen=True)
@@ -97,6 +165,9 @@ class Checklist:
 
 @dataclass(frozen=True)
 class SaveResult:
+    """What a save did. ``submitted``: this save submitted the response. ``missing``: the items
+    still without an answer after the save (empty after a successful submit)."""
+
     status: Progress
     submitted: bool
     missing: list[ChecklistItem] = field(default_factory=list)
@@ -112,17 +183,212 @@ class SectionMember:
     status: Progress
 
 
+# --- Reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    """A person's place in a round: the round, their assignment of its year, their response."""
+
+    round: Round
+    catalogue_ward_id: int | None
+    role: Role
+    section_id: int
+    section_name: str
+    response_status: ResponseStatus | None
+
+
+def _progress(status: ResponseStatus | None) -> Progress:
+    if status is None:
+        return "not_started"
+    return "submitted" if status is ResponseStatus.SUBMITTED else "draft"
+
+
+def _not_in_round() -> NotInRound:
+    return NotInRound(_("この調査の対象ではありません。"))
+
+
+def _in_round(person_id: Any) -> sa.Select[Any]:
+    """Rounds joined to the person's assignment of each round's year in one of its wards."""
+    return (
+        sa.select(Round)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Section, Section.ward_id == round_ward.c.ward_id)
+        .join(
+            Assignment,
+            sa.and_(
+                Assignment.section_id == Section.id,
+                Assignment.fiscal_year == Round.fiscal_year,
+                Assignment.person_id == person_id,
+            ),
+        )
+        .outerjoin(
+            Response,
+            sa.and_(Response.round_id == Round.id, Response.person_id == person_id),
+        )
+    )
+
+
+def _context(round_id: int, person: Person) -> _Context:
+    """One query: the round, the catalogue's ward, the assignment and the response status."""
+    row = db.session.execute(
+        _in_round(person.id)
+        .join(Catalogue, Catalogue.id == Round.catalogue_id)
+        .add_columns(
+            Catalogue.ward_id, Assignment.role, Section.id, Section.name, Response.status
+        )
+        .where(Round.id == round_id)
+    ).first()
+    if row is None:
+        raise _not_in_round()
+    round_, catalogue_ward_id, role, section_id, section_name, status = row
+    return _Context(round_, catalogue_ward_id, role, section_id, section_name, status)
+
+
+def _items(ctx: _Context) -> list[ChecklistItem]:
+    """One query: the standards this person answers in this round, in catalogue order."""
+    asked_of_everyone = Standard.audience == Audience.EVERYONE
+    if ctx.catalogue_ward_id is None:
+        asked_of_everyone = sa.and_(asked_of_everyone, Standard.ward_specific.is_(False))
+    condition: sa.ColumnElement[bool] = asked_of_everyone
+    if ctx.role is Role.CHIEF:
+        skl, sec = standard_kind_link, section_kind_link
+        without_kinds = ~sa.exists().where(skl.c.standard_id == Standard.id)
+        kind_matches = sa.exists().where(
+            skl.c.standard_id == Standard.id,
+            sec.c.kind_id == skl.c.kind_id,
+            sec.c.section_id == ctx.section_id,
+        )
+        condition = sa.or_(
+            asked_of_everyone,
+            sa.and_(Standard.audience == Audience.SECTION, sa.or_(without_kinds, kind_matches)),
+        )
+    rows = db.session.execute(
+        sa.select(
+            Standard.id,
+            Standard.key,
+            Standard.number,
+            Standard.text,
+            Standard.scene,
+            Standard.audience,
+        )
+        .where(Standard.catalogue_id == ctx.round.catalogue_id, condition)
+        .order_by(Standard.position, Standard.number)
+    ).all()
+    return [
+        ChecklistItem(
+            standard_id=sid,
+            key=key,
+            number=number,
+            text=text,
+            scene=scene,
+            part="self" if audience is Audience.EVERYONE else "section",
+        )
+        for sid, key, number, text, scene, audience in rows
+    ]
+
+
+def _stored(
+    ctx: _Context, person_id: int
+) -> dict[int, tuple[AnswerValue, str | None]]:
+    """One query: stored (value, comment) by standard id, the person's own answers and, for a
+    chief, the section's answers in this round (whichever chief gave them)."""
+    own = (
+        sa.select(Answer.standard_id, Answer.value, Answer.comment)
+        .join(Response, Response.id == Answer.response_id)
+        .where(Response.round_id == ctx.round.id, Response.person_id == person_id)
+    )
+    query: Any = own
+    if ctx.role is Role.CHIEF:
+        section = sa.select(
+            SectionAnswer.standard_id, SectionAnswer.value, SectionAnswer.comment
+        ).where(
+            SectionAnswer.round_id == ctx.round.id, SectionAnswer.section_id == ctx.section_id
+        )
+        query = sa.union_all(own, section)
+    return {
+        sid: (AnswerValue(value), comment)
+        for sid, value, comment in db.session.execute(query)
+    }
+
+
+# --- The contract -------------------------------------------------------------------------------
+
+
 def rounds_for(person: Person, now: datetime | None = None) -> list[MyRound]:
-    """The rounds this person answers (open, upcoming and closed), newest first."""
-    raise NotImplementedError
+    """The rounds this person answers (open, upcoming and closed), newest first.
+
+    One query, whatever the number of rounds.
+    """
+    now = now or utcnow()
+    rows = db.session.execute(
+        _in_round(person.id)
+        .add_columns(Assignment.role, Section.name, Response.status)
+        .order_by(Round.opens_at.desc(), Round.id.desc())
+    ).all()
+    return [
+        MyRound(
+            round_id=round_.id,
+            title=round_.title,
+            fiscal_year=round_.fiscal_year,
+            opens_at=round_.opens_at,
+            closes_at=round_.closes_at,
+            is_open=round_.is_open(now),
+            status=_progress(status),
+            role=role,
+            section_name=section_name,
+        )
+        for round_, role, section_name, status in rows
+    ]
 
 
 def checklist_for(round_id: int, person: Person, now: datetime | None = None) -> Checklist:
     """The items of the round that apply to this person, with their current answers.
 
     Raises NotInRound when the person does not answer this round (or it does not exist).
+    Three queries, whatever the number of standards.
     """
-    raise NotImplementedError
+    ctx = _context(round_id, person)
+    stored = _stored(ctx, person.id)
+    items = []
+    for item in _items(ctx):
+        value, comment = stored.get(item.standard_id, (None, None))
+        items.append(_with(item, value, comment))
+    return Checklist(
+        round=ctx.round,
+        role=ctx.role,
+        section_id=ctx.section_id,
+        section_name=ctx.section_name,
+        is_open=ctx.round.is_open(now or utcnow()),
+        status=_progress(ctx.response_status),
+        items=items,
+    )
+
+
+def _with(item: ChecklistItem, value: AnswerValue | None, comment: str | None) -> ChecklistItem:
+    return ChecklistItem(
+        standard_id=item.standard_id,
+        key=item.key,
+        number=item.number,
+        text=item.text,
+        scene=item.scene,
+        part=item.part,
+        value=value,
+        comment=comment,
+    )
+
+
+def closed_message(round_: Round, now: datetime) -> str:
+    """Why a round takes no answers now, with its opening or closing time on the city's clock."""
+    if now < round_.opens_at:
+        return _(
+            "この調査の受付は%(when)sに始まります。それまでは回答できません。",
+            when=reiwa_datetime(round_.opens_at),
+        )
+    return _(
+        "この調査は%(when)sに締め切られました。回答は変更できません。",
+        when=reiwa_datetime(round_.closes_at),
+    )
 
 
 def save_checklist(
@@ -137,9 +403,190 @@ def save_checklist(
     """Save answers (keys are standard keys; values "yes", "no", "na") and optionally submit.
 
     Raises NotInRound, RoundClosed (nothing changed), or InvalidAnswers (nothing changed).
-    Flushes, never commits.
+    Flushes, never commits. The rules (kept answers, comments, submission, concurrency) are
+    in the module docstring.
     """
-    raise NotImplementedError
+    now = now or utcnow()
+    ctx = _context(round_id, person)
+    if not ctx.round.is_open(now):
+        raise RoundClosed(closed_message(ctx.round, now))
+    items = _items(ctx)
+    values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+
+    response = _locked_response(ctx, person.id, now)
+    stored = _stored(ctx, person.id)  # again, now that the response is ours alone
+
+    own_rows: list[dict[str, Any]] = []
+    section_rows: list[dict[str, Any]] = []
+    missing: list[ChecklistItem] = []
+    for item in items:
+        sid = item.standard_id
+        old_value, old_comment = stored.get(sid, (None, None))
+        value = values.get(sid, old_value)
+        comment = notes[sid] if sid in notes else old_comment
+        if value is None:
+            missing.append(item)
+            continue
+        if (value, comment) == (old_value, old_comment):
+            continue
+        row = {"standard_id": sid, "response_id": response.id, "value": value, "comment": comment}
+        if item.part == "self":
+            own_rows.append(row)
+        else:
+            section_rows.append({**row, "round_id": ctx.round.id, "section_id": ctx.section_id})
+
+    dialect = _dialect()
+    if own_rows:
+        stmt = dialect.insert(Answer).values(own_rows)
+        db.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[Answer.response_id, Answer.standard_id],
+                set_={"value": stmt.excluded.value, "comment": stmt.excluded.comment},
+            )
+        )
+    if section_rows:
+        stmt = dialect.insert(SectionAnswer).values(section_rows)
+        db.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[
+                    SectionAnswer.round_id,
+                    SectionAnswer.section_id,
+                    SectionAnswer.standard_id,
+                ],
+                set_={
+                    "value": stmt.excluded.value,
+                    "comment": stmt.excluded.comment,
+                    "response_id": stmt.excluded.response_id,
+                },
+            )
+        )
+
+    submitted = submit and not missing
+    response.role = ctx.role
+    response.section_id = ctx.section_id
+    response.updated_at = now
+    if submitted:
+        response.status = ResponseStatus.SUBMITTED
+        response.submitted_at = now
+    db.session.flush()
+    return SaveResult(status=_progress(response.status), submitted=submitted, missing=missing)
+
+
+def _validated(
+    items: list[ChecklistItem],
+    answers: Mapping[str, Any],
+    comments: Mapping[str, Any],
+    ctx: _Context,
+    person_id: int,
+) -> tuple[dict[int, AnswerValue], dict[int, str | None]]:
+    """The given values and comments by standard id, or InvalidAnswers naming every problem."""
+    by_key = {item.key: item for item in items}
+    by_standard: dict[str, str] = {}
+    fields: dict[str, str] = {}
+
+    def problem(kind: str, key: str, message: str) -> None:
+        by_standard.setdefault(key, message)
+        fields[f"{kind}.{key}"] = message
+
+    unknown = _("この調査にない基準です。")
+    values: dict[int, AnswerValue] = {}
+    for key, raw in answers.items():
+        item = by_key.get(key)
+        if item is None:
+            problem("answers", str(key), unknown)
+        elif raw is None or raw == "":
+            continue
+        elif not isinstance(raw, str) or raw not in _VALUES:
+            problem(
+                "answers",
+                key,
+                _("できている（yes）・できていない（no）・該当しない（na）から選んでください。"),
+            )
+        else:
+            values[item.standard_id] = _VALUES[raw]
+
+    notes: dict[int, str | None] = {}
+    for key, raw in comments.items():
+        item = by_key.get(key)
+        if item is None:
+            problem("comments", str(key), unknown)
+        elif raw is None:
+            continue
+        elif not isinstance(raw, str):
+            problem("comments", key, _("ひとことは文字で書いてください。"))
+        elif len(raw.strip()) > COMMENT_MAX_LENGTH:
+            problem(
+                "comments",
+                key,
+                _("ひとことは %(max)d 文字までにしてください。", max=COMMENT_MAX_LENGTH),
+            )
+        else:
+            notes[item.standard_id] = raw.strip() or None
+
+    needs_answer = _(
+        "ひとことを残すには、できている・できていない・該当しない から選んでください。"
+    )
+    lonely = [sid for sid, note in notes.items() if note and sid not in values]
+    if lonely:
+        # Answers are never deleted, so one stored now is still there after the lock.
+        stored = _stored(ctx, person_id)
+        keys = {item.standard_id: item.key for item in items}
+        for sid in lonely:
+            if sid not in stored:
+                problem("comments", keys[sid], needs_answer)
+
+    if fields:
+        raise InvalidAnswers(
+            _("回答に %(count)d 件の誤りがあります。何も保存していません。", count=len(fields)),
+            by_standard,
+            fields,
+        )
+    return values, notes
+
+
+class _Dialect:
+    def __init__(self, module: Any) -> None:
+        self.insert = module.insert
+
+
+def _dialect() -> _Dialect:
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL in production, SQLite embedded)."""
+    name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        return _Dialect(postgresql)
+    if name == "sqlite":
+        return _Dialect(sqlite)
+    raise NotImplementedError(f"unsupported database: {name}")
+
+
+def _locked_response(ctx: _Context, person_id: int, now: datetime) -> Response:
+    """The person's response in this round, created if needed, locked until the commit.
+
+    INSERT ... ON CONFLICT DO NOTHING tolerates a concurrent first save (the loser waits on
+    the unique index, then inserts nothing); SELECT ... FOR UPDATE then makes a concurrent save
+    wait for this transaction (PostgreSQL; SQLite holds its write lock since BEGIN IMMEDIATE
+    and renders no FOR UPDATE).
+    """
+    db.session.execute(
+        _dialect()
+        .insert(Response)
+        .values(
+            round_id=ctx.round.id,
+            person_id=person_id,
+            role=ctx.role,
+            section_id=ctx.section_id,
+            status=ResponseStatus.DRAFT,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[Response.round_id, Response.person_id])
+    )
+    return db.session.scalars(
+        sa.select(Response)
+        .where(Response.round_id == ctx.round.id, Response.person_id == person_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
 
 
 def section_progress(
@@ -148,5 +595,37 @@ def section_progress(
     """(section name, members with status) for the chief's own section in this round.
 
     Raises NotInRound unless the person is that round's chief of a section it covers.
+    Members are everyone assigned to the section in the round's fiscal year, the chief first,
+    then by employee id; their status only, never their answers. Two queries.
     """
-    raise NotImplementedError
+    row = db.session.execute(
+        sa.select(Round.fiscal_year, Section.id, Section.name)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Section, Section.ward_id == round_ward.c.ward_id)
+        .join(
+            Assignment,
+            sa.and_(
+                Assignment.section_id == Section.id,
+                Assignment.fiscal_year == Round.fiscal_year,
+                Assignment.person_id == chief.id,
+                Assignment.role == Role.CHIEF,
+            ),
+        )
+        .where(Round.id == round_id)
+    ).first()
+    if row is None:
+        raise _not_in_round()
+    fiscal_year, section_id, section_name = row
+    members = db.session.execute(
+        sa.select(Person.employee_id, Person.name, Assignment.role, Response.status)
+        .join(Assignment, Assignment.person_id == Person.id)
+        .outerjoin(
+            Response, sa.and_(Response.round_id == round_id, Response.person_id == Person.id)
+        )
+        .where(Assignment.section_id == section_id, Assignment.fiscal_year == fiscal_year)
+        .order_by(sa.case((Assignment.role == Role.CHIEF, 0), else_=1), Person.employee_id)
+    ).all()
+    return section_name, [
+        SectionMember(employee_id=e, name=n, role=r, status=_progress(s))
+        for e, n, r, s in members
+    ]

@@ -1,0 +1,268 @@
+"""The JSON API under /api/v1: rounds, checklist read and save, errors, OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.api.openapi import openapi_document
+from app.extensions import db
+from app.models import Answer, Person, Response, Role
+from tests import factories
+
+URL = "/api/v1/rounds/{}/checklist"
+
+
+@pytest.fixture
+def world(app):
+    """A catalogue of three own standards and one section standard, an open round and a closed
+    one for 高津区, a staff member and a chief there, and someone of another ward."""
+    with app.app_context():
+        catalogue = factories.catalogue("api-2025", standards=3)
+        factories.section_standards(catalogue, (24, ()))
+        section = factories.section("区民課")
+        staff = factories.person(section=section, name="区民 花子")
+        chief = factories.person(section=section, role=Role.CHIEF)
+        outsider = factories.person(section=factories.section(ward_name="宮前区"))
+        open_round = factories.round_(catalogue, title="受付中の調査")
+        past = datetime.now(UTC) - timedelta(days=30)
+        closed_round = factories.round_(
+            catalogue, title="終わった調査", opens_at=past, closes_at=past + timedelta(days=7)
+        )
+        db.session.commit()
+        return {
+            "staff": staff.id,
+            "chief": chief.id,
+            "outsider": outsider.id,
+            "open": open_round.id,
+            "closed": closed_round.id,
+        }
+
+
+@pytest.fixture
+def as_(app, sign_in):
+    def _as(name_or_id):
+        with app.app_context():
+            sign_in(db.session.get(Person, name_or_id))
+
+    return _as
+
+
+def test_happy_path_list_read_save_submit(client, as_, world, app):
+    """A staff member lists rounds, reads the checklist, saves a draft, then submits."""
+    as_(world["staff"])
+    listed = client.get("/api/v1/rounds")
+    assert listed.status_code == 200
+    rounds = listed.get_json()["rounds"]
+    assert [r["title"] for r in rounds] == ["受付中の調査", "終わった調査"]
+    first = rounds[0]
+    assert set(first) == {
+        "id",
+        "title",
+        "fiscal_year",
+        "fiscal_year_label",
+        "opens_at",
+        "closes_at",
+        "is_open",
+        "status",
+        "role",
+        "section",
+    }
+    assert (first["is_open"], first["status"], first["role"], first["section"]) == (
+        True,
+        "not_started",
+        "staff",
+        "区民課",
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00", first["opens_at"])
+    assert first["fiscal_year_label"] == "令和7年度"
+
+    read = client.get(URL.format(world["open"]))
+    assert read.status_code == 200
+    body = read.get_json()
+    assert body["round"]["id"] == world["open"]
+    assert (body["status"], body["role"], body["answered"], body["total"]) == (
+        "not_started",
+        "staff",
+        0,
+        3,
+    )
+    assert body["items"][0] == {
+        "key": "std-1",
+        "number": 1,
+        "text": "基準1の文",
+        "scene": "応対",
+        "part": "self",
+        "answer": None,
+        "comment": None,
+    }
+
+    draft = client.put(
+        URL.format(world["open"]),
+        json={"answers": {"std-1": "yes"}, "comments": {"std-1": " 良い "}, "submit": True},
+    )
+    assert draft.status_code == 200
+    body = draft.get_json()
+    assert (body["submitted"], body["missing"], body["status"]) == (
+        False,
+        ["std-2", "std-3"],
+        "draft",
+    )
+    assert body["items"][0]["answer"] == "yes"
+    assert body["items"][0]["comment"] == "良い"
+
+    done = client.put(
+        URL.format(world["open"]), json={"answers": {"std-2": "no", "std-3": "na"}, "submit": True}
+    )
+    body = done.get_json()
+    assert (done.status_code, body["submitted"], body["missing"], body["status"]) == (
+        200,
+        True,
+        [],
+        "submitted",
+    )
+    assert body["answered"] == body["total"] == 3
+    with app.app_context():  # committed by the request
+        assert db.session.scalar(sa.select(sa.func.count(Answer.id))) == 3
+
+
+def test_chief_sees_and_saves_the_section_part(client, as_, world):
+    """A chief's checklist has the section standard in the "section" part and can submit it."""
+    as_(world["chief"])
+    body = client.get(URL.format(world["open"])).get_json()
+    assert [(i["key"], i["part"]) for i in body["items"]] == [
+        ("std-1", "self"),
+        ("std-2", "self"),
+        ("std-3", "self"),
+        ("sec-24", "section"),
+    ]
+    answers = {i["key"]: "yes" for i in body["items"]}
+    saved = client.put(URL.format(world["open"]), json={"answers": answers, "submit": True})
+    assert saved.get_json()["submitted"] is True
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"answers": {"std-1": "maybe"}}, "answers.std-1"),
+        ({"answers": {"notice-media": "yes"}}, "answers.notice-media"),
+        ({"answers": {"sec-24": "yes"}}, "answers.sec-24"),
+        ({"answers": {"std-1": 1}}, "answers.std-1"),
+        ({"answers": ["std-1"]}, "answers"),
+        ({"comments": {"std-1": "x" * 1001}, "answers": {"std-1": "yes"}}, "comments.std-1"),
+        ({"submit": "yes"}, "submit"),
+        ({"answer": {"std-1": "yes"}}, "answer"),
+        ([1, 2], "body"),
+    ],
+)
+def test_invalid_bodies_get_422_naming_the_field(client, as_, world, app, payload, field):
+    """Bad keys, values or shapes get 422 with the offending field named, and nothing saved."""
+    as_(world["staff"])
+    response = client.put(URL.format(world["open"]), json=payload)
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "invalid"
+    assert field in body["fields"]
+    assert body["message"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
+
+
+def test_malformed_json_gets_422(client, as_, world):
+    """A body that is not JSON at all, sent as application/json, gets 422 naming the body."""
+    as_(world["staff"])
+    response = client.put(
+        URL.format(world["open"]), data="{not json", content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert "body" in response.get_json()["fields"]
+
+
+def test_not_json_gets_415(client, as_, world):
+    """A form-encoded body is refused with 415 as JSON."""
+    as_(world["staff"])
+    response = client.put(URL.format(world["open"]), data={"std-1": "yes"})
+    assert response.status_code == 415
+    assert response.get_json()["error"] == "unsupported_media_type"
+
+
+def test_save_after_close_gets_409(client, as_, world, app):
+    """Saving into a closed round gets 409 "closed" with the deadline, and nothing is saved."""
+    as_(world["staff"])
+    response = client.put(
+        URL.format(world["closed"]), json={"answers": {"std-1": "yes"}, "submit": True}
+    )
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["error"] == "closed"
+    assert "締め切られました" in body["message"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
+    read = client.get(URL.format(world["closed"])).get_json()
+    assert read["is_open"] is False and read["round"]["is_open"] is False
+
+
+def test_anonymous_gets_401_json(client, world):
+    """Without signing in every API view answers 401 as JSON."""
+    for method, url in (
+        ("GET", "/api/v1/rounds"),
+        ("GET", URL.format(world["open"])),
+        ("PUT", URL.format(world["open"])),
+    ):
+        response = client.open(url, method=method, json={})
+        assert response.status_code == 401
+        assert response.get_json()["error"] == "unauthorized"
+
+
+def test_round_the_person_does_not_answer_gets_404(client, as_, world):
+    """Someone of another ward, or an unknown round id, gets 404 as JSON."""
+    as_(world["outsider"])
+    assert client.get("/api/v1/rounds").get_json() == {"rounds": []}
+    for response in (
+        client.get(URL.format(world["open"])),
+        client.put(URL.format(world["open"]), json={"answers": {"std-1": "yes"}}),
+        client.get(URL.format(987654)),
+    ):
+        assert response.status_code == 404
+        assert response.get_json()["error"] == "not_found"
+
+
+def test_unknown_paths_and_methods_are_json(client, as_, world):
+    """404 and 405 under /api/ are JSON too."""
+    as_(world["staff"])
+    missing = client.get("/api/v1/nothing-here")
+    assert (missing.status_code, missing.get_json()["error"]) == (404, "not_found")
+    wrong = client.post(URL.format(world["open"]), json={})
+    assert (wrong.status_code, wrong.get_json()["error"]) == (405, "method_not_allowed")
+    assert "PUT" in wrong.headers["Allow"]
+
+
+def test_put_works_with_csrf_protection_on(client, as_, world, app):
+    """The API is exempt from the CSRF token check (JSON bodies only, SameSite=Lax cookie)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    as_(world["staff"])
+    response = client.put(URL.format(world["open"]), json={"answers": {"std-1": "yes"}})
+    assert response.status_code == 200
+
+
+def test_openapi_document_is_valid_and_covers_every_route(client, app):
+    """The OpenAPI document validates and describes every API route and method."""
+    served = client.get("/api/v1/openapi.json")
+    assert served.status_code == 200
+    document = served.get_json()
+    assert document == openapi_document()
+    assert document["openapi"].startswith("3.1")
+
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        assert path in document["paths"], path
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in document["paths"][path], f"{method} {path}"
+
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
