@@ -92,10 +92,12 @@ def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
+    from app.checklist.routes import bp as checklist_bp
     from app.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(checklist_bp)
     app.register_blueprint(api_bp)
 
 

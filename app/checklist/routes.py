@@ -1,0 +1,241 @@
+"""My rounds, the checklist (save a draft or submit) and the chief's view of the section.
+
+The rules live in ``app.services.checklist``; these views validate the form, call the service,
+commit once and redirect (POST/redirect/GET) or render the page again with what went wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import access, roles_of
+from app.checklist import bp
+from app.checklist.forms import COMMENT_PREFIX, ChecklistForm, checklist_form
+from app.extensions import db
+from app.models import Person, Round, utcnow
+from app.services.checklist import (
+    Checklist,
+    ChecklistItem,
+    InvalidAnswers,
+    NotInRound,
+    RoundClosed,
+    SectionMember,
+    checklist_for,
+    rounds_for,
+    save_checklist,
+    section_progress,
+)
+from app.wareki import tokyo
+
+STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
+
+
+@bp.get("/me")
+@access("person")
+def my_rounds() -> str:
+    """Person: the rounds I answer, my status, the deadline and a button to each checklist."""
+    me = _me()
+    return render_template(
+        "checklist/my_rounds.html",
+        rounds=rounds_for(me),
+        now=utcnow(),
+        is_chief="chief" in roles_of(me),
+        western_date=western_date,
+    )
+
+
+@bp.route("/rounds/<int:round_id>/checklist", methods=["GET", "POST"])
+@access("person")
+def checklist(round_id: int) -> ResponseReturnValue:
+    """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""
+    sheet = _checklist_or_404(round_id)
+    form = checklist_form(sheet.items)
+    if not form.is_submitted():
+        return _render(sheet, form)
+    if not form.validate():
+        return _render(sheet, form, problems=_form_problems(sheet, form)), 400
+    submit = bool(form.submit_answers.data)
+    try:
+        result = save_checklist(round_id, _me(), form.answers(), form.comments(), submit=submit)
+    except RoundClosed as closed:
+        db.session.rollback()
+        return _render(_checklist_or_404(round_id), None, notice=closed.message), 409
+    except InvalidAnswers as invalid:
+        db.session.rollback()
+        return _render(sheet, form, problems=_service_problems(sheet, invalid)), 400
+    db.session.commit()
+    if submit and not result.submitted:
+        missing = [_missing(item) for item in result.missing]
+        return _render(_checklist_or_404(round_id), form, problems=missing, failed_submit=True), 422
+    flash(
+        _("提出しました。締め切りまでは回答を直せます。") if submit else _("一時保存しました。"),
+        "success",
+    )
+    return redirect(url_for(".checklist", round_id=round_id))
+
+
+@bp.get("/rounds/<int:round_id>/section")
+@access("chief")
+def section(round_id: int) -> str:
+    """Chief: who in my section has submitted, is drafting or has not started (never answers)."""
+    try:
+        section_name, members = section_progress(round_id, _me())
+    except NotInRound:
+        abort(404)
+    round_ = db.session.get(Round, round_id)
+    members = sorted(members, key=lambda m: (STATUS_ORDER.get(m.status, 0), m.employee_id))
+    return render_template(
+        "checklist/section.html",
+        round=round_,
+        section_name=section_name,
+        members=members,
+        counts=_counts(members),
+    )
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One line of the error summary, and the item it marks."""
+
+    key: str
+    anchor: str
+    label: str
+    message: str  # in the summary, after the label ("" = the label alone)
+    detail: str = ""  # beside the item; the message when empty
+
+    @property
+    def inline(self) -> str:
+        return self.detail or self.message
+
+
+@dataclass(frozen=True)
+class Part:
+    """The 'self' or 'section' part of the checklist, its items grouped by scene."""
+
+    name: str
+    scenes: list[tuple[str, list[ChecklistItem]]]
+
+
+def _me() -> Person:
+    person: Person = current_user._get_current_object()
+    return person
+
+
+def _checklist_or_404(round_id: int) -> Checklist:
+    try:
+        return checklist_for(round_id, _me())
+    except NotInRound:
+        abort(404)
+
+
+def _render(
+    sheet: Checklist,
+    form: ChecklistForm | None,
+    *,
+    problems: list[Problem] | None = None,
+    notice: str | None = None,
+    failed_submit: bool = False,
+) -> str:
+    """The checklist page; ``form`` None shows the stored answers (after a refused save)."""
+    if form is None:
+        form = checklist_form(sheet.items)
+    problems = problems or []
+    errors: dict[str, list[str]] = {}
+    for problem in problems:
+        errors.setdefault(problem.key, []).append(problem.inline)
+    return render_template(
+        "checklist/checklist.html",
+        sheet=sheet,
+        form=form,
+        parts=_parts(sheet.items),
+        answered=form.answered_count(),
+        problems=problems,
+        errors=errors,
+        notice=notice,
+        failed_submit=failed_submit,
+        not_yet_open=sheet.round.opens_at > utcnow(),
+        western_date=western_date,
+        comment_prefix=COMMENT_PREFIX,
+    )
+
+
+def _parts(items: list[ChecklistItem]) -> list[Part]:
+    """Items by part (self first), then by scene in the order scenes first appear."""
+    parts = []
+    for name in ("self", "section"):
+        scenes: dict[str, list[ChecklistItem]] = {}
+        for item in items:
+            if item.part == name:
+                scenes.setdefault(item.scene, []).append(item)
+        if scenes:
+            parts.append(Part(name, list(scenes.items())))
+    return parts
+
+
+def _label(item: ChecklistItem) -> str:
+    text = item.text if len(item.text) <= 30 else item.text[:29] + "…"
+    return f"No.{item.number} {text}"
+
+
+def _missing(item: ChecklistItem) -> Problem:
+    return Problem(
+        item.key,
+        f"item-{item.key}",
+        _label(item),
+        "",
+        _("まだ選ばれていません。できている・できていない・該当しない のどれかを選んでください。"),
+    )
+
+
+def _form_problems(sheet: Checklist, form: ChecklistForm) -> list[Problem]:
+    problems = []
+    if form.errors.get("csrf_token"):
+        problems.append(
+            Problem("", "main", _("画面の有効期限が切れました"), _("もう一度送ってください。"))
+        )
+    for item in sheet.items:
+        for message in form[item.key].errors:
+            problems.append(Problem(item.key, f"item-{item.key}", _label(item), str(message)))
+        for message in form[COMMENT_PREFIX + item.key].errors:
+            anchor = COMMENT_PREFIX + item.key
+            problems.append(Problem(item.key, anchor, _label(item), str(message)))
+    return problems
+
+
+def _service_problems(sheet: Checklist, invalid: InvalidAnswers) -> list[Problem]:
+    """The service's objections, each linked to its item (or its comment box)."""
+    by_key = {item.key: item for item in sheet.items}
+    comment_keys = {
+        name.partition(".")[2]
+        for name in getattr(invalid, "fields", {})
+        if name.startswith("comments.")
+    }
+    problems = []
+    for key, message in invalid.field_errors.items():
+        item = by_key.get(key)
+        if item is not None:
+            anchor = COMMENT_PREFIX + key if key in comment_keys else f"item-{key}"
+            problems.append(Problem(key, anchor, _label(item), message))
+    return problems or [Problem("", "main", invalid.message, "")]
+
+
+def _counts(members: list[SectionMember]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUS_ORDER, 0)
+    for member in members:
+        counts[member.status] = counts.get(member.status, 0) + 1
+    return counts
+
+
+def western_date(moment: datetime) -> str:
+    """An instant as a Western date on the city's clock: ``2025年11月28日``."""
+    local = tokyo(moment)
+    return f"{local.year}年{local.month}月{local.day}日"
