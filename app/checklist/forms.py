@@ -15,7 +15,7 @@ from wtforms import Field, RadioField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from app.services.checklist import ChecklistItem
+from app.services.checklist import COMMENT_MAX_LENGTH, ChecklistItem
 
 ANSWER_CHOICES = [
     SelectChoice("yes", _l("できている")),
@@ -23,7 +23,6 @@ ANSWER_CHOICES = [
     SelectChoice("na", _l("該当しない")),
 ]
 COMMENT_PREFIX = "comment__"
-COMMENT_MAX_LENGTH = 1000  # as the service allows
 
 
 class ChecklistForm(FlaskForm):
