@@ -1,6 +1,8 @@
 """Default configuration. Overridden by ``instance/config.py``, then ``FLASK_*`` variables."""
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 
 def database_url_from_env() -> str | None:
@@ -12,6 +14,19 @@ def database_url_from_env() -> str | None:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def check_results_settings(config: Mapping[str, Any]) -> None:
+    """Refuse to start with a rounding mode that does not exist or a smallest group below 3."""
+    from reports.privacy import check_min_size
+    from reports.rates import ROUNDINGS
+
+    check_min_size(config["MIN_GROUP_SIZE"])
+    if config["RATE_ROUNDING"] not in ROUNDINGS:
+        raise ValueError(
+            f"RATE_ROUNDING は {' または '.join(ROUNDINGS)} にしてください"
+            f"（設定値: {config['RATE_ROUNDING']!r}）。"
+        )
 
 
 class Defaults:
@@ -47,5 +62,10 @@ class Defaults:
     AUTH_TRUSTED_HEADER: str | None = None
     # Where the app is reached, for links printed by `flask users password-link`.
     BASE_URL = "http://127.0.0.1:5000"
+    # --- Compliance results (docs/results.md) ---
+    # Rounding of rates to one decimal: "half_up" (四捨五入) or "down" (切り捨て).
+    RATE_ROUNDING = "half_up"
+    # Cells built from fewer people than this are hidden (never below 3).
+    MIN_GROUP_SIZE = 5
     # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
     PROXY_FIX_X_FOR = 0

@@ -1,0 +1,930 @@
+"""Compliance results (遵守率) of a round: the annual report's table, breakdowns and progress.
+
+The rule (../shared/DOMAIN.md, reports/rates.py): per standard and role, rate = complies ÷
+(complies + does not comply) × 100, not-applicable excluded, to one decimal, rounded as the
+``RATE_ROUNDING`` setting says (``half_up`` 四捨五入 by default, or ``down`` 切り捨て). Only
+submitted responses count; drafts never do. A cell shows "-" where the standard is not asked
+of that role or nobody could answer it. Section-level standards count one answer per section
+(the chief's, in a submitted response) and are given in the 所属長 column.
+
+Counting is done by the database: a handful of GROUP BY queries per round (answers by section,
+role and standard; respondents by section, role and scene; section answers by section and
+standard; people expected and responses submitted by section and role). Their rows number
+sections × standards, never people; rolling sections up into departments, wards and the whole
+round, and standards up into scenes, is done over those rows. The number of queries is the
+same whatever the number of people or sections.
+
+Small groups (reports/privacy.py): every published cell (a group × a standard, scene or all
+standards × a role, and every response rate) built from at least one but fewer than
+``MIN_GROUP_SIZE`` people (default 5, never below 3) is hidden, and so is whatever other cell
+would let a hidden one be worked out from a published total (a department from its ward, a
+section from its department, a standard from its scene). Hidden cells carry no counts at all,
+so no page, chart, API answer or export built on these results can leak them. Section-level
+answers are statements about a section and are shown whatever their count.
+
+Year over year: the previous round is the same wards' round of the previous fiscal year; its
+standards are matched by key, so a renumbered or reworded standard keeps its history.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from app.config import check_results_settings
+from app.extensions import db
+from app.models import (
+    Answer,
+    AnswerValue,
+    Assignment,
+    Audience,
+    Catalogue,
+    Department,
+    Response,
+    ResponseStatus,
+    Role,
+    Round,
+    Section,
+    SectionAnswer,
+    Standard,
+    Ward,
+    round_ward,
+    utcnow,
+)
+from reports.privacy import suppress
+from reports.rates import (
+    HIDDEN,
+    NO_RATE,
+    Rounding,
+    compliance_rate,
+    format_rate,
+    percentage,
+)
+
+Level = Literal["all", "ward", "department", "section"]
+LEVELS: tuple[Level, ...] = ("all", "ward", "department", "section")
+CellState = Literal["shown", "empty", "hidden"]
+ROLES: tuple[Role, ...] = (Role.STAFF, Role.CHIEF)
+
+ALL = "all"  # the group of everyone in the round, and the column of all standards
+
+
+def std_column(key: str) -> str:
+    return f"std:{key}"
+
+
+def scene_column(scene: str) -> str:
+    return f"scene:{scene}"
+
+
+class ResultsError(Exception):
+    """The results cannot be shown; ``message`` is plain Japanese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- What the results are made of -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One published rate. Hidden cells carry no counts."""
+
+    state: CellState
+    complies: int | None = None
+    not_complies: int | None = None
+    not_applicable: int | None = None
+    rate: Decimal | None = None
+
+    @property
+    def text(self) -> str:
+        """What a table shows: ``97.8``, ``-`` or the hidden mark."""
+        if self.state == "hidden":
+            return HIDDEN
+        return format_rate(self.rate)
+
+    @property
+    def answered(self) -> int | None:
+        """People whose answer counts in the rate (complies + does not comply)."""
+        if self.complies is None or self.not_complies is None:
+            return None
+        return self.complies + self.not_complies
+
+
+NOT_ASKED = Cell("empty")
+HIDDEN_CELL = Cell("hidden")
+
+
+@dataclass(frozen=True)
+class ResponseRate:
+    """Responses submitted of the people expected to answer. Hidden ones carry no counts."""
+
+    state: CellState
+    expected: int | None = None
+    submitted: int | None = None
+    rate: Decimal | None = None
+
+    @property
+    def text(self) -> str:
+        if self.state == "hidden":
+            return HIDDEN
+        return format_rate(self.rate)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group results are given for: the whole round, a ward, a department or a section.
+
+    Sections standing directly under a ward form one department-level group of their own
+    (``department_id`` None) so that the departments of a ward add up to the ward.
+    """
+
+    key: str
+    level: Level
+    name: str
+    parent_key: str | None
+    ward_id: int | None = None
+    department_id: int | None = None
+    section_id: int | None = None
+    ward_name: str | None = None
+    department_name: str | None = None
+
+
+@dataclass(frozen=True)
+class StandardInfo:
+    key: str
+    number: int
+    text: str
+    scene: str
+    audience: Audience
+    ward_specific: bool
+    asked: frozenset[Role]
+
+    @property
+    def section_level(self) -> bool:
+        return self.audience is Audience.SECTION
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    id: int
+    title: str
+    fiscal_year: int
+    opens_at: datetime
+    closes_at: datetime
+    catalogue_key: str
+    catalogue_title: str
+    ward_ids: tuple[int, ...]
+    ward_names: tuple[str, ...]
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.opens_at <= now < self.closes_at
+
+
+@dataclass(frozen=True)
+class StandardRow:
+    """One line of the report's table: this year's cells beside last year's."""
+
+    standard: StandardInfo
+    current: Mapping[Role, Cell]
+    previous: Mapping[Role, Cell] | None
+    previous_number: int | None = None
+    previous_text: str | None = None
+
+    def change(self, role: Role) -> Decimal | None:
+        """This year's rate minus last year's, where both are shown."""
+        if self.previous is None:
+            return None
+        now, before = self.current[role], self.previous[role]
+        if now.rate is None or before.rate is None:
+            return None
+        return now.rate - before.rate
+
+    @property
+    def renumbered(self) -> bool:
+        return self.previous_number is not None and self.previous_number != self.standard.number
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One group's line of a breakdown, for one role."""
+
+    group: Group
+    response: ResponseRate
+    overall: Cell
+    scenes: Mapping[str, Cell]
+    standards: Mapping[str, Cell]
+
+
+@dataclass(frozen=True)
+class ProgressPoint:
+    """Responses submitted by the end of a day (Tokyo), per role and in all."""
+
+    day: date
+    submitted: Mapping[Role | None, int | None]
+
+
+@dataclass
+class _Counts:
+    complies: int = 0
+    not_complies: int = 0
+    not_applicable: int = 0
+    people: int = 0  # respondents to the item (any answer); scenes: distinct respondents
+    answering: int = 0  # of them, answered complies or does not comply
+
+    def add(self, other: _Counts) -> None:
+        self.complies += other.complies
+        self.not_complies += other.not_complies
+        self.not_applicable += other.not_applicable
+        self.people += other.people
+        self.answering += other.answering
+
+
+CellKey = tuple[str, str, Role]  # (group key, column, role)
+
+
+@dataclass
+class _Cube:
+    """Suppressed cells and response rates of one round."""
+
+    round: RoundInfo
+    groups: dict[str, Group]
+    order: list[str]
+    standards: list[StandardInfo]
+    cells: dict[CellKey, Cell]
+    responses: dict[tuple[str, Role | None], ResponseRate]
+
+
+@dataclass
+class RoundResults:
+    """The results of a round as the committee reads them, small groups already hidden."""
+
+    round: RoundInfo
+    previous: RoundInfo | None
+    groups: tuple[Group, ...]
+    standards: tuple[StandardInfo, ...]
+    scenes: tuple[str, ...]
+    min_group_size: int
+    rounding: Rounding
+    _cube: _Cube = field(repr=False)
+    _previous_cube: _Cube | None = field(repr=False, default=None)
+
+    # --- Reading ---
+
+    def group(self, key: str) -> Group:
+        """A visible group; ResultsError for one that does not exist or is not visible."""
+        for group in self.groups:
+            if group.key == key:
+                return group
+        raise ResultsError(_("この集計単位は表示できません。"))
+
+    @property
+    def top(self) -> Group:
+        """The widest group the reader may see: the whole round, or their ward."""
+        return self.groups[0]
+
+    def cell(self, group_key: str, column: str, role: Role) -> Cell:
+        return self._cube.cells.get((group_key, column, role), NOT_ASKED)
+
+    def response_rate(self, group_key: str, role: Role | None = None) -> ResponseRate:
+        return self._cube.responses.get((group_key, role), ResponseRate("empty"))
+
+    def previous_group_key(self, group_key: str) -> str | None:
+        """The same group in last year's round, or None when it cannot be compared."""
+        prev = self._previous_cube
+        if prev is None:
+            return None
+        if group_key == ALL:
+            if set(prev.round.ward_ids) == set(self.round.ward_ids):
+                return ALL
+            if len(self.round.ward_ids) == 1:
+                key = f"ward:{self.round.ward_ids[0]}"
+                return key if key in prev.groups else None
+            return None
+        return group_key if group_key in prev.groups else None
+
+    def table(self, group_key: str = ALL) -> list[StandardRow]:
+        """The report's table (seed 000, section 3) for a group, in catalogue order."""
+        self.group(group_key)
+        prev_key = self.previous_group_key(group_key)
+        prev_by_key = (
+            {s.key: s for s in self._previous_cube.standards}
+            if self._previous_cube is not None
+            else {}
+        )
+        rows = []
+        for standard in self.standards:
+            current = {
+                role: self.cell(group_key, std_column(standard.key), role) for role in ROLES
+            }
+            previous: dict[Role, Cell] | None = None
+            before = prev_by_key.get(standard.key)
+            if prev_key is not None and self._previous_cube is not None:
+                cells = self._previous_cube.cells
+                previous = {
+                    role: cells.get((prev_key, std_column(standard.key), role), NOT_ASKED)
+                    for role in ROLES
+                }
+            rows.append(
+                StandardRow(
+                    standard=standard,
+                    current=current,
+                    previous=previous,
+                    previous_number=before.number if before else None,
+                    previous_text=before.text if before else None,
+                )
+            )
+        return rows
+
+    def breakdown(self, level: Level, role: Role) -> list[GroupRow]:
+        """One row per visible group of a level, in the organisation's order."""
+        rows = []
+        for group in self.groups:
+            if group.level != level:
+                continue
+            rows.append(
+                GroupRow(
+                    group=group,
+                    response=self.response_rate(group.key, role),
+                    overall=self.cell(group.key, ALL, role),
+                    scenes={
+                        scene: self.cell(group.key, scene_column(scene), role)
+                        for scene in self.scenes
+                    },
+                    standards={
+                        s.key: self.cell(group.key, std_column(s.key), role)
+                        for s in self.standards
+                    },
+                )
+            )
+        return rows
+
+    def lowest(self, role: Role, group_key: str = ALL, count: int = 10) -> list[StandardRow]:
+        """The standards with the lowest shown rate for a role, lowest first."""
+        rows = [r for r in self.table(group_key) if r.current[role].rate is not None]
+        rows.sort(key=lambda r: (r.current[role].rate, r.standard.number))
+        return rows[:count]
+
+
+# --- Building ---------------------------------------------------------------------------------
+
+
+def settings() -> tuple[int, Rounding]:
+    """The configured smallest group and rounding, checked."""
+    check_results_settings(current_app.config)
+    return int(current_app.config["MIN_GROUP_SIZE"]), current_app.config["RATE_ROUNDING"]
+
+
+def round_results(
+    round_id: int, ward_ids: Iterable[int] | None = None, *, with_previous: bool = True
+) -> RoundResults:
+    """The results of a round, for a reader who may see ``ward_ids`` (None: every ward).
+
+    Raises ResultsError when the round does not exist or covers none of the reader's wards.
+    """
+    min_size, rounding = settings()
+    info = _round_info(round_id)
+    if info is None:
+        raise ResultsError(_("調査が見つかりません。"))
+    allowed = None if ward_ids is None else set(ward_ids)
+    if allowed is not None and not allowed & set(info.ward_ids):
+        raise ResultsError(_("この調査の結果を見る権限がありません。"))
+    cube = _build_cube(info, min_size, rounding)
+    previous_cube = None
+    previous = _previous_round(info) if with_previous else None
+    if previous is not None:
+        previous_cube = _build_cube(previous, min_size, rounding)
+    visible = [
+        cube.groups[key]
+        for key in cube.order
+        if allowed is None
+        or (key == ALL and allowed >= set(info.ward_ids))
+        or (key != ALL and cube.groups[key].ward_id in allowed)
+    ]
+    scenes = tuple(dict.fromkeys(s.scene for s in cube.standards if not s.section_level))
+    return RoundResults(
+        round=info,
+        previous=previous,
+        groups=tuple(visible),
+        standards=tuple(cube.standards),
+        scenes=scenes,
+        min_group_size=min_size,
+        rounding=rounding,
+        _cube=cube,
+        _previous_cube=previous_cube,
+    )
+
+
+def _round_info(round_id: int) -> RoundInfo | None:
+    """One query: the round, its catalogue and its wards."""
+    rows = db.session.execute(
+        sa.select(Round, Catalogue.key, Catalogue.title, Ward.id, Ward.name)
+        .join(Catalogue, Catalogue.id == Round.catalogue_id)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Ward, Ward.id == round_ward.c.ward_id)
+        .where(Round.id == round_id)
+        .order_by(Ward.sort_order, Ward.id)
+    ).all()
+    if not rows:
+        return None
+    round_, key, title = rows[0][0], rows[0][1], rows[0][2]
+    return RoundInfo(
+        id=round_.id,
+        title=round_.title,
+        fiscal_year=round_.fiscal_year,
+        opens_at=round_.opens_at,
+        closes_at=round_.closes_at,
+        catalogue_key=key,
+        catalogue_title=title,
+        ward_ids=tuple(r[3] for r in rows),
+        ward_names=tuple(r[4] for r in rows),
+    )
+
+
+def _previous_round(info: RoundInfo) -> RoundInfo | None:
+    """Last fiscal year's round sharing the most wards with this one (latest close wins)."""
+    shared = sa.func.count(round_ward.c.ward_id)
+    row = db.session.execute(
+        sa.select(Round.id)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .where(
+            Round.fiscal_year == info.fiscal_year - 1,
+            round_ward.c.ward_id.in_(info.ward_ids),
+        )
+        .group_by(Round.id, Round.closes_at)
+        .order_by(shared.desc(), Round.closes_at.desc(), Round.id.desc())
+        .limit(1)
+    ).first()
+    return _round_info(row[0]) if row else None
+
+
+def _standards(info: RoundInfo) -> list[StandardInfo]:
+    """One query: the catalogue's standards in order, with whom each is asked of."""
+    rows = db.session.execute(
+        sa.select(
+            Standard.key,
+            Standard.number,
+            Standard.text,
+            Standard.scene,
+            Standard.audience,
+            Standard.ward_specific,
+            Catalogue.ward_id,
+        )
+        .join(Catalogue, Catalogue.id == Standard.catalogue_id)
+        .where(Catalogue.key == info.catalogue_key)
+        .order_by(Standard.position, Standard.number)
+    ).all()
+    standards = []
+    for key, number, text, scene, audience, ward_specific, catalogue_ward in rows:
+        if audience is Audience.SECTION:
+            asked = frozenset({Role.CHIEF})
+        elif ward_specific and catalogue_ward is None:
+            asked = frozenset()  # a city catalogue's ward-specific list is never asked
+        else:
+            asked = frozenset(ROLES)
+        standards.append(
+            StandardInfo(key, number, text, scene, audience, ward_specific, asked)
+        )
+    return standards
+
+
+def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[int, list[str]]]:
+    """One query: the groups of the round's wards in the organisation's order, and for each
+    section the keys of the groups it belongs to (itself, its department, its ward, all)."""
+    rows = db.session.execute(
+        sa.select(
+            Section.id,
+            Section.name,
+            Department.id,
+            Department.name,
+            Ward.id,
+            Ward.name,
+        )
+        .join(Ward, Ward.id == Section.ward_id)
+        .outerjoin(Department, Department.id == Section.department_id)
+        .where(Section.ward_id.in_(info.ward_ids))
+        .order_by(
+            Ward.sort_order,
+            Ward.id,
+            Department.id.is_not(None),  # sections directly under the ward come first
+            Department.sort_order,
+            Department.id,
+            Section.sort_order,
+            Section.id,
+        )
+    ).all()
+    everyone = _("全体") if len(info.ward_ids) > 1 else info.ward_names[0]
+    groups: dict[str, Group] = {ALL: Group(ALL, "all", everyone, None)}
+    order = [ALL]
+    belongs: dict[int, list[str]] = {}
+    for section_id, section_name, dept_id, dept_name, ward_id, ward_name in rows:
+        ward_key = f"ward:{ward_id}"
+        if ward_key not in groups:
+            groups[ward_key] = Group(
+                ward_key, "ward", ward_name, ALL, ward_id, None, None, ward_name
+            )
+            order.append(ward_key)
+        dept_key = f"department:{dept_id}" if dept_id else f"department:{ward_id}:direct"
+        if dept_key not in groups:
+            name = dept_name or _("部に属さない課")
+            groups[dept_key] = Group(
+                dept_key, "department", name, ward_key, ward_id, dept_id, None, ward_name, name
+            )
+            order.append(dept_key)
+        section_key = f"section:{section_id}"
+        groups[section_key] = Group(
+            section_key,
+            "section",
+            section_name,
+            dept_key,
+            ward_id,
+            dept_id,
+            section_id,
+            ward_name,
+            groups[dept_key].name,
+        )
+        order.append(section_key)
+        belongs[section_id] = [section_key, dept_key, ward_key, ALL]
+    return groups, order, belongs
+
+
+def _count(value: AnswerValue, column: Any) -> Any:
+    return sa.func.sum(sa.case((column == value, 1), else_=0))
+
+
+def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
+    """Count a round in the database, roll it up and hide the small groups."""
+    standards = _standards(info)
+    groups, order, belongs = _organisation(info)
+    by_key = {s.key: s for s in standards}
+    submitted = sa.and_(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
+
+    counts: dict[CellKey, _Counts] = defaultdict(_Counts)
+
+    def add(section_id: int, column: str, role: Role, item: _Counts) -> None:
+        for group_key in belongs.get(section_id, ()):
+            counts[(group_key, column, role)].add(item)
+
+    # Answers by section, role and standard (person-level standards).
+    answer_rows = db.session.execute(
+        sa.select(
+            Response.section_id,
+            Response.role,
+            Standard.key,
+            _count(AnswerValue.YES, Answer.value),
+            _count(AnswerValue.NO, Answer.value),
+            _count(AnswerValue.NA, Answer.value),
+        )
+        .select_from(Answer)
+        .join(Response, Response.id == Answer.response_id)
+        .join(Standard, Standard.id == Answer.standard_id)
+        .where(submitted, Standard.audience == Audience.EVERYONE)
+        .group_by(Response.section_id, Response.role, Standard.key)
+    ).all()
+    for section_id, role, key, yes, no, na in answer_rows:
+        standard = by_key.get(key)
+        if standard is None or role not in standard.asked:
+            continue
+        item = _Counts(int(yes), int(no), int(na), int(yes + no + na), int(yes + no))
+        add(section_id, std_column(key), role, item)
+        # scenes and all standards add the counts; their people come from the next query
+        answers_only = _Counts(int(yes), int(no), int(na))
+        add(section_id, scene_column(standard.scene), role, answers_only)
+        add(section_id, ALL, role, answers_only)
+
+    # Respondents by section, role and scene (distinct people), and over all standards.
+    answering = sa.case((Answer.value != AnswerValue.NA, Response.id))
+    people_query = sa.select(
+        Response.section_id,
+        Response.role,
+        Standard.scene,
+        sa.func.count(sa.distinct(Response.id)),
+        sa.func.count(sa.distinct(answering)),
+    )
+    people_all = sa.select(
+        Response.section_id,
+        Response.role,
+        sa.literal(None, sa.String).label("scene"),
+        sa.func.count(sa.distinct(Response.id)),
+        sa.func.count(sa.distinct(answering)),
+    )
+    asked_keys = [s.key for s in standards if s.asked and not s.section_level]
+    base_filter = (submitted, Standard.audience == Audience.EVERYONE, Standard.key.in_(asked_keys))
+    people_rows = db.session.execute(
+        sa.union_all(
+            people_query.select_from(Answer)
+            .join(Response, Response.id == Answer.response_id)
+            .join(Standard, Standard.id == Answer.standard_id)
+            .where(*base_filter)
+            .group_by(Response.section_id, Response.role, Standard.scene),
+            people_all.select_from(Answer)
+            .join(Response, Response.id == Answer.response_id)
+            .join(Standard, Standard.id == Answer.standard_id)
+            .where(*base_filter)
+            .group_by(Response.section_id, Response.role),
+        )
+    ).all()
+    for section_id, role, scene, people, answering_people in people_rows:
+        column = scene_column(scene) if scene is not None else ALL
+        add(section_id, column, Role(role), _Counts(people=people, answering=answering_people))
+
+    # Section answers: one per section, from the chief's submitted response.
+    section_rows = db.session.execute(
+        sa.select(
+            SectionAnswer.section_id,
+            Standard.key,
+            _count(AnswerValue.YES, SectionAnswer.value),
+            _count(AnswerValue.NO, SectionAnswer.value),
+            _count(AnswerValue.NA, SectionAnswer.value),
+        )
+        .select_from(SectionAnswer)
+        .join(Response, Response.id == SectionAnswer.response_id)
+        .join(Standard, Standard.id == SectionAnswer.standard_id)
+        .where(SectionAnswer.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
+        .group_by(SectionAnswer.section_id, Standard.key)
+    ).all()
+    for section_id, key, yes, no, na in section_rows:
+        if key not in by_key:
+            continue
+        item = _Counts(int(yes), int(no), int(na), int(yes + no + na), int(yes + no))
+        add(section_id, std_column(key), Role.CHIEF, item)
+
+    cells = _suppressed_cells(counts, groups, standards, min_size, rounding)
+    responses = _response_rates(info, groups, belongs, min_size, rounding)
+    return _Cube(info, groups, order, standards, cells, responses)
+
+
+def _suppressed_cells(
+    counts: Mapping[CellKey, _Counts],
+    groups: Mapping[str, Group],
+    standards: list[StandardInfo],
+    min_size: int,
+    rounding: Rounding,
+) -> dict[CellKey, Cell]:
+    person_level = [s for s in standards if not s.section_level and s.asked]
+    columns = [std_column(s.key) for s in person_level]
+    scenes: dict[str, list[str]] = defaultdict(list)
+    for s in person_level:
+        scenes[scene_column(s.scene)].append(std_column(s.key))
+    columns += [*scenes, ALL]
+    children: dict[str, list[str]] = defaultdict(list)
+    for group in groups.values():
+        if group.parent_key is not None:
+            children[group.parent_key].append(group.key)
+
+    totals: list[tuple[CellKey, list[CellKey]]] = []
+    for role in ROLES:
+        for parent, kids in children.items():
+            for column in columns:
+                totals.append(((parent, column, role), [(k, column, role) for k in kids]))
+        for group_key in groups:
+            for scene, parts in scenes.items():
+                totals.append(((group_key, scene, role), [(group_key, p, role) for p in parts]))
+            totals.append(((group_key, ALL, role), [(group_key, s, role) for s in scenes]))
+    exempt = {key for key in counts if key[1] not in columns}  # section-level standards
+    sizes = {key: c.people for key, c in counts.items()}
+    few_answering = {
+        key for key, c in counts.items() if 0 < c.answering < min_size and key not in exempt
+    }
+    hidden = suppress(sizes, totals, min_size, exempt=exempt, also_hide=few_answering)
+
+    cells: dict[CellKey, Cell] = {}
+    for key, c in counts.items():
+        if key in hidden:
+            cells[key] = HIDDEN_CELL
+            continue
+        rate = compliance_rate(c.complies, c.not_complies, rounding)
+        cells[key] = Cell(
+            "shown" if rate is not None else "empty",
+            c.complies,
+            c.not_complies,
+            c.not_applicable,
+            rate,
+        )
+    return cells
+
+
+def _response_rates(
+    info: RoundInfo,
+    groups: Mapping[str, Group],
+    belongs: Mapping[int, list[str]],
+    min_size: int,
+    rounding: Rounding,
+) -> dict[tuple[str, Role | None], ResponseRate]:
+    """Two queries: people expected (the year's roster) and responses submitted, by section."""
+    expected_rows = db.session.execute(
+        sa.select(Assignment.section_id, Assignment.role, sa.func.count())
+        .join(Section, Section.id == Assignment.section_id)
+        .where(Assignment.fiscal_year == info.fiscal_year, Section.ward_id.in_(info.ward_ids))
+        .group_by(Assignment.section_id, Assignment.role)
+    ).all()
+    submitted_rows = db.session.execute(
+        sa.select(Response.section_id, Response.role, sa.func.count())
+        .where(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
+        .group_by(Response.section_id, Response.role)
+    ).all()
+    expected: dict[tuple[str, Role | None], int] = defaultdict(int)
+    done: dict[tuple[str, Role | None], int] = defaultdict(int)
+    for rows, target in ((expected_rows, expected), (submitted_rows, done)):
+        for section_id, role, number in rows:
+            for group_key in belongs.get(section_id, ()):
+                target[(group_key, Role(role))] += number
+                target[(group_key, None)] += number
+
+    totals: list[tuple[tuple[str, Role | None], list[tuple[str, Role | None]]]] = []
+    children: dict[str, list[str]] = defaultdict(list)
+    for group in groups.values():
+        if group.parent_key is not None:
+            children[group.parent_key].append(group.key)
+    for maybe_role in (*ROLES, None):
+        for parent, kids in children.items():
+            totals.append(((parent, maybe_role), [(k, maybe_role) for k in kids]))
+    both_roles = [((group_key, None), [(group_key, r) for r in ROLES]) for group_key in groups]
+    hidden = suppress(dict(expected), totals, min_size, weak_totals=both_roles)
+
+    rates: dict[tuple[str, Role | None], ResponseRate] = {}
+    for key in set(expected) | set(done):
+        if key in hidden:
+            rates[key] = ResponseRate("hidden")
+            continue
+        whole, part = expected.get(key, 0), done.get(key, 0)
+        rate = percentage(part, whole, rounding)
+        rates[key] = ResponseRate("shown" if rate is not None else "empty", whole, part, rate)
+    return rates
+
+
+# --- Progress over the round ------------------------------------------------------------------
+
+
+def response_progress(results: RoundResults) -> list[ProgressPoint]:
+    """Responses submitted by the end of each day of the round, per role and in all.
+
+    One query (GROUP BY the Tokyo day of the latest submission, and role). A person who
+    submitted again counts on the day of their latest submission. A role whose response rate
+    is hidden for the reader's top group is given as None.
+    """
+    info = results.round
+    top = results.top
+    day = _tokyo_day(Response.submitted_at)
+    query = (
+        sa.select(day.label("day"), Response.role, sa.func.count())
+        .where(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
+        .group_by(day, Response.role)
+        .order_by(day)
+    )
+    if top.key != ALL:
+        query = query.join(Section, Section.id == Response.section_id).where(
+            Section.ward_id == top.ward_id
+        )
+    per_day: dict[date, dict[Role, int]] = defaultdict(lambda: defaultdict(int))
+    for day_value, role, number in db.session.execute(query):
+        per_day[_as_date(day_value)][Role(role)] += number
+    shown = {
+        role: results.response_rate(top.key, role).state != "hidden" for role in ROLES
+    }
+    points = []
+    running: dict[Role, int] = defaultdict(int)
+    for day_value in sorted(per_day):
+        for role in ROLES:
+            running[role] += per_day[day_value][role]
+        submitted: dict[Role | None, int | None] = {
+            role: running[role] if shown[role] else None for role in ROLES
+        }
+        submitted[None] = sum(running.values())
+        points.append(ProgressPoint(day_value, submitted))
+    return points
+
+
+def _tokyo_day(column: Any) -> Any:
+    """The calendar day on the city's clock (UTC+9 all year: Japan has no summer time)."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.date(sa.func.timezone("Asia/Tokyo", column))
+    return sa.func.date(column, "+9 hours")
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+# --- Rounds the committee may read ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundOverview:
+    """A round in the committee's list; the counts are None when the group is too small."""
+
+    round: RoundInfo
+    expected: int | None
+    submitted: int | None
+    rate: Decimal | None
+
+
+def rounds_for_committee(ward_ids: Iterable[int] | None) -> list[RoundOverview]:
+    """The rounds covering the reader's wards (None: every ward), newest first, with their
+    overall response rate over those wards. Three queries, whatever the number of rounds."""
+    min_size, rounding = settings()
+    allowed = None if ward_ids is None else set(ward_ids)
+    rows = db.session.execute(
+        sa.select(Round, Catalogue.key, Catalogue.title, Ward.id, Ward.name)
+        .join(Catalogue, Catalogue.id == Round.catalogue_id)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Ward, Ward.id == round_ward.c.ward_id)
+        .order_by(Round.opens_at.desc(), Round.id.desc(), Ward.sort_order, Ward.id)
+    ).all()
+    infos: dict[int, RoundInfo] = {}
+    wards: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for round_, key, title, ward_id, ward_name in rows:
+        wards[round_.id].append((ward_id, ward_name))
+        if round_.id not in infos:
+            infos[round_.id] = RoundInfo(
+                round_.id, round_.title, round_.fiscal_year, round_.opens_at, round_.closes_at,
+                key, title, (), (),
+            )
+    overviews_for: dict[int, RoundInfo] = {}
+    for round_id, info in infos.items():
+        ids = [w for w in wards[round_id] if allowed is None or w[0] in allowed]
+        if not ids:
+            continue
+        overviews_for[round_id] = RoundInfo(
+            info.id, info.title, info.fiscal_year, info.opens_at, info.closes_at,
+            info.catalogue_key, info.catalogue_title,
+            tuple(w[0] for w in wards[round_id]), tuple(w[1] for w in wards[round_id]),
+        )
+    if not overviews_for:
+        return []
+    ward_filter = (
+        (lambda column: sa.true()) if allowed is None else (lambda column: column.in_(allowed))
+    )
+    expected: dict[int, int] = dict(
+        db.session.execute(
+            sa.select(round_ward.c.round_id, sa.func.count(Assignment.id))
+            .join(Round, Round.id == round_ward.c.round_id)
+            .join(Section, Section.ward_id == round_ward.c.ward_id)
+            .join(
+                Assignment,
+                sa.and_(
+                    Assignment.section_id == Section.id,
+                    Assignment.fiscal_year == Round.fiscal_year,
+                ),
+            )
+            .where(ward_filter(round_ward.c.ward_id))
+            .group_by(round_ward.c.round_id)
+        ).all()
+    )
+    submitted: dict[int, int] = dict(
+        db.session.execute(
+            sa.select(Response.round_id, sa.func.count(Response.id))
+            .join(Section, Section.id == Response.section_id)
+            .where(Response.status == ResponseStatus.SUBMITTED, ward_filter(Section.ward_id))
+            .group_by(Response.round_id)
+        ).all()
+    )
+    overviews = []
+    for round_id, info in overviews_for.items():
+        whole, part = int(expected.get(round_id, 0)), int(submitted.get(round_id, 0))
+        if 0 < whole < min_size:
+            overviews.append(RoundOverview(info, None, None, None))
+        else:
+            overviews.append(RoundOverview(info, whole, part, percentage(part, whole, rounding)))
+    return overviews
+
+
+__all__ = [
+    "ALL",
+    "HIDDEN",
+    "LEVELS",
+    "NO_RATE",
+    "ROLES",
+    "Cell",
+    "Group",
+    "GroupRow",
+    "ProgressPoint",
+    "ResponseRate",
+    "ResultsError",
+    "RoundInfo",
+    "RoundOverview",
+    "RoundResults",
+    "StandardInfo",
+    "StandardRow",
+    "response_progress",
+    "round_results",
+    "rounds_for_committee",
+    "scene_column",
+    "settings",
+    "std_column",
+]
