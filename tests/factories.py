@@ -9,14 +9,19 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (
+    Answer,
+    AnswerValue,
     Assignment,
     Audience,
     Catalogue,
     Department,
     Person,
+    Response,
+    ResponseStatus,
     Role,
     Round,
     Section,
+    SectionAnswer,
     SectionKind,
     Standard,
     Ward,
@@ -154,3 +159,46 @@ def section_standards(catalogue_: Catalogue, *numbers_kinds: tuple[int, tuple[st
             )
         )
     db.session.flush()
+
+
+def response(
+    round_: Round,
+    person_: Person,
+    values: dict[str, str],
+    *,
+    section: Section,
+    role: Role = Role.STAFF,
+    submitted: bool = True,
+    submitted_at: datetime | None = None,
+) -> Response:
+    """A response with answers by standard key (``yes``/``no``/``na``); a chief's answers to
+    the catalogue's ``section`` standards are stored as the section's answers."""
+    standards = {s.key: s for s in round_.catalogue.standards}
+    r = Response(
+        round_id=round_.id,
+        person_id=person_.id,
+        role=role,
+        section_id=section.id,
+        status=ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
+        submitted_at=(submitted_at or datetime.now(UTC)) if submitted else None,
+    )
+    db.session.add(r)
+    db.session.flush()
+    for key, value in values.items():
+        standard = standards[key]
+        if standard.audience is Audience.SECTION:
+            db.session.add(
+                SectionAnswer(
+                    round_id=round_.id,
+                    section_id=section.id,
+                    standard_id=standard.id,
+                    response_id=r.id,
+                    value=AnswerValue(value),
+                )
+            )
+        else:
+            db.session.add(
+                Answer(response_id=r.id, standard_id=standard.id, value=AnswerValue(value))
+            )
+    db.session.flush()
+    return r
