@@ -18,7 +18,8 @@ Small groups (reports/privacy.py): every published cell (a group × a standard, 
 standards × a role, and every response rate) built from at least one but fewer than
 ``MIN_GROUP_SIZE`` people (default 5, never below 3) is hidden, and so is whatever other cell
 would let a hidden one be worked out from a published total (a department from its ward, a
-section from its department, a standard from its scene). Hidden cells carry no counts at all,
+section from its department); a standard that could be worked out from its scene's total
+hides the scene's cell (and the all-standards cell) instead. Hidden cells carry no counts at all,
 so no page, chart, API answer or export built on these results can leak them. Section-level
 answers are statements about a section and are shown whatever their count.
 
@@ -683,21 +684,27 @@ def _suppressed_cells(
         if group.parent_key is not None:
             children[group.parent_key].append(group.key)
 
+    # Groups add up to their parent group; a hidden part is covered by hiding a sibling.
     totals: list[tuple[CellKey, list[CellKey]]] = []
+    # Standards add up to their scene, scenes to all standards; the report's table is by
+    # standard, so a hidden standard is covered by hiding the scene total instead.
+    sums: list[tuple[CellKey, list[CellKey]]] = []
     for role in ROLES:
         for parent, kids in children.items():
             for column in columns:
                 totals.append(((parent, column, role), [(k, column, role) for k in kids]))
         for group_key in groups:
             for scene, parts in scenes.items():
-                totals.append(((group_key, scene, role), [(group_key, p, role) for p in parts]))
-            totals.append(((group_key, ALL, role), [(group_key, s, role) for s in scenes]))
+                sums.append(((group_key, scene, role), [(group_key, p, role) for p in parts]))
+            sums.append(((group_key, ALL, role), [(group_key, s, role) for s in scenes]))
     exempt = {key for key in counts if key[1] not in columns}  # section-level standards
     sizes = {key: c.people for key, c in counts.items()}
     few_answering = {
         key for key, c in counts.items() if 0 < c.answering < min_size and key not in exempt
     }
-    hidden = suppress(sizes, totals, min_size, exempt=exempt, also_hide=few_answering)
+    hidden = suppress(
+        sizes, totals, min_size, exempt=exempt, also_hide=few_answering, weak_totals=sums
+    )
 
     cells: dict[CellKey, Cell] = {}
     for key, c in counts.items():
