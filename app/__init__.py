@@ -114,8 +114,8 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
     from app.auth.cli import users_cli
-    from app.cli import catalogue_cli, demo_command, roster_cli, round_cli
+    from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
 
-    for command in (catalogue_cli, roster_cli, demo_command, round_cli):
+    for command in (catalogue_cli, roster_cli, demo_command, round_cli, report_cli):
         app.cli.add_command(command)
     app.cli.add_command(users_cli)

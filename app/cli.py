@@ -216,3 +216,66 @@ def round_list_command() -> None:
             f"{r.id:>4}  {state}  {r.title}  [{r.catalogue_key}]  {'・'.join(r.wards)}  "
             f"{reiwa_datetime(r.opens_at)} 〜 {reiwa_datetime(r.closes_at)}"
         )
+
+
+report_cli = AppGroup("report", help="遵守率の表の書き出し（Excel・CSV・PDF・HTML）。")
+
+
+@report_cli.command("compliance")
+@click.option(
+    "--round", "round_id", type=int, required=True, help="調査の番号（round list で確認）。"
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv", "csv-long", "pdf", "html"]),
+    default="xlsx",
+    show_default=True,
+    help="csv は報告書と同じ列、csv-long は基準×年度×区分ごとに1行（件数つき）。",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="書き出すファイル。省略すると「遵守率_令和7年度_高津区_調査12.xlsx」のような名前。",
+)
+@click.option(
+    "--group",
+    "group_key",
+    default="all",
+    show_default=True,
+    help="集計単位: all（調査全体）、ward:ID、department:ID、section:ID。",
+)
+def report_compliance_command(
+    round_id: int, fmt: str, output: Path | None, group_key: str
+) -> None:
+    """Write a round's compliance table (the report's section 3) as xlsx, CSV, PDF or HTML.
+
+    The table has the round's year beside the previous year, 職員 and 所属長 for each; cells
+    of groups smaller than MIN_GROUP_SIZE are hidden (＊) in every format (docs/exports.md).
+    """
+    from typing import cast
+
+    from app.services.compliance import ResultsError
+    from app.services.exports import ExportFormat, export_filename, round_table
+    from reports.csv_files import CsvShape, compliance_csv
+    from reports.printing import compliance_html, compliance_pdf
+    from reports.xlsx import compliance_workbook
+
+    try:
+        table = round_table(round_id, None, group_key)
+    except ResultsError as error:
+        raise click.ClickException(error.message) from error
+    path = output or Path(export_filename(table, round_id, cast(ExportFormat, fmt)))
+    if fmt == "xlsx":
+        with path.open("wb") as out:
+            compliance_workbook(table, out)
+    elif fmt == "pdf":
+        with path.open("wb") as out:
+            compliance_pdf(table, out)
+    elif fmt == "html":
+        path.write_text(compliance_html(table), encoding="utf-8")
+    else:
+        with path.open("w", encoding="utf-8", newline="") as text_out:
+            shape: CsvShape = "long" if fmt == "csv-long" else "wide"
+            text_out.writelines(compliance_csv(table, shape))
+    click.echo(f"{path} に書き出しました（{table.scope}、{len(table.rows)} 基準）。")

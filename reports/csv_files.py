@@ -1,0 +1,53 @@
+"""The compliance table as CSV for Excel on Japanese Windows: UTF-8 with a byte order mark.
+
+Two shapes: ``wide``, the report's columns (基準 No, 基準の内容, then each year × role), and
+``long``, one row per standard × year × role with the counts behind the rate. Rows are yielded
+one at a time so that a web response can stream them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from reports.table import ROLE_LABELS, ComplianceTable
+
+CsvShape = Literal["wide", "long"]
+BOM = "\ufeff"
+
+
+def _line(values: Sequence[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(
+        ["" if v is None else v for v in values]
+    )
+    return buffer.getvalue()
+
+
+def compliance_csv(table: ComplianceTable, shape: CsvShape = "wide") -> Iterator[str]:
+    """The lines of the CSV, the first one starting with the byte order mark."""
+    if shape == "wide":
+        yield BOM + _line(
+            ["基準 No", "基準の内容"]
+            + [f"{label} {role}" for label, _ in table.years for role in ROLE_LABELS]
+        )
+        for row in table.rows:
+            yield _line([row.label, row.text] + [cell.text for cell in table.cells(row)])
+    elif shape == "long":
+        yield BOM + _line(
+            ["基準 No", "基準キー", "基準の内容", "年度", "区分", "遵守率(%)",
+             "できている", "できていない", "該当しない"]
+        )
+        for row in table.rows:
+            cells = table.cells(row)
+            for y, (label, _current) in enumerate(table.years):
+                for r, role in enumerate(ROLE_LABELS):
+                    cell = cells[2 * y + r]
+                    yield _line(
+                        [row.label, row.key, row.text, label, role, cell.text,
+                         cell.complies, cell.not_complies, cell.not_applicable]
+                    )
+    else:
+        raise ValueError(f"unknown CSV shape: {shape!r}")
