@@ -279,3 +279,61 @@ def report_compliance_command(
             shape: CsvShape = "long" if fmt == "csv-long" else "wide"
             text_out.writelines(compliance_csv(table, shape))
     click.echo(f"{path} に書き出しました（{table.scope}、{len(table.rows)} 基準）。")
+
+
+@report_cli.command("sections")
+@click.option(
+    "--round", "round_id", type=int, required=True, help="調査の番号（round list で確認）。"
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv", "pdf", "html"]),
+    default="xlsx",
+    show_default=True,
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="書き出すフォルダ（なければ作る）。",
+)
+def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
+    """Write one chief's sheet per section of a round: the section's rates beside its ward's.
+
+    Cells of groups smaller than MIN_GROUP_SIZE are hidden (＊); a section's own
+    section-level answers are always shown. File names are 課の遵守率_<課>_調査<ID>.<format>.
+    """
+    from typing import cast
+
+    from app.services.compliance import ResultsError, round_results
+    from app.services.exports import ExportFormat, export_filename, section_sheet
+    from reports.csv_files import compliance_csv
+    from reports.printing import compliance_html, compliance_pdf
+    from reports.xlsx import compliance_workbook
+
+    try:
+        results = round_results(round_id, with_previous=False)
+    except ResultsError as error:
+        raise click.ClickException(error.message) from error
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for group in results.groups:
+        if group.level != "section":
+            continue
+        sheet = section_sheet(results, group.key)
+        path = output_dir / export_filename(sheet, round_id, cast(ExportFormat, fmt))
+        if fmt == "xlsx":
+            with path.open("wb") as out:
+                compliance_workbook(sheet, out)
+        elif fmt == "pdf":
+            with path.open("wb") as out:
+                compliance_pdf(sheet, out)
+        elif fmt == "html":
+            path.write_text(compliance_html(sheet), encoding="utf-8")
+        else:
+            with path.open("w", encoding="utf-8", newline="") as text_out:
+                text_out.writelines(compliance_csv(sheet))
+        written += 1
+    click.echo(f"{output_dir} に {written} 課の表を書き出しました。")

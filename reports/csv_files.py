@@ -1,8 +1,8 @@
 """The compliance table as CSV for Excel on Japanese Windows: UTF-8 with a byte order mark.
 
 Two shapes: ``wide``, the report's columns (基準 No, 基準の内容, then each year × role), and
-``long``, one row per standard × year × role with the counts behind the rate. Rows are yielded
-one at a time so that a web response can stream them.
+``long``, one row per standard × column group (year) × role with the counts behind the rate.
+Rows are yielded one at a time so that a web response can stream them.
 """
 
 from __future__ import annotations
@@ -31,20 +31,18 @@ def compliance_csv(table: ComplianceTable, shape: CsvShape = "wide") -> Iterator
     if shape == "wide":
         yield BOM + _line(
             ["基準 No", "基準の内容"]
-            + [f"{label} {role}" for label, _ in table.years for role in ROLE_LABELS]
+            + [f"{label} {role}" for label in table.column_groups for role in ROLE_LABELS]
         )
         for row in table.rows:
-            yield _line([row.label, row.text] + [cell.text for cell in table.cells(row)])
+            yield _line([row.label, row.text] + [cell.text for cell in row.cells])
     elif shape == "long":
         yield BOM + _line(
-            ["基準 No", "基準キー", "基準の内容", "年度", "区分", "遵守率(%)",
+            ["基準 No", "基準キー", "基準の内容", table.group_kind, "区分", "遵守率(%)",
              "できている", "できていない", "該当しない"]
         )
         for row in table.rows:
-            cells = table.cells(row)
-            for y, (label, _current) in enumerate(table.years):
-                for r, role in enumerate(ROLE_LABELS):
-                    cell = cells[2 * y + r]
+            for label, pair in zip(table.column_groups, row.groups, strict=True):
+                for role, cell in zip(ROLE_LABELS, pair, strict=True):
                     yield _line(
                         [row.label, row.key, row.text, label, role, cell.text,
                          cell.complies, cell.not_complies, cell.not_applicable]

@@ -3,6 +3,9 @@
 The app fills it from a round's results (small groups already hidden: a hidden cell has its
 text ``＊`` and no rate and no counts), and the builders in this package turn it into xlsx,
 CSV, HTML and PDF. Nothing here knows Flask or the database.
+
+A table has column groups, each split into 職員 and 所属長: in the report, last year and this
+year; in a chief's sheet, the section and its ward.
 """
 
 from __future__ import annotations
@@ -24,50 +27,41 @@ class RateCell:
     not_applicable: int | None = None
 
 
+NO_CELL = RateCell("-")
+
+
 @dataclass(frozen=True)
 class TableRow:
-    """One standard: this year's cells (staff, chief) and last year's where compared."""
+    """One standard: a (職員, 所属長) pair of cells per column group."""
 
     key: str
     number: int
     text: str
-    current: tuple[RateCell, RateCell]
-    previous: tuple[RateCell, RateCell] | None = None
-    previous_number: int | None = None
+    groups: tuple[tuple[RateCell, RateCell], ...]
 
     @property
     def label(self) -> str:
         """``基準14``, as the report's first column has it."""
         return f"基準{self.number}"
 
+    @property
+    def cells(self) -> list[RateCell]:
+        """The row's cells in column order."""
+        return [cell for pair in self.groups for cell in pair]
+
 
 @dataclass(frozen=True)
 class ComplianceTable:
-    """Section 3 of the report for one group (a ward, a department, a section or a round)."""
+    """Section 3 of the report, or a chief's sheet, for one group of people."""
 
     title: str  # e.g. 令和7年度 区役所サービス基準 自己点検
+    heading: str  # e.g. サービス基準の遵守状況
     scope: str  # the group: 高津区, 総務課, 全体 ...
-    year_label: str  # 令和7年度
-    previous_year_label: str | None  # 令和6年度, or None when there is nothing to compare
+    column_groups: tuple[str, ...]  # e.g. (令和6年度, 令和7年度) or (総務課, 高津区)
     rows: list[TableRow]
+    group_kind: str = "年度"  # what the column groups are, for the long CSV's header
     min_group_size: int = 5
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def years(self) -> list[tuple[str, bool]]:
-        """The year groups of the header, oldest first: (label, is_current)."""
-        years = [(self.year_label, True)]
-        if self.previous_year_label is not None:
-            years.insert(0, (self.previous_year_label, False))
-        return years
-
-    def cells(self, row: TableRow) -> list[RateCell]:
-        """A row's cells in column order: last year (staff, chief), then this year."""
-        cells: list[RateCell] = []
-        if self.previous_year_label is not None:
-            cells.extend(row.previous or (RateCell("-"), RateCell("-")))
-        cells.extend(row.current)
-        return cells
 
     @property
     def legend(self) -> list[str]:

@@ -1,9 +1,10 @@
 """The compliance table as an Excel workbook, in the layout of the report's section 3.
 
-Sheet 「遵守率」: 基準 No | 基準の内容 | 遵守率(%) over two year groups (last year, this year),
-each split into 職員 and 所属長, with merged header cells; rates are numbers with a one-decimal
-format, ``-`` and ``＊`` are text; A4 portrait, the header rows repeated on every page and the
-width fitted to the page. Sheet 「件数」: the counts behind every rate.
+Sheet 「遵守率」: 基準 No | 基準の内容 | 遵守率(%) over the column groups (last year and this
+year; or a section and its ward), each split into 職員 and 所属長, with merged header cells;
+rates are numbers with a one-decimal format, ``-`` and ``＊`` are text; A4 portrait, the header
+rows repeated on every page and the width fitted to the page.
+Sheet 「件数」: the counts behind every rate.
 """
 
 from __future__ import annotations
@@ -81,17 +82,17 @@ def _print_setup(sheet: Worksheet, header_last_row: int, landscape: bool = False
 
 
 def _rates_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
-    years = table.years
+    years = table.column_groups
     last_col = 2 + 2 * len(years)
     top = HEADER_FIRST_ROW
-    _title(sheet, table, "サービス基準の遵守状況", last_col)
+    _title(sheet, table, table.heading, last_col)
     sheet.cell(row=top, column=1, value="基準 No")
     sheet.cell(row=top, column=2, value="基準の内容")
     sheet.cell(row=top, column=3, value="遵守率(%)")
     sheet.merge_cells(start_row=top, start_column=1, end_row=top + 2, end_column=1)
     sheet.merge_cells(start_row=top, start_column=2, end_row=top + 2, end_column=2)
     sheet.merge_cells(start_row=top, start_column=3, end_row=top, end_column=last_col)
-    for index, (label, _current) in enumerate(years):
+    for index, label in enumerate(years):
         col = 3 + 2 * index
         sheet.cell(row=top + 1, column=col, value=label)
         sheet.merge_cells(start_row=top + 1, start_column=col, end_row=top + 1, end_column=col + 1)
@@ -103,7 +104,7 @@ def _rates_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
     for row in table.rows:
         sheet.cell(row=row_number, column=1, value=row.label).alignment = _center
         sheet.cell(row=row_number, column=2, value=row.text).alignment = _wrap
-        for offset, rate_cell in enumerate(table.cells(row)):
+        for offset, rate_cell in enumerate(row.cells):
             _rate(sheet.cell(row=row_number, column=3 + offset), rate_cell)
         for col in range(1, last_col + 1):
             cell = sheet.cell(row=row_number, column=col)
@@ -136,7 +137,7 @@ COUNT_LABELS = ("できている", "できていない", "該当しない")
 
 
 def _counts_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
-    years = table.years
+    years = table.column_groups
     per_year = len(ROLE_LABELS) * len(COUNT_LABELS)
     last_col = 2 + per_year * len(years)
     top = HEADER_FIRST_ROW
@@ -145,7 +146,7 @@ def _counts_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
     sheet.cell(row=top, column=2, value="基準の内容")
     sheet.merge_cells(start_row=top, start_column=1, end_row=top + 2, end_column=1)
     sheet.merge_cells(start_row=top, start_column=2, end_row=top + 2, end_column=2)
-    for y, (label, _current) in enumerate(years):
+    for y, label in enumerate(years):
         year_col = 3 + per_year * y
         sheet.cell(row=top, column=year_col, value=label)
         sheet.merge_cells(
@@ -168,7 +169,7 @@ def _counts_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
         sheet.cell(row=row_number, column=1, value=row.label).alignment = _center
         sheet.cell(row=row_number, column=2, value=row.text).alignment = _wrap
         col = 3
-        for rate_cell in table.cells(row):
+        for rate_cell in row.cells:
             for value in (rate_cell.complies, rate_cell.not_complies, rate_cell.not_applicable):
                 cell = sheet.cell(row=row_number, column=col)
                 cell.value = value if value is not None else rate_cell.text

@@ -7,10 +7,11 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.extensions import db
-from app.models import Role
+from app.models import Role, Section
 from app.services.exports import round_table
 from reports.csv_files import compliance_csv
 from reports.printing import compliance_html, compliance_pdf
@@ -130,7 +131,7 @@ def test_pdf_text_has_the_japanese_headings_numbers_and_page_numbers(exported_ro
 def test_a_hidden_cell_is_absent_from_every_format(exported_round):
     """S3's own rate (2 of 3 = 66.7) and its counts appear in no export of S3's table."""
     table = round_table(exported_round["round"], None, exported_round["s3"])
-    assert table.rows[0].current[0].text == "＊"
+    assert table.rows[0].groups[-1][0].text == "＊"
     outputs = {
         "html": compliance_html(table),
         "csv": "".join(compliance_csv(table, "wide")),
@@ -171,3 +172,43 @@ def test_the_cli_names_an_unknown_round(runner, app_ctx):
     result = runner.invoke(args=["report", "compliance", "--round", "999"])
     assert result.exit_code == 1
     assert "調査が見つかりません" in result.output
+
+
+def test_a_chiefs_sheet_puts_the_section_beside_its_ward(exported_round, app_ctx):
+    """S2's sheet: its own rate (7 of 7) beside the ward's (15 of 16); S3's own is hidden, and
+    S1's too, as the sibling that would give S3's away."""
+    from app.services.compliance import round_results
+    from app.services.exports import section_sheet
+
+    results = round_results(exported_round["round"])
+    by_name = {g.name: g.key for g in results.groups}
+    sheet = section_sheet(results, by_name["S2"])
+    assert sheet.column_groups == ("S2", "高津区全体")
+    assert [c.text for c in sheet.rows[0].cells] == ["100.0", "-", "93.8", "-"]
+    s3 = section_sheet(results, exported_round["s3"])
+    assert s3.rows[0].cells[0].text == "＊" and s3.rows[0].cells[2].text == "93.8"
+    assert section_sheet(results, by_name["S1"]).rows[0].cells[0].text == "＊"
+
+
+def test_the_chief_of_a_section_is_found_for_the_rounds_year(exported_round, app_ctx):
+    """The chief of S2 in FY2025 gets S2's key; a staff member gets none."""
+    from app.services.exports import chief_section_key
+
+    s2 = db.session.scalar(sa.select(Section).where(Section.name == "S2"))
+    chief = factories.person(section=s2, role=Role.CHIEF, fiscal_year=2025)
+    staff = factories.person(section=s2, role=Role.STAFF, fiscal_year=2025)
+    assert chief_section_key(exported_round["round"], chief) == f"section:{s2.id}"
+    assert chief_section_key(exported_round["round"], staff) is None
+
+
+def test_the_cli_writes_one_sheet_per_section(runner, exported_round, tmp_path):
+    """`flask report sections` writes a workbook per section of the round."""
+    result = runner.invoke(
+        args=["report", "sections", "--round", str(exported_round["round"]),
+              "--output-dir", str(tmp_path / "sheets")]
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "sheets").iterdir())
+    assert names == [f"課の遵守率_S{i}_調査{exported_round['round']}.xlsx" for i in (1, 2, 3)]
+    book = load_workbook(tmp_path / "sheets" / names[2])
+    assert book["遵守率"]["C6"].value == "＊"
