@@ -470,10 +470,12 @@ def _previous_round(info: RoundInfo) -> RoundInfo | None:
     return _round_info(row[0]) if row else None
 
 
-def _standards(info: RoundInfo) -> list[StandardInfo]:
-    """One query: the catalogue's standards in order, with whom each is asked of."""
+def _standards(info: RoundInfo) -> tuple[list[StandardInfo], dict[int, str]]:
+    """One query: the catalogue's standards in order, with whom each is asked of, and the
+    key of each standard id."""
     rows = db.session.execute(
         sa.select(
+            Standard.id,
             Standard.key,
             Standard.number,
             Standard.text,
@@ -487,7 +489,9 @@ def _standards(info: RoundInfo) -> list[StandardInfo]:
         .order_by(Standard.position, Standard.number)
     ).all()
     standards = []
-    for key, number, text, scene, audience, ward_specific, catalogue_ward in rows:
+    ids: dict[int, str] = {}
+    for standard_id, key, number, text, scene, audience, ward_specific, catalogue_ward in rows:
+        ids[standard_id] = key
         if audience is Audience.SECTION:
             asked = frozenset({Role.CHIEF})
         elif ward_specific and catalogue_ward is None:
@@ -497,7 +501,7 @@ def _standards(info: RoundInfo) -> list[StandardInfo]:
         standards.append(
             StandardInfo(key, number, text, scene, audience, ward_specific, asked)
         )
-    return standards
+    return standards, ids
 
 
 def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[int, list[str]]]:
@@ -566,9 +570,10 @@ def _count(value: AnswerValue, column: Any) -> Any:
 
 def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
     """Count a round in the database, roll it up and hide the small groups."""
-    standards = _standards(info)
+    standards, ids = _standards(info)
     groups, order, belongs = _organisation(info)
     by_key = {s.key: s for s in standards}
+    by_id = {standard_id: by_key[key] for standard_id, key in ids.items()}
     submitted = sa.and_(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
 
     counts: dict[CellKey, _Counts] = defaultdict(_Counts)
@@ -577,68 +582,46 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
         for group_key in belongs.get(section_id, ()):
             counts[(group_key, column, role)].add(item)
 
-    # Answers by section, role and standard (person-level standards).
+    # Answers by section, role and standard: one scan of the round's submitted answers.
+    # (Answer rows only ever hold person-level standards; section-level ones are SectionAnswer.)
     answer_rows = db.session.execute(
         sa.select(
             Response.section_id,
             Response.role,
-            Standard.key,
+            Answer.standard_id,
             _count(AnswerValue.YES, Answer.value),
             _count(AnswerValue.NO, Answer.value),
             _count(AnswerValue.NA, Answer.value),
         )
         .select_from(Answer)
         .join(Response, Response.id == Answer.response_id)
-        .join(Standard, Standard.id == Answer.standard_id)
-        .where(submitted, Standard.audience == Audience.EVERYONE)
-        .group_by(Response.section_id, Response.role, Standard.key)
+        .where(submitted)
+        .group_by(Response.section_id, Response.role, Answer.standard_id)
     ).all()
-    for section_id, role, key, yes, no, na in answer_rows:
-        standard = by_key.get(key)
-        if standard is None or role not in standard.asked:
+    for section_id, role, standard_id, yes, no, na in answer_rows:
+        standard = by_id.get(standard_id)
+        if standard is None or standard.section_level or role not in standard.asked:
             continue
         item = _Counts(int(yes), int(no), int(na), int(yes + no + na), int(yes + no))
-        add(section_id, std_column(key), role, item)
-        # scenes and all standards add the counts; their people come from the next query
+        add(section_id, std_column(standard.key), role, item)
         answers_only = _Counts(int(yes), int(no), int(na))
         add(section_id, scene_column(standard.scene), role, answers_only)
         add(section_id, ALL, role, answers_only)
 
-    # Respondents by section, role and scene (distinct people), and over all standards.
-    answering = sa.case((Answer.value != AnswerValue.NA, Response.id))
-    people_query = sa.select(
-        Response.section_id,
-        Response.role,
-        Standard.scene,
-        sa.func.count(sa.distinct(Response.id)),
-        sa.func.count(sa.distinct(answering)),
-    )
-    people_all = sa.select(
-        Response.section_id,
-        Response.role,
-        sa.literal(None, sa.String).label("scene"),
-        sa.func.count(sa.distinct(Response.id)),
-        sa.func.count(sa.distinct(answering)),
-    )
-    asked_keys = [s.key for s in standards if s.asked and not s.section_level]
-    base_filter = (submitted, Standard.audience == Audience.EVERYONE, Standard.key.in_(asked_keys))
-    people_rows = db.session.execute(
-        sa.union_all(
-            people_query.select_from(Answer)
-            .join(Response, Response.id == Answer.response_id)
-            .join(Standard, Standard.id == Answer.standard_id)
-            .where(*base_filter)
-            .group_by(Response.section_id, Response.role, Standard.scene),
-            people_all.select_from(Answer)
-            .join(Response, Response.id == Answer.response_id)
-            .join(Standard, Standard.id == Answer.standard_id)
-            .where(*base_filter)
-            .group_by(Response.section_id, Response.role),
-        )
-    ).all()
-    for section_id, role, scene, people, answering_people in people_rows:
-        column = scene_column(scene) if scene is not None else ALL
-        add(section_id, column, Role(role), _Counts(people=people, answering=answering_people))
+    # A scene (and all standards) is built from as many people as its most answered standard.
+    # A submitted response answers every standard, so this is the number of respondents; for
+    # the people whose answers enter the rate it is a lower bound, which errs on the safe side.
+    person_level = [s for s in standards if s.asked and not s.section_level]
+    for group_key in groups:
+        for role in ROLES:
+            for standard in person_level:
+                cell = counts.get((group_key, std_column(standard.key), role))
+                if cell is None:
+                    continue
+                for column in (scene_column(standard.scene), ALL):
+                    total = counts[(group_key, column, role)]
+                    total.people = max(total.people, cell.people)
+                    total.answering = max(total.answering, cell.answering)
 
     # Section answers: one per section, from the chief's submitted response.
     section_rows = db.session.execute(
@@ -697,7 +680,8 @@ def _suppressed_cells(
             for scene, parts in scenes.items():
                 sums.append(((group_key, scene, role), [(group_key, p, role) for p in parts]))
             sums.append(((group_key, ALL, role), [(group_key, s, role) for s in scenes]))
-    exempt = {key for key in counts if key[1] not in columns}  # section-level standards
+    published = set(columns)
+    exempt = {key for key in counts if key[1] not in published}  # section-level standards
     sizes = {key: c.people for key, c in counts.items()}
     few_answering = {
         key for key, c in counts.items() if 0 < c.answering < min_size and key not in exempt
