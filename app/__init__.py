@@ -95,11 +95,15 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.routes import bp as auth_bp
     from app.checklist.routes import bp as checklist_bp
     from app.main.routes import bp as main_bp
+    from app.results.routes import bp as results_bp
+    from app.results.routes import vendor_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(checklist_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(results_bp)
+    app.register_blueprint(vendor_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

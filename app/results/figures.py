@@ -1,0 +1,235 @@
+"""A round's results turned into what the committee's pages show: the plain data of
+``reports/charts.py``, its Plotly figures as JSON, a summary sentence and the same numbers as a
+table for each chart. No queries here: everything comes from ``RoundResults`` and the progress
+points the service has already computed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import plotly.graph_objects as go
+from flask_babel import gettext as _
+
+from app.models import Role
+from app.services.compliance import (
+    Cell,
+    Group,
+    ProgressPoint,
+    RoundResults,
+    StandardRow,
+)
+from app.wareki import fiscal_year_label, reiwa_date
+from reports import charts
+from reports.charts import (
+    HeatmapData,
+    ProgressDay,
+    RateChange,
+    RoleRate,
+    StandardRates,
+    Value,
+)
+from reports.rates import format_rate
+
+ROLE_LABELS = {Role.STAFF: charts.STAFF, Role.CHIEF: charts.CHIEF}
+LOWEST_COUNT = 10
+
+
+@dataclass(frozen=True)
+class DataTable:
+    """The numbers of a chart as an HTML table: column headings, and rows of a heading cell
+    followed by value cells."""
+
+    caption: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the page: its heading, finding, Plotly figure (JSON-ready) and table."""
+
+    id: str
+    heading: str
+    summary: str
+    figure: dict[str, Any]
+    table: DataTable
+    notes: list[str] = field(default_factory=list)
+
+
+def label(row: StandardRow) -> str:
+    return _("基準%(number)s", number=row.standard.number)
+
+
+def _value(cell: Cell) -> Value:
+    return Value(cell.rate if cell.state == "shown" else None, cell.text)
+
+
+def figure_json(figure: go.Figure) -> dict[str, Any]:
+    """The figure as plain JSON data with the app's Plotly config."""
+    plain: dict[str, Any] = json.loads(figure.to_json())
+    return {"data": plain["data"], "layout": plain["layout"], "config": charts.CONFIG}
+
+
+def _points(value: Any) -> str:
+    return "-" if value is None else f"{value:+.1f}"
+
+
+def compared(results: RoundResults, group_key: str) -> bool:
+    """True when the group's table has last year's columns."""
+    return results.previous is not None and results.previous_group_key(group_key) is not None
+
+
+def sections_under(results: RoundResults, group_key: str) -> list[Group]:
+    """The visible sections inside a group (the group itself if it is a section)."""
+    by_key = {g.key: g for g in results.groups}
+
+    def inside(group: Group) -> bool:
+        key: str | None = group.key
+        while key is not None:
+            if key == group_key:
+                return True
+            parent = by_key.get(key)
+            key = parent.parent_key if parent is not None else None
+        return False
+
+    return [g for g in results.groups if g.level == "section" and inside(g)]
+
+
+def standards_chart(rows: Sequence[StandardRow], title: str) -> Chart:
+    data = [
+        StandardRates(label(r), r.standard.text, _value(r.current[Role.STAFF]),
+                      _value(r.current[Role.CHIEF]))
+        for r in rows
+    ]
+    return Chart(
+        "chart-standards",
+        _("基準ごとの遵守率（職員と所属長）"),
+        charts.standard_bars_summary(data),
+        figure_json(charts.standard_bars(data, title)),
+        DataTable(
+            _("基準ごとの遵守率（%）"),
+            (_("基準"), charts.STAFF, charts.CHIEF),
+            [(d.label, [d.staff.text, d.chief.text]) for d in data],
+        ),
+    )
+
+
+def lowest_chart(results: RoundResults, group_key: str, title: str) -> Chart:
+    items = [
+        RoleRate(label(r), r.standard.text, ROLE_LABELS[role], rate)
+        for role in ROLE_LABELS
+        for r in results.lowest(role, group_key, LOWEST_COUNT)
+        if (rate := r.current[role].rate) is not None
+    ]
+    items.sort(key=lambda i: (i.rate, i.role != charts.STAFF, i.label))
+    items = items[:LOWEST_COUNT]
+    return Chart(
+        "chart-lowest",
+        _("遵守率の低い基準（低い順に%(n)s件まで）", n=LOWEST_COUNT),
+        charts.lowest_summary(items),
+        figure_json(charts.lowest_bars(items, title)),
+        DataTable(
+            _("遵守率の低い基準"),
+            (_("基準"), _("区分"), _("遵守率（%）")),
+            [(i.label, [i.role, format_rate(i.rate)]) for i in items],
+        ),
+    )
+
+
+def change_chart(
+    rows: Sequence[StandardRow], results: RoundResults, previous_year: int, title: str
+) -> Chart:
+    previous_label = fiscal_year_label(previous_year)
+    data = [
+        RateChange(label(r), r.standard.text, r.change(Role.STAFF), r.change(Role.CHIEF))
+        for r in rows
+    ]
+    return Chart(
+        "chart-change",
+        _("前年度（%(year)s）との差", year=previous_label),
+        charts.change_summary(data, previous_label),
+        figure_json(charts.change_bars(data, title, previous_label)),
+        DataTable(
+            _("前年度との差（ポイント）"),
+            (_("基準"), charts.STAFF, charts.CHIEF),
+            [(d.label, [_points(d.staff), _points(d.chief)]) for d in data],
+        ),
+        notes=[_("「-」は、どちらかの年度の遵守率が表示されない基準です。")],
+    )
+
+
+def heatmap_chart(results: RoundResults, group_key: str, title: str) -> Chart:
+    sections = sections_under(results, group_key)
+    by_key = {row.group.key: row for row in results.breakdown("section", Role.STAFF)}
+    several_wards = len({s.ward_id for s in sections}) > 1
+    names = tuple(
+        f"{s.ward_name} {s.name}" if several_wards else s.name for s in sections
+    )
+    cells = tuple(
+        tuple(_value(by_key[s.key].scenes[scene]) for scene in results.scenes) for s in sections
+    )
+    data = HeatmapData(names, results.scenes, cells, charts.STAFF)
+    return Chart(
+        "chart-heatmap",
+        _("課ごと・場面ごとの遵守率（職員）"),
+        charts.heatmap_summary(data),
+        figure_json(charts.scene_heatmap(data, title)),
+        DataTable(
+            _("課ごと・場面ごとの遵守率（職員、%）"),
+            (_("課"), *results.scenes),
+            [(name, [c.text for c in row]) for name, row in zip(names, cells, strict=True)],
+        ),
+    )
+
+
+def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title: str) -> Chart:
+    days = [
+        ProgressDay(
+            p.day,
+            reiwa_date(p.day),
+            p.submitted.get(Role.STAFF),
+            p.submitted.get(Role.CHIEF),
+            p.submitted.get(None) or 0,
+        )
+        for p in points
+    ]
+    expected = results.response_rate(results.top.key).expected
+
+    def count(n: int | None) -> str:
+        return "＊" if n is None else str(n)
+
+    return Chart(
+        "chart-progress",
+        _("回答の進み具合（%(group)s）", group=results.top.name),
+        charts.progress_summary(days, expected),
+        figure_json(charts.progress_lines(days, expected, title)),
+        DataTable(
+            _("日ごとの提出数（累計、人）"),
+            (_("日付"), charts.EVERYONE, charts.STAFF, charts.CHIEF),
+            [(d.label, [str(d.total), count(d.staff), count(d.chief)]) for d in days],
+        ),
+        notes=[_("対象者数: %(n)s 人", n=expected if expected is not None else "＊")],
+    )
+
+
+def round_charts(
+    results: RoundResults, group_key: str, points: Sequence[ProgressPoint]
+) -> list[Chart]:
+    """The five charts of a round's page, for one visible group."""
+    group = results.group(group_key)
+    rows = results.table(group_key)
+    scope = group.name
+    made = [
+        standards_chart(rows, _("基準ごとの遵守率（%(scope)s）", scope=scope)),
+        lowest_chart(results, group_key, _("遵守率の低い基準（%(scope)s）", scope=scope)),
+    ]
+    if results.previous is not None and compared(results, group_key):
+        title = _("前年度との差（%(scope)s）", scope=scope)
+        made.append(change_chart(rows, results, results.previous.fiscal_year, title))
+    made.append(heatmap_chart(results, group_key, _("課×場面の遵守率（職員）")))
+    made.append(progress_chart(results, points, _("提出数の推移（%(scope)s）",
+                                                  scope=results.top.name)))
+    return made

@@ -1,0 +1,48 @@
+"""The GET forms of the committee's pages: which group, which level and role to show.
+
+They carry no CSRF token (they only choose what to read) and are submitted with GET, so the
+chosen view has its own address and works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+
+from app.services.compliance import Group
+
+LEVEL_CHOICES = [
+    ("ward", _l("区ごと")),
+    ("department", _l("部ごと")),
+    ("section", _l("課ごと")),
+]
+ROLE_CHOICES = [("staff", _l("職員")), ("chief", _l("所属長"))]
+INDENT = {"all": "", "ward": "", "department": "\u3000", "section": "\u3000\u3000"}
+
+
+class GroupForm(FlaskForm):
+    """Which group of the round to show (the round as a whole, a ward, department, section)."""
+
+    class Meta:
+        csrf = False
+
+    group = SelectField(_l("表示する集計単位"), description=_l("区・部・課を選べます。"))
+
+
+def group_form(groups: Sequence[Group], formdata: object, selected: str) -> GroupForm:
+    form = GroupForm(formdata=formdata, group=selected)
+    form.group.choices = [(g.key, INDENT[g.level] + g.name) for g in groups]
+    return form
+
+
+class BreakdownForm(FlaskForm):
+    """Which level of groups and which role a breakdown shows."""
+
+    class Meta:
+        csrf = False
+
+    level = SelectField(_l("集計単位"), choices=LEVEL_CHOICES, default="department")
+    role = SelectField(_l("区分"), choices=ROLE_CHOICES, default="staff")

@@ -1,0 +1,380 @@
+"""The committee's charts as Plotly figures: plain data in, ``plotly.graph_objects.Figure`` out.
+
+Nothing here knows Flask or the database. The app turns a round's results (small groups
+already hidden) into the dataclasses below; a value the chart must not plot (a cell shown as
+``-`` or hidden as ``＊``) arrives as ``None`` with its text, and is never drawn as a number:
+bars are left out, heatmap cells are gaps labelled with their text.
+
+Each chart also has a one-sentence summary of its main finding (``*_summary``), computed from
+the same data, for the page to print above the chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import plotly.graph_objects as go
+
+FONT_FAMILY = "Noto Sans CJK JP, sans-serif"
+STAFF, CHIEF, EVERYONE = "職員", "所属長", "全体"
+STAFF_COLOR, CHIEF_COLOR, EVERYONE_COLOR = "#0b5394", "#e69f00", "#444444"
+# Plotly's config for every chart: no logo, no modebar (its buttons would sit in the tab
+# order), redrawn when the window changes size.
+CONFIG: dict[str, Any] = {"displaylogo": False, "displayModeBar": False, "responsive": True}
+
+
+@dataclass(frozen=True)
+class Value:
+    """A published number: ``number`` None when it must not be plotted (``-`` or ``＊``)."""
+
+    number: Decimal | None
+    text: str
+
+
+@dataclass(frozen=True)
+class StandardRates:
+    """One standard's rates for 職員 and 所属長 (bars chart)."""
+
+    label: str  # 基準14
+    text: str
+    staff: Value
+    chief: Value
+
+
+@dataclass(frozen=True)
+class RoleRate:
+    """One standard's rate for one role (lowest standards chart)."""
+
+    label: str  # 基準14
+    text: str
+    role: str  # 職員 / 所属長
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class RateChange:
+    """One standard's change against last year in points, per role (None: not comparable)."""
+
+    label: str
+    text: str
+    staff: Decimal | None
+    chief: Decimal | None
+
+
+@dataclass(frozen=True)
+class HeatmapData:
+    """Rates of rows (sections) × columns (scenes); ``cells[row][column]``."""
+
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    cells: tuple[tuple[Value, ...], ...]
+    role: str = STAFF
+
+
+@dataclass(frozen=True)
+class ProgressDay:
+    """Responses submitted by the end of a day, cumulative (None: hidden for a small group)."""
+
+    day: date
+    label: str  # the day as the page writes it, e.g. 令和7年11月5日
+    staff: int | None
+    chief: int | None
+    total: int
+
+
+def _number(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0, "xanchor": "left"},
+        "font": {"family": FONT_FAMILY, "size": 14, "color": "#1a1a1a"},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "margin": {"l": 56, "r": 16, "t": 56, "b": 56},
+        "legend": {"orientation": "h", "x": 0, "y": -0.18},
+        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+        "separators": ".,",
+    }
+    layout.update(extra)
+    return layout
+
+
+# --- (a) Per-standard bars: 職員 beside 所属長 ------------------------------------------------
+
+
+def standard_bars(rows: Sequence[StandardRates], title: str) -> go.Figure:
+    """Grouped bars per standard, 職員 beside 所属長; ``-`` and ``＊`` cells have no bar."""
+    labels = [row.label for row in rows]
+    traces = []
+    for name, color, pick in (
+        (STAFF, STAFF_COLOR, lambda r: r.staff),
+        (CHIEF, CHIEF_COLOR, lambda r: r.chief),
+    ):
+        values = [pick(row) for row in rows]
+        traces.append(
+            go.Bar(
+                name=name,
+                x=labels,
+                y=[_number(v.number) for v in values],
+                customdata=[v.text for v in values],
+                marker={"color": color},
+                hovertemplate="%{x} " + name + ": %{customdata}%<extra></extra>",
+            )
+        )
+    return go.Figure(
+        data=traces,
+        layout=_layout(
+            title,
+            barmode="group",
+            yaxis={"title": {"text": "遵守率（%）"}, "range": [0, 100], "ticksuffix": ""},
+            xaxis={"title": {"text": "基準"}, "tickangle": -45},
+        ),
+    )
+
+
+def standard_bars_summary(rows: Sequence[StandardRates]) -> str:
+    """``職員の遵守率が最も低いのは基準14（98.3%）、所属長は基準23（93.7%）です。``"""
+    parts = []
+    for name, pick in ((STAFF, lambda r: r.staff), (CHIEF, lambda r: r.chief)):
+        shown = [(pick(r).number, i, r) for i, r in enumerate(rows) if pick(r).number is not None]
+        if shown:
+            rate, _, row = min(shown, key=lambda t: (t[0], t[1]))
+            parts.append((name, f"{row.label}（{pick(row).text}%）"))
+    if not parts:
+        return "表示できる遵守率はまだありません。"
+    first = f"{parts[0][0]}の遵守率が最も低いのは{parts[0][1]}"
+    if len(parts) == 1:
+        return first + "です。"
+    return f"{first}、{parts[1][0]}は{parts[1][1]}です。"
+
+
+# --- (b) The lowest standards ------------------------------------------------------------------
+
+
+def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
+    """Horizontal bars of the lowest rates, the lowest at the top."""
+    labels = [f"{item.label}（{item.role}）" for item in items]
+    colors = [STAFF_COLOR if item.role == STAFF else CHIEF_COLOR for item in items]
+    figure = go.Figure(
+        data=[
+            go.Bar(
+                name="遵守率",
+                orientation="h",
+                x=[float(item.rate) for item in items],
+                y=labels,
+                text=[f"{item.rate:.1f}" for item in items],
+                textposition="outside",
+                marker={"color": colors},
+                hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+            )
+        ],
+        layout=_layout(
+            title,
+            showlegend=False,
+            xaxis={"title": {"text": "遵守率（%）"}, "range": [0, 105]},
+            yaxis={"autorange": "reversed", "automargin": True},
+            margin={"l": 16, "r": 16, "t": 56, "b": 56},
+            height=max(320, 60 + 34 * len(items)),
+        ),
+    )
+    return figure
+
+
+def lowest_summary(items: Sequence[RoleRate]) -> str:
+    """``最も低いのは基準14の職員（98.3%）です。``"""
+    if not items:
+        return "表示できる遵守率はまだありません。"
+    low = items[0]
+    return f"最も低いのは{low.label}の{low.role}（{low.rate:.1f}%）です。"
+
+
+# --- (c) Change against last year --------------------------------------------------------------
+
+
+def change_bars(rows: Sequence[RateChange], title: str, previous_label: str) -> go.Figure:
+    """Grouped bars of this year's rate minus last year's, in points, per standard and role."""
+    labels = [row.label for row in rows]
+    traces = [
+        go.Bar(
+            name=name,
+            x=labels,
+            y=[_number(pick(row)) for row in rows],
+            marker={"color": color},
+            hovertemplate="%{x} " + name + ": %{y:+.1f} ポイント<extra></extra>",
+        )
+        for name, color, pick in (
+            (STAFF, STAFF_COLOR, lambda r: r.staff),
+            (CHIEF, CHIEF_COLOR, lambda r: r.chief),
+        )
+    ]
+    return go.Figure(
+        data=traces,
+        layout=_layout(
+            title,
+            barmode="group",
+            yaxis={
+                "title": {"text": f"{previous_label}との差（ポイント）"},
+                "zeroline": True,
+                "zerolinecolor": "#1a1a1a",
+                "zerolinewidth": 2,
+            },
+            xaxis={"title": {"text": "基準"}, "tickangle": -45},
+        ),
+    )
+
+
+def change_summary(rows: Sequence[RateChange], previous_label: str) -> str:
+    """``前年度から最も下がったのは基準1の職員（-1.5ポイント）です。`` or that none fell."""
+    changes = [
+        (value, index, row.label, name)
+        for index, row in enumerate(rows)
+        for name, value in ((STAFF, row.staff), (CHIEF, row.chief))
+        if value is not None
+    ]
+    if not changes:
+        return f"{previous_label}と比べられる基準がありません。"
+    value, _, label, name = min(changes, key=lambda c: (c[0], c[1]))
+    if value < 0:
+        return f"{previous_label}から最も下がったのは{label}の{name}（{value:+.1f}ポイント）です。"
+    up = max(changes, key=lambda c: (c[0], -c[1]))
+    if up[0] > 0:
+        return (
+            f"{previous_label}から下がった基準はなく、最も上がったのは{up[2]}の{up[3]}"
+            f"（{up[0]:+.1f}ポイント）です。"
+        )
+    return f"{previous_label}から変わった基準はありません。"
+
+
+# --- (d) Heatmap: section × scene --------------------------------------------------------------
+
+
+def scene_heatmap(data: HeatmapData, title: str) -> go.Figure:
+    """Rates of each section in each scene; hidden and ``-`` cells are gaps labelled with
+    their text (``＊`` or ``-``), never coloured as a number."""
+    z = [[_number(cell.number) for cell in row] for row in data.cells]
+    text = [[cell.text if cell.number is not None else "" for cell in row] for row in data.cells]
+    shown = [v for row in z for v in row if v is not None]
+    low = min(shown) if shown else 0.0
+    annotations = [
+        {
+            "x": data.columns[c],
+            "y": data.rows[r],
+            "text": cell.text,
+            "showarrow": False,
+            "font": {"family": FONT_FAMILY, "size": 14, "color": "#1a1a1a"},
+        }
+        for r, row in enumerate(data.cells)
+        for c, cell in enumerate(row)
+        if cell.number is None
+    ]
+    return go.Figure(
+        data=[
+            go.Heatmap(
+                x=list(data.columns),
+                y=list(data.rows),
+                z=z,
+                text=text,
+                texttemplate="%{text}",
+                zmin=min(low, 99.0),
+                zmax=100,
+                colorscale="Blues",
+                reversescale=True,
+                hoverongaps=False,
+                xgap=2,
+                ygap=2,
+                # No colour bar: plotly.js draws it with style attributes that the pages'
+                # CSP refuses; every cell prints its own rate instead.
+                showscale=False,
+                hovertemplate="%{y}・%{x}: %{text}%<extra></extra>",
+            )
+        ],
+        layout=_layout(
+            title,
+            annotations=annotations,
+            xaxis={"side": "top", "title": {"text": "場面"}},
+            yaxis={"autorange": "reversed", "automargin": True},
+            margin={"l": 16, "r": 16, "t": 96, "b": 24},
+            height=max(320, 120 + 30 * len(data.rows)),
+        ),
+    )
+
+
+def heatmap_summary(data: HeatmapData) -> str:
+    """``職員の遵守率が最も低いのは総務課の「応対」（97.0%）です。``"""
+    shown = [
+        (cell.number, r, c)
+        for r, row in enumerate(data.cells)
+        for c, cell in enumerate(row)
+        if cell.number is not None
+    ]
+    if not shown:
+        return "表示できる課の遵守率はありません。"
+    _rate, r, c = min(shown, key=lambda t: (t[0], t[1], t[2]))
+    cell = data.cells[r][c]
+    return (
+        f"{data.role}の遵守率が最も低いのは{data.rows[r]}の「{data.columns[c]}」"
+        f"（{cell.text}%）です。"
+    )
+
+
+# --- (e) Response progress ---------------------------------------------------------------------
+
+
+def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str) -> go.Figure:
+    """Cumulative responses by day for 職員, 所属長 and in all, and the number expected."""
+    x = [d.day.isoformat() for d in days]
+    labels = [d.label for d in days]
+    traces: list[go.Scatter] = []
+    for name, color, values, dash in (
+        (EVERYONE, EVERYONE_COLOR, [d.total for d in days], "solid"),
+        (STAFF, STAFF_COLOR, [d.staff for d in days], "solid"),
+        (CHIEF, CHIEF_COLOR, [d.chief for d in days], "dot"),
+    ):
+        if all(v is None for v in values):
+            continue
+        traces.append(
+            go.Scatter(
+                name=name,
+                x=x,
+                y=values,
+                customdata=labels,
+                mode="lines+markers",
+                line={"color": color, "dash": dash, "shape": "hv"},
+                hovertemplate="%{customdata} " + name + ": %{y} 人<extra></extra>",
+            )
+        )
+    if expected is not None and days:
+        traces.append(
+            go.Scatter(
+                name=f"対象者数（{expected}人）",
+                x=[x[0], x[-1]],
+                y=[expected, expected],
+                mode="lines",
+                line={"color": "#9b1c1c", "dash": "dash"},
+                hovertemplate=f"対象者数: {expected} 人<extra></extra>",
+            )
+        )
+    return go.Figure(
+        data=traces,
+        layout=_layout(
+            title,
+            xaxis={"title": {"text": "提出日"}, "type": "date", "tickformat": "%m/%d"},
+            yaxis={"title": {"text": "提出した人数（累計）"}, "rangemode": "tozero"},
+        ),
+    )
+
+
+def progress_summary(days: Sequence[ProgressDay], expected: int | None) -> str:
+    """``令和7年11月28日までに 312 人が提出しました（対象 350 人）。``"""
+    if not days:
+        return "まだ提出した人はいません。"
+    last = days[-1]
+    if expected:
+        return f"{last.label}までに {last.total} 人が提出しました（対象 {expected} 人）。"
+    return f"{last.label}までに {last.total} 人が提出しました。"
