@@ -52,6 +52,150 @@ _PROGRESS = {
     "description": "未回答・一時保存・提出済み。",
 }
 _ROLE = {"type": "string", "enum": ["staff", "chief"], "description": "職員・所属長。"}
+_STATE = {
+    "type": "string",
+    "enum": ["shown", "empty", "hidden"],
+    "description": (
+        "shown: 表示する値。empty: 「-」（問われていない・回答できる人がいない）。"
+        "hidden: 「＊」（人数が少ないため非表示。件数も率も null）。"
+    ),
+}
+_RATE = {
+    "type": ["number", "null"],
+    "description": "遵守率（%、小数第1位）。表示しない欄は null。",
+    "examples": [97.8],
+}
+_COUNT = {"type": ["integer", "null"], "minimum": 0}
+
+
+def _role_pair(ref: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["staff", "chief"],
+        "properties": {"staff": {"$ref": ref}, "chief": {"$ref": ref}},
+    }
+
+
+def _compliance_schemas() -> dict[str, Any]:
+    """Schemas of GET /api/v1/rounds/{round_id}/compliance."""
+    response_rate = {"$ref": "#/components/schemas/ResponseRate"}
+    return {
+        "RoundSummary": {
+            "type": "object",
+            "required": ["id", "title", "fiscal_year", "fiscal_year_label", "wards"],
+            "properties": {
+                "id": {"type": "integer"},
+                "title": {"type": "string"},
+                "fiscal_year": {"type": "integer", "examples": [2025]},
+                "fiscal_year_label": {"type": "string", "examples": ["令和7年度"]},
+                "wards": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "name"],
+                        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+                    },
+                },
+            },
+        },
+        "RateCell": {
+            "type": "object",
+            "required": ["complies", "not_complies", "not_applicable", "rate", "state"],
+            "properties": {
+                "complies": {**_COUNT, "description": "できている"},
+                "not_complies": {**_COUNT, "description": "できていない"},
+                "not_applicable": {**_COUNT, "description": "該当しない（率に入れない）"},
+                "rate": _RATE,
+                "state": _STATE,
+            },
+        },
+        "PreviousCell": {
+            "type": "object",
+            "required": ["rate", "state"],
+            "properties": {"rate": _RATE, "state": _STATE},
+        },
+        "ResponseRate": {
+            "type": "object",
+            "required": ["expected", "submitted", "rate", "state"],
+            "properties": {
+                "expected": {**_COUNT, "description": "対象の人数（その年度の名簿）"},
+                "submitted": {**_COUNT, "description": "提出した人数"},
+                "rate": {**_RATE, "description": "回答率（%、小数第1位）。"},
+                "state": _STATE,
+            },
+        },
+        "ComplianceStandard": {
+            "type": "object",
+            "required": [
+                "key", "number", "text", "scene", "audience", "previous_number", "roles",
+                "previous",
+            ],
+            "properties": {
+                "key": {"type": "string", "description": "年度をまたいで同じキー。"},
+                "number": {"type": "integer"},
+                "text": {"type": "string"},
+                "scene": {"type": "string", "examples": ["応対"]},
+                "audience": {
+                    "type": "string",
+                    "enum": ["everyone", "section"],
+                    "description": "everyone: 一人ひとり。section: 所属長が課として答える。",
+                },
+                "previous_number": {
+                    "type": ["integer", "null"],
+                    "description": "前年度の番号（番号が変わった基準も同じキーで対応）。",
+                },
+                "roles": _role_pair("#/components/schemas/RateCell"),
+                "previous": {
+                    "oneOf": [_role_pair("#/components/schemas/PreviousCell"), {"type": "null"}],
+                    "description": "前年度の遵守率。比べる前年度の調査がなければ null。",
+                },
+            },
+        },
+        "Compliance": {
+            "type": "object",
+            "required": [
+                "round", "previous_round", "group", "min_group_size", "rounding",
+                "response_rates", "standards",
+            ],
+            "properties": {
+                "round": {"$ref": "#/components/schemas/RoundSummary"},
+                "previous_round": {
+                    "oneOf": [{"$ref": "#/components/schemas/RoundSummary"}, {"type": "null"}]
+                },
+                "group": {
+                    "type": "object",
+                    "required": ["key", "level", "name"],
+                    "properties": {
+                        "key": {"type": "string", "examples": ["all", "ward:1", "section:12"]},
+                        "level": {
+                            "type": "string",
+                            "enum": ["all", "ward", "department", "section"],
+                        },
+                        "name": {"type": "string"},
+                    },
+                },
+                "min_group_size": {
+                    "type": "integer",
+                    "minimum": 3,
+                    "description": "これより少ない人数の欄は hidden。",
+                },
+                "rounding": {"type": "string", "enum": ["half_up", "down"]},
+                "response_rates": {
+                    "type": "object",
+                    "required": ["staff", "chief", "all"],
+                    "properties": {
+                        "staff": response_rate,
+                        "chief": response_rate,
+                        "all": response_rate,
+                    },
+                },
+                "standards": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ComplianceStandard"},
+                },
+            },
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -61,7 +205,7 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Kijun API",
             "version": "1.0.0",
-            "summary": "区役所サービス基準の自己点検: 自分の調査と回答。",
+            "summary": "区役所サービス基準の自己点検: 自分の調査と回答、委員会の遵守率。",
             "description": (
                 "サインインした人が自分の調査（回）を一覧し、チェックリストを読み、回答を保存・"
                 "提出する。時刻は東京時間（+09:00）の ISO 8601。エラーは必ず JSON "
@@ -70,7 +214,10 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"session": []}, {"sso": []}],
-        "tags": [{"name": "checklist", "description": "自分の調査と回答"}],
+        "tags": [
+            {"name": "checklist", "description": "自分の調査と回答"},
+            {"name": "results", "description": "遵守率（委員会・管理者）"},
+        ],
         "paths": {
             "/api/v1/rounds": {
                 "get": {
@@ -181,6 +328,44 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
             },
+            "/api/v1/rounds/{round_id}/compliance": {
+                "parameters": [_ROUND_ID],
+                "get": {
+                    "operationId": "getCompliance",
+                    "tags": ["results"],
+                    "summary": "調査の遵守率（基準ごと・職員と所属長・前年度）と回答率",
+                    "description": (
+                        "委員会と管理者だけ。区を限って任された人は、その区の分だけ読める"
+                        "（ほかの区の調査は 404）。人数の少ない欄は state が hidden で、"
+                        "件数も率も null。"
+                    ),
+                    "parameters": [
+                        {
+                            "name": "group",
+                            "in": "query",
+                            "required": False,
+                            "description": (
+                                "集計単位のキー（all、ward:ID、department:ID、section:ID）。"
+                                "省略すると読める範囲の全体。"
+                            ),
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "遵守率",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Compliance"}
+                                }
+                            },
+                        },
+                        "401": {"$ref": "#/components/responses/Unauthorized"},
+                        "403": _error("forbidden", "この操作はできません。"),
+                        "404": _error("not_found", "調査が見つかりません。"),
+                    },
+                },
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "getOpenApi",
@@ -219,6 +404,7 @@ def openapi_document() -> dict[str, Any]:
                 "NotFound": _error("not_found", "この調査の対象ではありません。"),
             },
             "schemas": {
+                **_compliance_schemas(),
                 "Round": {
                     "type": "object",
                     "required": list(_ROUND_PROPERTIES),

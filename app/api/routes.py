@@ -1,4 +1,5 @@
-"""The API views: my rounds, my checklist (read and save), and the OpenAPI document."""
+"""The API views: my rounds, my checklist (read and save), a round's compliance results for
+the committee, and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access
+from app.access import access, committee_ward_ids
 from app.api import bp, json_error
 from app.api.openapi import openapi_document
+from app.api.results import compliance_json
 from app.extensions import db
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
@@ -24,6 +26,7 @@ from app.services.checklist import (
     rounds_for,
     save_checklist,
 )
+from app.services.compliance import ResultsError, round_results
 from app.wareki import fiscal_year_label, tokyo
 
 SAVE_FIELDS = frozenset({"answers", "comments", "submit"})
@@ -166,6 +169,20 @@ def save(round_id: int) -> FlaskResponse:
     body["submitted"] = result.submitted
     body["missing"] = [item.key for item in result.missing]
     db.session.commit()
+    return jsonify(body)
+
+
+@bp.get("/rounds/<int:round_id>/compliance")
+@access("committee", "admin")
+def compliance(round_id: int) -> FlaskResponse:
+    """Committee: a round's compliance rates per standard and role, last year's beside them,
+    and the response rates; for the round as a whole or ``?group=`` (small groups hidden).
+    A round outside the reader's wards is 404 like one that does not exist."""
+    try:
+        results = round_results(round_id, committee_ward_ids(_me()))
+        body = compliance_json(results, request.args.get("group") or results.top.key)
+    except ResultsError as exc:
+        return json_error(404, exc.message)
     return jsonify(body)
 
 
