@@ -64,9 +64,17 @@ def suppress(
     while changed:
         changed = False
         for total, parts, weak in relations:
-            if total in hidden or sizes.get(total, 0) == 0:
+            if sizes.get(total, 0) == 0:
                 continue
             hidden_parts = [p for p in parts if p in hidden]
+            if total in hidden:
+                # A hidden total is the sum of its parts: when every part is shown, it could be
+                # worked out from them, so the smallest part is hidden too.
+                shown = [p for p in parts if sizes.get(p, 0) > 0]
+                if not weak and shown and not hidden_parts:
+                    hidden.add(min(shown, key=lambda p: (sizes[p], parts.index(p))))
+                    changed = True
+                continue
             if len(hidden_parts) != 1:
                 continue
             candidates = [] if weak else [
