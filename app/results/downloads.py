@@ -1,0 +1,131 @@
+"""Downloads of the compliance table (xlsx, CSV, PDF, print view) and the chief's sheet.
+
+The files are built by ``reports/`` from ``app.services.exports``, which takes every number from
+``app.services.compliance``: small groups are already hidden in every format. CSV is streamed.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import cast
+from urllib.parse import quote
+
+from flask import Response, abort, render_template, request, send_file, stream_with_context
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import access, committee_ward_ids, roles_of
+from app.models import Person
+from app.results import bp
+from app.services.compliance import ResultsError, RoundResults, round_results
+from app.services.exports import (
+    FORMATS,
+    MEDIA_TYPES,
+    ExportFormat,
+    chief_section_key,
+    compliance_table,
+    export_filename,
+    section_sheet,
+)
+from reports.csv_files import compliance_csv
+from reports.printing import compliance_html, compliance_pdf
+from reports.table import ComplianceTable
+from reports.xlsx import compliance_workbook
+
+
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+def _refused(error: ResultsError, status: int = 404) -> ResponseReturnValue:
+    return render_template("results/error.html", message=error.message), status
+
+
+def _format(name: str) -> ExportFormat:
+    if name not in FORMATS:
+        abort(404)
+    return cast(ExportFormat, name)
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that keeps a Japanese file name (RFC 6266 / 5987)."""
+    fallback = "kijun" + filename[filename.rfind(".") :] if "." in filename else "kijun"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> ResponseReturnValue:
+    if fmt in ("csv", "csv-long"):
+        shape = "long" if fmt == "csv-long" else "wide"
+        response = Response(
+            stream_with_context(compliance_csv(table, shape)), mimetype="text/csv"
+        )
+        response.headers["Content-Type"] = MEDIA_TYPES[fmt]
+        response.headers["Content-Disposition"] = _attachment(filename)
+        return response
+    if fmt == "html":
+        return Response(compliance_html(table), mimetype="text/html")
+    data = compliance_workbook(table) if fmt == "xlsx" else compliance_pdf(table)
+    return send_file(
+        BytesIO(cast(bytes, data)),
+        mimetype=MEDIA_TYPES[fmt],
+        as_attachment=True,
+        download_name=filename,
+    )
+
+
+@bp.get("/rounds/<int:round_id>/export/<fmt>")
+@access("committee", "admin")
+def export(round_id: int, fmt: str) -> ResponseReturnValue:
+    """Committee: the round's table (``?group=``) as xlsx, csv, csv-long, pdf or html."""
+    export_format = _format(fmt)
+    try:
+        results = round_results(round_id, committee_ward_ids(_me()))
+        table = compliance_table(results, request.args.get("group") or results.top.key)
+    except ResultsError as error:
+        return _refused(error)
+    return _download(table, export_format, export_filename(table, round_id, export_format))
+
+
+def _sheet_results(round_id: int, section_id: int) -> tuple[RoundResults, str]:
+    """The round's results and the section's group key, if this reader may see the sheet:
+    the section's chief in the round's year, or a committee member of its ward."""
+    me = _me()
+    key = f"section:{section_id}"
+    if {"committee", "admin"} & roles_of(me):
+        results = round_results(round_id, committee_ward_ids(me), with_previous=False)
+        results.group(key)
+        return results, key
+    if chief_section_key(round_id, me) != key:
+        raise ResultsError(_("この課の結果を見る権限がありません。"))
+    return round_results(round_id, with_previous=False), key
+
+
+@bp.get("/rounds/<int:round_id>/sections/<int:section_id>")
+@access("chief", "committee", "admin")
+def section_page(round_id: int, section_id: int) -> ResponseReturnValue:
+    """A chief's sheet: the section's rates beside its ward's (the chief's own section only;
+    committee: any section of its wards)."""
+    try:
+        results, key = _sheet_results(round_id, section_id)
+        sheet = section_sheet(results, key)
+    except ResultsError as error:
+        return _refused(error)
+    return render_template(
+        "results/section.html", results=results, sheet=sheet, section_id=section_id
+    )
+
+
+@bp.get("/rounds/<int:round_id>/sections/<int:section_id>/export/<fmt>")
+@access("chief", "committee", "admin")
+def section_export(round_id: int, section_id: int, fmt: str) -> ResponseReturnValue:
+    """A chief's sheet as xlsx, csv, pdf or html."""
+    export_format = _format(fmt)
+    if export_format == "csv-long":
+        abort(404)
+    try:
+        results, key = _sheet_results(round_id, section_id)
+        sheet = section_sheet(results, key)
+    except ResultsError as error:
+        return _refused(error)
+    return _download(sheet, export_format, export_filename(sheet, round_id, export_format))

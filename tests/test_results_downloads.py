@@ -1,0 +1,139 @@
+"""Downloads of the compliance table and the chief's sheet from the results pages."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+
+from app.extensions import db
+from app.models import Grant, GrantRole, Role
+from app.wareki import fiscal_year_of, tokyo
+from tests import factories
+
+NOW = datetime.now(UTC)
+# The chiefs must be chiefs this fiscal year: the round ran this year and closed yesterday.
+YEAR = fiscal_year_of(tokyo(NOW))
+
+
+def _people(section, values_list, round_, role=Role.STAFF):
+    made = []
+    for values in values_list:
+        p = factories.person(section=section, role=role, fiscal_year=round_.fiscal_year)
+        factories.response(round_, p, values, section=section, role=role)
+        made.append(p)
+    return made
+
+
+@pytest.fixture
+def data(app):
+    """高津区: S1 (6 staff), S2 (7 staff, 1 of them できていない), S3 (3 staff) and their chiefs;
+    a committee member; a round of this fiscal year closed yesterday."""
+    with app.app_context():
+        catalogue = factories.catalogue("dl", fiscal_year=YEAR, standards=1)
+        round_ = factories.round_(
+            catalogue, opens_at=NOW - timedelta(days=2), closes_at=NOW - timedelta(days=1)
+        )
+        sections = {name: factories.section(name, department="部") for name in ("S1", "S2", "S3")}
+        _people(sections["S1"], [{"std-1": "yes"}] * 6, round_)
+        _people(sections["S2"], [{"std-1": "yes"}] * 6 + [{"std-1": "no"}], round_)
+        _people(sections["S3"], [{"std-1": "yes"}] * 2 + [{"std-1": "no"}], round_)
+        chiefs = {
+            name: _people(section, [{"std-1": "yes"}], round_, role=Role.CHIEF)[0]
+            for name, section in sections.items()
+        }
+        committee = factories.person()
+        committee.grants.append(Grant(role=GrantRole.COMMITTEE))
+        db.session.commit()
+        return {
+            "round": round_.id,
+            "sections": {name: s.id for name, s in sections.items()},
+            "chiefs": {name: p.id for name, p in chiefs.items()},
+            "committee": committee.id,
+        }
+
+
+def _person(app, person_id):
+    from app.models import Person
+
+    with app.app_context():
+        return db.session.get(Person, person_id)
+
+
+def test_committee_downloads_the_table_as_xlsx(app, client, sign_in, data):
+    """The workbook comes as an attachment with a Japanese file name and the ward's rate."""
+    sign_in(_person(app, data["committee"]))
+    response = client.get(f"/results/rounds/{data['round']}/export/xlsx")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(response.data))["遵守率"]
+    assert sheet["A6"].value == "基準1"
+    assert sheet["C6"].value == pytest.approx(87.5)  # 14 of 16 staff
+
+
+def test_committee_downloads_streamed_csv_with_bom(app, client, sign_in, data):
+    """The CSV starts with a byte order mark and reads back with the report's columns."""
+    sign_in(_person(app, data["committee"]))
+    response = client.get(f"/results/rounds/{data['round']}/export/csv")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["基準 No", "基準の内容"] and rows[1][2] == "87.5"
+
+
+def test_an_unknown_format_is_not_found(app, client, sign_in, data):
+    """Asking for a format that does not exist answers 404."""
+    sign_in(_person(app, data["committee"]))
+    assert client.get(f"/results/rounds/{data['round']}/export/docx").status_code == 404
+
+
+def test_a_chief_sees_their_own_sections_sheet(app, client, sign_in, data):
+    """S2's chief sees S2 (6 of 7 = 85.7) beside the ward (14 of 16 = 87.5)."""
+    sign_in(_person(app, data["chiefs"]["S2"]))
+    response = client.get(f"/results/rounds/{data['round']}/sections/{data['sections']['S2']}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "S2の遵守率" in page and "85.7" in page and "87.5" in page
+
+
+def test_a_chief_cannot_see_another_sections_sheet(app, client, sign_in, data):
+    """S2's chief asking for S1's sheet, or its download, gets 404 and no numbers."""
+    sign_in(_person(app, data["chiefs"]["S2"]))
+    url = f"/results/rounds/{data['round']}/sections/{data['sections']['S1']}"
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "権限" in response.get_data(as_text=True)
+    assert client.get(url + "/export/xlsx").status_code == 404
+
+
+def test_a_small_sections_sheet_hides_its_own_rate_in_every_download(app, client, sign_in, data):
+    """S3 (3 staff, 2 of 3 = 66.7) shows ＊ on the page and in xlsx, CSV and the print view."""
+    sign_in(_person(app, data["chiefs"]["S3"]))
+    base = f"/results/rounds/{data['round']}/sections/{data['sections']['S3']}"
+    page = client.get(base).get_data(as_text=True)
+    assert "66.7" not in page and "＊" in page
+    for fmt in ("csv", "html"):
+        text = client.get(f"{base}/export/{fmt}").get_data(as_text=True)
+        assert "66.7" not in text and "＊" in text, fmt
+    book = load_workbook(io.BytesIO(client.get(f"{base}/export/xlsx").data))
+    assert book["遵守率"]["C6"].value == "＊"
+    assert book["件数"]["C6"].value == "＊"
+
+
+def test_staff_cannot_download(app, client, sign_in, data):
+    """A staff member gets 403 for the table and for a section's sheet."""
+    with app.app_context():
+        from app.models import Section
+
+        section = db.session.get(Section, data["sections"]["S1"])
+        staff = factories.person(section=section, fiscal_year=YEAR)
+        db.session.commit()
+        staff_id = staff.id
+    sign_in(_person(app, staff_id))
+    assert client.get(f"/results/rounds/{data['round']}/export/xlsx").status_code == 403
+    url = f"/results/rounds/{data['round']}/sections/{data['sections']['S1']}"
+    assert client.get(url).status_code == 403
