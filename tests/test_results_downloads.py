@@ -137,3 +137,11 @@ def test_staff_cannot_download(app, client, sign_in, data):
     assert client.get(f"/results/rounds/{data['round']}/export/xlsx").status_code == 403
     url = f"/results/rounds/{data['round']}/sections/{data['sections']['S1']}"
     assert client.get(url).status_code == 403
+
+
+def test_a_chiefs_page_links_to_the_sections_sheet_after_the_close(app, client, sign_in, data):
+    """/me shows S1's chief a link to S1's sheet once the round has closed."""
+    sign_in(_person(app, data["chiefs"]["S1"]))
+    page = client.get("/me").get_data(as_text=True)
+    assert f"/results/rounds/{data['round']}/sections/{data['sections']['S1']}" in page
+    assert "課の遵守率を見る" in page

@@ -28,7 +28,7 @@ from app.services.exports import (
     export_filename,
     section_sheet,
 )
-from reports.csv_files import compliance_csv
+from reports.csv_files import CsvShape, compliance_csv
 from reports.printing import compliance_html, compliance_pdf
 from reports.table import ComplianceTable
 from reports.xlsx import compliance_workbook
@@ -56,7 +56,7 @@ def _attachment(filename: str) -> str:
 
 def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> ResponseReturnValue:
     if fmt in ("csv", "csv-long"):
-        shape = "long" if fmt == "csv-long" else "wide"
+        shape: CsvShape = "long" if fmt == "csv-long" else "wide"
         response = Response(
             stream_with_context(compliance_csv(table, shape)), mimetype="text/csv"
         )

@@ -142,6 +142,7 @@ class MyRound:
     status: Progress
     role: Role
     section_name: str
+    section_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -323,7 +324,7 @@ def rounds_for(person: Person, now: datetime | None = None) -> list[MyRound]:
     now = now or utcnow()
     rows = db.session.execute(
         _in_round(person.id)
-        .add_columns(Assignment.role, Section.name, Response.status)
+        .add_columns(Assignment.role, Section.id, Section.name, Response.status)
         .order_by(Round.opens_at.desc(), Round.id.desc())
     ).all()
     return [
@@ -337,8 +338,9 @@ def rounds_for(person: Person, now: datetime | None = None) -> list[MyRound]:
             status=_progress(status),
             role=role,
             section_name=section_name,
+            section_id=section_id,
         )
-        for round_, role, section_name, status in rows
+        for round_, role, section_id, section_name, status in rows
     ]
 
 
