@@ -11,15 +11,16 @@ from collections.abc import Sequence
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 
 from app.services.compliance import Group
 
 LEVEL_CHOICES = [
-    ("ward", _l("区ごと")),
-    ("department", _l("部ごと")),
-    ("section", _l("課ごと")),
+    SelectChoice("ward", _l("区ごと")),
+    SelectChoice("department", _l("部ごと")),
+    SelectChoice("section", _l("課ごと")),
 ]
-ROLE_CHOICES = [("staff", _l("職員")), ("chief", _l("所属長"))]
+ROLE_CHOICES = [SelectChoice("staff", _l("職員")), SelectChoice("chief", _l("所属長"))]
 INDENT = {"all": "", "ward": "", "department": "\u3000", "section": "\u3000\u3000"}
 
 
@@ -34,7 +35,7 @@ class GroupForm(FlaskForm):
 
 def group_form(groups: Sequence[Group], formdata: object, selected: str) -> GroupForm:
     form = GroupForm(formdata=formdata, group=selected)
-    form.group.choices = [(g.key, INDENT[g.level] + g.name) for g in groups]
+    form.group.choices = [SelectChoice(g.key, INDENT[g.level] + g.name) for g in groups]
     return form
 
 

@@ -1,0 +1,140 @@
+"""A small two-ward round whose every figure below is worked out by hand, shared by the tests
+of the committee's pages and API (tests/test_results_pages.py, tests/test_results_api.py).
+
+MIN_GROUP_SIZE is the default 5. Round "令和7年度 点検" (FY2025, 高津区 and 宮前区), catalogue
+t-2025: std-1 (No.1), std-2 (No.2), sec-24 (No.24, the chief for the section).
+
+高津区 staff (submitted):
+  区民課 (区民サービス部)     std-1: y y y y y n   std-2: y y y y na na   (+1 staff never answered)
+  保険年金課 (区民サービス部) std-1: y y y n n     std-2: y y y y y
+  総務課 (まちづくり推進部)   std-1: y y y n       std-2: y n n n         (4 people: hidden)
+  -> 高津区 staff std-1: 11 yes / 4 no -> 73.3;  std-2: 10 yes / 3 no (2 na) -> 76.9
+  -> 総務課 alone would be 75.0 and 25.0: these numbers must appear nowhere.
+高津区 chiefs, one per section: std-1 y n y, std-2 y y y, sec-24 y n y
+  -> 3 chiefs: their own standards are hidden (＊); sec-24 is a section statement: 66.7
+宮前区: 宮前区民課, 5 staff all yes on std-1 and std-2 (100.0), no chief.
+Response rates in 高津区: staff 15 of 16 -> 93.8; chiefs 3 of 3 (hidden, fewer than 5).
+
+Last year, FY2024 round for 高津区 only, catalogue t-2024 where std-2 was No.5 with another
+wording: 区民課 5 staff std-1: y y y y n -> 80.0; std-2: y y y y y -> 100.0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from app.extensions import db
+from app.models import Grant, GrantRole, Role
+from tests import factories
+
+OPENS = datetime(2025, 11, 4, 0, 0, tzinfo=UTC)
+OLD_TEXT = "基準2の前年度の文"
+
+
+@dataclass(frozen=True)
+class World:
+    round_id: int
+    previous_round_id: int
+    miyamae_round_id: int
+    takatsu_ward_id: int
+    miyamae_ward_id: int
+    soumu_section_id: int
+    miyamae_section_id: int
+    city_committee: int
+    takatsu_committee: int
+    admin: int
+    staff: int
+    chief: int
+
+
+def _answer(round_, section, values_list, role=Role.STAFF, fiscal_year=2025):
+    people = []
+    for values in values_list:
+        person = factories.person(section=section, role=role, fiscal_year=fiscal_year)
+        if values is not None:
+            factories.response(round_, person, values, section=section, role=role)
+        people.append(person)
+    return people
+
+
+VALUES = {"y": "yes", "n": "no", "na": "na"}
+
+
+def _staff(std1: str, std2: str) -> list[dict[str, str]]:
+    return [
+        {"std-1": VALUES[a], "std-2": VALUES[b]}
+        for a, b in zip(std1.split(), std2.split(), strict=True)
+    ]
+
+
+def build_world() -> World:
+    catalogue = factories.catalogue("t-2025", fiscal_year=2025, standards=2)
+    factories.section_standards(catalogue, (24, ()))
+    old = factories.catalogue("t-2024", fiscal_year=2024, standards=2)
+    std2_old = next(s for s in old.standards if s.key == "std-2")
+    std2_old.number, std2_old.text = 5, OLD_TEXT
+
+    kumin = factories.section("区民課")
+    hoken = factories.section("保険年金課")
+    soumu = factories.section("総務課", department="まちづくり推進部")
+    miyamae = factories.section("宮前区民課", ward_name="宮前区")
+    takatsu_ward, miyamae_ward = kumin.ward, miyamae.ward
+
+    round_ = factories.round_(
+        catalogue,
+        title="令和7年度 点検",
+        wards=[takatsu_ward, miyamae_ward],
+        opens_at=OPENS,
+        closes_at=OPENS + timedelta(days=20),
+    )
+    staff = _answer(round_, kumin, _staff("y y y y y n", "y y y y na na"))
+    _answer(round_, kumin, [None])  # on the roster, never answered
+    _answer(round_, hoken, _staff("y y y n n", "y y y y y"))
+    _answer(round_, soumu, _staff("y y y n", "y n n n"))
+    chiefs = []
+    chief_answers = (("y", "y"), ("n", "n"), ("y", "y"))  # (std-1, sec-24)
+    for section, (own, sec) in zip((kumin, hoken, soumu), chief_answers, strict=True):
+        values = {"std-1": VALUES[own], "std-2": "yes", "sec-24": VALUES[sec]}
+        chiefs += _answer(round_, section, [values], role=Role.CHIEF)
+    _answer(round_, miyamae, _staff("y y y y y", "y y y y y"))
+
+    previous = factories.round_(
+        old,
+        title="令和6年度 点検",
+        wards=[takatsu_ward],
+        opens_at=OPENS - timedelta(days=365),
+        closes_at=OPENS - timedelta(days=345),
+    )
+    _answer(previous, kumin, _staff("y y y y n", "y y y y y"), fiscal_year=2024)
+
+    miyamae_round = factories.round_(
+        catalogue,
+        title="宮前区だけの点検",
+        wards=[miyamae_ward],
+        opens_at=OPENS,
+        closes_at=OPENS + timedelta(days=20),
+    )
+
+    city = factories.person(name="市の委員")
+    city.grants.append(Grant(role=GrantRole.COMMITTEE))
+    takatsu = factories.person(name="高津の委員")
+    takatsu.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=takatsu_ward.id))
+    admin = factories.person(name="管理者")
+    admin.grants.append(Grant(role=GrantRole.ADMIN))
+    db.session.commit()
+    return World(
+        round_id=round_.id,
+        previous_round_id=previous.id,
+        miyamae_round_id=miyamae_round.id,
+        takatsu_ward_id=takatsu_ward.id,
+        miyamae_ward_id=miyamae_ward.id,
+        soumu_section_id=soumu.id,
+        miyamae_section_id=miyamae.id,
+        city_committee=city.id,
+        takatsu_committee=takatsu.id,
+        admin=admin.id,
+        staff=staff[0].id,
+        chief=chiefs[0].id,
+    )
+
