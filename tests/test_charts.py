@@ -1,0 +1,127 @@
+"""The chart builders of reports/charts.py: plain data in, Plotly figures out, without an app."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+from reports import charts
+from reports.charts import (
+    HeatmapData,
+    ProgressDay,
+    RateChange,
+    RoleRate,
+    StandardRates,
+    Value,
+)
+
+HIDDEN = Value(None, "＊")
+EMPTY = Value(None, "-")
+
+
+def _v(text: str) -> Value:
+    return Value(D(text), text)
+
+
+ROWS = [
+    StandardRates("基準1", "広報", _v("97.8"), _v("100.0")),
+    StandardRates("基準14", "声掛け", _v("96.5"), HIDDEN),
+    StandardRates("基準24", "管理職会議", EMPTY, _v("83.3")),
+]
+
+
+def test_standard_bars_put_staff_beside_chiefs_and_leave_out_hidden_cells():
+    """Two bar traces (職員, 所属長) per standard; ＊ and - cells are None, not numbers."""
+    figure = charts.standard_bars(ROWS, "基準ごとの遵守率（高津区）")
+    staff, chief = figure.data
+    assert (staff.name, chief.name) == ("職員", "所属長")
+    assert list(staff.x) == ["基準1", "基準14", "基準24"]
+    assert list(staff.y) == [97.8, 96.5, None]
+    assert list(chief.y) == [100.0, None, 83.3]
+    assert list(chief.customdata) == ["100.0", "＊", "83.3"]
+    assert figure.layout.barmode == "group"
+    assert figure.layout.title.text == "基準ごとの遵守率（高津区）"
+    assert figure.layout.font.family == "Noto Sans CJK JP, sans-serif"
+
+
+def test_standard_bars_summary_names_the_lowest_per_role():
+    """The summary names each role's lowest shown rate."""
+    assert charts.standard_bars_summary(ROWS) == (
+        "職員の遵守率が最も低いのは基準14（96.5%）、所属長は基準24（83.3%）です。"
+    )
+    nothing = [StandardRates("基準1", "", HIDDEN, EMPTY)]
+    assert charts.standard_bars_summary(nothing) == "表示できる遵守率はまだありません。"
+
+
+def test_lowest_bars_are_horizontal_lowest_first():
+    """The lowest standards as horizontal bars, labelled with the role, lowest at the top."""
+    items = [
+        RoleRate("基準25", "苦情", "所属長", D("83.3")),
+        RoleRate("基準14", "声掛け", "職員", D("96.5")),
+    ]
+    figure = charts.lowest_bars(items, "遵守率の低い基準")
+    (bars,) = figure.data
+    assert bars.orientation == "h"
+    assert list(bars.y) == ["基準25（所属長）", "基準14（職員）"]
+    assert list(bars.x) == [83.3, 96.5]
+    assert figure.layout.yaxis.autorange == "reversed"
+    assert charts.lowest_summary(items) == "最も低いのは基準25の所属長（83.3%）です。"
+
+
+def test_change_bars_show_points_and_skip_what_cannot_be_compared():
+    """Change against last year per standard and role; None where either year is not shown."""
+    rows = [
+        RateChange("基準1", "広報", D("-1.5"), D("0.0")),
+        RateChange("基準23", "庁舎", D("0.2"), None),
+    ]
+    figure = charts.change_bars(rows, "前年度との差", "令和6年度")
+    staff, chief = figure.data
+    assert list(staff.y) == [-1.5, 0.2]
+    assert list(chief.y) == [0.0, None]
+    assert "令和6年度" in figure.layout.yaxis.title.text
+    assert charts.change_summary(rows, "令和6年度") == (
+        "令和6年度から最も下がったのは基準1の職員（-1.5ポイント）です。"
+    )
+    assert charts.change_summary([], "令和6年度") == "令和6年度と比べられる基準がありません。"
+
+
+def test_heatmap_leaves_hidden_cells_as_labelled_gaps():
+    """Section × scene rates; a hidden cell is a gap (None) labelled ＊, never a colour."""
+    data = HeatmapData(
+        ("総務課", "区民課"),
+        ("応対", "対面"),
+        ((_v("98.5"), HIDDEN), (_v("97.0"), EMPTY)),
+    )
+    figure = charts.scene_heatmap(data, "課×場面の遵守率（職員）")
+    (heat,) = figure.data
+    assert [list(r) for r in heat.z] == [[98.5, None], [97.0, None]]
+    assert list(heat.x) == ["応対", "対面"] and list(heat.y) == ["総務課", "区民課"]
+    labels = {(a.y, a.x): a.text for a in figure.layout.annotations}
+    assert labels == {("総務課", "対面"): "＊", ("区民課", "対面"): "-"}
+    assert charts.heatmap_summary(data) == (
+        "職員の遵守率が最も低いのは区民課の「応対」（97.0%）です。"
+    )
+
+
+def test_progress_lines_are_cumulative_with_the_expected_number():
+    """Cumulative submissions per day for 全体, 職員, 所属長, and a reference line at the number
+    of people expected; a hidden role has no line."""
+    days = [
+        ProgressDay(date(2025, 11, 4), "令和7年11月4日", 10, None, 12),
+        ProgressDay(date(2025, 11, 5), "令和7年11月5日", 30, None, 33),
+    ]
+    figure = charts.progress_lines(days, 40, "提出数の推移")
+    names = [trace.name for trace in figure.data]
+    assert names == ["全体", "職員", "対象者数（40人）"]
+    assert list(figure.data[0].y) == [12, 33]
+    assert list(figure.data[0].x) == ["2025-11-04", "2025-11-05"]
+    assert list(figure.data[2].y) == [40, 40]
+    assert charts.progress_summary(days, 40) == (
+        "令和7年11月5日までに 33 人が提出しました（対象 40 人）。"
+    )
+    assert charts.progress_summary([], 40) == "まだ提出した人はいません。"
+
+
+def test_config_hides_the_logo_and_the_modebar():
+    """Every chart's config: no Plotly logo, no modebar in the tab order, responsive."""
+    assert charts.CONFIG == {"displaylogo": False, "displayModeBar": False, "responsive": True}

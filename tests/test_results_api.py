@@ -1,0 +1,101 @@
+"""GET /api/v1/rounds/<id>/compliance: the committee's figures as JSON (tests/results_world.py)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from app.extensions import db
+from app.models import Person
+from tests.results_world import World, build_world
+
+URL = "/api/v1/rounds/{}/compliance"
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    with app.app_context():
+        return build_world()
+
+
+@pytest.fixture
+def as_(app: Flask, sign_in):
+    def _as(person_id: int) -> None:
+        with app.app_context():
+            sign_in(db.session.get(Person, person_id))
+
+    return _as
+
+
+def test_ward_committee_gets_the_hand_computed_figures(client, as_, world):
+    """高津区's reader: counts and rates per role, last year's rates through the renumbered
+    standard, response rates, and the settings."""
+    as_(world.takatsu_committee)
+    response = client.get(URL.format(world.round_id))
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["round"]["fiscal_year_label"] == "令和7年度"
+    assert [w["name"] for w in body["round"]["wards"]] == ["高津区", "宮前区"]
+    assert body["previous_round"]["title"] == "令和6年度 点検"
+    assert body["group"] == {"key": f"ward:{world.takatsu_ward_id}", "level": "ward",
+                             "name": "高津区"}
+    assert (body["min_group_size"], body["rounding"]) == (5, "half_up")
+    assert body["response_rates"]["staff"] == {
+        "expected": 16, "submitted": 15, "rate": 93.8, "state": "shown"
+    }
+    assert body["response_rates"]["chief"] == {
+        "expected": None, "submitted": None, "rate": None, "state": "hidden"
+    }
+    std1, std2, sec24 = body["standards"]
+    assert std1["roles"]["staff"] == {
+        "complies": 11, "not_complies": 4, "not_applicable": 0, "rate": 73.3, "state": "shown"
+    }
+    assert std1["previous"] == {"staff": {"rate": 80.0, "state": "shown"},
+                                "chief": {"rate": None, "state": "empty"}}
+    assert (std2["number"], std2["previous_number"]) == (2, 5)
+    assert std2["roles"]["staff"]["rate"] == 76.9
+    assert std2["roles"]["staff"]["not_applicable"] == 2
+    assert std2["previous"]["staff"]["rate"] == 100.0
+    assert sec24["audience"] == "section"
+    assert sec24["roles"]["chief"]["rate"] == 66.7
+    assert sec24["roles"]["staff"]["state"] == "empty"
+
+
+def test_hidden_cells_carry_no_counts(client, as_, world):
+    """A hidden cell (総務課, 4 people) has null counts and rate: nothing to work it out from."""
+    as_(world.takatsu_committee)
+    body = client.get(URL.format(world.round_id) + f"?group=section:{world.soumu_section_id}")
+    for standard in body.get_json()["standards"][:2]:
+        for role in ("staff", "chief"):
+            assert standard["roles"][role] == {
+                "complies": None, "not_complies": None, "not_applicable": None,
+                "rate": None, "state": "hidden",
+            }
+
+
+def test_other_wards_are_404_and_others_are_refused(client, as_, world):
+    """A ward reader gets 404 JSON for another ward's round or group; staff 403; anonymous 401."""
+    as_(world.takatsu_committee)
+    other = client.get(URL.format(world.miyamae_round_id))
+    assert other.status_code == 404
+    assert other.get_json()["error"] == "not_found"
+    group = client.get(URL.format(world.round_id) + f"?group=section:{world.miyamae_section_id}")
+    assert group.status_code == 404
+    assert client.get(URL.format(9999)).status_code == 404
+    as_(world.staff)
+    assert client.get(URL.format(world.round_id)).status_code == 403
+    with client.session_transaction() as session:
+        session.clear()
+    assert client.get(URL.format(world.round_id)).status_code == 401
+
+
+def test_city_reader_and_admin_read_the_whole_round(client, as_, world):
+    """A city-wide reader gets the two-ward whole, which last year's 高津区-only round cannot be
+    compared with (previous null), and 宮前区's own round."""
+    as_(world.admin)
+    body = client.get(URL.format(world.round_id)).get_json()
+    assert body["group"]["key"] == "all"
+    assert body["previous_round"] is None
+    assert all(s["previous"] is None for s in body["standards"])
+    assert body["standards"][0]["roles"]["staff"]["rate"] == 80.0
+    assert client.get(URL.format(world.miyamae_round_id)).status_code == 200
