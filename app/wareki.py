@@ -20,8 +20,11 @@ def fiscal_year_of(day: date | datetime) -> int:
 
 
 def reiwa_date(day: date | datetime) -> str:
-    """``2026-03-31`` -> ``令和8年3月31日``."""
-    d = day.date() if isinstance(day, datetime) else day
+    """``2026-03-31`` -> ``令和8年3月31日``. An aware instant is dated on the city's clock."""
+    if isinstance(day, datetime):
+        d = (day.astimezone(TOKYO) if day.tzinfo is not None else day).date()
+    else:
+        d = day
     if d < REIWA_START:
         return f"平成{d.year - 1988}年{d.month}月{d.day}日"
     n = d.year - 2018

@@ -156,6 +156,13 @@ def test_reiwa_labels():
     assert fiscal_year_of(date(2026, 4, 1)) == 2026
 
 
+def test_an_instant_is_dated_on_the_citys_clock():
+    """20:00 UTC on 31 March is already 1 April in Tokyo, and is dated so."""
+    from datetime import UTC, datetime
+
+    assert reiwa_date(datetime(2026, 3, 31, 20, 0, tzinfo=UTC)) == "令和8年4月1日"
+
+
 def test_home_lists_catalogues_and_catalogue_page_shows_standards(app, client):
     """The public pages list the loaded catalogues and a catalogue's standards in Japanese."""
     with app.app_context():
