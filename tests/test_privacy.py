@@ -67,3 +67,20 @@ def test_the_minimum_cannot_be_set_below_three():
     """A minimum group of 2 is refused."""
     with pytest.raises(ValueError, match="3"):
         suppress({}, [], 2)
+
+
+def test_a_hidden_total_is_not_left_to_be_added_up_from_its_parts():
+    """Ward 30 = d1 10 + d2 20, d1 = s1 4 + s2 6: s1 hides s2, and d1 then hides d2; if d1 were
+    hidden with both its parts shown, they would add up to it."""
+    sizes = {"ward": 30, "d1": 10, "d2": 20, "s1": 4, "s2": 6, "d2a": 10, "d2b": 10}
+    totals = [("ward", ["d1", "d2"]), ("d1", ["s1", "s2"]), ("d2", ["d2a", "d2b"])]
+    assert suppress(sizes, totals, 5) == {"s1", "s2"}
+    # a department hidden for its sibling's sake must not keep both its sections shown
+    sizes = {"ward": 24, "d1": 4, "d2": 10, "d3": 10, "s3a": 5, "s3b": 5}
+    totals = [("ward", ["d1", "d2", "d3"]), ("d3", ["s3a", "s3b"])]
+    hidden = suppress(sizes, totals, 5)
+    assert {"d1", "d2"} <= hidden
+    sizes2 = {"ward": 24, "d1": 4, "d2": 10, "d3": 10, "s2a": 5, "s2b": 5}
+    totals2 = [("ward", ["d1", "d2", "d3"]), ("d2", ["s2a", "s2b"])]
+    hidden2 = suppress(sizes2, totals2, 5)
+    assert "d2" in hidden2 and ({"s2a", "s2b"} & hidden2)
