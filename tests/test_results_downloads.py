@@ -145,3 +145,11 @@ def test_a_chiefs_page_links_to_the_sections_sheet_after_the_close(app, client, 
     page = client.get("/me").get_data(as_text=True)
     assert f"/results/rounds/{data['round']}/sections/{data['sections']['S1']}" in page
     assert "課の遵守率を見る" in page
+
+
+def test_the_round_page_links_every_download(app, client, sign_in, data):
+    """The committee's round page offers the table in each format for the group shown."""
+    sign_in(_person(app, data["committee"]))
+    page = client.get(f"/results/rounds/{data['round']}").get_data(as_text=True)
+    for fmt in ("xlsx", "csv", "csv-long", "pdf", "html"):
+        assert f"/results/rounds/{data['round']}/export/{fmt}?group=all" in page, fmt
