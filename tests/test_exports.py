@@ -141,6 +141,10 @@ def test_a_hidden_cell_is_absent_from_every_format(exported_round):
     outputs["xlsx"] = "\n".join(
         str(cell.value) for sheet in book for row in sheet.iter_rows() for cell in row
     )
+    if PDFTOTEXT is not None:
+        outputs["pdf"] = subprocess.run(
+            [PDFTOTEXT, "-", "-"], input=compliance_pdf(table), check=True, capture_output=True
+        ).stdout.decode("utf-8")
     for name, text in outputs.items():
         assert "66.7" not in text, name
         assert "＊" in text, name
