@@ -153,3 +153,11 @@ def test_the_round_page_links_every_download(app, client, sign_in, data):
     page = client.get(f"/results/rounds/{data['round']}").get_data(as_text=True)
     for fmt in ("xlsx", "csv", "csv-long", "pdf", "html"):
         assert f"/results/rounds/{data['round']}/export/{fmt}?group=all" in page, fmt
+
+
+def test_a_one_ward_round_lists_its_ward_once_in_the_group_choice(app, client, sign_in, data):
+    """The whole round and its only ward are the same group: the select names it once."""
+    sign_in(_person(app, data["committee"]))
+    page = client.get(f"/results/rounds/{data['round']}").get_data(as_text=True)
+    assert page.count(">高津区</option>") == 1
+    assert 'value="ward:' not in page

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
-from app.services.compliance import Group
+from app.services.compliance import ALL, Group
 
 LEVEL_CHOICES = [
     SelectChoice("ward", _l("区ごと")),
@@ -35,7 +35,14 @@ class GroupForm(FlaskForm):
 
 def group_form(groups: Sequence[Group], formdata: object, selected: str) -> GroupForm:
     form = GroupForm(formdata=formdata, group=selected)
-    form.group.choices = [SelectChoice(g.key, INDENT[g.level] + g.name) for g in groups]
+    # In a one-ward round the ward is the whole round: list it once.
+    whole = next((g for g in groups if g.key == ALL), None)
+    one_ward = whole is not None and sum(1 for g in groups if g.level == "ward") == 1
+    form.group.choices = [
+        SelectChoice(g.key, INDENT[g.level] + g.name)
+        for g in groups
+        if not (one_ward and g.level == "ward")
+    ]
     return form
 
 
