@@ -33,3 +33,11 @@ def catalogue(key: str) -> str:
         .order_by(Standard.position)
     ).all()
     return render_template("main/catalogue.html", catalogue=found, standards=standards)
+
+
+@bp.get("/healthz")
+@access("public")
+def healthz() -> tuple[str, int, dict[str, str]]:
+    """Public: "ok" without touching the database (the proxy's health check, the benchmarks'
+    baseline)."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
