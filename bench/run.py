@@ -1,0 +1,197 @@
+"""Run every benchmark and write the report (bench/results/latest.md and latest.json).
+
+    python -m bench.run --server-url postgresql+psycopg://postgres@127.0.0.1:PORT/postgres
+
+``bash bench/run`` starts a throwaway PostgreSQL server and calls this. For each size in
+``--sizes`` a scratch database ``kijun_bench_<people>`` is built by bench/generate.py (and
+dropped at the end unless ``--keep``); the results and export benchmarks run at every size,
+the HTTP benchmarks and the deadline spike at the largest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import exports, http_load, queries, reminders
+from bench.common import ROOT, machine, recreate_database, with_database
+from bench.generate import generate
+
+
+def run_all(
+    server_url: str,
+    sizes: tuple[int, ...] = (1_000, 5_000, 20_000),
+    years: int = 10,
+    wards: int = 7,
+    sections_per_ward: int = 25,
+    repeat: int = 5,
+    http_seconds: float = 10.0,
+    workers: int = 4,
+    clients: int = 8,
+    spike_people: int = 2_000,
+    spike_window: float = 60.0,
+    spike_clients: int = 32,
+    keep: bool = False,
+    echo: bool = True,
+) -> dict[str, Any]:
+    def say(message: str) -> None:
+        if echo:
+            print(message, flush=True)
+
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "machine": machine(server_url),
+        "settings": {"sizes": list(sizes), "years": years, "wards": wards,
+                     "sections_per_ward": sections_per_ward, "repeat": repeat,
+                     "http_seconds": http_seconds, "workers": workers, "clients": clients,
+                     "spike_people": spike_people, "spike_window": spike_window},
+        "sizes": {},
+    }
+    databases = []
+    try:
+        for people in sorted(sizes):
+            name = f"kijun_bench_{people}"
+            url = recreate_database(server_url, name)
+            databases.append(name)
+            say(f"== {people} people: generating {name}")
+            start = time.perf_counter()
+            counts = generate(url, people, years, wards, sections_per_ward, echo=echo)
+            entry: dict[str, Any] = {"generate_s": time.perf_counter() - start,
+                                     "counts": counts}
+            say(f"== {people} people: results and trend")
+            entry["results"] = queries.run(url, repeat)
+            say(f"== {people} people: exports")
+            entry["exports"] = exports.run(url)
+            report["sizes"][str(people)] = entry
+        largest = max(sizes)
+        url = with_database(server_url, f"kijun_bench_{largest}")
+        say(f"== {largest} people: checklist under gunicorn")
+        report["checklist"] = http_load.checklist_load(url, workers, clients, http_seconds)
+        say(f"== {largest} people: deadline spike")
+        report["spike"] = http_load.spike(url, spike_people, spike_window, spike_clients,
+                                          workers)
+        say(f"== {largest} people: reminder tick")
+        report["reminders"] = reminders.run(url)
+    finally:
+        if not keep:
+            for name in databases:
+                recreate_database(server_url, name, drop_only=True)
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    return report
+
+
+def _f(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown tables (the numbers docs/benchmarks.md quotes)."""
+    m = report["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {report['started']} – {report['finished']} at commit `{m.get('commit', '')}`.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
+        f"PostgreSQL {m.get('postgresql')}; Python {m['python']}; {m['os']}.",
+        "",
+        "Every ratio compares two numbers measured in this run on this machine; absolute "
+        "numbers vary with the load of the machine.",
+        "",
+    ]
+    largest = max(report["sizes"], key=int)
+    lines += [f"## Results and trend ({largest} people)", "",
+              "| what | service (s) | hand-written query (s) | ratio |",
+              "| --- | ---: | ---: | ---: |"]
+    for name, row in report["sizes"][largest]["results"].items():
+        lines.append(f"| {name} | {_f(row['service_s'])} | {_f(row['hand_s'])} | "
+                     f"{_f(row['ratio'], 2)}× |")
+    lines += ["", "## How cost grows with the number of people", "",
+              "| people | answers | generate (s) | round_results one round (s) | ratio | "
+              "with last year (s) | ratio | trend (s) | ratio | xlsx (s) | xlsx peak Python (MB)"
+              " | PDF (s) | PDF peak Python (MB) | PDF RSS growth (MB) |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+              "---: | ---: | ---: |"]
+    for people, entry in sorted(report["sizes"].items(), key=lambda kv: int(kv[0])):
+        r = entry["results"]
+        one, both, trend = (r["round_results (one round)"], r["round_results (with last year)"],
+                            r["compliance_trend (10 years)"])
+        x, p = entry["exports"]["xlsx"], entry["exports"]["pdf"]
+        lines.append(
+            f"| {people} | {entry['counts']['answer']:,} | {_f(entry['generate_s'], 1)} | "
+            f"{_f(one['service_s'])} | {_f(one['ratio'], 2)}× | {_f(both['service_s'])} | "
+            f"{_f(both['ratio'], 2)}× | {_f(trend['service_s'])} | {_f(trend['ratio'], 2)}× | "
+            f"{_f(x['seconds'], 2)} | {_f(x['python_peak_mb'], 1)} | {_f(p['seconds'], 2)} | "
+            f"{_f(p['python_peak_mb'], 1)} | {_f(p['rss_growth_mb'], 1)} |"
+        )
+    smallest = min(report["sizes"], key=int)
+    if smallest != largest:
+        lines += ["", f"Export peak memory at {largest} ÷ at {smallest} people: "
+                  + ", ".join(
+                      f"{fmt} {report['sizes'][largest]['exports'][fmt]['python_peak_mb'] / max(report['sizes'][smallest]['exports'][fmt]['python_peak_mb'], 1e-9):.2f}×"  # noqa: E501
+                      for fmt in ("xlsx", "pdf"))]
+    c = report["checklist"]
+    lines += ["", f"## Checklist under gunicorn ({c['workers']} sync workers, {c['clients']} "
+              f"client threads, {c['seconds']:g} s per endpoint, {c['answers_per_submit']} "
+              "answers per submit)", "",
+              "| endpoint | requests | errors | req/s | median (ms) | p95 (ms) | p99 (ms) | "
+              "median ÷ /healthz |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, row in c["endpoints"].items():
+        lines.append(f"| {name} | {row['requests']} | {row['errors']} | {_f(row['rps'], 1)} | "
+                     f"{_f(row['median_ms'], 1)} | {_f(row['p95_ms'], 1)} | "
+                     f"{_f(row['p99_ms'], 1)} | {_f(row['ratio'], 2)}× |")
+    s = report["spike"]
+    lines += ["", "## Deadline spike", "",
+              f"{s['people']} people submitting within {s['window_s']:g} s ({s['clients']} "
+              f"client threads, {s['workers']} workers): took {_f(s['took_s'], 1)} s, "
+              f"{s['errors']} errors, median {_f(s['median_ms'], 1)} ms, p95 "
+              f"{_f(s['p95_ms'], 1)} ms, p99 {_f(s['p99_ms'], 1)} ms; in the database "
+              f"{s['submitted_in_db']} submitted, {s['answers_stored']} answers stored of "
+              f"{s['answers_sent']} sent, {s['mismatched_people']} people differing: "
+              f"**{'exactly what was sent' if s['exact'] else 'NOT what was sent'}**."]
+    rem = report["reminders"]
+    lines += ["", "## Reminder tick", ""]
+    if rem.get("available"):
+        lines.append(
+            f"{rem['non_respondents']} non-respondents: {_f(rem['seconds'], 2)} s, peak Python "
+            f"memory {_f(rem['python_peak_mb'], 1)} MB, {rem['messages']} messages over "
+            f"{rem['connections']} SMTP connections.")
+    else:
+        lines.append(f"Not run: {rem.get('reason')}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--server-url", required=True,
+                        help="a PostgreSQL server where databases may be created")
+    parser.add_argument("--sizes", default="1000,5000,20000")
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--wards", type=int, default=7)
+    parser.add_argument("--sections-per-ward", type=int, default=25)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--spike-people", type=int, default=2000)
+    parser.add_argument("--spike-window", type=float, default=60.0)
+    parser.add_argument("--output-dir", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--keep", action="store_true", help="keep the generated databases")
+    args = parser.parse_args()
+    report = run_all(
+        args.server_url, tuple(int(s) for s in args.sizes.split(",")), args.years, args.wards,
+        args.sections_per_ward, args.repeat, args.http_seconds, args.workers, args.clients,
+        args.spike_people, args.spike_window, keep=args.keep,
+    )
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    (out / "latest.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
