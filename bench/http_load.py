@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,10 +48,11 @@ def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
         "FLASK_AUTH_TRUSTED_HEADER": HEADER,
         "FLASK_SECRET_KEY": "bench-only-secret",
     }
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     try:
         deadline = time.monotonic() + 60
@@ -62,7 +64,8 @@ def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start: {proc.stderr.read()!r}")
+                log.seek(0)
+                raise RuntimeError(f"gunicorn did not start: {log.read().decode()[-2000:]}")
             time.sleep(0.2)
         yield port
     finally:
@@ -72,6 +75,7 @@ def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def request(

@@ -36,6 +36,7 @@ def run_all(
     spike_clients: int = 32,
     keep: bool = False,
     echo: bool = True,
+    prefix: str = "kijun_bench",
 ) -> dict[str, Any]:
     def say(message: str) -> None:
         if echo:
@@ -53,7 +54,7 @@ def run_all(
     databases = []
     try:
         for people in sorted(sizes):
-            name = f"kijun_bench_{people}"
+            name = f"{prefix}_{people}"
             url = recreate_database(server_url, name)
             databases.append(name)
             say(f"== {people} people: generating {name}")
@@ -67,7 +68,7 @@ def run_all(
             entry["exports"] = exports.run(url)
             report["sizes"][str(people)] = entry
         largest = max(sizes)
-        url = with_database(server_url, f"kijun_bench_{largest}")
+        url = with_database(server_url, f"{prefix}_{largest}")
         say(f"== {largest} people: checklist under gunicorn")
         report["checklist"] = http_load.checklist_load(url, workers, clients, http_seconds)
         say(f"== {largest} people: deadline spike")

@@ -1,0 +1,68 @@
+"""The benchmarks (bench/, docs/benchmarks.md) at a tiny size, so that the scripts cannot rot.
+
+Only the shape of the outputs and the spike's exactness are checked, never a timing.
+"""
+
+import os
+
+import pytest
+
+from tests.conftest import PG_URL
+
+
+def test_healthz_answers_ok_to_anyone(client):
+    """GET /healthz answers a plain "ok" without signing in (the benchmarks' baseline)."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "ok"
+    assert response.mimetype == "text/plain"
+
+
+@pytest.mark.skipif(not PG_URL, reason="the benchmarks need PostgreSQL (KIJUN_TEST_DATABASE_URL)")
+def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(tmp_path):
+    """Generator and every benchmark run on scratch databases (dropped afterwards), the report
+    has every section and ratio, and the spike stored exactly the answers sent."""
+    import sqlalchemy as sa
+
+    from bench.common import with_database
+    from bench.run import markdown, run_all
+
+    prefix = f"kijun_bench_test_{os.getpid()}"
+    report = run_all(
+        PG_URL, sizes=(40, 60), years=2, wards=2, sections_per_ward=3, repeat=1,
+        http_seconds=0.5, workers=2, clients=2, spike_people=10, spike_window=1.0,
+        spike_clients=4, echo=False, prefix=prefix,
+    )
+    assert set(report["sizes"]) == {"40", "60"}
+    for entry in report["sizes"].values():
+        assert entry["counts"]["person"] in (40, 60) and entry["counts"]["answer"] > 0
+        assert set(entry["results"]) == {
+            "round_results (one round)", "round_results (with last year)",
+            "compliance_trend (10 years)",
+        }
+        for row in entry["results"].values():
+            assert row["service_s"] > 0 and row["hand_s"] > 0 and row["ratio"] > 0
+        for fmt in ("xlsx", "pdf"):
+            assert entry["exports"][fmt]["bytes"] > 0
+            assert entry["exports"][fmt]["python_peak_mb"] > 0
+    endpoints = report["checklist"]["endpoints"]
+    assert set(endpoints) == {"GET /healthz", "GET checklist page", "PUT checklist submit"}
+    for row in endpoints.values():
+        assert row["requests"] > 0 and row["errors"] == 0 and row["ratio"] > 0
+    spike = report["spike"]
+    assert spike["errors"] == 0 and spike["exact"] is True
+    assert spike["submitted_in_db"] == 10
+    assert spike["answers_stored"] == spike["answers_sent"] > 0
+    text = markdown(report)
+    for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
+                    "## Deadline spike", "## Reminder tick"):
+        assert heading in text
+    assert "exactly what was sent" in text
+    engine = sa.create_engine(with_database(PG_URL, "postgres"))
+    with engine.connect() as conn:
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE :p"),
+            {"p": prefix + "%"},
+        ).scalar_one()
+    engine.dispose()
+    assert left == 0
