@@ -69,3 +69,18 @@ class Defaults:
     MIN_GROUP_SIZE = 5
     # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
     PROXY_FIX_X_FOR = 0
+    # --- Mail and the scheduler (docs/scheduler.md) ---
+    MAIL_HOST = "localhost"
+    MAIL_PORT = 25
+    MAIL_STARTTLS = False  # True: STARTTLS (certificate checked) before any login
+    MAIL_USERNAME: str | None = None  # set both to log in
+    MAIL_PASSWORD: str | None = None
+    MAIL_FROM = "Kijun <kijun@localhost>"
+    MAIL_TIMEOUT_SECONDS = 30
+    MAIL_BATCH_SIZE = 100  # messages per SMTP connection
+    MAIL_RETRY_BASE_SECONDS = 60  # a failed send waits 1, 2, 4 … minutes before the next try
+    MAIL_RETRY_MAX_SECONDS = 3600  # … but never more than an hour
+    MAIL_CLAIM_SECONDS = 600  # a message claimed by a tick that died is tried again after this
+    SCHEDULER_INTERVAL_SECONDS = 60
+    SCHEDULER_CLOSED_SUMMARY_DAYS = 7  # a round closed longer ago gets no summary any more
+    SCHEDULER_LOCK_KEY = 4_151_000_004  # PostgreSQL advisory lock taken by `scheduler run`

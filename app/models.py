@@ -332,6 +332,10 @@ class Round(Model):
     opens_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
     closes_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Reminder cadence: days before the close, e.g. "7,3,1" (docs/scheduler.md); "" = none.
+    reminder_days: so.Mapped[str] = so.mapped_column(
+        sa.String(40), default="7,3,1", server_default="7,3,1"
+    )
 
     catalogue: so.Mapped[Catalogue] = so.relationship()
     wards: so.Mapped[list[Ward]] = so.relationship(secondary=round_ward, order_by=Ward.sort_order)
@@ -409,3 +413,54 @@ class SectionAnswer(Model):
     section: so.Mapped[Section] = so.relationship()
     standard: so.Mapped[Standard] = so.relationship()
     response: so.Mapped[Response] = so.relationship()
+
+
+# --- Mail sent by the scheduler (docs/scheduler.md) ---------------------------------------------
+
+
+class MailState(enum.StrEnum):
+    """Where one message of the send ledger stands."""
+
+    PENDING = "pending"  # to be sent
+    SENDING = "sending"  # claimed by a tick until ``claimed_until``
+    SENT = "sent"
+    FAILED = "failed"  # the last try failed; tried again from ``next_attempt_at``
+    SKIPPED = "skipped"  # never sent, ``reason`` says why
+
+
+class MailLedger(Model):
+    """One message of a round to one person: written before it is sent, marked after.
+
+    ``kind`` is ``opened``, ``reminder:<days before close>``, ``digest:<days before close>``
+    (to a chief) or ``closed`` (to the committee); one row per (round, person, kind) ever.
+    """
+
+    __tablename__ = "mail_ledger"
+    __table_args__ = (
+        sa.UniqueConstraint("round_id", "person_id", "kind"),
+        sa.Index("ix_mail_ledger_state_next_attempt_at", "state", "next_attempt_at"),
+        sa.Index("ix_mail_ledger_round_id_state", "round_id", "state"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    round_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("round.id", ondelete="CASCADE"))
+    person_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    kind: so.Mapped[str] = so.mapped_column(sa.String(20))
+    state: so.Mapped[MailState] = so.mapped_column(
+        _enum(MailState, "mail_state"), default=MailState.PENDING
+    )
+    reason: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    next_attempt_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    claimed_until: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+
+    round: so.Mapped[Round] = so.relationship()
+    person: so.Mapped[Person] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<MailLedger {self.round_id} {self.person_id} {self.kind} {self.state}>"

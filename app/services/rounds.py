@@ -18,6 +18,7 @@ Like every service it flushes but never commits: the caller commits.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,10 +26,15 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Catalogue, Round, Ward, round_ward
+from app.models import Catalogue, Round, Ward, round_ward, utcnow
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
 TITLE_MAX_LENGTH = 200  # Round.title is String(200)
+
+# Reminders: days before the close (docs/scheduler.md). Round.reminder_days stores "7,3,1".
+DEFAULT_REMINDER_DAYS: tuple[int, ...] = (7, 3, 1)
+REMINDER_DAYS_MAX = 90
+REMINDER_POINTS_MAX = 10
 
 # 2026-11-01 09:00, 2026-11-01T09:00, optional seconds, optional offset (Z, +09:00, +0900).
 _DATETIME = re.compile(
@@ -95,6 +101,7 @@ def create_round(
     opens_at: datetime,
     closes_at: datetime,
     title: str | None = None,
+    reminder_days: Sequence[int] | None = None,
 ) -> Round:
     """Create a round of the catalogue ``catalogue_key`` for the named wards.
 
@@ -102,9 +109,121 @@ def create_round(
     exist; at least one ward; a ward's own catalogue (``catalogue.ward`` set) only for that
     ward; both times are aware and ``opens_at < closes_at``; the title fits. The fiscal year
     is the opening's (see the module docstring); the default title is
-    「令和N年度 区役所サービス基準 自己点検」 for that year. Flushes, never commits.
+    「令和N年度 区役所サービス基準 自己点検」 for that year. ``reminder_days`` (days before the
+    close, see ``parse_reminder_days``) defaults to 7, 3 and 1. Flushes, never commits.
     """
+    catalogue, wards, fiscal_year, final_title = _checked(
+        catalogue_key, ward_names, opens_at, closes_at, title, []
+    )
+    round_ = Round(
+        title=final_title,
+        catalogue=catalogue,
+        fiscal_year=fiscal_year,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        wards=wards,
+        reminder_days=format_reminder_days(
+            DEFAULT_REMINDER_DAYS if reminder_days is None else reminder_days
+        ),
+    )
+    db.session.add(round_)
+    db.session.flush()
+    return round_
+
+
+def update_round(
+    round_: Round,
+    catalogue_key: str,
+    ward_names: Sequence[str],
+    opens_at: datetime,
+    closes_at: datetime,
+    title: str | None = None,
+    reminder_days: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> Round:
+    """Change a round, with the same checks as ``create_round`` and what its state allows.
+
+    Before the opening everything may change (the fiscal year follows the opening). Once the
+    round has opened, its catalogue, wards and opening stay as they are (people have answered
+    against them); the close and the reminder cadence may move, also to now (which closes the
+    round). Once it has closed only the title may change. Mail already written in the send
+    ledger stays as it is: the ledger's one row per (round, person, kind) means the opened mail
+    and a reminder of a given days-before-close are never sent twice, whatever the new times
+    (docs/scheduler.md). Raises RoundError with every problem; flushes, never commits.
+    """
+    now = now or utcnow()
+    days = (
+        parse_reminder_days(round_.reminder_days) if reminder_days is None else reminder_days
+    )
     errors: list[str] = []
+    same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
+    if round_.closes_at <= now:
+        if (
+            opens_at != round_.opens_at
+            or closes_at != round_.closes_at
+            or catalogue_key != round_.catalogue.key
+            or not same_wards
+            or tuple(days) != parse_reminder_days(round_.reminder_days)
+        ):
+            errors.append("締め切った調査は題名のほかは変えられません。")
+    elif round_.opens_at <= now:
+        if catalogue_key != round_.catalogue.key or not same_wards:
+            errors.append("受付が始まった調査の基準（カタログ）と区は変えられません。")
+        if opens_at != round_.opens_at:
+            errors.append("受付が始まった調査の開始日時は変えられません。")
+    catalogue, wards, fiscal_year, final_title = _checked(
+        catalogue_key, ward_names, opens_at, closes_at, title, errors
+    )
+    round_.title = final_title
+    round_.catalogue = catalogue
+    round_.fiscal_year = fiscal_year
+    round_.opens_at = opens_at
+    round_.closes_at = closes_at
+    round_.wards = wards
+    round_.reminder_days = format_reminder_days(days)
+    db.session.flush()
+    return round_
+
+
+def parse_reminder_days(text: str) -> tuple[int, ...]:
+    """``"7,3,1"`` (also ``7、3、1`` or full-width digits) -> ``(7, 3, 1)``; ``""`` -> ``()``.
+
+    Each value is a whole number of days before the close, 1 to 90, at most 10 of them;
+    duplicates are dropped and the result runs from the earliest reminder to the last.
+    Raises ValueError with a plain Japanese message otherwise.
+    """
+    cleaned = unicodedata.normalize("NFKC", text).replace("、", ",").strip()
+    if not cleaned:
+        return ()
+    days: set[int] = set()
+    for part in cleaned.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 1 <= int(part) <= REMINDER_DAYS_MAX:
+            raise ValueError(
+                f"催促の日「{part}」が読めません。締切の何日前かを 1 から {REMINDER_DAYS_MAX} の"
+                "数で、7,3,1 のようにカンマで区切って書いてください。"
+            )
+        days.add(int(part))
+    if len(days) > REMINDER_POINTS_MAX:
+        raise ValueError(f"催促は {REMINDER_POINTS_MAX} 回までにしてください。")
+    return tuple(sorted(days, reverse=True))
+
+
+def format_reminder_days(days: Sequence[int]) -> str:
+    """``(7, 3, 1)`` -> ``"7,3,1"`` (as ``Round.reminder_days`` stores it)."""
+    return ",".join(str(d) for d in sorted(set(days), reverse=True))
+
+
+def _checked(
+    catalogue_key: str,
+    ward_names: Sequence[str],
+    opens_at: datetime,
+    closes_at: datetime,
+    title: str | None,
+    errors: list[str],
+) -> tuple[Catalogue, list[Ward], int, str]:
+    """The catalogue, wards, fiscal year and title of a round, or RoundError naming every
+    problem (``errors`` may bring problems found earlier)."""
     catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == catalogue_key))
     if catalogue is None:
         errors.append(
@@ -149,18 +268,7 @@ def create_round(
 
     if errors or catalogue is None:
         raise RoundError(errors)
-
-    round_ = Round(
-        title=final_title,
-        catalogue=catalogue,
-        fiscal_year=fiscal_year,
-        opens_at=opens_at,
-        closes_at=closes_at,
-        wards=wards,
-    )
-    db.session.add(round_)
-    db.session.flush()
-    return round_
+    return catalogue, wards, fiscal_year, final_title
 
 
 def list_rounds(now: datetime | None = None) -> list[RoundSummary]:
