@@ -152,9 +152,7 @@ def update_round(
     (docs/scheduler.md). Raises RoundError with every problem; flushes, never commits.
     """
     now = now or utcnow()
-    days = (
-        parse_reminder_days(round_.reminder_days) if reminder_days is None else reminder_days
-    )
+    days = parse_reminder_days(round_.reminder_days) if reminder_days is None else reminder_days
     errors: list[str] = []
     same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
     if round_.closes_at <= now:
@@ -236,9 +234,7 @@ def _checked(
     if not names:
         errors.append("対象の区を1つ以上指定してください（--ward 高津区）。")
     else:
-        found = {
-            w.name: w for w in db.session.scalars(sa.select(Ward).where(Ward.name.in_(names)))
-        }
+        found = {w.name: w for w in db.session.scalars(sa.select(Ward).where(Ward.name.in_(names)))}
         for name in names:
             if name not in found:
                 errors.append(f"区「{name}」はありません。")

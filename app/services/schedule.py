@@ -1,0 +1,675 @@
+"""The rounds' mail, decided by comparing the database with the clock (docs/scheduler.md).
+
+Every tick of the scheduler calls ``plan(now)``, then claims, renders and marks messages in
+batches; the caller (``app.scheduler.tick``) commits between the steps and does the sending.
+Like every service, the functions here flush but never commit.
+
+The send ledger (``MailLedger``) has one row per (round, person, kind), ever:
+
+- ``opened``: to everyone who must answer, while the round is open (people added to the
+  roster during the round get it too);
+- ``reminder:<d>``: to those without a submitted response, ``d`` days before the close. Only
+  the *latest due* point of the round's cadence is acted on: after a downtime that spanned
+  the 7- and 3-day points only ``reminder:3`` is written, and an older reminder still waiting
+  is skipped as superseded. A point is due from ``closes_at - d days`` on, if that is after
+  the opening;
+- ``digest:<d>``: to the chief of each section that still has someone without a submitted
+  response, listing them, at the same points;
+- ``closed``: to the committee (a committee grant for one of the round's wards or the whole
+  city), with the response rate, once the round has closed (up to
+  ``SCHEDULER_CLOSED_SUMMARY_DAYS`` after the close, so that installing the scheduler does not
+  mail about rounds closed long ago).
+
+Rows are written with INSERT ... SELECT ... ON CONFLICT DO NOTHING (one statement per round
+and kind, whatever the number of people), as ``pending``, or ``skipped`` with a reason when the
+person has no address. A row is ``sent`` only after the SMTP server took it; a failed try makes
+it ``failed`` with ``next_attempt_at`` (back-off) and it is tried again; a tick claims rows by
+setting them ``sending`` until ``claimed_until`` (SELECT ... FOR UPDATE SKIP LOCKED on
+PostgreSQL; SQLite's BEGIN IMMEDIATE serialises whole transactions), so two ticks never take
+the same row, and a row claimed by a tick that died is taken again after the claim expires.
+A waiting reminder or digest is skipped once the round has closed, and a reminder once its
+person has submitted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app, render_template
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db
+from app.models import (
+    Assignment,
+    Grant,
+    GrantRole,
+    MailLedger,
+    MailState,
+    Person,
+    Response,
+    ResponseStatus,
+    Role,
+    Round,
+    Section,
+    UTCDateTime,
+    Ward,
+    round_ward,
+)
+from app.services.mail import Outgoing
+from app.services.rounds import parse_reminder_days
+from app.wareki import reiwa_datetime
+from reports.rates import format_rate, percentage
+
+OPENED = "opened"
+CLOSED = "closed"
+REMINDER = "reminder:"
+DIGEST = "digest:"
+
+# Why a row is skipped (shown on the ledger page).
+NO_EMAIL = "メールアドレスが登録されていません"
+ALREADY_SUBMITTED = "送る前に提出されました"
+SUPERSEDED = "新しい催促に置き換わったか、予定が変わりました"
+AFTER_CLOSE = "送る前に締め切られました"
+NOBODY_LEFT = "送る前に課の全員が提出しました"
+
+STATE_LABELS: dict[MailState, str] = {
+    MailState.PENDING: "送信待ち",
+    MailState.SENDING: "送信中",
+    MailState.SENT: "送信済み",
+    MailState.FAILED: "失敗・再送待ち",
+    MailState.SKIPPED: "送らない",
+}
+
+_LEDGER_COLUMNS = ["round_id", "person_id", "kind", "state", "reason", "attempts", "created_at"]
+
+
+def reminder_kind(days: int) -> str:
+    return f"{REMINDER}{days}"
+
+
+def digest_kind(days: int) -> str:
+    return f"{DIGEST}{days}"
+
+
+def kind_label(kind: str) -> str:
+    """The ledger's kind in plain Japanese."""
+    if kind == OPENED:
+        return _("受付開始のお知らせ")
+    if kind == CLOSED:
+        return _("締め切りのお知らせ（委員）")
+    if kind.startswith(REMINDER):
+        return _("催促（締切 %(d)s 日前）", d=kind[len(REMINDER) :])
+    if kind.startswith(DIGEST):
+        return _("所属長へ未提出者の一覧（締切 %(d)s 日前）", d=kind[len(DIGEST) :])
+    return kind
+
+
+def due_reminder_days(
+    opens_at: datetime, closes_at: datetime, reminder_days: str, now: datetime
+) -> int | None:
+    """The latest cadence point due at ``now``, as days before the close, or None.
+
+    A point ``d`` is due from ``closes_at - d days`` until the close, when that moment is
+    after the opening; of the due points the one nearest the close wins.
+    """
+    if not opens_at <= now < closes_at:
+        return None
+    due = [
+        d
+        for d in parse_reminder_days(reminder_days)
+        if opens_at < closes_at - timedelta(days=d) <= now
+    ]
+    return min(due) if due else None
+
+
+@dataclass
+class PlanReport:
+    """What ``plan`` wrote: new rows by (round id, kind), rows skipped by reason."""
+
+    written: dict[tuple[int, str], int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+def _dialect_insert() -> Any:
+    name = db.session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _waiting(now: datetime) -> sa.ColumnElement[bool]:
+    """Rows not sent yet and not being sent: pending, failed, or claimed by a dead tick."""
+    return sa.or_(
+        MailLedger.state.in_([MailState.PENDING, MailState.FAILED]),
+        sa.and_(MailLedger.state == MailState.SENDING, MailLedger.claimed_until <= now),
+    )
+
+
+def _submitted(round_id: Any, person_id: Any) -> sa.Exists:
+    return sa.exists().where(
+        Response.round_id == round_id,
+        Response.person_id == person_id,
+        Response.status == ResponseStatus.SUBMITTED,
+    )
+
+
+def _respondents(round_: Round) -> sa.Select[Any]:
+    """Person ids of everyone who must answer the round (its wards' roster of its year)."""
+    return (
+        sa.select(Assignment.person_id)
+        .join(Section, Section.id == Assignment.section_id)
+        .join(round_ward, round_ward.c.ward_id == Section.ward_id)
+        .where(round_ward.c.round_id == round_.id, Assignment.fiscal_year == round_.fiscal_year)
+    )
+
+
+def _non_respondents(round_: Round) -> sa.Select[Any]:
+    return _respondents(round_).where(~_submitted(round_.id, Assignment.person_id))
+
+
+def _chiefs_waiting_on_someone(round_: Round) -> sa.Select[Any]:
+    """Chiefs of the round's sections in which someone has not submitted yet."""
+    member = so.aliased(Assignment)
+    return (
+        _respondents(round_)
+        .where(Assignment.role == Role.CHIEF)
+        .where(
+            sa.exists().where(
+                member.section_id == Assignment.section_id,
+                member.fiscal_year == round_.fiscal_year,
+                ~_submitted(round_.id, member.person_id),
+            )
+        )
+    )
+
+
+def _committee(round_: Round) -> sa.Select[Any]:
+    """Committee members for one of the round's wards or for the whole city."""
+    return sa.select(Grant.person_id).where(
+        Grant.role == GrantRole.COMMITTEE,
+        sa.or_(
+            Grant.ward_id.is_(None),
+            Grant.ward_id.in_(
+                sa.select(round_ward.c.ward_id).where(round_ward.c.round_id == round_.id)
+            ),
+        ),
+    )
+
+
+def _write(round_id: int, kind: str, people: sa.Select[Any], now: datetime) -> int:
+    """One INSERT ... SELECT ... ON CONFLICT DO NOTHING: a row per person not yet written."""
+    no_address = sa.or_(Person.email.is_(None), sa.func.trim(Person.email) == "")
+    source = sa.select(
+        sa.literal(round_id, sa.Integer()),
+        Person.id,
+        sa.literal(kind, sa.String(20)),
+        sa.case((no_address, MailState.SKIPPED.value), else_=MailState.PENDING.value),
+        sa.case((no_address, NO_EMAIL), else_=sa.null()),
+        sa.literal(0, sa.Integer()),
+        sa.literal(now, UTCDateTime()),
+    ).where(Person.id.in_(people.scalar_subquery()))
+    stmt = (
+        _dialect_insert()(MailLedger)
+        .from_select(_LEDGER_COLUMNS, source)
+        .on_conflict_do_nothing(index_elements=["round_id", "person_id", "kind"])
+        .execution_options(preserve_rowcount=True)
+    )
+    return _rowcount(db.session.execute(stmt))
+
+
+def _skip(where: sa.ColumnElement[bool], reason: str, now: datetime) -> int:
+    result = db.session.execute(
+        sa.update(MailLedger)
+        .where(_waiting(now), where)
+        .values(state=MailState.SKIPPED, reason=reason, claimed_until=None, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def plan(now: datetime) -> PlanReport:
+    """Write the rows the clock calls for and skip the waiting ones that became pointless.
+
+    A constant number of statements per round concerned (open, or closed within the summary
+    window), whatever the number of people. Flushes, never commits.
+    """
+    report = PlanReport()
+    grace = timedelta(days=int(current_app.config["SCHEDULER_CLOSED_SUMMARY_DAYS"]))
+
+    closed_rounds = sa.select(Round.id).where(Round.closes_at <= now)
+    report.skipped[AFTER_CLOSE] = _skip(
+        sa.and_(MailLedger.kind != CLOSED, MailLedger.round_id.in_(closed_rounds)),
+        AFTER_CLOSE,
+        now,
+    )
+    report.skipped[ALREADY_SUBMITTED] = _skip(
+        sa.and_(
+            MailLedger.kind.startswith(REMINDER),
+            _submitted(MailLedger.round_id, MailLedger.person_id),
+        ),
+        ALREADY_SUBMITTED,
+        now,
+    )
+    report.skipped[SUPERSEDED] = 0
+
+    rounds = db.session.scalars(
+        sa.select(Round)
+        .where(Round.opens_at <= now, Round.closes_at > now - grace)
+        .order_by(Round.id)
+    ).all()
+    for round_ in rounds:
+        written: dict[str, int] = {}
+        if round_.closes_at <= now:
+            written[CLOSED] = _write(round_.id, CLOSED, _committee(round_), now)
+        else:
+            written[OPENED] = _write(round_.id, OPENED, _respondents(round_), now)
+            days = due_reminder_days(round_.opens_at, round_.closes_at, round_.reminder_days, now)
+            keep = [reminder_kind(days), digest_kind(days)] if days is not None else []
+            report.skipped[SUPERSEDED] += _skip(
+                sa.and_(
+                    MailLedger.round_id == round_.id,
+                    sa.or_(
+                        MailLedger.kind.startswith(REMINDER), MailLedger.kind.startswith(DIGEST)
+                    ),
+                    MailLedger.kind.not_in(keep),
+                ),
+                SUPERSEDED,
+                now,
+            )
+            if days is not None:
+                kind = reminder_kind(days)
+                written[kind] = _write(round_.id, kind, _non_respondents(round_), now)
+                kind = digest_kind(days)
+                written[kind] = _write(round_.id, kind, _chiefs_waiting_on_someone(round_), now)
+        for kind, count in written.items():
+            if count:
+                report.written[(round_.id, kind)] = count
+    db.session.flush()
+    return report
+
+
+# --- Claiming, rendering and marking -------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        sa.and_(
+            MailLedger.state.in_([MailState.PENDING, MailState.FAILED]),
+            sa.or_(MailLedger.next_attempt_at.is_(None), MailLedger.next_attempt_at <= now),
+        ),
+        sa.and_(MailLedger.state == MailState.SENDING, MailLedger.claimed_until <= now),
+    )
+
+
+def claim(now: datetime, limit: int) -> list[int]:
+    """Take up to ``limit`` rows due to be sent: ``sending`` until the claim expires.
+
+    SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL) lets two ticks claim at once without
+    taking the same row or waiting for each other. Counts the try. Flushes, never commits.
+    """
+    ids = list(
+        db.session.scalars(
+            sa.select(MailLedger.id)
+            .where(_claimable(now))
+            .order_by(MailLedger.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        lease = timedelta(seconds=int(current_app.config["MAIL_CLAIM_SECONDS"]))
+        db.session.execute(
+            sa.update(MailLedger)
+            .where(MailLedger.id.in_(ids))
+            .values(
+                state=MailState.SENDING,
+                claimed_until=now + lease,
+                attempts=MailLedger.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def mark_sent(ledger_id: int, now: datetime) -> None:
+    """The SMTP server took the message. Flushes, never commits."""
+    db.session.execute(
+        sa.update(MailLedger)
+        .where(MailLedger.id == ledger_id)
+        .values(state=MailState.SENT, sent_at=now, claimed_until=None, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off after the ``attempts``-th failed try: 1, 2, 4 … minutes, at most an hour."""
+    base = int(current_app.config["MAIL_RETRY_BASE_SECONDS"])
+    most = int(current_app.config["MAIL_RETRY_MAX_SECONDS"])
+    return timedelta(seconds=min(base * 2 ** min(max(attempts - 1, 0), 30), most))
+
+
+def mark_failed(ledger_ids: Sequence[int], now: datetime, error: str) -> None:
+    """A try failed: ``failed``, tried again after the back-off. One UPDATE per distinct
+    number of tries in ``ledger_ids`` (usually one). Flushes, never commits."""
+    if not ledger_ids:
+        return
+    by_attempts: dict[int, list[int]] = defaultdict(list)
+    for ledger_id, attempts in db.session.execute(
+        sa.select(MailLedger.id, MailLedger.attempts).where(MailLedger.id.in_(ledger_ids))
+    ):
+        by_attempts[attempts].append(ledger_id)
+    for attempts, ids in by_attempts.items():
+        db.session.execute(
+            sa.update(MailLedger)
+            .where(MailLedger.id.in_(ids))
+            .values(
+                state=MailState.FAILED,
+                claimed_until=None,
+                next_attempt_at=now + retry_delay(attempts),
+                last_error=error[:1000],
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _mark_skipped(ledger_ids: Sequence[int], reason: str) -> None:
+    if ledger_ids:
+        db.session.execute(
+            sa.update(MailLedger)
+            .where(MailLedger.id.in_(ledger_ids))
+            .values(state=MailState.SKIPPED, reason=reason, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@dataclass(frozen=True)
+class _Member:
+    employee_id: str
+    name: str
+    drafting: bool
+
+
+def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
+    """The messages of claimed rows, in ledger order; rows that became pointless since they
+    were written (a reminder to someone who has submitted, a digest of a section where all
+    have) are marked skipped and left out. A constant number of queries per batch.
+    Flushes, never commits."""
+    if not ledger_ids:
+        return []
+    rows = db.session.execute(
+        sa.select(
+            MailLedger.id,
+            MailLedger.kind,
+            MailLedger.person_id,
+            Person.name,
+            Person.email,
+            Round,
+            _submitted(MailLedger.round_id, MailLedger.person_id).label("submitted"),
+        )
+        .join(Person, Person.id == MailLedger.person_id)
+        .join(Round, Round.id == MailLedger.round_id)
+        .where(MailLedger.id.in_(ledger_ids))
+        .order_by(MailLedger.id)
+    ).all()
+    digests = [(r.Round.id, r.person_id) for r in rows if r.kind.startswith(DIGEST)]
+    waiting_on = _section_non_respondents(digests)
+    closed = sorted({r.Round.id for r in rows if r.kind == CLOSED})
+    rates = _response_rates(closed)
+    base_url = str(current_app.config["BASE_URL"]).rstrip("/")
+
+    out: list[Outgoing] = []
+    skipped: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        round_: Round = r.Round
+        if not r.email or not r.email.strip():
+            skipped[NO_EMAIL].append(r.id)
+            continue
+        context: dict[str, Any] = {
+            "name": r.name,
+            "round": round_,
+            "deadline": reiwa_datetime(round_.closes_at),
+            "checklist_url": f"{base_url}/rounds/{round_.id}/checklist",
+        }
+        if r.kind == OPENED:
+            subject = _("【回答のお願い】%(title)s", title=round_.title)
+            template = "opened"
+        elif r.kind.startswith(REMINDER):
+            if r.submitted:
+                skipped[ALREADY_SUBMITTED].append(r.id)
+                continue
+            context["days"] = int(r.kind[len(REMINDER) :])
+            subject = _("【締切まであと%(d)s日】%(title)s", d=context["days"], title=round_.title)
+            template = "reminder"
+        elif r.kind.startswith(DIGEST):
+            section_name, members = waiting_on.get((round_.id, r.person_id), ("", []))
+            if not members:
+                skipped[NOBODY_LEFT].append(r.id)
+                continue
+            context.update(
+                days=int(r.kind[len(DIGEST) :]),
+                section_name=section_name,
+                members=members,
+                section_url=f"{base_url}/rounds/{round_.id}/section",
+            )
+            subject = _(
+                "【未提出 %(n)s 人】%(section)s・%(title)s",
+                n=len(members),
+                section=section_name,
+                title=round_.title,
+            )
+            template = "digest"
+        else:
+            wards, total, submitted = rates.get(round_.id, ([], 0, 0))
+            rate = format_rate(percentage(submitted, total, current_app.config["RATE_ROUNDING"]))
+            context.update(
+                wards=wards,
+                total=total,
+                submitted=submitted,
+                rate=rate,
+                results_url=f"{base_url}/results/rounds/{round_.id}",
+            )
+            subject = _(
+                "【締め切りました】%(title)s（回答率 %(rate)s%%）", title=round_.title, rate=rate
+            )
+            template = "closed"
+        body = render_template(f"mail/{template}.txt", **context)
+        out.append(Outgoing(ledger_id=r.id, to=r.email.strip(), subject=subject, body=body))
+    for reason, ids in skipped.items():
+        _mark_skipped(ids, reason)
+    db.session.flush()
+    return out
+
+
+def _section_non_respondents(
+    pairs: Sequence[tuple[int, int]],
+) -> dict[tuple[int, int], tuple[str, list[_Member]]]:
+    """For (round id, chief id) pairs: the chief's section and who in it has not submitted."""
+    if not pairs:
+        return {}
+    chief = so.aliased(Assignment)
+    member = so.aliased(Assignment)
+    member_person = so.aliased(Person)
+    rows = db.session.execute(
+        sa.select(
+            Round.id,
+            chief.person_id,
+            Section.name,
+            member_person.employee_id,
+            member_person.name,
+            Response.status,
+        )
+        .select_from(Round)
+        .join(chief, sa.and_(chief.fiscal_year == Round.fiscal_year, chief.role == Role.CHIEF))
+        .join(Section, Section.id == chief.section_id)
+        .join(
+            round_ward,
+            sa.and_(round_ward.c.round_id == Round.id, round_ward.c.ward_id == Section.ward_id),
+        )
+        .join(
+            member,
+            sa.and_(member.section_id == chief.section_id, member.fiscal_year == Round.fiscal_year),
+        )
+        .join(member_person, member_person.id == member.person_id)
+        .outerjoin(
+            Response,
+            sa.and_(Response.round_id == Round.id, Response.person_id == member_person.id),
+        )
+        .where(
+            Round.id.in_({round_id for round_id, _ in pairs}),
+            chief.person_id.in_({chief_id for _, chief_id in pairs}),
+        )
+        .order_by(member_person.employee_id)
+    ).all()
+    wanted = set(pairs)
+    found: dict[tuple[int, int], tuple[str, list[_Member]]] = {}
+    for round_id, chief_id, section_name, employee_id, name, status in rows:
+        if (round_id, chief_id) not in wanted:
+            continue
+        entry = found.setdefault((round_id, chief_id), (section_name, []))
+        if status != ResponseStatus.SUBMITTED:
+            entry[1].append(_Member(employee_id, name, status == ResponseStatus.DRAFT))
+    return found
+
+
+def _response_rates(
+    round_ids: Sequence[int],
+) -> dict[int, tuple[list[tuple[str, int, int]], int, int]]:
+    """For each round: (ward name, people, submitted) per ward, and the totals. One query."""
+    if not round_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            Round.id,
+            Ward.name,
+            sa.func.count(Assignment.person_id),
+            sa.func.count(Response.id),
+        )
+        .select_from(Round)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Ward, Ward.id == round_ward.c.ward_id)
+        .join(Section, Section.ward_id == Ward.id)
+        .join(
+            Assignment,
+            sa.and_(
+                Assignment.section_id == Section.id, Assignment.fiscal_year == Round.fiscal_year
+            ),
+        )
+        .outerjoin(
+            Response,
+            sa.and_(
+                Response.round_id == Round.id,
+                Response.person_id == Assignment.person_id,
+                Response.status == ResponseStatus.SUBMITTED,
+            ),
+        )
+        .where(Round.id.in_(round_ids))
+        .group_by(Round.id, Ward.id, Ward.name, Ward.sort_order)
+        .order_by(Round.id, Ward.sort_order, Ward.name)
+    ).all()
+    result: dict[int, tuple[list[tuple[str, int, int]], int, int]] = {}
+    for round_id, ward_name, people, submitted in rows:
+        wards, total, done = result.get(round_id, ([], 0, 0))
+        wards.append((ward_name, people, submitted))
+        result[round_id] = (wards, total + people, done + submitted)
+    return result
+
+
+# --- Reading: the dry run and the ledger pages ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Due:
+    """A message a tick would send now (the dry run prints these)."""
+
+    ledger_id: int
+    round_id: int
+    kind: str
+    employee_id: str
+    name: str
+    email: str
+    attempts: int
+
+
+def due_now(now: datetime) -> list[Due]:
+    """Every row a tick would claim and send at ``now``, in ledger order. One query."""
+    rows = db.session.execute(
+        sa.select(
+            MailLedger.id,
+            MailLedger.round_id,
+            MailLedger.kind,
+            Person.employee_id,
+            Person.name,
+            Person.email,
+            MailLedger.attempts,
+        )
+        .join(Person, Person.id == MailLedger.person_id)
+        .where(_claimable(now))
+        .order_by(MailLedger.id)
+    ).all()
+    return [
+        Due(ledger_id=a, round_id=b, kind=c, employee_id=d, name=e, email=f or "", attempts=g)
+        for a, b, c, d, e, f, g in rows
+    ]
+
+
+def ledger_counts(round_ids: Sequence[int] | None = None) -> dict[int, dict[MailState, int]]:
+    """Rows per state, by round (all rounds when ``round_ids`` is None). One GROUP BY."""
+    query = sa.select(MailLedger.round_id, MailLedger.state, sa.func.count()).group_by(
+        MailLedger.round_id, MailLedger.state
+    )
+    if round_ids is not None:
+        query = query.where(MailLedger.round_id.in_(round_ids))
+    counts: dict[int, dict[MailState, int]] = defaultdict(dict)
+    for round_id, state, count in db.session.execute(query):
+        counts[round_id][MailState(state)] = count
+    return dict(counts)
+
+
+def ledger_query(round_id: int, state: MailState | None = None) -> sa.Select[MailLedger, str, str]:
+    """The round's ledger rows with their person, oldest first (paginate it: a round may
+    have 20,000 people)."""
+    query = (
+        sa.select(MailLedger, Person.employee_id, Person.name)
+        .join(Person, Person.id == MailLedger.person_id)
+        .where(MailLedger.round_id == round_id)
+        .order_by(MailLedger.id)
+    )
+    if state is not None:
+        query = query.where(MailLedger.state == state)
+    return query
+
+
+def immediate_effects(
+    opens_at: datetime,
+    closes_at: datetime,
+    now: datetime,
+    *,
+    was_open: bool = False,
+    was_closed: bool = False,
+) -> list[str]:
+    """What saving these times sets off at once and cannot be undone (asked to confirm)."""
+    effects: list[str] = []
+    if not was_open and not was_closed and opens_at <= now < closes_at:
+        effects.append(
+            _(
+                "保存するとすぐに受付が始まり、対象の全員に「回答のお願い」のメールが"
+                "送られます。送ったメールは取り消せません。"
+            )
+        )
+    if not was_closed and closes_at <= now:
+        effects.append(
+            _(
+                "保存するとすぐに締め切られ、それ以後は誰も回答できません。委員に"
+                "締め切りのお知らせが送られます。"
+            )
+        )
+    return effects
