@@ -91,6 +91,7 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
+    from app.admin import routes as admin_routes
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.checklist.routes import bp as checklist_bp
@@ -105,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(results_bp)
     app.register_blueprint(vendor_bp)
+    app.register_blueprint(admin_routes.bp)
 
 
 def register_template_helpers(app: Flask) -> None:

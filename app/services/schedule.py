@@ -43,6 +43,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app, render_template
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -79,12 +80,12 @@ SUPERSEDED = "新しい催促に置き換わったか、予定が変わりまし
 AFTER_CLOSE = "送る前に締め切られました"
 NOBODY_LEFT = "送る前に課の全員が提出しました"
 
-STATE_LABELS: dict[MailState, str] = {
-    MailState.PENDING: "送信待ち",
-    MailState.SENDING: "送信中",
-    MailState.SENT: "送信済み",
-    MailState.FAILED: "失敗・再送待ち",
-    MailState.SKIPPED: "送らない",
+STATE_LABELS: dict[MailState, Any] = {
+    MailState.PENDING: _l("送信待ち"),
+    MailState.SENDING: _l("送信中"),
+    MailState.SENT: _l("送信済み"),
+    MailState.FAILED: _l("失敗・再送待ち"),
+    MailState.SKIPPED: _l("送らない"),
 }
 
 _LEDGER_COLUMNS = ["round_id", "person_id", "kind", "state", "reason", "attempts", "created_at"]
@@ -634,12 +635,12 @@ def ledger_counts(round_ids: Sequence[int] | None = None) -> dict[int, dict[Mail
     return dict(counts)
 
 
-def ledger_query(round_id: int, state: MailState | None = None) -> sa.Select[MailLedger, str, str]:
-    """The round's ledger rows with their person, oldest first (paginate it: a round may
-    have 20,000 people)."""
+def ledger_query(round_id: int, state: MailState | None = None) -> sa.Select[MailLedger]:
+    """The round's ledger rows with their person (joined, one query), oldest first.
+    Paginate it: a round may have 20,000 people."""
     query = (
-        sa.select(MailLedger, Person.employee_id, Person.name)
-        .join(Person, Person.id == MailLedger.person_id)
+        sa.select(MailLedger)
+        .options(so.joinedload(MailLedger.person))
         .where(MailLedger.round_id == round_id)
         .order_by(MailLedger.id)
     )

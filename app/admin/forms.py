@@ -1,0 +1,143 @@
+"""The round form: catalogue, wards, title, opening and close on Tokyo's clock, reminder days."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.extensions import db
+from app.models import Catalogue, MailState, Round, Ward
+from app.services.rounds import (
+    DEFAULT_REMINDER_DAYS,
+    TITLE_MAX_LENGTH,
+    format_reminder_days,
+    parse_datetime,
+    parse_reminder_days,
+)
+from app.services.schedule import STATE_LABELS
+from app.wareki import fiscal_year_label, tokyo
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
+
+
+def _moment(field: Any) -> None:
+    try:
+        parse_datetime(field.data or "")
+    except ValueError as error:
+        raise ValidationError(str(error)) from error
+
+
+class RoundForm(FlaskForm):
+    """Create or edit a round. Times are read as Tokyo time (``parse_datetime``)."""
+
+    catalogue = SelectField(
+        _l("基準（カタログ）"),
+        validators=[InputRequired(message=_l("基準（カタログ）を選んでください。"))],
+    )
+    wards = SelectMultipleField(
+        _l("対象の区"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    title = StringField(
+        _l("題名"),
+        description=_l("空のままなら「令和N年度 区役所サービス基準 自己点検」になります。"),
+        validators=[
+            Optional(),
+            Length(
+                max=TITLE_MAX_LENGTH,
+                message=_l("題名は %(max)d 文字までにしてください。", max=TITLE_MAX_LENGTH),
+            ),
+        ],
+    )
+    opens = StringField(
+        _l("受付開始（東京時間）"),
+        description=_l("例 2026-11-01 09:00。この時刻に全員へ「回答のお願い」が届きます。"),
+        validators=[InputRequired(message=_l("受付開始の日時を入れてください。"))],
+    )
+    closes = StringField(
+        _l("締め切り（東京時間）"),
+        description=_l("例 2026-11-28 17:15。この時刻からは回答できません。"),
+        validators=[InputRequired(message=_l("締め切りの日時を入れてください。"))],
+    )
+    reminder_days = StringField(
+        _l("催促する日（締め切りの何日前か）"),
+        default=format_reminder_days(DEFAULT_REMINDER_DAYS),
+        description=_l(
+            "カンマで区切ります（例 7,3,1）。まだ提出していない人にだけ届きます。"
+            "空にすると催促しません。"
+        ),
+    )
+    confirm = BooleanField(_l("すぐにメールが送られることを確かめました"))
+
+    def validate_wards(self, field: Any) -> None:
+        # Not InputRequired: it would mark every checkbox required.
+        if not field.data:
+            raise ValidationError(_l("対象の区を1つ以上選んでください。"))
+
+    def validate_opens(self, field: Any) -> None:
+        _moment(field)
+
+    def validate_closes(self, field: Any) -> None:
+        _moment(field)
+
+    def validate_reminder_days(self, field: Any) -> None:
+        try:
+            parse_reminder_days(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+
+    def times(self) -> tuple[datetime, datetime]:
+        return parse_datetime(self.opens.data), parse_datetime(self.closes.data)
+
+    def cadence(self) -> tuple[int, ...]:
+        return parse_reminder_days(self.reminder_days.data or "")
+
+
+def round_form(round_: Round | None = None) -> RoundForm:
+    """The form with the catalogues and wards to choose from, filled from ``round_`` on GET."""
+    form = RoundForm(obj=None)
+    if round_ is not None and not form.is_submitted():
+        form.catalogue.data = round_.catalogue.key
+        form.wards.data = [w.name for w in round_.wards]
+        form.title.data = round_.title
+        form.opens.data = tokyo(round_.opens_at).strftime(LOCAL_FORMAT)
+        form.closes.data = tokyo(round_.closes_at).strftime(LOCAL_FORMAT)
+        form.reminder_days.data = round_.reminder_days
+    catalogues = db.session.scalars(
+        sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+    )
+    form.catalogue.choices = [
+        SelectChoice(c.key, f"{fiscal_year_label(c.fiscal_year)} {c.title}（{c.key}）")
+        for c in catalogues
+    ]
+    form.wards.choices = [
+        SelectChoice(w.name, w.name)
+        for w in db.session.scalars(sa.select(Ward).order_by(Ward.sort_order, Ward.name))
+    ]
+    return form
+
+
+class LedgerFilterForm(FlaskForm):
+    """Which state of the ledger to list (GET, no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    state = SelectField(
+        _l("状態"),
+        choices=[SelectChoice("", _l("すべて"))]
+        + [SelectChoice(s.value, label) for s, label in STATE_LABELS.items()],
+        validators=[Optional()],
+    )
+
+    def chosen(self) -> MailState | None:
+        return MailState(self.state.data) if self.state.data else None

@@ -1,0 +1,139 @@
+"""Admin: the rounds, creating and editing one, and a round's send ledger.
+
+The rules live in ``app.services.rounds`` and ``app.services.schedule``; these views validate
+the form, call the service, commit once and redirect, or render the form again with what went
+wrong. Saving times that open or close a round at once (mail goes out, answers stop) asks for
+a confirmation first.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import access, roles_of
+from app.admin import bp
+from app.admin.forms import LedgerFilterForm, RoundForm, round_form
+from app.extensions import db
+from app.models import Round, utcnow
+from app.services.rounds import RoundError, create_round, list_rounds, update_round
+from app.services.schedule import (
+    STATE_LABELS,
+    immediate_effects,
+    kind_label,
+    ledger_counts,
+    ledger_query,
+)
+
+LEDGER_PAGE_SIZE = 50
+
+
+@bp.get("/rounds")
+@access("admin")
+def rounds() -> str:
+    """Admin: every round, newest first, with the number of messages in each state."""
+    return render_template(
+        "admin/rounds.html",
+        rounds=list_rounds(),
+        counts=ledger_counts(),
+        now=utcnow(),
+        labels=STATE_LABELS,
+    )
+
+
+@bp.route("/rounds/new", methods=["GET", "POST"])
+@access("admin")
+def new_round() -> ResponseReturnValue:
+    """Admin: create a round (catalogue, wards, title, times, reminder days)."""
+    return _save(round_form(), None)
+
+
+@bp.route("/rounds/<int:round_id>/edit", methods=["GET", "POST"])
+@access("admin")
+def edit_round(round_id: int) -> ResponseReturnValue:
+    """Admin: change a round; what may change depends on whether it has opened or closed."""
+    round_ = db.session.get(Round, round_id) or abort(404)
+    return _save(round_form(round_), round_)
+
+
+@bp.get("/rounds/<int:round_id>/mail")
+@access("admin")
+def ledger(round_id: int) -> str:
+    """Admin: the round's send ledger, 50 messages a page, with the count in each state."""
+    round_ = db.session.get(Round, round_id) or abort(404)
+    form = LedgerFilterForm(formdata=request.args)
+    state = form.chosen() if form.validate() else None
+    page = db.paginate(
+        ledger_query(round_id, state), per_page=LEDGER_PAGE_SIZE, max_per_page=LEDGER_PAGE_SIZE
+    )
+    return render_template(
+        "admin/ledger.html",
+        round=round_,
+        form=form,
+        page=page,
+        state=state,
+        counts=ledger_counts([round_id]).get(round_id, {}),
+        labels=STATE_LABELS,
+        kind_label=kind_label,
+    )
+
+
+def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
+    """Validate, ask to confirm what cannot be undone, call the service, commit, redirect."""
+    if not form.validate_on_submit():
+        return _render(form, round_), 400 if form.is_submitted() else 200
+    opens_at, closes_at = form.times()
+    now = utcnow()
+    effects = immediate_effects(
+        opens_at,
+        closes_at,
+        now,
+        was_open=round_ is not None and round_.opens_at <= now,
+        was_closed=round_ is not None and round_.closes_at <= now,
+    )
+    if effects and not form.confirm.data:
+        return _render(form, round_, effects=effects)
+    args = (form.catalogue.data, form.wards.data, opens_at, closes_at, form.title.data)
+    try:
+        if round_ is None:
+            round_ = create_round(*args, reminder_days=form.cadence())
+        else:
+            update_round(round_, *args, reminder_days=form.cadence(), now=now)
+    except RoundError as error:
+        db.session.rollback()
+        return _render(form, round_, errors=error.errors), 400
+    db.session.commit()
+    flash(_("調査 %(id)s を保存しました。", id=round_.id), "success")
+    return redirect(url_for(".rounds"))
+
+
+def _render(
+    form: RoundForm,
+    round_: Round | None,
+    errors: list[str] | None = None,
+    effects: list[str] | None = None,
+) -> str:
+    return render_template(
+        "admin/round_form.html",
+        form=form,
+        round=round_,
+        errors=errors or [],
+        effects=effects,
+        now=utcnow(),
+    )
+
+
+@bp.app_context_processor
+def admin_helpers() -> dict[str, object]:
+    """``can_manage_rounds()`` for the navigation: admins only (asked once a request)."""
+
+    def can_manage_rounds() -> bool:
+        if not current_user.is_authenticated:
+            return False
+        if "can_manage_rounds" not in g:
+            g.can_manage_rounds = "admin" in roles_of(current_user)
+        return bool(g.can_manage_rounds)
+
+    return {"can_manage_rounds": can_manage_rounds}
