@@ -184,3 +184,17 @@ def test_rounds_page_lists_rounds_and_the_nav_shows_admins_only(app, client, adm
         sign_in(staff)
     assert client.get("/admin/rounds").status_code == 403
     assert 'href="/admin/rounds"' not in client.get("/me").get_data(as_text=True)
+
+
+def test_closed_round_keeps_its_times_and_takes_a_new_title(app_ctx):
+    """update_round refuses to move a closed round's close, but renames it."""
+    from app.services.rounds import RoundError, update_round
+
+    catalogue = factories.catalogue("test-2026", fiscal_year=2026)
+    closes = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    round_ = factories.round_(catalogue, opens_at=closes - timedelta(days=10), closes_at=closes)
+    with pytest.raises(RoundError) as refused:
+        update_round(round_, "test-2026", ["高津区"], round_.opens_at, closes + timedelta(days=3))
+    assert refused.value.errors == ["締め切った調査は題名のほかは変えられません。"]
+    update_round(round_, "test-2026", ["高津区"], round_.opens_at, closes, title="新しい題名")
+    assert (round_.title, round_.closes_at) == ("新しい題名", closes)

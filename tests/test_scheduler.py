@@ -31,7 +31,7 @@ from app.models import (
 from app.scheduler import SchedulerLock, build_scheduler, tick
 from app.services.mail import MailSettings, SmtpMailer
 from app.services.rounds import update_round
-from app.services.schedule import AFTER_CLOSE, NO_EMAIL, plan
+from app.services.schedule import AFTER_CLOSE, NO_EMAIL, due_reminder_days, plan, retry_delay
 from app.wareki import TOKYO
 from tests import factories
 
@@ -583,3 +583,27 @@ def test_two_scheduler_processes_send_each_message_once(app, smtp, world):
     assert recipients == expected
     with app.app_context():
         assert {r.state for r in ledger("opened") if r.reason is None} == {MailState.SENT}
+
+
+# --- The cadence ---------------------------------------------------------------------------------
+
+
+def test_latest_due_reminder_point_and_points_before_the_opening():
+    """Of the due points the nearest the close wins; a point before the opening never falls due."""
+    opens = CLOSES - timedelta(days=5)
+    assert due_reminder_days(opens, CLOSES, "7,3,1", CLOSES - timedelta(days=4)) is None
+    assert due_reminder_days(opens, CLOSES, "7,3,1", CLOSES - timedelta(days=3)) == 3
+    assert due_reminder_days(opens, CLOSES, "7,3,1", CLOSES - timedelta(hours=2)) == 1
+    assert due_reminder_days(opens, CLOSES, "7,3,1", CLOSES) is None
+    assert due_reminder_days(opens, CLOSES, "", CLOSES - timedelta(hours=2)) is None
+
+
+def test_retry_back_off_doubles_up_to_an_hour(app_ctx):
+    """Failed tries wait 1, 2, 4 … minutes, never more than MAIL_RETRY_MAX_SECONDS."""
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 7, 50)] == [
+        60,
+        120,
+        240,
+        3600,
+        3600,
+    ]
