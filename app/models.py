@@ -464,3 +464,110 @@ class MailLedger(Model):
 
     def __repr__(self) -> str:
         return f"<MailLedger {self.round_id} {self.person_id} {self.kind} {self.state}>"
+
+
+# --- Service goals, working teams and the year's plan (docs/goals.md) ------------------------------
+
+working_team_member = sa.Table(
+    "working_team_member",
+    db.metadata,
+    sa.Column(
+        "working_team_id", sa.ForeignKey("working_team.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("person_id", sa.ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class WorkingTeam(Model):
+    """A working team (ワーキングチーム) of a ward for one fiscal year: name, purpose, members."""
+
+    __tablename__ = "working_team"
+    __table_args__ = (sa.UniqueConstraint("ward_id", "fiscal_year", "name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"), index=True)
+    fiscal_year: so.Mapped[int]
+    name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    purpose: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    sort_order: so.Mapped[int] = so.mapped_column(default=0)
+
+    ward: so.Mapped[Ward] = so.relationship()
+    members: so.Mapped[list[Person]] = so.relationship(
+        secondary=working_team_member, order_by=Person.employee_id
+    )
+
+    def __repr__(self) -> str:
+        return f"<WorkingTeam {self.name} FY{self.fiscal_year}>"
+
+
+class ServiceGoal(Model):
+    """One of the 1-3 service goals (サービス向上目標) of a section or a working team for a
+    fiscal year: the scene (場面), the goal and, at the year end, the result (実施結果)."""
+
+    __tablename__ = "service_goal"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(section_id IS NULL) <> (working_team_id IS NULL)", name="one_owner"
+        ),
+        sa.CheckConstraint("position BETWEEN 1 AND 3", name="position_1_to_3"),
+        sa.UniqueConstraint("fiscal_year", "section_id", "position"),
+        sa.UniqueConstraint("working_team_id", "position"),
+        sa.Index("ix_service_goal_section_id", "section_id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    fiscal_year: so.Mapped[int]
+    section_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("section.id", ondelete="CASCADE")
+    )
+    working_team_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("working_team.id", ondelete="CASCADE")
+    )
+    position: so.Mapped[int]
+    scene: so.Mapped[str] = so.mapped_column(sa.String(20))
+    goal: so.Mapped[str] = so.mapped_column(sa.Text)
+    result: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+    updated_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+    section: so.Mapped[Section | None] = so.relationship()
+    working_team: so.Mapped[WorkingTeam | None] = so.relationship()
+
+    def __repr__(self) -> str:
+        owner = f"S{self.section_id}" if self.section_id else f"WT{self.working_team_id}"
+        return f"<ServiceGoal {owner} FY{self.fiscal_year} #{self.position}>"
+
+
+class YearPlan(Model):
+    """A ward's year: the service policy (方針, one point a line), the summary (総括), the
+    committee's name and membership (one ``役職：所属`` a line) and whether the year is locked."""
+
+    __tablename__ = "year_plan"
+    __table_args__ = (sa.UniqueConstraint("ward_id", "fiscal_year"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"))
+    fiscal_year: so.Mapped[int]
+    policy: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    summary: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    committee_name: so.Mapped[str] = so.mapped_column(
+        sa.String(100), default="サービス推進部会"
+    )
+    committee_members: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    updated_at: so.Mapped[datetime] = so.mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+    locked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    locked_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+    ward: so.Mapped[Ward] = so.relationship()
+    locked_by: so.Mapped[Person | None] = so.relationship()
+
+    def __repr__(self) -> str:
+        return f"<YearPlan {self.ward_id} FY{self.fiscal_year}>"
