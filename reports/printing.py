@@ -10,15 +10,21 @@ from __future__ import annotations
 from importlib import resources
 from typing import IO
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FunctionLoader, select_autoescape
 
 from reports.table import ROLE_LABELS, ComplianceTable
-
-_env = Environment(autoescape=select_autoescape(default=True), keep_trailing_newline=True)
 
 
 def _template(name: str) -> str:
     return resources.files("reports").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+# The loader lets a template include another (``_compliance_table.html``).
+_env = Environment(
+    loader=FunctionLoader(_template),
+    autoescape=select_autoescape(default=True),
+    keep_trailing_newline=True,
+)
 
 
 def compliance_html(table: ComplianceTable) -> str:
