@@ -92,9 +92,11 @@ def register_security(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
     from app.admin import routes as admin_routes
+    from app.annual.routes import bp as annual_bp
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.checklist.routes import bp as checklist_bp
+    from app.goals.routes import bp as goals_bp
     from app.main.routes import bp as main_bp
     from app.results import downloads  # noqa: F401 - its routes join the results blueprint
     from app.results.routes import bp as results_bp
@@ -107,6 +109,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(results_bp)
     app.register_blueprint(vendor_bp)
     app.register_blueprint(admin_routes.bp)
+    app.register_blueprint(goals_bp)
+    app.register_blueprint(annual_bp)
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -122,9 +126,11 @@ def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
     from app.auth.cli import users_cli
     from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
+    from app.goals.cli import goals_cli
     from app.scheduler import scheduler_cli
 
     for command in (catalogue_cli, roster_cli, demo_command, round_cli, report_cli):
         app.cli.add_command(command)
     app.cli.add_command(users_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(goals_cli)

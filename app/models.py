@@ -466,7 +466,7 @@ class MailLedger(Model):
         return f"<MailLedger {self.round_id} {self.person_id} {self.kind} {self.state}>"
 
 
-# --- Service goals, working teams and the year's plan (docs/goals.md) ------------------------------
+# --- Service goals, working teams and the year's plan (docs/goals.md) -----------------------------
 
 working_team_member = sa.Table(
     "working_team_member",

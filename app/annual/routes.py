@@ -1,0 +1,117 @@
+"""The annual report (実施状況報告書) of a ward and fiscal year: HTML, PDF and Word downloads.
+
+The committee (and admins) of the ward read it. The data comes from
+``app.services.annual_report`` and the documents from ``reports/annual.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from io import BytesIO
+from typing import cast
+
+import sqlalchemy as sa
+from flask import Response, abort, render_template, send_file
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from app.access import access, committee_ward_ids
+from app.annual import bp
+from app.extensions import db
+from app.models import Person, Round, Ward, WorkingTeam, YearPlan, round_ward, utcnow
+from app.services.annual_report import annual_report
+from app.wareki import fiscal_year_of, tokyo
+from reports.annual import (
+    AnnualReport,
+    annual_docx,
+    annual_html,
+    annual_pdf,
+    report_css,
+    report_filename,
+)
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+def _report(ward_id: int, fiscal_year: int) -> AnnualReport:
+    """The report, if the reader may see the ward (404 for no ward, 403 for another's)."""
+    if not 2000 <= fiscal_year <= 2100 or db.session.get(Ward, ward_id) is None:
+        abort(404)
+    allowed = committee_ward_ids(_me())
+    if allowed is not None and ward_id not in allowed:
+        abort(403)
+    return annual_report(ward_id, fiscal_year)
+
+
+def _style_hash() -> str:
+    digest = hashlib.sha256(report_css().encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+@bp.get("/")
+@access("committee", "admin")
+def index() -> str:
+    """Committee: the wards it reads and the years that have a plan, goals or a round."""
+    allowed = committee_ward_ids(_me())
+    wards_query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
+    if allowed is not None:
+        wards_query = wards_query.where(Ward.id.in_(allowed))
+    wards = list(db.session.scalars(wards_query))
+    ids = [w.id for w in wards]
+    pairs = sa.union(
+        sa.select(YearPlan.ward_id, YearPlan.fiscal_year).where(YearPlan.ward_id.in_(ids)),
+        sa.select(WorkingTeam.ward_id, WorkingTeam.fiscal_year).where(WorkingTeam.ward_id.in_(ids)),
+        sa.select(round_ward.c.ward_id, Round.fiscal_year)
+        .join(Round, Round.id == round_ward.c.round_id)
+        .where(round_ward.c.ward_id.in_(ids)),
+    )
+    years: dict[int, set[int]] = {w.id: {fiscal_year_of(tokyo(utcnow()))} for w in wards}
+    for ward_id, fiscal_year in db.session.execute(pairs):
+        years[ward_id].add(fiscal_year)
+    return render_template(
+        "annual/index.html",
+        wards=[(w, sorted(years[w.id], reverse=True)) for w in wards],
+    )
+
+
+@bp.get("/<int:ward_id>/<int:fiscal_year>")
+@access("committee", "admin")
+def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
+    """Committee: the report as one HTML page (prints as the PDF does)."""
+    response = Response(annual_html(_report(ward_id, fiscal_year)), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src {_style_hash()}; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return response
+
+
+@bp.get("/<int:ward_id>/<int:fiscal_year>/report.pdf")
+@access("committee", "admin")
+def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
+    """Committee: the report as PDF (a download with a Japanese file name)."""
+    report = _report(ward_id, fiscal_year)
+    return send_file(
+        BytesIO(cast(bytes, annual_pdf(report))),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=report_filename(report, ".pdf"),
+    )
+
+
+@bp.get("/<int:ward_id>/<int:fiscal_year>/report.docx")
+@access("committee", "admin")
+def docx(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
+    """Committee: the report as a Word document the committee can still edit."""
+    report = _report(ward_id, fiscal_year)
+    return send_file(
+        BytesIO(cast(bytes, annual_docx(report))),
+        mimetype=DOCX_TYPE,
+        as_attachment=True,
+        download_name=report_filename(report, ".docx"),
+    )

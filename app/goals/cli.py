@@ -1,0 +1,110 @@
+"""``flask --app wsgi goals import|lock|unlock``: goals from a sheet, and the year's lock.
+
+Commands commit; the services they call never do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+goals_cli = AppGroup("goals", help="サービス向上目標の取り込みと年度の確定（ロック）。")
+
+_ward_option = click.option("--ward", "ward_name", required=True, help="区の名前（例 高津区）。")
+_year_option = click.option(
+    "--fiscal-year",
+    type=click.IntRange(2000, 2100),
+    required=True,
+    help="年度（4月始まりの年度の西暦。令和7年度なら 2025）。",
+)
+
+
+def _ward_id(ward_name: str) -> int:
+    from app.extensions import db
+    from app.models import Ward
+
+    ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == ward_name.strip()))
+    if ward_id is None:
+        click.echo(f"区「{ward_name}」はありません。", err=True)
+        raise click.exceptions.Exit(1)
+    return ward_id
+
+
+def _fail(errors: list[str], what: str) -> None:
+    from app.extensions import db
+
+    db.session.rollback()
+    for message in errors:
+        click.echo(message, err=True)
+    click.echo(f"{what}にエラーが {len(errors)} 件あります。何も書き込んでいません。", err=True)
+    raise click.exceptions.Exit(1)
+
+
+@goals_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_ward_option
+@_year_option
+@click.option("--dry-run", is_flag=True, help="確認だけして何も書き込まない。")
+def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: bool) -> None:
+    """Import goals and results from an .xlsx (or .csv) sheet: 部署名, No, 場面, 目標, 実施結果.
+
+    All or nothing: on any error prints every error (with its line number) to stderr, writes
+    nothing and exits with status 1. A locked year is refused. Each section or working team
+    named in the sheet gets exactly the sheet's goals for the year (docs/goals.md).
+    """
+    from app.extensions import db
+    from app.services.goals import GoalsError, import_goals, read_goal_sheet
+
+    ward_id = _ward_id(ward_name)
+    try:
+        summary = import_goals(read_goal_sheet(path), ward_id, fiscal_year)
+    except GoalsError as error:
+        _fail(error.errors, "シート")
+        return
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    for line in summary.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("（確認のみ: 何も書き込んでいません）")
+
+
+@goals_cli.command("lock")
+@_ward_option
+@_year_option
+def goals_lock_command(ward_name: str, fiscal_year: int) -> None:
+    """Lock a ward's year: goals, teams and the plan become read-only everywhere."""
+    from app.extensions import db
+    from app.services.goals import GoalsError, lock_year
+    from app.wareki import fiscal_year_label
+
+    try:
+        lock_year(_ward_id(ward_name), fiscal_year, None)
+    except GoalsError as error:
+        _fail(error.errors, "ロック")
+        return
+    db.session.commit()
+    click.echo(f"{ward_name} {fiscal_year_label(fiscal_year)}を確定（ロック）しました。")
+
+
+@goals_cli.command("unlock")
+@_ward_option
+@_year_option
+def goals_unlock_command(ward_name: str, fiscal_year: int) -> None:
+    """Unlock a ward's year so that goals, teams and the plan can be edited again."""
+    from app.extensions import db
+    from app.services.goals import GoalsError, unlock_year
+    from app.wareki import fiscal_year_label
+
+    try:
+        unlock_year(_ward_id(ward_name), fiscal_year)
+    except GoalsError as error:
+        _fail(error.errors, "ロックの解除")
+        return
+    db.session.commit()
+    click.echo(f"{ward_name} {fiscal_year_label(fiscal_year)}のロックを解除しました。")
