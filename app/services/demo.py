@@ -34,6 +34,7 @@ from app.models import (
     Ward,
 )
 from app.services.catalogues import load_catalogues
+from app.services.demo_goals import build_demo_goals
 from app.services.roster import RosterRow, import_roster
 from app.wareki import fiscal_year_label
 
@@ -118,6 +119,7 @@ def build_demo(surveys_dir: Path) -> DemoSummary:
         _demo_round(rng, "takatsu-2024", 2024, datetime(2024, 11, 5, 9, 0, tzinfo=TOKYO)),
         _demo_round(rng, "takatsu-2025", 2025, datetime(2025, 11, 4, 9, 0, tzinfo=TOKYO)),
     ]
+    build_demo_goals(db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one())
     current = rosters[max(rosters)]
     return DemoSummary(DEMO_WARD, len(current), len(DEMO_SECTIONS), [r.title for r in rounds])
 
