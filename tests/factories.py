@@ -23,8 +23,10 @@ from app.models import (
     Section,
     SectionAnswer,
     SectionKind,
+    ServiceGoal,
     Standard,
     Ward,
+    WorkingTeam,
 )
 
 _seq = itertools.count(1)
@@ -202,3 +204,48 @@ def response(
             )
     db.session.flush()
     return r
+
+
+def working_team(
+    ward_: Ward | None = None,
+    *,
+    fiscal_year: int = 2025,
+    name: str | None = None,
+    members: list[Person] | None = None,
+) -> WorkingTeam:
+    """A working team of the ward (default 高津区) for the year."""
+    t = WorkingTeam(
+        ward=ward_ or ward(),
+        fiscal_year=fiscal_year,
+        name=name or f"テストワーキングチーム{next(_seq)}",
+        purpose="テストの目的",
+        members=members or [],
+    )
+    db.session.add(t)
+    db.session.flush()
+    return t
+
+
+def service_goal(
+    *,
+    section: Section | None = None,
+    team: WorkingTeam | None = None,
+    fiscal_year: int = 2025,
+    position: int = 1,
+    scene: str = "対面応対",
+    goal: str = "丁寧に対応します。",
+    result: str | None = None,
+) -> ServiceGoal:
+    """A goal of a section (for the year) or of a working team."""
+    g = ServiceGoal(
+        fiscal_year=team.fiscal_year if team else fiscal_year,
+        section_id=section.id if section else None,
+        working_team_id=team.id if team else None,
+        position=position,
+        scene=scene,
+        goal=goal,
+        result=result,
+    )
+    db.session.add(g)
+    db.session.flush()
+    return g

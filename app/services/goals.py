@@ -671,6 +671,7 @@ class GoalRow:
     scene: str
     goal: str
     result: str | None
+    problems: tuple[str, ...] = ()  # what is wrong with the line itself
 
 
 @dataclass(frozen=True)
@@ -692,7 +693,8 @@ class ImportSummary:
 
 def read_goal_sheet(path: Path) -> list[GoalRow]:
     """Read a goal sheet (.xlsx, first sheet; or .csv) with the columns 部署名, No, 場面, 目標 and
-    実施結果 (optional); ``GoalsError`` with every line's problem, by line number."""
+    実施結果 (optional). ``GoalsError`` when the file or its header cannot be read; each line's
+    own problems travel with the line, so that ``import_goals`` names every bad line at once."""
     from app.services.roster import RosterError, _csv_lines, _xlsx_lines
 
     suffix = path.suffix.lower()
@@ -765,11 +767,10 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
         position = int(number_text) if number_text.isdigit() else 0
         if not 1 <= position <= MAX_GOALS:
             problems.append(f"No「{number_text}」は1から{MAX_GOALS}の数字にしてください")
-        item = GoalInput(max(position, 1), cell("scene"), cell("goal"), cell("result"))
+        item = GoalInput(
+            min(max(position, 1), MAX_GOALS), cell("scene"), cell("goal"), cell("result")
+        )
         problems += [m.split(": ", 1)[-1] for m in check_goals([item])]
-        if problems:
-            errors.extend((line, f"{line}行目: {p}") for p in problems)
-            continue
         rows.append(
             GoalRow(
                 line=line,
@@ -779,14 +780,13 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
                 scene=normalize_scene(item.scene),
                 goal=_text(item.goal),
                 result=_text(item.result) or None,
+                problems=tuple(problems),
             )
         )
-    if not rows and not errors:
+    if not rows:
         raise GoalsError(
             [f"目標の行がありません（{header_line}行目の見出しの後に1目標1行で書きます）"]
         )
-    if errors:
-        raise GoalsError([m for _line, m in sorted(errors, key=lambda e: e[0])])
     return rows
 
 
@@ -811,7 +811,10 @@ def import_goals(
     wanted: dict[tuple[str, int], list[GoalInput]] = {}
     for row in rows:
         at = f"{row.line}行目: "
+        errors.extend((row.line, at + problem) for problem in row.problems)
         key: tuple[str, int]
+        if not row.owner:
+            continue
         if row.owner in sections:
             section, dept = sections[row.owner]
             key = ("s", section.id)
@@ -827,6 +830,8 @@ def import_goals(
                 (row.line, at + f"部署名「{row.owner}」は{ward.name}の課にも"
                  f"{fiscal_year_label(fiscal_year)}のワーキングチームにもありません")
             )
+            continue
+        if row.problems:
             continue
         first = seen.setdefault((row.owner, row.position), row.line)
         if first != row.line:
