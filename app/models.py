@@ -381,7 +381,11 @@ class Response(Model):
 class Answer(Model):
     """A person's answer to one ``everyone`` standard."""
 
-    __table_args__ = (sa.UniqueConstraint("response_id", "standard_id"),)
+    # On PostgreSQL the unique index also carries the value, so that counting a round's
+    # answers reads the index alone (an index-only scan), not the whole answer table.
+    __table_args__ = (
+        sa.UniqueConstraint("response_id", "standard_id", postgresql_include=["value"]),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     response_id: so.Mapped[int] = so.mapped_column(

@@ -30,7 +30,7 @@ standards are matched by key, so a renumbered or reworded standard keeps its his
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -564,6 +564,19 @@ def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[in
     return groups, order, belongs
 
 
+def _merge(totals: dict[Any, list[int]], key: Any, counts: Sequence[int]) -> None:
+    """Add ``counts`` ([yes, no, na, people, answering]) to ``totals[key]``."""
+    total = totals.get(key)
+    if total is None:
+        totals[key] = list(counts)
+    else:
+        total[0] += counts[0]
+        total[1] += counts[1]
+        total[2] += counts[2]
+        total[3] += counts[3]
+        total[4] += counts[4]
+
+
 def _count(value: AnswerValue, column: Any) -> Any:
     """COUNT(*) FILTER (WHERE column = value): PostgreSQL and SQLite 3.30+ both have it."""
     return sa.func.count().filter(column == value)
@@ -577,11 +590,12 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
     by_id = {standard_id: by_key[key] for standard_id, key in ids.items()}
     submitted = sa.and_(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
 
-    counts: dict[CellKey, _Counts] = defaultdict(_Counts)
+    # Counts per section first ([yes, no, na, people, answering]), rolled up to the groups
+    # once at the end: a section's row is added to its four groups once, not once per answer row.
+    by_section: dict[tuple[int, str, Role], list[int]] = {}
 
-    def add(section_id: int, column: str, role: Role, item: _Counts) -> None:
-        for group_key in belongs.get(section_id, ()):
-            counts[(group_key, column, role)].add(item)
+    def add(section_id: int, column: str, role: Role, counts: tuple[int, ...]) -> None:
+        _merge(by_section, (section_id, column, role), counts)
 
     if db.engine.dialect.name == "postgresql":
         # The grouping has a few thousand groups that PostgreSQL overestimates; with the
@@ -603,30 +617,19 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
         .where(submitted)
         .group_by(Response.section_id, Response.role, Answer.standard_id)
     ).all()
+    person_columns: dict[int, tuple[str, str]] = {
+        standard_id: (std_column(s.key), scene_column(s.scene))
+        for standard_id, s in by_id.items()
+        if not s.section_level
+    }
     for section_id, role, standard_id, yes, no, na in answer_rows:
         standard = by_id.get(standard_id)
         if standard is None or standard.section_level or role not in standard.asked:
             continue
-        item = _Counts(int(yes), int(no), int(na), int(yes + no + na), int(yes + no))
-        add(section_id, std_column(standard.key), role, item)
-        answers_only = _Counts(int(yes), int(no), int(na))
-        add(section_id, scene_column(standard.scene), role, answers_only)
-        add(section_id, ALL, role, answers_only)
-
-    # A scene (and all standards) is built from as many people as its most answered standard.
-    # A submitted response answers every standard, so this is the number of respondents; for
-    # the people whose answers enter the rate it is a lower bound, which errs on the safe side.
-    person_level = [s for s in standards if s.asked and not s.section_level]
-    for group_key in groups:
-        for role in ROLES:
-            for standard in person_level:
-                cell = counts.get((group_key, std_column(standard.key), role))
-                if cell is None:
-                    continue
-                for column in (scene_column(standard.scene), ALL):
-                    total = counts[(group_key, column, role)]
-                    total.people = max(total.people, cell.people)
-                    total.answering = max(total.answering, cell.answering)
+        column, scene = person_columns[standard_id]
+        add(section_id, column, role, (yes, no, na, yes + no + na, yes + no))
+        add(section_id, scene, role, (yes, no, na, 0, 0))
+        add(section_id, ALL, role, (yes, no, na, 0, 0))
 
     # Section answers: one per section, from the chief's submitted response.
     section_rows = db.session.execute(
@@ -644,10 +647,42 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
         .group_by(SectionAnswer.section_id, Standard.key)
     ).all()
     for section_id, key, yes, no, na in section_rows:
-        if key not in by_key:
+        if key in by_key:
+            add(section_id, std_column(key), Role.CHIEF, (yes, no, na, yes + no + na, yes + no))
+
+    # Sections add up to departments, departments to wards, wards to the whole round.
+    level: dict[CellKey, list[int]] = {
+        (f"section:{section_id}", column, role): section_counts
+        for (section_id, column, role), section_counts in by_section.items()
+        if section_id in belongs
+    }
+    rolled = dict(level)
+    while level:
+        parents: dict[CellKey, list[int]] = {}
+        for (group_key, column, role), group_counts in level.items():
+            parent = groups[group_key].parent_key
+            if parent is not None:
+                _merge(parents, (parent, column, role), group_counts)
+        rolled.update(parents)
+        level = parents
+
+    # A scene (and all standards) is built from as many people as its most answered standard.
+    # A submitted response answers every standard, so this is the number of respondents; for
+    # the people whose answers enter the rate it is a lower bound, which errs on the safe side.
+    scene_of = {
+        std_column(s.key): scene_column(s.scene)
+        for s in standards
+        if s.asked and not s.section_level
+    }
+    for (group_key, column, role), cell in list(rolled.items()):
+        scene_key = scene_of.get(column)
+        if scene_key is None:
             continue
-        item = _Counts(int(yes), int(no), int(na), int(yes + no + na), int(yes + no))
-        add(section_id, std_column(key), Role.CHIEF, item)
+        for total_column in (scene_key, ALL):
+            total = rolled[(group_key, total_column, role)]
+            total[3] = max(total[3], cell[3])
+            total[4] = max(total[4], cell[4])
+    counts = {key: _Counts(*c) for key, c in rolled.items()}
 
     cells = _suppressed_cells(counts, groups, standards, min_size, rounding)
     responses = _response_rates(info, groups, belongs, min_size, rounding)
