@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
 def register_security(app: Flask) -> None:
     """Security headers on every response; 401 as JSON for the API, sign-in page otherwise."""
     from flask import jsonify, redirect, request, url_for
+    from flask_babel import gettext
     from werkzeug.exceptions import Unauthorized
 
     from app.extensions import login_manager
@@ -74,7 +75,8 @@ def register_security(app: Flask) -> None:
     def unauthorized() -> Any:
         if request.path.startswith("/api/") or "auth.login" not in app.view_functions:
             if request.path.startswith("/api/"):
-                return jsonify(error="unauthorized", message="サインインしてください。"), 401
+                message = gettext("サインインしてください。")
+                return jsonify(error="unauthorized", message=message), 401
             raise Unauthorized()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -114,12 +116,18 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Jinja filters for Japanese dates."""
-    from app.wareki import fiscal_year_label, reiwa_date, reiwa_datetime
+    """Jinja filters for dates: the era (令和) on Japanese pages, Western dates on English ones."""
+    from app.i18n import (
+        is_english,
+        localized_date,
+        localized_datetime,
+        localized_fiscal_year_label,
+    )
 
-    app.add_template_filter(fiscal_year_label)
-    app.add_template_filter(reiwa_date)
-    app.add_template_filter(reiwa_datetime)
+    app.add_template_global(is_english)
+    app.add_template_filter(localized_fiscal_year_label, "fiscal_year_label")
+    app.add_template_filter(localized_date, "reiwa_date")
+    app.add_template_filter(localized_datetime, "reiwa_datetime")
 
 
 def register_commands(app: Flask) -> None:

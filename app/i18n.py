@@ -2,10 +2,15 @@
 
 The choice is a ``lang`` cookie set by ``/language/<code>`` (``auth.language``). The browser's
 Accept-Language is deliberately ignored: the service is Japanese first, and a browser set to
-English must not turn the staff's pages English by surprise.
+English must not turn the staff's pages English by surprise. The translations are in
+``app/translations`` (docs/language.md).
 """
 
+from datetime import date, datetime
+
 from flask import current_app, has_request_context, request
+
+from app.wareki import TOKYO, fiscal_year_label, reiwa_date, reiwa_datetime, tokyo
 
 LANGUAGES: tuple[str, ...] = ("ja", "en")
 LANG_COOKIE = "lang"
@@ -19,3 +24,53 @@ def select_locale() -> str:
         if chosen in LANGUAGES:
             return chosen
     return str(current_app.config.get("BABEL_DEFAULT_LOCALE") or "ja")
+
+
+# Dates: Japanese pages write the city's era (令和7年11月28日 17時15分); English pages write the
+# Western date only (28 November 2025, 17:15), which an English reader needs no table to read.
+# The exports and the annual report keep the era: they reproduce the city's report layout and use
+# ``app.wareki`` directly.
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def is_english() -> bool:
+    """True when the page being rendered is English."""
+    from flask_babel import get_locale
+
+    return has_request_context() and str(get_locale() or "") == "en"
+
+
+def _day(day: date | datetime) -> date:
+    if isinstance(day, datetime):
+        return (day.astimezone(TOKYO) if day.tzinfo is not None else day).date()
+    return day
+
+
+def english_date(day: date | datetime) -> str:
+    """``2026-03-31`` -> ``31 March 2026`` (an aware instant on the city's clock)."""
+    d = _day(day)
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+
+def english_datetime(moment: datetime) -> str:
+    """An instant on the city's clock: ``28 November 2025, 17:15``."""
+    local = tokyo(moment)
+    return f"{english_date(local)}, {local.hour}:{local.minute:02d}"
+
+
+def localized_fiscal_year_label(fiscal_year: int) -> str:
+    """The ``fiscal_year_label`` filter: ``令和7年度``, or ``FY2025`` on English pages."""
+    return f"FY{fiscal_year}" if is_english() else fiscal_year_label(fiscal_year)
+
+
+def localized_date(day: date | datetime) -> str:
+    """The ``reiwa_date`` filter: ``令和8年3月31日``, or ``31 March 2026`` on English pages."""
+    return english_date(day) if is_english() else reiwa_date(day)
+
+
+def localized_datetime(moment: datetime) -> str:
+    """The ``reiwa_datetime`` filter: the era, or the Western date and time on English pages."""
+    return english_datetime(moment) if is_english() else reiwa_datetime(moment)

@@ -318,7 +318,7 @@ def test_trusted_header_signs_in_when_configured(app, client, account):
     app.config["AUTH_TRUSTED_HEADER"] = "X-Remote-User"
     html = client.get("/", headers={"X-Remote-User": "E1001"}).get_data(as_text=True)
     assert account["name"] in html
-    assert "イントラネットの認証" in html
+    assert "庁内ネットワークでサインイン" in html
     assert _signed_in_id(client) is None  # nothing stored: the header decides each request
     response = client.get("/auth/login", headers={"X-Remote-User": "E1001"})
     assert response.status_code == 302

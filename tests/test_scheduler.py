@@ -248,17 +248,17 @@ def test_reminders_reach_only_non_respondents_and_stop_after_submitting(app, smt
         tick(CLOSES - timedelta(days=3) + timedelta(minutes=1))
     reminded = {
         key: [
-            m["Subject"] for m in smtp.inbox.to(world["email"][key]) if "締切まで" in m["Subject"]
+            m["Subject"] for m in smtp.inbox.to(world["email"][key]) if "まであと" in m["Subject"]
         ]
         for key in RESPONDENTS
     }
     assert first
     assert reminded == {
-        "chief1": ["【締切まであと7日】テスト調査", "【締切まであと3日】テスト調査"],
+        "chief1": ["【締め切りまであと7日】テスト調査", "【締め切りまであと3日】テスト調査"],
         "a": [],
-        "b": ["【締切まであと7日】テスト調査", "【締切まであと3日】テスト調査"],
+        "b": ["【締め切りまであと7日】テスト調査", "【締め切りまであと3日】テスト調査"],
         "chief2": [],
-        "c": ["【締切まであと7日】テスト調査"],
+        "c": ["【締め切りまであと7日】テスト調査"],
     }
 
 
@@ -272,11 +272,15 @@ def test_chief_digest_lists_the_sections_non_respondents(app, smtp, world):
         submit(world, "b", "general", draft=True)
         tick(CLOSES - timedelta(days=7))
         names = {k: db.session.get(Person, world["id"][k]).name for k in RESPONDENTS}
-    digests = [m for m in smtp.inbox.to(world["email"]["chief1"]) if "未提出" in m["Subject"]]
-    assert [m["Subject"] for m in digests] == ["【未提出 3 人】総務課・テスト調査"]
+    digests = [
+        m for m in smtp.inbox.to(world["email"]["chief1"]) if "提出していない" in m["Subject"]
+    ]
+    assert [m["Subject"] for m in digests] == ["【まだ提出していない人 3 人】総務課・テスト調査"]
     body = digests[0].get_content()
     assert names["a"] in body and f"{names['b']}" in body and "一時保存中" in body
-    assert not [m for m in smtp.inbox.to(world["email"]["chief2"]) if "未提出" in m["Subject"]]
+    assert not [
+        m for m in smtp.inbox.to(world["email"]["chief2"]) if "提出していない" in m["Subject"]
+    ]
 
 
 def test_after_downtime_only_the_latest_due_reminder_is_sent_once(app, smtp, world):
@@ -285,8 +289,10 @@ def test_after_downtime_only_the_latest_due_reminder_is_sent_once(app, smtp, wor
         for minute in range(3):
             tick(CLOSES - timedelta(days=2, minutes=-minute))
         kinds = sorted({r.kind for r in ledger()})
-    reminders = [m["Subject"] for m in smtp.inbox.to(world["email"]["a"]) if "締切" in m["Subject"]]
-    assert reminders == ["【締切まであと3日】テスト調査"]
+    reminders = [
+        m["Subject"] for m in smtp.inbox.to(world["email"]["a"]) if "まであと" in m["Subject"]
+    ]
+    assert reminders == ["【締め切りまであと3日】テスト調査"]
     assert kinds == ["digest:3", "opened", "reminder:3"]
 
 
@@ -299,7 +305,7 @@ def test_reminder_made_pointless_by_the_close_is_skipped(app, smtp_down, world):
         tick(CLOSES + timedelta(minutes=1))
         rows = [r for r in ledger("reminder:1") if r.reason != NO_EMAIL]
         assert {(r.state, r.reason) for r in rows} == {(MailState.SKIPPED, AFTER_CLOSE)}
-    assert not [m for m in smtp_down.inbox.to(world["email"]["a"]) if "締切" in m["Subject"]]
+    assert not [m for m in smtp_down.inbox.to(world["email"]["a"]) if "まであと" in m["Subject"]]
 
 
 def test_closed_summary_goes_to_the_rounds_committee_with_the_rate(app, smtp, world):
@@ -451,9 +457,9 @@ def test_editing_the_close_keeps_the_ledger_consistent(app, smtp, world):
     subjects = [m["Subject"] for m in smtp.inbox.to(world["email"]["a"])]
     assert subjects == [
         "【回答のお願い】テスト調査",
-        "【締切まであと3日】テスト調査",
-        "【締切まであと5日】テスト調査",
-        "【締切まであと1日】テスト調査",
+        "【締め切りまであと3日】テスト調査",
+        "【締め切りまであと5日】テスト調査",
+        "【締め切りまであと1日】テスト調査",
     ]
 
 

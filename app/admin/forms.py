@@ -69,11 +69,11 @@ class RoundForm(FlaskForm):
         validators=[InputRequired(message=_l("締め切りの日時を入れてください。"))],
     )
     reminder_days = StringField(
-        _l("催促する日（締め切りの何日前か）"),
+        _l("お知らせを送る日（締め切りの何日前か）"),
         default=format_reminder_days(DEFAULT_REMINDER_DAYS),
         description=_l(
             "カンマで区切ります（例 7,3,1）。まだ提出していない人にだけ届きます。"
-            "空にすると催促しません。"
+            "空にすると送りません。"
         ),
     )
     confirm = BooleanField(_l("すぐにメールが送られることを確かめました"))

@@ -25,6 +25,7 @@ from app.services.schedule import (
     kind_label,
     ledger_counts,
     ledger_query,
+    reason_label,
 )
 
 LEDGER_PAGE_SIZE = 50
@@ -77,6 +78,7 @@ def ledger(round_id: int) -> str:
         counts=ledger_counts([round_id]).get(round_id, {}),
         labels=STATE_LABELS,
         kind_label=kind_label,
+        reason_label=reason_label,
     )
 
 

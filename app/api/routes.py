@@ -127,7 +127,7 @@ def _save_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], bool, dict
         if part is None:
             part = {}
         if not isinstance(part, dict):
-            fields[name] = _("標準のキーを名前とする JSON のオブジェクトにしてください。")
+            fields[name] = _("基準のキーを名前とする JSON のオブジェクトにしてください。")
             part = {}
         for key, value in part.items():
             if value is not None and not isinstance(value, str):

@@ -13,6 +13,8 @@ from typing import Any
 import plotly.graph_objects as go
 from flask_babel import gettext as _
 
+from app.i18n import localized_date as reiwa_date
+from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Role
 from app.services.compliance import (
     Cell,
@@ -21,7 +23,6 @@ from app.services.compliance import (
     RoundResults,
     StandardRow,
 )
-from app.wareki import fiscal_year_label, reiwa_date
 from reports import charts
 from reports.charts import (
     HeatmapData,
@@ -207,7 +208,7 @@ def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title
         charts.progress_summary(days, expected),
         figure_json(charts.progress_lines(days, expected, title)),
         DataTable(
-            _("日ごとの提出数（累計、人）"),
+            _("その日までに提出した人の数"),
             (_("日付"), charts.EVERYONE, charts.STAFF, charts.CHIEF),
             [(d.label, [str(d.total), count(d.staff), count(d.chief)]) for d in days],
         ),
@@ -229,7 +230,7 @@ def round_charts(
     if results.previous is not None and compared(results, group_key):
         title = _("前年度との差（%(scope)s）", scope=scope)
         made.append(change_chart(rows, results, results.previous.fiscal_year, title))
-    made.append(heatmap_chart(results, group_key, _("課×場面の遵守率（職員）")))
+    made.append(heatmap_chart(results, group_key, _("課ごと・場面ごとの遵守率（職員）")))
     made.append(progress_chart(results, points, _("提出数の推移（%(scope)s）",
                                                   scope=results.top.name)))
     return made

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import access, committee_ward_ids, roles_of
+from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Person, Role, utcnow
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
@@ -33,7 +34,6 @@ from app.services.compliance import (
     round_results,
     rounds_for_committee,
 )
-from app.wareki import fiscal_year_label
 
 YEAR = 365 * 24 * 3600
 

@@ -99,6 +99,23 @@ def digest_kind(days: int) -> str:
     return f"{DIGEST}{days}"
 
 
+# The reasons above are stored in the ledger in Japanese; the page shows them in its language.
+_REASON_LABELS: dict[str, Any] = {
+    NO_EMAIL: _l("メールアドレスが登録されていません"),
+    ALREADY_SUBMITTED: _l("送る前に提出されました"),
+    SUPERSEDED: _l("新しい催促に置き換わったか、予定が変わりました"),
+    AFTER_CLOSE: _l("送る前に締め切られました"),
+    NOBODY_LEFT: _l("送る前に課の全員が提出しました"),
+}
+
+
+def reason_label(reason: str | None) -> str:
+    """A skipped row's stored reason in the page's language (unknown text as it is)."""
+    if not reason:
+        return ""
+    return str(_REASON_LABELS.get(reason, reason))
+
+
 def kind_label(kind: str) -> str:
     """The ledger's kind in plain Japanese."""
     if kind == OPENED:
@@ -106,9 +123,11 @@ def kind_label(kind: str) -> str:
     if kind == CLOSED:
         return _("締め切りのお知らせ（委員）")
     if kind.startswith(REMINDER):
-        return _("催促（締切 %(d)s 日前）", d=kind[len(REMINDER) :])
+        return _("締め切り前のお知らせ（%(d)s 日前）", d=kind[len(REMINDER) :])
     if kind.startswith(DIGEST):
-        return _("所属長へ未提出者の一覧（締切 %(d)s 日前）", d=kind[len(DIGEST) :])
+        return _(
+            "所属長へ、まだ提出していない人の一覧（締め切りの %(d)s 日前）", d=kind[len(DIGEST) :]
+        )
     return kind
 
 
@@ -448,7 +467,9 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
                 skipped[ALREADY_SUBMITTED].append(r.id)
                 continue
             context["days"] = int(r.kind[len(REMINDER) :])
-            subject = _("【締切まであと%(d)s日】%(title)s", d=context["days"], title=round_.title)
+            subject = _(
+                "【締め切りまであと%(d)s日】%(title)s", d=context["days"], title=round_.title
+            )
             template = "reminder"
         elif r.kind.startswith(DIGEST):
             section_name, members = waiting_on.get((round_.id, r.person_id), ("", []))
@@ -462,7 +483,7 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
                 section_url=f"{base_url}/rounds/{round_.id}/section",
             )
             subject = _(
-                "【未提出 %(n)s 人】%(section)s・%(title)s",
+                "【まだ提出していない人 %(n)s 人】%(section)s・%(title)s",
                 n=len(members),
                 section=section_name,
                 title=round_.title,
