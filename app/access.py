@@ -19,7 +19,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, g, has_request_context
 from flask_login import current_user
 
 from app.extensions import db, login_manager
@@ -55,7 +55,17 @@ def access(*audiences: str) -> Callable[[F], F]:
 
 
 def roles_of(person: Person, now: datetime | None = None) -> set[str]:
-    """The audiences a signed-in person belongs to now (one query for the grants and chiefs)."""
+    """The audiences a signed-in person belongs to now. Within a request the answer is kept
+    (the access check, the menu and the page all ask), so it costs two queries once."""
+    if now is not None or not has_request_context():
+        return _roles_of(person, now)
+    known: dict[int, frozenset[str]] = g.setdefault("kijun_roles", {})
+    if person.id not in known:
+        known[person.id] = frozenset(_roles_of(person, None))
+    return set(known[person.id])
+
+
+def _roles_of(person: Person, now: datetime | None) -> set[str]:
     fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
     roles = {"person"}
     grants = db.session.scalars(sa.select(Grant.role).where(Grant.person_id == person.id)).all()

@@ -32,6 +32,12 @@ class ChecklistForm(FlaskForm):
     submit_answers = SubmitField(_l("提出する"))
 
     item_keys: Sequence[str] = ()
+    comment_max_length = COMMENT_MAX_LENGTH
+
+    @staticmethod
+    def choice_labels() -> list[tuple[str, str]]:
+        """The three answers as (value, label), translated once for the whole page."""
+        return [(choice.value, str(choice.label)) for choice in ANSWER_CHOICES]
 
     def answer_field(self, key: str) -> Field:
         return self[key]

@@ -437,17 +437,20 @@ def save_checklist(
         else:
             section_rows.append({**row, "round_id": ctx.round.id, "section_id": ctx.section_id})
 
+    # The rows go as parameters of one fixed statement (not as its VALUES), so that its
+    # compiled form is cached and reused by every save; it still runs as one INSERT.
     dialect = _dialect()
     if own_rows:
-        stmt = dialect.insert(Answer).values(own_rows)
+        stmt = dialect.insert(Answer)
         db.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[Answer.response_id, Answer.standard_id],
                 set_={"value": stmt.excluded.value, "comment": stmt.excluded.comment},
-            )
+            ),
+            own_rows,
         )
     if section_rows:
-        stmt = dialect.insert(SectionAnswer).values(section_rows)
+        stmt = dialect.insert(SectionAnswer)
         db.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=[
@@ -460,7 +463,8 @@ def save_checklist(
                     "comment": stmt.excluded.comment,
                     "response_id": stmt.excluded.response_id,
                 },
-            )
+            ),
+            section_rows,
         )
 
     submitted = submit and not missing
