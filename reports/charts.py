@@ -7,6 +7,11 @@ bars are left out, heatmap cells are gaps labelled with their text.
 
 Each chart also has a one-sentence summary of its main finding (``*_summary``), computed from
 the same data, for the page to print above the chart.
+
+The words go through Flask-Babel's ``gettext``: Japanese outside a request (and on Japanese
+pages), English on pages whose reader chose English (docs/language.md). ``STAFF``, ``CHIEF`` and
+``EVERYONE`` stay the Japanese identities of the roles; ``role_name`` says them in the page's
+language.
 """
 
 from __future__ import annotations
@@ -18,10 +23,19 @@ from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
+from flask_babel import gettext as _
 
 FONT_FAMILY = "Noto Sans CJK JP, sans-serif"
 STAFF, CHIEF, EVERYONE = "職員", "所属長", "全体"
 STAFF_COLOR, CHIEF_COLOR, EVERYONE_COLOR = "#0b5394", "#e69f00", "#444444"
+
+
+def role_name(role: str) -> str:
+    """A role (``STAFF``, ``CHIEF``, ``EVERYONE``) in the page's language."""
+    names = {STAFF: _("職員"), CHIEF: _("所属長"), EVERYONE: _("全体")}
+    return names.get(role, role)
+
+
 # Plotly's config for every chart: no logo, no modebar (its buttons would sit in the tab
 # order), redrawn when the window changes size.
 CONFIG: dict[str, Any] = {"displaylogo": False, "displayModeBar": False, "responsive": True}
@@ -117,6 +131,7 @@ def standard_bars(rows: Sequence[StandardRates], title: str) -> go.Figure:
         (CHIEF, CHIEF_COLOR, lambda r: r.chief),
     ):
         values = [pick(row) for row in rows]
+        name = role_name(name)
         traces.append(
             go.Bar(
                 name=name,
@@ -132,8 +147,8 @@ def standard_bars(rows: Sequence[StandardRates], title: str) -> go.Figure:
         layout=_layout(
             title,
             barmode="group",
-            yaxis={"title": {"text": "遵守率（%）"}, "range": [0, 100], "ticksuffix": ""},
-            xaxis={"title": {"text": "基準"}, "tickangle": -45},
+            yaxis={"title": {"text": _("遵守率（%）")}, "range": [0, 100], "ticksuffix": ""},
+            xaxis={"title": {"text": _("基準")}, "tickangle": -45},
         ),
     )
 
@@ -144,14 +159,21 @@ def standard_bars_summary(rows: Sequence[StandardRates]) -> str:
     for name, pick in ((STAFF, lambda r: r.staff), (CHIEF, lambda r: r.chief)):
         shown = [(pick(r).number, i, r) for i, r in enumerate(rows) if pick(r).number is not None]
         if shown:
-            rate, _, row = min(shown, key=lambda t: (t[0], t[1]))
-            parts.append((name, f"{row.label}（{pick(row).text}%）"))
+            _rate, _index, row = min(shown, key=lambda t: (t[0], t[1]))
+            parts.append((role_name(name), row.label, pick(row).text))
     if not parts:
-        return "表示できる遵守率はまだありません。"
-    first = f"{parts[0][0]}の遵守率が最も低いのは{parts[0][1]}"
+        return _("表示できる遵守率はまだありません。")
+    (role, label, rate) = parts[0]
     if len(parts) == 1:
-        return first + "です。"
-    return f"{first}、{parts[1][0]}は{parts[1][1]}です。"
+        return _(
+            "%(role)sの遵守率が最も低いのは%(label)s（%(rate)s%%）です。",
+            role=role, label=label, rate=rate,
+        )  # fmt: skip
+    (role2, label2, rate2) = parts[1]
+    return _(
+        "%(role)sの遵守率が最も低いのは%(label)s（%(rate)s%%）、%(role2)sは%(label2)s（%(rate2)s%%）です。",
+        role=role, label=label, rate=rate, role2=role2, label2=label2, rate2=rate2,
+    )  # fmt: skip
 
 
 # --- (b) The lowest standards ------------------------------------------------------------------
@@ -159,12 +181,14 @@ def standard_bars_summary(rows: Sequence[StandardRates]) -> str:
 
 def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
     """Horizontal bars of the lowest rates, the lowest at the top."""
-    labels = [f"{item.label}（{item.role}）" for item in items]
+    labels = [
+        _("%(label)s（%(role)s）", label=item.label, role=role_name(item.role)) for item in items
+    ]
     colors = [STAFF_COLOR if item.role == STAFF else CHIEF_COLOR for item in items]
     figure = go.Figure(
         data=[
             go.Bar(
-                name="遵守率",
+                name=_("遵守率"),
                 orientation="h",
                 x=[float(item.rate) for item in items],
                 y=labels,
@@ -177,7 +201,7 @@ def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
         layout=_layout(
             title,
             showlegend=False,
-            xaxis={"title": {"text": "遵守率（%）"}, "range": [0, 105]},
+            xaxis={"title": {"text": _("遵守率（%）")}, "range": [0, 105]},
             yaxis={"autorange": "reversed", "automargin": True},
             margin={"l": 16, "r": 16, "t": 56, "b": 56},
             height=max(320, 60 + 34 * len(items)),
@@ -189,9 +213,12 @@ def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
 def lowest_summary(items: Sequence[RoleRate]) -> str:
     """``最も低いのは基準14の職員（98.3%）です。``"""
     if not items:
-        return "表示できる遵守率はまだありません。"
+        return _("表示できる遵守率はまだありません。")
     low = items[0]
-    return f"最も低いのは{low.label}の{low.role}（{low.rate:.1f}%）です。"
+    return _(
+        "最も低いのは%(label)sの%(role)s（%(rate)s%%）です。",
+        label=low.label, role=role_name(low.role), rate=f"{low.rate:.1f}",
+    )  # fmt: skip
 
 
 # --- (c) Change against last year --------------------------------------------------------------
@@ -200,13 +227,14 @@ def lowest_summary(items: Sequence[RoleRate]) -> str:
 def change_bars(rows: Sequence[RateChange], title: str, previous_label: str) -> go.Figure:
     """Grouped bars of this year's rate minus last year's, in points, per standard and role."""
     labels = [row.label for row in rows]
+    points = _("ポイント")
     traces = [
         go.Bar(
-            name=name,
+            name=role_name(name),
             x=labels,
             y=[_number(pick(row)) for row in rows],
             marker={"color": color},
-            hovertemplate="%{x} " + name + ": %{y:+.1f} ポイント<extra></extra>",
+            hovertemplate="%{x} " + role_name(name) + ": %{y:+.1f} " + points + "<extra></extra>",
         )
         for name, color, pick in (
             (STAFF, STAFF_COLOR, lambda r: r.staff),
@@ -219,12 +247,12 @@ def change_bars(rows: Sequence[RateChange], title: str, previous_label: str) -> 
             title,
             barmode="group",
             yaxis={
-                "title": {"text": f"{previous_label}との差（ポイント）"},
+                "title": {"text": _("%(year)sとの差（ポイント）", year=previous_label)},
                 "zeroline": True,
                 "zerolinecolor": "#1a1a1a",
                 "zerolinewidth": 2,
             },
-            xaxis={"title": {"text": "基準"}, "tickangle": -45},
+            xaxis={"title": {"text": _("基準")}, "tickangle": -45},
         ),
     )
 
@@ -238,17 +266,21 @@ def change_summary(rows: Sequence[RateChange], previous_label: str) -> str:
         if value is not None
     ]
     if not changes:
-        return f"{previous_label}と比べられる基準がありません。"
-    value, _, label, name = min(changes, key=lambda c: (c[0], c[1]))
+        return _("%(year)sと比べられる基準がありません。", year=previous_label)
+    value, _index, label, name = min(changes, key=lambda c: (c[0], c[1]))
     if value < 0:
-        return f"{previous_label}から最も下がったのは{label}の{name}（{value:+.1f}ポイント）です。"
+        return _(
+            "%(year)sから最も下がったのは%(label)sの%(role)s（%(points)sポイント）です。",
+            year=previous_label, label=label, role=role_name(name), points=f"{value:+.1f}",
+        )  # fmt: skip
     up = max(changes, key=lambda c: (c[0], -c[1]))
     if up[0] > 0:
-        return (
-            f"{previous_label}から下がった基準はなく、最も上がったのは{up[2]}の{up[3]}"
-            f"（{up[0]:+.1f}ポイント）です。"
-        )
-    return f"{previous_label}から変わった基準はありません。"
+        return _(
+            "%(year)sから下がった基準はなく、最も上がったのは%(label)sの%(role)s"
+            "（%(points)sポイント）です。",
+            year=previous_label, label=up[2], role=role_name(up[3]), points=f"{up[0]:+.1f}",
+        )  # fmt: skip
+    return _("%(year)sから変わった基準はありません。", year=previous_label)
 
 
 # --- (d) Heatmap: section × scene --------------------------------------------------------------
@@ -297,7 +329,7 @@ def scene_heatmap(data: HeatmapData, title: str) -> go.Figure:
         layout=_layout(
             title,
             annotations=annotations,
-            xaxis={"side": "top", "title": {"text": "場面"}},
+            xaxis={"side": "top", "title": {"text": _("場面")}},
             yaxis={"autorange": "reversed", "automargin": True},
             margin={"l": 16, "r": 16, "t": 96, "b": 24},
             height=max(320, 120 + 30 * len(data.rows)),
@@ -314,13 +346,13 @@ def heatmap_summary(data: HeatmapData) -> str:
         if cell.number is not None
     ]
     if not shown:
-        return "表示できる課の遵守率はありません。"
+        return _("表示できる課の遵守率はありません。")
     _rate, r, c = min(shown, key=lambda t: (t[0], t[1], t[2]))
     cell = data.cells[r][c]
-    return (
-        f"{data.role}の遵守率が最も低いのは{data.rows[r]}の「{data.columns[c]}」"
-        f"（{cell.text}%）です。"
-    )
+    return _(
+        "%(role)sの遵守率が最も低いのは%(section)sの「%(scene)s」（%(rate)s%%）です。",
+        role=role_name(data.role), section=data.rows[r], scene=data.columns[c], rate=cell.text,
+    )  # fmt: skip
 
 
 # --- (e) Response progress ---------------------------------------------------------------------
@@ -338,6 +370,7 @@ def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str
     ):
         if all(v is None for v in values):
             continue
+        name = role_name(name)
         traces.append(
             go.Scatter(
                 name=name,
@@ -346,26 +379,26 @@ def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str
                 customdata=labels,
                 mode="lines+markers",
                 line={"color": color, "dash": dash, "shape": "hv"},
-                hovertemplate="%{customdata} " + name + ": %{y} 人<extra></extra>",
+                hovertemplate="%{customdata} " + name + ": %{y} " + _("人") + "<extra></extra>",
             )
         )
     if expected is not None and days:
         traces.append(
             go.Scatter(
-                name=f"対象者数（{expected}人）",
+                name=_("対象者数（%(n)s人）", n=expected),
                 x=[x[0], x[-1]],
                 y=[expected, expected],
                 mode="lines",
                 line={"color": "#9b1c1c", "dash": "dash"},
-                hovertemplate=f"対象者数: {expected} 人<extra></extra>",
+                hovertemplate=_("対象者数: %(n)s 人", n=expected) + "<extra></extra>",
             )
         )
     return go.Figure(
         data=traces,
         layout=_layout(
             title,
-            xaxis={"title": {"text": "提出日"}, "type": "date", "tickformat": "%m/%d"},
-            yaxis={"title": {"text": "提出した人数（累計）"}, "rangemode": "tozero"},
+            xaxis={"title": {"text": _("提出日")}, "type": "date", "tickformat": "%m/%d"},
+            yaxis={"title": {"text": _("その日までに提出した人の数")}, "rangemode": "tozero"},
         ),
     )
 
@@ -373,8 +406,11 @@ def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str
 def progress_summary(days: Sequence[ProgressDay], expected: int | None) -> str:
     """``令和7年11月28日までに 312 人が提出しました（対象 350 人）。``"""
     if not days:
-        return "まだ提出した人はいません。"
+        return _("まだ提出した人はいません。")
     last = days[-1]
     if expected:
-        return f"{last.label}までに {last.total} 人が提出しました（対象 {expected} 人）。"
-    return f"{last.label}までに {last.total} 人が提出しました。"
+        return _(
+            "%(day)sまでに %(n)s 人が提出しました（対象 %(expected)s 人）。",
+            day=last.label, n=last.total, expected=expected,
+        )  # fmt: skip
+    return _("%(day)sまでに %(n)s 人が提出しました。", day=last.label, n=last.total)

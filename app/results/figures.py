@@ -112,7 +112,7 @@ def standards_chart(rows: Sequence[StandardRow], title: str) -> Chart:
         figure_json(charts.standard_bars(data, title)),
         DataTable(
             _("基準ごとの遵守率（%）"),
-            (_("基準"), charts.STAFF, charts.CHIEF),
+            (_("基準"), charts.role_name(charts.STAFF), charts.role_name(charts.CHIEF)),
             [(d.label, [d.staff.text, d.chief.text]) for d in data],
         ),
     )
@@ -135,7 +135,7 @@ def lowest_chart(results: RoundResults, group_key: str, title: str) -> Chart:
         DataTable(
             _("遵守率の低い基準"),
             (_("基準"), _("区分"), _("遵守率（%）")),
-            [(i.label, [i.role, format_rate(i.rate)]) for i in items],
+            [(i.label, [charts.role_name(i.role), format_rate(i.rate)]) for i in items],
         ),
     )
 
@@ -155,7 +155,7 @@ def change_chart(
         figure_json(charts.change_bars(data, title, previous_label)),
         DataTable(
             _("前年度との差（ポイント）"),
-            (_("基準"), charts.STAFF, charts.CHIEF),
+            (_("基準"), charts.role_name(charts.STAFF), charts.role_name(charts.CHIEF)),
             [(d.label, [_points(d.staff), _points(d.chief)]) for d in data],
         ),
         notes=[_("「-」は、どちらかの年度の遵守率が表示されない基準です。")],
@@ -209,7 +209,12 @@ def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title
         figure_json(charts.progress_lines(days, expected, title)),
         DataTable(
             _("その日までに提出した人の数"),
-            (_("日付"), charts.EVERYONE, charts.STAFF, charts.CHIEF),
+            (
+                _("日付"),
+                charts.role_name(charts.EVERYONE),
+                charts.role_name(charts.STAFF),
+                charts.role_name(charts.CHIEF),
+            ),
             [(d.label, [str(d.total), count(d.staff), count(d.chief)]) for d in days],
         ),
         notes=[_("対象者数: %(n)s 人", n=expected if expected is not None else "＊")],
