@@ -83,7 +83,7 @@ def test_invalid_form_explains_every_problem_and_writes_nothing(app, client, adm
     assert "対象の区を1つ以上選んでください。" in page
     assert "日時「あした」が読めません" in page
     assert "ありえない日付か時刻です" in page
-    assert "催促の日「0」が読めません" in page
+    assert "お知らせを送る日「0」が読めません" in page
     with app.app_context():
         assert rounds() == []
 
@@ -93,7 +93,7 @@ def test_close_before_opening_is_refused(app, client, admin):
     opens = datetime.now(UTC) + timedelta(days=10)
     response = client.post("/admin/rounds/new", data=form(opens, opens - timedelta(days=1)))
     assert response.status_code == 400
-    assert "締切は開始より後にしてください。" in response.get_data(as_text=True)
+    assert "締め切りは受付開始より後にしてください。" in response.get_data(as_text=True)
     with app.app_context():
         assert rounds() == []
 
@@ -126,7 +126,7 @@ def test_open_round_keeps_its_opening_but_moves_its_close(app, client, admin):
     refused = client.post(url, data=form(opens + timedelta(hours=1), closes, wards=["幸区"]))
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400
-    assert "受付が始まった調査の開始日時は変えられません。" in page
+    assert "受付が始まった調査の受付開始の日時は変えられません。" in page
     assert "受付が始まった調査の基準（カタログ）と区は変えられません。" in page
     later = closes + timedelta(days=7)
     saved = client.post(url, data=form(opens, later, reminder_days="5,2"))

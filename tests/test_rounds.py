@@ -87,7 +87,7 @@ def test_create_round_collects_every_problem(catalogues):
     with pytest.raises(RoundError) as caught:
         create_round("no-such", ["川崎区"], _tokyo(2025, 11, 2), _tokyo(2025, 11, 1))
     text = "\n".join(caught.value.errors)
-    assert "no-such" in text and "川崎区" in text and "締切は開始より後" in text
+    assert "no-such" in text and "川崎区" in text and "締め切りは受付開始より後" in text
     with pytest.raises(RoundError, match="区を1つ以上"):
         create_round("city-2024", [], _tokyo(2025, 11, 1), _tokyo(2025, 11, 2))
     with pytest.raises(RoundError, match="時差"):

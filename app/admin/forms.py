@@ -14,6 +14,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.extensions import db
+from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Catalogue, MailState, Round, Ward
 from app.services.rounds import (
     DEFAULT_REMINDER_DAYS,
@@ -23,7 +24,7 @@ from app.services.rounds import (
     parse_reminder_days,
 )
 from app.services.schedule import STATE_LABELS
-from app.wareki import fiscal_year_label, tokyo
+from app.wareki import tokyo
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 

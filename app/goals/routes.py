@@ -29,9 +29,10 @@ from app.goals.forms import (
     TeamForm,
     goals_form,
 )
+from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Assignment, Person, Role, Section, Ward, WorkingTeam, utcnow
 from app.services import goals as service
-from app.wareki import fiscal_year_label, fiscal_year_of, tokyo
+from app.wareki import fiscal_year_of, tokyo
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
+from app.i18n import localized_datetime as reiwa_datetime
 from app.models import (
     Answer,
     AnswerValue,
@@ -73,7 +74,6 @@ from app.models import (
     standard_kind_link,
     utcnow,
 )
-from app.wareki import reiwa_datetime
 
 Part = Literal["self", "section"]
 Progress = Literal["not_started", "draft", "submitted"]

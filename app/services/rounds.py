@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_ward, utcnow
@@ -80,8 +81,11 @@ def parse_datetime(text: str) -> datetime:
     match = _DATETIME.match(cleaned)
     if match is None:
         raise ValueError(
-            f"日時「{text}」が読めません。2026-11-01 09:00 のように"
-            "「年-月-日 時:分」で書いてください（時差は +09:00 のように付けられます）。"
+            _(
+                "日時「%(text)s」が読めません。2026-11-01 09:00 のように「年-月-日 時:分」で"
+                "書いてください（時差は +09:00 のように付けられます）。",
+                text=text,
+            )
         )
     offset = match["offset"] or ""
     if offset and offset != "Z" and ":" not in offset:
@@ -89,7 +93,7 @@ def parse_datetime(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(f"{match['date']}T{match['time']}{offset}")
     except ValueError as exc:
-        raise ValueError(f"日時「{text}」はありえない日付か時刻です。") from exc
+        raise ValueError(_("日時「%(text)s」はありえない日付か時刻です。", text=text)) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TOKYO)
     return moment
@@ -163,12 +167,12 @@ def update_round(
             or not same_wards
             or tuple(days) != parse_reminder_days(round_.reminder_days)
         ):
-            errors.append("締め切った調査は題名のほかは変えられません。")
+            errors.append(_("締め切った調査は題名のほかは変えられません。"))
     elif round_.opens_at <= now:
         if catalogue_key != round_.catalogue.key or not same_wards:
-            errors.append("受付が始まった調査の基準（カタログ）と区は変えられません。")
+            errors.append(_("受付が始まった調査の基準（カタログ）と区は変えられません。"))
         if opens_at != round_.opens_at:
-            errors.append("受付が始まった調査の開始日時は変えられません。")
+            errors.append(_("受付が始まった調査の受付開始の日時は変えられません。"))
     catalogue, wards, fiscal_year, final_title = _checked(
         catalogue_key, ward_names, opens_at, closes_at, title, errors
     )
@@ -198,12 +202,18 @@ def parse_reminder_days(text: str) -> tuple[int, ...]:
         part = part.strip()
         if not part.isdigit() or not 1 <= int(part) <= REMINDER_DAYS_MAX:
             raise ValueError(
-                f"催促の日「{part}」が読めません。締切の何日前かを 1 から {REMINDER_DAYS_MAX} の"
-                "数で、7,3,1 のようにカンマで区切って書いてください。"
+                _(
+                    "お知らせを送る日「%(part)s」が読めません。締め切りの何日前かを 1 から "
+                    "%(max)s の数で、7,3,1 のようにカンマで区切って書いてください。",
+                    part=part,
+                    max=REMINDER_DAYS_MAX,
+                )
             )
         days.add(int(part))
     if len(days) > REMINDER_POINTS_MAX:
-        raise ValueError(f"催促は {REMINDER_POINTS_MAX} 回までにしてください。")
+        raise ValueError(
+            _("お知らせを送る日は %(max)s 回までにしてください。", max=REMINDER_POINTS_MAX)
+        )
     return tuple(sorted(days, reverse=True))
 
 
@@ -237,7 +247,7 @@ def _checked(
         found = {w.name: w for w in db.session.scalars(sa.select(Ward).where(Ward.name.in_(names)))}
         for name in names:
             if name not in found:
-                errors.append(f"区「{name}」はありません。")
+                errors.append(_("区「%(name)s」はありません。", name=name))
         wards = [found[name] for name in names if name in found]
 
     if catalogue is not None and catalogue.ward_id is not None:
@@ -245,22 +255,26 @@ def _checked(
         others = [w.name for w in wards if w.id != catalogue.ward_id]
         if others:
             errors.append(
-                f"カタログ「{catalogue.key}」は{own}の基準です。"
-                f"ほかの区（{'、'.join(others)}）には使えません。"
+                _(
+                    "カタログ「%(key)s」は%(own)sの基準です。ほかの区（%(others)s）には使えません。",
+                    key=catalogue.key,
+                    own=own,
+                    others="、".join(others),
+                )
             )
 
     aware = True
-    for label, moment in (("開始", opens_at), ("締切", closes_at)):
+    for label, moment in ((_("受付開始"), opens_at), (_("締め切り"), closes_at)):
         if moment.tzinfo is None or moment.utcoffset() is None:
-            errors.append(f"{label}の日時に時差（タイムゾーン）がありません。")
+            errors.append(_("%(label)sの日時に時差（タイムゾーン）がありません。", label=label))
             aware = False
     if aware and not opens_at < closes_at:
-        errors.append("締切は開始より後にしてください。")
+        errors.append(_("締め切りは受付開始より後にしてください。"))
 
     fiscal_year = fiscal_year_of(tokyo(opens_at)) if aware else 0
     final_title = (title or "").strip() or default_title(fiscal_year)
     if len(final_title) > TITLE_MAX_LENGTH:
-        errors.append(f"題名は {TITLE_MAX_LENGTH} 文字までにしてください。")
+        errors.append(_("題名は %(max)d 文字までにしてください。", max=TITLE_MAX_LENGTH))
 
     if errors or catalogue is None:
         raise RoundError(errors)
@@ -279,7 +293,7 @@ def list_rounds(now: datetime | None = None) -> list[RoundSummary]:
         for round_id, ward_name in db.session.execute(
             sa.select(round_ward.c.round_id, Ward.name)
             .join(Ward, Ward.id == round_ward.c.ward_id)
-            .where(round_ward.c.round_id.in_([r.id for r, _ in rows]))
+            .where(round_ward.c.round_id.in_([r.id for r, _wards in rows]))
             .order_by(Ward.sort_order, Ward.name)
         ):
             wards_by_round.setdefault(round_id, []).append(ward_name)
