@@ -5,7 +5,8 @@ The views are in ``app.api.routes``; the app factory registers ``app.api.routes.
 Errors are JSON everywhere under ``/api/``: ``{"error": "<code>", "message": "<Japanese>"}``,
 plus ``"fields"`` for 422. That covers the errors of the API's own views and those raised
 before any view is chosen (404 for an unknown path, 405 for a wrong method), which is why the
-handler is app-wide and looks at the path. An app-wide handler for a given status code added
+handler is app-wide and looks at the path; outside ``/api/`` it hands over to the HTML error
+pages of ``app.errors``. An app-wide handler for a given status code added
 elsewhere would take precedence over this one: keep a JSON branch for ``/api/`` in it.
 
 CSRF: the blueprint is exempt from Flask-WTF's CSRF check. Its only writing endpoint accepts
@@ -23,6 +24,7 @@ from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from app.errors import error_page
 from app.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -71,9 +73,11 @@ def json_error(
 
 @bp.app_errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Any:
-    """JSON for every HTTP error under /api/; other paths keep their usual error pages."""
-    if not request.path.startswith("/api/") or exc.code is None:
+    """JSON for every HTTP error under /api/; other paths get the site's HTML error page."""
+    if exc.code is None:
         return exc
+    if not request.path.startswith("/api/"):
+        return error_page(exc)
     response = json_error(exc.code)
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)

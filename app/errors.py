@@ -1,0 +1,43 @@
+"""The HTML error pages (400, 403, 404, 405 …) in the site's own layout: Japanese (or the chosen
+language), with the skip link, the menu and a way back, instead of werkzeug's bare English page.
+
+Called by the app-wide handler in ``app.api`` for every path outside ``/api/`` (that handler
+answers JSON under ``/api/``). Server errors (5xx) keep werkzeug's plain page: rendering the
+layout needs the database, which may be what failed.
+"""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+
+def _texts(code: int) -> tuple[str, str]:
+    """The page's heading and its one-sentence explanation for an HTTP status."""
+    if code == 403:
+        return _("このページは表示できません"), _(
+            "このページを見る権限がありません。必要なときは、管理者に相談してください。"
+        )
+    if code == 404:
+        return _("ページが見つかりません"), _(
+            "アドレスが間違っているか、ページがなくなった可能性があります。"
+        )
+    if code == 405:
+        return _("この操作はできません"), _("このページでは、その送り方は使えません。")
+    return _("送られた内容を受け付けられませんでした"), _(
+        "画面を読み込み直してから、もう一度操作してください。"
+    )
+
+
+def error_page(exc: HTTPException) -> ResponseReturnValue:
+    """The error page for a 4xx; anything else is returned as it is."""
+    code = exc.code
+    if code is None or not 400 <= code < 500:
+        return exc
+    heading, message = _texts(code)
+    response = render_template("errors/error.html", code=code, heading=heading, message=message)
+    headers = exc.get_headers()
+    allow = [(k, v) for k, v in headers if k.lower() == "allow"]
+    return response, code, allow

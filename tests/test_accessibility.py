@@ -1,0 +1,529 @@
+"""axe-core (WCAG 2.1 A/AA) over every HTML page of every role, in Debian's chromium, with the
+demo ward's data: each page at 1280 px and at 360 px, where it must not scroll sideways either.
+
+The pages come from ``app.url_map``: every GET endpoint is either visited by some role below
+(``VISITS``) or named in ``NOT_PAGES`` with the reason, so a new page without an accessibility
+check fails ``test_every_page_is_checked``. axe-core is the copy shipped inside the
+axe-playwright-python package (nothing is downloaded). docs/accessibility.md tells how to run it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask, url_for
+from playwright.sync_api import Page, expect
+
+from app.extensions import db
+from app.models import (
+    Catalogue,
+    Person,
+    Round,
+    Section,
+    Ward,
+    WorkingTeam,
+)
+from app.services import schedule
+from app.services.auth import password_link_token
+from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
+from app.services.demo_goals import DEMO_GOALS_YEAR
+from app.wareki import fiscal_year_of, tokyo
+from tests.browser_support import LiveServer
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
+
+# The demo accounts (app/services/demo.py), and who signs in as none of them.
+ACCOUNTS = {
+    "anonymous": None,
+    "staff": "900001",  # 区民課の職員
+    "chief": "900002",  # 総務課長
+    "committee": "900003",  # 区民課長, committee member for 高津区
+    "admin": "900004",  # 総務課の職員, admin for 高津区
+}
+
+# GET endpoints that are not HTML pages for a person to read, and why.
+NOT_PAGES = {
+    "static": "CSS and JavaScript files",
+    "vendor.plotly_js": "plotly.min.js",
+    "main.healthz": "plain-text health check for monitoring",
+    "auth.language": "only sets the language and redirects back",
+    "api.openapi": "JSON (the API's OpenAPI document)",
+    "api.rounds": "JSON API",
+    "api.checklist": "JSON API",
+    "api.compliance": "JSON API",
+    "annual.pdf": "a PDF download",
+    "annual.docx": "a Word download",
+}
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Ids in the demo database that the pages' URLs need."""
+
+    ward_id: int
+    open_round: int  # this fiscal year's round, open now
+    latest_closed: int  # 令和7年度 (with last year to compare)
+    oldest_closed: int  # 令和6年度 (nothing to compare)
+    kumin_id: int  # 区民課
+    somu_id: int  # 総務課 (the demo chief's section)
+    team_id: int
+    catalogue_key: str
+    password_token: str
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page as one role sees it: ``url`` from the demo's ids; ``then`` acts on the page
+    (e.g. a failed submit) before the checks; ``status`` is the expected HTTP status."""
+
+    role: str
+    name: str
+    endpoint: str
+    url: Callable[[Demo], str]
+    status: int = 200
+    then: Callable[[Page], None] | None = None
+    standalone: bool = False  # a print view: its own document, without the site's layout
+
+
+def _submit_nothing(page: Page) -> None:
+    """Press 提出する on an empty checklist: the page comes back with the error summary."""
+    page.get_by_role("button", name="提出する").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+
+
+def _sign_in_wrongly(page: Page) -> None:
+    page.fill("input[name=employee_id]", "900001")
+    page.fill("input[name=password]", "not-the-password")
+    page.get_by_role("button", name="サインイン").click()
+    expect(page.locator("#login-error")).to_be_focused()
+
+
+def _create_round_wrongly(page: Page) -> None:
+    """Send the new-round form empty: every field shows its error."""
+    page.locator("form button[type=submit]").last.click()
+    expect(page.locator("#error-summary, .field-error").first).to_be_visible()
+
+
+def _u(endpoint: str, **values: Any) -> Callable[[Demo], str]:
+    """A URL builder: ``values`` may be callables of the Demo (ids) or plain values."""
+
+    def build(demo: Demo) -> str:
+        args = {k: (v(demo) if callable(v) else v) for k, v in values.items()}
+        return url_for(endpoint, **args)
+
+    return build
+
+
+def _ward(d: Demo) -> int:
+    return d.ward_id
+
+
+def _latest(d: Demo) -> int:
+    return d.latest_closed
+
+
+VISITS: list[Visit] = [
+    # --- anonymous: public pages, sign-in, password link, errors --------------------------
+    Visit("anonymous", "home", "main.index", _u("main.index")),
+    Visit("anonymous", "catalogue", "main.catalogue",
+          _u("main.catalogue", key=lambda d: d.catalogue_key)),
+    Visit("anonymous", "sign-in", "auth.login", _u("auth.login")),
+    Visit("anonymous", "sign-in refused", "auth.login", _u("auth.login"), then=_sign_in_wrongly),
+    Visit("anonymous", "set password", "auth.set_password",
+          _u("auth.set_password", token=lambda d: d.password_token)),
+    Visit("anonymous", "password link refused", "auth.set_password",
+          _u("auth.set_password", token="not-a-token"), status=400),
+    Visit("anonymous", "404", "", lambda d: "/no-such-page", status=404),
+    Visit("anonymous", "401 (to sign-in)", "auth.login", _u("checklist.my_rounds")),
+    # --- staff ------------------------------------------------------------------------------
+    Visit("staff", "my rounds", "checklist.my_rounds", _u("checklist.my_rounds")),
+    Visit("staff", "checklist open", "checklist.checklist",
+          _u("checklist.checklist", round_id=lambda d: d.open_round)),
+    Visit("staff", "checklist failed submit", "checklist.checklist",
+          _u("checklist.checklist", round_id=lambda d: d.open_round), then=_submit_nothing),
+    Visit("staff", "checklist closed", "checklist.checklist",
+          _u("checklist.checklist", round_id=_latest)),
+    Visit("staff", "403", "results.index", _u("results.index"), status=403),
+    Visit("staff", "404 signed in", "checklist.checklist",
+          _u("checklist.checklist", round_id=999999), status=404),
+    # --- chief ------------------------------------------------------------------------------
+    Visit("chief", "my rounds", "checklist.my_rounds", _u("checklist.my_rounds")),
+    Visit("chief", "checklist with the section's part", "checklist.checklist",
+          _u("checklist.checklist", round_id=lambda d: d.open_round)),
+    Visit("chief", "section progress", "checklist.section",
+          _u("checklist.section", round_id=lambda d: d.open_round)),
+    Visit("chief", "section results sheet", "results.section_page",
+          _u("results.section_page", round_id=_latest, section_id=lambda d: d.somu_id)),
+    Visit("chief", "section results print view", "results.section_export",
+          _u("results.section_export", round_id=_latest, section_id=lambda d: d.somu_id,
+             fmt="html"), standalone=True),
+    Visit("chief", "goals", "goals.index", _u("goals.index")),
+    Visit("chief", "section goals", "goals.section_goals",
+          _u("goals.section_goals", section_id=lambda d: d.somu_id,
+             fiscal_year=DEMO_GOALS_YEAR)),
+    # --- committee ----------------------------------------------------------------------------
+    Visit("committee", "results", "results.index", _u("results.index")),
+    Visit("committee", "round with all charts", "results.round_page",
+          _u("results.round_page", round_id=_latest)),
+    Visit("committee", "round, one section", "results.round_page",
+          _u("results.round_page", round_id=_latest, group=lambda d: f"section:{d.kumin_id}")),
+    Visit("committee", "round without last year", "results.round_page",
+          _u("results.round_page", round_id=lambda d: d.oldest_closed)),
+    Visit("committee", "open round", "results.round_page",
+          _u("results.round_page", round_id=lambda d: d.open_round)),
+    Visit("committee", "breakdown by section", "results.breakdown",
+          _u("results.breakdown", round_id=_latest, level="section")),
+    Visit("committee", "breakdown of chiefs by department", "results.breakdown",
+          _u("results.breakdown", round_id=_latest, level="department", role="chief")),
+    Visit("committee", "breakdown refused", "results.breakdown",
+          _u("results.breakdown", round_id=_latest, level="floor"), status=400),
+    Visit("committee", "print view", "results.export",
+          _u("results.export", round_id=_latest, fmt="html"), standalone=True),
+    Visit("committee", "section sheet", "results.section_page",
+          _u("results.section_page", round_id=_latest, section_id=lambda d: d.kumin_id)),
+    Visit("committee", "goals", "goals.index", _u("goals.index")),
+    Visit("committee", "ward's goals", "goals.year",
+          _u("goals.year", ward_id=_ward, fiscal_year=DEMO_GOALS_YEAR)),
+    Visit("committee", "section goals", "goals.section_goals",
+          _u("goals.section_goals", section_id=lambda d: d.kumin_id,
+             fiscal_year=DEMO_GOALS_YEAR)),
+    Visit("committee", "plan", "goals.plan",
+          _u("goals.plan", ward_id=_ward, fiscal_year=DEMO_GOALS_YEAR)),
+    Visit("committee", "lock", "goals.lock",
+          _u("goals.lock", ward_id=_ward, fiscal_year=DEMO_GOALS_YEAR)),
+    Visit("committee", "new team", "goals.new_team",
+          _u("goals.new_team", ward_id=_ward, fiscal_year=DEMO_GOALS_YEAR)),
+    Visit("committee", "team", "goals.team", _u("goals.team", team_id=lambda d: d.team_id)),
+    Visit("committee", "annual reports", "annual.index", _u("annual.index")),
+    Visit("committee", "annual report", "annual.view",
+          _u("annual.view", ward_id=_ward, fiscal_year=DEMO_GOALS_YEAR), standalone=True),
+    # --- admin ------------------------------------------------------------------------------
+    Visit("admin", "rounds", "admin.rounds", _u("admin.rounds")),
+    Visit("admin", "new round", "admin.new_round", _u("admin.new_round")),
+    Visit("admin", "new round refused", "admin.new_round", _u("admin.new_round"),
+          then=_create_round_wrongly),
+    Visit("admin", "edit round", "admin.edit_round",
+          _u("admin.edit_round", round_id=lambda d: d.open_round)),
+    Visit("admin", "send ledger", "admin.ledger",
+          _u("admin.ledger", round_id=lambda d: d.open_round)),
+    Visit("admin", "results", "results.round_page", _u("results.round_page", round_id=_latest)),
+]
+
+ROLES = list(ACCOUNTS)
+
+
+def get_endpoints(app: Flask) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())}
+
+
+def test_every_page_is_checked(app: Flask):
+    """Every GET endpoint of the app is either visited by some role below or named as not a
+    page (download, API, static file) with a reason: a new page needs an accessibility check."""
+    endpoints = get_endpoints(app)
+    visited = {v.endpoint for v in VISITS if v.endpoint}
+    assert not visited & set(NOT_PAGES), "an endpoint is both visited and excluded"
+    unchecked = endpoints - visited - set(NOT_PAGES)
+    assert not unchecked, f"pages without an accessibility check (add a Visit): {unchecked}"
+    unknown = (visited | set(NOT_PAGES)) - endpoints
+    assert not unknown, f"endpoints named here that the app no longer has: {unknown}"
+    assert {v.role for v in VISITS} == set(ROLES)
+
+
+# --- the demo world --------------------------------------------------------------------------
+
+
+def _build(app: Flask) -> Demo:
+    """The demo ward, plus a round open now for this fiscal year, some mail in its ledger."""
+    with app.app_context():
+        build_demo(Path(app.config["SURVEYS_DIR"]))
+        ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+        rounds = db.session.scalars(sa.select(Round).order_by(Round.fiscal_year)).all()
+        catalogue = db.session.scalars(
+            sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
+        ).one()
+        now = datetime.now(UTC)
+        open_round = Round(
+            title="いまの自己点検（アクセシビリティ試験）",
+            catalogue=catalogue,
+            fiscal_year=fiscal_year_of(tokyo(now)),
+            opens_at=now - timedelta(days=2),
+            closes_at=now + timedelta(days=5),
+            wards=[ward],
+        )
+        db.session.add(open_round)
+        db.session.flush()
+        schedule.plan(now)  # the opening mail and a reminder, pending in the ledger
+        for n, ledger_id in enumerate(schedule.claim(now, 6)):
+            if n % 2:
+                schedule.mark_sent(ledger_id, now)
+            else:
+                schedule.mark_failed([ledger_id], now, "550 mailbox unavailable")
+
+        def section_id(name: str) -> int:
+            return db.session.scalars(
+                sa.select(Section.id).where(Section.ward_id == ward.id, Section.name == name)
+            ).one()
+
+        team_id = db.session.scalars(
+            sa.select(WorkingTeam.id).where(WorkingTeam.ward_id == ward.id).limit(1)
+        ).one()
+        staff = db.session.scalars(sa.select(Person).where(Person.employee_id == "100050")).one()
+        demo = Demo(
+            ward_id=ward.id,
+            open_round=open_round.id,
+            latest_closed=rounds[-1].id,
+            oldest_closed=rounds[0].id,
+            kumin_id=section_id("区民課"),
+            somu_id=section_id("総務課"),
+            team_id=team_id,
+            catalogue_key="takatsu-2025",
+            password_token=password_link_token(staff),
+        )
+        db.session.commit()
+        return demo
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def _axe_script() -> str:
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    return AXE_SCRIPT
+
+
+def run_axe(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(_axe_script())
+    result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+    return list(result["violations"])
+
+
+def describe(violations: list[dict[str, Any]], where: str) -> list[str]:
+    """One readable line per violation and element: page, rule, impact, selector, help."""
+    lines = []
+    for v in violations:
+        for node in v["nodes"]:
+            target = " ".join(str(t) for t in node["target"])
+            lines.append(f"{where}: {v['id']} ({v['impact']}) at {target}: {v['help']}")
+    return lines
+
+
+def _sideways(page: Page) -> str | None:
+    """None when the page does not scroll sideways, else the widths and the widest element."""
+    found = page.evaluate(
+        """() => {
+          const root = document.documentElement;
+          if (root.scrollWidth <= root.clientWidth) { return null; }
+          let widest = null;
+          for (const el of document.body.querySelectorAll('*')) {
+            const r = el.getBoundingClientRect();
+            if (r.right > root.clientWidth + 1 && !el.closest('.table-scroll')) {
+              widest = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+                + (el.className && typeof el.className === 'string'
+                   ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+              break;
+            }
+          }
+          return `${root.scrollWidth} > ${root.clientWidth} (${widest})`;
+        }"""
+    )
+    return found
+
+
+FOCUS_RING = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) { return null; }
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className.trim()
+       ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+    + (e.getAttribute('name') ? `[name=${e.getAttribute('name')}]` : '');
+  // A radio button's or check box's ring is drawn around its whole label (the touch target).
+  const box = el.matches('input[type=radio], input[type=checkbox]') && el.closest('.choice')
+    ? el.closest('.choice') : el;
+  const style = getComputedStyle(box);
+  if (style.outlineStyle === 'none' || parseFloat(style.outlineWidth) < 2) {
+    return [name(el), `no focus ring (outline ${style.outlineStyle} ${style.outlineWidth})`];
+  }
+  const rgba = s => {
+    const m = s.match(/[\\d.]+/g).map(Number);
+    return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1];
+  };
+  let behind = [255, 255, 255, 1];
+  for (let p = box.parentElement; p; p = p.parentElement) {
+    const c = rgba(getComputedStyle(p).backgroundColor);
+    if (c[3] > 0.5) { behind = c; break; }
+  }
+  const lum = c => c.slice(0, 3)
+    .map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const a = lum(rgba(style.outlineColor)), b = lum(behind);
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  return [name(el), ratio < 3 ? `focus ring contrast ${ratio.toFixed(2)}:1 (< 3:1)` : null];
+}"""
+
+TAB_STOPS = 15  # focus stops checked from the top of each page
+
+
+def layout_problems(page: Page, visit: Visit) -> list[str]:
+    """The site's frame: lang, one main and one h1, the skip link as the first focus stop;
+    a visible focus ring (at least 2 px, 3:1 against what is behind it) on the first
+    TAB_STOPS stops; charts with nothing focusable inside and no Plotly modebar."""
+    problems = []
+    lang = page.locator("html").get_attribute("lang")
+    if lang not in ("ja", "en"):
+        problems.append(f"html lang is {lang!r}")
+    if not visit.standalone:
+        for selector in ("main#main", "h1"):
+            count = page.locator(selector).count()
+            if count != 1:
+                problems.append(f"{count} × {selector} (want exactly one)")
+    # After a failed form the error summary has the focus: the walk starts there.
+    first = visit.then is None
+    for _ in range(TAB_STOPS):
+        page.keyboard.press("Tab")
+        found = page.evaluate(FOCUS_RING)
+        if found is None:
+            break
+        element, problem = found
+        if first and not visit.standalone and not element.startswith("a.skip-link"):
+            problems.append(f"first Tab stop is {element}, not the skip link")
+        first = False
+        if problem:
+            problems.append(f"{element}: {problem}")
+    if not visit.standalone and page.locator("a.skip-link[href='#main']").count() != 1:
+        problems.append("no skip link to #main")
+    charts = page.locator("[data-chart]")
+    if charts.count():
+        focusable = page.evaluate(
+            """() => [...document.querySelectorAll('[data-chart]')].flatMap(box =>
+                 [...box.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
+                   .filter(e => e.tabIndex >= 0)).length"""
+        )
+        if focusable:
+            problems.append(f"{focusable} focusable elements inside the charts")
+        if page.locator(".modebar").count():
+            problems.append("a Plotly modebar is shown")
+    return problems
+
+
+def _sign_in(page: Page, employee_id: str) -> None:
+    page.goto("/auth/login")
+    page.fill("input[name=employee_id]", employee_id)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    page.wait_for_url("**/me")
+
+
+def _wait_for_charts(page: Page, width: int | None = None) -> None:
+    """Every chart drawn; with ``width``, also redrawn to fit it (plotly follows a resize)."""
+    for box in page.locator("[data-chart]").all():
+        expect(box).to_have_attribute("data-rendered", "true")
+    if width is not None and page.locator("[data-chart]").count():
+        page.wait_for_function(
+            """width => [...document.querySelectorAll('[data-chart] svg.main-svg')]
+                 .every(svg => svg.getBoundingClientRect().right <= width)""",
+            arg=width,
+        )
+
+
+@pytest.fixture
+def browser_context_options() -> dict[str, Any]:
+    return {
+        "locale": "ja-JP",
+        "timezone_id": "Asia/Tokyo",
+        "viewport": {"width": 1280, "height": 800},
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_passes_axe_and_fits_360px(page: Page, live_server: LiveServer, role: str):
+    """Each page this role can reach has no WCAG 2.1 A/AA violation found by axe-core at
+    1280 px nor at 360 px, answers with the expected status, and never scrolls sideways at
+    360 px."""
+    app = live_server.app
+    demo = _build(app)
+    account = ACCOUNTS[role]
+    if account is not None:
+        _sign_in(page, account)
+    visits = [v for v in VISITS if v.role == role]
+    problems: list[str] = []
+    checked = 0
+    for visit in visits:
+        with app.test_request_context():
+            url = visit.url(demo)
+        where = f"{role} / {visit.name} ({url})"
+        page.set_viewport_size({"width": 1280, "height": 800})
+        response = page.goto(url)
+        assert response is not None
+        if visit.then is not None:
+            visit.then(page)
+        else:
+            assert response.status == visit.status, f"{where}: HTTP {response.status}"
+        if visit.endpoint:
+            path = urlsplit(page.url).path
+            matched, _args = app.url_map.bind("localhost").match(path)
+            assert matched == visit.endpoint, f"{where}: landed on {matched}"
+        _wait_for_charts(page)
+        problems += describe(run_axe(page), f"{where} @1280")
+        problems += [f"{where} @1280: {p}" for p in layout_problems(page, visit)]
+        page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+        wide = _sideways(page)
+        if wide:
+            problems.append(f"{where} @1280 with 200% text: scrolls sideways: {wide}")
+        page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
+        page.set_viewport_size({"width": 360, "height": 740})
+        _wait_for_charts(page, 360)
+        wide = _sideways(page)
+        if wide:
+            problems.append(f"{where} @360: scrolls sideways: {wide}")
+        problems += describe(run_axe(page), f"{where} @360")
+        checked += 1
+    assert checked == len(visits) > 0
+    assert not problems, f"{len(problems)} accessibility problems:\n" + "\n".join(problems)
+
+
+def test_axe_reports_a_planted_violation(page: Page, live_server: LiveServer):
+    """The harness really runs axe-core: an image without alt text and pale grey text planted
+    in the home page come back as image-alt and color-contrast violations, readably."""
+    page.goto("/")
+    assert run_axe(page) == []
+    page.evaluate(
+        """() => {
+          const main = document.querySelector('main');
+          main.insertAdjacentHTML('beforeend',
+            '<img id="planted-img" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">'
+            + '<p id="planted-text">うすい文字</p>');
+          document.getElementById('planted-text').style.color = '#ccc';  // CSSOM: CSP allows
+        }"""
+    )
+    lines = describe(run_axe(page), "home")
+    assert any(line.startswith("home: image-alt (critical) at #planted-img") for line in lines)
+    assert any("color-contrast (serious) at #planted-text" in line for line in lines)
+
+
+def test_error_pages_are_the_sites_own(client):
+    """404, 403 and 405 outside /api/ are Japanese pages in the site's layout (lang, skip link,
+    heading); under /api/ the errors stay JSON."""
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    text = missing.get_data(as_text=True)
+    assert '<html lang="ja">' in text
+    assert 'class="skip-link" href="#main"' in text
+    assert "<h1>ページが見つかりません</h1>" in text
+    wrong_method = client.get("/auth/logout")
+    assert wrong_method.status_code == 405
+    assert "POST" in wrong_method.headers["Allow"]
+    assert "<h1>この操作はできません</h1>" in wrong_method.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.is_json and api.get_json()["error"] == "not_found"
