@@ -78,8 +78,8 @@ def _tab_until(page: Page, check, what: str, limit: int = 40) -> None:
     raise AssertionError(f"Tab never reached {what}")
 
 
-def _tab_to_name(page: Page, name: str) -> None:
-    _tab_until(page, lambda p: _active(p, "name") == name, f"[name={name}]")
+def _tab_to_name(page: Page, name: str, limit: int = 40) -> None:
+    _tab_until(page, lambda p: _active(p, "name") == name, f"[name={name}]", limit)
 
 
 def _tab_to_text(page: Page, text: str) -> None:
@@ -97,9 +97,10 @@ def _sign_in(page: Page, employee_id: str) -> None:
 
 
 def test_checklist_by_keyboard_alone(page: Page, live_server):
-    """Sign in, open the checklist, choose every answer with Tab/arrows/Space, submit with one
-    item missing (the error summary takes focus and its link leads to the item), finish,
-    submit, see 提出済み on /me and sign out: never touching the mouse."""
+    """Sign in, open the checklist, choose every answer with Tab/arrows/Space, save a draft,
+    submit with one item missing (the error summary takes focus, its link leads to the item,
+    whose fieldset is described by its message), finish, submit, see 提出済み on /me and sign
+    out: never touching the mouse."""
     setup = _setup(live_server)
     _sign_in(page, setup.employee_id)
     expect(page.get_by_role("heading", level=1, name="わたしの調査")).to_be_visible()
@@ -110,6 +111,7 @@ def test_checklist_by_keyboard_alone(page: Page, live_server):
     page.wait_for_url(f"**/rounds/{setup.round_id}/checklist")
     progress = page.locator("#progress")
     expect(progress).to_have_text("回答済み 0 / 全 23 項目")
+    expect(progress).to_have_attribute("aria-live", "polite")  # announced, without interrupting
 
     order = page.locator("fieldset").evaluate_all("els => els.map(e => e.id.slice(5))")
     assert sorted(order) == sorted(setup.keys)
@@ -125,17 +127,32 @@ def test_checklist_by_keyboard_alone(page: Page, live_server):
         expect(page.locator(f"input[name='{key}']:checked")).to_have_value(chosen[key])
     expect(progress).to_have_text(f"回答済み {len(order) - 1} / 全 23 項目")
 
-    # Submit too early: the summary is focused and leads to the missing item.
-    _tab_to_name(page, "submit_answers")
+    # Save a draft: the page comes back with every answer and the count kept.
+    _tab_to_name(page, "save_draft")
+    page.keyboard.press("Enter")
+    expect(page.locator(".flash")).to_have_text("一時保存しました。")
+    expect(page.locator("dl.facts")).to_contain_text("一時保存中")
+    expect(progress).to_have_text(f"回答済み {len(order) - 1} / 全 23 項目")
+    for key, value in chosen.items():
+        expect(page.locator(f"input[name='{key}']:checked")).to_have_value(value)
+
+    # Submit too early: the summary is focused and leads to the missing item, whose fieldset
+    # points at its message with aria-describedby.
+    _tab_to_name(page, "submit_answers", limit=80)
     page.keyboard.press("Enter")
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
     expect(summary).to_have_attribute("role", "alert")
     expect(summary.locator("a")).to_have_count(1)
+    last = order[-1]
+    fieldset = page.locator(f"fieldset#item-{last}")
+    expect(fieldset).to_have_attribute("aria-describedby", f"item-{last}-error")
+    expect(fieldset.locator("legend")).to_contain_text("No.")
+    expect(page.locator(f"#item-{last}-error")).to_contain_text("まだ選ばれていません")
+    expect(fieldset.get_by_role("radio")).to_have_count(3)
     page.keyboard.press("Tab")
     expect(summary.locator("a")).to_be_focused()
     page.keyboard.press("Enter")
-    last = order[-1]
     expect(page.locator(f"#{last}-0")).to_be_focused()
     for key, value in chosen.items():
         expect(page.locator(f"input[name='{key}']:checked")).to_have_value(value)
