@@ -122,12 +122,14 @@ def register_template_helpers(app: Flask) -> None:
         localized_date,
         localized_datetime,
         localized_fiscal_year_label,
+        western_date_ja,
     )
 
     app.add_template_global(is_english)
     app.add_template_filter(localized_fiscal_year_label, "fiscal_year_label")
     app.add_template_filter(localized_date, "reiwa_date")
     app.add_template_filter(localized_datetime, "reiwa_datetime")
+    app.add_template_filter(western_date_ja, "western_date")
 
 
 def register_commands(app: Flask) -> None:

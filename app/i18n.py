@@ -61,6 +61,13 @@ def english_datetime(moment: datetime) -> str:
     return f"{english_date(local)}, {local.hour}:{local.minute:02d}"
 
 
+def western_date_ja(day: date | datetime) -> str:
+    """The ``western_date`` filter: ``2025年11月28日``, the Western date that Japanese pages put
+    beside the era (an aware instant on the city's clock)."""
+    d = _day(day)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
 def localized_fiscal_year_label(fiscal_year: int) -> str:
     """The ``fiscal_year_label`` filter: ``令和7年度``, or ``FY2025`` on English pages."""
     return f"FY{fiscal_year}" if is_english() else fiscal_year_label(fiscal_year)

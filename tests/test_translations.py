@@ -352,6 +352,14 @@ def test_results_page_is_english(client, app, as_, world):
     text = _english_page(app, client, f"/results/rounds/{world.round_id}")
     assert "Compliance rate" in text and "Response rate" in text
     assert "FY2024" in text and "FY2025" in text
+    assert "4 November 2025, 9:00" in text  # the period, as a Western date
+
+
+def test_japanese_results_page_shows_the_period_as_reiwa_and_western(client, as_, world):
+    """On the Japanese results page the round's period is in 令和 with the Western dates beside."""
+    as_(world.takatsu_committee)
+    html = client.get(f"/results/rounds/{world.round_id}").get_data(as_text=True)
+    assert "令和7年11月4日 9時00分" in html and "（2025年11月4日〜" in html
 
 
 def test_japanese_is_still_the_default(app, client):
