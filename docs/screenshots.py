@@ -1,0 +1,117 @@
+"""Take docs/checklist-360.png and docs/checklist-1280.png: the checklist as the demo's staff
+member (900001, 区民課) sees it in Debian's chromium, a few answers chosen and saved.
+
+Run from the repository root when the checklist's look changes (docs/accessibility.md):
+
+    .venv/bin/python docs/screenshots.py [OUTPUT_DIR]
+
+It builds the demo ward in a throwaway SQLite file, opens a round for this fiscal year, serves
+the app on 127.0.0.1 (a free port) and drives /usr/bin/chromium with Playwright. Nothing is
+downloaded; the test suite never writes into docs/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402
+from app.extensions import db  # noqa: E402
+from app.models import Catalogue, Round, Ward  # noqa: E402
+from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo  # noqa: E402
+from app.wareki import fiscal_year_label, fiscal_year_of, tokyo  # noqa: E402
+
+STAFF = "900001"
+# (width, height of the picture): the phone shows about two screens, the desktop one.
+SIZES = ((360, 1480), (1280, 900))
+
+
+def _open_round(app) -> int:  # type: ignore[no-untyped-def]
+    """The demo ward and a round open now, titled like the demo's past rounds."""
+    with app.app_context():
+        db.create_all()
+        build_demo(Path(app.config["SURVEYS_DIR"]))
+        ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+        catalogue = db.session.scalars(
+            sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
+        ).one()
+        now = datetime.now(UTC)
+        fiscal_year = fiscal_year_of(tokyo(now))
+        round_ = Round(
+            title=f"{fiscal_year_label(fiscal_year)} 区役所サービス基準 自己点検",
+            catalogue=catalogue,
+            fiscal_year=fiscal_year,
+            opens_at=now - timedelta(days=3),
+            closes_at=now + timedelta(days=18),
+            wards=[ward],
+        )
+        db.session.add(round_)
+        db.session.commit()
+        return round_.id
+
+
+def main(out: Path) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="kijun-shots-"))
+    try:
+        app = create_app(
+            {
+                "SECRET_KEY": "screenshots",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'demo.sqlite3'}",
+                "WTF_CSRF_ENABLED": False,
+            }
+        )
+        round_id = _open_round(app)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
+            context = browser.new_context(
+                base_url=base, locale="ja-JP", timezone_id="Asia/Tokyo",
+                viewport={"width": 1280, "height": 900},
+            )
+            page = context.new_page()
+            page.goto("/auth/login")
+            page.fill("input[name=employee_id]", STAFF)
+            page.fill("input[name=password]", DEMO_PASSWORD)
+            page.get_by_role("button", name="サインイン").click()
+            page.wait_for_url("**/me")
+            page.goto(f"/rounds/{round_id}/checklist")
+            groups = page.locator("fieldset.radio-group")
+            for index, choice in enumerate(("yes", "yes", "no", "yes", "na")):
+                groups.nth(index).locator(f"input[value='{choice}']").check()
+            page.get_by_role("button", name="一時保存").click()
+            page.wait_for_selector(".flash")
+            out.mkdir(parents=True, exist_ok=True)
+            for width, height in SIZES:
+                page.set_viewport_size({"width": width, "height": min(height, 900)})
+                page.goto(f"/rounds/{round_id}/checklist")
+                page.screenshot(
+                    path=str(out / f"checklist-{width}.png"),
+                    full_page=True,
+                    clip={"x": 0, "y": 0, "width": width, "height": height},
+                )
+                print(out / f"checklist-{width}.png")
+            browser.close()
+        server.shutdown()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs")
