@@ -362,6 +362,30 @@ def test_japanese_results_page_shows_the_period_as_reiwa_and_western(client, as_
     assert "令和7年11月4日 9時00分" in html and "（2025年11月4日〜" in html
 
 
+@pytest.mark.parametrize(
+    ("who", "url", "words"),
+    [
+        ("admin", "/admin/rounds", "Manage rounds"),
+        ("admin", "/admin/rounds/new", "Create a round"),
+        ("admin", "/admin/rounds/{round_id}/mail", "Email sending status"),
+        ("admin", "/results/", "Results of the rounds"),
+        ("takatsu_committee", "/results/rounds/{round_id}/breakdown", "Results by ward"),
+        ("takatsu_committee", "/catalogues/t-2025", "Who answers"),
+        ("takatsu_committee", "/goals/", "Goals and policy"),
+        ("takatsu_committee", "/goals/wards/{ward_id}/2025", "Working teams"),
+        ("takatsu_committee", "/annual-report/", "Annual report"),
+    ],
+)
+def test_more_pages_are_english(client, app, as_, world, who, url, words):
+    """The admin's round pages, the results list and breakdown, a catalogue, the goals and
+    annual report pages: English, no Japanese UI text left."""
+    as_(getattr(world, who))
+    text = _english_page(
+        app, client, url.format(round_id=world.round_id, ward_id=world.takatsu_ward_id)
+    )
+    assert words in text
+
+
 def test_japanese_is_still_the_default(app, client):
     """Without the cookie the sign-in page is Japanese (the service is Japanese first)."""
     html = client.get("/auth/login").get_data(as_text=True)
