@@ -24,6 +24,7 @@ from app.models import (
     Catalogue,
     Department,
     Person,
+    Role,
     Round,
     Section,
     SectionKind,
@@ -325,12 +326,17 @@ def test_home_page_is_english_with_catalogue_titles_as_data(app, client):
 
 
 def test_my_page_and_checklist_are_english_with_western_dates(app, client, sign_in):
-    """/me and the checklist in English: the status, the deadline as a Western date (no 令和),
-    the three choices; the standards' texts stay Japanese."""
+    """/me, the checklist and the chief's section page in English: the status, the deadline as
+    a Western date (no 令和), the three choices; the standards' texts stay Japanese."""
+    from app.models import utcnow
+    from app.wareki import fiscal_year_of, tokyo
+
+    year = fiscal_year_of(tokyo(utcnow()))  # chiefs are chiefs of the current fiscal year
     with app.app_context():
         section = factories.section("総務課")
-        person = factories.person(section=section)
-        round_ = factories.round_(factories.catalogue())
+        person = factories.person(section=section, role=Role.CHIEF, fiscal_year=year)
+        factories.person(section=section, fiscal_year=year)
+        round_ = factories.round_(factories.catalogue(fiscal_year=year))
         round_id = round_.id
         closes = round_.closes_at
         db.session.commit()
@@ -344,6 +350,8 @@ def test_my_page_and_checklist_are_english_with_western_dates(app, client, sign_
     for words in ("Complies", "Does not comply", "Not applicable", "Save draft", "Submit"):
         assert words in checklist
     assert "基準1の文" in checklist  # catalogue content is data, not UI
+    section_page = _english_page(app, client, f"/rounds/{round_id}/section")
+    assert "Who in the section has answered" in section_page and "Not started" in section_page
 
 
 def test_results_page_is_english(client, app, as_, world):
