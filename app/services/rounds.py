@@ -235,14 +235,17 @@ def _checked(
     catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == catalogue_key))
     if catalogue is None:
         errors.append(
-            f"カタログ「{catalogue_key}」は読み込まれていません"
-            "（flask --app wsgi catalogue list で確かめてください）。"
+            _(
+                "カタログ「%(key)s」は読み込まれていません"
+                "（flask --app wsgi catalogue list で確かめてください）。",
+                key=catalogue_key,
+            )
         )
 
     names = list(dict.fromkeys(name.strip() for name in ward_names if name.strip()))
     wards: list[Ward] = []
     if not names:
-        errors.append("対象の区を1つ以上指定してください（--ward 高津区）。")
+        errors.append(_("対象の区を1つ以上指定してください（--ward 高津区）。"))
     else:
         found = {w.name: w for w in db.session.scalars(sa.select(Ward).where(Ward.name.in_(names)))}
         for name in names:
