@@ -377,7 +377,8 @@ TAB_STOPS = 15  # focus stops checked from the top of each page
 def layout_problems(page: Page, visit: Visit) -> list[str]:
     """The site's frame: lang, one main and one h1, the skip link as the first focus stop;
     a visible focus ring (at least 2 px, 3:1 against what is behind it) on the first
-    TAB_STOPS stops; charts with nothing focusable inside and no Plotly modebar."""
+    TAB_STOPS stops; no positive tabindex (focus follows the reading order); each chart with a
+    heading, a one-sentence finding and its table, nothing focusable inside, no modebar."""
     problems = []
     lang = page.locator("html").get_attribute("lang")
     if lang not in ("ja", "en"):
@@ -400,6 +401,9 @@ def layout_problems(page: Page, visit: Visit) -> list[str]:
         first = False
         if problem:
             problems.append(f"{element}: {problem}")
+    ahead = page.locator("[tabindex]:not([tabindex='0']):not([tabindex^='-'])").count()
+    if ahead:
+        problems.append(f"{ahead} elements with a positive tabindex (focus order ≠ reading order)")
     if not visit.standalone and page.locator("a.skip-link[href='#main']").count() != 1:
         problems.append("no skip link to #main")
     charts = page.locator("[data-chart]")
@@ -413,6 +417,39 @@ def layout_problems(page: Page, visit: Visit) -> list[str]:
             problems.append(f"{focusable} focusable elements inside the charts")
         if page.locator(".modebar").count():
             problems.append("a Plotly modebar is shown")
+        bare = page.evaluate(
+            """() => [...document.querySelectorAll('[data-chart]')].filter(box => {
+                 const figure = box.closest('figure');
+                 return !figure || !figure.querySelector('h2, h3, h4')?.textContent.trim()
+                   || !figure.querySelector('figcaption')?.textContent.trim()
+                   || !figure.querySelector('table thead th');
+               }).map(box => box.id)"""
+        )
+        if bare:
+            problems.append(f"charts without a heading, a summary and a table: {bare}")
+    return problems
+
+
+CLIPPED = """() => [...document.querySelectorAll('body *')].filter(el => {
+    if (el.closest('.visually-hidden, [data-chart], .table-scroll')) { return false; }
+    const style = getComputedStyle(el);
+    const hides = v => v === 'hidden' || v === 'clip';
+    return (hides(style.overflowX) && el.scrollWidth > el.clientWidth + 1)
+        || (hides(style.overflowY) && el.scrollHeight > el.clientHeight + 1);
+  }).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')).slice(0, 5)"""
+
+
+def zoom_problems(page: Page) -> list[str]:
+    """At 200 % text: no sideways scroll and no box that cuts its content off."""
+    page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
+    problems = []
+    wide = _sideways(page)
+    if wide:
+        problems.append(f"with 200% text: scrolls sideways: {wide}")
+    clipped = page.evaluate(CLIPPED)
+    if clipped:
+        problems.append(f"with 200% text: content cut off in {clipped}")
+    page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
     return problems
 
 
@@ -447,9 +484,9 @@ def browser_context_options() -> dict[str, Any]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_passes_axe_and_fits_360px(page: Page, live_server: LiveServer, role: str):
-    """Each page this role can reach has no WCAG 2.1 A/AA violation found by axe-core at
-    1280 px nor at 360 px, answers with the expected status, and never scrolls sideways at
-    360 px."""
+    """Each page this role can reach answers with the expected status, has no WCAG 2.1 A/AA
+    violation found by axe-core at 1280 px nor at 360 px, has the skip link, visible focus and
+    sane charts, and neither scrolls sideways nor cuts text off at 360 px or at 200 % text."""
     app = live_server.app
     demo = _build(app)
     account = ACCOUNTS[role]
@@ -476,11 +513,7 @@ def test_every_page_passes_axe_and_fits_360px(page: Page, live_server: LiveServe
         _wait_for_charts(page)
         problems += describe(run_axe(page), f"{where} @1280")
         problems += [f"{where} @1280: {p}" for p in layout_problems(page, visit)]
-        page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
-        wide = _sideways(page)
-        if wide:
-            problems.append(f"{where} @1280 with 200% text: scrolls sideways: {wide}")
-        page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
+        problems += [f"{where} @1280: {p}" for p in zoom_problems(page)]
         page.set_viewport_size({"width": 360, "height": 740})
         _wait_for_charts(page, 360)
         wide = _sideways(page)
@@ -527,3 +560,31 @@ def test_error_pages_are_the_sites_own(client):
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
     assert api.is_json and api.get_json()["error"] == "not_found"
+
+
+def test_layout_checks_catch_planted_problems(page: Page, live_server: LiveServer):
+    """The layout checks are not vacuous: a box that cuts its text off at 200 %, a too-wide
+    block, a positive tabindex and a button without a focus ring are all reported."""
+    home = Visit("anonymous", "home", "main.index", _u("main.index"))
+    page.goto("/")
+    assert zoom_problems(page) == []
+    assert layout_problems(page, home) == []
+    page.goto("/")
+    page.evaluate(
+        """() => {
+          const main = document.querySelector('main');
+          main.insertAdjacentHTML('afterbegin',
+            '<p id="planted-clip">切れてしまう長い文章です。切れてしまう長い文章です。</p>'
+            + '<button id="planted-button" tabindex="2">押す</button>');
+          const clip = document.getElementById('planted-clip');
+          Object.assign(clip.style, {height: '1.5rem', width: '10rem', overflow: 'hidden'});
+          document.getElementById('planted-button').style.outline = 'none';
+        }"""
+    )
+    zoomed = zoom_problems(page)
+    assert any("cut off in ['p#planted-clip']" in p for p in zoomed), zoomed
+    page.evaluate("() => { document.getElementById('planted-clip').style.width = '3000px'; }")
+    assert any("scrolls sideways" in p for p in zoom_problems(page))
+    found = layout_problems(page, home)
+    assert any("positive tabindex" in p for p in found), found
+    assert any(p.startswith("button#planted-button: no focus ring") for p in found), found
