@@ -175,6 +175,7 @@ PY_UI_MODULES = (
     "app/services/checklist.py",
     "app/services/rounds.py",
     "app/services/schedule.py",
+    "app/services/goals.py",
     "app/i18n.py",
     "reports/charts.py",
 )
@@ -196,6 +197,16 @@ PY_ALLOWLIST = {
     ("app/services/schedule.py", "新しい催促に置き換わったか、予定が変わりました"),
     ("app/services/schedule.py", "送る前に締め切られました"),
     ("app/services/schedule.py", "送る前に課の全員が提出しました"),
+    # Data in the goals service: the city's scenes, the goal sheet's column headings (the
+    # report's own), a chief's title in the report (区民課長) and the committee's 委員.
+    *(
+        ("app/services/goals.py", text)
+        for text in (
+            "お知らせ", "応対", "対面応対", "地域訪問", "共通", "庁内体制", "庁舎案内",
+            "部署名", "部署", "課", "番号", "場面", "目標", "目標及び具体的な取組内容",
+            "実施結果", "実施結果及び目標の達成度", "結果", "所", "長", "課長", "委員",
+        )
+    ),  # fmt: skip
     # The roles' identities in reports/charts.py; role_name says them through gettext.
     ("reports/charts.py", "職員"),
     ("reports/charts.py", "所属長"),

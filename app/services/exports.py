@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Assignment, Person, Role, Round
@@ -89,7 +90,7 @@ def section_sheet(results: RoundResults, section_key: str) -> ComplianceTable:
     """
     section = results.group(section_key)
     if section.level != "section":
-        raise ResultsError("課を選んでください。")
+        raise ResultsError(_("課を選んでください。"))
     ward_key = f"ward:{section.ward_id}"
     ward_name = section.ward_name or ""
     rows = [

@@ -21,8 +21,10 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import gettext as _
 
 from app.extensions import db
+from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import (
     Assignment,
     Department,
@@ -37,7 +39,6 @@ from app.models import (
     YearPlan,
     utcnow,
 )
-from app.wareki import fiscal_year_label
 
 MAX_GOALS = 3
 SCENE_MAX_LENGTH = 20
@@ -92,28 +93,49 @@ def _text(value: str | None) -> str:
 def check_goals(inputs: Sequence[GoalInput], label: str = "") -> list[str]:
     """Every problem of one owner's goals (empty when they can be saved)."""
     errors: list[str] = []
-    at = f"{label}の" if label else ""
     if len(inputs) > MAX_GOALS:
-        errors.append(f"{at}目標は{MAX_GOALS}つまでです。")
+        errors.append(
+            _("%(owner)sの目標は%(max)sつまでです。", owner=label, max=MAX_GOALS)
+            if label
+            else _("目標は%(max)sつまでです。", max=MAX_GOALS)
+        )
     seen: set[int] = set()
     for item in inputs:
-        name = f"{at}目標{item.position}"
+        name = (
+            _("%(owner)sの目標%(n)s", owner=label, n=item.position)
+            if label
+            else _("目標%(n)d", n=item.position)
+        )
         if not 1 <= item.position <= MAX_GOALS:
-            errors.append(f"{name}: 番号は1から{MAX_GOALS}までです。")
+            errors.append(_("%(name)s: 番号は1から%(max)sまでです。", name=name, max=MAX_GOALS))
         elif item.position in seen:
-            errors.append(f"{name}: 同じ番号の目標が2つあります。")
+            errors.append(_("%(name)s: 同じ番号の目標が2つあります。", name=name))
         seen.add(item.position)
         scene = normalize_scene(item.scene)
         if not scene:
-            errors.append(f"{name}: 場面を入力してください。")
+            errors.append(_("%(name)s: 場面を入力してください。", name=name))
         elif len(scene) > SCENE_MAX_LENGTH:
-            errors.append(f"{name}: 場面は{SCENE_MAX_LENGTH}文字までにしてください。")
+            errors.append(
+                _(
+                    "%(name)s: 場面は%(max)s文字までにしてください。",
+                    name=name,
+                    max=SCENE_MAX_LENGTH,
+                )
+            )
         if not _text(item.goal):
-            errors.append(f"{name}: 目標を入力してください。")
+            errors.append(_("%(name)s: 目標を入力してください。", name=name))
         elif len(_text(item.goal)) > TEXT_MAX_LENGTH:
-            errors.append(f"{name}: 目標は{TEXT_MAX_LENGTH}文字までにしてください。")
+            errors.append(
+                _("%(name)s: 目標は%(max)s文字までにしてください。", name=name, max=TEXT_MAX_LENGTH)
+            )
         if len(_text(item.result)) > TEXT_MAX_LENGTH:
-            errors.append(f"{name}: 実施結果は{TEXT_MAX_LENGTH}文字までにしてください。")
+            errors.append(
+                _(
+                    "%(name)s: 実施結果は%(max)s文字までにしてください。",
+                    name=name,
+                    max=TEXT_MAX_LENGTH,
+                )
+            )
     return errors
 
 
@@ -180,9 +202,10 @@ def is_locked(ward_id: int, fiscal_year: int) -> bool:
 
 
 def locked_message(fiscal_year: int) -> str:
-    return (
-        f"{fiscal_year_label(fiscal_year)}は確定（ロック）されているため変更できません。"
-        "変更するには委員会がロックを解除してください。"
+    return _(
+        "%(year)sは確定（ロック）されているため変更できません。"
+        "変更するには委員会がロックを解除してください。",
+        year=fiscal_year_label(fiscal_year),
     )
 
 
@@ -247,12 +270,23 @@ def save_plan(
     name = _text(committee_name)
     errors = []
     if not name:
-        errors.append("委員会（部会）の名前を入力してください。")
+        errors.append(_("委員会（部会）の名前を入力してください。"))
     elif len(name) > COMMITTEE_NAME_MAX_LENGTH:
-        errors.append(f"委員会（部会）の名前は{COMMITTEE_NAME_MAX_LENGTH}文字までにしてください。")
-    for label, value in (("方針", policy), ("総括", summary)):
+        errors.append(
+            _(
+                "委員会（部会）の名前は%(max)s文字までにしてください。",
+                max=COMMITTEE_NAME_MAX_LENGTH,
+            )
+        )
+    for label, value in ((_("方針"), policy), (_("総括"), summary)):
         if len(_text(value)) > 4 * TEXT_MAX_LENGTH:
-            errors.append(f"{label}は{4 * TEXT_MAX_LENGTH}文字までにしてください。")
+            errors.append(
+                _(
+                    "%(label)sは%(max)s文字までにしてください。",
+                    label=label,
+                    max=4 * TEXT_MAX_LENGTH,
+                )
+            )
     if errors:
         raise GoalsError(errors)
     plan = ensure_plan(ward_id, fiscal_year)
@@ -267,7 +301,9 @@ def lock_year(ward_id: int, fiscal_year: int, by: Person | None) -> YearPlan:
     """Lock the ward's year: goals, teams and the plan become read-only (``by`` None: CLI)."""
     plan = ensure_plan(ward_id, fiscal_year)
     if plan.locked_at is not None:
-        raise GoalsError([f"{fiscal_year_label(fiscal_year)}は既に確定（ロック）されています。"])
+        raise GoalsError(
+            [_("%(year)sは既に確定（ロック）されています。", year=fiscal_year_label(fiscal_year))]
+        )
     plan.locked_at = utcnow()
     plan.locked_by_id = by.id if by else None
     return plan
@@ -277,7 +313,9 @@ def unlock_year(ward_id: int, fiscal_year: int) -> YearPlan:
     """Unlock the ward's year so that it can be edited again."""
     plan = plan_for(ward_id, fiscal_year)
     if plan is None or plan.locked_at is None:
-        raise GoalsError([f"{fiscal_year_label(fiscal_year)}はロックされていません。"])
+        raise GoalsError(
+            [_("%(year)sはロックされていません。", year=fiscal_year_label(fiscal_year))]
+        )
     plan.locked_at = None
     plan.locked_by_id = None
     return plan
@@ -416,7 +454,7 @@ def save_section_goals(
     check_unlocked(section.ward_id, fiscal_year)
     errors = check_goals(inputs)
     if not inputs:
-        errors.insert(0, "目標を1つ以上入力してください。")
+        errors.insert(0, _("目標を1つ以上入力してください。"))
     if errors:
         raise GoalsError(errors)
     _apply(
@@ -451,10 +489,12 @@ def copy_section_goals(
     check_unlocked(section.ward_id, fiscal_year)
     previous = section_goals(section.id, fiscal_year - 1)
     if not previous:
-        raise GoalsError([f"{fiscal_year_label(fiscal_year - 1)}の目標がありません。"])
+        raise GoalsError(
+            [_("%(year)sの目標がありません。", year=fiscal_year_label(fiscal_year - 1))]
+        )
     current = section_goals(section.id, fiscal_year)
     if current and not replace:
-        raise GoalsError(["今年度の目標が既にあります。置き換えるには確認してください。"])
+        raise GoalsError([_("今年度の目標が既にあります。置き換えるには確認してください。")])
     inputs = [GoalInput(g.position, g.scene, g.goal, None) for g in previous]
     _apply(current, inputs, by, fiscal_year=fiscal_year, section_id=section.id)
     db.session.flush()
@@ -473,7 +513,7 @@ def _member_ids(employee_ids: Sequence[str]) -> list[Person]:
     }
     unknown = [e for e in wanted if e not in people]
     if unknown:
-        raise GoalsError([f"職員番号 {e} の職員はいません。" for e in unknown])
+        raise GoalsError([_("職員番号 %(id)s の職員はいません。", id=e) for e in unknown])
     return [people[e] for e in wanted]
 
 
@@ -496,9 +536,11 @@ def save_team(
     name = _text(name)
     errors: list[str] = []
     if not name:
-        errors.append("チームの名前を入力してください。")
+        errors.append(_("チームの名前を入力してください。"))
     elif len(name) > TEAM_NAME_MAX_LENGTH:
-        errors.append(f"チームの名前は{TEAM_NAME_MAX_LENGTH}文字までにしてください。")
+        errors.append(
+            _("チームの名前は%(max)s文字までにしてください。", max=TEAM_NAME_MAX_LENGTH)
+        )
     clash = db.session.scalar(
         sa.select(WorkingTeam.id).where(
             WorkingTeam.ward_id == ward_id,
@@ -507,7 +549,7 @@ def save_team(
         )
     )
     if clash is not None and (team is None or clash != team.id):
-        errors.append(f"「{name}」という名前のチームが既にあります。")
+        errors.append(_("「%(name)s」という名前のチームが既にあります。", name=name))
     try:
         members = _member_ids(member_ids)
     except GoalsError as error:
@@ -545,11 +587,18 @@ def copy_teams(ward_id: int, fiscal_year: int, *, replace: bool = False) -> int:
     check_unlocked(ward_id, fiscal_year)
     previous = ward_teams(ward_id, fiscal_year - 1)
     if not previous:
-        raise GoalsError([f"{fiscal_year_label(fiscal_year - 1)}のワーキングチームがありません。"])
+        raise GoalsError(
+            [
+                _(
+                    "%(year)sのワーキングチームがありません。",
+                    year=fiscal_year_label(fiscal_year - 1),
+                )
+            ]
+        )
     current = ward_teams(ward_id, fiscal_year)
     if current and not replace:
         raise GoalsError(
-            ["今年度のワーキングチームが既にあります。置き換えるには確認してください。"]
+            [_("今年度のワーキングチームが既にあります。置き換えるには確認してください。")]
         )
     if current:
         ids = [team.id for team in current]
@@ -686,8 +735,15 @@ class ImportSummary:
 
     def lines(self) -> list[str]:
         return [
-            f"{self.ward} {fiscal_year_label(self.fiscal_year)}: 目標 {self.rows} 件"
-            f"（課 {self.sections}・ワーキングチーム {self.teams}）を取り込みました。"
+            _(
+                "%(ward)s %(year)s: 目標 %(rows)s 件"
+                "（課 %(sections)s・ワーキングチーム %(teams)s）を取り込みました。",
+                ward=self.ward,
+                year=fiscal_year_label(self.fiscal_year),
+                rows=self.rows,
+                sections=self.sections,
+                teams=self.teams,
+            )
         ]
 
 
@@ -705,7 +761,12 @@ def read_goal_sheet(path: Path) -> list[GoalRow]:
             table = _csv_lines(path)
         else:
             raise GoalsError(
-                [f"ファイルの形式が違います: {path.name}（.xlsx または .csv にしてください）"]
+                [
+                    _(
+                        "ファイルの形式が違います: %(name)s（.xlsx または .csv にしてください）",
+                        name=path.name,
+                    )
+                ]
             )
     except RosterError as error:
         raise GoalsError(error.errors) from error
@@ -716,7 +777,7 @@ def read_upload(filename: str, data: bytes) -> list[GoalRow]:
     """``read_goal_sheet`` for an uploaded file's name and bytes."""
     suffix = Path(filename).suffix.lower()
     if suffix not in (".xlsx", ".csv"):
-        raise GoalsError(["ファイルの形式が違います（.xlsx または .csv にしてください）"])
+        raise GoalsError([_("ファイルの形式が違います（.xlsx または .csv にしてください）")])
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"sheet{suffix}"
         path.write_bytes(data)
@@ -731,7 +792,9 @@ def _header(cell: str) -> str | None:
 def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
     records = [(line, cells) for line, cells in table if any(c.strip() for c in cells)]
     if not records:
-        raise GoalsError(["ファイルが空です（1行目に見出し、2行目から目標の行が必要です）"])
+        raise GoalsError(
+            [_("ファイルが空です（1行目に見出し、2行目から目標の行が必要です）")]
+        )
     header_line, header = records[0]
     columns: dict[str, int] = {}
     errors: list[tuple[int, str]] = []
@@ -740,13 +803,31 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
         if key is None:
             continue
         if key in columns:
-            errors.append((header_line, f"{header_line}行目: 列「{title.strip()}」が2つあります"))
+            errors.append(
+                (
+                    header_line,
+                    _(
+                        "%(line)s行目: 列「%(title)s」が2つあります",
+                        line=header_line,
+                        title=title.strip(),
+                    ),
+                )
+            )
         else:
             columns[key] = index
     missing = [IMPORT_COLUMNS[key] for key in IMPORT_REQUIRED if key not in columns]
     if missing:
         listed = "、".join(missing)
-        errors.append((header_line, f"{header_line}行目: 必要な列がありません: {listed}"))
+        errors.append(
+            (
+                header_line,
+                _(
+                    "%(line)s行目: 必要な列がありません: %(columns)s",
+                    line=header_line,
+                    columns=listed,
+                ),
+            )
+        )
     if errors:
         raise GoalsError([message for _line, message in errors])
 
@@ -762,11 +843,13 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
         owner = unicodedata.normalize("NFKC", names[-1]) if names else ""
         department = unicodedata.normalize("NFKC", names[0]) if len(names) > 1 else None
         if not owner:
-            problems.append("部署名がありません")
+            problems.append(_("部署名がありません"))
         number_text = unicodedata.normalize("NFKC", cell("position"))
         position = int(number_text) if number_text.isdigit() else 0
         if not 1 <= position <= MAX_GOALS:
-            problems.append(f"No「{number_text}」は1から{MAX_GOALS}の数字にしてください")
+            problems.append(
+                _("No「%(n)s」は1から%(max)sの数字にしてください", n=number_text, max=MAX_GOALS)
+            )
         item = GoalInput(
             min(max(position, 1), MAX_GOALS), cell("scene"), cell("goal"), cell("result")
         )
@@ -785,7 +868,12 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
         )
     if not rows:
         raise GoalsError(
-            [f"目標の行がありません（{header_line}行目の見出しの後に1目標1行で書きます）"]
+            [
+                _(
+                    "目標の行がありません（%(line)s行目の見出しの後に1目標1行で書きます）",
+                    line=header_line,
+                )
+            ]
         )
     return rows
 
@@ -799,7 +887,7 @@ def import_goals(
     a locked year."""
     ward = db.session.get(Ward, ward_id)
     if ward is None:
-        raise GoalsError(["区が見つかりません。"])
+        raise GoalsError([_("区が見つかりません。")])
     errors: list[tuple[int, str]] = []
     if is_locked(ward_id, fiscal_year):
         errors.append((0, locked_message(fiscal_year)))
@@ -810,7 +898,7 @@ def import_goals(
     seen: dict[tuple[str, int], int] = {}
     wanted: dict[tuple[str, int], list[GoalInput]] = {}
     for row in rows:
-        at = f"{row.line}行目: "
+        at = _("%(line)s行目: ", line=row.line)
         errors.extend((row.line, at + problem) for problem in row.problems)
         key: tuple[str, int]
         if not row.owner:
@@ -820,15 +908,32 @@ def import_goals(
             key = ("s", section.id)
             if row.department and unicodedata.normalize("NFKC", dept or "") != row.department:
                 errors.append(
-                    (row.line, at + f"{row.owner} の部は「{dept or 'なし（区の直下）'}」です"
-                     f"（シートでは「{row.department}」）")
+                    (
+                        row.line,
+                        at
+                        + _(
+                            "%(owner)s の部は「%(department)s」です（シートでは「%(sheet)s」）",
+                            owner=row.owner,
+                            department=dept or _("なし（区の直下）"),
+                            sheet=row.department,
+                        ),
+                    )
                 )
         elif row.owner in teams:
             key = ("t", teams[row.owner].id)
         else:
             errors.append(
-                (row.line, at + f"部署名「{row.owner}」は{ward.name}の課にも"
-                 f"{fiscal_year_label(fiscal_year)}のワーキングチームにもありません")
+                (
+                    row.line,
+                    at
+                    + _(
+                        "部署名「%(owner)s」は%(ward)sの課にも%(year)sのワーキングチームにも"
+                        "ありません",
+                        owner=row.owner,
+                        ward=ward.name,
+                        year=fiscal_year_label(fiscal_year),
+                    ),
+                )
             )
             continue
         if row.problems:
@@ -836,7 +941,16 @@ def import_goals(
         first = seen.setdefault((row.owner, row.position), row.line)
         if first != row.line:
             errors.append(
-                (row.line, at + f"{row.owner} の No {row.position} は {first}行目と重複しています")
+                (
+                    row.line,
+                    at
+                    + _(
+                        "%(owner)s の No %(n)s は %(first)s行目と重複しています",
+                        owner=row.owner,
+                        n=row.position,
+                        first=first,
+                    ),
+                )
             )
             continue
         wanted.setdefault(key, []).append(
