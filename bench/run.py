@@ -156,10 +156,19 @@ def markdown(report: dict[str, Any]) -> str:
     rem = report["reminders"]
     lines += ["", "## Reminder tick", ""]
     if rem.get("available"):
-        lines.append(
-            f"{rem['non_respondents']} non-respondents: {_f(rem['seconds'], 2)} s, peak Python "
-            f"memory {_f(rem['python_peak_mb'], 1)} MB, {rem['messages']} messages over "
-            f"{rem['connections']} SMTP connections.")
+        lines += [
+            f"{rem['non_respondents']} non-respondents and {rem['chiefs']} chiefs: one tick "
+            f"wrote and sent {rem['messages']} messages ({rem['average_bytes']} bytes on average)"
+            f" over {rem['connections']} SMTP connections in {_f(rem['seconds'], 1)} s "
+            f"({_f(rem['seconds'] / max(rem['messages'], 1) * 1000, 2)} ms a message); peak "
+            f"Python memory {_f(rem['python_peak_mb'], 1)} MB, resident set growth "
+            f"{_f(rem['rss_growth_mb'], 1)} MB. Each person got exactly one reminder and each "
+            f"chief one digest: **{'yes' if rem['exact'] else 'NO'}**.",
+            "",
+            f"Baseline: the same {rem['messages']} messages of the same size sent by plain "
+            f"smtplib over {rem['baseline_connections']} connections to the same sink: "
+            f"{_f(rem['baseline_seconds'], 1)} s. Tick ÷ baseline: **{_f(rem['ratio'], 2)}×**.",
+        ]
     else:
         lines.append(f"Not run: {rem.get('reason')}")
     return "\n".join(lines) + "\n"

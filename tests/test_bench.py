@@ -21,7 +21,8 @@ def test_healthz_answers_ok_to_anyone(client):
 @pytest.mark.skipif(not PG_URL, reason="the benchmarks need PostgreSQL (KIJUN_TEST_DATABASE_URL)")
 def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(tmp_path):
     """Generator and every benchmark run on scratch databases (dropped afterwards), the report
-    has every section and ratio, and the spike stored exactly the answers sent."""
+    has every section and ratio, the spike stored exactly the answers sent, and the reminder tick
+    mailed each non-respondent once and each chief one digest."""
     import sqlalchemy as sa
 
     from bench.common import with_database
@@ -53,11 +54,17 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert spike["errors"] == 0 and spike["exact"] is True
     assert spike["submitted_in_db"] == 10
     assert spike["answers_stored"] == spike["answers_sent"] > 0
+    reminders = report["reminders"]
+    assert reminders["available"] is True and reminders["exact"] is True
+    assert reminders["non_respondents"] == 60 and reminders["chiefs"] == 6
+    assert reminders["messages"] == reminders["sent"] == 66 and reminders["failed"] == 0
+    assert reminders["connections"] >= 1 and reminders["ratio"] > 0
     text = markdown(report)
     for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
                     "## Deadline spike", "## Reminder tick"):
         assert heading in text
     assert "exactly what was sent" in text
+    assert "Tick ÷ baseline" in text
     engine = sa.create_engine(with_database(PG_URL, "postgres"))
     with engine.connect() as conn:
         left = conn.execute(
