@@ -148,8 +148,19 @@ round_cli = AppGroup("round", help="調査（回）の作成と一覧。")
 @click.option(
     "--title", default=None, help="題名（省略時: 令和N年度 区役所サービス基準 自己点検）。"
 )
+@click.option(
+    "--reminder-days",
+    default=None,
+    help="まだ提出していない人へお知らせを送る日。締め切りの何日前かをカンマで区切る"
+    "（省略時 7,3,1。\"\" なら送らない）。",
+)
 def round_create_command(
-    catalogue_key: str, wards: tuple[str, ...], opens: str, closes: str, title: str | None
+    catalogue_key: str,
+    wards: tuple[str, ...],
+    opens: str,
+    closes: str,
+    title: str | None,
+    reminder_days: str | None,
 ) -> None:
     """Open a catalogue for a period in one or more wards and print the new round's id.
 
@@ -161,7 +172,12 @@ def round_create_command(
     printed. Errors go to stderr, nothing is written and the exit status is 1.
     """
     from app.extensions import db
-    from app.services.rounds import RoundError, create_round, parse_datetime
+    from app.services.rounds import (
+        RoundError,
+        create_round,
+        parse_datetime,
+        parse_reminder_days,
+    )
     from app.wareki import fiscal_year_label, reiwa_datetime
 
     errors: list[str] = []
@@ -171,9 +187,17 @@ def round_create_command(
             times.append(parse_datetime(value))
         except ValueError as exc:
             errors.append(str(exc))
+    days: tuple[int, ...] | None = None
+    if reminder_days is not None:
+        try:
+            days = parse_reminder_days(reminder_days)
+        except ValueError as exc:
+            errors.append(str(exc))
     if not errors:
         try:
-            round_ = create_round(catalogue_key, wards, times[0], times[1], title=title)
+            round_ = create_round(
+                catalogue_key, wards, times[0], times[1], title=title, reminder_days=days
+            )
         except RoundError as exc:
             errors.extend(exc.errors)
     if errors:
@@ -192,9 +216,17 @@ def round_create_command(
     wards_text = "・".join(w.name for w in round_.wards)
     click.echo(
         f"調査 {round_.id} を作成しました: {round_.title}（{wards_text}、"
-        f"{reiwa_datetime(round_.opens_at)} から {reiwa_datetime(round_.closes_at)} まで）"
+        f"{reiwa_datetime(round_.opens_at)} から {reiwa_datetime(round_.closes_at)} まで、"
+        f"お知らせ: {_reminder_days_text(round_.reminder_days)}）"
     )
     click.echo(str(round_.id))
+
+
+def _reminder_days_text(stored: str) -> str:
+    from app.services.rounds import parse_reminder_days
+
+    days = parse_reminder_days(stored)
+    return "、".join(f"{d}日前" for d in days) + "に送る" if days else "送らない"
 
 
 @round_cli.command("list")

@@ -206,3 +206,32 @@ def test_round_list_when_empty(runner, app_ctx):
     result = runner.invoke(args=["round", "list"])
     assert result.exit_code == 0
     assert "調査はまだありません" in result.stdout
+
+
+def test_round_create_cli_sets_the_reminder_days(runner, catalogues):
+    """--reminder-days sets the round's cadence (full-width and 、 accepted), "" turns reminders
+    off, the default is 7, 3 and 1, and an unreadable cadence creates nothing."""
+    base = ["round", "create", "--catalogue", "takatsu-2025", "--ward", "高津区",
+            "--opens", "2025-11-01 09:00", "--closes", "2025-11-28 17:15"]
+
+    result = runner.invoke(args=[*base, "--reminder-days", "１０、２"])
+    assert result.exit_code == 0, result.output
+    round_ = db.session.get(Round, int(result.stdout.splitlines()[-1]))
+    assert round_ is not None and round_.reminder_days == "10,2"
+    assert "10日前、2日前に送る" in result.stdout
+
+    result = runner.invoke(args=[*base, "--reminder-days", ""])
+    assert result.exit_code == 0, result.output
+    round_ = db.session.get(Round, int(result.stdout.splitlines()[-1]))
+    assert round_ is not None and round_.reminder_days == ""
+    assert "お知らせ: 送らない" in result.stdout
+
+    result = runner.invoke(args=base)
+    round_ = db.session.get(Round, int(result.stdout.splitlines()[-1]))
+    assert round_ is not None and round_.reminder_days == "7,3,1"
+
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Round))
+    result = runner.invoke(args=[*base, "--reminder-days", "7,あした"])
+    assert result.exit_code == 1
+    assert "あした" in result.stderr and "調査は作成していません" in result.stderr
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Round)) == before
