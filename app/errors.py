@@ -2,8 +2,8 @@
 language), with the skip link, the menu and a way back, instead of werkzeug's bare English page.
 
 Called by the app-wide handler in ``app.api`` for every path outside ``/api/`` (that handler
-answers JSON under ``/api/``). Server errors (5xx) keep werkzeug's plain page: rendering the
-layout needs the database, which may be what failed.
+answers JSON under ``/api/``). Server errors (5xx) get a standalone page without the menu:
+rendering the layout needs the database, which may be what failed.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ def _texts(code: int) -> tuple[str, str]:
 
 
 def error_page(exc: HTTPException) -> ResponseReturnValue:
-    """The error page for a 4xx; anything else is returned as it is."""
+    """The error page for a 4xx or 5xx; anything else is returned as it is."""
     code = exc.code
-    if code is None or not 400 <= code < 500:
+    if code is None or not 400 <= code < 600:
         return exc
+    if code >= 500:
+        return render_template("errors/server_error.html", code=code), code
     heading, message = _texts(code)
     response = render_template("errors/error.html", code=code, heading=heading, message=message)
     headers = exc.get_headers()

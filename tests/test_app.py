@@ -182,3 +182,25 @@ def test_home_explains_how_to_load_catalogues_when_there_are_none(client):
     """An empty install tells the administrator which command loads the catalogues."""
     page = client.get("/").get_data(as_text=True)
     assert "catalogue load" in page
+
+
+def test_a_server_error_gets_a_page_that_needs_no_database(tmp_path):
+    """With the database unreachable, a page answers 500 with a plain page in the person's
+    language (skip link, main, a way back, nothing saved) that is built without the database."""
+    app = create_app(
+        {
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'no-such-folder' / 'x.sqlite3'}",
+        }
+    )
+    client = app.test_client()
+    response = client.get("/")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert '<html lang="ja">' in text
+    assert "<h1>うまく表示できませんでした</h1>" in text
+    assert "いまの操作は保存されていません" in text
+    assert 'class="skip-link" href="#main"' in text and '<main id="main"' in text
+    client.set_cookie("lang", "en")
+    english = client.get("/").get_data(as_text=True)
+    assert '<html lang="en">' in english and "<h1>Something went wrong</h1>" in english
