@@ -62,3 +62,34 @@ def test_downgrade_then_upgrade_round_trips(empty_database_url):
         db.engine.dispose()
     assert left == set()
     assert "standard" in again
+
+
+@pytest.mark.skipif(not PG_URL, reason="INCLUDE columns are PostgreSQL's")
+def test_a_rounds_answers_are_counted_from_the_unique_index_alone(empty_database_url):
+    """On PostgreSQL the migrated answer index carries the value, so counting one round's
+    answers by standard needs no visit to the answer table (an index-only scan)."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            definition = conn.execute(
+                sa.text(
+                    "SELECT indexdef FROM pg_indexes "
+                    "WHERE indexname = 'uq_answer_response_id_standard_id'"
+                )
+            ).scalar_one()
+            # An empty table: rule out the plans that only win on tiny tables.
+            conn.execute(sa.text("SET enable_seqscan = off"))
+            conn.execute(sa.text("SET enable_bitmapscan = off"))
+            plan = "\n".join(
+                conn.execute(
+                    sa.text(
+                        "EXPLAIN SELECT a.standard_id, count(*) FILTER (WHERE a.value = 'yes') "
+                        "FROM answer a WHERE a.response_id = ANY(ARRAY[1, 2, 3]) "
+                        "GROUP BY a.standard_id"
+                    )
+                ).scalars()
+            )
+        db.engine.dispose()
+    assert "UNIQUE" in definition and "INCLUDE (value)" in definition
+    assert "Index Only Scan using uq_answer_response_id_standard_id" in plan
