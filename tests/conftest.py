@@ -11,6 +11,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
 from app.extensions import db
+from app.models import Person
 
 pytest_plugins = ["tests.browser_support"]
 
@@ -78,11 +79,12 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 @pytest.fixture
 def sign_in(client: FlaskClient):
-    """Sign a person in on the test client without going through the sign-in form."""
+    """Sign a person (or a person id) in on the test client without the sign-in form."""
 
-    def _sign_in(person) -> None:
+    def _sign_in(person: Person | int) -> None:
+        person_id = person if isinstance(person, int) else person.id
         with client.session_transaction() as session:
-            session["_user_id"] = str(person.id)
+            session["_user_id"] = str(person_id)
             session["_fresh"] = True
 
     return _sign_in

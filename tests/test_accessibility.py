@@ -475,15 +475,6 @@ def _wait_for_charts(page: Page, width: int | None = None) -> None:
         )
 
 
-@pytest.fixture
-def browser_context_options() -> dict[str, Any]:
-    return {
-        "locale": "ja-JP",
-        "timezone_id": "Asia/Tokyo",
-        "viewport": {"width": 1280, "height": 800},
-    }
-
-
 # Every role in Japanese; the staff member's and the public pages in English too.
 LANGUAGE_RUNS = [(role, "ja") for role in ROLES] + [("anonymous", "en"), ("staff", "en")]
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.api.openapi import openapi_document
 from app.extensions import db
-from app.models import Answer, Person, Response, Role
+from app.models import Answer, Response, Role
 from tests import factories
 
 URL = "/api/v1/rounds/{}/checklist"
@@ -42,18 +42,9 @@ def world(app):
         }
 
 
-@pytest.fixture
-def as_(app, sign_in):
-    def _as(name_or_id):
-        with app.app_context():
-            sign_in(db.session.get(Person, name_or_id))
-
-    return _as
-
-
-def test_happy_path_list_read_save_submit(client, as_, world, app):
+def test_happy_path_list_read_save_submit(client, sign_in, world, app):
     """A staff member lists rounds, reads the checklist, saves a draft, then submits."""
-    as_(world["staff"])
+    sign_in(world["staff"])
     listed = client.get("/api/v1/rounds")
     assert listed.status_code == 200
     rounds = listed.get_json()["rounds"]
@@ -129,9 +120,9 @@ def test_happy_path_list_read_save_submit(client, as_, world, app):
         assert db.session.scalar(sa.select(sa.func.count(Answer.id))) == 3
 
 
-def test_chief_sees_and_saves_the_section_part(client, as_, world):
+def test_chief_sees_and_saves_the_section_part(client, sign_in, world):
     """A chief's checklist has the section standard in the "section" part and can submit it."""
-    as_(world["chief"])
+    sign_in(world["chief"])
     body = client.get(URL.format(world["open"])).get_json()
     assert [(i["key"], i["part"]) for i in body["items"]] == [
         ("std-1", "self"),
@@ -158,9 +149,9 @@ def test_chief_sees_and_saves_the_section_part(client, as_, world):
         ([1, 2], "body"),
     ],
 )
-def test_invalid_bodies_get_422_naming_the_field(client, as_, world, app, payload, field):
+def test_invalid_bodies_get_422_naming_the_field(client, sign_in, world, app, payload, field):
     """Bad keys, values or shapes get 422 with the offending field named, and nothing saved."""
-    as_(world["staff"])
+    sign_in(world["staff"])
     response = client.put(URL.format(world["open"]), json=payload)
     assert response.status_code == 422
     body = response.get_json()
@@ -171,9 +162,9 @@ def test_invalid_bodies_get_422_naming_the_field(client, as_, world, app, payloa
         assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
 
 
-def test_malformed_json_gets_422(client, as_, world):
+def test_malformed_json_gets_422(client, sign_in, world):
     """A body that is not JSON at all, sent as application/json, gets 422 naming the body."""
-    as_(world["staff"])
+    sign_in(world["staff"])
     response = client.put(
         URL.format(world["open"]), data="{not json", content_type="application/json"
     )
@@ -181,17 +172,17 @@ def test_malformed_json_gets_422(client, as_, world):
     assert "body" in response.get_json()["fields"]
 
 
-def test_not_json_gets_415(client, as_, world):
+def test_not_json_gets_415(client, sign_in, world):
     """A form-encoded body is refused with 415 as JSON."""
-    as_(world["staff"])
+    sign_in(world["staff"])
     response = client.put(URL.format(world["open"]), data={"std-1": "yes"})
     assert response.status_code == 415
     assert response.get_json()["error"] == "unsupported_media_type"
 
 
-def test_save_after_close_gets_409(client, as_, world, app):
+def test_save_after_close_gets_409(client, sign_in, world, app):
     """Saving into a closed round gets 409 "closed" with the deadline, and nothing is saved."""
-    as_(world["staff"])
+    sign_in(world["staff"])
     response = client.put(
         URL.format(world["closed"]), json={"answers": {"std-1": "yes"}, "submit": True}
     )
@@ -217,9 +208,9 @@ def test_anonymous_gets_401_json(client, world):
         assert response.get_json()["error"] == "unauthorized"
 
 
-def test_round_the_person_does_not_answer_gets_404(client, as_, world):
+def test_round_the_person_does_not_answer_gets_404(client, sign_in, world):
     """Someone of another ward, or an unknown round id, gets 404 as JSON."""
-    as_(world["outsider"])
+    sign_in(world["outsider"])
     assert client.get("/api/v1/rounds").get_json() == {"rounds": []}
     for response in (
         client.get(URL.format(world["open"])),
@@ -230,9 +221,9 @@ def test_round_the_person_does_not_answer_gets_404(client, as_, world):
         assert response.get_json()["error"] == "not_found"
 
 
-def test_unknown_paths_and_methods_are_json(client, as_, world):
+def test_unknown_paths_and_methods_are_json(client, sign_in, world):
     """404 and 405 under /api/ are JSON too."""
-    as_(world["staff"])
+    sign_in(world["staff"])
     missing = client.get("/api/v1/nothing-here")
     assert (missing.status_code, missing.get_json()["error"]) == (404, "not_found")
     wrong = client.post(URL.format(world["open"]), json={})
@@ -240,10 +231,10 @@ def test_unknown_paths_and_methods_are_json(client, as_, world):
     assert "PUT" in wrong.headers["Allow"]
 
 
-def test_put_works_with_csrf_protection_on(client, as_, world, app):
+def test_put_works_with_csrf_protection_on(client, sign_in, world, app):
     """The API is exempt from the CSRF token check (JSON bodies only, SameSite=Lax cookie)."""
     app.config["WTF_CSRF_ENABLED"] = True
-    as_(world["staff"])
+    sign_in(world["staff"])
     response = client.put(URL.format(world["open"]), json={"answers": {"std-1": "yes"}})
     assert response.status_code == 200
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from app.extensions import db
-from app.models import Person
 from tests.results_world import World, build_world
 
 URL = "/api/v1/rounds/{}/compliance"
@@ -18,19 +16,10 @@ def world(app: Flask) -> World:
         return build_world()
 
 
-@pytest.fixture
-def as_(app: Flask, sign_in):
-    def _as(person_id: int) -> None:
-        with app.app_context():
-            sign_in(db.session.get(Person, person_id))
-
-    return _as
-
-
-def test_ward_committee_gets_the_hand_computed_figures(client, as_, world):
+def test_ward_committee_gets_the_hand_computed_figures(client, sign_in, world):
     """高津区's reader: counts and rates per role, last year's rates through the renumbered
     standard, response rates, and the settings."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     response = client.get(URL.format(world.round_id))
     assert response.status_code == 200
     body = response.get_json()
@@ -61,9 +50,9 @@ def test_ward_committee_gets_the_hand_computed_figures(client, as_, world):
     assert sec24["roles"]["staff"]["state"] == "empty"
 
 
-def test_hidden_cells_carry_no_counts(client, as_, world):
+def test_hidden_cells_carry_no_counts(client, sign_in, world):
     """A hidden cell (総務課, 4 people) has null counts and rate: nothing to work it out from."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     body = client.get(URL.format(world.round_id) + f"?group=section:{world.soumu_section_id}")
     for standard in body.get_json()["standards"][:2]:
         for role in ("staff", "chief"):
@@ -73,26 +62,26 @@ def test_hidden_cells_carry_no_counts(client, as_, world):
             }
 
 
-def test_other_wards_are_404_and_others_are_refused(client, as_, world):
+def test_other_wards_are_404_and_others_are_refused(client, sign_in, world):
     """A ward reader gets 404 JSON for another ward's round or group; staff 403; anonymous 401."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     other = client.get(URL.format(world.miyamae_round_id))
     assert other.status_code == 404
     assert other.get_json()["error"] == "not_found"
     group = client.get(URL.format(world.round_id) + f"?group=section:{world.miyamae_section_id}")
     assert group.status_code == 404
     assert client.get(URL.format(9999)).status_code == 404
-    as_(world.staff)
+    sign_in(world.staff)
     assert client.get(URL.format(world.round_id)).status_code == 403
     with client.session_transaction() as session:
         session.clear()
     assert client.get(URL.format(world.round_id)).status_code == 401
 
 
-def test_city_reader_and_admin_read_the_whole_round(client, as_, world):
+def test_city_reader_and_admin_read_the_whole_round(client, sign_in, world):
     """A city-wide reader gets the two-ward whole, which last year's 高津区-only round cannot be
     compared with (previous null), and 宮前区's own round."""
-    as_(world.admin)
+    sign_in(world.admin)
     body = client.get(URL.format(world.round_id)).get_json()
     assert body["group"]["key"] == "all"
     assert body["previous_round"] is None

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from app.extensions import db
-from app.models import Person, Role
+from app.models import Role
 from app.results.routes import plotly_js_path
 from app.services.compliance import round_results
 from tests import factories
@@ -27,15 +27,6 @@ STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
 def world(app: Flask) -> World:
     with app.app_context():
         return build_world()
-
-
-@pytest.fixture
-def as_(app: Flask, sign_in):
-    def _as(person_id: int) -> None:
-        with app.app_context():
-            sign_in(db.session.get(Person, person_id))
-
-    return _as
 
 
 def _html(client: FlaskClient, url: str, status: int = 200) -> str:
@@ -65,10 +56,10 @@ def _charts(html: str) -> dict[str, dict]:
     }
 
 
-def test_ward_committee_sees_the_hand_computed_table_beside_last_year(client, as_, world):
+def test_ward_committee_sees_the_hand_computed_table_beside_last_year(client, sign_in, world):
     """高津区's committee member gets 高津区's table: last year (令和6年度) then this year, 職員 and
     所属長, with the figures worked out by hand and the renumbered standard's note."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     html = _html(client, f"/results/rounds/{world.round_id}")
     assert "令和6年度" in html and "令和7年度" in html
     assert _table_rows(html) == {
@@ -83,9 +74,9 @@ def test_ward_committee_sees_the_hand_computed_table_beside_last_year(client, as
     assert "「＊」は、回答者が5人未満" in html
 
 
-def test_the_page_shows_what_round_results_gives(app, client, as_, world):
+def test_the_page_shows_what_round_results_gives(app, client, sign_in, world):
     """Every cell of the table is the service's text for that group, standard and role."""
-    as_(world.city_committee)
+    sign_in(world.city_committee)
     group = f"section:{world.miyamae_section_id}"
     html = _html(client, f"/results/rounds/{world.round_id}?group={group}")
     with app.app_context():
@@ -97,10 +88,10 @@ def test_the_page_shows_what_round_results_gives(app, client, as_, world):
     assert expected["基準1"] == ["100.0", "-"]
 
 
-def test_hidden_cells_show_the_mark_and_their_numbers_appear_nowhere(client, as_, world):
+def test_hidden_cells_show_the_mark_and_their_numbers_appear_nowhere(client, sign_in, world):
     """総務課 (4 people) is hidden on every view: ＊ in its cells, and its rates 75.0 and 25.0 are
     nowhere in any page, table or chart JSON."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     pages = [
         _html(client, f"/results/rounds/{world.round_id}"),
         _html(client, f"/results/rounds/{world.round_id}?group=section:{world.soumu_section_id}"),
@@ -116,9 +107,9 @@ def test_hidden_cells_show_the_mark_and_their_numbers_appear_nowhere(client, as_
     assert "＊" in soumu_row
 
 
-def test_hidden_and_empty_cells_are_never_plotted(client, as_, world):
+def test_hidden_and_empty_cells_are_never_plotted(client, sign_in, world):
     """In the chart JSON a hidden or '-' cell is null (no bar), the heatmap labels it ＊."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     html = _html(client, f"/results/rounds/{world.round_id}")
     charts = _charts(html)
     assert set(charts) == {
@@ -136,10 +127,10 @@ def test_hidden_and_empty_cells_are_never_plotted(client, as_, world):
     assert "職員の遵守率が最も低いのは基準1（73.3%）、所属長は基準24（66.7%）です。" in html
 
 
-def test_ward_committee_cannot_read_another_wards_round_or_groups(client, as_, world):
+def test_ward_committee_cannot_read_another_wards_round_or_groups(client, sign_in, world):
     """A committee member for 高津区 gets 404 for 宮前区's round and for 宮前区's groups of a
     shared round, and the group select lists 高津区's groups only."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     refused = _html(client, f"/results/rounds/{world.miyamae_round_id}", 404)
     assert "この調査の結果を見る権限がありません。" in refused
     _html(client, f"/results/rounds/{world.round_id}?group=section:{world.miyamae_section_id}",
@@ -155,10 +146,10 @@ def test_ward_committee_cannot_read_another_wards_round_or_groups(client, as_, w
     assert "令和7年度 点検" in listing and "宮前区だけの点検" not in listing
 
 
-def test_city_committee_reads_both_wards_without_a_comparison_for_the_whole(client, as_, world):
+def test_city_committee_reads_both_wards_without_a_comparison_for_the_whole(client, sign_in, world):
     """A city-wide reader sees the two-ward round as a whole; last year covered 高津区 only,
     so the whole has no previous-year columns while 高津区 has them."""
-    as_(world.city_committee)
+    sign_in(world.city_committee)
     html = _html(client, f"/results/rounds/{world.round_id}")
     assert _table_rows(html)["基準1"] == ["80.0", "＊"]
     assert "chart-change" not in _charts(html)
@@ -168,9 +159,9 @@ def test_city_committee_reads_both_wards_without_a_comparison_for_the_whole(clie
 
 
 @pytest.mark.parametrize("who", ["staff", "chief"])
-def test_staff_and_chiefs_are_refused(client, as_, world, who):
+def test_staff_and_chiefs_are_refused(client, sign_in, world, who):
     """Staff and chiefs get 403 on every results page; they also have no 結果 link."""
-    as_(getattr(world, who))
+    sign_in(getattr(world, who))
     for url in ("/results/", f"/results/rounds/{world.round_id}",
                 f"/results/rounds/{world.round_id}/breakdown"):
         assert client.get(url).status_code == 403, url
@@ -184,9 +175,9 @@ def test_anonymous_is_sent_to_sign_in(client, world):
     assert "/auth/login" in response.headers["Location"]
 
 
-def test_admin_reads_the_list_with_states_and_response_rates(client, as_, world):
+def test_admin_reads_the_list_with_states_and_response_rates(client, sign_in, world):
     """The list shows each round newest first with wards, 令和 period, state and response rate."""
-    as_(world.admin)
+    sign_in(world.admin)
     html = _html(client, "/results/")
     assert html.index("令和7年度 点検") < html.index("令和6年度 点検")
     assert "令和7年11月4日 9時00分 〜 令和7年11月24日 9時00分" in html
@@ -195,23 +186,23 @@ def test_admin_reads_the_list_with_states_and_response_rates(client, as_, world)
     assert '<a href="/results/">結果</a>' in html or 'href="/results/"' in html
 
 
-def test_open_round_says_figures_change_until_the_close(app, client, as_, world):
+def test_open_round_says_figures_change_until_the_close(app, client, sign_in, world):
     """While a round is open the page says its figures change until the close."""
     with app.app_context():
         catalogue = factories.catalogue("open-2026", fiscal_year=2026, standards=1)
         open_round = factories.round_(catalogue, title="受付中の点検")
         db.session.commit()
         round_id = open_round.id
-    as_(world.city_committee)
+    sign_in(world.city_committee)
     html = _html(client, f"/results/rounds/{round_id}")
     assert "受付中です。数値は締め切り" in html
     assert "受付中" in _html(client, "/results/")
 
 
-def test_breakdown_defaults_to_departments_for_staff_and_obeys_its_form(client, as_, world):
+def test_breakdown_defaults_to_departments_for_staff_and_obeys_its_form(client, sign_in, world):
     """Default: one row per department for 職員 with 回答率, 全基準 and each scene; level and
     role come from the GET form; a wrong value is refused."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     html = _html(client, f"/results/rounds/{world.round_id}/breakdown")
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     assert re.findall(r'<th scope="row">([^<]+)', body) == ["区民サービス部", "まちづくり推進部"]
@@ -223,9 +214,9 @@ def test_breakdown_defaults_to_departments_for_staff_and_obeys_its_form(client, 
     _html(client, f"/results/rounds/{world.round_id}/breakdown?level=person", 400)
 
 
-def test_round_page_queries_do_not_grow_with_people(app, client, as_, world):
+def test_round_page_queries_do_not_grow_with_people(app, client, sign_in, world):
     """The round page runs the same number of queries with five times as many people."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
 
     def count() -> int:
         queries = []
@@ -263,9 +254,9 @@ def test_plotly_is_served_by_the_app_with_a_long_cache(client, world):
         assert "immutable" in response.headers["Cache-Control"]
 
 
-def test_chart_page_loads_scripts_from_the_app_only(client, as_, world):
+def test_chart_page_loads_scripts_from_the_app_only(client, sign_in, world):
     """Every script and stylesheet of the round page is on this origin; nothing inline runs."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     html = _html(client, f"/results/rounds/{world.round_id}")
     sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
     assert any(s.startswith("/vendor/plotly.min.js") for s in sources)
@@ -290,9 +281,9 @@ def test_plotly_css_covers_the_rules_plotly_would_inject(world):
         assert expanded + " {" in css, selector
 
 
-def test_nav_shows_results_to_committee_only(client, as_, world):
+def test_nav_shows_results_to_committee_only(client, sign_in, world):
     """The header's 結果 link is there for the committee and not for staff."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     assert 'href="/results/"' in _html(client, "/me")
-    as_(world.staff)
+    sign_in(world.staff)
     assert 'href="/results/"' not in _html(client, "/me")

@@ -338,15 +338,6 @@ def world(app: Flask) -> World:
         return build_world()
 
 
-@pytest.fixture
-def as_(app: Flask, sign_in):
-    def _as(person_id: int) -> None:
-        with app.app_context():
-            sign_in(db.session.get(Person, person_id))
-
-    return _as
-
-
 def test_sign_in_page_is_english(app, client):
     """The sign-in page in English: its labels and button, no Japanese, lang="en"."""
     text = _english_page(app, client, "/auth/login")
@@ -392,18 +383,18 @@ def test_my_page_and_checklist_are_english_with_western_dates(app, client, sign_
     assert "Who in the section has answered" in section_page and "Not started" in section_page
 
 
-def test_results_page_is_english(client, app, as_, world):
+def test_results_page_is_english(client, app, sign_in, world):
     """The committee's results page in English: the table's headings and notes, FY labels."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     text = _english_page(app, client, f"/results/rounds/{world.round_id}")
     assert "Compliance rate" in text and "Response rate" in text
     assert "FY2024" in text and "FY2025" in text
     assert "4 November 2025, 9:00" in text  # the period, as a Western date
 
 
-def test_japanese_results_page_shows_the_period_as_reiwa_and_western(client, as_, world):
+def test_japanese_results_page_shows_the_period_as_reiwa_and_western(client, sign_in, world):
     """On the Japanese results page the round's period is in 令和 with the Western dates beside."""
-    as_(world.takatsu_committee)
+    sign_in(world.takatsu_committee)
     html = client.get(f"/results/rounds/{world.round_id}").get_data(as_text=True)
     assert "令和7年11月4日 9時00分" in html and "（2025年11月4日〜" in html
 
@@ -422,10 +413,10 @@ def test_japanese_results_page_shows_the_period_as_reiwa_and_western(client, as_
         ("takatsu_committee", "/annual-report/", "Annual report"),
     ],
 )
-def test_more_pages_are_english(client, app, as_, world, who, url, words):
+def test_more_pages_are_english(client, app, sign_in, world, who, url, words):
     """The admin's round pages, the results list and breakdown, a catalogue, the goals and
     annual report pages: English, no Japanese UI text left."""
-    as_(getattr(world, who))
+    sign_in(getattr(world, who))
     text = _english_page(
         app, client, url.format(round_id=world.round_id, ward_id=world.takatsu_ward_id)
     )

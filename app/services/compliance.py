@@ -590,12 +590,9 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
     by_id = {standard_id: by_key[key] for standard_id, key in ids.items()}
     submitted = sa.and_(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
 
-    # Counts per section first ([yes, no, na, people, answering]), rolled up to the groups
-    # once at the end: a section's row is added to its four groups once, not once per answer row.
+    # Counts per section first ([yes, no, na, people, answering]), then rolled up level by
+    # level below, rather than adding every answer row to each of its four groups.
     by_section: dict[tuple[int, str, Role], list[int]] = {}
-
-    def add(section_id: int, column: str, role: Role, counts: tuple[int, ...]) -> None:
-        _merge(by_section, (section_id, column, role), counts)
 
     if db.engine.dialect.name == "postgresql":
         # The grouping has a few thousand groups that PostgreSQL overestimates; with the
@@ -617,19 +614,15 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
         .where(submitted)
         .group_by(Response.section_id, Response.role, Answer.standard_id)
     ).all()
-    person_columns: dict[int, tuple[str, str]] = {
-        standard_id: (std_column(s.key), scene_column(s.scene))
-        for standard_id, s in by_id.items()
-        if not s.section_level
-    }
     for section_id, role, standard_id, yes, no, na in answer_rows:
         standard = by_id.get(standard_id)
         if standard is None or standard.section_level or role not in standard.asked:
             continue
-        column, scene = person_columns[standard_id]
-        add(section_id, column, role, (yes, no, na, yes + no + na, yes + no))
-        add(section_id, scene, role, (yes, no, na, 0, 0))
-        add(section_id, ALL, role, (yes, no, na, 0, 0))
+        item = (yes, no, na, yes + no + na, yes + no)
+        answers_only = (yes, no, na, 0, 0)
+        _merge(by_section, (section_id, std_column(standard.key), role), item)
+        _merge(by_section, (section_id, scene_column(standard.scene), role), answers_only)
+        _merge(by_section, (section_id, ALL, role), answers_only)
 
     # Section answers: one per section, from the chief's submitted response.
     section_rows = db.session.execute(
@@ -648,7 +641,8 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
     ).all()
     for section_id, key, yes, no, na in section_rows:
         if key in by_key:
-            add(section_id, std_column(key), Role.CHIEF, (yes, no, na, yes + no + na, yes + no))
+            item = (yes, no, na, yes + no + na, yes + no)
+            _merge(by_section, (section_id, std_column(key), Role.CHIEF), item)
 
     # Sections add up to departments, departments to wards, wards to the whole round.
     level: dict[CellKey, list[int]] = {
