@@ -41,10 +41,19 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions of ``app.extensions`` to this app."""
     from app import models  # registers the tables on the metadata
-    from app.extensions import babel, csrf, db, login_manager, migrate
+    from app.extensions import (
+        babel,
+        csrf,
+        db,
+        end_read_only_transaction,
+        login_manager,
+        migrate,
+    )
     from app.i18n import select_locale
 
     db.init_app(app)
+    # Registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session.
+    app.teardown_appcontext(end_read_only_transaction)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)

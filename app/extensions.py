@@ -60,3 +60,24 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     otherwise fail at once with "database is locked" when another request wrote in between."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def end_read_only_transaction(exc: BaseException | None) -> None:
+    """Teardown: end a PostgreSQL transaction that wrote nothing with COMMIT, not ROLLBACK.
+
+    The two mean the same for a transaction without writes, but psycopg forgets its prepared
+    statements on every ROLLBACK, so each page view would plan its queries afresh (about a
+    quarter of the checklist page's time; docs/benchmarks.md). A transaction that wrote
+    anything, or a request that failed, is still rolled back by Flask-SQLAlchemy.
+    """
+    if exc is not None or not db.session.registry.has():
+        return
+    session = db.session()
+    if not session.in_transaction() or session.new or session.dirty or session.deleted:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    wrote = connection.exec_driver_sql("SELECT txid_current_if_assigned() IS NOT NULL").scalar()
+    if not wrote:
+        session.commit()
