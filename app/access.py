@@ -66,19 +66,20 @@ def roles_of(person: Person, now: datetime | None = None) -> set[str]:
 
 
 def _roles_of(person: Person, now: datetime | None) -> set[str]:
+    """One query: the granted roles, and "chief" when the roster says so this fiscal year."""
     fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
-    roles = {"person"}
-    grants = db.session.scalars(sa.select(Grant.role).where(Grant.person_id == person.id)).all()
-    roles.update(g.value for g in grants)
-    is_chief = db.session.scalar(
-        sa.select(Assignment.id).where(
+    granted = sa.select(sa.cast(Grant.role, sa.String(20)).label("role")).where(
+        Grant.person_id == person.id
+    )
+    chief = sa.select(sa.literal("chief", sa.String(20))).where(
+        sa.exists().where(
             Assignment.person_id == person.id,
             Assignment.fiscal_year == fiscal_year,
             Assignment.role == Role.CHIEF,
         )
     )
-    if is_chief is not None:
-        roles.add("chief")
+    roles = {"person"}
+    roles.update(db.session.scalars(sa.union_all(granted, chief)))
     return roles
 
 
