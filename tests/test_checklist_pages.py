@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -563,3 +564,62 @@ def test_a_round_not_yet_open_is_shown_but_not_answerable(app, client, world, as
     response = client.post(_url(world), data={world.everyone_keys[0]: "yes", "save_draft": "x"})
     assert response.status_code == 409
     assert _stored_answers(app, world, world.staff) == (None, {})
+
+
+# --- the kept HTML of the items (app/checklist/rendering.py) ------------------------------------
+
+
+def test_each_person_sees_their_own_answers_when_item_html_is_reused(app, client, world, as_person):
+    """Pages built from kept item HTML still show each person's own choices and comment, and a
+    comment is never kept for the next person."""
+    first, second = world.everyone_keys[:2]
+    as_person(world.staff)
+    client.post(
+        _url(world),
+        data={first: "yes", second: "na", f"comment__{second}": "山田の秘密のひとこと",
+              "save_draft": "一時保存"},
+    )
+    as_person(world.chief)
+    client.post(_url(world), data={first: "no", second: "na", "save_draft": "一時保存"})
+
+    for person_id, first_choice in ((world.staff, 0), (world.chief, 1), (world.staff, 0)):
+        as_person(person_id)
+        page = dom(client.get(_url(world)))
+        checked = [i for i in range(3) if "checked" in page.by_id(f"{first}-{i}").attrs]
+        assert checked == [first_choice]
+        assert "checked" in page.by_id(f"{second}-2").attrs
+        comment = page.by_id(f"comment__{second}").text().strip()
+        assert comment == ("山田の秘密のひとこと" if person_id == world.staff else "")
+    kept = app.extensions["kijun.checklist_item_html"]
+    assert kept, "the plain items were not kept"
+    assert not any("山田の秘密" in html for html in kept.values())
+
+
+def test_kept_item_html_follows_the_language(client, world, as_person):
+    """After a Japanese page, the English page's items are in English (and back again)."""
+    from app.i18n import LANG_COOKIE
+
+    as_person(world.staff)
+    assert "該当しない" in client.get(_url(world)).get_data(as_text=True)
+    client.set_cookie(LANG_COOKIE, "en")
+    english = client.get(_url(world)).get_data(as_text=True)
+    assert "該当しない" not in english
+    assert "Not applicable" in english
+    client.set_cookie(LANG_COOKIE, "ja")
+    assert "該当しない" in client.get(_url(world)).get_data(as_text=True)
+
+
+def test_kept_item_html_is_the_html_written_afresh(app, client, world, as_person):
+    """The page with kept items is byte for byte the page written without keeping anything."""
+    as_person(world.staff)
+    first = world.everyone_keys[0]
+    client.post(_url(world), data={first: "no", "save_draft": "一時保存"})
+    client.get(_url(world))  # fills the kept HTML
+    kept_page = client.get(_url(world)).get_data(as_text=True)
+    assert app.extensions["kijun.checklist_item_html"]
+    app.extensions["kijun.checklist_item_html"].clear()
+    app.jinja_env.auto_reload = True  # as in development: nothing is kept
+    fresh_page = client.get(_url(world)).get_data(as_text=True)
+    assert not app.extensions["kijun.checklist_item_html"]
+    strip_token = re.compile(r'name="csrf_token"[^>]*>')
+    assert strip_token.sub("", kept_page) == strip_token.sub("", fresh_page)

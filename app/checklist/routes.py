@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,6 +17,7 @@ from flask_login import current_user
 from app.access import access, roles_of
 from app.checklist import bp
 from app.checklist.forms import COMMENT_PREFIX, ChecklistForm, checklist_form
+from app.checklist.rendering import form_states, items_html, stored_states
 from app.extensions import db
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
@@ -55,9 +56,9 @@ def my_rounds() -> str:
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""
     sheet = _checklist_or_404(round_id)
+    if request.method == "GET":
+        return _render(sheet, None)
     form = checklist_form(sheet.items)
-    if not form.is_submitted():
-        return _render(sheet, form)
     if not form.validate():
         return _render(sheet, form, problems=_form_problems(sheet, form)), 400
     submit = bool(form.submit_answers.data)
@@ -145,26 +146,28 @@ def _render(
     notice: str | None = None,
     failed_submit: bool = False,
 ) -> str:
-    """The checklist page; ``form`` None shows the stored answers (after a refused save)."""
-    if form is None:
-        form = checklist_form(sheet.items)
+    """The checklist page: the answers as sent in ``form``, or the stored ones without it."""
     problems = problems or []
     errors: dict[str, list[str]] = {}
     for problem in problems:
         errors.setdefault(problem.key, []).append(problem.inline)
+    if form is None:
+        states = stored_states(sheet.items)
+        form = ChecklistForm()  # the token and the buttons; the items are written from states
+    else:
+        states = form_states(sheet.items, form)
     return render_template(
         "checklist/checklist.html",
         sheet=sheet,
         form=form,
         parts=_parts(sheet.items),
-        answered=form.answered_count(),
+        item_html=items_html(sheet.items, states, errors, disabled=not sheet.is_open),
+        answered=sum(1 for state in states.values() if state.value),
         problems=problems,
-        errors=errors,
         notice=notice,
         failed_submit=failed_submit,
         not_yet_open=sheet.round.opens_at > utcnow(),
         western_date=western_date,
-        comment_prefix=COMMENT_PREFIX,
     )
 
 

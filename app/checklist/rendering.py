@@ -1,0 +1,108 @@
+"""The checklist's items as HTML, one ``<fieldset>`` per standard.
+
+A checklist page is mostly the same 36 fieldsets again and again: an item without a comment or
+an error looks the same for everybody who chose the same answer in the same language. Those
+are written once per process and kept; writing them anew with Jinja was about half of the
+page's time (docs/benchmarks.md). An item with a comment or an error is always written fresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flask import current_app, get_template_attribute
+from flask_babel import get_locale
+from markupsafe import Markup
+
+from app.checklist.forms import COMMENT_PREFIX, ChecklistForm
+from app.services.checklist import COMMENT_MAX_LENGTH, ChecklistItem
+
+ITEM_TEMPLATE = "checklist/_item.html"
+CACHE_KEY = "kijun.checklist_item_html"
+CACHE_SIZE = 4096  # 36 standards x 4 answers x 2 (open or not) x 2 languages is 576 a catalogue
+ANSWER_VALUES = frozenset({None, "yes", "no", "na"})
+
+
+@dataclass(frozen=True)
+class ItemState:
+    """What the page shows for one item: the chosen answer, the comment and their errors."""
+
+    value: str | None
+    comment: str = ""
+    comment_errors: tuple[str, ...] = ()
+
+
+def stored_states(items: Sequence[ChecklistItem]) -> dict[str, ItemState]:
+    """The stored answers and comments by standard key."""
+    return {
+        item.key: ItemState(
+        str(item.value) if item.value is not None else None, item.comment or ""
+        )
+        for item in items
+    }
+
+
+def form_states(items: Sequence[ChecklistItem], form: ChecklistForm) -> dict[str, ItemState]:
+    """The answers and comments as sent in ``form``, with the comments' errors."""
+    states = {}
+    for item in items:
+        comment = form.comment_field(item.key)
+        states[item.key] = ItemState(
+        form[item.key].data or None,
+        comment.data or "",
+        tuple(str(error) for error in comment.errors),
+        )
+    return states
+
+
+def items_html(
+    items: Sequence[ChecklistItem],
+    states: Mapping[str, ItemState],
+    errors: Mapping[str, Sequence[str]],
+    *,
+    disabled: bool,
+) -> dict[str, Markup]:
+    """Each item's fieldset by standard key; ``errors`` are the problems beside each item."""
+    macro = get_template_attribute(ITEM_TEMPLATE, "checklist_item")
+    # The development server reloads changed templates; kept HTML would hide the change.
+    cache: dict[tuple[object, ...], Markup] | None = None
+    if not current_app.jinja_env.auto_reload:
+        cache = current_app.extensions.setdefault(CACHE_KEY, {})
+    locale = str(get_locale())
+    html = {}
+    for item in items:
+        state = states[item.key]
+        item_errors = tuple(errors.get(item.key, ()))
+        plain = not (state.comment or state.comment_errors or item_errors)
+        key = (locale, item.key, item.number, item.text, state.value, disabled)
+        if cache is not None and plain and state.value in ANSWER_VALUES:
+            found = cache.get(key)
+            if found is None:
+                if len(cache) >= CACHE_SIZE:
+                    cache.clear()
+                found = cache[key] = _render(macro, item, state, item_errors, disabled)
+            html[item.key] = found
+        else:
+            html[item.key] = _render(macro, item, state, item_errors, disabled)
+    return html
+
+
+def _render(
+    macro: object, item: ChecklistItem, state: ItemState, errors: tuple[str, ...], disabled: bool
+) -> Markup:
+    assert callable(macro)  # noqa: S101 -- a Jinja macro; for mypy
+    html: Markup = macro(
+        key=item.key,
+        number=item.number,
+        text=item.text,
+        value=state.value,
+        comment=state.comment,
+        comment_name=COMMENT_PREFIX + item.key,
+        comment_errors=state.comment_errors,
+        errors=errors,
+        max_length=COMMENT_MAX_LENGTH,
+        choices=ChecklistForm.choice_labels(),
+        disabled=disabled,
+    )
+    return html
