@@ -135,6 +135,31 @@ def test_chief_sees_and_saves_the_section_part(client, sign_in, world):
     assert saved.get_json()["submitted"] is True
 
 
+@pytest.mark.parametrize("who", ["staff", "chief"])
+def test_the_saved_checklist_in_the_reply_is_what_a_fresh_read_returns(client, sign_in, world, who):
+    """The PUT reply (built from the save, without reading again) equals the next GET: kept
+    answers and comments, changed ones, cleared ones, the section part and the status."""
+    sign_in(world[who])
+    url = URL.format(world["open"])
+    first = {"answers": {"std-1": "no", "std-2": "na"}, "comments": {"std-2": "窓口なし"}}
+    if who == "chief":
+        first["answers"]["sec-24"] = "yes"
+        first["comments"]["sec-24"] = "課で確認"
+    client.put(url, json=first)
+    reply = client.put(url, json={"answers": {"std-1": "yes"}, "comments": {"std-2": ""}})
+    assert reply.status_code == 200
+    saved = reply.get_json()
+    assert saved.pop("submitted") is False
+    assert saved.pop("missing") == ["std-3"]
+    fresh = client.get(url).get_json()
+    assert saved == fresh
+    answers = {item["key"]: (item["answer"], item["comment"]) for item in fresh["items"]}
+    assert answers["std-1"] == ("yes", None)
+    assert answers["std-2"][0] == "na" and not answers["std-2"][1]
+    if who == "chief":
+        assert answers["sec-24"] == ("yes", "課で確認")
+
+
 @pytest.mark.parametrize(
     ("payload", "field"),
     [

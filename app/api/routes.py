@@ -153,7 +153,7 @@ def save(round_id: int) -> FlaskResponse:
     person = _me()
     try:
         result = save_checklist(round_id, person, answers, comments, submit=submit, now=now)
-        body = checklist_json(checklist_for(round_id, person, now), now)
+        body = checklist_json(result.checklist, now)
     except NotInRound as exc:
         db.session.rollback()
         return json_error(404, exc.message)

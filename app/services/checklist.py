@@ -45,7 +45,7 @@ people.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -167,10 +167,12 @@ class Checklist:
 @dataclass(frozen=True)
 class SaveResult:
     """What a save did. ``submitted``: this save submitted the response. ``missing``: the items
-    still without an answer after the save (empty after a successful submit)."""
+    still without an answer after the save (empty after a successful submit). ``checklist``:
+    the checklist as it now stands, as ``checklist_for`` would read it."""
 
     status: Progress
     submitted: bool
+    checklist: Checklist
     missing: list[ChecklistItem] = field(default_factory=list)
 
 
@@ -196,6 +198,7 @@ class _Context:
     role: Role
     section_id: int
     section_name: str
+    response_id: int | None
     response_status: ResponseStatus | None
 
 
@@ -236,18 +239,24 @@ def _context(round_id: int, person: Person) -> _Context:
         _in_round(person.id)
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .add_columns(
-            Catalogue.ward_id, Assignment.role, Section.id, Section.name, Response.status
+            Catalogue.ward_id,
+            Assignment.role,
+            Section.id,
+            Section.name,
+            Response.id,
+            Response.status,
         )
         .where(Round.id == round_id)
     ).first()
     if row is None:
         raise _not_in_round()
-    round_, catalogue_ward_id, role, section_id, section_name, status = row
-    return _Context(round_, catalogue_ward_id, role, section_id, section_name, status)
+    return _Context(*row)
 
 
-def _items(ctx: _Context) -> list[ChecklistItem]:
-    """One query: the standards this person answers in this round, in catalogue order."""
+def _items(ctx: _Context, *, with_answers: bool = False) -> list[ChecklistItem]:
+    """One query: the standards this person answers in this round, in catalogue order; with
+    ``with_answers``, each with the stored answer and comment (the person's own, or for a
+    chief's section standards the section's, whichever chief gave them)."""
     asked_of_everyone = Standard.audience == Audience.EVERYONE
     if ctx.catalogue_ward_id is None:
         asked_of_everyone = sa.and_(asked_of_everyone, Standard.ward_specific.is_(False))
@@ -264,18 +273,36 @@ def _items(ctx: _Context) -> list[ChecklistItem]:
             asked_of_everyone,
             sa.and_(Standard.audience == Audience.SECTION, sa.or_(without_kinds, kind_matches)),
         )
-    rows = db.session.execute(
-        sa.select(
-            Standard.id,
-            Standard.key,
-            Standard.number,
-            Standard.text,
-            Standard.scene,
-            Standard.audience,
+    query: Any = sa.select(
+        Standard.id,
+        Standard.key,
+        Standard.number,
+        Standard.text,
+        Standard.scene,
+        Standard.audience,
+    ).where(Standard.catalogue_id == ctx.round.catalogue_id, condition)
+    values: list[Any] = []
+    comments: list[Any] = []
+    if with_answers and ctx.response_id is not None:
+        query = query.outerjoin(
+            Answer,
+            sa.and_(Answer.response_id == ctx.response_id, Answer.standard_id == Standard.id),
         )
-        .where(Standard.catalogue_id == ctx.round.catalogue_id, condition)
-        .order_by(Standard.position, Standard.number)
-    ).all()
+        values.append(Answer.value)
+        comments.append(Answer.comment)
+    if with_answers and ctx.role is Role.CHIEF:
+        query = query.outerjoin(
+            SectionAnswer,
+            sa.and_(
+                SectionAnswer.round_id == ctx.round.id,
+                SectionAnswer.section_id == ctx.section_id,
+                SectionAnswer.standard_id == Standard.id,
+            ),
+        )
+        values.append(SectionAnswer.value)
+        comments.append(SectionAnswer.comment)
+    query = query.add_columns(_first_of(values), _first_of(comments))
+    rows = db.session.execute(query.order_by(Standard.position, Standard.number)).all()
     return [
         ChecklistItem(
             standard_id=sid,
@@ -284,9 +311,17 @@ def _items(ctx: _Context) -> list[ChecklistItem]:
             text=text,
             scene=scene,
             part="self" if audience is Audience.EVERYONE else "section",
+            value=AnswerValue(value) if value is not None else None,
+            comment=comment,
         )
-        for sid, key, number, text, scene, audience in rows
+        for sid, key, number, text, scene, audience, value, comment in rows
     ]
+
+
+def _first_of(columns: list[Any]) -> Any:
+    if not columns:
+        return sa.null()
+    return columns[0] if len(columns) == 1 else sa.func.coalesce(*columns)
 
 
 def _stored(
@@ -348,14 +383,10 @@ def checklist_for(round_id: int, person: Person, now: datetime | None = None) ->
     """The items of the round that apply to this person, with their current answers.
 
     Raises NotInRound when the person does not answer this round (or it does not exist).
-    Three queries, whatever the number of standards.
+    Two queries, whatever the number of standards.
     """
     ctx = _context(round_id, person)
-    stored = _stored(ctx, person.id)
-    items = []
-    for item in _items(ctx):
-        value, comment = stored.get(item.standard_id, (None, None))
-        items.append(_with(item, value, comment))
+    items = _items(ctx, with_answers=True)
     return Checklist(
         round=ctx.round,
         role=ctx.role,
@@ -364,19 +395,6 @@ def checklist_for(round_id: int, person: Person, now: datetime | None = None) ->
         is_open=ctx.round.is_open(now or utcnow()),
         status=_progress(ctx.response_status),
         items=items,
-    )
-
-
-def _with(item: ChecklistItem, value: AnswerValue | None, comment: str | None) -> ChecklistItem:
-    return ChecklistItem(
-        standard_id=item.standard_id,
-        key=item.key,
-        number=item.number,
-        text=item.text,
-        scene=item.scene,
-        part=item.part,
-        value=value,
-        comment=comment,
     )
 
 
@@ -421,11 +439,13 @@ def save_checklist(
     own_rows: list[dict[str, Any]] = []
     section_rows: list[dict[str, Any]] = []
     missing: list[ChecklistItem] = []
+    now_stored: list[ChecklistItem] = []
     for item in items:
         sid = item.standard_id
         old_value, old_comment = stored.get(sid, (None, None))
         value = values.get(sid, old_value)
         comment = notes[sid] if sid in notes else old_comment
+        now_stored.append(replace(item, value=value, comment=comment))
         if value is None:
             missing.append(item)
             continue
@@ -475,7 +495,17 @@ def save_checklist(
         response.status = ResponseStatus.SUBMITTED
         response.submitted_at = now
     db.session.flush()
-    return SaveResult(status=_progress(response.status), submitted=submitted, missing=missing)
+    status = _progress(response.status)
+    checklist = Checklist(
+        round=ctx.round,
+        role=ctx.role,
+        section_id=ctx.section_id,
+        section_name=ctx.section_name,
+        is_open=True,
+        status=status,
+        items=now_stored,
+    )
+    return SaveResult(status=status, submitted=submitted, missing=missing, checklist=checklist)
 
 
 def _validated(
