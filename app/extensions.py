@@ -62,13 +62,34 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+READS_ONLY = "kijun_reads_only"
+
+
+@sa.event.listens_for(sa.Engine, "begin")
+def _transaction_begins(connection: sa.Connection) -> None:
+    connection.info[READS_ONLY] = True
+
+
+@sa.event.listens_for(sa.Engine, "before_cursor_execute")
+def _note_writes(
+    connection: sa.Connection, _cursor: Any, statement: str, *_args: Any
+) -> None:
+    """Mark the transaction as writing at its first statement that is not a SELECT.
+
+    A SELECT changes no data (its row locks and advisory locks end with COMMIT as with
+    ROLLBACK); anything else, WITH included, counts as a write."""
+    if not statement.lstrip()[:6].upper() == "SELECT":
+        connection.info[READS_ONLY] = False
+
+
 def end_read_only_transaction(exc: BaseException | None) -> None:
-    """Teardown: end a PostgreSQL transaction that wrote nothing with COMMIT, not ROLLBACK.
+    """Teardown: end a PostgreSQL transaction that only read with COMMIT, not ROLLBACK.
 
     The two mean the same for a transaction without writes, but psycopg forgets its prepared
     statements on every ROLLBACK, so each page view would plan its queries afresh (about a
     quarter of the checklist page's time; docs/benchmarks.md). A transaction that wrote
-    anything, or a request that failed, is still rolled back by Flask-SQLAlchemy.
+    anything (or has changes not yet flushed), or a request that failed, is still rolled back
+    by Flask-SQLAlchemy.
     """
     if exc is not None or not db.session.registry.has():
         return
@@ -76,8 +97,5 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return
-    wrote = connection.exec_driver_sql("SELECT txid_current_if_assigned() IS NOT NULL").scalar()
-    if not wrote:
+    if connection.dialect.name == "postgresql" and connection.info.get(READS_ONLY):
         session.commit()

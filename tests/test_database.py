@@ -27,11 +27,20 @@ def routes(app):
         db.session.execute(sa.insert(Ward).values(name="SQLで書いた区", sort_order=0))
         return "written, not committed"
 
+    def write_text() -> str:
+        db.session.execute(
+            sa.text(
+                "WITH named AS (SELECT 'CTEで書いた区' AS name) "
+                "INSERT INTO ward (name, sort_order) SELECT name, 0 FROM named"
+            )
+        )
+        return "written, not committed"
+
     def fail() -> str:
         db.session.execute(sa.insert(Ward).values(name="失敗した区", sort_order=0))
         raise RuntimeError("planned failure")
 
-    for view in (read, write_orm, write_core, fail):
+    for view in (read, write_orm, write_core, write_text, fail):
         app.add_url_rule(f"/test/{view.__name__}", view.__name__, view)
     return app
 
@@ -41,9 +50,10 @@ def _ward_names(app) -> set[str]:
         return set(db.session.scalars(sa.select(Ward.name)))
 
 
-@pytest.mark.parametrize("view", ["write_orm", "write_core"])
+@pytest.mark.parametrize("view", ["write_orm", "write_core", "write_text"])
 def test_a_write_that_was_not_committed_is_thrown_away(routes, client, view):
-    """A view that writes (through the ORM or plain SQL) but never commits leaves nothing."""
+    """A view that writes (through the ORM, a Core INSERT or SQL text starting with WITH) but
+    never commits leaves nothing."""
     assert client.get(f"/test/{view}").status_code == 200
     assert _ward_names(routes) == set()
 
