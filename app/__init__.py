@@ -61,7 +61,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_person(person_id: str) -> models.Person | None:
-        return db.session.get(models.Person, int(person_id))
+        from app.access import load_signed_in
+
+        return load_signed_in(models.Person.id == int(person_id))
 
 
 def register_security(app: Flask) -> None:

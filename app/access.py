@@ -56,13 +56,40 @@ def access(*audiences: str) -> Callable[[F], F]:
 
 def roles_of(person: Person, now: datetime | None = None) -> set[str]:
     """The audiences a signed-in person belongs to now. Within a request the answer is kept
-    (the access check, the menu and the page all ask), so it costs two queries once."""
+    (the access check, the menu and the page all ask): it comes with the signed-in person
+    (``load_signed_in``), or from one query the first time."""
     if now is not None or not has_request_context():
         return _roles_of(person, now)
     known: dict[int, frozenset[str]] = g.setdefault("kijun_roles", {})
     if person.id not in known:
         known[person.id] = frozenset(_roles_of(person, None))
     return set(known[person.id])
+
+
+def load_signed_in(condition: sa.ColumnElement[bool]) -> Person | None:
+    """The person matching ``condition`` together with their roles, in one query; the roles
+    are kept for this request, so that the page's menu asks the database nothing more."""
+    fiscal_year = fiscal_year_of(tokyo(utcnow()))
+    granted = [
+        sa.exists().where(Grant.person_id == Person.id, Grant.role == role) for role in GrantRole
+    ]
+    chief = sa.exists().where(
+        Assignment.person_id == Person.id,
+        Assignment.fiscal_year == fiscal_year,
+        Assignment.role == Role.CHIEF,
+    )
+    row = db.session.execute(sa.select(Person, chief, *granted).where(condition)).first()
+    if row is None:
+        return None
+    person, is_chief, *has_grants = row
+    roles = {"person"} | {
+        role.value for role, has in zip(GrantRole, has_grants, strict=True) if has
+    }
+    if is_chief:
+        roles.add("chief")
+    if has_request_context():
+        g.setdefault("kijun_roles", {})[person.id] = frozenset(roles)
+    return person
 
 
 def _roles_of(person: Person, now: datetime | None) -> set[str]:

@@ -98,4 +98,6 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
         return
     connection = session.connection()
     if connection.dialect.name == "postgresql" and connection.info.get(READS_ONLY):
+        # Nothing changed, so the loaded objects stay as they are (as after a rollback).
+        session.expire_on_commit = False
         session.commit()

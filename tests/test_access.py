@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Role, Round
@@ -106,3 +107,52 @@ def _declared_views(app):
     return [
         app.view_functions[r.endpoint] for r in app.url_map.iter_rules() if r.endpoint != "static"
     ]
+
+
+@pytest.mark.parametrize("signed_in_by", ["session", "header"])
+def test_the_person_and_their_roles_come_in_one_query(app, client, sign_in, signed_in_by):
+    """A chief who is also an administrator and on the committee is loaded with all three
+    roles by one statement (session cookie or trusted header), and the menu asks no more;
+    last year's chief gets none of those menus."""
+    with app.app_context():
+        fiscal_year = fiscal_year_of(tokyo(datetime.now(UTC)))
+        section = factories.section("総務課")
+        both = factories.person(section=section, role=Role.CHIEF, fiscal_year=fiscal_year)
+        both.grants.append(Grant(role=GrantRole.ADMIN))
+        both.grants.append(Grant(role=GrantRole.COMMITTEE))
+        last_year_chief = factories.person(
+            section=section, role=Role.CHIEF, fiscal_year=fiscal_year - 1
+        )
+        db.session.commit()
+        ids = {
+            "both": (both.id, both.employee_id),
+            "old": (last_year_chief.id, last_year_chief.employee_id),
+        }
+    app.config["AUTH_TRUSTED_HEADER"] = "X-Remote-User"
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    for who, menu in (("both", ("調査の管理", "目標", "結果")), ("old", ())):
+        person_id, employee_id = ids[who]
+        headers = {}
+        if signed_in_by == "session":
+            sign_in(person_id)
+        else:
+            with client.session_transaction() as session:
+                session.clear()
+            headers = {"X-Remote-User": employee_id}
+        statements.clear()
+        with app.app_context():
+            sa.event.listen(db.engine, "before_cursor_execute", record)
+            try:
+                page = client.get("/me", headers=headers).get_data(as_text=True)
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", record)
+        nav = page.split('class="site-nav"', 1)[1].split("</nav>", 1)[0]
+        for label in ("調査の管理", "目標", "結果"):
+            assert (label in nav) == (label in menu), (who, label)
+        grant_statements = [s for s in statements if "role_grant" in s]
+        assert len(grant_statements) == 1, grant_statements
+        assert "FROM person" in grant_statements[0]

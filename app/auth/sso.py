@@ -9,8 +9,9 @@ from __future__ import annotations
 from flask import Request, current_app, g
 from flask_login import current_user
 
+from app.access import load_signed_in
 from app.models import Person
-from app.services.auth import EMPLOYEE_ID_LENGTH, find_person, normalise_employee_id
+from app.services.auth import EMPLOYEE_ID_LENGTH, normalise_employee_id
 
 
 def load_person_from_header(request: Request) -> Person | None:
@@ -25,7 +26,7 @@ def load_person_from_header(request: Request) -> Person | None:
     employee_id = normalise_employee_id(request.headers.get(header, ""))[:EMPLOYEE_ID_LENGTH]
     if not employee_id:
         return None
-    person = find_person(employee_id)
+    person = load_signed_in(Person.employee_id == employee_id)
     if person is None:
         g.kijun_unknown_header_id = employee_id
         return None
