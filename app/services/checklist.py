@@ -31,9 +31,9 @@ Saving (``save_checklist``):
 - a save never withdraws a submission: editing a submitted response while the round is open
   keeps it submitted.
 
-Concurrency (double clicks, two tabs, two requests at once): the Response row is created with
-an INSERT ... ON CONFLICT DO NOTHING on (round_id, person_id) and then selected FOR UPDATE
-(PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises whole transactions). The second of
+Concurrency (double clicks, two tabs, two requests at once): the Response row is created or
+updated with one INSERT ... ON CONFLICT (round_id, person_id) DO UPDATE, which locks it until
+the commit (SQLite's BEGIN IMMEDIATE already serialises whole transactions). The second of
 two concurrent saves therefore waits for the first to commit, then reads the stored answers
 again and writes its own over them, so the stored set is always one save's, never a mix.
 Answers are written with INSERT ... ON CONFLICT DO UPDATE, one statement per table.
@@ -488,9 +488,6 @@ def save_checklist(
         )
 
     submitted = submit and not missing
-    response.role = ctx.role
-    response.section_id = ctx.section_id
-    response.updated_at = now
     if submitted:
         response.status = ResponseStatus.SUBMITTED
         response.submitted_at = now
@@ -596,17 +593,17 @@ def _dialect() -> _Dialect:
 
 
 def _locked_response(ctx: _Context, person_id: int, now: datetime) -> Response:
-    """The person's response in this round, created if needed, locked until the commit.
+    """The person's response in this round, created if needed, locked until the commit, with
+    this save's role, section and time written on it: one INSERT ... ON CONFLICT DO UPDATE
+    ... RETURNING.
 
-    INSERT ... ON CONFLICT DO NOTHING tolerates a concurrent first save (the loser waits on
-    the unique index, then inserts nothing); SELECT ... FOR UPDATE then makes a concurrent save
-    wait for this transaction (PostgreSQL; SQLite holds its write lock since BEGIN IMMEDIATE
-    and renders no FOR UPDATE).
+    The update takes the row's lock, so a concurrent save waits for this transaction (a
+    concurrent first save waits on the unique index, then updates the row this one inserted).
+    SQLite holds its write lock since BEGIN IMMEDIATE anyway.
     """
-    db.session.execute(
-        _dialect()
-        .insert(Response)
-        .values(
+    insert = _dialect().insert(Response)
+    upsert = (
+        insert.values(
             round_id=ctx.round.id,
             person_id=person_id,
             role=ctx.role,
@@ -615,14 +612,20 @@ def _locked_response(ctx: _Context, person_id: int, now: datetime) -> Response:
             created_at=now,
             updated_at=now,
         )
-        .on_conflict_do_nothing(index_elements=[Response.round_id, Response.person_id])
+        .on_conflict_do_update(
+            index_elements=[Response.round_id, Response.person_id],
+            set_={
+                "role": insert.excluded.role,
+                "section_id": insert.excluded.section_id,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+        .returning(Response)
     )
-    return db.session.scalars(
-        sa.select(Response)
-        .where(Response.round_id == ctx.round.id, Response.person_id == person_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    response: Response = db.session.scalars(
+        upsert, execution_options={"populate_existing": True}
     ).one()
+    return response
 
 
 def section_progress(
