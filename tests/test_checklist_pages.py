@@ -623,3 +623,32 @@ def test_kept_item_html_is_the_html_written_afresh(app, client, world, as_person
     assert not app.extensions["kijun.checklist_item_html"]
     strip_token = re.compile(r'name="csrf_token"[^>]*>')
     assert strip_token.sub("", kept_page) == strip_token.sub("", fresh_page)
+
+
+def test_an_expired_csrf_token_shows_the_answers_again_and_saves_nothing(
+    app, client, world, as_person
+):
+    """With CSRF protection on, a save whose token is missing or expired (a long session) is
+    refused with the plain "expired" message, the page shows every answer and comment as sent,
+    nothing is stored, and sending again with the page's new token saves."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    as_person(world.staff)
+    first, second = world.everyone_keys[:2]
+    sent = {first: "no", f"comment__{first}": "長く書いたひとこと", second: "na"}
+    for token in (None, "expired-or-forged"):
+        data = {**sent, "save_draft": "一時保存"}
+        if token:
+            data["csrf_token"] = token
+        refused = client.post(_url(world), data=data)
+        assert refused.status_code == 400
+        page = dom(refused)
+        assert "画面の有効期限が切れました" in page.text()
+        assert "checked" in page.by_id(f"{first}-1").attrs
+        assert "checked" in page.by_id(f"{second}-2").attrs
+        assert page.by_id(f"comment__{first}").text().strip() == "長く書いたひとこと"
+        assert _stored_answers(app, world, world.staff) == (None, {})
+    new_token = page.find("input", name="csrf_token").attrs["value"]
+    again = {**sent, "save_draft": "一時保存", "csrf_token": new_token}
+    saved = client.post(_url(world), data=again)
+    assert saved.status_code == 302
+    assert _stored_answers(app, world, world.staff) == ("draft", {first: "no", second: "na"})

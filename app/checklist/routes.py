@@ -18,7 +18,7 @@ from app.access import access, roles_of
 from app.checklist import bp
 from app.checklist.forms import COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.rendering import form_states, items_html, stored_states
-from app.extensions import db
+from app.extensions import csrf, db
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
     Checklist,
@@ -51,6 +51,9 @@ def my_rounds() -> str:
     )
 
 
+# The form checks its own CSRF token (FlaskForm), so that an expired token after a long
+# session shows the checklist again with every answer kept, instead of the bare 400 page.
+@csrf.exempt
 @bp.route("/rounds/<int:round_id>/checklist", methods=["GET", "POST"])
 @access("person")
 def checklist(round_id: int) -> ResponseReturnValue:
@@ -151,15 +154,10 @@ def _render(
     errors: dict[str, list[str]] = {}
     for problem in problems:
         errors.setdefault(problem.key, []).append(problem.inline)
-    if form is None:
-        states = stored_states(sheet.items)
-        form = ChecklistForm()  # the token and the buttons; the items are written from states
-    else:
-        states = form_states(sheet.items, form)
+    states = stored_states(sheet.items) if form is None else form_states(sheet.items, form)
     return render_template(
         "checklist/checklist.html",
         sheet=sheet,
-        form=form,
         parts=_parts(sheet.items),
         item_html=items_html(sheet.items, states, errors, disabled=not sheet.is_open),
         answered=sum(1 for state in states.values() if state.value),
