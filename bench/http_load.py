@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from bench.common import ROOT, percentiles
 
 HEADER = "X-Remote-User"
+SERVER_PIDS: dict[int, int] = {}
 
 
 def free_port() -> int:
@@ -38,9 +39,42 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int | str) -> tuple[str, int, float] | None:
+    """(command name, parent pid, CPU seconds used) of a process, from /proc (Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    name = data[data.index("(") + 1 : data.rindex(")")]
+    fields = data[data.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the app (gunicorn and its workers), the database (local
+    ``postgres`` processes; none when the server is elsewhere) and this load generator."""
+    totals = {"app": 0.0, "database": 0.0, "client": time.process_time()}
+    pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
+    for pid in pids:
+        stat = _stat(pid)
+        if stat is None:
+            continue
+        name, parent, used = stat
+        if int(pid) == server_pid or parent == server_pid:
+            totals["app"] += used
+        elif name == "postgres":
+            totals["database"] += used
+    return totals
+
+
 @contextmanager
 def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
-    """Serve the app with gunicorn on a free loopback port; yields the port."""
+    """Serve the app with gunicorn on a free loopback port; yields the port (and records the
+    server's pid in ``SERVER_PIDS[port]`` for the CPU meter)."""
     port = free_port()
     env = {
         **os.environ,
@@ -67,8 +101,10 @@ def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
                 log.seek(0)
                 raise RuntimeError(f"gunicorn did not start: {log.read().decode()[-2000:]}")
             time.sleep(0.2)
+        SERVER_PIDS[port] = proc.pid
         yield port
     finally:
+        SERVER_PIDS.pop(port, None)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(30)
@@ -140,10 +176,21 @@ def load(
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:
         t.start()
+    server_pid = SERVER_PIDS.get(port)
+    time.sleep(max(0.0, measure_from - time.perf_counter()))
+    before = cpu_seconds(server_pid) if server_pid else None
     for t in threads:
         t.join()
-    return {"requests": len(latencies), "errors": errors,
-            "rps": len(latencies) / seconds, **percentiles(latencies)}
+    result: dict[str, Any] = {"requests": len(latencies), "errors": errors,
+                              "rps": len(latencies) / seconds, **percentiles(latencies)}
+    if before is not None and server_pid and latencies:
+        # Where each request's CPU went (all processes share the machine's cores): the ratio
+        # of two endpoints' medians follows the ratio of these sums once the cores are busy.
+        after = cpu_seconds(server_pid)
+        result["cpu_ms_per_request"] = {
+            part: (after[part] - before[part]) * 1000 / len(latencies) for part in after
+        }
+    return result
 
 
 def staff_of_open_round(database_url: str) -> tuple[int, list[str], list[str]]:

@@ -139,11 +139,15 @@ def markdown(report: dict[str, Any]) -> str:
               f"client threads, {c['seconds']:g} s per endpoint, {c['answers_per_submit']} "
               "answers per submit)", "",
               "| endpoint | requests | errors | req/s | median (ms) | p95 (ms) | p99 (ms) | "
-              "median ÷ /healthz |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "median ÷ /healthz | CPU ms a request: app / database / client |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in c["endpoints"].items():
+        cpu = row.get("cpu_ms_per_request")
+        split = (f"{_f(cpu['app'], 2)} / {_f(cpu['database'], 2)} / {_f(cpu['client'], 2)}"
+                 if cpu else "–")
         lines.append(f"| {name} | {row['requests']} | {row['errors']} | {_f(row['rps'], 1)} | "
                      f"{_f(row['median_ms'], 1)} | {_f(row['p95_ms'], 1)} | "
-                     f"{_f(row['p99_ms'], 1)} | {_f(row['ratio'], 2)}× |")
+                     f"{_f(row['p99_ms'], 1)} | {_f(row['ratio'], 2)}× | {split} |")
     s = report["spike"]
     lines += ["", "## Deadline spike", "",
               f"{s['people']} people submitting within {s['window_s']:g} s ({s['clients']} "
