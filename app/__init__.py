@@ -63,7 +63,7 @@ def register_extensions(app: Flask) -> None:
     def load_person(person_id: str) -> models.Person | None:
         from app.access import load_signed_in
 
-        return load_signed_in(models.Person.id == int(person_id))
+        return load_signed_in("id", int(person_id))
 
 
 def register_security(app: Flask) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -66,19 +66,13 @@ def roles_of(person: Person, now: datetime | None = None) -> set[str]:
     return set(known[person.id])
 
 
-def load_signed_in(condition: sa.ColumnElement[bool]) -> Person | None:
-    """The person matching ``condition`` together with their roles, in one query; the roles
-    are kept for this request, so that the page's menu asks the database nothing more."""
-    fiscal_year = fiscal_year_of(tokyo(utcnow()))
-    granted = [
-        sa.exists().where(Grant.person_id == Person.id, Grant.role == role) for role in GrantRole
-    ]
-    chief = sa.exists().where(
-        Assignment.person_id == Person.id,
-        Assignment.fiscal_year == fiscal_year,
-        Assignment.role == Role.CHIEF,
-    )
-    row = db.session.execute(sa.select(Person, chief, *granted).where(condition)).first()
+def load_signed_in(by: str, value: object) -> Person | None:
+    """The person whose ``by`` column ("id" or "employee_id") is ``value``, together with
+    their roles, in one query; the roles are kept for this request, so that the page's menu
+    asks the database nothing more."""
+    row = db.session.execute(
+        _signed_in_query(by), {"value": value, "fiscal_year": fiscal_year_of(tokyo(utcnow()))}
+    ).first()
     if row is None:
         return None
     person, is_chief, *has_grants = row
@@ -90,6 +84,22 @@ def load_signed_in(condition: sa.ColumnElement[bool]) -> Person | None:
     if has_request_context():
         g.setdefault("kijun_roles", {})[person.id] = frozenset(roles)
     return person
+
+
+@cache
+def _signed_in_query(by: str) -> sa.Select[Any]:
+    # Built once (it runs on every page); bound parameters: value, fiscal_year.
+    granted = [
+        sa.exists().where(Grant.person_id == Person.id, Grant.role == role) for role in GrantRole
+    ]
+    chief = sa.exists().where(
+        Assignment.person_id == Person.id,
+        Assignment.fiscal_year == sa.bindparam("fiscal_year"),
+        Assignment.role == Role.CHIEF,
+    )
+    column = {"id": Person.id, "employee_id": Person.employee_id}[by]
+    statement: Any = sa.select(Person, chief, *granted).where(column == sa.bindparam("value"))
+    return statement
 
 
 def _roles_of(person: Person, now: datetime | None) -> set[str]:

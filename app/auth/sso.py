@@ -26,7 +26,7 @@ def load_person_from_header(request: Request) -> Person | None:
     employee_id = normalise_employee_id(request.headers.get(header, ""))[:EMPLOYEE_ID_LENGTH]
     if not employee_id:
         return None
-    person = load_signed_in(Person.employee_id == employee_id)
+    person = load_signed_in("employee_id", employee_id)
     if person is None:
         g.kijun_unknown_header_id = employee_id
         return None
