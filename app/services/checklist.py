@@ -365,23 +365,31 @@ def _stored(
 ) -> dict[int, tuple[AnswerValue, str | None]]:
     """One query: stored (value, comment) by standard id, the person's own answers and, for a
     chief, the section's answers in this round (whichever chief gave them)."""
+    rows = db.session.execute(
+        _stored_query(chief=ctx.role is Role.CHIEF),
+        {"round_id": ctx.round.id, "person_id": person_id, "section_id": ctx.section_id},
+    )
+    return {sid: (AnswerValue(value), comment) for sid, value, comment in rows}
+
+
+@cache
+def _stored_query(*, chief: bool) -> Any:
     own = (
         sa.select(Answer.standard_id, Answer.value, Answer.comment)
         .join(Response, Response.id == Answer.response_id)
-        .where(Response.round_id == ctx.round.id, Response.person_id == person_id)
-    )
-    query: Any = own
-    if ctx.role is Role.CHIEF:
-        section = sa.select(
-            SectionAnswer.standard_id, SectionAnswer.value, SectionAnswer.comment
-        ).where(
-            SectionAnswer.round_id == ctx.round.id, SectionAnswer.section_id == ctx.section_id
+        .where(
+            Response.round_id == sa.bindparam("round_id"),
+            Response.person_id == sa.bindparam("person_id"),
         )
-        query = sa.union_all(own, section)
-    return {
-        sid: (AnswerValue(value), comment)
-        for sid, value, comment in db.session.execute(query)
-    }
+    )
+    if not chief:
+        return own
+    columns = (SectionAnswer.standard_id, SectionAnswer.value, SectionAnswer.comment)
+    section = sa.select(*columns).where(
+        SectionAnswer.round_id == sa.bindparam("round_id"),
+        SectionAnswer.section_id == sa.bindparam("section_id"),
+    )
+    return sa.union_all(own, section)
 
 
 # --- The contract -------------------------------------------------------------------------------
@@ -495,33 +503,11 @@ def save_checklist(
 
     # The rows go as parameters of one fixed statement (not as its VALUES), so that its
     # compiled form is cached and reused by every save; it still runs as one INSERT.
-    dialect = _dialect()
+    dialect = _dialect_name()
     if own_rows:
-        stmt = dialect.insert(Answer)
-        db.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[Answer.response_id, Answer.standard_id],
-                set_={"value": stmt.excluded.value, "comment": stmt.excluded.comment},
-            ),
-            own_rows,
-        )
+        db.session.execute(_answer_upsert(dialect), own_rows)
     if section_rows:
-        stmt = dialect.insert(SectionAnswer)
-        db.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[
-                    SectionAnswer.round_id,
-                    SectionAnswer.section_id,
-                    SectionAnswer.standard_id,
-                ],
-                set_={
-                    "value": stmt.excluded.value,
-                    "comment": stmt.excluded.comment,
-                    "response_id": stmt.excluded.response_id,
-                },
-            ),
-            section_rows,
-        )
+        db.session.execute(_section_answer_upsert(dialect), section_rows)
 
     submitted = submit and not missing
     if submitted:
@@ -613,19 +599,58 @@ def _validated(
     return values, notes
 
 
-class _Dialect:
-    def __init__(self, module: Any) -> None:
-        self.insert = module.insert
+_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def _dialect() -> _Dialect:
-    """The dialect's INSERT with ON CONFLICT (PostgreSQL in production, SQLite embedded)."""
+def _dialect_name() -> str:
+    """The database's name; PostgreSQL in production, SQLite embedded (both have ON CONFLICT)."""
     name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return _Dialect(postgresql)
-    if name == "sqlite":
-        return _Dialect(sqlite)
-    raise NotImplementedError(f"unsupported database: {name}")
+    if name not in _INSERTS:
+        raise NotImplementedError(f"unsupported database: {name}")
+    return name
+
+
+# The three upserts of a save are built once per database kind: building one (its ``excluded``
+# columns above all) cost more than running it.
+
+
+@cache
+def _response_upsert(dialect: str) -> Any:
+    insert = _INSERTS[dialect](Response)
+    return insert.on_conflict_do_update(
+        index_elements=[Response.round_id, Response.person_id],
+        set_={
+            "role": insert.excluded.role,
+            "section_id": insert.excluded.section_id,
+            "updated_at": insert.excluded.updated_at,
+        },
+    ).returning(Response)
+
+
+@cache
+def _answer_upsert(dialect: str) -> Any:
+    insert = _INSERTS[dialect](Answer)
+    return insert.on_conflict_do_update(
+        index_elements=[Answer.response_id, Answer.standard_id],
+        set_={"value": insert.excluded.value, "comment": insert.excluded.comment},
+    )
+
+
+@cache
+def _section_answer_upsert(dialect: str) -> Any:
+    insert = _INSERTS[dialect](SectionAnswer)
+    return insert.on_conflict_do_update(
+        index_elements=[
+            SectionAnswer.round_id,
+            SectionAnswer.section_id,
+            SectionAnswer.standard_id,
+        ],
+        set_={
+            "value": insert.excluded.value,
+            "comment": insert.excluded.comment,
+            "response_id": insert.excluded.response_id,
+        },
+    )
 
 
 def _locked_response(ctx: _Context, person_id: int, now: datetime) -> Response:
@@ -637,29 +662,17 @@ def _locked_response(ctx: _Context, person_id: int, now: datetime) -> Response:
     concurrent first save waits on the unique index, then updates the row this one inserted).
     SQLite holds its write lock since BEGIN IMMEDIATE anyway.
     """
-    insert = _dialect().insert(Response)
-    upsert = (
-        insert.values(
-            round_id=ctx.round.id,
-            person_id=person_id,
-            role=ctx.role,
-            section_id=ctx.section_id,
-            status=ResponseStatus.DRAFT,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_update(
-            index_elements=[Response.round_id, Response.person_id],
-            set_={
-                "role": insert.excluded.role,
-                "section_id": insert.excluded.section_id,
-                "updated_at": insert.excluded.updated_at,
-            },
-        )
-        .returning(Response)
-    )
+    row = {
+        "round_id": ctx.round.id,
+        "person_id": person_id,
+        "role": ctx.role,
+        "section_id": ctx.section_id,
+        "status": ResponseStatus.DRAFT,
+        "created_at": now,
+        "updated_at": now,
+    }
     response: Response = db.session.scalars(
-        upsert, execution_options={"populate_existing": True}
+        _response_upsert(_dialect_name()), [row], execution_options={"populate_existing": True}
     ).one()
     return response
 
