@@ -55,16 +55,24 @@ def machine(database_url: str | None = None) -> dict[str, Any]:
     return info
 
 
-def timed(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> dict[str, float]:
-    """Median, best and worst wall time in seconds of ``repeat`` calls after ``warmup`` ones."""
+def timed_pair(
+    first: Callable[[], Any], second: Callable[[], Any], repeat: int = 5, warmup: int = 1
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median, best and worst wall time in seconds of ``repeat`` calls of each of two functions
+    after ``warmup`` ones, called in turn (first, second, first, ...), so that a
+    change in the machine's load during the run falls on both alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+        for fn, out in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return tuple(  # type: ignore[return-value]
+        {"median": statistics.median(t), "min": min(t), "max": max(t)} for t in times
+    )
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.services.compliance import compliance_trend, round_results
-from bench.common import timed
+from bench.common import timed_pair
 
 # The round's answers counted by section, role and standard in one statement: the counts
 # every published number (department, ward, whole round, scenes) is a sum of. The strictest
@@ -83,8 +83,7 @@ def run(database_url: str, repeat: int = 5) -> dict[str, Any]:
             ),
         }
         for name, (service, hand) in pairs.items():
-            hand_t = timed(hand, repeat)
-            service_t = timed(service, repeat)
+            hand_t, service_t = timed_pair(hand, service, repeat)
             out[name] = {
                 "service_s": service_t["median"],
                 "hand_s": hand_t["median"],

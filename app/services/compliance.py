@@ -614,15 +614,25 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
         .where(submitted)
         .group_by(Response.section_id, Response.role, Answer.standard_id)
     ).all()
+    # Each person-level standard's column and scene, worked out once rather than per row.
+    columns_of = {
+        standard_id: (std_column(s.key), scene_column(s.scene), s.asked)
+        for standard_id, s in by_id.items()
+        if not s.section_level
+    }
     for section_id, role, standard_id, yes, no, na in answer_rows:
-        standard = by_id.get(standard_id)
-        if standard is None or standard.section_level or role not in standard.asked:
+        found = columns_of.get(standard_id)
+        if found is None or role not in found[2]:
             continue
-        item = (yes, no, na, yes + no + na, yes + no)
-        answers_only = (yes, no, na, 0, 0)
-        _merge(by_section, (section_id, std_column(standard.key), role), item)
-        _merge(by_section, (section_id, scene_column(standard.scene), role), answers_only)
-        _merge(by_section, (section_id, ALL, role), answers_only)
+        _merge(by_section, (section_id, found[0], role), (yes, no, na, yes + no + na, yes + no))
+        for total_column in (found[1], ALL):
+            total = by_section.get((section_id, total_column, role))
+            if total is None:
+                by_section[(section_id, total_column, role)] = [yes, no, na, 0, 0]
+            else:
+                total[0] += yes
+                total[1] += no
+                total[2] += na
 
     # Section answers: one per section, from the chief's submitted response.
     section_rows = db.session.execute(
