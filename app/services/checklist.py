@@ -53,6 +53,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.i18n import localized_datetime as reiwa_datetime
@@ -511,9 +512,15 @@ def save_checklist(
 
     submitted = submit and not missing
     if submitted:
-        response.status = ResponseStatus.SUBMITTED
-        response.submitted_at = now
-    db.session.flush()
+        # A plain UPDATE, not the ORM's flush of the changed object (a third of a submit's
+        # time in Python); the loaded object is told the new values.
+        db.session.execute(
+            _submit_update(),
+            {"response_id": response.id, "submitted_at": now},
+            execution_options={"synchronize_session": False},
+        )
+        set_committed_value(response, "status", ResponseStatus.SUBMITTED)
+        set_committed_value(response, "submitted_at", now)
     status = _progress(response.status)
     checklist = Checklist(
         round=ctx.round,
@@ -625,6 +632,15 @@ def _response_upsert(dialect: str) -> Any:
             "updated_at": insert.excluded.updated_at,
         },
     ).returning(Response)
+
+
+@cache
+def _submit_update() -> Any:
+    return (
+        sa.update(Response)
+        .where(Response.id == sa.bindparam("response_id"))
+        .values(status=ResponseStatus.SUBMITTED, submitted_at=sa.bindparam("submitted_at"))
+    )
 
 
 @cache
