@@ -652,3 +652,9 @@ def test_an_expired_csrf_token_shows_the_answers_again_and_saves_nothing(
     saved = client.post(_url(world), data=again)
     assert saved.status_code == 302
     assert _stored_answers(app, world, world.staff) == ("draft", {first: "no", second: "na"})
+
+
+def test_head_of_the_checklist_is_like_get(client, world, as_person):
+    """A HEAD request (link checkers, proxies) gets 200 like GET, not a refused save."""
+    as_person(world.staff)
+    assert client.head(_url(world)).status_code == 200

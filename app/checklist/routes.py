@@ -59,7 +59,7 @@ def my_rounds() -> str:
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""
     sheet = _checklist_or_404(round_id)
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD
         return _render(sheet, None)
     form = checklist_form(sheet.items)
     if not form.validate():
