@@ -208,7 +208,14 @@ class Assignment(Model):
             sqlite_where=sa.text("role = 'chief'"),
             postgresql_where=sa.text("role = 'chief'"),
         ),
-        sa.Index("ix_assignment_fiscal_year_section_id", "fiscal_year", "section_id"),
+        # The role rides along (PostgreSQL) so that a round's response rates count the
+        # year's roster from the index alone.
+        sa.Index(
+            "ix_assignment_fiscal_year_section_id",
+            "fiscal_year",
+            "section_id",
+            postgresql_include=["role"],
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -353,7 +360,12 @@ class Response(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("round_id", "person_id"),
-        sa.Index("ix_response_round_id_status", "round_id", "status"),
+        sa.Index(
+            "ix_response_round_id_status",
+            "round_id",
+            "status",
+            postgresql_include=["section_id", "role"],
+        ),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

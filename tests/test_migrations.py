@@ -93,3 +93,38 @@ def test_a_rounds_answers_are_counted_from_the_unique_index_alone(empty_database
         db.engine.dispose()
     assert "UNIQUE" in definition and "INCLUDE (value)" in definition
     assert "Index Only Scan using uq_answer_response_id_standard_id" in plan
+
+
+@pytest.mark.skipif(not PG_URL, reason="INCLUDE columns are PostgreSQL's")
+def test_a_rounds_response_rates_are_counted_from_indexes_alone(empty_database_url):
+    """On PostgreSQL the migrated roster and response indexes carry the role (and section), so
+    the two counts behind a round's response rates are index-only scans."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    queries = {
+        "ix_assignment_fiscal_year_section_id": (
+            "EXPLAIN SELECT section_id, role, count(*) FROM assignment "
+            "WHERE fiscal_year = 2025 GROUP BY section_id, role"
+        ),
+        "ix_response_round_id_status": (
+            "EXPLAIN SELECT section_id, role, count(*) FROM response "
+            "WHERE round_id = 1 AND status = 'submitted' GROUP BY section_id, role"
+        ),
+    }
+    with app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            conn.execute(sa.text("SET enable_seqscan = off"))
+            conn.execute(sa.text("SET enable_bitmapscan = off"))
+            found = {}
+            for name, query in queries.items():
+                definition = conn.execute(
+                    sa.text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                    {"name": name},
+                ).scalar_one()
+                plan = "\n".join(conn.execute(sa.text(query)).scalars())
+                found[name] = (definition, plan)
+        db.engine.dispose()
+    assert "INCLUDE (role)" in found["ix_assignment_fiscal_year_section_id"][0]
+    assert "INCLUDE (section_id, role)" in found["ix_response_round_id_status"][0]
+    for name, (_definition, plan) in found.items():
+        assert f"Index Only Scan using {name}" in plan, plan
