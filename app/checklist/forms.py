@@ -32,15 +32,11 @@ class ChecklistForm(FlaskForm):
     submit_answers = SubmitField(_l("提出する"))
 
     item_keys: Sequence[str] = ()
-    comment_max_length = COMMENT_MAX_LENGTH
 
     @staticmethod
     def choice_labels() -> list[tuple[str, str]]:
-        """The three answers as (value, label), translated once for the whole page."""
+        """The three answers as (value, label) in the page's language."""
         return [(choice.value, str(choice.label)) for choice in ANSWER_CHOICES]
-
-    def answer_field(self, key: str) -> Field:
-        return self[key]
 
     def comment_field(self, key: str) -> Field:
         return self[COMMENT_PREFIX + key]
@@ -52,9 +48,6 @@ class ChecklistForm(FlaskForm):
     def comments(self) -> dict[str, str]:
         """Every comment by standard key, trimmed ("" clears a comment)."""
         return {key: (self.comment_field(key).data or "").strip() for key in self.item_keys}
-
-    def answered_count(self) -> int:
-        return sum(1 for key in self.item_keys if self[key].data)
 
 
 def checklist_form_class(items: Sequence[ChecklistItem]) -> type[ChecklistForm]:

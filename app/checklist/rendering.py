@@ -8,7 +8,7 @@ page's time (docs/benchmarks.md). An item with a comment or an error is always w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import current_app, get_template_attribute
@@ -89,9 +89,12 @@ def items_html(
 
 
 def _render(
-    macro: object, item: ChecklistItem, state: ItemState, errors: tuple[str, ...], disabled: bool
+    macro: Callable[..., Markup],
+    item: ChecklistItem,
+    state: ItemState,
+    errors: tuple[str, ...],
+    disabled: bool,
 ) -> Markup:
-    assert callable(macro)  # noqa: S101 -- a Jinja macro; for mypy
     html: Markup = macro(
         key=item.key,
         number=item.number,

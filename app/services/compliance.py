@@ -621,18 +621,13 @@ def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
         if not s.section_level
     }
     for section_id, role, standard_id, yes, no, na in answer_rows:
-        found = columns_of.get(standard_id)
-        if found is None or role not in found[2]:
+        column, scene, asked = columns_of.get(standard_id, (None, None, frozenset()))
+        if role not in asked:
             continue
-        _merge(by_section, (section_id, found[0], role), (yes, no, na, yes + no + na, yes + no))
-        for total_column in (found[1], ALL):
-            total = by_section.get((section_id, total_column, role))
-            if total is None:
-                by_section[(section_id, total_column, role)] = [yes, no, na, 0, 0]
-            else:
-                total[0] += yes
-                total[1] += no
-                total[2] += na
+        answers_only = (yes, no, na, 0, 0)
+        _merge(by_section, (section_id, column, role), (yes, no, na, yes + no + na, yes + no))
+        _merge(by_section, (section_id, scene, role), answers_only)
+        _merge(by_section, (section_id, ALL, role), answers_only)
 
     # Section answers: one per section, from the chief's submitted response.
     section_rows = db.session.execute(
