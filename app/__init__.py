@@ -49,7 +49,7 @@ def register_extensions(app: Flask) -> None:
         login_manager,
         migrate,
     )
-    from app.i18n import select_locale
+    from app.i18n import install_template_gettext, select_locale
 
     db.init_app(app)
     # Registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session.
@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
 
     @login_manager.user_loader
     def load_person(person_id: str) -> models.Person | None:
