@@ -21,14 +21,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     """Defaults, then ``instance/config.py``, then ``FLASK_*`` and ``DATABASE_URL``, then tests."""
-    from app.config import Defaults, check_results_settings, database_url_from_env
+    from app.config import (
+        Defaults,
+        check_results_settings,
+        configure_reports_replica,
+        database_url_from_env,
+    )
 
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
-    env_url = database_url_from_env()
-    if env_url:
-        app.config["SQLALCHEMY_DATABASE_URI"] = env_url
+    for name, key in (
+        ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+        ("REPORTS_DATABASE_URL", "REPORTS_DATABASE_URL"),
+    ):
+        env_url = database_url_from_env(name)
+        if env_url:
+            app.config[key] = env_url
     if test_config is not None:
         app.config.from_mapping(test_config)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
@@ -36,6 +45,7 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         path = os.path.join(app.instance_path, "kijun.sqlite3")
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
     check_results_settings(app.config)
+    configure_reports_replica(app.config)
 
 
 def register_extensions(app: Flask) -> None:

@@ -5,15 +5,46 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def database_url_from_env() -> str | None:
-    """``DATABASE_URL`` as SQLAlchemy wants it: ``postgres://`` URLs use the psycopg 3 driver."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        return None
+def database_url_from_env(name: str = "DATABASE_URL") -> str | None:
+    """``DATABASE_URL`` (or another variable) as SQLAlchemy wants it."""
+    url = os.environ.get(name)
+    return sqlalchemy_url(url) if url else None
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` URLs use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def configure_reports_replica(config: dict[str, Any]) -> None:
+    """With ``REPORTS_DATABASE_URL`` set, add the ``reports`` bind the report views read from
+    (``app/replica.py``): the same engine options as the primary, every transaction read-only.
+    Only PostgreSQL has read replicas; any other URL is refused at start."""
+    from app.replica import REPORTS_BIND
+
+    url = config.get("REPORTS_DATABASE_URL")
+    if not url:
+        return
+    url = sqlalchemy_url(str(url))
+    if not url.startswith("postgresql"):
+        raise ValueError(
+            "REPORTS_DATABASE_URL は PostgreSQL の読み取り専用レプリカの URL にしてください"
+            f"（設定値: {url.split(':', 1)[0]}:…）。"
+        )
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # Read-only on the server's side too: a write from a report view fails even when the URL
+    # names the primary itself (a separate pool for the reports).
+    options["connect_args"] = {
+        **options.get("connect_args", {}),
+        "options": "-c default_transaction_read_only=on",
+    }
+    config["SQLALCHEMY_BINDS"] = {
+        **(config.get("SQLALCHEMY_BINDS") or {}),
+        REPORTS_BIND: {"url": url, **options},
+    }
 
 
 def check_results_settings(config: Mapping[str, Any]) -> None:
@@ -33,6 +64,8 @@ class Defaults:
     SECRET_KEY = "dev-only-change-me"  # noqa: S105 - replaced by instance config in production
     SQLALCHEMY_DATABASE_URI: str | None = None  # set to instance/kijun.sqlite3 by the factory
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # A PostgreSQL read replica for the committee's reports (docs/deploy.md); None = primary.
+    REPORTS_DATABASE_URL: str | None = None
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
     TIMEZONE = "Asia/Tokyo"

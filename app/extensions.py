@@ -8,8 +8,11 @@ from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+
+from app.replica import REPORTS_BIND, on_replica
 
 # Named constraints let Alembic's batch mode alter SQLite tables and keep
 # migrations identical on SQLite and PostgreSQL.
@@ -26,7 +29,23 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class Session(FlaskSQLAlchemySession):
+    """Flask-SQLAlchemy's session; in a report view's request, on the read replica when one is
+    configured (``app/replica.py``)."""
+
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: sa.Engine | sa.Connection | None = None,
+        **kwargs: Any,
+    ) -> sa.Engine | sa.Connection:
+        if bind is None and on_replica():
+            return self._db.engines[REPORTS_BIND]
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 if TYPE_CHECKING:
     # Flask-SQLAlchemy builds db.Model at run time; for mypy it is an abstract Base.

@@ -20,6 +20,7 @@ from app.access import access, committee_ward_ids
 from app.annual import bp
 from app.extensions import db
 from app.models import Person, Round, Ward, WorkingTeam, YearPlan, round_ward, utcnow
+from app.replica import reads_from_replica
 from app.services.annual_report import annual_report
 from app.wareki import fiscal_year_of, tokyo
 from reports.annual import (
@@ -54,6 +55,7 @@ def _style_hash() -> str:
 
 
 @bp.get("/")
+@reads_from_replica
 @access("committee", "admin")
 def index() -> str:
     """Committee: the wards it reads and the years that have a plan, goals or a round."""
@@ -80,6 +82,7 @@ def index() -> str:
 
 
 @bp.get("/<int:ward_id>/<int:fiscal_year>")
+@reads_from_replica
 @access("committee", "admin")
 def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as one HTML page (prints as the PDF does)."""
@@ -92,6 +95,7 @@ def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 
 
 @bp.get("/<int:ward_id>/<int:fiscal_year>/report.pdf")
+@reads_from_replica
 @access("committee", "admin")
 def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as PDF (a download with a Japanese file name)."""
@@ -105,6 +109,7 @@ def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 
 
 @bp.get("/<int:ward_id>/<int:fiscal_year>/report.docx")
+@reads_from_replica
 @access("committee", "admin")
 def docx(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as a Word document the committee can still edit."""

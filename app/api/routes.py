@@ -17,6 +17,7 @@ from app.api.openapi import openapi_document
 from app.api.results import compliance_json
 from app.extensions import db
 from app.models import Person, Round, utcnow
+from app.replica import reads_from_replica
 from app.services.checklist import (
     Checklist,
     InvalidAnswers,
@@ -173,6 +174,7 @@ def save(round_id: int) -> FlaskResponse:
 
 
 @bp.get("/rounds/<int:round_id>/compliance")
+@reads_from_replica
 @access("committee", "admin")
 def compliance(round_id: int) -> FlaskResponse:
     """Committee: a round's compliance rates per standard and role, last year's beside them,

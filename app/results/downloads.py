@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from app.access import access, committee_ward_ids, roles_of
 from app.models import Person
+from app.replica import reads_from_replica
 from app.results import bp
 from app.services.compliance import ResultsError, RoundResults, round_results
 from app.services.exports import (
@@ -75,6 +76,7 @@ def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> Respo
 
 
 @bp.get("/rounds/<int:round_id>/export/<fmt>")
+@reads_from_replica
 @access("committee", "admin")
 def export(round_id: int, fmt: str) -> ResponseReturnValue:
     """Committee: the round's table (``?group=``) as xlsx, csv, csv-long, pdf or html."""
@@ -102,6 +104,7 @@ def _sheet_results(round_id: int, section_id: int) -> tuple[RoundResults, str]:
 
 
 @bp.get("/rounds/<int:round_id>/sections/<int:section_id>")
+@reads_from_replica
 @access("chief", "committee", "admin")
 def section_page(round_id: int, section_id: int) -> ResponseReturnValue:
     """A chief's sheet: the section's rates beside its ward's (the chief's own section only;
@@ -117,6 +120,7 @@ def section_page(round_id: int, section_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/rounds/<int:round_id>/sections/<int:section_id>/export/<fmt>")
+@reads_from_replica
 @access("chief", "committee", "admin")
 def section_export(round_id: int, section_id: int, fmt: str) -> ResponseReturnValue:
     """A chief's sheet as xlsx, csv, pdf or html."""

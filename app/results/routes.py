@@ -23,6 +23,7 @@ from flask_login import current_user
 from app.access import access, committee_ward_ids, roles_of
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Person, Role, utcnow
+from app.replica import reads_from_replica
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
 from app.results.forms import BreakdownForm, group_form
@@ -55,6 +56,7 @@ def round_state(info: RoundInfo) -> str:
 
 
 @bp.get("/")
+@reads_from_replica
 @access("committee", "admin")
 def index() -> str:
     """Committee: the rounds I may read, newest first, with their response rates."""
@@ -64,6 +66,7 @@ def index() -> str:
 
 
 @bp.get("/rounds/<int:round_id>")
+@reads_from_replica
 @access("committee", "admin")
 def round_page(round_id: int) -> ResponseReturnValue:
     """Committee: a round's table in the report's layout and its five charts, for one group."""
@@ -89,6 +92,7 @@ def round_page(round_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/rounds/<int:round_id>/breakdown")
+@reads_from_replica
 @access("committee", "admin")
 def breakdown(round_id: int) -> ResponseReturnValue:
     """Committee: one row per ward, department or section: response rate, all standards and

@@ -1,0 +1,38 @@
+"""The committee's reports from a read replica (docs/deploy.md, "Scaling out").
+
+With ``REPORTS_DATABASE_URL`` set (a PostgreSQL streaming replica), a request to a report view
+(the results pages and files, the annual report, the API's compliance results) runs every
+statement, the signed-in person's included, on the replica: the committee's heavy reads leave
+the primary to the staff's submissions. Its figures lag the primary by the replication delay
+(seconds). Every other request, and every request without the setting, uses the primary.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app, g, has_request_context
+
+REPORTS_BIND = "reports"
+_ON_REPLICA = "kijun_on_replica"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def reads_from_replica(view: View) -> View:
+    """Decorate a report view (above ``access``, so the sign-in reads the replica too): its
+    statements go to the read replica when one is configured. The view must only read; the
+    replica's transactions are read-only, so a write fails instead of going astray."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if REPORTS_BIND in (current_app.config.get("SQLALCHEMY_BINDS") or {}):
+            setattr(g, _ON_REPLICA, True)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def on_replica() -> bool:
+    """True inside a report view's request when a read replica is configured."""
+    return has_request_context() and bool(g.get(_ON_REPLICA))

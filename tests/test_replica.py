@@ -1,0 +1,207 @@
+"""The committee's reports from a read replica (``REPORTS_DATABASE_URL``, app/replica.py).
+
+On PostgreSQL a second database stands in for the replica: it holds the same world with the
+round renamed, so each page shows which database it read. Streaming replication itself is
+PostgreSQL's; docs/deploy.md says how to set it up."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from app import create_app
+from app.config import configure_reports_replica
+from app.extensions import db
+from app.models import Round, Ward
+from app.replica import REPORTS_BIND, reads_from_replica
+from tests.results_world import World, build_world
+
+PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
+needs_pg = pytest.mark.skipif(not PG_URL, reason="read replicas are PostgreSQL's")
+
+PRIMARY_TITLE = "令和7年度 点検"
+REPLICA_TITLE = "令和7年度 点検（レプリカ）"
+
+
+@pytest.fixture
+def replica_url() -> Iterator[str]:
+    """A new PostgreSQL database with the schema, standing in for the replica."""
+    assert PG_URL
+    name = f"kijun_replica_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    schema = sa.create_engine(url)
+    db.metadata.create_all(schema)
+    schema.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def reports_app(app: Flask, replica_url: str) -> Iterator[Flask]:
+    """The app with the replica configured; the same world on both databases (same ids), the
+    round renamed on the replica. ``app`` empties the primary afterwards."""
+    with app.app_context():
+        build_world()
+        db.session.commit()
+    writer = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": replica_url})
+    with writer.app_context():
+        build_world()
+        db.session.execute(
+            sa.update(Round).where(Round.title == PRIMARY_TITLE).values(title=REPLICA_TITLE)
+        )
+        db.session.commit()
+        db.engine.dispose()
+    reports = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": PG_URL,
+            "REPORTS_DATABASE_URL": replica_url,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    yield reports
+    with reports.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def _world(app: Flask) -> World:
+    with app.app_context():
+        round_id = db.session.scalar(sa.select(Round.id).where(Round.title == PRIMARY_TITLE))
+        ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == "高津区"))
+        committee = db.session.scalar(
+            sa.text("SELECT person_id FROM role_grant WHERE role = 'committee' LIMIT 1")
+        )
+        staff = db.session.scalar(
+            sa.text(
+                "SELECT a.person_id FROM assignment a JOIN response r ON r.person_id ="
+                " a.person_id WHERE a.role = 'staff' AND r.round_id = :r LIMIT 1"
+            ),
+            {"r": round_id},
+        )
+    return World(round_id, 0, 0, ward_id, 0, 0, 0, committee, 0, 0, staff, 0)
+
+
+def _statements_by_database(app: Flask) -> Counter[str]:
+    """Counts each statement the app sends, by "primary" or "replica", from now on."""
+    counts: Counter[str] = Counter()
+    with app.app_context():
+        for key, engine in db.engines.items():
+            name = "replica" if key == REPORTS_BIND else "primary"
+
+            def count(*_args: object, name: str = name) -> None:
+                counts[name] += 1
+
+            sa.event.listen(engine, "before_cursor_execute", count)
+    return counts
+
+
+def _client_as(app: Flask, person_id: int):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = str(person_id)
+        session["_fresh"] = True
+    return client
+
+
+@needs_pg
+def test_report_pages_and_files_read_only_the_replica(reports_app):
+    """The results page, its download, the annual report and the API's compliance read the
+    replica, the signed-in person included: not one statement reaches the primary."""
+    world = _world(reports_app)
+    counts = _statements_by_database(reports_app)
+    client = _client_as(reports_app, world.city_committee)
+    urls = [
+        f"/results/rounds/{world.round_id}",
+        f"/results/rounds/{world.round_id}/export/csv",
+        f"/api/v1/rounds/{world.round_id}/compliance",
+        f"/annual-report/{world.takatsu_ward_id}/2025",
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        if url.endswith("/compliance"):
+            assert response.get_json()["round"]["title"] == REPLICA_TITLE
+        elif url.endswith(f"rounds/{world.round_id}"):
+            assert REPLICA_TITLE in response.get_data(as_text=True)
+    assert counts["replica"] > 0
+    assert counts["primary"] == 0
+
+
+@needs_pg
+def test_other_pages_read_the_primary(reports_app):
+    """A person's own rounds and checklist come from the primary, not the lagging replica."""
+    world = _world(reports_app)
+    counts = _statements_by_database(reports_app)
+    client = _client_as(reports_app, world.staff)
+    for url in ("/me", f"/rounds/{world.round_id}/checklist"):
+        body = client.get(url).get_data(as_text=True)
+        assert PRIMARY_TITLE in body and REPLICA_TITLE not in body, url
+    assert counts["primary"] > 0
+    assert counts["replica"] == 0
+
+
+@needs_pg
+def test_a_report_view_cannot_write(reports_app):
+    """The replica's transactions are read-only: a write from a report view fails with
+    PostgreSQL's error and lands in neither database."""
+    world = _world(reports_app)
+
+    @reads_from_replica
+    def rename() -> None:
+        db.session.execute(sa.update(Round).values(title="書き換え"))
+        db.session.flush()
+
+    with reports_app.test_request_context("/results/"):
+        with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+            rename()
+        db.session.rollback()
+    with reports_app.app_context():
+        title = db.session.scalar(sa.select(Round.title).where(Round.id == world.round_id))
+        assert title == PRIMARY_TITLE
+        db.session.remove()
+    with reports_app.test_request_context("/results/"):
+        reads_from_replica(lambda: None)()
+        title = db.session.scalar(sa.select(Round.title).where(Round.id == world.round_id))
+        assert title == REPLICA_TITLE
+
+
+def test_without_the_setting_report_views_use_the_primary(app):
+    """No REPORTS_DATABASE_URL: no second database, and a report view's statements go to the
+    one database as before."""
+    assert REPORTS_BIND not in (app.config.get("SQLALCHEMY_BINDS") or {})
+    with app.test_request_context("/results/"):
+        engine = reads_from_replica(lambda: db.session.get_bind())()
+        assert engine is db.engine
+
+
+def test_the_replica_url_is_read_from_the_environment(monkeypatch, tmp_path):
+    """``REPORTS_DATABASE_URL`` like ``DATABASE_URL``: a ``postgres://`` URL gets the psycopg
+    driver, the same engine options as the primary, and read-only transactions."""
+    monkeypatch.setenv("REPORTS_DATABASE_URL", "postgres://kijun@replica.example/kijun")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}"})
+    bind = app.config["SQLALCHEMY_BINDS"][REPORTS_BIND]
+    assert bind["url"] == "postgresql+psycopg://kijun@replica.example/kijun"
+    assert bind["pool_pre_ping"] is True
+    assert bind["connect_args"]["options"] == "-c default_transaction_read_only=on"
+
+
+def test_a_replica_that_is_not_postgresql_is_refused():
+    """Only PostgreSQL has read replicas: another URL stops the start with a clear message."""
+    config = {"REPORTS_DATABASE_URL": "sqlite:///copy.sqlite3"}
+    with pytest.raises(ValueError, match="PostgreSQL の読み取り専用レプリカ"):
+        configure_reports_replica(config)
+    assert "SQLALCHEMY_BINDS" not in config
