@@ -8,8 +8,9 @@ rendering the layout needs the database, which may be what failed.
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -37,7 +38,10 @@ def error_page(exc: HTTPException) -> ResponseReturnValue:
     if code is None or not 400 <= code < 600:
         return exc
     if code >= 500:
-        return render_template("errors/server_error.html", code=code), code
+        # Without the context processors: Flask-Login's would load the signed-in person from
+        # the database again, and the database may be what failed.
+        page = current_app.jinja_env.get_template("errors/server_error.html")
+        return page.render(code=code, current_locale=str(get_locale() or "ja")), code
     heading, message = _texts(code)
     response = render_template("errors/error.html", code=code, heading=heading, message=message)
     headers = exc.get_headers()

@@ -204,3 +204,29 @@ def test_a_server_error_gets_a_page_that_needs_no_database(tmp_path):
     client.set_cookie("lang", "en")
     english = client.get("/").get_data(as_text=True)
     assert '<html lang="en">' in english and "<h1>Something went wrong</h1>" in english
+
+
+@pytest.mark.parametrize("how", ["session", "header"])
+def test_a_signed_in_person_gets_the_server_error_page_when_the_database_is_down(tmp_path, how):
+    """Signed in (by the session or by the intranet's header) when the database is unreachable:
+    the same plain 500 page, not the server's bare error (loading the person for the page's
+    menu would fail a second time)."""
+    app = create_app(
+        {
+            "SECRET_KEY": "test-secret",
+            "AUTH_TRUSTED_HEADER": "X-Remote-User",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'no-such-folder' / 'x.sqlite3'}",
+        }
+    )
+    client = app.test_client()
+    headers = {}
+    if how == "session":
+        with client.session_transaction() as session:
+            session["_user_id"] = "1"
+            session["_fresh"] = True
+    else:
+        headers["X-Remote-User"] = "0000001"
+    response = client.get("/me", headers=headers)
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "<h1>うまく表示できませんでした</h1>" in text and '<html lang="ja">' in text
