@@ -212,6 +212,17 @@ def staff_of_open_round(database_url: str) -> tuple[int, list[str], list[str]]:
     return round_id, list(people), list(keys)
 
 
+def unanswered_staff(database_url: str, round_id: int, staff: list[str]) -> list[str]:
+    """The staff who have not answered the round yet, last first."""
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        answered = set(conn.execute(sa.text(
+            "SELECT p.employee_id FROM response r JOIN person p ON p.id = r.person_id "
+            "WHERE r.round_id = :r"), {"r": round_id}).scalars())
+    engine.dispose()
+    return [e for e in reversed(staff) if e not in answered]
+
+
 def answers_for(keys: list[str], seed: int) -> dict[str, Any]:
     """A submit body: every item answered (a realistic mix), a comment on the first."""
     rng = random.Random(seed)
@@ -255,12 +266,7 @@ def spike(
     spread evenly over ``window`` seconds (sent at once when the clients fall behind), then
     the database is read back: every one submitted, with exactly the answers sent."""
     round_id, staff, keys = staff_of_open_round(database_url)
-    engine = sa.create_engine(database_url)
-    with engine.connect() as conn:
-        answered = set(conn.execute(sa.text(
-            "SELECT p.employee_id FROM response r JOIN person p ON p.id = r.person_id "
-            "WHERE r.round_id = :r"), {"r": round_id}).scalars())
-    fresh = [e for e in reversed(staff) if e not in answered][:people]
+    fresh = unanswered_staff(database_url, round_id, staff)[:people]
     if len(fresh) < people:
         raise RuntimeError(f"only {len(fresh)} staff have not answered the open round")
     api = f"/api/v1/rounds/{round_id}/checklist"
@@ -302,6 +308,7 @@ def spike(
         took = time.perf_counter() - begin
     stored: dict[str, dict[str, str]] = {e: {} for e in fresh}
     comments: dict[str, dict[str, str]] = {e: {} for e in fresh}
+    engine = sa.create_engine(database_url)
     with engine.connect() as conn:
         submitted = conn.execute(sa.text(
             "SELECT count(*) FROM response r JOIN person p ON p.id = r.person_id "

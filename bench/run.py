@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import exports, http_load, queries, reminders
+from bench import exports, http_load, queries, reminders, stages
 from bench.common import ROOT, machine, recreate_database, with_database
 from bench.generate import generate
 
@@ -34,6 +34,7 @@ def run_all(
     spike_people: int = 2_000,
     spike_window: float = 60.0,
     spike_clients: int = 32,
+    stage_requests: int = 300,
     keep: bool = False,
     echo: bool = True,
     prefix: str = "kijun_bench",
@@ -76,6 +77,8 @@ def run_all(
                                           workers)
         say(f"== {largest} people: reminder tick")
         report["reminders"] = reminders.run(url)
+        say(f"== {largest} people: where a checklist request spends its time")
+        report["stages"] = stages.run(url, stage_requests)
     finally:
         if not keep:
             for name in databases:
@@ -175,7 +178,25 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     else:
         lines.append(f"Not run: {rem.get('reason')}")
+    lines += _stages_markdown(report["stages"])
     return "\n".join(lines) + "\n"
+
+
+def _stages_markdown(st: dict[str, Any]) -> list[str]:
+    page, submit, health = st["page"], st["submit"], st["healthz"]
+    lines = ["", "## Where a checklist request spends its time (in-process, one at a time)", "",
+             f"Flask's test client in the benchmark's process, {page['requests']} requests each "
+             "(bench/stages.py); wall time, database waits included. /healthz: "
+             f"{_f(health['ms_per_request'], 2)} ms.", ""]
+    for title, row in (("the checklist page (GET)", page),
+                       ("a first submit (PUT, 23 answers)", submit)):
+        lines += [f"| {title} | ms | share |", "| --- | ---: | ---: |"]
+        whole = row["ms_per_request"]
+        for label, ms in row["parts_ms"].items():
+            lines.append(f"| {label} | {_f(ms, 2)} | {ms / whole:.0%} |")
+        lines += [f"| **whole request** (CPU {_f(row['cpu_ms_per_request'], 2)} ms) | "
+                  f"**{_f(whole, 2)}** | 100% |", ""]
+    return lines
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     report = run_all(
         PG_URL, sizes=(40, 60), years=2, wards=2, sections_per_ward=3, repeat=1,
         http_seconds=0.5, workers=2, clients=2, spike_people=10, spike_window=1.0,
-        spike_clients=4, echo=False, prefix=prefix,
+        spike_clients=4, stage_requests=5, echo=False, prefix=prefix,
     )
     assert set(report["sizes"]) == {"40", "60"}
     for entry in report["sizes"].values():
@@ -58,6 +58,12 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert reminders["available"] is True and reminders["exact"] is True
     assert reminders["non_respondents"] == 60 and reminders["chiefs"] == 6
     assert reminders["messages"] == reminders["sent"] == 66 and reminders["failed"] == 0
+    for kind in ("page", "submit"):
+        row = report["stages"][kind]
+        assert row["requests"] == 5 and row["ms_per_request"] > 0
+        timed = {k: v for k, v in row["parts_ms"].items() if not k.startswith("the rest")}
+        assert timed and all(ms > 0 for ms in timed.values()), timed
+        assert sum(row["parts_ms"].values()) == pytest.approx(row["ms_per_request"])
     assert reminders["connections"] >= 1 and reminders["ratio"] > 0
     text = markdown(report)
     for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
