@@ -408,6 +408,22 @@ def test_checklist_queries_do_not_grow_with_standards(app_ctx):
     assert counts[small][0] <= 3
 
 
+def test_answers_with_and_without_comments_are_written_by_one_statement(app_ctx, takatsu):
+    """A save where some answers have a comment and the others none writes all of them with
+    one statement, and each comment lands on its own item only."""
+    keys = takatsu["everyone_keys"]
+    person = _person(takatsu["plain_staff"])
+    answers = {key: "yes" for key in keys}
+    comments = {keys[0]: "窓口に案内表示がない", keys[5]: "研修待ち"}
+    with count_statements() as statements:
+        save_checklist(takatsu["round"], person, answers, comments, submit=True, now=NOW)
+    db.session.commit()
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO ANSWER")]
+    assert len(inserts) == 1
+    stored = {item.key: item.comment for item in checklist_for(takatsu["round"], person, NOW).items}
+    assert stored == {key: comments.get(key) for key in keys}
+
+
 def test_rounds_for_queries_do_not_grow_with_rounds(app_ctx):
     """rounds_for asks the database once, for one round as for six."""
     one = factories.person(section=factories.section(ward_name="幸区"))

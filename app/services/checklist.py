@@ -503,12 +503,16 @@ def save_checklist(
             section_rows.append({**row, "round_id": ctx.round.id, "section_id": ctx.section_id})
 
     # The rows go as parameters of one fixed statement (not as its VALUES), so that its
-    # compiled form is cached and reused by every save; it still runs as one INSERT.
+    # compiled form is cached and reused by every save; one round trip (an executemany).
+    # render_nulls: a row without a comment sends NULL instead of leaving the column out,
+    # which would split the rows into one statement per set of columns.
     dialect = _dialect_name()
     if own_rows:
-        db.session.execute(_answer_upsert(dialect), own_rows)
+        db.session.execute(_answer_upsert(dialect), own_rows, execution_options=_ALL_COLUMNS)
     if section_rows:
-        db.session.execute(_section_answer_upsert(dialect), section_rows)
+        db.session.execute(
+            _section_answer_upsert(dialect), section_rows, execution_options=_ALL_COLUMNS
+        )
 
     submitted = submit and not missing
     if submitted:
@@ -607,6 +611,7 @@ def _validated(
 
 
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_ALL_COLUMNS = {"render_nulls": True}
 
 
 def _dialect_name() -> str:
