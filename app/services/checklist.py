@@ -502,17 +502,8 @@ def save_checklist(
         else:
             section_rows.append({**row, "round_id": ctx.round.id, "section_id": ctx.section_id})
 
-    # The rows go as parameters of one fixed statement (not as its VALUES), so that its
-    # compiled form is cached and reused by every save; one round trip (an executemany).
-    # render_nulls: a row without a comment sends NULL instead of leaving the column out,
-    # which would split the rows into one statement per set of columns.
-    dialect = _dialect_name()
-    if own_rows:
-        db.session.execute(_answer_upsert(dialect), own_rows, execution_options=_ALL_COLUMNS)
-    if section_rows:
-        db.session.execute(
-            _section_answer_upsert(dialect), section_rows, execution_options=_ALL_COLUMNS
-        )
+    _write_rows(_answer_upsert, own_rows)
+    _write_rows(_section_answer_upsert, section_rows)
 
     submitted = submit and not missing
     if submitted:
@@ -611,7 +602,51 @@ def _validated(
 
 
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-_ALL_COLUMNS = {"render_nulls": True}
+
+
+def _write_rows(upsert: Any, rows: list[dict[str, Any]]) -> None:
+    """Upsert answer rows with one fixed statement, built once per database kind, so that its
+    compiled form is reused by every save.
+
+    On PostgreSQL the rows go as arrays, one per column, that the statement unnests: one
+    statement run once (an executemany runs it once per row, which cost a first submit
+    about a millisecond more, in Python and in PostgreSQL). On SQLite they go as the rows of
+    an executemany; render_nulls sends a missing comment as NULL, so that rows with and
+    without a comment stay in one executemany."""
+    if not rows:
+        return
+    dialect = _dialect_name()
+    if dialect == "postgresql":
+        arrays = {f"{name}s": [row[name] for row in rows] for name in _ARRAY_COLUMNS}
+        arrays["values"] = [str(value) for value in arrays["values"]]
+        scalars = {name: rows[0][name] for name in rows[0] if name not in _ARRAY_COLUMNS}
+        db.session.execute(upsert(dialect), {**scalars, **arrays})
+    else:
+        db.session.execute(upsert(dialect), rows, execution_options={"render_nulls": True})
+
+
+# The columns that differ from row to row of one save; the others (the response, and for
+# the section's answers the round and section) are the same for all its rows.
+_ARRAY_COLUMNS = ("standard_id", "value", "comment")
+
+
+def _unnested(model: Any, *same: str) -> Any:
+    """PostgreSQL: ``INSERT INTO <model> (<same…>, standard_id, value, comment) SELECT
+    :<same…>, * FROM unnest(:standard_ids, :values, :comments)``."""
+    rows = sa.func.unnest(
+        sa.bindparam("standard_ids", type_=postgresql.ARRAY(sa.Integer)),
+        sa.bindparam("values", type_=postgresql.ARRAY(sa.String)),
+        sa.bindparam("comments", type_=postgresql.ARRAY(sa.Text)),
+    ).table_valued(*_ARRAY_COLUMNS).render_derived(name="sent")
+    columns = [sa.bindparam(name, type_=sa.Integer) for name in same]
+    select = sa.select(*columns, *(rows.c[name] for name in _ARRAY_COLUMNS))
+    return postgresql.insert(model.__table__).from_select([*same, *_ARRAY_COLUMNS], select)
+
+
+def _insert(dialect: str, model: Any, *same: str) -> Any:
+    if dialect == "postgresql":
+        return _unnested(model, *same)
+    return _INSERTS[dialect](model)
 
 
 def _dialect_name() -> str:
@@ -650,7 +685,7 @@ def _submit_update() -> Any:
 
 @cache
 def _answer_upsert(dialect: str) -> Any:
-    insert = _INSERTS[dialect](Answer)
+    insert = _insert(dialect, Answer, "response_id")
     return insert.on_conflict_do_update(
         index_elements=[Answer.response_id, Answer.standard_id],
         set_={"value": insert.excluded.value, "comment": insert.excluded.comment},
@@ -659,7 +694,7 @@ def _answer_upsert(dialect: str) -> Any:
 
 @cache
 def _section_answer_upsert(dialect: str) -> Any:
-    insert = _INSERTS[dialect](SectionAnswer)
+    insert = _insert(dialect, SectionAnswer, "round_id", "section_id", "response_id")
     return insert.on_conflict_do_update(
         index_elements=[
             SectionAnswer.round_id,
