@@ -18,7 +18,7 @@ from flask import Flask
 from app import create_app
 from app.config import configure_reports_replica
 from app.extensions import db
-from app.models import Round, Ward
+from app.models import Round
 from app.replica import REPORTS_BIND, reads_from_replica
 from tests.results_world import World, build_world
 
@@ -48,11 +48,12 @@ def replica_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def reports_app(app: Flask, replica_url: str) -> Iterator[Flask]:
-    """The app with the replica configured; the same world on both databases (same ids), the
-    round renamed on the replica. ``app`` empties the primary afterwards."""
+def reports_app(app: Flask, replica_url: str) -> Iterator[tuple[Flask, World]]:
+    """The app with the replica configured, and the world: the same on both databases (both
+    start empty, so the ids agree), the round renamed on the replica. ``app`` empties the
+    primary afterwards."""
     with app.app_context():
-        build_world()
+        world = build_world()
         db.session.commit()
     writer = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": replica_url})
     with writer.app_context():
@@ -71,28 +72,11 @@ def reports_app(app: Flask, replica_url: str) -> Iterator[Flask]:
             "WTF_CSRF_ENABLED": False,
         }
     )
-    yield reports
+    yield reports, world
     with reports.app_context():
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()
-
-
-def _world(app: Flask) -> World:
-    with app.app_context():
-        round_id = db.session.scalar(sa.select(Round.id).where(Round.title == PRIMARY_TITLE))
-        ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == "高津区"))
-        committee = db.session.scalar(
-            sa.text("SELECT person_id FROM role_grant WHERE role = 'committee' LIMIT 1")
-        )
-        staff = db.session.scalar(
-            sa.text(
-                "SELECT a.person_id FROM assignment a JOIN response r ON r.person_id ="
-                " a.person_id WHERE a.role = 'staff' AND r.round_id = :r LIMIT 1"
-            ),
-            {"r": round_id},
-        )
-    return World(round_id, 0, 0, ward_id, 0, 0, 0, committee, 0, 0, staff, 0)
 
 
 def _statements_by_database(app: Flask) -> Counter[str]:
@@ -121,7 +105,7 @@ def _client_as(app: Flask, person_id: int):
 def test_report_pages_and_files_read_only_the_replica(reports_app):
     """The results page, its download, the annual report and the API's compliance read the
     replica, the signed-in person included: not one statement reaches the primary."""
-    world = _world(reports_app)
+    reports_app, world = reports_app
     counts = _statements_by_database(reports_app)
     client = _client_as(reports_app, world.city_committee)
     urls = [
@@ -144,7 +128,7 @@ def test_report_pages_and_files_read_only_the_replica(reports_app):
 @needs_pg
 def test_other_pages_read_the_primary(reports_app):
     """A person's own rounds and checklist come from the primary, not the lagging replica."""
-    world = _world(reports_app)
+    reports_app, world = reports_app
     counts = _statements_by_database(reports_app)
     client = _client_as(reports_app, world.staff)
     for url in ("/me", f"/rounds/{world.round_id}/checklist"):
@@ -158,7 +142,7 @@ def test_other_pages_read_the_primary(reports_app):
 def test_a_report_view_cannot_write(reports_app):
     """The replica's transactions are read-only: a write from a report view fails with
     PostgreSQL's error and lands in neither database."""
-    world = _world(reports_app)
+    reports_app, world = reports_app
 
     @reads_from_replica
     def rename() -> None:
