@@ -21,12 +21,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     """Defaults, then ``instance/config.py``, then ``FLASK_*`` and ``DATABASE_URL``, then tests."""
-    from app.config import (
-        Defaults,
-        check_results_settings,
-        configure_reports_replica,
-        database_url_from_env,
-    )
+    from app.config import Defaults, check_results_settings, database_url_from_env, reports_replica
 
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
@@ -45,7 +40,7 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         path = os.path.join(app.instance_path, "kijun.sqlite3")
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
     check_results_settings(app.config)
-    configure_reports_replica(app.config)
+    reports_replica(app.config)  # refuses a replica that is not PostgreSQL, before anything runs
 
 
 def register_extensions(app: Flask) -> None:
@@ -60,8 +55,10 @@ def register_extensions(app: Flask) -> None:
         migrate,
     )
     from app.i18n import install_template_gettext, select_locale
+    from app.replica import init_replica
 
     db.init_app(app)
+    init_replica(app)
     # Registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session.
     app.teardown_appcontext(end_read_only_transaction)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)

@@ -19,15 +19,13 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def configure_reports_replica(config: dict[str, Any]) -> None:
-    """With ``REPORTS_DATABASE_URL`` set, add the ``reports`` bind the report views read from
-    (``app/replica.py``): the same engine options as the primary, every transaction read-only.
-    Only PostgreSQL has read replicas; any other URL is refused at start."""
-    from app.replica import REPORTS_BIND
-
+def reports_replica(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``REPORTS_DATABASE_URL`` and the engine options of the read replica the report views
+    read from (``app/replica.py``), or None when it is not set: the primary's options, every
+    transaction read-only. Only PostgreSQL has read replicas; another URL stops the start."""
     url = config.get("REPORTS_DATABASE_URL")
     if not url:
-        return
+        return None
     url = sqlalchemy_url(str(url))
     if not url.startswith("postgresql"):
         raise ValueError(
@@ -41,10 +39,7 @@ def configure_reports_replica(config: dict[str, Any]) -> None:
         **options.get("connect_args", {}),
         "options": "-c default_transaction_read_only=on",
     }
-    config["SQLALCHEMY_BINDS"] = {
-        **(config.get("SQLALCHEMY_BINDS") or {}),
-        REPORTS_BIND: {"url": url, **options},
-    }
+    return url, options
 
 
 def check_results_settings(config: Mapping[str, Any]) -> None:

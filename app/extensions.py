@@ -12,7 +12,7 @@ from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
-from app.replica import REPORTS_BIND, on_replica
+from app.replica import on_replica, replica_engine
 
 # Named constraints let Alembic's batch mode alter SQLite tables and keep
 # migrations identical on SQLite and PostgreSQL.
@@ -41,7 +41,9 @@ class Session(FlaskSQLAlchemySession):
         **kwargs: Any,
     ) -> sa.Engine | sa.Connection:
         if bind is None and on_replica():
-            return self._db.engines[REPORTS_BIND]
+            engine = replica_engine()
+            if engine is not None:
+                return engine
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 

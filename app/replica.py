@@ -11,12 +11,30 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import current_app, g, has_request_context
+import sqlalchemy as sa
+from flask import Flask, current_app, g, has_request_context
 
-REPORTS_BIND = "reports"
+_ENGINE = "kijun_reports_replica"
 _ON_REPLICA = "kijun_on_replica"
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+
+def init_replica(app: Flask) -> None:
+    """Create the replica's engine when ``REPORTS_DATABASE_URL`` is set (kept apart from
+    Flask-SQLAlchemy's binds: the replica has the primary's tables, not tables of its own)."""
+    from app.config import reports_replica
+
+    replica = reports_replica(app.config)
+    if replica is not None:
+        url, options = replica
+        app.extensions[_ENGINE] = sa.create_engine(url, **options)
+
+
+def replica_engine() -> sa.Engine | None:
+    """The current app's read replica, or None."""
+    engine: sa.Engine | None = current_app.extensions.get(_ENGINE)
+    return engine
 
 
 def reads_from_replica(view: View) -> View:
@@ -26,7 +44,7 @@ def reads_from_replica(view: View) -> View:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if REPORTS_BIND in (current_app.config.get("SQLALCHEMY_BINDS") or {}):
+        if _ENGINE in current_app.extensions:
             setattr(g, _ON_REPLICA, True)
         return view(*args, **kwargs)
 

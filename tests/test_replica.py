@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app import create_app
-from app.config import configure_reports_replica
+from app.config import reports_replica
 from app.extensions import db
 from app.models import Round
-from app.replica import REPORTS_BIND, reads_from_replica
+from app.replica import reads_from_replica, replica_engine
 from tests.results_world import World, build_world
 
 PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
@@ -75,16 +75,17 @@ def reports_app(app: Flask, replica_url: str) -> Iterator[tuple[Flask, World]]:
     yield reports, world
     with reports.app_context():
         db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
+        db.engine.dispose()
+        engine = replica_engine()
+        assert engine is not None
+        engine.dispose()
 
 
 def _statements_by_database(app: Flask) -> Counter[str]:
     """Counts each statement the app sends, by "primary" or "replica", from now on."""
     counts: Counter[str] = Counter()
     with app.app_context():
-        for key, engine in db.engines.items():
-            name = "replica" if key == REPORTS_BIND else "primary"
+        for name, engine in (("primary", db.engine), ("replica", replica_engine())):
 
             def count(*_args: object, name: str = name) -> None:
                 counts[name] += 1
@@ -164,28 +165,42 @@ def test_a_report_view_cannot_write(reports_app):
 
 
 def test_without_the_setting_report_views_use_the_primary(app):
-    """No REPORTS_DATABASE_URL: no second database, and a report view's statements go to the
-    one database as before."""
-    assert REPORTS_BIND not in (app.config.get("SQLALCHEMY_BINDS") or {})
+    """No REPORTS_DATABASE_URL: no replica, and a report view's statements go to the one
+    database as before."""
     with app.test_request_context("/results/"):
+        assert replica_engine() is None
         engine = reads_from_replica(lambda: db.session.get_bind())()
         assert engine is db.engine
 
 
 def test_the_replica_url_is_read_from_the_environment(monkeypatch, tmp_path):
     """``REPORTS_DATABASE_URL`` like ``DATABASE_URL``: a ``postgres://`` URL gets the psycopg
-    driver, the same engine options as the primary, and read-only transactions."""
+    driver, the primary's engine options, and read-only transactions; other apps of the same
+    process are not affected."""
     monkeypatch.setenv("REPORTS_DATABASE_URL", "postgres://kijun@replica.example/kijun")
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}"})
-    bind = app.config["SQLALCHEMY_BINDS"][REPORTS_BIND]
-    assert bind["url"] == "postgresql+psycopg://kijun@replica.example/kijun"
-    assert bind["pool_pre_ping"] is True
-    assert bind["connect_args"]["options"] == "-c default_transaction_read_only=on"
+    url, options = reports_replica(app.config) or ("", {})
+    assert url == "postgresql+psycopg://kijun@replica.example/kijun"
+    assert options["pool_pre_ping"] is True
+    assert options["connect_args"]["options"] == "-c default_transaction_read_only=on"
+    with app.app_context():
+        engine = replica_engine()
+        assert engine is not None
+        assert engine.url.render_as_string() == url
+        assert db.engine.url.drivername == "sqlite"
+    monkeypatch.delenv("REPORTS_DATABASE_URL")
+    other = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'o.sqlite3'}"})
+    with other.app_context():
+        assert replica_engine() is None
+        db.create_all()  # the first app's replica left nothing behind in Flask-SQLAlchemy
 
 
-def test_a_replica_that_is_not_postgresql_is_refused():
+def test_a_replica_that_is_not_postgresql_is_refused(tmp_path):
     """Only PostgreSQL has read replicas: another URL stops the start with a clear message."""
-    config = {"REPORTS_DATABASE_URL": "sqlite:///copy.sqlite3"}
     with pytest.raises(ValueError, match="PostgreSQL の読み取り専用レプリカ"):
-        configure_reports_replica(config)
-    assert "SQLALCHEMY_BINDS" not in config
+        create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+                "REPORTS_DATABASE_URL": "sqlite:///copy.sqlite3",
+            }
+        )
