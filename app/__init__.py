@@ -21,7 +21,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     """Defaults, then ``instance/config.py``, then ``FLASK_*`` and ``DATABASE_URL``, then tests."""
-    from app.config import Defaults, check_results_settings, database_url_from_env, reports_replica
+    from app.config import Defaults, check_results_settings, database_url_from_env
 
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
@@ -40,7 +40,6 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         path = os.path.join(app.instance_path, "kijun.sqlite3")
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
     check_results_settings(app.config)
-    reports_replica(app.config)  # refuses a replica that is not PostgreSQL, before anything runs
 
 
 def register_extensions(app: Flask) -> None:

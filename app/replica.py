@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from flask import Flask, current_app, g, has_request_context
 
+from app.config import reports_replica
+
 _ENGINE = "kijun_reports_replica"
 _ON_REPLICA = "kijun_on_replica"
 
@@ -22,9 +24,8 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 def init_replica(app: Flask) -> None:
     """Create the replica's engine when ``REPORTS_DATABASE_URL`` is set (kept apart from
-    Flask-SQLAlchemy's binds: the replica has the primary's tables, not tables of its own)."""
-    from app.config import reports_replica
-
+    Flask-SQLAlchemy's binds: the replica has the primary's tables, not tables of its own).
+    A replica URL that is not PostgreSQL stops the start (``reports_replica``)."""
     replica = reports_replica(app.config)
     if replica is not None:
         url, options = replica
