@@ -287,6 +287,7 @@ def report_compliance_command(
     """
     from typing import cast
 
+    from app.extensions import db
     from app.services.compliance import ResultsError
     from app.services.exports import ExportFormat, export_filename, round_table
     from reports.csv_files import CsvShape, compliance_csv
@@ -297,6 +298,7 @@ def report_compliance_command(
         table = round_table(round_id, None, group_key)
     except ResultsError as error:
         raise click.ClickException(error.message) from error
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     path = output or Path(export_filename(table, round_id, cast(ExportFormat, fmt)))
     if fmt == "xlsx":
         with path.open("wb") as out:
@@ -339,16 +341,18 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     """
     from typing import cast
 
-    from app.services.compliance import ResultsError, round_results
+    from app.extensions import db
+    from app.services.compliance import ResultsError, final_results
     from app.services.exports import ExportFormat, export_filename, section_sheet
     from reports.csv_files import compliance_csv
     from reports.printing import compliance_html, compliance_pdf
     from reports.xlsx import compliance_workbook
 
     try:
-        results = round_results(round_id, with_previous=False)
+        results = final_results(round_id, with_previous=False)
     except ResultsError as error:
         raise click.ClickException(error.message) from error
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     output_dir.mkdir(parents=True, exist_ok=True)
     written = 0
     for group in results.groups:

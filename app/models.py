@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -327,6 +327,18 @@ round_ward = sa.Table(
 )
 
 
+RoundState = Literal["upcoming", "open", "closed"]
+
+
+def round_state(opens_at: datetime, closes_at: datetime, now: datetime | None = None) -> RoundState:
+    """Where a round stands at ``now`` (default: now): the one definition of "open", which is
+    opens_at <= now < closes_at."""
+    now = now or utcnow()
+    if now < opens_at:
+        return "upcoming"
+    return "open" if now < closes_at else "closed"
+
+
 class Round(Model):
     """A survey period of a catalogue in some wards; open while opens_at <= now < closes_at."""
 
@@ -343,13 +355,18 @@ class Round(Model):
     reminder_days: so.Mapped[str] = so.mapped_column(
         sa.String(40), default="7,3,1", server_default="7,3,1"
     )
+    # When the closed round's counts were written (app/services/tally.py); None while it has
+    # not closed, or has been reopened since.
+    counted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
     catalogue: so.Mapped[Catalogue] = so.relationship()
     wards: so.Mapped[list[Ward]] = so.relationship(secondary=round_ward, order_by=Ward.sort_order)
 
+    def state(self, now: datetime | None = None) -> RoundState:
+        return round_state(self.opens_at, self.closes_at, now)
+
     def is_open(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.opens_at <= now < self.closes_at
+        return self.state(now) == "open"
 
     def __repr__(self) -> str:
         return f"<Round {self.id} {self.title}>"
@@ -429,6 +446,60 @@ class SectionAnswer(Model):
     section: so.Mapped[Section] = so.relationship()
     standard: so.Mapped[Standard] = so.relationship()
     response: so.Mapped[Response] = so.relationship()
+
+
+# --- The counts of a closed round (app/services/tally.py, docs/results.md) ----------------------
+
+
+class RoundCount(Model):
+    """Answers of a closed round by section, role and standard: what every result reads.
+
+    Written once when the round closes, from the submitted responses (section-level answers
+    under the chief's role), so that no result of the round changes afterwards. Counts only:
+    no row names a person.
+    """
+
+    __tablename__ = "round_count"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), primary_key=True)
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"), primary_key=True)
+    standard_key: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    complies: so.Mapped[int]
+    not_complies: so.Mapped[int]
+    not_applicable: so.Mapped[int]
+
+
+class RoundHeadcount(Model):
+    """People a closed round expected (the year's roster) and responses submitted, by section
+    and role: the response rates of the round."""
+
+    __tablename__ = "round_headcount"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), primary_key=True)
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"), primary_key=True)
+    expected: so.Mapped[int]
+    submitted: so.Mapped[int]
+
+
+class RoundDayCount(Model):
+    """Responses of a closed round submitted on each day (Tokyo), by section and role: the
+    progress chart, kept after the answers themselves may be purged."""
+
+    __tablename__ = "round_day_count"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), primary_key=True)
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"), primary_key=True)
+    day: so.Mapped[date] = so.mapped_column(primary_key=True)
+    submitted: so.Mapped[int]
 
 
 # --- Mail sent by the scheduler (docs/scheduler.md) ---------------------------------------------

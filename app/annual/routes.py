@@ -46,7 +46,9 @@ def _report(ward_id: int, fiscal_year: int) -> AnnualReport:
     allowed = committee_ward_ids(_me())
     if allowed is not None and ward_id not in allowed:
         abort(403)
-    return annual_report(ward_id, fiscal_year)
+    report = annual_report(ward_id, fiscal_year)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
+    return report
 
 
 def _style_hash() -> str:

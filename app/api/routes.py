@@ -27,7 +27,7 @@ from app.services.checklist import (
     rounds_for,
     save_checklist,
 )
-from app.services.compliance import ResultsError, round_results
+from app.services.compliance import ResultsError, final_results
 from app.wareki import fiscal_year_label, tokyo
 
 SAVE_FIELDS = frozenset({"answers", "comments", "submit"})
@@ -181,10 +181,11 @@ def compliance(round_id: int) -> FlaskResponse:
     and the response rates; for the round as a whole or ``?group=`` (small groups hidden).
     A round outside the reader's wards is 404 like one that does not exist."""
     try:
-        results = round_results(round_id, committee_ward_ids(_me()))
+        results = final_results(round_id, committee_ward_ids(_me()))
         body = compliance_json(results, request.args.get("group") or results.top.key)
     except ResultsError as exc:
-        return json_error(404, exc.message)
+        return json_error(exc.status, exc.message)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     return jsonify(body)
 
 

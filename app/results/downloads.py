@@ -16,10 +16,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import access, committee_ward_ids, roles_of
+from app.extensions import db
 from app.models import Person
 from app.replica import reads_from_replica
 from app.results import bp
-from app.services.compliance import ResultsError, RoundResults, round_results
+from app.services.compliance import ResultsError, RoundResults, final_results
 from app.services.exports import (
     FORMATS,
     MEDIA_TYPES,
@@ -39,8 +40,8 @@ def _me() -> Person:
     return cast(Person, current_user._get_current_object())
 
 
-def _refused(error: ResultsError, status: int = 404) -> ResponseReturnValue:
-    return render_template("results/error.html", message=error.message), status
+def _refused(error: ResultsError) -> ResponseReturnValue:
+    return render_template("results/error.html", message=error.message), error.status
 
 
 def _format(name: str) -> ExportFormat:
@@ -82,10 +83,11 @@ def export(round_id: int, fmt: str) -> ResponseReturnValue:
     """Committee: the round's table (``?group=``) as xlsx, csv, csv-long, pdf or html."""
     export_format = _format(fmt)
     try:
-        results = round_results(round_id, committee_ward_ids(_me()))
+        results = final_results(round_id, committee_ward_ids(_me()))
         table = compliance_table(results, request.args.get("group") or results.top.key)
     except ResultsError as error:
         return _refused(error)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     return _download(table, export_format, export_filename(table, round_id, export_format))
 
 
@@ -95,12 +97,12 @@ def _sheet_results(round_id: int, section_id: int) -> tuple[RoundResults, str]:
     me = _me()
     key = f"section:{section_id}"
     if {"committee", "admin"} & roles_of(me):
-        results = round_results(round_id, committee_ward_ids(me), with_previous=False)
+        results = final_results(round_id, committee_ward_ids(me), with_previous=False)
         results.group(key)
         return results, key
     if chief_section_key(round_id, me) != key:
         raise ResultsError(_("この課の結果を見る権限がありません。"))
-    return round_results(round_id, with_previous=False), key
+    return final_results(round_id, with_previous=False), key
 
 
 @bp.get("/rounds/<int:round_id>/sections/<int:section_id>")
@@ -114,6 +116,7 @@ def section_page(round_id: int, section_id: int) -> ResponseReturnValue:
         sheet = section_sheet(results, key)
     except ResultsError as error:
         return _refused(error)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     return render_template(
         "results/section.html", results=results, sheet=sheet, section_id=section_id
     )
@@ -132,4 +135,5 @@ def section_export(round_id: int, section_id: int, fmt: str) -> ResponseReturnVa
         sheet = section_sheet(results, key)
     except ResultsError as error:
         return _refused(error)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     return _download(sheet, export_format, export_filename(sheet, round_id, export_format))

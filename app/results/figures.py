@@ -224,8 +224,14 @@ def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title
 def round_charts(
     results: RoundResults, group_key: str, points: Sequence[ProgressPoint]
 ) -> list[Chart]:
-    """The five charts of a round's page, for one visible group."""
+    """The five charts of a round's page, for one visible group; only the progress chart
+    while the round is not final."""
     group = results.group(group_key)
+    progress = progress_chart(
+        results, points, _("提出数の推移（%(scope)s）", scope=results.top.name)
+    )
+    if not results.final:
+        return [progress]
     rows = results.table(group_key)
     scope = group.name
     made = [
@@ -236,6 +242,5 @@ def round_charts(
         title = _("前年度との差（%(scope)s）", scope=scope)
         made.append(change_chart(rows, results, results.previous.fiscal_year, title))
     made.append(heatmap_chart(results, group_key, _("課ごと・場面ごとの遵守率（職員）")))
-    made.append(progress_chart(results, points, _("提出数の推移（%(scope)s）",
-                                                  scope=results.top.name)))
+    made.append(progress)
     return made

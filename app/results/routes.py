@@ -21,8 +21,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import access, committee_ward_ids, roles_of
+from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
-from app.models import Person, Role, utcnow
+from app.models import Person, Role
 from app.replica import reads_from_replica
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
@@ -31,6 +32,7 @@ from app.services.compliance import (
     ALL,
     ResultsError,
     RoundInfo,
+    not_final_message,
     response_progress,
     round_results,
     rounds_for_committee,
@@ -43,16 +45,13 @@ def _ward_ids() -> set[int] | None:
     return committee_ward_ids(cast(Person, current_user._get_current_object()))
 
 
-def _refused(error: ResultsError, status: int = 404) -> ResponseReturnValue:
-    return render_template("results/error.html", message=error.message), status
+def _refused(error: ResultsError, status: int | None = None) -> ResponseReturnValue:
+    return render_template("results/error.html", message=error.message), status or error.status
 
 
 def round_state(info: RoundInfo) -> str:
     """``open``, ``upcoming`` or ``closed`` now."""
-    now = utcnow()
-    if info.is_open(now):
-        return "open"
-    return "upcoming" if now < info.opens_at else "closed"
+    return info.state()
 
 
 @bp.get("/")
@@ -60,9 +59,9 @@ def round_state(info: RoundInfo) -> str:
 @access("committee", "admin")
 def index() -> str:
     """Committee: the rounds I may read, newest first, with their response rates."""
-    return render_template(
-        "results/index.html", rounds=rounds_for_committee(_ward_ids()), state=round_state
-    )
+    rounds = rounds_for_committee(_ward_ids())
+    db.session.commit()  # the counts of rounds that closed since anyone last looked
+    return render_template("results/index.html", rounds=rounds, state=round_state)
 
 
 @bp.get("/rounds/<int:round_id>")
@@ -76,13 +75,15 @@ def round_page(round_id: int) -> ResponseReturnValue:
         group = results.group(group_key)
     except ResultsError as error:
         return _refused(error)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     return render_template(
         "results/round.html",
         results=results,
         group=group,
-        rows=results.table(group_key),
+        rows=results.table(group_key) if results.final else [],
         compared=compared(results, group_key),
         charts=round_charts(results, group_key, response_progress(results)),
+        not_final=None if results.final else not_final_message(results.round),
         form=group_form(results.groups, request.args, group_key),
         state=round_state(results.round),
         fiscal_year_label=fiscal_year_label,
@@ -104,6 +105,7 @@ def breakdown(round_id: int) -> ResponseReturnValue:
         results = round_results(round_id, _ward_ids(), with_previous=False)
     except ResultsError as error:
         return _refused(error)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
     role = Role(form.role.data)
     return render_template(
         "results/breakdown.html",
@@ -112,6 +114,7 @@ def breakdown(round_id: int) -> ResponseReturnValue:
         role=role,
         rows=results.breakdown(form.level.data, role),
         state=round_state(results.round),
+        not_final=None if results.final else not_final_message(results.round),
     )
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Round, ServiceGoal, Ward, round_ward, utcnow
-from app.services.compliance import ResultsError, round_results
+from app.services.compliance import ResultsError, ResultsNotFinal, final_results
 from app.services.exports import compliance_table
 from app.services.goals import (
     GoalsError,
@@ -65,14 +65,13 @@ def _compliance(ward_id: int, fiscal_year: int) -> tuple[ComplianceTable | None,
     if round_id is None:
         return None, f"{fiscal_year_label(fiscal_year)}の自己点検（調査）はまだありません。"
     try:
-        results = round_results(round_id, [ward_id])
+        results = final_results(round_id, [ward_id])
         table = compliance_table(results, results.top.key)
+    except ResultsNotFinal:
+        return None, "調査はまだ締め切られていません。遵守率の表は締め切りのあとに載ります。"
     except ResultsError as error:
         return None, error.message
-    note = ""
-    if results.round.closes_at > utcnow():
-        note = "調査はまだ締め切られていないため、数値は変わることがあります。"
-    return table, note
+    return table, ""
 
 
 def _entries(goals: list[ServiceGoal]) -> list[GoalEntry]:

@@ -235,10 +235,14 @@ def _in_round(person_id: Any) -> sa.Select[Any]:
     )
 
 
-def _context(round_id: int, person: Person) -> _Context:
-    """One query: the round, the catalogue's ward, the assignment and the response status."""
+def _context(round_id: int, person: Person, *, saving: bool = False) -> _Context:
+    """One query: the round, the catalogue's ward, the assignment and the response status.
+    ``saving`` also takes a share lock on the round's row until the commit, so that the
+    round's counts are not written while this save is under way (app/services/tally.py)."""
     row = db.session.execute(
-        _context_query(), {"round_id": round_id, "person_id": person.id}
+        _context_query(saving),
+        {"round_id": round_id, "person_id": person.id},
+        execution_options={"populate_existing": True} if saving else {},
     ).first()
     if row is None:
         raise _not_in_round()
@@ -246,9 +250,9 @@ def _context(round_id: int, person: Person) -> _Context:
 
 
 @cache
-def _context_query() -> sa.Select[Any]:
+def _context_query(saving: bool = False) -> sa.Select[Any]:
     # Built once with bound parameters: building it was a tenth of a checklist page's time.
-    return (
+    query = (
         _in_round(sa.bindparam("person_id"))
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .add_columns(
@@ -261,6 +265,8 @@ def _context_query() -> sa.Select[Any]:
         )
         .where(Round.id == sa.bindparam("round_id"))
     )
+    # FOR SHARE OF round on PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE serialises).
+    return query.with_for_update(read=True, of=Round) if saving else query
 
 
 def _items(ctx: _Context, *, with_answers: bool = False) -> list[ChecklistItem]:
@@ -472,8 +478,8 @@ def save_checklist(
     in the module docstring.
     """
     now = now or utcnow()
-    ctx = _context(round_id, person)
-    if not ctx.round.is_open(now):
+    ctx = _context(round_id, person, saving=True)
+    if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
         raise RoundClosed(closed_message(ctx.round, now))
     items = _items(ctx)
     values, notes = _validated(items, answers, comments or {}, ctx, person.id)

@@ -42,23 +42,27 @@ from flask_babel import gettext as _
 
 from app.config import check_results_settings
 from app.extensions import db
+from app.i18n import localized_datetime
 from app.models import (
-    Answer,
-    AnswerValue,
-    Assignment,
     Audience,
     Catalogue,
     Department,
-    Response,
-    ResponseStatus,
     Role,
     Round,
+    RoundState,
     Section,
-    SectionAnswer,
     Standard,
     Ward,
+    round_state,
     round_ward,
     utcnow,
+)
+from app.services.tally import (
+    answer_counts,
+    counts_by_ward,
+    ensure_counted,
+    headcounts,
+    submitted_by_day,
 )
 from reports.privacy import suppress
 from reports.rates import (
@@ -89,9 +93,31 @@ def scene_column(scene: str) -> str:
 class ResultsError(Exception):
     """The results cannot be shown; ``message`` is plain Japanese."""
 
+    status = 404
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class ResultsNotFinal(ResultsError):
+    """The round has not closed (or is being counted): no compliance cell or count of it is
+    shown yet, only its response progress (app/services/tally.py says why)."""
+
+    status = 409
+
+
+def not_final_message(info: RoundInfo, now: datetime | None = None) -> str:
+    """Why a round's compliance results are not shown yet, in plain Japanese."""
+    if info.state(now) == "upcoming":
+        return _("この調査はまだ受付が始まっていません。遵守率は締め切りのあとに表示します。")
+    if info.state(now) == "open":
+        return _(
+            "この調査は受付中です。遵守率は締め切り（%(when)s）のあとに表示します。"
+            "回答中の人の回答が、前後の表を見比べて分からないようにするためです。",
+            when=localized_datetime(info.closes_at),
+        )
+    return _("この調査は締め切られ、いま集計しています。少し待ってから開き直してください。")
 
 
 # --- What the results are made of -------------------------------------------------------------
@@ -187,10 +213,13 @@ class RoundInfo:
     catalogue_title: str
     ward_ids: tuple[int, ...]
     ward_names: tuple[str, ...]
+    counted: bool = False  # its counts are written (app/services/tally.py): results are final
+
+    def state(self, now: datetime | None = None) -> RoundState:
+        return round_state(self.opens_at, self.closes_at, now)
 
     def is_open(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.opens_at <= now < self.closes_at
+        return self.state(now) == "open"
 
 
 @dataclass(frozen=True)
@@ -283,6 +312,12 @@ class RoundResults:
 
     # --- Reading ---
 
+    @property
+    def final(self) -> bool:
+        """The round has closed and been counted: its compliance cells are shown (and never
+        change). Before that only the response rates are."""
+        return self.round.counted
+
     def group(self, key: str) -> Group:
         """A visible group; ResultsError for one that does not exist or is not visible."""
         for group in self.groups:
@@ -315,8 +350,14 @@ class RoundResults:
             return None
         return group_key if group_key in prev.groups else None
 
+    def require_final(self) -> None:
+        """ResultsNotFinal unless the round is final: every table, sheet and file asks."""
+        if not self.final:
+            raise ResultsNotFinal(not_final_message(self.round))
+
     def table(self, group_key: str = ALL) -> list[StandardRow]:
         """The report's table (seed 000, section 3) for a group, in catalogue order."""
+        self.require_final()
         self.group(group_key)
         prev_key = self.previous_group_key(group_key)
         prev_by_key = (
@@ -388,11 +429,19 @@ def settings() -> tuple[int, Rounding]:
 
 
 def round_results(
-    round_id: int, ward_ids: Iterable[int] | None = None, *, with_previous: bool = True
+    round_id: int,
+    ward_ids: Iterable[int] | None = None,
+    *,
+    with_previous: bool = True,
+    now: datetime | None = None,
 ) -> RoundResults:
     """The results of a round, for a reader who may see ``ward_ids`` (None: every ward).
 
-    Raises ResultsError when the round does not exist or covers none of the reader's wards.
+    A closed round is counted first if it has not been yet (``tally.ensure_counted``; the
+    caller commits). A round that has not closed has no compliance cells, only its response
+    rates (``RoundResults.final`` is False). Last year's round is compared only once it is
+    final too. Raises ResultsError when the round does not exist or covers none of the
+    reader's wards.
     """
     min_size, rounding = settings()
     info = _round_info(round_id)
@@ -401,11 +450,16 @@ def round_results(
     allowed = None if ward_ids is None else set(ward_ids)
     if allowed is not None and not allowed & set(info.ward_ids):
         raise ResultsError(_("この調査の結果を見る権限がありません。"))
-    cube = _build_cube(info, min_size, rounding)
-    previous_cube = None
     previous = _previous_round(info) if with_previous else None
-    if previous is not None:
-        previous_cube = _build_cube(previous, min_size, rounding)
+    wanted = [info.id] + ([previous.id] if previous is not None else [])
+    if not info.counted or (previous is not None and not previous.counted):
+        ensure_counted(wanted, now)
+        info = _round_info(round_id) or info
+        previous = _round_info(previous.id) if previous is not None else None
+    if previous is not None and not (info.counted and previous.counted):
+        previous = None
+    cube = _build_cube(info, min_size, rounding)
+    previous_cube = _build_cube(previous, min_size, rounding) if previous is not None else None
     visible = [
         cube.groups[key]
         for key in cube.order
@@ -427,10 +481,36 @@ def round_results(
     )
 
 
+def final_results(
+    round_id: int,
+    ward_ids: Iterable[int] | None = None,
+    *,
+    with_previous: bool = True,
+    now: datetime | None = None,
+) -> RoundResults:
+    """``round_results`` of a round that is final; ResultsNotFinal (409) for one that has not
+    closed or is still being counted. Every export, API answer and sheet goes through it."""
+    results = round_results(round_id, ward_ids, with_previous=with_previous, now=now)
+    if not results.final:
+        raise ResultsNotFinal(not_final_message(results.round, now))
+    return results
+
+
 def _round_info(round_id: int) -> RoundInfo | None:
     """One query: the round, its catalogue and its wards."""
     rows = db.session.execute(
-        sa.select(Round, Catalogue.key, Catalogue.title, Ward.id, Ward.name)
+        sa.select(
+            Round.id,
+            Round.title,
+            Round.fiscal_year,
+            Round.opens_at,
+            Round.closes_at,
+            Round.counted_at,
+            Catalogue.key,
+            Catalogue.title,
+            Ward.id,
+            Ward.name,
+        )
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .join(round_ward, round_ward.c.round_id == Round.id)
         .join(Ward, Ward.id == round_ward.c.ward_id)
@@ -439,17 +519,18 @@ def _round_info(round_id: int) -> RoundInfo | None:
     ).all()
     if not rows:
         return None
-    round_, key, title = rows[0][0], rows[0][1], rows[0][2]
+    first = rows[0]
     return RoundInfo(
-        id=round_.id,
-        title=round_.title,
-        fiscal_year=round_.fiscal_year,
-        opens_at=round_.opens_at,
-        closes_at=round_.closes_at,
-        catalogue_key=key,
-        catalogue_title=title,
-        ward_ids=tuple(r[3] for r in rows),
-        ward_names=tuple(r[4] for r in rows),
+        id=first[0],
+        title=first[1],
+        fiscal_year=first[2],
+        opens_at=first[3],
+        closes_at=first[4],
+        catalogue_key=first[6],
+        catalogue_title=first[7],
+        ward_ids=tuple(r[8] for r in rows),
+        ward_names=tuple(r[9] for r in rows),
+        counted=first[5] is not None,
     )
 
 
@@ -470,12 +551,10 @@ def _previous_round(info: RoundInfo) -> RoundInfo | None:
     return _round_info(row[0]) if row else None
 
 
-def _standards(info: RoundInfo) -> tuple[list[StandardInfo], dict[int, str]]:
-    """One query: the catalogue's standards in order, with whom each is asked of, and the
-    key of each standard id."""
+def _standards(info: RoundInfo) -> list[StandardInfo]:
+    """One query: the catalogue's standards in order, with whom each is asked of."""
     rows = db.session.execute(
         sa.select(
-            Standard.id,
             Standard.key,
             Standard.number,
             Standard.text,
@@ -489,9 +568,7 @@ def _standards(info: RoundInfo) -> tuple[list[StandardInfo], dict[int, str]]:
         .order_by(Standard.position, Standard.number)
     ).all()
     standards = []
-    ids: dict[int, str] = {}
-    for standard_id, key, number, text, scene, audience, ward_specific, catalogue_ward in rows:
-        ids[standard_id] = key
+    for key, number, text, scene, audience, ward_specific, catalogue_ward in rows:
         if audience is Audience.SECTION:
             asked = frozenset({Role.CHIEF})
         elif ward_specific and catalogue_ward is None:
@@ -501,7 +578,7 @@ def _standards(info: RoundInfo) -> tuple[list[StandardInfo], dict[int, str]]:
         standards.append(
             StandardInfo(key, number, text, scene, audience, ward_specific, asked)
         )
-    return standards, ids
+    return standards
 
 
 def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[int, list[str]]]:
@@ -577,77 +654,29 @@ def _merge(totals: dict[Any, list[int]], key: Any, counts: Sequence[int]) -> Non
         total[4] += counts[4]
 
 
-def _count(value: AnswerValue, column: Any) -> Any:
-    """COUNT(*) FILTER (WHERE column = value): PostgreSQL and SQLite 3.30+ both have it."""
-    return sa.func.count().filter(column == value)
-
-
 def _build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> _Cube:
     """Count a round in the database, roll it up and hide the small groups."""
-    standards, ids = _standards(info)
+    standards = _standards(info)
     groups, order, belongs = _organisation(info)
-    by_key = {s.key: s for s in standards}
-    by_id = {standard_id: by_key[key] for standard_id, key in ids.items()}
-    submitted = sa.and_(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
-
     # Counts per section first ([yes, no, na, people, answering]), then rolled up level by
-    # level below, rather than adding every answer row to each of its four groups.
+    # level below, rather than adding every answer row to each of its four groups. Only a
+    # final (closed and counted) round has any; its rows number sections × standards.
     by_section: dict[tuple[int, str, Role], list[int]] = {}
-
-    if db.engine.dialect.name == "postgresql":
-        # The grouping has a few thousand groups that PostgreSQL overestimates; with the
-        # default 4 MB it sorts them on disk. Raised for this transaction only.
-        db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-    # Answers by section, role and standard: one scan of the round's submitted answers.
-    # (Answer rows only ever hold person-level standards; section-level ones are SectionAnswer.)
-    answer_rows = db.session.execute(
-        sa.select(
-            Response.section_id,
-            Response.role,
-            Answer.standard_id,
-            _count(AnswerValue.YES, Answer.value),
-            _count(AnswerValue.NO, Answer.value),
-            _count(AnswerValue.NA, Answer.value),
-        )
-        .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
-        .where(submitted)
-        .group_by(Response.section_id, Response.role, Answer.standard_id)
-    ).all()
-    # Each person-level standard's column and scene, worked out once rather than per row.
+    # Each standard's column and scene, worked out once rather than per row.
     columns_of = {
-        standard_id: (std_column(s.key), scene_column(s.scene), s.asked)
-        for standard_id, s in by_id.items()
-        if not s.section_level
+        s.key: (std_column(s.key), scene_column(s.scene), s.asked, s.section_level)
+        for s in standards
     }
-    for section_id, role, standard_id, yes, no, na in answer_rows:
-        column, scene, asked = columns_of.get(standard_id, (None, None, frozenset()))
+    for section_id, role, key, yes, no, na in answer_counts(info.id) if info.counted else ():
+        column, scene, asked, section_level = columns_of.get(key, ("", "", frozenset(), False))
         if role not in asked:
             continue
-        answers_only = (yes, no, na, 0, 0)
-        _merge(by_section, (section_id, column, role), (yes, no, na, yes + no + na, yes + no))
-        _merge(by_section, (section_id, scene, role), answers_only)
-        _merge(by_section, (section_id, ALL, role), answers_only)
-
-    # Section answers: one per section, from the chief's submitted response.
-    section_rows = db.session.execute(
-        sa.select(
-            SectionAnswer.section_id,
-            Standard.key,
-            _count(AnswerValue.YES, SectionAnswer.value),
-            _count(AnswerValue.NO, SectionAnswer.value),
-            _count(AnswerValue.NA, SectionAnswer.value),
-        )
-        .select_from(SectionAnswer)
-        .join(Response, Response.id == SectionAnswer.response_id)
-        .join(Standard, Standard.id == SectionAnswer.standard_id)
-        .where(SectionAnswer.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
-        .group_by(SectionAnswer.section_id, Standard.key)
-    ).all()
-    for section_id, key, yes, no, na in section_rows:
-        if key in by_key:
-            item = (yes, no, na, yes + no + na, yes + no)
-            _merge(by_section, (section_id, std_column(key), Role.CHIEF), item)
+        item = (yes, no, na, yes + no + na, yes + no)
+        _merge(by_section, (section_id, column, role), item)
+        if not section_level:
+            answers_only = (yes, no, na, 0, 0)
+            _merge(by_section, (section_id, scene, role), answers_only)
+            _merge(by_section, (section_id, ALL, role), answers_only)
 
     # Sections add up to departments, departments to wards, wards to the whole round.
     level: dict[CellKey, list[int]] = {
@@ -752,25 +781,15 @@ def _response_rates(
     min_size: int,
     rounding: Rounding,
 ) -> dict[tuple[str, Role | None], ResponseRate]:
-    """Two queries: people expected (the year's roster) and responses submitted, by section."""
-    expected_rows = db.session.execute(
-        sa.select(Assignment.section_id, Assignment.role, sa.func.count())
-        .join(Section, Section.id == Assignment.section_id)
-        .where(Assignment.fiscal_year == info.fiscal_year, Section.ward_id.in_(info.ward_ids))
-        .group_by(Assignment.section_id, Assignment.role)
-    ).all()
-    submitted_rows = db.session.execute(
-        sa.select(Response.section_id, Response.role, sa.func.count())
-        .where(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
-        .group_by(Response.section_id, Response.role)
-    ).all()
+    """People expected (the year's roster) and responses submitted, by section
+    (``tally.headcounts``: a final round's from its counts), rolled up and small groups hidden."""
     expected: dict[tuple[str, Role | None], int] = defaultdict(int)
     done: dict[tuple[str, Role | None], int] = defaultdict(int)
-    for rows, target in ((expected_rows, expected), (submitted_rows, done)):
-        for section_id, role, number in rows:
-            for group_key in belongs.get(section_id, ()):
-                target[(group_key, Role(role))] += number
-                target[(group_key, None)] += number
+    for section_id, _ward, role, whole, part in headcounts([(info.id, info.counted)])[info.id]:
+        for group_key in belongs.get(section_id, ()):
+            for maybe_role in (role, None):
+                expected[(group_key, maybe_role)] += whole
+                done[(group_key, maybe_role)] += part
 
     totals: list[tuple[tuple[str, Role | None], list[tuple[str, Role | None]]]] = []
     children: dict[str, list[str]] = defaultdict(list)
@@ -800,28 +819,22 @@ def _response_rates(
 def response_progress(results: RoundResults) -> list[ProgressPoint]:
     """Responses submitted by the end of each day of the round, per role and in all.
 
-    One query (GROUP BY the Tokyo day of the latest submission, and role). A person who
-    submitted again counts on the day of their latest submission. A role whose response rate
-    is hidden for the reader's top group is given as None.
+    One query (``tally.submitted_by_day``: a final round's from its counts; otherwise by the
+    Tokyo day of each latest submission). A series is given only where the reader's top group
+    shows the same response rate (role, or None for all): where the chiefs' rate is hidden,
+    全体 − 職員 must not give their count, so the total is hidden with it (the response
+    rates' own small-group rule decides which).
     """
     info = results.round
     top = results.top
-    day = _tokyo_day(Response.submitted_at)
-    query = (
-        sa.select(day.label("day"), Response.role, sa.func.count())
-        .where(Response.round_id == info.id, Response.status == ResponseStatus.SUBMITTED)
-        .group_by(day, Response.role)
-        .order_by(day)
-    )
-    if top.key != ALL:
-        query = query.join(Section, Section.id == Response.section_id).where(
-            Section.ward_id == top.ward_id
-        )
     per_day: dict[date, dict[Role, int]] = defaultdict(lambda: defaultdict(int))
-    for day_value, role, number in db.session.execute(query):
-        per_day[_as_date(day_value)][Role(role)] += number
+    for day_value, role, number in submitted_by_day(
+        info.id, info.counted, None if top.key == ALL else top.ward_id
+    ):
+        per_day[day_value][role] += number
+    series: tuple[Role | None, ...] = (*ROLES, None)
     shown = {
-        role: results.response_rate(top.key, role).state != "hidden" for role in ROLES
+        role: results.response_rate(top.key, role).state != "hidden" for role in series
     }
     points = []
     running: dict[Role, int] = defaultdict(int)
@@ -831,24 +844,9 @@ def response_progress(results: RoundResults) -> list[ProgressPoint]:
         submitted: dict[Role | None, int | None] = {
             role: running[role] if shown[role] else None for role in ROLES
         }
-        submitted[None] = sum(running.values())
+        submitted[None] = sum(running.values()) if shown[None] else None
         points.append(ProgressPoint(day_value, submitted))
     return points
-
-
-def _tokyo_day(column: Any) -> Any:
-    """The calendar day on the city's clock (UTC+9 all year: Japan has no summer time)."""
-    if db.engine.dialect.name == "postgresql":
-        return sa.func.date(sa.func.timezone("Asia/Tokyo", column))
-    return sa.func.date(column, "+9 hours")
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
 
 
 # --- Rounds the committee may read ------------------------------------------------------------
@@ -864,75 +862,59 @@ class RoundOverview:
     rate: Decimal | None
 
 
-def rounds_for_committee(ward_ids: Iterable[int] | None) -> list[RoundOverview]:
+def rounds_for_committee(
+    ward_ids: Iterable[int] | None, now: datetime | None = None
+) -> list[RoundOverview]:
     """The rounds covering the reader's wards (None: every ward), newest first, with their
-    overall response rate over those wards. Three queries, whatever the number of rounds."""
+    overall response rate over those wards (``tally.headcounts``: a closed round's from its
+    counts, which are written first if need be; the caller commits). A handful of queries,
+    whatever the number of rounds."""
     min_size, rounding = settings()
     allowed = None if ward_ids is None else set(ward_ids)
     rows = db.session.execute(
-        sa.select(Round, Catalogue.key, Catalogue.title, Ward.id, Ward.name)
+        sa.select(
+            Round.id, Round.title, Round.fiscal_year, Round.opens_at, Round.closes_at,
+            Round.counted_at, Catalogue.key, Catalogue.title, Ward.id, Ward.name,
+        )
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .join(round_ward, round_ward.c.round_id == Round.id)
         .join(Ward, Ward.id == round_ward.c.ward_id)
         .order_by(Round.opens_at.desc(), Round.id.desc(), Ward.sort_order, Ward.id)
     ).all()
-    infos: dict[int, RoundInfo] = {}
     wards: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for round_, key, title, ward_id, ward_name in rows:
-        wards[round_.id].append((ward_id, ward_name))
-        if round_.id not in infos:
-            infos[round_.id] = RoundInfo(
-                round_.id, round_.title, round_.fiscal_year, round_.opens_at, round_.closes_at,
-                key, title, (), (),
-            )
-    overviews_for: dict[int, RoundInfo] = {}
-    for round_id, info in infos.items():
-        ids = [w for w in wards[round_id] if allowed is None or w[0] in allowed]
-        if not ids:
-            continue
-        overviews_for[round_id] = RoundInfo(
-            info.id, info.title, info.fiscal_year, info.opens_at, info.closes_at,
-            info.catalogue_key, info.catalogue_title,
-            tuple(w[0] for w in wards[round_id]), tuple(w[1] for w in wards[round_id]),
+    for row in rows:
+        wards[row[0]].append((row[8], row[9]))
+    visible = [
+        round_id for round_id, ids in wards.items()
+        if allowed is None or any(w in allowed for w, _name in ids)
+    ]
+    ensure_counted(visible, now)
+    counted = set(
+        db.session.scalars(
+            sa.select(Round.id).where(Round.id.in_(visible), Round.counted_at.is_not(None))
         )
-    if not overviews_for:
-        return []
-    ward_filter = (
-        (lambda column: sa.true()) if allowed is None else (lambda column: column.in_(allowed))
-    )
-    expected: dict[int, int] = dict(
-        db.session.execute(
-            sa.select(round_ward.c.round_id, sa.func.count(Assignment.id))
-            .join(Round, Round.id == round_ward.c.round_id)
-            .join(Section, Section.ward_id == round_ward.c.ward_id)
-            .join(
-                Assignment,
-                sa.and_(
-                    Assignment.section_id == Section.id,
-                    Assignment.fiscal_year == Round.fiscal_year,
-                ),
+    ) if visible else set()
+    infos: dict[int, RoundInfo] = {}
+    for row in rows:
+        round_id = row[0]
+        if round_id in visible and round_id not in infos:
+            infos[round_id] = RoundInfo(
+                round_id, row[1], row[2], row[3], row[4], row[6], row[7],
+                tuple(w for w, _n in wards[round_id]), tuple(n for _w, n in wards[round_id]),
+                counted=round_id in counted,
             )
-            .where(ward_filter(round_ward.c.ward_id))
-            .group_by(round_ward.c.round_id)
-        ).all()
-    )
-    submitted: dict[int, int] = dict(
-        db.session.execute(
-            sa.select(Response.round_id, sa.func.count(Response.id))
-            .join(Section, Section.id == Response.section_id)
-            .where(Response.status == ResponseStatus.SUBMITTED, ward_filter(Section.ward_id))
-            .group_by(Response.round_id)
-        ).all()
-    )
+    heads = headcounts([(round_id, round_id in counted) for round_id in infos])
     overviews = []
-    for round_id, info in overviews_for.items():
-        whole, part = int(expected.get(round_id, 0)), int(submitted.get(round_id, 0))
+    for round_id, info in infos.items():
+        whole = part = 0
+        for _section, ward_id, _role, expected, submitted in heads.get(round_id, ()):
+            if allowed is None or ward_id in allowed:
+                whole, part = whole + expected, part + submitted
         if 0 < whole < min_size:
             overviews.append(RoundOverview(info, None, None, None))
         else:
             overviews.append(RoundOverview(info, whole, part, percentage(part, whole, rounding)))
     return overviews
-
 
 
 # --- The trend over the years -----------------------------------------------------------------
@@ -969,11 +951,12 @@ def compliance_trend(
     """The compliance rate of each standard (by key) and role over the last ``years`` fiscal
     years of closed rounds, for the wards ``ward_ids`` (None: every ward).
 
-    Counted by ONE query: submitted answers (and section answers) grouped by round, ward,
-    role and standard key over all the closed rounds, so the rows number rounds × wards ×
-    standards, never people. Same rate rule and small-group rule as a round's table: a cell
-    built from fewer than ``MIN_GROUP_SIZE`` people is hidden, and so is a ward that the
-    round's table hides to protect a sibling ward; a sum over several wards is hidden when one
+    Counted by ONE query over the closed rounds' counts (``tally``; a closed round not yet
+    counted is counted first, and the caller commits), grouped by round, ward, role and
+    standard key, so the rows number rounds × wards × standards, never people. Same rate
+    rule and small-group rule as a round's table: a cell built from fewer than
+    ``MIN_GROUP_SIZE`` people is hidden, and so is a ward that the round's table hides to
+    protect a sibling ward; a sum over several wards is hidden when one
     of them is, unless it is the whole round (then it is the round's own total). Section-level
     answers are shown whatever their count. A ward answered in two rounds of one fiscal year
     counts in the one that closed last.
@@ -981,50 +964,10 @@ def compliance_trend(
     min_size, rounding = settings()
     now = now or utcnow()
     rw = round_ward
-    person_level = (
-        sa.select(
-            Round.id.label("round_id"),
-            Section.ward_id.label("ward_id"),
-            Response.role.label("role"),
-            Standard.key.label("key"),
-            Answer.value.label("value"),
-        )
-        .select_from(Answer)
-        .join(Response, Response.id == Answer.response_id)
-        .join(Round, Round.id == Response.round_id)
-        .join(Section, Section.id == Response.section_id)
-        .join(Standard, Standard.id == Answer.standard_id)
-        .where(Response.status == ResponseStatus.SUBMITTED, Round.closes_at <= now)
+    ensure_counted(
+        db.session.scalars(sa.select(Round.id).where(Round.closes_at <= now)).all(), now
     )
-    section_level = (
-        sa.select(
-            Round.id,
-            Section.ward_id,
-            sa.literal(Role.CHIEF.value),
-            Standard.key,
-            SectionAnswer.value,
-        )
-        .select_from(SectionAnswer)
-        .join(Response, Response.id == SectionAnswer.response_id)
-        .join(Round, Round.id == SectionAnswer.round_id)
-        .join(Section, Section.id == SectionAnswer.section_id)
-        .join(Standard, Standard.id == SectionAnswer.standard_id)
-        .where(Response.status == ResponseStatus.SUBMITTED, Round.closes_at <= now)
-    )
-    both = sa.union_all(person_level, section_level).subquery()
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
-    rows = db.session.execute(
-        sa.select(
-            both.c.round_id,
-            both.c.ward_id,
-            both.c.role,
-            both.c.key,
-            _count(AnswerValue.YES, both.c.value),
-            _count(AnswerValue.NO, both.c.value),
-            _count(AnswerValue.NA, both.c.value),
-        ).group_by(both.c.round_id, both.c.ward_id, both.c.role, both.c.key)
-    ).all()
+    rows = counts_by_ward(now)
     # The rounds, their wards and standards: one query (a handful of rows per round).
     meta = db.session.execute(
         sa.select(
@@ -1035,7 +978,7 @@ def compliance_trend(
         .join(rw, rw.c.round_id == Round.id)
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .join(Standard, Standard.catalogue_id == Catalogue.id)
-        .where(Round.closes_at <= now)
+        .where(Round.counted_at.is_not(None), Round.closes_at <= now)
         .order_by(Round.fiscal_year, Round.closes_at, Round.id, Standard.position)
     ).all()
     round_year: dict[int, int] = {}

@@ -1,7 +1,7 @@
 """Exports of a round's compliance table: the results turned into the plain table that the
 builders in ``reports/`` write as xlsx, CSV, HTML or PDF.
 
-The results come from ``compliance.round_results``, so every export obeys the small-group
+The results come from ``compliance.final_results``, so every export obeys the small-group
 rule: a hidden cell reaches the builders as ``＊`` with no rate and no counts.
 """
 
@@ -20,7 +20,7 @@ from app.services.compliance import (
     Cell,
     ResultsError,
     RoundResults,
-    round_results,
+    final_results,
     std_column,
 )
 from app.wareki import fiscal_year_label
@@ -88,6 +88,7 @@ def section_sheet(results: RoundResults, section_key: str) -> ComplianceTable:
     The section's cells obey the small-group rule like every other; a section of fewer than
     the minimum shows only its section-level answers.
     """
+    results.require_final()
     section = results.group(section_key)
     if section.level != "section":
         raise ResultsError(_("課を選んでください。"))
@@ -136,7 +137,7 @@ def round_table(
     round_id: int, ward_ids: Iterable[int] | None = None, group_key: str = ALL
 ) -> ComplianceTable:
     """The table of a round for a reader who may see ``ward_ids`` (None: every ward)."""
-    return compliance_table(round_results(round_id, ward_ids), group_key)
+    return compliance_table(final_results(round_id, ward_ids), group_key)
 
 
 def export_filename(table: ComplianceTable, round_id: int, fmt: ExportFormat) -> str:

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_ward, utcnow
+from app.services.tally import discard_counts
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
 TITLE_MAX_LENGTH = 200  # Round.title is String(200)
@@ -150,7 +151,9 @@ def update_round(
     Before the opening everything may change (the fiscal year follows the opening). Once the
     round has opened, its catalogue, wards and opening stay as they are (people have answered
     against them); the close and the reminder cadence may move, also to now (which closes the
-    round). Once it has closed only the title may change. Mail already written in the send
+    round). Once it has closed, the title may change, and the close may move to a later time
+    to reopen it: its counts are then discarded and its results hidden again until it closes
+    (app/services/tally.py). Mail already written in the send
     ledger stays as it is: the ledger's one row per (round, person, kind) means the opened mail
     and a reminder of a given days-before-close are never sent twice, whatever the new times
     (docs/scheduler.md). Raises RoundError with every problem; flushes, never commits.
@@ -159,15 +162,22 @@ def update_round(
     days = parse_reminder_days(round_.reminder_days) if reminder_days is None else reminder_days
     errors: list[str] = []
     same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
-    if round_.closes_at <= now:
+    was_closed = round_.closes_at <= now
+    reopened = was_closed and closes_at > now
+    if was_closed:
         if (
             opens_at != round_.opens_at
-            or closes_at != round_.closes_at
+            or (closes_at != round_.closes_at and not reopened)
             or catalogue_key != round_.catalogue.key
             or not same_wards
             or tuple(days) != parse_reminder_days(round_.reminder_days)
         ):
-            errors.append(_("締め切った調査は題名のほかは変えられません。"))
+            errors.append(
+                _(
+                    "締め切った調査は、題名と、受け付けを再開するための締め切りの日時"
+                    "（今より後）のほかは変えられません。"
+                )
+            )
     elif round_.opens_at <= now:
         if catalogue_key != round_.catalogue.key or not same_wards:
             errors.append(_("受付が始まった調査の基準（カタログ）と区は変えられません。"))
@@ -183,6 +193,8 @@ def update_round(
     round_.closes_at = closes_at
     round_.wards = wards
     round_.reminder_days = format_reminder_days(days)
+    if reopened and not errors:
+        discard_counts(round_)
     db.session.flush()
     return round_
 

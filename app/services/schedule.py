@@ -16,7 +16,9 @@ The send ledger (``MailLedger``) has one row per (round, person, kind), ever:
 - ``digest:<d>``: to the chief of each section that still has someone without a submitted
   response, listing them, at the same points;
 - ``closed``: to the committee (a committee grant for one of the round's wards or the whole
-  city), with the response rate, once the round has closed (up to
+  city), with the response rate as the results page gives it (from the round's counts, which
+  every tick writes first for the rounds that have closed: app/services/tally.py), once the
+  round has closed (up to
   ``SCHEDULER_CLOSED_SUMMARY_DAYS`` after the close, so that installing the scheduler does not
   mail about rounds closed long ago).
 
@@ -60,13 +62,13 @@ from app.models import (
     Round,
     Section,
     UTCDateTime,
-    Ward,
     round_ward,
 )
+from app.services.compliance import ALL, ResponseRate, round_results
 from app.services.mail import Outgoing
 from app.services.rounds import parse_reminder_days
+from app.services.tally import count_closed_rounds
 from app.wareki import reiwa_datetime
-from reports.rates import format_rate, percentage
 
 OPENED = "opened"
 CLOSED = "closed"
@@ -155,6 +157,7 @@ class PlanReport:
 
     written: dict[tuple[int, str], int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+    counted: list[int] = field(default_factory=list)  # rounds whose counts were written
 
 
 def _dialect_insert() -> Any:
@@ -264,6 +267,8 @@ def plan(now: datetime) -> PlanReport:
     """
     report = PlanReport()
     grace = timedelta(days=int(current_app.config["SCHEDULER_CLOSED_SUMMARY_DAYS"]))
+    # Rounds that have closed get their counts now, before anyone reads their results.
+    report.counted = count_closed_rounds(now)
 
     closed_rounds = sa.select(Round.id).where(Round.closes_at <= now)
     report.skipped[AFTER_CLOSE] = _skip(
@@ -492,12 +497,11 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
             )
             template = "digest"
         else:
-            wards, total, submitted = rates.get(round_.id, ([], 0, 0))
-            rate = format_rate(percentage(submitted, total, current_app.config["RATE_ROUNDING"]))
+            wards, overall = rates[round_.id]
+            rate = overall.text
             context.update(
                 wards=wards,
-                total=total,
-                submitted=submitted,
+                overall=overall,
                 rate=rate,
                 results_url=f"{base_url}/results/rounds/{round_.id}",
             )
@@ -566,45 +570,20 @@ def _section_non_respondents(
 
 def _response_rates(
     round_ids: Sequence[int],
-) -> dict[int, tuple[list[tuple[str, int, int]], int, int]]:
-    """For each round: (ward name, people, submitted) per ward, and the totals. One query."""
-    if not round_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(
-            Round.id,
-            Ward.name,
-            sa.func.count(Assignment.person_id),
-            sa.func.count(Response.id),
-        )
-        .select_from(Round)
-        .join(round_ward, round_ward.c.round_id == Round.id)
-        .join(Ward, Ward.id == round_ward.c.ward_id)
-        .join(Section, Section.ward_id == Ward.id)
-        .join(
-            Assignment,
-            sa.and_(
-                Assignment.section_id == Section.id, Assignment.fiscal_year == Round.fiscal_year
-            ),
-        )
-        .outerjoin(
-            Response,
-            sa.and_(
-                Response.round_id == Round.id,
-                Response.person_id == Assignment.person_id,
-                Response.status == ResponseStatus.SUBMITTED,
-            ),
-        )
-        .where(Round.id.in_(round_ids))
-        .group_by(Round.id, Ward.id, Ward.name, Ward.sort_order)
-        .order_by(Round.id, Ward.sort_order, Ward.name)
-    ).all()
-    result: dict[int, tuple[list[tuple[str, int, int]], int, int]] = {}
-    for round_id, ward_name, people, submitted in rows:
-        wards, total, done = result.get(round_id, ([], 0, 0))
-        wards.append((ward_name, people, submitted))
-        result[round_id] = (wards, total + people, done + submitted)
-    return result
+) -> dict[int, tuple[list[tuple[str, ResponseRate]], ResponseRate]]:
+    """For each closed round: each ward's response rate and the round's, exactly as the
+    results page gives them (from the round's counts, small groups hidden). A constant number
+    of queries per round."""
+    rates: dict[int, tuple[list[tuple[str, ResponseRate]], ResponseRate]] = {}
+    for round_id in round_ids:
+        results = round_results(round_id, with_previous=False)
+        wards = [
+            (group.name, results.response_rate(group.key))
+            for group in results.groups
+            if group.level == "ward"
+        ]
+        rates[round_id] = (wards, results.response_rate(ALL))
+    return rates
 
 
 # --- Reading: the dry run and the ledger pages ---------------------------------------------------
@@ -687,6 +666,13 @@ def immediate_effects(
             _(
                 "保存するとすぐに受付が始まり、対象の全員に「回答のお願い」のメールが"
                 "送られます。送ったメールは取り消せません。"
+            )
+        )
+    if was_closed and closes_at > now:
+        effects.append(
+            _(
+                "保存すると受け付けが再開します。集計した結果は捨てられ、新しい締め切りまで"
+                "誰も結果を見られなくなります。"
             )
         )
     if not was_closed and closes_at <= now:
