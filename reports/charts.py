@@ -97,7 +97,7 @@ class ProgressDay:
     label: str  # the day as the page writes it, e.g. 令和7年11月5日
     staff: int | None
     chief: int | None
-    total: int
+    total: int | None
 
 
 def _number(value: Decimal | None) -> float | None:
@@ -408,6 +408,8 @@ def progress_summary(days: Sequence[ProgressDay], expected: int | None) -> str:
     if not days:
         return _("まだ提出した人はいません。")
     last = days[-1]
+    if last.total is None:
+        return _("人数の少ない区分が分からないように、提出した人の合計は表示していません。")
     if expected:
         return _(
             "%(day)sまでに %(n)s 人が提出しました（対象 %(expected)s 人）。",

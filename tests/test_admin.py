@@ -187,14 +187,43 @@ def test_rounds_page_lists_rounds_and_the_nav_shows_admins_only(app, client, adm
 
 
 def test_closed_round_keeps_its_times_and_takes_a_new_title(app_ctx):
-    """update_round refuses to move a closed round's close, but renames it."""
+    """update_round refuses to move a closed round's close to another past time, but renames
+    it."""
     from app.services.rounds import RoundError, update_round
 
     catalogue = factories.catalogue("test-2026", fiscal_year=2026)
     closes = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     round_ = factories.round_(catalogue, opens_at=closes - timedelta(days=10), closes_at=closes)
     with pytest.raises(RoundError) as refused:
-        update_round(round_, "test-2026", ["高津区"], round_.opens_at, closes + timedelta(days=3))
-    assert refused.value.errors == ["締め切った調査は題名のほかは変えられません。"]
+        update_round(round_, "test-2026", ["高津区"], round_.opens_at, closes + timedelta(hours=3))
+    assert refused.value.errors == [
+        "締め切った調査は、題名と、受け付けを再開するための締め切りの日時（今より後）のほかは"
+        "変えられません。"
+    ]
     update_round(round_, "test-2026", ["高津区"], round_.opens_at, closes, title="新しい題名")
     assert (round_.title, round_.closes_at) == ("新しい題名", closes)
+
+
+def test_reopening_a_closed_round_discards_its_counts(app_ctx):
+    """Moving a counted round's close to a later time reopens it: its counts are deleted and
+    counted_at cleared, so its results are hidden again until the new close."""
+
+    from app.models import RoundCount, RoundHeadcount
+    from app.services.rounds import update_round
+    from app.services.tally import count_round
+
+    catalogue = factories.catalogue("test-2026", fiscal_year=2026)
+    closes = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    round_ = factories.round_(catalogue, opens_at=closes - timedelta(days=10), closes_at=closes)
+    section = factories.section("区民課")
+    person = factories.person(section=section, fiscal_year=2026)
+    factories.response(round_, person, {"std-1": "yes"}, section=section)
+    assert count_round(round_.id)
+    db.session.expire_all()
+    assert round_.counted_at is not None
+    counted = sa.select(sa.func.count()).select_from(RoundCount)
+    assert db.session.scalar(counted) == 1
+    update_round(round_, "test-2026", ["高津区"], round_.opens_at, closes + timedelta(days=3))
+    assert round_.counted_at is None and round_.is_open()
+    assert db.session.scalar(counted) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RoundHeadcount)) == 0

@@ -57,11 +57,15 @@ def _messages() -> dict[int, str]:
 
 
 def json_error(
-    status: int, message: str | None = None, fields: dict[str, str] | None = None
+    status: int,
+    message: str | None = None,
+    fields: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> FlaskResponse:
-    """An error response: ``{"error", "message"}``, and ``"fields"`` when given."""
+    """An error response: ``{"error", "message"}``, and ``"fields"`` when given; ``error`` is
+    ``code``, or the status's usual code."""
     body: dict[str, Any] = {
-        "error": ERROR_CODES.get(status, "error"),
+        "error": code or ERROR_CODES.get(status, "error"),
         "message": message or _messages().get(status, _("エラーが起きました。")),
     }
     if fields is not None:

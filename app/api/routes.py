@@ -184,7 +184,7 @@ def compliance(round_id: int) -> FlaskResponse:
         results = final_results(round_id, committee_ward_ids(_me()))
         body = compliance_json(results, request.args.get("group") or results.top.key)
     except ResultsError as exc:
-        return json_error(exc.status, exc.message)
+        return json_error(exc.status, exc.message, code=exc.code)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return jsonify(body)
 

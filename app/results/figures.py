@@ -193,7 +193,7 @@ def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title
             reiwa_date(p.day),
             p.submitted.get(Role.STAFF),
             p.submitted.get(Role.CHIEF),
-            p.submitted.get(None) or 0,
+            p.submitted.get(None),
         )
         for p in points
     ]
@@ -215,7 +215,7 @@ def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title
                 charts.role_name(charts.STAFF),
                 charts.role_name(charts.CHIEF),
             ),
-            [(d.label, [str(d.total), count(d.staff), count(d.chief)]) for d in days],
+            [(d.label, [count(d.total), count(d.staff), count(d.chief)]) for d in days],
         ),
         notes=[_("対象者数: %(n)s 人", n=expected if expected is not None else "＊")],
     )

@@ -94,6 +94,7 @@ class ResultsError(Exception):
     """The results cannot be shown; ``message`` is plain Japanese."""
 
     status = 404
+    code = "not_found"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -105,6 +106,7 @@ class ResultsNotFinal(ResultsError):
     shown yet, only its response progress (app/services/tally.py says why)."""
 
     status = 409
+    code = "not_final"
 
 
 def not_final_message(info: RoundInfo, now: datetime | None = None) -> str:
