@@ -9,21 +9,25 @@ Audiences:
 
 The declaration is kept on the view as ``view.access`` so that a test can walk ``app.url_map``
 and prove each route refuses everyone it should.
+
+The audience says who may use a page at all; the **ward scope** says which wards' rounds,
+results, goals and reports they may see or manage there (``ward_scope``, ``require_ward``,
+``require_round``, ``chief_section_ids``, below). Grants are per ward or city-wide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache, wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import abort, g, has_request_context
 from flask_login import current_user
 
 from app.extensions import db, login_manager
-from app.models import Assignment, Grant, GrantRole, Person, Role, utcnow
+from app.models import Assignment, Grant, GrantRole, Person, Role, Round, Section, utcnow
 from app.wareki import fiscal_year_of, tokyo
 
 AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
@@ -120,14 +124,84 @@ def _roles_of(person: Person, now: datetime | None) -> set[str]:
     return roles
 
 
-def committee_ward_ids(person: Person) -> set[int] | None:
-    """Ward ids whose results this person may read as committee or admin; None = every ward."""
-    rows = db.session.execute(
+# --- Ward scope: which wards (and sections) a person may see or manage --------------------------
+#
+# The one home of that question: every view, API route, export, admin page and ledger asks here.
+# "committee" is reading and the committee's work (results, exports, goals, annual reports):
+# committee grants and admin grants both give it, for their ward or (ward None) the city.
+# "admin" is running rounds (create, edit, the send ledger): admin grants only. A round with
+# several wards may be managed only by someone who may manage every one of them, since its
+# times, mail and ledger concern all of its people. docs/auth.md describes the rules.
+
+ScopeRole = Literal["committee", "admin"]
+
+_SCOPE_GRANTS: dict[str, tuple[GrantRole, ...]] = {
+    "committee": (GrantRole.COMMITTEE, GrantRole.ADMIN),
+    "admin": (GrantRole.ADMIN,),
+}
+
+
+def ward_scope(person: Person, role: ScopeRole) -> set[int] | None:
+    """The ids of the wards this person may see ("committee") or manage ("admin");
+    None = every ward (a city-wide grant), an empty set = none."""
+    if role not in _SCOPE_GRANTS:
+        raise ValueError(f"unknown scope role: {role!r}")
+    ward_ids = db.session.scalars(
         sa.select(Grant.ward_id).where(
-            Grant.person_id == person.id,
-            Grant.role.in_([GrantRole.COMMITTEE, GrantRole.ADMIN]),
+            Grant.person_id == person.id, Grant.role.in_(_SCOPE_GRANTS[role])
         )
     ).all()
-    if any(ward_id is None for (ward_id,) in rows):
+    if any(ward_id is None for ward_id in ward_ids):
         return None
-    return {ward_id for (ward_id,) in rows if ward_id is not None}
+    return {ward_id for ward_id in ward_ids if ward_id is not None}
+
+
+def covers(scope: set[int] | None, ward_ids: Iterable[int]) -> bool:
+    """Whether a scope (from ``ward_scope``) holds every one of ``ward_ids`` (at least one)."""
+    wanted = set(ward_ids)
+    return scope is None or (bool(wanted) and wanted <= scope)
+
+
+def require_ward(person: Person, role: ScopeRole, ward_id: int) -> None:
+    """403 unless the ward is in the person's scope. Wards are no secret (every ward's name is
+    public), so the refusal may say so; resources that belong to a ward answer 404 instead."""
+    if not covers(ward_scope(person, role), [ward_id]):
+        abort(403)
+
+
+def round_in_scope(person: Person, role: ScopeRole, round_: Round) -> bool:
+    """Whether every ward of the round is in the person's scope (what managing it needs).
+    Reading results is finer: ``round_results`` takes the scope and shows the reader's wards
+    of a round that also covers others."""
+    return covers(ward_scope(person, role), (ward.id for ward in round_.wards))
+
+
+def require_round(person: Person, role: ScopeRole, round_id: int) -> Round:
+    """The round, or 404 when it does not exist or is outside the person's scope: the answer
+    is the same, so that nobody learns which rounds other wards have."""
+    round_ = db.session.get(Round, round_id)
+    if round_ is None or not round_in_scope(person, role, round_):
+        abort(404)
+    return round_
+
+
+def chief_section_ids(person: Person, fiscal_year: int) -> set[int]:
+    """The sections this person is chief of in the fiscal year (the roster allows one): what a
+    chief sees and edits of their own, whatever their grants."""
+    return set(
+        db.session.scalars(
+            sa.select(Assignment.section_id).where(
+                Assignment.person_id == person.id,
+                Assignment.fiscal_year == fiscal_year,
+                Assignment.role == Role.CHIEF,
+            )
+        )
+    )
+
+
+def may_manage_section(person: Person, section: Section, fiscal_year: int) -> bool:
+    """Whether the person may edit the section's goals of the year: its chief that year, or
+    the committee (or an admin) of its ward."""
+    return section.id in chief_section_ids(person, fiscal_year) or covers(
+        ward_scope(person, "committee"), [section.ward_id]
+    )

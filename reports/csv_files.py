@@ -12,6 +12,7 @@ import io
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
+from reports.cells import safe_text
 from reports.table import ROLE_LABELS, ComplianceTable
 
 CsvShape = Literal["wide", "long"]
@@ -19,9 +20,10 @@ BOM = "\ufeff"
 
 
 def _line(values: Sequence[object]) -> str:
+    """One CSV line; text goes through ``safe_text`` so that Excel never runs it as a formula."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow(
-        ["" if v is None else v for v in values]
+        ["" if v is None else safe_text(v) for v in values]
     )
     return buffer.getvalue()
 

@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from reports.cells import safe_text
 from reports.table import ROLE_LABELS, ComplianceTable, RateCell
 
 # A Japanese font every Office on Japanese Windows has.
@@ -51,6 +52,13 @@ def compliance_workbook(table: ComplianceTable, out: IO[bytes] | None = None) ->
     return buffer.getvalue()
 
 
+def _put(sheet: Worksheet, row: int, column: int, value: object) -> Cell:
+    """Write one cell; text goes through ``safe_text`` so that it is never a formula."""
+    cell = cast(Cell, sheet.cell(row=row, column=column))
+    cell.value = safe_text(value)
+    return cell
+
+
 def _style_header(sheet: Worksheet, first_row: int, last_row: int, last_col: int) -> None:
     for row in sheet.iter_rows(
         min_row=first_row, max_row=last_row, min_col=1, max_col=last_col
@@ -63,7 +71,7 @@ def _style_header(sheet: Worksheet, first_row: int, last_row: int, last_col: int
 
 
 def _title(sheet: Worksheet, table: ComplianceTable, heading: str, last_col: int) -> None:
-    sheet.cell(row=1, column=1, value=f"{table.title}　{heading}（{table.scope}）").font = (
+    _put(sheet, 1, 1, f"{table.title}　{heading}（{table.scope}）").font = (
         _title_font
     )
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=last_col)
@@ -86,24 +94,24 @@ def _rates_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
     last_col = 2 + 2 * len(years)
     top = HEADER_FIRST_ROW
     _title(sheet, table, table.heading, last_col)
-    sheet.cell(row=top, column=1, value="基準 No")
-    sheet.cell(row=top, column=2, value="基準の内容")
-    sheet.cell(row=top, column=3, value="遵守率(%)")
+    _put(sheet, top, 1, "基準 No")
+    _put(sheet, top, 2, "基準の内容")
+    _put(sheet, top, 3, "遵守率(%)")
     sheet.merge_cells(start_row=top, start_column=1, end_row=top + 2, end_column=1)
     sheet.merge_cells(start_row=top, start_column=2, end_row=top + 2, end_column=2)
     sheet.merge_cells(start_row=top, start_column=3, end_row=top, end_column=last_col)
     for index, label in enumerate(years):
         col = 3 + 2 * index
-        sheet.cell(row=top + 1, column=col, value=label)
+        _put(sheet, top + 1, col, label)
         sheet.merge_cells(start_row=top + 1, start_column=col, end_row=top + 1, end_column=col + 1)
         for offset, role in enumerate(ROLE_LABELS):
-            sheet.cell(row=top + 2, column=col + offset, value=role)
+            _put(sheet, top + 2, col + offset, role)
     _style_header(sheet, top, top + 2, last_col)
 
     row_number = top + 3
     for row in table.rows:
-        sheet.cell(row=row_number, column=1, value=row.label).alignment = _center
-        sheet.cell(row=row_number, column=2, value=row.text).alignment = _wrap
+        _put(sheet, row_number, 1, row.label).alignment = _center
+        _put(sheet, row_number, 2, row.text).alignment = _wrap
         for offset, rate_cell in enumerate(row.cells):
             _rate(sheet.cell(row=row_number, column=3 + offset), rate_cell)
         for col in range(1, last_col + 1):
@@ -114,7 +122,7 @@ def _rates_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
         row_number += 1
     for line in table.legend:
         row_number += 1
-        sheet.cell(row=row_number, column=1, value=line).font = _font
+        _put(sheet, row_number, 1, line).font = _font
     sheet.column_dimensions["A"].width = 9
     sheet.column_dimensions["B"].width = 60
     for col in range(3, last_col + 1):
@@ -129,7 +137,7 @@ def _rate(cell: Cell, rate_cell: RateCell) -> None:
         cell.value = float(rate_cell.rate)
         cell.number_format = RATE_FORMAT
     else:
-        cell.value = rate_cell.text
+        cell.value = safe_text(rate_cell.text)
         cell.number_format = "@"
 
 
@@ -142,19 +150,19 @@ def _counts_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
     last_col = 2 + per_year * len(years)
     top = HEADER_FIRST_ROW
     _title(sheet, table, "遵守率の元になった回答数", last_col)
-    sheet.cell(row=top, column=1, value="基準 No")
-    sheet.cell(row=top, column=2, value="基準の内容")
+    _put(sheet, top, 1, "基準 No")
+    _put(sheet, top, 2, "基準の内容")
     sheet.merge_cells(start_row=top, start_column=1, end_row=top + 2, end_column=1)
     sheet.merge_cells(start_row=top, start_column=2, end_row=top + 2, end_column=2)
     for y, label in enumerate(years):
         year_col = 3 + per_year * y
-        sheet.cell(row=top, column=year_col, value=label)
+        _put(sheet, top, year_col, label)
         sheet.merge_cells(
             start_row=top, start_column=year_col, end_row=top, end_column=year_col + per_year - 1
         )
         for r, role in enumerate(ROLE_LABELS):
             role_col = year_col + len(COUNT_LABELS) * r
-            sheet.cell(row=top + 1, column=role_col, value=role)
+            _put(sheet, top + 1, role_col, role)
             sheet.merge_cells(
                 start_row=top + 1,
                 start_column=role_col,
@@ -162,17 +170,17 @@ def _counts_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
                 end_column=role_col + len(COUNT_LABELS) - 1,
             )
             for c, name in enumerate(COUNT_LABELS):
-                sheet.cell(row=top + 2, column=role_col + c, value=name)
+                _put(sheet, top + 2, role_col + c, name)
     _style_header(sheet, top, top + 2, last_col)
     row_number = top + 3
     for row in table.rows:
-        sheet.cell(row=row_number, column=1, value=row.label).alignment = _center
-        sheet.cell(row=row_number, column=2, value=row.text).alignment = _wrap
+        _put(sheet, row_number, 1, row.label).alignment = _center
+        _put(sheet, row_number, 2, row.text).alignment = _wrap
         col = 3
         for rate_cell in row.cells:
             for value in (rate_cell.complies, rate_cell.not_complies, rate_cell.not_applicable):
                 cell = sheet.cell(row=row_number, column=col)
-                cell.value = value if value is not None else rate_cell.text
+                cell.value = safe_text(value if value is not None else rate_cell.text)
                 cell.alignment = _right
                 col += 1
         for c in range(1, last_col + 1):

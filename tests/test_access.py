@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Grant, GrantRole, Role, Round
+from app.models import Assignment, Grant, GrantRole, Role, Round
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 
@@ -156,3 +156,154 @@ def test_the_person_and_their_roles_come_in_one_query(app, client, sign_in, sign
         grant_statements = [s for s in statements if "role_grant" in s]
         assert len(grant_statements) == 1, grant_statements
         assert "FROM person" in grant_statements[0]
+
+
+# --- The ward dimension: people of another ward are refused, and nothing is written ----------
+
+# Arguments that name something belonging to a ward.
+WARD_BOUND = frozenset({"round_id", "section_id", "ward_id", "team_id"})
+
+# One form body that every POST form of the app would accept (forms ignore what they do not
+# have), so that a refusal proves the ward check, not a form error.
+HOSTILE_FORM = {
+    "catalogue": "test-2025",
+    "wards": ["高津区", "宮前区"],
+    "title": "書き換えた題名",
+    "reminder_days": "1",
+    "confirm": "y",
+    "confirmed": "yes",
+    "goals-0-scene": "応対",
+    "goals-0-goal": "書き換えた目標",
+    "policy": "書き換えた方針",
+    "summary": "書き換えた総括",
+    "committee_name": "部会",
+    "committee_members": "",
+    "team-name": "書き換えたチーム",
+    "team-purpose": "目的",
+    "team-members": "",
+}
+
+
+@pytest.fixture
+def two_wards(app):
+    """高津区 with a section (its chief and staff), a working team and a closed round;
+    a committee member, an admin and a chief for 高津区 and the same three for 宮前区."""
+    with app.app_context():
+        now = datetime.now(UTC)
+        opens, closes = now - timedelta(days=10), now - timedelta(hours=1)
+        years = {fiscal_year_of(tokyo(opens)), fiscal_year_of(tokyo(now))}
+        home = factories.section("総務課", ward_name="高津区")
+        other = factories.section("総務課", ward_name="宮前区")
+        ids = {}
+        for ward, section in (("home", home), ("other", other)):
+            chief = factories.person()
+            for year in years:
+                db.session.add(
+                    Assignment(person=chief, fiscal_year=year, section=section, role=Role.CHIEF)
+                )
+            committee, admin = factories.person(), factories.person()
+            committee.grants.append(Grant(role=GrantRole.COMMITTEE, ward=section.ward))
+            admin.grants.append(Grant(role=GrantRole.ADMIN, ward=section.ward))
+            ids |= {f"chief_{ward}": chief.id, f"committee_{ward}": committee.id,
+                    f"admin_{ward}": admin.id}
+        for year in years:
+            for _ in range(3):
+                staff = factories.person()
+                db.session.add(
+                    Assignment(person=staff, fiscal_year=year, section=home, role=Role.STAFF)
+                )
+        round_ = factories.round_(
+            factories.catalogue(), wards=[home.ward], fiscal_year=fiscal_year_of(tokyo(opens)),
+            opens_at=opens, closes_at=closes, title="高津区の調査",
+        )
+        team = factories.working_team(home.ward, fiscal_year=fiscal_year_of(tokyo(now)))
+        db.session.commit()
+        samples = dict(ARGUMENT_SAMPLES) | {
+            "round_id": round_.id, "section_id": home.id, "ward_id": home.ward_id,
+            "team_id": team.id, "fiscal_year": fiscal_year_of(tokyo(now)), "fmt": "xlsx",
+        }
+        return ids, samples
+
+
+def _ward_bound_routes(app, samples):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or not rule.arguments & WARD_BOUND:
+            continue
+        url = rule.build({arg: samples[arg] for arg in rule.arguments})[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield app.view_functions[rule.endpoint].access, method, url
+
+
+def _dump() -> dict[str, list[tuple]]:
+    """Every row of every table, sorted: the database's whole state."""
+    return {
+        table.name: sorted(
+            (tuple(map(repr, row)) for row in db.session.execute(sa.select(table))), key=repr
+        )
+        for table in db.metadata.sorted_tables
+    }
+
+
+def _send(client, method, url):
+    if "/api/" in url:
+        return client.open(url, method=method, json={"answers": {"std-1": "yes"}})
+    return client.open(url, method=method, data=HOSTILE_FORM if method != "GET" else None)
+
+
+@pytest.mark.parametrize("who", ["committee", "admin", "chief"])
+def test_people_of_another_ward_get_nothing_and_change_nothing(app, client, sign_in, two_wards,
+                                                               who):
+    """宮前区's committee member, admin and chief get 404 or 403 on every route that names
+    高津区's round, section, ward or team, and no request of theirs changes any table."""
+    ids, samples = two_wards
+    sign_in(ids[f"{who}_other"])
+    checked = 0
+    for access_, method, url in _ward_bound_routes(app, samples):
+        if "person" not in access_ and who not in access_:
+            continue  # refused by its audience: test_routes_refuse_whoever_is_not_allowed
+        with app.app_context():
+            before = _dump() if method != "GET" else None
+        response = _send(client, method, url)
+        assert response.status_code in (403, 404), f"{who} {method} {url}"
+        if before is not None:
+            with app.app_context():
+                assert _dump() == before, f"{who} {method} {url} wrote to the database"
+        checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize("who", ["committee", "admin", "chief"])
+def test_people_of_the_ward_itself_reach_the_same_pages(app, client, sign_in, two_wards, who):
+    """The same URLs are not refused to 高津区's own committee member, admin or chief, so
+    the refusals above come from the ward, not from a broken sample URL."""
+    ids, samples = two_wards
+    sign_in(ids[f"{who}_home"])
+    reached = 0
+    for access_, method, url in _ward_bound_routes(app, samples):
+        if method != "GET" or who not in access_ or url.endswith(".pdf"):
+            continue  # (the PDF is the print view rendered, slow; the refusal walk has it)
+        response = client.get(url)
+        assert response.status_code not in (403, 404), f"{who} GET {url}"
+        reached += 1
+    assert reached >= 3
+
+
+def test_ward_scope_reads_the_grants_of_each_role(app_ctx):
+    """Reading ("committee") comes with committee and admin grants, managing ("admin") with
+    admin grants only; a grant without a ward is the whole city (None)."""
+    from app.access import covers, ward_scope
+
+    takatsu, miyamae = factories.ward("高津区"), factories.ward("宮前区")
+    both = factories.person()
+    both.grants += [Grant(role=GrantRole.COMMITTEE, ward=takatsu),
+                    Grant(role=GrantRole.ADMIN, ward=miyamae)]
+    city = factories.person()
+    city.grants.append(Grant(role=GrantRole.COMMITTEE))
+    nobody = factories.person()
+    db.session.flush()
+    assert ward_scope(both, "committee") == {takatsu.id, miyamae.id}
+    assert ward_scope(both, "admin") == {miyamae.id}
+    assert ward_scope(city, "committee") is None and ward_scope(city, "admin") == set()
+    assert ward_scope(nobody, "committee") == set()
+    assert covers(None, [takatsu.id]) and not covers({takatsu.id}, [takatsu.id, miyamae.id])
+    assert not covers({takatsu.id}, [])

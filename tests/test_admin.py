@@ -227,3 +227,135 @@ def test_reopening_a_closed_round_discards_its_counts(app_ctx):
     assert round_.counted_at is None and round_.is_open()
     assert db.session.scalar(counted) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RoundHeadcount)) == 0
+
+
+# --- An admin granted for one ward --------------------------------------------------------
+
+
+@pytest.fixture
+def ward_admin(app, client, sign_in):
+    """A signed-in admin of 高津区 only, and three future rounds: 高津区's, 幸区's (with a
+    reminder to 幸区's 未回答 太郎 in its ledger) and one of both wards."""
+    with app.app_context():
+        takatsu, saiwai = factories.ward("高津区"), factories.ward("幸区")
+        catalogue = factories.catalogue("test-2026", fiscal_year=2026)
+        person = factories.person()
+        person.grants.append(Grant(role=GrantRole.ADMIN, ward=takatsu))
+        opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
+        ids = {"admin": person.id}
+        for key, wards in (("own", [takatsu]), ("other", [saiwai]), ("both", [takatsu, saiwai])):
+            round_ = factories.round_(
+                catalogue, wards=wards, opens_at=opens, closes_at=opens + timedelta(days=20),
+                title=f"{key}の調査",
+            )
+            ids[key] = round_.id
+        waiting = factories.person(section=factories.section(ward_name="幸区"), name="未回答 太郎")
+        db.session.add(MailLedger(round_id=ids["other"], person_id=waiting.id, kind="opened",
+                                  state=MailState.PENDING))
+        db.session.commit()
+        sign_in(person)
+        return ids
+
+
+def _round_rows() -> list[tuple]:
+    return [
+        (r.id, r.title, r.opens_at, r.closes_at, r.reminder_days, tuple(w.name for w in r.wards))
+        for r in rounds()
+    ]
+
+
+def test_a_ward_admin_lists_only_the_rounds_of_their_ward(client, ward_admin):
+    """/admin/rounds shows 高津区's round only: not 幸区's, nor the round it shares with 幸区."""
+    page = client.get("/admin/rounds").get_data(as_text=True)
+    assert "ownの調査" in page
+    assert "otherの調査" not in page and "bothの調査" not in page
+
+
+@pytest.mark.parametrize("key", ["other", "both"])
+def test_a_ward_admin_gets_404_for_another_wards_round_and_its_ledger(client, ward_admin, key):
+    """Another ward's round, and a round that also covers another ward, answer 404 on the
+    edit page and the send ledger: no title, no names of who has not answered."""
+    round_id = ward_admin[key]
+    for url in (f"/admin/rounds/{round_id}/edit", f"/admin/rounds/{round_id}/mail"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        page = response.get_data(as_text=True)
+        assert "未回答 太郎" not in page and f"{key}の調査" not in page
+
+
+@pytest.mark.parametrize("key", ["other", "both"])
+def test_a_ward_admin_cannot_change_another_wards_round(app, client, ward_admin, key):
+    """Posting a new title and times for another ward's round is a 404 and changes nothing."""
+    with app.app_context():
+        before = _round_rows()
+    opens = datetime.now(UTC) + timedelta(days=3)
+    data = form(opens, opens + timedelta(days=5), title="書き換え", wards=["高津区"], confirm="y")
+    response = client.post(f"/admin/rounds/{ward_admin[key]}/edit", data=data)
+    assert response.status_code == 404
+    with app.app_context():
+        assert _round_rows() == before
+
+
+def test_a_ward_admin_cannot_create_or_widen_a_round_to_another_ward(app, client, ward_admin):
+    """The form offers 高津区 only; a round for 幸区, or 高津区's round widened to 幸区, is
+    refused in plain Japanese and nothing is written."""
+    page = client.get("/admin/rounds/new").get_data(as_text=True)
+    assert 'value="高津区"' in page and 'value="幸区"' not in page
+    with app.app_context():
+        before = _round_rows()
+    opens = datetime.now(UTC) + timedelta(days=3)
+    for url, wards in (("/admin/rounds/new", ["幸区"]),
+                       (f"/admin/rounds/{ward_admin['own']}/edit", ["高津区", "幸区"])):
+        response = client.post(url, data=form(opens, opens + timedelta(days=5), wards=wards))
+        assert response.status_code == 400, url
+        assert "幸区の調査を管理する権限がありません。" in response.get_data(as_text=True)
+    with app.app_context():
+        assert _round_rows() == before
+
+
+def test_a_ward_admin_manages_their_own_round(app, client, ward_admin):
+    """高津区's admin edits 高津区's round and reads its ledger."""
+    round_id = ward_admin["own"]
+    assert client.get(f"/admin/rounds/{round_id}/mail").status_code == 200
+    opens = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+    response = client.post(
+        f"/admin/rounds/{round_id}/edit", data=form(opens, opens + timedelta(days=5), title="新")
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Round, round_id).title == "新"
+
+
+def test_a_city_admin_manages_every_round(client, admin, app):
+    """An admin without a ward (the city) lists and opens a round of two wards."""
+    with app.app_context():
+        both = factories.round_(
+            db.session.scalar(sa.select(factories.Catalogue)),
+            wards=[factories.ward("高津区"), factories.ward("幸区")], title="二区の調査",
+        )
+        db.session.commit()
+        round_id = both.id
+    assert "二区の調査" in client.get("/admin/rounds").get_data(as_text=True)
+    assert client.get(f"/admin/rounds/{round_id}/edit").status_code == 200
+
+
+def test_the_round_services_keep_to_the_ward_scope(app_ctx):
+    """list_rounds lists, and create_round / update_round accept, only wards in the scope."""
+    from app.services.rounds import RoundError, create_round, list_rounds, update_round
+
+    takatsu, saiwai = factories.ward("高津区"), factories.ward("幸区")
+    catalogue = factories.catalogue("test-2026", fiscal_year=2026)
+    own = factories.round_(catalogue, wards=[takatsu])
+    both = factories.round_(catalogue, wards=[takatsu, saiwai])
+    assert [r.id for r in list_rounds(ward_ids={takatsu.id})] == [own.id]
+    assert {r.id for r in list_rounds(ward_ids=set())} == set()
+    assert {r.id for r in list_rounds()} == {own.id, both.id}
+    opens = datetime.now(UTC) + timedelta(days=3)
+    with pytest.raises(RoundError) as refused:
+        create_round("test-2026", ["幸区"], opens, opens + timedelta(days=1),
+                     allowed_ward_ids={takatsu.id})
+    assert refused.value.errors == ["幸区の調査を管理する権限がありません。"]
+    with pytest.raises(RoundError) as refused:
+        update_round(both, "test-2026", ["高津区"], both.opens_at, both.closes_at,
+                     allowed_ward_ids={takatsu.id})
+    assert "この調査は幸区の調査でもあるため、変えられません。" in refused.value.errors

@@ -43,10 +43,13 @@ class RoundForm(FlaskForm):
         _l("基準（カタログ）"),
         validators=[InputRequired(message=_l("基準（カタログ）を選んでください。"))],
     )
+    # The choices are the admin's own wards; any other name is refused by the service
+    # (create_round / update_round) with a message naming the ward, not by WTForms.
     wards = SelectMultipleField(
         _l("対象の区"),
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
+        validate_choice=False,
     )
     title = StringField(
         _l("題名"),
@@ -103,8 +106,9 @@ class RoundForm(FlaskForm):
         return parse_reminder_days(self.reminder_days.data or "")
 
 
-def round_form(round_: Round | None = None) -> RoundForm:
-    """The form with the catalogues and wards to choose from, filled from ``round_`` on GET."""
+def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None) -> RoundForm:
+    """The form with the catalogues and wards to choose from, filled from ``round_`` on GET;
+    the wards are those of the admin's scope ``ward_ids`` (None: every ward)."""
     form = RoundForm(obj=None)
     if round_ is not None and not form.is_submitted():
         form.catalogue.data = round_.catalogue.key
@@ -120,10 +124,10 @@ def round_form(round_: Round | None = None) -> RoundForm:
         SelectChoice(c.key, f"{fiscal_year_label(c.fiscal_year)} {c.title}（{c.key}）")
         for c in catalogues
     ]
-    form.wards.choices = [
-        SelectChoice(w.name, w.name)
-        for w in db.session.scalars(sa.select(Ward).order_by(Ward.sort_order, Ward.name))
-    ]
+    wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)
+    if ward_ids is not None:
+        wards = wards.where(Ward.id.in_(ward_ids))
+    form.wards.choices = [SelectChoice(w.name, w.name) for w in db.session.scalars(wards)]
     return form
 
 

@@ -2,22 +2,26 @@
 
 The rules live in ``app.services.rounds`` and ``app.services.schedule``; these views validate
 the form, call the service, commit once and redirect, or render the form again with what went
-wrong. Saving times that open or close a round at once (mail goes out, answers stop) asks for
-a confirmation first.
+wrong. An admin granted for some wards sees and manages only the rounds all of whose wards are
+theirs; any other round is a 404 (``app.access.require_round``), as if it did not exist.
+Saving times that open or close a round at once (mail goes out, answers stop) asks for a
+confirmation first.
 """
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from typing import cast
+
+from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, roles_of
+from app.access import access, require_round, roles_of, ward_scope
 from app.admin import bp
 from app.admin.forms import LedgerFilterForm, RoundForm, round_form
 from app.extensions import db
-from app.models import Round, utcnow
+from app.models import Person, Round, utcnow
 from app.services.rounds import RoundError, create_round, list_rounds, update_round
 from app.services.schedule import (
     STATE_LABELS,
@@ -31,14 +35,24 @@ from app.services.schedule import (
 LEDGER_PAGE_SIZE = 50
 
 
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+def _scope() -> set[int] | None:
+    """The wards whose rounds I manage (None: every ward)."""
+    return ward_scope(_me(), "admin")
+
+
 @bp.get("/rounds")
 @access("admin")
 def rounds() -> str:
-    """Admin: every round, newest first, with the number of messages in each state."""
+    """Admin: the rounds I manage, newest first, with the number of messages in each state."""
+    listed = list_rounds(ward_ids=_scope())
     return render_template(
         "admin/rounds.html",
-        rounds=list_rounds(),
-        counts=ledger_counts(),
+        rounds=listed,
+        counts=ledger_counts([r.id for r in listed]),
         now=utcnow(),
         labels=STATE_LABELS,
     )
@@ -48,22 +62,22 @@ def rounds() -> str:
 @access("admin")
 def new_round() -> ResponseReturnValue:
     """Admin: create a round (catalogue, wards, title, times, reminder days)."""
-    return _save(round_form(), None)
+    return _save(round_form(ward_ids=_scope()), None)
 
 
 @bp.route("/rounds/<int:round_id>/edit", methods=["GET", "POST"])
 @access("admin")
 def edit_round(round_id: int) -> ResponseReturnValue:
     """Admin: change a round; what may change depends on whether it has opened or closed."""
-    round_ = db.session.get(Round, round_id) or abort(404)
-    return _save(round_form(round_), round_)
+    round_ = require_round(_me(), "admin", round_id)
+    return _save(round_form(round_, ward_ids=_scope()), round_)
 
 
 @bp.get("/rounds/<int:round_id>/mail")
 @access("admin")
 def ledger(round_id: int) -> str:
     """Admin: the round's send ledger, 50 messages a page, with the count in each state."""
-    round_ = db.session.get(Round, round_id) or abort(404)
+    round_ = require_round(_me(), "admin", round_id)
     form = LedgerFilterForm(formdata=request.args)
     state = form.chosen() if form.validate() else None
     page = db.paginate(
@@ -98,11 +112,14 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     if effects and not form.confirm.data:
         return _render(form, round_, effects=effects)
     args = (form.catalogue.data, form.wards.data, opens_at, closes_at, form.title.data)
+    scope = _scope()
     try:
         if round_ is None:
-            round_ = create_round(*args, reminder_days=form.cadence())
+            round_ = create_round(*args, reminder_days=form.cadence(), allowed_ward_ids=scope)
         else:
-            update_round(round_, *args, reminder_days=form.cadence(), now=now)
+            update_round(
+                round_, *args, reminder_days=form.cadence(), now=now, allowed_ward_ids=scope
+            )
     except RoundError as error:
         db.session.rollback()
         return _render(form, round_, errors=error.errors), 400

@@ -16,7 +16,7 @@ from flask import Response, abort, render_template, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from app.access import access, committee_ward_ids
+from app.access import access, require_ward, ward_scope
 from app.annual import bp
 from app.extensions import db
 from app.models import Person, Round, Ward, WorkingTeam, YearPlan, round_ward, utcnow
@@ -43,9 +43,7 @@ def _report(ward_id: int, fiscal_year: int) -> AnnualReport:
     """The report, if the reader may see the ward (404 for no ward, 403 for another's)."""
     if not 2000 <= fiscal_year <= 2100 or db.session.get(Ward, ward_id) is None:
         abort(404)
-    allowed = committee_ward_ids(_me())
-    if allowed is not None and ward_id not in allowed:
-        abort(403)
+    require_ward(_me(), "committee", ward_id)
     report = annual_report(ward_id, fiscal_year)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return report
@@ -61,7 +59,7 @@ def _style_hash() -> str:
 @access("committee", "admin")
 def index() -> str:
     """Committee: the wards it reads and the years that have a plan, goals or a round."""
-    allowed = committee_ward_ids(_me())
+    allowed = ward_scope(_me(), "committee")
     wards_query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
     if allowed is not None:
         wards_query = wards_query.where(Ward.id.in_(allowed))

@@ -11,7 +11,7 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, committee_ward_ids
+from app.access import access, ward_scope
 from app.api import bp, json_error
 from app.api.openapi import openapi_document
 from app.api.results import compliance_json
@@ -181,7 +181,7 @@ def compliance(round_id: int) -> FlaskResponse:
     and the response rates; for the round as a whole or ``?group=`` (small groups hidden).
     A round outside the reader's wards is 404 like one that does not exist."""
     try:
-        results = final_results(round_id, committee_ward_ids(_me()))
+        results = final_results(round_id, ward_scope(_me(), "committee"))
         body = compliance_json(results, request.args.get("group") or results.top.key)
     except ResultsError as exc:
         return json_error(exc.status, exc.message, code=exc.code)

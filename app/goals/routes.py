@@ -18,7 +18,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, committee_ward_ids, roles_of
+from app.access import (
+    access,
+    covers,
+    may_manage_section,
+    require_ward,
+    roles_of,
+    ward_scope,
+)
 from app.extensions import db
 from app.goals import bp
 from app.goals.forms import (
@@ -63,10 +70,7 @@ def _is_committee() -> bool:
 
 
 def _may_manage_ward(ward_id: int) -> bool:
-    if not _is_committee():
-        return False
-    allowed = committee_ward_ids(_me())
-    return allowed is None or ward_id in allowed
+    return covers(ward_scope(_me(), "committee"), [ward_id])
 
 
 def _ward(ward_id: int) -> Ward:
@@ -74,8 +78,7 @@ def _ward(ward_id: int) -> Ward:
     ward = db.session.get(Ward, ward_id)
     if ward is None:
         abort(404)
-    if not _may_manage_ward(ward_id):
-        abort(403)
+    require_ward(_me(), "committee", ward_id)
     return ward
 
 
@@ -84,17 +87,17 @@ def _section(section_id: int, fiscal_year: int) -> Section:
     section = db.session.get(Section, section_id)
     if section is None:
         abort(404)
-    if section_id not in service.chief_section_ids(_me(), _year(fiscal_year)):
-        if not _may_manage_ward(section.ward_id):
-            abort(403)
+    if not may_manage_section(_me(), section, _year(fiscal_year)):
+        abort(403)
     return section
 
 
 def _team(team_id: int) -> WorkingTeam:
+    """The team, if the committee member may manage its ward; 404 otherwise, as for a team
+    that does not exist (another ward's teams are its own business)."""
     team = db.session.get(WorkingTeam, team_id)
-    if team is None:
+    if team is None or not _may_manage_ward(team.ward_id):
         abort(404)
-    _ward(team.ward_id)
     return team
 
 
@@ -122,7 +125,7 @@ def index() -> str:
     ).all()
     wards: list[Ward] = []
     if _is_committee():
-        allowed = committee_ward_ids(_me())
+        allowed = ward_scope(_me(), "committee")
         query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
         if allowed is not None:
             query = query.where(Ward.id.in_(allowed))

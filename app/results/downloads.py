@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, committee_ward_ids, roles_of
+from app.access import access, roles_of, ward_scope
 from app.extensions import db
 from app.models import Person
 from app.replica import reads_from_replica
@@ -83,7 +83,7 @@ def export(round_id: int, fmt: str) -> ResponseReturnValue:
     """Committee: the round's table (``?group=``) as xlsx, csv, csv-long, pdf or html."""
     export_format = _format(fmt)
     try:
-        results = final_results(round_id, committee_ward_ids(_me()))
+        results = final_results(round_id, ward_scope(_me(), "committee"))
         table = compliance_table(results, request.args.get("group") or results.top.key)
     except ResultsError as error:
         return _refused(error)
@@ -97,7 +97,7 @@ def _sheet_results(round_id: int, section_id: int) -> tuple[RoundResults, str]:
     me = _me()
     key = f"section:{section_id}"
     if {"committee", "admin"} & roles_of(me):
-        results = final_results(round_id, committee_ward_ids(me), with_previous=False)
+        results = final_results(round_id, ward_scope(me, "committee"), with_previous=False)
         results.group(key)
         return results, key
     if chief_section_key(round_id, me) != key:

@@ -1,7 +1,7 @@
 """The committee's pages (committee and admin only): the rounds, a round's table and charts,
 and a breakdown by ward, department or section; and plotly.js served by the app itself.
 
-A reader granted for some wards only reads those wards (``committee_ward_ids``); a round that
+A reader granted for some wards only reads those wards (``ward_scope``); a round that
 does not exist or covers none of their wards is a 404 either way, so that nobody learns which
 rounds other wards have. Every number comes from ``app.services.compliance``, which has already
 hidden the small groups.
@@ -20,7 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, committee_ward_ids, roles_of
+from app.access import access, roles_of, ward_scope
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Person, Role
@@ -42,7 +42,7 @@ YEAR = 365 * 24 * 3600
 
 
 def _ward_ids() -> set[int] | None:
-    return committee_ward_ids(cast(Person, current_user._get_current_object()))
+    return ward_scope(cast(Person, current_user._get_current_object()), "committee")
 
 
 def _refused(error: ResultsError, status: int | None = None) -> ResponseReturnValue:

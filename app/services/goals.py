@@ -347,19 +347,6 @@ def ward_sections(ward_id: int) -> list[tuple[Section, str | None]]:
     return [(section, department) for section, department in rows]
 
 
-def chief_section_ids(person: Person, fiscal_year: int) -> list[int]:
-    """The sections this person is chief of in the fiscal year (at most one)."""
-    return list(
-        db.session.scalars(
-            sa.select(Assignment.section_id).where(
-                Assignment.person_id == person.id,
-                Assignment.fiscal_year == fiscal_year,
-                Assignment.role == Role.CHIEF,
-            )
-        )
-    )
-
-
 def section_goals(section_id: int, fiscal_year: int) -> list[ServiceGoal]:
     """A section's goals for the year, by number."""
     return list(

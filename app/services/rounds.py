@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,6 +107,8 @@ def create_round(
     closes_at: datetime,
     title: str | None = None,
     reminder_days: Sequence[int] | None = None,
+    *,
+    allowed_ward_ids: Collection[int] | None = None,
 ) -> Round:
     """Create a round of the catalogue ``catalogue_key`` for the named wards.
 
@@ -115,10 +117,12 @@ def create_round(
     ward; both times are aware and ``opens_at < closes_at``; the title fits. The fiscal year
     is the opening's (see the module docstring); the default title is
     「令和N年度 区役所サービス基準 自己点検」 for that year. ``reminder_days`` (days before the
-    close, see ``parse_reminder_days``) defaults to 7, 3 and 1. Flushes, never commits.
+    close, see ``parse_reminder_days``) defaults to 7, 3 and 1. ``allowed_ward_ids`` is the
+    admin's ward scope (``app.access.ward_scope``; None = every ward): a ward outside it is
+    refused. Flushes, never commits.
     """
     catalogue, wards, fiscal_year, final_title = _checked(
-        catalogue_key, ward_names, opens_at, closes_at, title, []
+        catalogue_key, ward_names, opens_at, closes_at, title, [], allowed_ward_ids
     )
     round_ = Round(
         title=final_title,
@@ -145,6 +149,8 @@ def update_round(
     title: str | None = None,
     reminder_days: Sequence[int] | None = None,
     now: datetime | None = None,
+    *,
+    allowed_ward_ids: Collection[int] | None = None,
 ) -> Round:
     """Change a round, with the same checks as ``create_round`` and what its state allows.
 
@@ -156,11 +162,18 @@ def update_round(
     (app/services/tally.py). Mail already written in the send
     ledger stays as it is: the ledger's one row per (round, person, kind) means the opened mail
     and a reminder of a given days-before-close are never sent twice, whatever the new times
-    (docs/scheduler.md). Raises RoundError with every problem; flushes, never commits.
+    (docs/scheduler.md). ``allowed_ward_ids`` (the admin's ward scope, None = every ward) must
+    hold every ward of the round as it is and as it would be. Raises RoundError with every
+    problem; flushes, never commits.
     """
     now = now or utcnow()
     days = parse_reminder_days(round_.reminder_days) if reminder_days is None else reminder_days
     errors: list[str] = []
+    if allowed_ward_ids is not None:
+        outside = [w.name for w in round_.wards if w.id not in allowed_ward_ids]
+        if outside:
+            names = "、".join(outside)
+            errors.append(_("この調査は%(names)sの調査でもあるため、変えられません。", names=names))
     same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
     was_closed = round_.closes_at <= now
     reopened = was_closed and closes_at > now
@@ -184,7 +197,7 @@ def update_round(
         if opens_at != round_.opens_at:
             errors.append(_("受付が始まった調査の受付開始の日時は変えられません。"))
     catalogue, wards, fiscal_year, final_title = _checked(
-        catalogue_key, ward_names, opens_at, closes_at, title, errors
+        catalogue_key, ward_names, opens_at, closes_at, title, errors, allowed_ward_ids
     )
     round_.title = final_title
     round_.catalogue = catalogue
@@ -241,9 +254,11 @@ def _checked(
     closes_at: datetime,
     title: str | None,
     errors: list[str],
+    allowed_ward_ids: Collection[int] | None = None,
 ) -> tuple[Catalogue, list[Ward], int, str]:
     """The catalogue, wards, fiscal year and title of a round, or RoundError naming every
-    problem (``errors`` may bring problems found earlier)."""
+    problem (``errors`` may bring problems found earlier; a ward outside ``allowed_ward_ids``,
+    when given, is one)."""
     catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == catalogue_key))
     if catalogue is None:
         errors.append(
@@ -264,6 +279,12 @@ def _checked(
             if name not in found:
                 errors.append(_("区「%(name)s」はありません。", name=name))
         wards = [found[name] for name in names if name in found]
+        if allowed_ward_ids is not None:
+            for ward in wards:
+                if ward.id not in allowed_ward_ids:
+                    errors.append(
+                        _("%(name)sの調査を管理する権限がありません。", name=ward.name)
+                    )
 
     if catalogue is not None and catalogue.ward_id is not None:
         own = catalogue.ward.name if catalogue.ward is not None else ""
@@ -296,13 +317,26 @@ def _checked(
     return catalogue, wards, fiscal_year, final_title
 
 
-def list_rounds(now: datetime | None = None) -> list[RoundSummary]:
-    """Every round, newest opening first, with its catalogue and wards (two queries)."""
-    rows = db.session.execute(
+def list_rounds(
+    now: datetime | None = None, *, ward_ids: Collection[int] | None = None
+) -> list[RoundSummary]:
+    """Every round, newest opening first, with its catalogue and wards (two queries).
+
+    With ``ward_ids`` (an admin's ward scope; None = every ward) only the rounds whose wards
+    all lie in it: the rounds that admin may manage.
+    """
+    query = (
         sa.select(Round, Catalogue.key)
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .order_by(Round.opens_at.desc(), Round.id.desc())
-    ).all()
+    )
+    if ward_ids is not None:
+        in_round = round_ward.c.round_id == Round.id
+        query = query.where(
+            sa.exists().where(in_round),
+            ~sa.exists().where(in_round, round_ward.c.ward_id.not_in(list(ward_ids))),
+        )
+    rows = db.session.execute(query).all()
     wards_by_round: dict[int, list[str]] = {}
     if rows:
         for round_id, ward_name in db.session.execute(
