@@ -100,6 +100,24 @@ def test_a_chief_sees_their_own_sections_sheet(app, client, sign_in, data):
     assert "S2の遵守率" in page and "85.7" in page and "87.5" in page
 
 
+def test_a_chief_on_another_wards_committee_still_sees_their_own_sheet(
+    app, client, sign_in, data
+):
+    """S2's chief who also sits on 宮前区's committee reads S2's sheet as its chief (the
+    committee grant for another ward does not take the chief's own sheet away)."""
+    with app.app_context():
+        from app.models import Person
+
+        chief = db.session.get(Person, data["chiefs"]["S2"])
+        ward = factories.ward("宮前区")
+        chief.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=ward.id))
+        db.session.commit()
+    sign_in(data["chiefs"]["S2"])
+    response = client.get(f"/results/rounds/{data['round']}/sections/{data['sections']['S2']}")
+    assert response.status_code == 200
+    assert "85.7" in response.get_data(as_text=True)
+
+
 def test_a_chief_cannot_see_another_sections_sheet(app, client, sign_in, data):
     """S2's chief asking for S1's sheet, or its download, gets 404 and no numbers."""
     sign_in(_person(app, data["chiefs"]["S2"]))

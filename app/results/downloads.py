@@ -96,13 +96,13 @@ def _sheet_results(round_id: int, section_id: int) -> tuple[RoundResults, str]:
     the section's chief in the round's year, or a committee member of its ward."""
     me = _me()
     key = f"section:{section_id}"
-    if {"committee", "admin"} & roles_of(me):
-        results = final_results(round_id, ward_scope(me, "committee"), with_previous=False)
-        results.group(key)
-        return results, key
-    if chief_section_key(round_id, me) != key:
+    if chief_section_key(round_id, me) == key:
+        return final_results(round_id, with_previous=False), key
+    if not {"committee", "admin"} & roles_of(me):
         raise ResultsError(_("この課の結果を見る権限がありません。"))
-    return final_results(round_id, with_previous=False), key
+    results = final_results(round_id, ward_scope(me, "committee"), with_previous=False)
+    results.group(key)
+    return results, key
 
 
 @bp.get("/rounds/<int:round_id>/sections/<int:section_id>")
