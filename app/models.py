@@ -365,6 +365,16 @@ class Round(Model):
     def state(self, now: datetime | None = None) -> RoundState:
         return round_state(self.opens_at, self.closes_at, now)
 
+    @classmethod
+    def closed_by(cls, now: datetime) -> sa.ColumnElement[bool]:
+        """SQL: the round has closed at ``now`` (``round_state``'s rule, in a query)."""
+        return cls.closes_at <= now
+
+    @classmethod
+    def open_at(cls, now: datetime) -> sa.ColumnElement[bool]:
+        """SQL: the round is open at ``now`` (``round_state``'s rule, in a query)."""
+        return sa.and_(cls.opens_at <= now, cls.closes_at > now)
+
     def is_open(self, now: datetime | None = None) -> bool:
         return self.state(now) == "open"
 

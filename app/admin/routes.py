@@ -106,8 +106,8 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
         opens_at,
         closes_at,
         now,
-        was_open=round_ is not None and round_.opens_at <= now,
-        was_closed=round_ is not None and round_.closes_at <= now,
+        was_open=round_ is not None and round_.state(now) != "upcoming",
+        was_closed=round_ is not None and round_.state(now) == "closed",
     )
     if effects and not form.confirm.data:
         return _render(form, round_, effects=effects)

@@ -51,7 +51,7 @@ def report_round_id(ward_id: int, fiscal_year: int) -> int | None:
         .join(round_ward, round_ward.c.round_id == Round.id)
         .where(round_ward.c.ward_id == ward_id, Round.fiscal_year == fiscal_year)
         .order_by(
-            sa.case((Round.closes_at <= now, 0), else_=1),
+            sa.case((Round.closed_by(now), 0), else_=1),
             Round.closes_at.desc(),
             Round.id.desc(),
         )

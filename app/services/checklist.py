@@ -71,11 +71,11 @@ from app.models import (
     Section,
     SectionAnswer,
     Standard,
-    round_ward,
     section_kind_link,
     standard_kind_link,
     utcnow,
 )
+from app.services.audience import join_audience
 
 Part = Literal["self", "section"]
 Progress = Literal["not_started", "draft", "submitted"]
@@ -216,23 +216,11 @@ def _not_in_round() -> NotInRound:
 
 def _in_round(person_id: Any) -> sa.Select[Any]:
     """Rounds joined to the person's assignment of each round's year in one of its wards."""
-    return (
-        sa.select(Round)
-        .join(round_ward, round_ward.c.round_id == Round.id)
-        .join(Section, Section.ward_id == round_ward.c.ward_id)
-        .join(
-            Assignment,
-            sa.and_(
-                Assignment.section_id == Section.id,
-                Assignment.fiscal_year == Round.fiscal_year,
-                Assignment.person_id == person_id,
-            ),
-        )
-        .outerjoin(
-            Response,
-            sa.and_(Response.round_id == Round.id, Response.person_id == person_id),
-        )
+    query: sa.Select[Any] = join_audience(sa.select(Round), person_id=person_id).outerjoin(
+        Response,
+        sa.and_(Response.round_id == Round.id, Response.person_id == person_id),
     )
+    return query
 
 
 def _context(round_id: int, person: Person, *, saving: bool = False) -> _Context:
@@ -749,19 +737,8 @@ def section_progress(
     then by employee id; their status only, never their answers. Two queries.
     """
     row = db.session.execute(
-        sa.select(Round.fiscal_year, Section.id, Section.name)
-        .join(round_ward, round_ward.c.round_id == Round.id)
-        .join(Section, Section.ward_id == round_ward.c.ward_id)
-        .join(
-            Assignment,
-            sa.and_(
-                Assignment.section_id == Section.id,
-                Assignment.fiscal_year == Round.fiscal_year,
-                Assignment.person_id == chief.id,
-                Assignment.role == Role.CHIEF,
-            ),
-        )
-        .where(Round.id == round_id)
+        join_audience(sa.select(Round.fiscal_year, Section.id, Section.name), person_id=chief.id)
+        .where(Round.id == round_id, Assignment.role == Role.CHIEF)
     ).first()
     if row is None:
         raise _not_in_round()

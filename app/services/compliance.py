@@ -57,6 +57,7 @@ from app.models import (
     round_ward,
     utcnow,
 )
+from app.services.audience import ROLES, asked_roles
 from app.services.tally import (
     answer_counts,
     counts_by_ward,
@@ -77,7 +78,6 @@ from reports.rates import (
 Level = Literal["all", "ward", "department", "section"]
 LEVELS: tuple[Level, ...] = ("all", "ward", "department", "section")
 CellState = Literal["shown", "empty", "hidden"]
-ROLES: tuple[Role, ...] = (Role.STAFF, Role.CHIEF)
 
 ALL = "all"  # the group of everyone in the round, and the column of all standards
 
@@ -571,12 +571,7 @@ def _standards(info: RoundInfo) -> list[StandardInfo]:
     ).all()
     standards = []
     for key, number, text, scene, audience, ward_specific, catalogue_ward in rows:
-        if audience is Audience.SECTION:
-            asked = frozenset({Role.CHIEF})
-        elif ward_specific and catalogue_ward is None:
-            asked = frozenset()  # a city catalogue's ward-specific list is never asked
-        else:
-            asked = frozenset(ROLES)
+        asked = asked_roles(audience, ward_specific, catalogue_ward)
         standards.append(
             StandardInfo(key, number, text, scene, audience, ward_specific, asked)
         )
@@ -967,7 +962,7 @@ def compliance_trend(
     now = now or utcnow()
     rw = round_ward
     ensure_counted(
-        db.session.scalars(sa.select(Round.id).where(Round.closes_at <= now)).all(), now
+        db.session.scalars(sa.select(Round.id).where(Round.closed_by(now))).all(), now
     )
     rows = counts_by_ward(now)
     # The rounds, their wards and standards: one query (a handful of rows per round).
@@ -980,7 +975,7 @@ def compliance_trend(
         .join(rw, rw.c.round_id == Round.id)
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .join(Standard, Standard.catalogue_id == Catalogue.id)
-        .where(Round.counted_at.is_not(None), Round.closes_at <= now)
+        .where(Round.counted_at.is_not(None), Round.closed_by(now))
         .order_by(Round.fiscal_year, Round.closes_at, Round.id, Standard.position)
     ).all()
     round_year: dict[int, int] = {}
@@ -995,12 +990,7 @@ def compliance_trend(
         round_wards[round_id].add(ward_id)
         chosen[(year, ward_id)] = round_id  # ordered by close: the last one wins
         section = Audience(audience) is Audience.SECTION
-        if section:
-            roles: frozenset[Role] = frozenset({Role.CHIEF})
-        elif ward_specific and cat_ward is None:
-            roles = frozenset()
-        else:
-            roles = frozenset(ROLES)
+        roles = asked_roles(audience, ward_specific, cat_ward)
         asked[round_id][key] = roles
         latest[key] = TrendStandard(key, number, text, section)
     allowed = None if ward_ids is None else set(ward_ids)

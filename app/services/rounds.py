@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.models import Catalogue, Round, Ward, round_ward, utcnow
+from app.models import Catalogue, Round, Ward, round_state, round_ward, utcnow
 from app.services.tally import discard_counts
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
@@ -175,8 +175,8 @@ def update_round(
             names = "、".join(outside)
             errors.append(_("この調査は%(names)sの調査でもあるため、変えられません。", names=names))
     same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
-    was_closed = round_.closes_at <= now
-    reopened = was_closed and closes_at > now
+    was_closed = round_.state(now) == "closed"
+    reopened = was_closed and round_state(opens_at, closes_at, now) != "closed"
     if was_closed:
         if (
             opens_at != round_.opens_at
@@ -191,7 +191,7 @@ def update_round(
                     "（今より後）のほかは変えられません。"
                 )
             )
-    elif round_.opens_at <= now:
+    elif round_.state(now) == "open":
         if catalogue_key != round_.catalogue.key or not same_wards:
             errors.append(_("受付が始まった調査の基準（カタログ）と区は変えられません。"))
         if opens_at != round_.opens_at:

@@ -62,8 +62,10 @@ from app.models import (
     Round,
     Section,
     UTCDateTime,
+    round_state,
     round_ward,
 )
+from app.services.audience import join_audience
 from app.services.compliance import ALL, ResponseRate, round_results
 from app.services.mail import Outgoing
 from app.services.rounds import parse_reminder_days
@@ -141,7 +143,7 @@ def due_reminder_days(
     A point ``d`` is due from ``closes_at - d days`` until the close, when that moment is
     after the opening; of the due points the one nearest the close wins.
     """
-    if not opens_at <= now < closes_at:
+    if round_state(opens_at, closes_at, now) != "open":
         return None
     due = [
         d
@@ -182,13 +184,11 @@ def _submitted(round_id: Any, person_id: Any) -> sa.Exists:
 
 
 def _respondents(round_: Round) -> sa.Select[Any]:
-    """Person ids of everyone who must answer the round (its wards' roster of its year)."""
-    return (
-        sa.select(Assignment.person_id)
-        .join(Section, Section.id == Assignment.section_id)
-        .join(round_ward, round_ward.c.ward_id == Section.ward_id)
-        .where(round_ward.c.round_id == round_.id, Assignment.fiscal_year == round_.fiscal_year)
-    )
+    """Person ids of everyone the round asks (``audience.join_audience``)."""
+    query: sa.Select[Any] = join_audience(
+        sa.select(Assignment.person_id).select_from(Round)
+    ).where(Round.id == round_.id)
+    return query
 
 
 def _non_respondents(round_: Round) -> sa.Select[Any]:
@@ -270,7 +270,7 @@ def plan(now: datetime) -> PlanReport:
     # Rounds that have closed get their counts now, before anyone reads their results.
     report.counted = count_closed_rounds(now)
 
-    closed_rounds = sa.select(Round.id).where(Round.closes_at <= now)
+    closed_rounds = sa.select(Round.id).where(Round.closed_by(now))
     report.skipped[AFTER_CLOSE] = _skip(
         sa.and_(MailLedger.kind != CLOSED, MailLedger.round_id.in_(closed_rounds)),
         AFTER_CLOSE,
@@ -293,7 +293,7 @@ def plan(now: datetime) -> PlanReport:
     ).all()
     for round_ in rounds:
         written: dict[str, int] = {}
-        if round_.closes_at <= now:
+        if round_.state(now) == "closed":
             written[CLOSED] = _write(round_.id, CLOSED, _committee(round_), now)
         else:
             written[OPENED] = _write(round_.id, OPENED, _respondents(round_), now)
@@ -526,7 +526,7 @@ def _section_non_respondents(
     chief = so.aliased(Assignment)
     member = so.aliased(Assignment)
     member_person = so.aliased(Person)
-    rows = db.session.execute(
+    query = join_audience(
         sa.select(
             Round.id,
             chief.person_id,
@@ -535,13 +535,11 @@ def _section_non_respondents(
             member_person.name,
             Response.status,
         )
-        .select_from(Round)
-        .join(chief, sa.and_(chief.fiscal_year == Round.fiscal_year, chief.role == Role.CHIEF))
-        .join(Section, Section.id == chief.section_id)
-        .join(
-            round_ward,
-            sa.and_(round_ward.c.round_id == Round.id, round_ward.c.ward_id == Section.ward_id),
-        )
+        .select_from(Round),
+        assignment=chief,
+    )
+    rows = db.session.execute(
+        query.where(chief.role == Role.CHIEF)
         .join(
             member,
             sa.and_(member.section_id == chief.section_id, member.fiscal_year == Round.fiscal_year),
@@ -661,21 +659,22 @@ def immediate_effects(
 ) -> list[str]:
     """What saving these times sets off at once and cannot be undone (asked to confirm)."""
     effects: list[str] = []
-    if not was_open and not was_closed and opens_at <= now < closes_at:
+    state = round_state(opens_at, closes_at, now)
+    if not was_open and not was_closed and state == "open":
         effects.append(
             _(
                 "保存するとすぐに受付が始まり、対象の全員に「回答のお願い」のメールが"
                 "送られます。送ったメールは取り消せません。"
             )
         )
-    if was_closed and closes_at > now:
+    if was_closed and state != "closed":
         effects.append(
             _(
                 "保存すると受け付けが再開します。集計した結果は捨てられ、新しい締め切りまで"
                 "誰も結果を見られなくなります。"
             )
         )
-    if not was_closed and closes_at <= now:
+    if not was_closed and state == "closed":
         effects.append(
             _(
                 "保存するとすぐに締め切られ、それ以後は誰も回答できません。委員に"

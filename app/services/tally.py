@@ -36,7 +36,6 @@ from app.extensions import db
 from app.models import (
     Answer,
     AnswerValue,
-    Assignment,
     Response,
     ResponseStatus,
     Role,
@@ -47,38 +46,15 @@ from app.models import (
     Section,
     SectionAnswer,
     Standard,
-    round_ward,
     utcnow,
 )
 from app.replica import on_replica
+from app.services.audience import audience
 
 # (section id, its ward id, role, people expected, responses submitted)
 Headcount = tuple[int, int, Role, int, int]
 # (section id, role, standard key, complies, does not comply, not applicable)
 AnswerCount = tuple[int, Role, str, int, int, int]
-
-
-def audience() -> Any:
-    """Everyone a round asks, one row per (round, person): assigned in the round's fiscal year
-    to a section of one of its wards, with that section and role. Columns: round_id,
-    person_id, section_id, role."""
-    return (
-        sa.select(
-            Round.id.label("round_id"),
-            Assignment.person_id.label("person_id"),
-            Assignment.section_id.label("section_id"),
-            Assignment.role.label("role"),
-        )
-        .join(round_ward, round_ward.c.round_id == Round.id)
-        .join(Section, Section.ward_id == round_ward.c.ward_id)
-        .join(
-            Assignment,
-            sa.and_(
-                Assignment.section_id == Section.id,
-                Assignment.fiscal_year == Round.fiscal_year,
-            ),
-        )
-    )
 
 
 def _count(value: AnswerValue, column: Any) -> Any:
@@ -152,7 +128,7 @@ def count_round(
     session = session or db.session()
     claimed: Any = session.execute(
         sa.update(Round)
-        .where(Round.id == round_id, Round.counted_at.is_(None), Round.closes_at <= now)
+        .where(Round.id == round_id, Round.counted_at.is_(None), Round.closed_by(now))
         .values(counted_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -233,7 +209,7 @@ def ensure_counted(round_ids: Iterable[int], now: datetime | None = None) -> boo
         return True
     pending = db.session.scalars(
         sa.select(Round.id).where(
-            Round.id.in_(ids), Round.counted_at.is_(None), Round.closes_at <= now
+            Round.id.in_(ids), Round.counted_at.is_(None), Round.closed_by(now)
         )
     ).all()
     if not pending:
@@ -254,7 +230,7 @@ def count_closed_rounds(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     pending = db.session.scalars(
         sa.select(Round.id)
-        .where(Round.counted_at.is_(None), Round.closes_at <= now)
+        .where(Round.counted_at.is_(None), Round.closed_by(now))
         .order_by(Round.id)
     ).all()
     return [round_id for round_id in pending if count_round(round_id, now)]
@@ -309,7 +285,7 @@ def counts_by_ward(now: datetime) -> list[tuple[int, int, Role, str, int, int, i
         )
         .join(Section, Section.id == RoundCount.section_id)
         .join(Round, Round.id == RoundCount.round_id)
-        .where(Round.counted_at.is_not(None), Round.closes_at <= now)
+        .where(Round.counted_at.is_not(None), Round.closed_by(now))
         .group_by(RoundCount.round_id, Section.ward_id, RoundCount.role, RoundCount.standard_key)
     ).all()
     return [(r, w, Role(role), k, int(y), int(n), int(na)) for r, w, role, k, y, n, na in rows]

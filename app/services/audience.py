@@ -1,0 +1,59 @@
+"""Who a round asks, and what: the one home of these rules (docs/architecture.md).
+
+- A round asks everyone **assigned in the round's fiscal year to a section of one of its
+  wards**, in the role (職員 or 所属長) and section of that assignment (``join_audience``,
+  ``audience``).
+- Of a catalogue's standards, the ``everyone`` ones are asked of staff and chiefs alike, each for
+  themself; the ``section`` ones of the chief only, once for the section (and only of sections
+  of the standard's kinds, when it names any: ``checklist._items_query``); a city catalogue's
+  ward-specific list belongs to no ward in particular and is asked of nobody (``asked_roles``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.models import Assignment, Audience, Role, Round, Section, round_ward
+
+ROLES: tuple[Role, ...] = (Role.STAFF, Role.CHIEF)
+
+
+def join_audience(query: Any, *, person_id: Any = None, assignment: Any = Assignment) -> Any:
+    """``query`` (which selects from Round) joined to the round's audience: its wards, their
+    sections, and the assignments of the round's fiscal year in them (of one person when
+    ``person_id`` is given; ``assignment`` may be an alias of Assignment)."""
+    on = [assignment.section_id == Section.id, assignment.fiscal_year == Round.fiscal_year]
+    if person_id is not None:
+        on.append(assignment.person_id == person_id)
+    return (
+        query.join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Section, Section.ward_id == round_ward.c.ward_id)
+        .join(assignment, sa.and_(*on))
+    )
+
+
+def audience() -> Any:
+    """Everyone a round asks, one row per (round, person), with the section and role they
+    answer in. Columns: round_id, person_id, section_id, role."""
+    return join_audience(
+        sa.select(
+            Round.id.label("round_id"),
+            Assignment.person_id.label("person_id"),
+            Assignment.section_id.label("section_id"),
+            Assignment.role.label("role"),
+        ).select_from(Round)
+    )
+
+
+def asked_roles(
+    audience_: Audience, ward_specific: bool, catalogue_ward_id: int | None
+) -> frozenset[Role]:
+    """The roles a standard is asked of: the chief for a section-level standard, nobody for a
+    city catalogue's ward-specific list, staff and chiefs for the rest."""
+    if Audience(audience_) is Audience.SECTION:
+        return frozenset({Role.CHIEF})
+    if ward_specific and catalogue_ward_id is None:
+        return frozenset()
+    return frozenset(ROLES)
