@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Grant, GrantRole, Role, Round
+from app.models import Assignment, Grant, GrantRole, Role, Round
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 
@@ -122,6 +122,12 @@ def test_the_person_and_their_roles_come_in_one_query(app, client, sign_in, sign
         both.grants.append(Grant(role=GrantRole.COMMITTEE))
         last_year_chief = factories.person(
             section=section, role=Role.CHIEF, fiscal_year=fiscal_year - 1
+        )
+        # Staff this year (without an assignment this year they would have left).
+        db.session.add(
+            Assignment(
+                person=last_year_chief, fiscal_year=fiscal_year, section=section, role=Role.STAFF
+            )
         )
         db.session.commit()
         ids = {
