@@ -535,7 +535,8 @@ def test_language_switch_ignores_an_external_next(client):
 
 
 def test_proxy_fix_takes_the_client_address_from_x_forwarded_for(app, database_url):
-    """With PROXY_FIX_X_FOR=1 the throttle sees the address the proxy forwarded."""
+    """With PROXY_FIX_X_FOR=1 the throttle sees the address the proxy forwarded (the last in
+    X-Forwarded-For), not one the client wrote in front of it."""
     proxied = create_app(
         {
             "TESTING": True,
@@ -548,7 +549,9 @@ def test_proxy_fix_takes_the_client_address_from_x_forwarded_for(app, database_u
         db.create_all()
     client = proxied.test_client()
     _login(client, "NOBODY", "whatever-pass", headers={"X-Forwarded-For": "192.0.2.7"})
-    assert [a.address for a in _attempts(proxied)] == ["192.0.2.7"]
+    spoofed = "203.0.113.66, 192.0.2.8"  # the client wrote the first, the proxy added the second
+    _login(client, "NOBODY", "whatever-pass", headers={"X-Forwarded-For": spoofed})
+    assert [a.address for a in _attempts(proxied)] == ["192.0.2.7", "192.0.2.8"]
     with proxied.app_context():
         db.session.remove()
         db.engine.dispose()
