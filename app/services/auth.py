@@ -1,4 +1,5 @@
-"""Sign-in rules: passwords, throttling of failed attempts, one-time set-password links.
+"""Sign-in rules: passwords, ending sessions, who has left the roster, throttling of failed
+attempts, one-time set-password links.
 
 Functions here flush but never commit; the view or command that calls them commits.
 See docs/auth.md for the policy in plain words.
