@@ -21,7 +21,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     """Defaults, then ``instance/config.py``, then ``FLASK_*`` and ``DATABASE_URL``, then tests."""
-    from app.config import Defaults, check_results_settings, database_url_from_env
+    from app.config import (
+        Defaults,
+        check_results_settings,
+        database_url_from_env,
+        ensure_secret_key,
+    )
 
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
@@ -35,11 +40,13 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
             app.config[key] = env_url
     if test_config is not None:
         app.config.from_mapping(test_config)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+    embedded = not app.config.get("SQLALCHEMY_DATABASE_URI")
+    if embedded:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "kijun.sqlite3")
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
     check_results_settings(app.config)
+    ensure_secret_key(app.config, app.instance_path, embedded)
 
 
 def register_extensions(app: Flask) -> None:
@@ -68,9 +75,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_person(person_id: str) -> models.Person | None:
-        from app.access import load_signed_in
+        from app.auth.sessions import load_session_person
 
-        return load_signed_in("id", int(person_id))
+        return load_session_person(person_id)
 
 
 def register_security(app: Flask) -> None:

@@ -28,6 +28,7 @@ from flask_login import current_user
 
 from app.extensions import db, login_manager
 from app.models import Assignment, Grant, GrantRole, Person, Role, Round, Section, utcnow
+from app.services.auth import has_left_clause
 from app.wareki import fiscal_year_of, tokyo
 
 AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
@@ -73,13 +74,16 @@ def roles_of(person: Person, now: datetime | None = None) -> set[str]:
 def load_signed_in(by: str, value: object) -> Person | None:
     """The person whose ``by`` column ("id" or "employee_id") is ``value``, together with
     their roles, in one query; the roles are kept for this request, so that the page's menu
-    asks the database nothing more."""
+    asks the database nothing more. None for nobody, and for a person the latest roster
+    shows as having left (``has_left_clause``): their grants end with them."""
     row = db.session.execute(
         _signed_in_query(by), {"value": value, "fiscal_year": fiscal_year_of(tokyo(utcnow()))}
     ).first()
     if row is None:
         return None
-    person, is_chief, *has_grants = row
+    person, is_chief, left, *has_grants = row
+    if left:
+        return None
     roles = {"person"} | {
         role.value for role, has in zip(GrantRole, has_grants, strict=True) if has
     }
@@ -101,8 +105,11 @@ def _signed_in_query(by: str) -> sa.Select[Any]:
         Assignment.fiscal_year == sa.bindparam("fiscal_year"),
         Assignment.role == Role.CHIEF,
     )
+    left = has_left_clause(sa.bindparam("fiscal_year"))
     column = {"id": Person.id, "employee_id": Person.employee_id}[by]
-    statement: Any = sa.select(Person, chief, *granted).where(column == sa.bindparam("value"))
+    statement: Any = sa.select(Person, chief, left, *granted).where(
+        column == sa.bindparam("value")
+    )
     return statement
 
 

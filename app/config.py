@@ -55,8 +55,77 @@ def check_results_settings(config: Mapping[str, Any]) -> None:
         )
 
 
+DEFAULT_SECRET_KEY = "dev-only-change-me"  # noqa: S105 - refused outside debug and tests
+
+UNSET_KEY_MESSAGE = (
+    "SECRET_KEY が設定されていません（空か、開発用の既定値 {default!r} のままです）。"
+    "instance/config.py に SECRET_KEY = \"…長いランダムな文字列…\" を書くか、"
+    "環境変数 FLASK_SECRET_KEY を設定してください。複数のサーバーでは同じ値にします。"
+    "値は例えば python3 -c 'import secrets; print(secrets.token_hex(32))' で作れます"
+    "（docs/deploy.md）。"
+)
+
+
+def ensure_secret_key(config: dict[str, Any], instance_path: str, embedded: bool) -> None:
+    """Refuse to start, outside debug and tests, with the default or an empty ``SECRET_KEY``
+    (anyone could sign a session as anyone).
+
+    One exception keeps the README's first run working: with the embedded SQLite database
+    (``embedded``: no database configured) and no ``instance/config.py`` at all, that file is
+    created with a random key and the key is used. The instance is then one machine's own
+    (its database is a file next to the key), so nothing else needs the same key.
+    """
+    key = config.get("SECRET_KEY")
+    if key and key != DEFAULT_SECRET_KEY:
+        return
+    if config.get("DEBUG") or config.get("TESTING"):
+        return
+    path = os.path.join(instance_path, "config.py")
+    if not embedded or os.path.exists(path):
+        raise RuntimeError(UNSET_KEY_MESSAGE.format(default=DEFAULT_SECRET_KEY))
+    config["SECRET_KEY"] = _write_instance_key(path)
+
+
+def _write_instance_key(path: str) -> str:
+    """Create ``path`` (mode 0600) with a random ``SECRET_KEY``, or read the one another
+    process created first (two workers starting at once); return the key."""
+    import secrets
+    import sys
+    import tempfile
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    key = secrets.token_hex(32)
+    text = (
+        "# Created by Kijun on its first start: the key that signs sessions, CSRF tokens and\n"
+        "# set-password links on this machine (docs/auth.md). Keep this file private.\n"
+        f"SECRET_KEY = {key!r}\n"
+    )
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".config-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.link(tmp, path)  # creates path with the whole text, or fails if it exists
+    except FileExistsError:
+        from flask import Config
+
+        written = Config(os.path.dirname(path))
+        written.from_pyfile(path)
+        found = written.get("SECRET_KEY")
+        if not found or found == DEFAULT_SECRET_KEY:
+            raise RuntimeError(UNSET_KEY_MESSAGE.format(default=DEFAULT_SECRET_KEY)) from None
+        return str(found)
+    finally:
+        os.unlink(tmp)
+    sys.stderr.write(
+        f"{path} を作成し、ランダムな SECRET_KEY を書き込みました（この機械だけで使う設定）。\n"
+    )
+    return key
+
+
 class Defaults:
-    SECRET_KEY = "dev-only-change-me"  # noqa: S105 - replaced by instance config in production
+    # Refused outside debug and tests (ensure_secret_key): set SECRET_KEY in instance/config.py
+    # or FLASK_SECRET_KEY.
+    SECRET_KEY = DEFAULT_SECRET_KEY
     SQLALCHEMY_DATABASE_URI: str | None = None  # set to instance/kijun.sqlite3 by the factory
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # A PostgreSQL read replica for the committee's reports (docs/deploy.md); None = primary.
@@ -66,7 +135,13 @@ class Defaults:
     TIMEZONE = "Asia/Tokyo"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    WTF_CSRF_TIME_LIMIT = None
+    # A form's CSRF token is good for an hour; the checklist shows its answers again with a
+    # fresh token when it has expired (docs/auth.md).
+    WTF_CSRF_TIME_LIMIT = 3600
+    # A signed-in session ends after this long unused, and this long after the sign-in
+    # (docs/auth.md, "Sessions").
+    SESSION_IDLE_MINUTES = 120
+    SESSION_ABSOLUTE_HOURS = 12
     # Set FLASK_SESSION_COOKIE_SECURE=true when the app is served over HTTPS (production).
     SESSION_COOKIE_SECURE = False
     CONTENT_SECURITY_POLICY = (

@@ -183,6 +183,9 @@ class Person(UserMixin, Model):
     name: so.Mapped[str] = so.mapped_column(sa.String(100))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
+    # Raised on sign-out and on a password change: a session that carries an older number is
+    # no longer signed in (docs/auth.md, "Sessions"). Read with the person on every request.
+    session_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     assignments: so.WriteOnlyMapped[Assignment] = so.relationship(back_populates="person")

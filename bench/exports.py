@@ -30,7 +30,7 @@ def measure(database_url: str, fmt: str) -> dict[str, Any]:
     from reports.printing import compliance_pdf
     from reports.xlsx import compliance_workbook
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app({"SECRET_KEY": "bench-only-secret", "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         round_id = db.session.execute(
             sa.text("SELECT id FROM round WHERE closes_at <= now() "

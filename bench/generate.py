@@ -51,7 +51,7 @@ def generate(
     echo: bool = True,
 ) -> dict[str, int]:
     """Build the dataset and return the number of rows of the main tables."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app({"SECRET_KEY": "bench-only-secret", "SQLALCHEMY_DATABASE_URI": database_url})
     started = time.perf_counter()
 
     def say(message: str) -> None:

@@ -63,7 +63,7 @@ def _service(fn: Any) -> None:
 def run(database_url: str, repeat: int = 5) -> dict[str, Any]:
     """Time round_results (with and without the previous year) and compliance_trend, and the
     hand-written queries they are compared with. Ratios are service ÷ hand query (medians)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app({"SECRET_KEY": "bench-only-secret", "SQLALCHEMY_DATABASE_URI": database_url})
     gc.freeze()  # as wsgi.py does after building the app
     out: dict[str, Any] = {}
     with app.app_context():

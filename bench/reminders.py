@@ -165,7 +165,8 @@ def measure_tick(database_url: str, port: int, round_id: int) -> dict[str, Any]:
     from app.extensions import db
     from app.scheduler import tick
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "MAIL_HOST": "127.0.0.1",
+    app = create_app({"SECRET_KEY": "bench-only-secret",
+                      "SQLALCHEMY_DATABASE_URI": database_url, "MAIL_HOST": "127.0.0.1",
                       "MAIL_PORT": port, "MAIL_FROM": SENDER,
                       "BASE_URL": "https://kijun.example"})
     gc.freeze()  # as wsgi.py does

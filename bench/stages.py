@@ -116,7 +116,8 @@ def run(database_url: str, requests: int = 300) -> dict[str, Any]:
     """The page (``requests`` GETs by different staff) and first submits by staff who have not
     answered yet, each split into its parts; /healthz in the same process for scale. Run after
     the load and the spike: it submits for some of the staff they left unanswered."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "AUTH_TRUSTED_HEADER": HEADER})
+    app = create_app({"SECRET_KEY": "bench-only-secret", "SQLALCHEMY_DATABASE_URI": database_url,
+                      "AUTH_TRUSTED_HEADER": HEADER})
     gc.freeze()  # as wsgi.py does
     round_id, staff, keys = staff_of_open_round(database_url)
     fresh = unanswered_staff(database_url, round_id, staff)

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from app import create_app
+from app.auth.sessions import session_values
 from app.extensions import db
 from app.models import Person
 
@@ -79,12 +80,12 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 @pytest.fixture
 def sign_in(client: FlaskClient):
-    """Sign a person (or a person id) in on the test client without the sign-in form."""
+    """Sign a person (or a person id) in on the test client without the sign-in form: the
+    session the form would write, signed in now, at ``session_version`` (0 for a new person)."""
 
-    def _sign_in(person: Person | int) -> None:
+    def _sign_in(person: Person | int, version: int = 0) -> None:
         person_id = person if isinstance(person, int) else person.id
         with client.session_transaction() as session:
-            session["_user_id"] = str(person_id)
-            session["_fresh"] = True
+            session.update(session_values(person_id, version))
 
     return _sign_in

@@ -123,6 +123,12 @@ def test_the_person_and_their_roles_come_in_one_query(app, client, sign_in, sign
         last_year_chief = factories.person(
             section=section, role=Role.CHIEF, fiscal_year=fiscal_year - 1
         )
+        # Staff this year (without an assignment this year they would have left).
+        db.session.add(
+            Assignment(
+                person=last_year_chief, fiscal_year=fiscal_year, section=section, role=Role.STAFF
+            )
+        )
         db.session.commit()
         ids = {
             "both": (both.id, both.employee_id),

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from app.auth.sessions import session_values
 from app.extensions import db
 from app.models import Round
 from app.wareki import fiscal_year_label, fiscal_year_of, reiwa_date
@@ -46,7 +47,7 @@ def _flask_with_instance_path(path):
 def test_database_url_selects_postgresql_with_psycopg(monkeypatch):
     """DATABASE_URL=postgres://... becomes the psycopg 3 driver URL."""
     monkeypatch.setenv("DATABASE_URL", "postgres://kijun:pw@db.example:5432/kijun")
-    app = create_app()
+    app = create_app({"TESTING": True})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == (
         "postgresql+psycopg://kijun:pw@db.example:5432/kijun"
     )
@@ -56,14 +57,16 @@ def test_default_database_is_sqlite_under_instance(monkeypatch):
     """Without DATABASE_URL the app uses instance/kijun.sqlite3."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("FLASK_SQLALCHEMY_DATABASE_URI", raising=False)
-    app = create_app()
+    app = create_app({"TESTING": True})
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     assert uri.startswith("sqlite:///") and uri.endswith("instance/kijun.sqlite3")
 
 
 def test_create_app_creates_no_tables(tmp_path):
     """The factory never creates or migrates tables."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.sqlite3'}"})
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    )
     with app.app_context():
         with db.engine.connect() as conn:
             assert sa.inspect(conn).get_table_names() == []
@@ -222,8 +225,7 @@ def test_a_signed_in_person_gets_the_server_error_page_when_the_database_is_down
     headers = {}
     if how == "session":
         with client.session_transaction() as session:
-            session["_user_id"] = "1"
-            session["_fresh"] = True
+            session.update(session_values(1, 0))
     else:
         headers["X-Remote-User"] = "0000001"
     response = client.get("/me", headers=headers)

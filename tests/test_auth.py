@@ -535,7 +535,8 @@ def test_language_switch_ignores_an_external_next(client):
 
 
 def test_proxy_fix_takes_the_client_address_from_x_forwarded_for(app, database_url):
-    """With PROXY_FIX_X_FOR=1 the throttle sees the address the proxy forwarded."""
+    """With PROXY_FIX_X_FOR=1 the throttle sees the address the proxy forwarded (the last in
+    X-Forwarded-For), not one the client wrote in front of it."""
     proxied = create_app(
         {
             "TESTING": True,
@@ -548,7 +549,327 @@ def test_proxy_fix_takes_the_client_address_from_x_forwarded_for(app, database_u
         db.create_all()
     client = proxied.test_client()
     _login(client, "NOBODY", "whatever-pass", headers={"X-Forwarded-For": "192.0.2.7"})
-    assert [a.address for a in _attempts(proxied)] == ["192.0.2.7"]
+    spoofed = "203.0.113.66, 192.0.2.8"  # the client wrote the first, the proxy added the second
+    _login(client, "NOBODY", "whatever-pass", headers={"X-Forwarded-For": spoofed})
+    assert [a.address for a in _attempts(proxied)] == ["192.0.2.7", "192.0.2.8"]
     with proxied.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+# --- Sessions that end -------------------------------------------------------------------------
+
+EXPIRED = "サインインの有効期限が切れました。もう一度サインインしてください。"
+
+
+def _session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
+def _with_cookie(app: Flask, value: str) -> FlaskClient:
+    """Another browser that replays a saved session cookie."""
+    other = app.test_client()
+    other.set_cookie("session", value)
+    return other
+
+
+def test_sign_out_ends_the_session_on_the_server_too(app, client, account):
+    """A copy of the session cookie saved before signing out no longer signs anyone in."""
+    _login(client, "E1001", PASSWORD)
+    saved = _session_cookie(client)
+    assert _with_cookie(app, saved).get("/me").status_code == 200
+    client.post("/auth/logout")
+    replayed = _with_cookie(app, saved).get("/me")
+    assert replayed.status_code == 302
+    assert "/auth/login" in replayed.headers["Location"]
+
+
+@pytest.mark.parametrize("how", ["command", "link"])
+def test_a_new_password_ends_every_session(app, client, runner, account, how):
+    """Setting a new password (command line or one-time link) signs the person out everywhere."""
+    _login(client, "E1001", PASSWORD)
+    saved = _session_cookie(client)
+    new = "a-brand-new-password"
+    if how == "command":
+        result = runner.invoke(
+            args=["users", "set-password", "E1001", "--password-stdin"], input=new + "\n"
+        )
+        assert result.exit_code == 0, result.output
+    else:
+        url = _link_for(app, account["id"])
+        response = app.test_client().post(url, data={"password": new, "confirm": new})
+        assert response.status_code == 302
+    assert client.get("/me").status_code == 302
+    assert _with_cookie(app, saved).get("/me").status_code == 302
+    assert _login(client, "E1001", new).status_code == 302
+    assert client.get("/me").status_code == 200
+
+
+def _age_session(client: FlaskClient, **seconds_ago: int) -> None:
+    from app.auth.sessions import SEEN_AT, SIGNED_IN_AT
+
+    now = int(time.time())
+    keys = {"signed_in": SIGNED_IN_AT, "seen": SEEN_AT}
+    with client.session_transaction() as session:
+        for name, ago in seconds_ago.items():
+            session[keys[name]] = now - ago
+
+
+def test_a_session_unused_for_longer_than_the_idle_lifetime_ends(app, client, account):
+    """A session unused for more than SESSION_IDLE_MINUTES (120) ends with a plain message;
+    one used within it goes on, and using it starts the idle time again."""
+    from app.auth.sessions import SEEN_AT
+
+    _login(client, "E1001", PASSWORD)
+    _age_session(client, seen=119 * 60)
+    assert client.get("/me").status_code == 200
+    with client.session_transaction() as session:
+        assert session[SEEN_AT] >= int(time.time()) - 5  # the idle time starts again
+    _age_session(client, seen=121 * 60)
+    response = client.get("/me", follow_redirects=True)
+    assert response.request.path == "/auth/login"
+    assert EXPIRED in response.get_data(as_text=True)
+    assert _signed_in_id(client) is None
+
+
+def test_the_idle_lifetime_comes_from_the_config(app, client, account):
+    """SESSION_IDLE_MINUTES is read from the config."""
+    app.config["SESSION_IDLE_MINUTES"] = 5
+    _login(client, "E1001", PASSWORD)
+    _age_session(client, seen=6 * 60)
+    assert client.get("/me").status_code == 302
+
+
+def test_a_session_ends_after_the_absolute_lifetime_even_when_in_use(app, client, account):
+    """SESSION_ABSOLUTE_HOURS (12) after signing in, the session ends however busy it is."""
+    _login(client, "E1001", PASSWORD)
+    _age_session(client, signed_in=11 * 3600, seen=0)
+    assert client.get("/me").status_code == 200
+    _age_session(client, signed_in=12 * 3600 + 60, seen=0)
+    assert client.get("/me").status_code == 302
+    assert _signed_in_id(client) is None
+    app.config["SESSION_ABSOLUTE_HOURS"] = 1
+    _login(client, "E1001", PASSWORD)
+    _age_session(client, signed_in=3600 + 60, seen=0)
+    assert client.get("/me").status_code == 302
+
+
+def test_a_session_without_the_sign_in_times_is_not_signed_in(client, account):
+    """A session holding only a person id (as written before sessions ended) signs nobody in."""
+    with client.session_transaction() as session:
+        session["_user_id"] = str(account["id"])
+        session["_fresh"] = True
+    assert client.get("/me").status_code == 302
+
+
+def test_an_expired_csrf_token_is_refused(csrf_client, monkeypatch):
+    """A form's CSRF token older than WTF_CSRF_TIME_LIMIT (an hour) is refused with 400."""
+    import re
+
+    app, client = csrf_client
+    assert app.config["WTF_CSRF_TIME_LIMIT"] == 3600
+    made_at = int(time.time()) - 3600 - 60
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: made_at)
+    html = client.get("/auth/login").get_data(as_text=True)
+    monkeypatch.undo()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert token is not None
+    data = {"employee_id": "E5005", "password": PASSWORD, "csrf_token": token.group(1)}
+    response = client.post("/auth/login", data=data)
+    assert response.status_code == 400
+    assert _signed_in_id(client) is None
+
+
+# --- Concurrent wrong passwords ------------------------------------------------------------------
+
+
+def test_concurrent_wrong_passwords_check_no_more_than_the_limit(app, account):
+    """30 wrong passwords for one account sent at once: at most 5 are checked (and recorded),
+    every other one is refused unchecked with 429."""
+    import threading
+
+    threads = 30
+    barrier = threading.Barrier(threads)
+    statuses: list[int] = []
+
+    def attempt() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(_login(client, "E1001", "wrong-password").status_code)
+
+    workers = [threading.Thread(target=attempt) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(statuses) == threads
+    assert len(_attempts(app)) == 5
+    assert sorted(statuses) == [200] * 5 + [429] * 25
+
+
+# --- People who have left -------------------------------------------------------------------
+
+
+@pytest.fixture
+def leaver(app: Flask) -> dict[str, object]:
+    """高津区's roster of this fiscal year is in; E7007 was on last year's and is not on it.
+    E7007 also holds the city-wide admin grant."""
+    from app.models import GrantRole
+    from app.wareki import fiscal_year_of, tokyo
+
+    this_year = fiscal_year_of(tokyo(utcnow()))
+    with app.app_context():
+        section = factories.section("区民課")
+        factories.person(section=section, fiscal_year=this_year)
+        person = factories.person(section=section, fiscal_year=this_year - 1, employee_id="E7007")
+        person.password_hash = generate_password_hash(PASSWORD)
+        db.session.add(Grant(person_id=person.id, role=GrantRole.ADMIN, ward_id=None))
+        db.session.commit()
+        return {"id": person.id, "name": person.name, "this_year": this_year}
+
+
+LEFT = "今年度の名簿に載っていないため、サインインできません。"
+
+
+def test_a_leaver_cannot_sign_in_with_the_password(app, client, leaver):
+    """The right password of someone the latest roster shows as having left signs nobody in
+    (403, a plain message) and counts as a failure."""
+    response = _login(client, "E7007", PASSWORD)
+    assert response.status_code == 403
+    assert LEFT in response.get_data(as_text=True)
+    assert _signed_in_id(client) is None
+    assert [a.succeeded for a in _attempts(app)] == [False]
+
+
+def test_a_leaver_cannot_sign_in_by_the_trusted_header(app, client, leaver):
+    """The intranet header with a leaver's id signs nobody in and says the id is not on the
+    roster."""
+    app.config["AUTH_TRUSTED_HEADER"] = "X-Remote-User"
+    html = client.get("/auth/login", headers={"X-Remote-User": "E7007"}).get_data(as_text=True)
+    assert "職員番号 E7007 は名簿にないため" in html
+    assert client.get("/admin/rounds", headers={"X-Remote-User": "E7007"}).status_code == 302
+
+
+def test_a_leavers_session_and_grant_stop_working(app, client, sign_in, leaver):
+    """A session signed in before the person left ends, and their admin grant with it."""
+    from app.models import Assignment
+
+    def on_roster_of(fiscal_year: int) -> None:
+        with app.app_context():
+            db.session.execute(
+                sa.update(Assignment)
+                .where(Assignment.person_id == leaver["id"])
+                .values(fiscal_year=fiscal_year)
+            )
+            db.session.commit()
+
+    on_roster_of(leaver["this_year"])
+    sign_in(leaver["id"])
+    assert client.get("/admin/rounds").status_code == 200
+    on_roster_of(leaver["this_year"] - 1)  # the roster is imported again: the person has left
+    assert client.get("/admin/rounds").status_code == 302
+    assert _signed_in_id(client) is None
+
+
+def test_a_granted_admin_never_on_any_roster_keeps_working(app, client, leaver):
+    """An admin who was never on any ward's roster signs in and uses the grant."""
+    from app.models import GrantRole
+
+    with app.app_context():
+        admin = factories.person(employee_id="A0001")
+        admin.password_hash = generate_password_hash(PASSWORD)
+        db.session.add(Grant(person_id=admin.id, role=GrantRole.ADMIN, ward_id=None))
+        db.session.commit()
+    assert _login(client, "A0001", PASSWORD).status_code == 302
+    assert client.get("/admin/rounds").status_code == 200
+
+
+def test_last_years_people_sign_in_until_the_new_roster_is_in(app, client, account):
+    """In April, before the ward's roster of the new fiscal year is imported, last year's
+    people are not leavers."""
+    from app.wareki import fiscal_year_of, tokyo
+
+    this_year = fiscal_year_of(tokyo(utcnow()))
+    with app.app_context():
+        section = factories.section("総務課", ward_name="宮前区")
+        person = factories.person(section=section, fiscal_year=this_year - 1, employee_id="E8008")
+        person.password_hash = generate_password_hash(PASSWORD)
+        factories.person(section=factories.section("総務課"), fiscal_year=this_year)  # 高津区
+        db.session.commit()
+    assert _login(client, "E8008", PASSWORD).status_code == 302
+
+
+# --- The trusted header's encoding -----------------------------------------------------------
+
+
+def test_a_full_width_id_in_the_trusted_header_is_decoded_and_normalised(app, client, account):
+    """The header's UTF-8 bytes (handed over by WSGI as latin-1 text) are decoded again, then
+    NFKC-normalised and trimmed: " Ｅ１００１ " signs E1001 in."""
+    app.config["AUTH_TRUSTED_HEADER"] = "X-Remote-User"
+    as_wsgi_gives_it = " Ｅ１００１ ".encode().decode("latin-1")
+    html = client.get("/", environ_base={"HTTP_X_REMOTE_USER": as_wsgi_gives_it}).get_data(
+        as_text=True
+    )
+    assert account["name"] in html
+    assert "庁内ネットワークでサインイン" in html
+
+
+# --- ProxyFix --------------------------------------------------------------------------------
+
+
+def test_x_forwarded_for_is_ignored_without_proxy_fix(app, client):
+    """Without PROXY_FIX_X_FOR a client's own X-Forwarded-For does not change its address."""
+    assert app.config["PROXY_FIX_X_FOR"] == 0
+    _login(client, "NOBODY", "whatever-pass", headers={"X-Forwarded-For": "192.0.2.7"})
+    assert [a.address for a in _attempts(app)] == ["127.0.0.1"]
+
+
+# --- The secret key --------------------------------------------------------------------------
+
+
+def _app_in(instance: str, monkeypatch, config: dict[str, object]) -> Flask:
+    """create_app with its instance folder at ``instance`` and no database configured."""
+    import app as app_package
+    from tests.test_app import _flask_with_instance_path
+
+    for name in ("DATABASE_URL", "FLASK_SQLALCHEMY_DATABASE_URI", "FLASK_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(app_package, "Flask", _flask_with_instance_path(instance))
+    return create_app(config)
+
+
+@pytest.mark.parametrize("key", [None, "", "dev-only-change-me"])
+def test_the_default_or_an_empty_secret_key_is_refused(tmp_path, monkeypatch, key):
+    """Outside debug and tests, the app refuses to start without a real SECRET_KEY and says in
+    Japanese where to set one."""
+    config: dict[str, object] = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.db'}"}
+    if key is not None:
+        config["SECRET_KEY"] = key
+    with pytest.raises(RuntimeError) as refused:
+        _app_in(str(tmp_path / "instance"), monkeypatch, config)
+    message = str(refused.value)
+    assert "SECRET_KEY が設定されていません" in message
+    assert "instance/config.py" in message and "FLASK_SECRET_KEY" in message
+    for allowed in ({"DEBUG": True}, {"TESTING": True}, {"SECRET_KEY": "a-real-key"}):
+        assert _app_in(str(tmp_path / "instance"), monkeypatch, {**config, **allowed})
+
+
+def test_a_fresh_clone_gets_a_random_key_in_instance_config(tmp_path, monkeypatch):
+    """With the embedded database and no instance/config.py, the first start writes one with a
+    random SECRET_KEY (mode 0600) that every later start uses; an instance/config.py without
+    a key is refused instead."""
+    import os
+    import stat
+
+    instance = tmp_path / "instance"
+    first = _app_in(str(instance), monkeypatch, {})
+    key = first.config["SECRET_KEY"]
+    assert len(key) == 64 and key != "dev-only-change-me"
+    written = instance / "config.py"
+    assert stat.S_IMODE(os.stat(written).st_mode) == 0o600
+    assert _app_in(str(instance), monkeypatch, {}).config["SECRET_KEY"] == key
+    written.write_text("BASE_URL = 'https://kijun.example'\n")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        _app_in(str(instance), monkeypatch, {})

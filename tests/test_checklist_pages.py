@@ -654,6 +654,38 @@ def test_an_expired_csrf_token_shows_the_answers_again_and_saves_nothing(
     assert _stored_answers(app, world, world.staff) == ("draft", {first: "no", second: "na"})
 
 
+def test_a_checklist_token_older_than_an_hour_keeps_the_answers(
+    app, client, world, as_person, monkeypatch
+):
+    """A checklist sent more than WTF_CSRF_TIME_LIMIT (an hour) after it was opened: the save
+    is refused as expired, every answer and comment comes back as sent, and the page's new
+    token saves."""
+    import time
+
+    from itsdangerous import TimestampSigner
+
+    app.config["WTF_CSRF_ENABLED"] = True
+    as_person(world.staff)
+    old_token = dom(client.get(_url(world))).find("input", name="csrf_token").attrs["value"]
+    an_hour_later = int(time.time()) + 3600 + 60
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: an_hour_later)
+    first, second = world.everyone_keys[:2]
+    sent = {first: "yes", f"comment__{first}": "一時間かけて書いた", second: "no"}
+    draft = {**sent, "save_draft": "一時保存"}
+    refused = client.post(_url(world), data={**draft, "csrf_token": old_token})
+    assert refused.status_code == 400
+    page = dom(refused)
+    assert "画面の有効期限が切れました" in page.text()
+    assert "checked" in page.by_id(f"{first}-0").attrs
+    assert "checked" in page.by_id(f"{second}-1").attrs
+    assert page.by_id(f"comment__{first}").text().strip() == "一時間かけて書いた"
+    assert _stored_answers(app, world, world.staff) == (None, {})
+    new_token = page.find("input", name="csrf_token").attrs["value"]
+    saved = client.post(_url(world), data={**draft, "csrf_token": new_token})
+    assert saved.status_code == 302
+    assert _stored_answers(app, world, world.staff) == ("draft", {first: "yes", second: "no"})
+
+
 def test_head_of_the_checklist_is_like_get(client, world, as_person):
     """A HEAD request (link checkers, proxies) gets 200 like GET, not a refused save."""
     as_person(world.staff)

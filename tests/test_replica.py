@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app import create_app
+from app.auth.sessions import session_values
 from app.config import reports_replica
 from app.extensions import db
 from app.models import Round
@@ -97,8 +98,7 @@ def _statements_by_database(app: Flask) -> Counter[str]:
 def _client_as(app: Flask, person_id: int):
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(person_id)
-        session["_fresh"] = True
+        session.update(session_values(person_id, 0))
     return client
 
 
@@ -178,7 +178,12 @@ def test_the_replica_url_is_read_from_the_environment(monkeypatch, tmp_path):
     driver, the primary's engine options, and read-only transactions; other apps of the same
     process are not affected."""
     monkeypatch.setenv("REPORTS_DATABASE_URL", "postgres://kijun@replica.example/kijun")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}"})
+    app = create_app(
+        {
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+        }
+    )
     url, options = reports_replica(app.config) or ("", {})
     assert url == "postgresql+psycopg://kijun@replica.example/kijun"
     assert options["pool_pre_ping"] is True
@@ -189,7 +194,12 @@ def test_the_replica_url_is_read_from_the_environment(monkeypatch, tmp_path):
         assert engine.url.render_as_string() == url
         assert db.engine.url.drivername == "sqlite"
     monkeypatch.delenv("REPORTS_DATABASE_URL")
-    other = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'o.sqlite3'}"})
+    other = create_app(
+        {
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'o.sqlite3'}",
+        }
+    )
     with other.app_context():
         assert replica_engine() is None
         db.create_all()  # the first app's replica left nothing behind in Flask-SQLAlchemy
@@ -200,6 +210,7 @@ def test_a_replica_that_is_not_postgresql_is_refused(tmp_path):
     with pytest.raises(ValueError, match="PostgreSQL の読み取り専用レプリカ"):
         create_app(
             {
+                "SECRET_KEY": "test-secret",
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'k.sqlite3'}",
                 "REPORTS_DATABASE_URL": "sqlite:///copy.sqlite3",
             }

@@ -323,6 +323,20 @@ def test_closed_summary_goes_to_the_rounds_committee_with_the_rate(app, smtp, wo
     assert smtp.inbox.to(world["email"]["a"]) == []  # no opened mail after the close
 
 
+def test_closed_summary_skips_a_committee_member_who_has_left(app, smtp, world):
+    """A committee member whom this year's roster shows as having left (on last year's roster
+    only) gets no summary: their grant stops working with the sign-in."""
+    with app.app_context():
+        from app.models import Person
+
+        leaver = db.session.get(Person, world["id"]["last_year"])
+        leaver.grants.append(Grant(role=GrantRole.COMMITTEE))
+        db.session.commit()
+        tick(CLOSES)
+    assert smtp.inbox.to(world["email"]["committee"])
+    assert smtp.inbox.to(world["email"]["last_year"]) == []
+
+
 def test_closed_summary_is_not_sent_for_rounds_closed_long_ago(app, smtp, world):
     """Installing the scheduler does not mail about rounds closed before the summary window."""
     with app.app_context():

@@ -18,12 +18,13 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
 from app.access import access
 from app.auth import bp
 from app.auth.forms import LoginForm, SetPasswordForm
+from app.auth.sessions import start_session
 from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_header_id
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
@@ -92,11 +93,16 @@ def login() -> Any:
         )
         db.session.commit()
         if result.person is not None:
-            session.clear()  # a new session: nothing from before the sign-in survives
-            login_user(result.person, remember=False)
+            start_session(result.person)
             flash(_("サインインしました。"), "success")
             return redirect(_landing(next_path))
-        if result.outcome is auth_service.SignInOutcome.THROTTLED:
+        if result.outcome is auth_service.SignInOutcome.LEFT:
+            error = _(
+                "今年度の名簿に載っていないため、サインインできません。"
+                "名簿の担当者に確認してください。"
+            )
+            status = 403
+        elif result.outcome is auth_service.SignInOutcome.THROTTLED:
             policy = auth_service.ThrottlePolicy.from_config(current_app.config)
             error = _(
                 "サインインの失敗が続いたため、しばらく（%(minutes)d分）お待ちください。",
@@ -114,7 +120,11 @@ def login() -> Any:
 @bp.post("/auth/logout")
 @access("public")
 def logout() -> Response:
-    """Public (POST with the CSRF token only): end the session and return to the home page."""
+    """Public (POST with the CSRF token only): end the person's sessions, on this browser
+    and on the server's side (a copy of the cookie stops working too), and go home."""
+    if current_user.is_authenticated and not signed_in_by_header():
+        auth_service.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     session.clear()
     flash(_("サインアウトしました。"), "success")

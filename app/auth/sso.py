@@ -14,16 +14,29 @@ from app.models import Person
 from app.services.auth import EMPLOYEE_ID_LENGTH, normalise_employee_id
 
 
+def header_text(value: str) -> str:
+    """A header value as the proxy wrote it. WSGI hands headers over as latin-1 text
+    (PEP 3333); proxies send UTF-8, so an id with full-width characters arrives as mojibake
+    unless its bytes are decoded again. A value that is not UTF-8 is kept as it came."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 def load_person_from_header(request: Request) -> Person | None:
     """Flask-Login's request loader: the person named by the trusted header, for this request.
 
-    Runs only when the session has no signed-in person. Marks ``g`` so that the pages can say
-    how the person is signed in, or that the header's id is not on the roster.
+    Runs only when the session has no signed-in person. The id is decoded as UTF-8,
+    NFKC-normalised and trimmed, like the roster's; a person who has left signs nobody in.
+    Marks ``g`` so that the pages can say how the person is signed in, or that the header's
+    id is not on the roster.
     """
     header = current_app.config.get("AUTH_TRUSTED_HEADER")
     if not header:
         return None
-    employee_id = normalise_employee_id(request.headers.get(header, ""))[:EMPLOYEE_ID_LENGTH]
+    raw = header_text(request.headers.get(header, ""))
+    employee_id = normalise_employee_id(raw)[:EMPLOYEE_ID_LENGTH]
     if not employee_id:
         return None
     person = load_signed_in("employee_id", employee_id)

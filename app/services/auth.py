@@ -1,4 +1,5 @@
-"""Sign-in rules: passwords, throttling of failed attempts, one-time set-password links.
+"""Sign-in rules: passwords, ending sessions, who has left the roster, throttling of failed
+attempts, one-time set-password links.
 
 Functions here flush but never commit; the view or command that calls them commits.
 See docs/auth.md for the policy in plain words.
@@ -24,7 +25,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models import LoginAttempt, Person, utcnow
+from app.models import Assignment, LoginAttempt, Person, Section, utcnow
+from app.wareki import fiscal_year_of, tokyo
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -68,12 +70,75 @@ def password_problem(password: str) -> str | None:
 
 
 def set_password(person: Person, password: str) -> None:
-    """Hash (werkzeug's default, scrypt) and store a new password; raise PasswordRuleError."""
+    """Hash (werkzeug's default, scrypt) and store a new password; raise PasswordRuleError.
+    Every session of the person ends (``end_sessions``)."""
     problem = password_problem(password)
     if problem:
         raise PasswordRuleError(problem)
     person.password_hash = generate_password_hash(password)
     db.session.flush()
+    end_sessions(person)
+
+
+def end_sessions(person: Person) -> None:
+    """Sign the person out everywhere: every session signed in before now stops working.
+
+    Sessions carry the person's ``session_version`` from their sign-in; raising it in one
+    UPDATE (never a lost increment, whatever else runs) makes every older session stale.
+    """
+    db.session.execute(
+        sa.update(Person)
+        .where(Person.id == person.id)
+        .values(session_version=Person.session_version + 1),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    db.session.flush()
+
+
+# --- Leavers ----------------------------------------------------------------------------------
+
+
+def has_left_clause(fiscal_year: Any) -> sa.ColumnElement[bool]:
+    """SQL, correlated to ``Person``: the latest roster shows the person as having left.
+
+    That is: no assignment in ``fiscal_year`` (a value or a bind parameter), although they had
+    one in an earlier year, and the ward of their last earlier assignment has its roster of
+    ``fiscal_year`` imported. So nobody is a leaver in April before the new roster is in,
+    and a committee member or admin who was never on any ward's roster is never one.
+    """
+    this_year = so.aliased(Assignment)
+    last = so.aliased(Assignment)
+    last_section = so.aliased(Section)
+    earlier = so.aliased(Assignment)
+    ward_member = so.aliased(Assignment)
+    ward_section = so.aliased(Section)
+    last_year = (
+        sa.select(sa.func.max(earlier.fiscal_year))
+        .where(earlier.person_id == last.person_id, earlier.fiscal_year < fiscal_year)
+        .scalar_subquery()
+    )
+    ward_roster_in = sa.exists().where(
+        ward_member.fiscal_year == fiscal_year,
+        ward_member.section_id == ward_section.id,
+        ward_section.ward_id == last_section.ward_id,
+    )
+    return sa.and_(
+        ~sa.exists().where(this_year.person_id == Person.id, this_year.fiscal_year == fiscal_year),
+        sa.exists().where(
+            last.person_id == Person.id,
+            last.fiscal_year == last_year,
+            last.section_id == last_section.id,
+            ward_roster_in,
+        ),
+    )
+
+
+def has_left(person: Person, now: datetime | None = None) -> bool:
+    """Whether the latest roster shows this person as having left (``has_left_clause``)."""
+    fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
+    return bool(
+        db.session.scalar(sa.select(has_left_clause(fiscal_year)).where(Person.id == person.id))
+    )
 
 
 @lru_cache(maxsize=1)
@@ -113,6 +178,7 @@ class SignInOutcome(enum.StrEnum):
     OK = "ok"
     FAILED = "failed"  # unknown id, no password set, or wrong password: never said which
     THROTTLED = "throttled"  # too many recent failures: the password was not checked
+    LEFT = "left"  # the right password, but the latest roster shows the person has left
 
 
 @dataclass(frozen=True)
@@ -165,19 +231,35 @@ def check_sign_in(
     When the account or the address is throttled the password is not checked and nothing is
     recorded. Otherwise the attempt is recorded as a ``LoginAttempt`` (flushed) and the result
     says OK with the person, or FAILED for an unknown id, a person without a password and a
-    wrong password alike (the same work is done in each case, so timing does not tell).
+    wrong password alike (the same work is done in each case, so timing does not tell), or
+    LEFT for the right password of a person the latest roster shows as having left (recorded
+    as a failure).
+
+    The person's row is locked (``FOR UPDATE`` on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    serialises whole transactions) before the failures are counted, and stays locked until
+    the caller commits the recorded attempt: concurrent tries of one account are counted and
+    checked one after the other, so no more than the limit are ever checked.
     """
     policy = policy or ThrottlePolicy.from_config(current_app.config)
     now = now or utcnow()
     key = normalise_employee_id(employee_id)[:EMPLOYEE_ID_LENGTH]
     address = (address or "")[:ADDRESS_LENGTH]
+    person = (
+        db.session.scalar(sa.select(Person).where(Person.employee_id == key).with_for_update())
+        if key
+        else None
+    )
     if is_throttled(key, address, policy, now):
         return SignInResult(SignInOutcome.THROTTLED)
-    person = find_person(key) if key else None
     stored = person.password_hash if person is not None else None
     ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
-    db.session.add(LoginAttempt(employee_id=key, address=address, at=now, succeeded=ok))
+    left = ok and person is not None and has_left(person, now)
+    db.session.add(
+        LoginAttempt(employee_id=key, address=address, at=now, succeeded=ok and not left)
+    )
     db.session.flush()
+    if left:
+        return SignInResult(SignInOutcome.LEFT)
     if ok:
         return SignInResult(SignInOutcome.OK, person)
     return SignInResult(SignInOutcome.FAILED)
@@ -250,6 +332,7 @@ def person_for_token(token: str) -> Person:
 
 def redeem_password_token(token: str, password: str) -> Person:
     """Set the password a link is for, once: raise PasswordLinkError or PasswordRuleError.
+    The person is signed out everywhere (their sessions end, as with ``end_sessions``).
 
     The update only happens while the password hash is still the one the link was made for,
     so two requests racing with the same link cannot both succeed.
@@ -262,7 +345,11 @@ def redeem_password_token(token: str, password: str) -> Person:
     result = db.session.execute(
         sa.update(Person)
         .where(Person.id == person.id, Person.password_hash.is_not_distinct_from(old_hash))
-        .values(password_hash=generate_password_hash(password)),
+        .values(
+            password_hash=generate_password_hash(password),
+            # A new password signs the person out everywhere (see end_sessions).
+            session_version=Person.session_version + 1,
+        ),
         execution_options={"synchronize_session": "fetch"},
     )
     if cast(sa.CursorResult[Any], result).rowcount != 1:

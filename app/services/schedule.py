@@ -66,11 +66,12 @@ from app.models import (
     round_ward,
 )
 from app.services.audience import join_audience
+from app.services.auth import has_left_clause
 from app.services.compliance import ALL, ResponseRate, round_results
 from app.services.mail import Outgoing
 from app.services.rounds import parse_reminder_days
 from app.services.tally import count_closed_rounds
-from app.wareki import reiwa_datetime
+from app.wareki import fiscal_year_of, reiwa_datetime, tokyo
 
 OPENED = "opened"
 CLOSED = "closed"
@@ -211,9 +212,11 @@ def _chiefs_waiting_on_someone(round_: Round) -> sa.Select[Any]:
     )
 
 
-def _committee(round_: Round) -> sa.Select[Any]:
-    """Committee members for one of the round's wards or for the whole city."""
-    return sa.select(Grant.person_id).where(
+def _committee(round_: Round, now: datetime) -> sa.Select[Any]:
+    """Committee members for one of the round's wards or for the whole city, but not those
+    whom the latest roster shows as having left (their grants stop working)."""
+    return sa.select(Grant.person_id).join(Person, Person.id == Grant.person_id).where(
+        ~has_left_clause(fiscal_year_of(tokyo(now))),
         Grant.role == GrantRole.COMMITTEE,
         sa.or_(
             Grant.ward_id.is_(None),
@@ -294,7 +297,7 @@ def plan(now: datetime) -> PlanReport:
     for round_ in rounds:
         written: dict[str, int] = {}
         if round_.state(now) == "closed":
-            written[CLOSED] = _write(round_.id, CLOSED, _committee(round_), now)
+            written[CLOSED] = _write(round_.id, CLOSED, _committee(round_, now), now)
         else:
             written[OPENED] = _write(round_.id, OPENED, _respondents(round_), now)
             days = due_reminder_days(round_.opens_at, round_.closes_at, round_.reminder_days, now)

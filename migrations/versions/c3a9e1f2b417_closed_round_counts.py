@@ -3,7 +3,7 @@ round's results are read from, written once at the close (app/services/tally.py)
 closed before this migration are counted at their first reading.
 
 Revision ID: c3a9e1f2b417
-Revises: 8e2f4a6c1b37
+Revises: b7c1d2e3f401
 Create Date: 2026-11-29 20:51:01.906428
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3a9e1f2b417'
-down_revision = '8e2f4a6c1b37'
+down_revision = 'b7c1d2e3f401'
 branch_labels = None
 depends_on = None
 
