@@ -3,10 +3,18 @@
 Commands commit; the services they call never do.
 """
 
+from __future__ import annotations
+
+import sys
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, cast
 
 import click
 from flask.cli import AppGroup, with_appcontext
+
+if TYPE_CHECKING:
+    from app.services.compliance import RoundResults
+    from reports.table import ComplianceTable
 
 catalogue_cli = AppGroup("catalogue", help="サービス基準（カタログ）の読み込みと一覧。")
 roster_cli = AppGroup("roster", help="職員名簿の取り込み。")
@@ -253,6 +261,43 @@ def round_list_command() -> None:
 report_cli = AppGroup("report", help="遵守率の表の書き出し（Excel・CSV・PDF・HTML）。")
 
 
+LEVEL_LABELS = {"all": "調査全体", "ward": "区", "department": "部", "section": "課"}
+
+
+def _write_table(table: ComplianceTable, fmt: str, out: IO[bytes]) -> None:
+    """One table in one format to a binary stream (a file, or standard output)."""
+    from reports.csv_files import CsvShape, compliance_csv
+    from reports.printing import compliance_html, compliance_pdf
+    from reports.xlsx import compliance_workbook
+
+    if fmt == "xlsx":
+        compliance_workbook(table, out)
+    elif fmt == "pdf":
+        compliance_pdf(table, out)
+    elif fmt == "html":
+        out.write(compliance_html(table).encode("utf-8"))
+    else:
+        shape: CsvShape = "long" if fmt == "csv-long" else "wide"
+        out.write("".join(compliance_csv(table, shape)).encode("utf-8"))
+
+
+def _group_key(results: RoundResults, given: str) -> str:
+    """A group key as `report groups` lists it, or the same with the group's name instead of
+    its id (``ward:高津区``, ``section:総務課``) when exactly one group has that name."""
+    keys = {group.key for group in results.groups}
+    if given in keys:
+        return given
+    level, _sep, name = given.partition(":")
+    named = [g.key for g in results.groups if g.level == level and g.name == name.strip()]
+    if len(named) == 1:
+        return named[0]
+    raise click.ClickException(
+        f"集計単位「{given}」はこの調査にありません（人数の少ない集計単位も表示しません）。"
+        f"使える集計単位は flask --app wsgi report groups --round {results.round.id} で"
+        "確認できます。"
+    )
+
+
 @report_cli.command("compliance")
 @click.option(
     "--round", "round_id", type=int, required=True, help="調査の番号（round list で確認）。"
@@ -267,50 +312,74 @@ report_cli = AppGroup("report", help="遵守率の表の書き出し（Excel・C
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="書き出すファイル。省略すると「遵守率_令和7年度_高津区_調査12.xlsx」のような名前。",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="書き出すファイル。「-」なら標準出力。省略すると「遵守率_高津区_調査12.xlsx」のような名前。",
 )
 @click.option(
     "--group",
     "group_key",
     default="all",
     show_default=True,
-    help="集計単位: all（調査全体）、ward:ID、department:ID、section:ID。",
+    help="集計単位: all（調査全体）、ward:ID、department:ID、section:ID（report groups で"
+    "一覧）。ward:高津区 のように名前でも指定できる。",
 )
 def report_compliance_command(
     round_id: int, fmt: str, output: Path | None, group_key: str
 ) -> None:
-    """Write a round's compliance table (the report's section 3) as xlsx, CSV, PDF or HTML.
+    """調査の遵守率の表（報告書の3）を xlsx・CSV・PDF・HTML で書き出す。
 
-    The table has the round's year beside the previous year, 職員 and 所属長 for each; cells
-    of groups smaller than MIN_GROUP_SIZE are hidden (＊) in every format (docs/exports.md).
+    今年度と前年度を並べ、それぞれ職員と所属長の遵守率を示す。MIN_GROUP_SIZE 人未満の
+    集計はどの形式でも隠す（＊）（docs/exports.md）。--output - なら標準出力に書き、
+    完了のメッセージは標準エラーに出す。
     """
-    from typing import cast
-
-    from app.services.compliance import ResultsError
-    from app.services.exports import ExportFormat, export_filename, round_table
-    from reports.csv_files import CsvShape, compliance_csv
-    from reports.printing import compliance_html, compliance_pdf
-    from reports.xlsx import compliance_workbook
+    from app.services.compliance import ResultsError, round_results
+    from app.services.exports import ExportFormat, compliance_table, export_filename
+    from reports.printing import PdfFontError
 
     try:
-        table = round_table(round_id, None, group_key)
+        results = round_results(round_id)
+        table = compliance_table(results, _group_key(results, group_key))
     except ResultsError as error:
         raise click.ClickException(error.message) from error
+    to_stdout = output is not None and str(output) == "-"
     path = output or Path(export_filename(table, round_id, cast(ExportFormat, fmt)))
-    if fmt == "xlsx":
-        with path.open("wb") as out:
-            compliance_workbook(table, out)
-    elif fmt == "pdf":
-        with path.open("wb") as out:
-            compliance_pdf(table, out)
-    elif fmt == "html":
-        path.write_text(compliance_html(table), encoding="utf-8")
-    else:
-        with path.open("w", encoding="utf-8", newline="") as text_out:
-            shape: CsvShape = "long" if fmt == "csv-long" else "wide"
-            text_out.writelines(compliance_csv(table, shape))
-    click.echo(f"{path} に書き出しました（{table.scope}、{len(table.rows)} 基準）。")
+    try:
+        if to_stdout:
+            _write_table(table, fmt, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            with path.open("wb") as out:
+                _write_table(table, fmt, out)
+    except PdfFontError as error:
+        if not to_stdout:
+            path.unlink(missing_ok=True)
+        raise click.ClickException(error.message) from error
+    where = "標準出力" if to_stdout else str(path)
+    done = f"{where} に書き出しました（{table.scope}、{len(table.rows)} 基準）。"
+    click.echo(done, err=to_stdout)
+
+
+@report_cli.command("groups")
+@click.option(
+    "--round", "round_id", type=int, required=True, help="調査の番号（round list で確認）。"
+)
+def report_groups_command(round_id: int) -> None:
+    """調査の集計単位（--group に渡すキー）を名前と一緒に一覧する。
+
+    人数が少なく表示できない集計単位は載せない。
+    """
+    from app.services.compliance import ResultsError, round_results
+
+    try:
+        results = round_results(round_id, with_previous=False)
+    except ResultsError as error:
+        raise click.ClickException(error.message) from error
+    width = max(len(g.key) for g in results.groups)
+    for group in results.groups:
+        parts = (group.ward_name, group.department_name, group.name)
+        path = " / ".join(dict.fromkeys(p for p in parts if p and group.level != "all"))
+        label = LEVEL_LABELS.get(group.level, group.level)
+        click.echo(f"{group.key:<{width}}  {label}  {path or group.name}")
 
 
 @report_cli.command("sections")
@@ -337,13 +406,9 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     Cells of groups smaller than MIN_GROUP_SIZE are hidden (＊); a section's own
     section-level answers are always shown. File names are 課の遵守率_<課>_調査<ID>.<format>.
     """
-    from typing import cast
-
     from app.services.compliance import ResultsError, round_results
     from app.services.exports import ExportFormat, export_filename, section_sheet
-    from reports.csv_files import compliance_csv
-    from reports.printing import compliance_html, compliance_pdf
-    from reports.xlsx import compliance_workbook
+    from reports.printing import PdfFontError
 
     try:
         results = round_results(round_id, with_previous=False)
@@ -356,16 +421,11 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
             continue
         sheet = section_sheet(results, group.key)
         path = output_dir / export_filename(sheet, round_id, cast(ExportFormat, fmt))
-        if fmt == "xlsx":
+        try:
             with path.open("wb") as out:
-                compliance_workbook(sheet, out)
-        elif fmt == "pdf":
-            with path.open("wb") as out:
-                compliance_pdf(sheet, out)
-        elif fmt == "html":
-            path.write_text(compliance_html(sheet), encoding="utf-8")
-        else:
-            with path.open("w", encoding="utf-8", newline="") as text_out:
-                text_out.writelines(compliance_csv(sheet))
+                _write_table(sheet, fmt, out)
+        except PdfFontError as error:
+            path.unlink(missing_ok=True)
+            raise click.ClickException(error.message) from error
         written += 1
     click.echo(f"{output_dir} に {written} 課の表を書き出しました。")
