@@ -68,7 +68,7 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
         db.session.rollback()
     else:
         db.session.commit()
-    for line in summary.lines():
+    for line in summary.lines(dry_run=dry_run):
         click.echo(line)
     if dry_run:
         click.echo("（確認のみ: 何も書き込んでいません）")
@@ -78,33 +78,41 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
 @_ward_option
 @_year_option
 def goals_lock_command(ward_name: str, fiscal_year: int) -> None:
-    """Lock a ward's year: goals, teams and the plan become read-only everywhere."""
+    """区の年度を確定（ロック）し、目標・ワーキングチーム・方針を読み取り専用にする。
+
+    すでにロックされていれば何も変えず、そう伝えて正常に終わる。
+    """
     from app.extensions import db
-    from app.services.goals import GoalsError, lock_year
+    from app.services.goals import is_locked, lock_year
     from app.wareki import fiscal_year_label
 
-    try:
-        lock_year(_ward_id(ward_name), fiscal_year, None)
-    except GoalsError as error:
-        _fail(error.errors, "ロック")
+    ward_id = _ward_id(ward_name)
+    label = f"{ward_name} {fiscal_year_label(fiscal_year)}"
+    if is_locked(ward_id, fiscal_year):
+        click.echo(f"{label}はすでに確定（ロック）されています。何も変えていません。")
         return
+    lock_year(ward_id, fiscal_year, None)
     db.session.commit()
-    click.echo(f"{ward_name} {fiscal_year_label(fiscal_year)}を確定（ロック）しました。")
+    click.echo(f"{label}を確定（ロック）しました。")
 
 
 @goals_cli.command("unlock")
 @_ward_option
 @_year_option
 def goals_unlock_command(ward_name: str, fiscal_year: int) -> None:
-    """Unlock a ward's year so that goals, teams and the plan can be edited again."""
+    """区の年度のロックを解除し、目標・ワーキングチーム・方針を再び編集できるようにする。
+
+    ロックされていなければ何も変えず、そう伝えて正常に終わる。
+    """
     from app.extensions import db
-    from app.services.goals import GoalsError, unlock_year
+    from app.services.goals import is_locked, unlock_year
     from app.wareki import fiscal_year_label
 
-    try:
-        unlock_year(_ward_id(ward_name), fiscal_year)
-    except GoalsError as error:
-        _fail(error.errors, "ロックの解除")
+    ward_id = _ward_id(ward_name)
+    label = f"{ward_name} {fiscal_year_label(fiscal_year)}"
+    if not is_locked(ward_id, fiscal_year):
+        click.echo(f"{label}はロックされていません。何も変えていません。")
         return
+    unlock_year(ward_id, fiscal_year)
     db.session.commit()
-    click.echo(f"{ward_name} {fiscal_year_label(fiscal_year)}のロックを解除しました。")
+    click.echo(f"{label}のロックを解除しました。")
