@@ -20,7 +20,7 @@ from tests import factories
 
 PDFTOTEXT = shutil.which("pdftotext")
 
-# Every part of seed 000's structure, as the report of the demo ward prints it.
+# Every part of 高津区's FY2025 annual report's structure, as the report of the demo ward prints it.
 EXPECTED = [
     "令和7年度",
     "高津区役所サービス向上の取組",

@@ -683,7 +683,7 @@ def year_overview(ward: Ward, fiscal_year: int) -> YearOverview:
     return YearOverview(ward, fiscal_year, plan_for(ward.id, fiscal_year), sections, teams)
 
 
-# --- Import of goals and results from a sheet (seed 002) ------------------------------------------
+# --- Import of goals and results from a sheet (中原区's FY2022 取組シート) ------------------
 
 IMPORT_COLUMNS: dict[str, str] = {
     "owner": "部署名",
@@ -711,7 +711,7 @@ IMPORT_REQUIRED: tuple[str, ...] = ("owner", "position", "scene", "goal")
 @dataclass(frozen=True)
 class GoalRow:
     """One line of the sheet: ``department`` is the line above the name in a 部署名 cell such
-    as 「まちづくり推進部\\n総務課」 (seed 002), else None."""
+    as 「まちづくり推進部\\n総務課」 (中原区's FY2022 取組シート), else None."""
 
     line: int
     owner: str
