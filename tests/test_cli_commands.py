@@ -124,3 +124,57 @@ def test_an_unknown_group_points_to_report_groups(runner, round_id):
     result = runner.invoke(args=[*args, "--output", "-"])
     assert result.exit_code == 1
     assert f"report groups --round {round_id}" in result.output
+
+
+HIRAGANA = re.compile(r"[\u3040-\u309f]")
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+# Words English help still quotes in Japanese because the command prints them so.
+JAPANESE_DATA = ("課の遵守率", "変更なし")
+
+
+def _own_commands(app) -> dict[tuple, click.Command]:
+    return {
+        path: command
+        for path, command in _app_commands(app.cli).items()
+        if path[0] not in THIRD_PARTY_GROUPS
+    }
+
+
+def test_every_help_text_is_japanese_by_default(app):
+    """Each group's, command's and option's help is written in Japanese (no English help mixed
+    in), and `--help` shows it in Japanese, the help option's line included."""
+    runner = app.test_cli_runner()
+    for path, command in _own_commands(app).items():
+        texts = [command.help or ""] + [
+            p.help for p in command.params if isinstance(p, click.Option) and p.help
+        ]
+        assert all(JAPANESE.search(text) for text in texts), (path, texts)
+        shown = runner.invoke(args=[*path, "--help"]).output
+        assert "このヘルプを表示して終わる。" in shown and "Show this" not in shown, path
+    for name, group in app.cli.commands.items():
+        if name not in THIRD_PARTY_GROUPS:
+            assert JAPANESE.search(group.help or ""), name
+
+
+def test_help_follows_the_ui_language_setting(database_url):
+    """With BABEL_DEFAULT_LOCALE = "en" every command's --help, and the group listing, is in
+    English throughout."""
+    from app import create_app
+
+    english = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url, "BABEL_DEFAULT_LOCALE": "en"}
+    )
+    runner = english.test_cli_runner()
+    # `flask` pushes the app's context before it formats any help; the test runner does not.
+    context = english.app_context()
+    context.push()
+    for path in _own_commands(english):
+        shown = runner.invoke(args=[*path, "--help"]).output
+        for data in JAPANESE_DATA:
+            shown = shown.replace(data, "")
+        assert not HIRAGANA.search(shown), (path, shown)
+        assert "Show this help and exit." in shown
+    for name in english.cli.commands:
+        shown = runner.invoke(args=[name, "--help"]).output
+        assert not HIRAGANA.search(shown), (name, shown)
+    context.pop()
