@@ -115,3 +115,27 @@ def test_a_character_no_font_can_draw_stops_the_pdf():
     with pytest.raises(PdfFontError) as raised:
         html_to_pdf('<html lang="ja"><body><p>遵守率 \U00013000</p></body></html>')
     assert "\U00013000" in raised.value.message
+
+
+def test_the_annual_report_pdf_answers_503_with_a_message_without_the_font(
+    app, client, sign_in, monkeypatch
+):
+    """When the PDF cannot have its Japanese font, the annual report's PDF link answers 503
+    with a plain message instead of a PDF of boxes (or a 500)."""
+    from app.annual import routes
+    from app.models import Grant, GrantRole
+
+    def no_font(_report):
+        raise PdfFontError("no font")
+
+    monkeypatch.setattr(routes, "annual_pdf", no_font)
+    with app.app_context():
+        ward = factories.ward()
+        committee = factories.person(section=factories.section("総務課"))
+        committee.grants.append(Grant(role=GrantRole.COMMITTEE))
+        db.session.commit()
+        sign_in(committee)
+        ward_id = ward.id
+    response = client.get(f"/annual-report/{ward_id}/2025/report.pdf")
+    assert response.status_code == 503
+    assert "日本語フォントがありません" in response.get_data(as_text=True)
