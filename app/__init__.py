@@ -160,6 +160,7 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
     from app.auth.cli import users_cli
+    from app.backup import backup_cli
     from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
     from app.goals.cli import goals_cli
     from app.scheduler import scheduler_cli
@@ -169,3 +170,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(goals_cli)
+    app.cli.add_command(backup_cli)

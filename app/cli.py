@@ -3,18 +3,35 @@
 Commands commit; the services they call never do.
 """
 
+from __future__ import annotations
+
+import sys
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, cast
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
-catalogue_cli = AppGroup("catalogue", help="サービス基準（カタログ）の読み込みと一覧。")
-roster_cli = AppGroup("roster", help="職員名簿の取り込み。")
+from app.cli_help import N_, Command, Group
+
+if TYPE_CHECKING:
+    from app.services.compliance import RoundResults
+    from reports.table import ComplianceTable
+
+catalogue_cli = Group("catalogue", help=N_("サービス基準（カタログ）の読み込みと一覧。"))
+roster_cli = Group("roster", help=N_("職員名簿の取り込み。"))
 
 LOAD_STATUS = {"added": "追加    ", "updated": "更新    ", "unchanged": "変更なし"}
 
 
-@catalogue_cli.command("load")
+@catalogue_cli.command(
+    "load",
+    help=N_(
+        "カタログのファイル、またはフォルダ内の *.yaml をすべて読み込む（先にすべて検査する）。\n\n"
+        "カタログごとに 追加・更新・変更なし と基準の件数を1行で表示する。エラーがあればすべて"
+        "標準エラーに表示し、何も書き込まず終了コード 1 で終わる。"
+    ),
+)
 @click.argument("path", type=click.Path(path_type=Path))
 def catalogue_load_command(path: Path) -> None:
     """Load a catalogue file or every *.yaml of a directory (validates all first).
@@ -43,7 +60,13 @@ def catalogue_load_command(path: Path) -> None:
         click.echo(f"{status}  {r.key:<{width}}  基準 {r.count} 件{detail}")
 
 
-@catalogue_cli.command("list")
+@catalogue_cli.command(
+    "list",
+    help=N_(
+        "読み込んだカタログを一覧する: キー、年度（令和N年度）、区（または全区共通）、基準の件"
+        "数。"
+    ),
+)
 def catalogue_list_command() -> None:
     """List the loaded catalogues: key, fiscal year (令和N年度), ward or 全区共通, standards."""
     from app.services.catalogues import list_catalogues
@@ -59,15 +82,24 @@ def catalogue_list_command() -> None:
         click.echo(f"{s.key:<{width}}  {year}  {s.ward or '全区共通'}  基準 {s.count} 件")
 
 
-@roster_cli.command("import")
+@roster_cli.command(
+    "import",
+    help=N_(
+        "1年度分の職員名簿を CSV（UTF-8 または Shift_JIS）か .xlsx から取り込む。\n\n"
+        "すべてか無か: エラーがあれば行番号つきですべて標準エラーに表示し、何も書き込まず終了コ"
+        "ード 1 で終わる。成功すると、追加・更新した人、その年度の配属の追加・変更・削除、前年"
+        "度と比べた異動・着任・退職を表示する。--dry-run は確認して結果を表示するだけで書き込ま"
+        "ない。ファイルの形式は docs/roster.md。"
+    ),
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--fiscal-year",
     type=click.IntRange(2000, 2100),
     required=True,
-    help="名簿の年度（4月始まりの年度の西暦。令和7年度なら 2025）。",
+    help=N_("名簿の年度（4月始まりの年度の西暦。令和7年度なら 2025）。"),
 )
-@click.option("--dry-run", is_flag=True, help="確認だけして何も書き込まない。")
+@click.option("--dry-run", is_flag=True, help=N_("確認だけして何も書き込まない。"))
 def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
     """Import the roster of one fiscal year from a CSV (UTF-8 or Shift_JIS) or .xlsx file.
 
@@ -103,7 +135,15 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
         click.echo("（確認のみ: 何も書き込んでいません）")
 
 
-@click.command("demo")
+@click.command(
+    "demo", cls=Command,
+    help=N_(
+        "デモ用の区（高津区がモデル）、職員、カタログ、終了した2回の調査を作る。\n\n"
+        "surveys/ のカタログすべて、3年度分の名簿（19課・約350人、異動と退職を含む）、4つのサイ"
+        "ンイン用アカウント（職員・所属長・委員会・管理者）、回答つきの令和6年度と令和7年度の調"
+        "査を作る。もう一度実行しても、あるデモデータはそのまま使う。"
+    ),
+)
 @with_appcontext
 def demo_command() -> None:
     """Build the demo ward (modelled on 高津区), its people, the catalogues and two past rounds.
@@ -135,24 +175,35 @@ def demo_command() -> None:
     click.echo("起動: flask --app wsgi run  →  http://127.0.0.1:5000（サインインは /auth/login）")
 
 
-round_cli = AppGroup("round", help="調査（回）の作成と一覧。")
+round_cli = Group("round", help=N_("調査（回）の作成と一覧。"))
 
 
-@round_cli.command("create")
-@click.option(
-    "--catalogue", "catalogue_key", required=True, help="カタログのキー（例 takatsu-2025）。"
+@round_cli.command(
+    "create",
+    help=N_(
+        "カタログを1つ以上の区で期間を決めて調査として開き、新しい調査の番号を表示する。\n\n"
+        "日時は「2026-11-01 09:00」（T でも可）で、+09:00 や Z がなければ東京時間。--opens から"
+        "（その時刻を含む）--closes まで（含まない）受け付ける。調査の年度は開始日の年度で、そ"
+        "の年度の名簿で回答者が決まる（docs/rounds.md）。調査の説明を1行、最後の行に番号だけを"
+        "表示する。エラーは標準エラーに表示し、何も書き込まず終了コード 1 で終わる。"
+    ),
 )
-@click.option("--ward", "wards", multiple=True, required=True, help="対象の区。複数なら繰り返す。")
-@click.option("--opens", required=True, help="開始日時（例 2026-11-01 09:00、東京時間）。")
-@click.option("--closes", required=True, help="締切日時（例 2026-11-28 17:15、東京時間）。")
 @click.option(
-    "--title", default=None, help="題名（省略時: 令和N年度 区役所サービス基準 自己点検）。"
+    "--catalogue", "catalogue_key", required=True, help=N_("カタログのキー（例 takatsu-2025）。")
+)
+@click.option(
+    "--ward", "wards", multiple=True, required=True, help=N_("対象の区。複数なら繰り返す。")
+)
+@click.option("--opens", required=True, help=N_("開始日時（例 2026-11-01 09:00、東京時間）。"))
+@click.option("--closes", required=True, help=N_("締切日時（例 2026-11-28 17:15、東京時間）。"))
+@click.option(
+    "--title", default=None, help=N_("題名（省略時: 令和N年度 区役所サービス基準 自己点検）。")
 )
 @click.option(
     "--reminder-days",
     default=None,
-    help="まだ提出していない人へお知らせを送る日。締め切りの何日前かをカンマで区切る"
-    "（省略時 7,3,1。\"\" なら送らない）。",
+    help=N_("まだ提出していない人へお知らせを送る日。締め切りの何日前かをカンマで区切る"
+    "（省略時 7,3,1。\"\" なら送らない）。"),
 )
 def round_create_command(
     catalogue_key: str,
@@ -229,7 +280,13 @@ def _reminder_days_text(stored: str) -> str:
     return "、".join(f"{d}日前" for d in days) + "に送る" if days else "送らない"
 
 
-@round_cli.command("list")
+@round_cli.command(
+    "list",
+    help=N_(
+        "調査を新しい順にすべて一覧する: 番号、状態（受付中・受付前・終了）、題名、カタログ、区"
+        "、期間（東京時間）。"
+    ),
+)
 def round_list_command() -> None:
     """List every round, newest first: id, state (受付中/受付前/終了), title, catalogue, wards
     and the period on the city's clock."""
@@ -250,12 +307,57 @@ def round_list_command() -> None:
         )
 
 
-report_cli = AppGroup("report", help="遵守率の表の書き出し（Excel・CSV・PDF・HTML）。")
+report_cli = Group("report", help=N_("遵守率の表の書き出し（Excel・CSV・PDF・HTML）。"))
 
 
-@report_cli.command("compliance")
+LEVEL_LABELS = {"all": "調査全体", "ward": "区", "department": "部", "section": "課"}
+
+
+def _write_table(table: ComplianceTable, fmt: str, out: IO[bytes]) -> None:
+    """One table in one format to a binary stream (a file, or standard output)."""
+    from reports.csv_files import CsvShape, compliance_csv
+    from reports.printing import compliance_html, compliance_pdf
+    from reports.xlsx import compliance_workbook
+
+    if fmt == "xlsx":
+        compliance_workbook(table, out)
+    elif fmt == "pdf":
+        compliance_pdf(table, out)
+    elif fmt == "html":
+        out.write(compliance_html(table).encode("utf-8"))
+    else:
+        shape: CsvShape = "long" if fmt == "csv-long" else "wide"
+        out.write("".join(compliance_csv(table, shape)).encode("utf-8"))
+
+
+def _group_key(results: RoundResults, given: str) -> str:
+    """A group key as `report groups` lists it, or the same with the group's name instead of
+    its id (``ward:高津区``, ``section:総務課``) when exactly one group has that name."""
+    keys = {group.key for group in results.groups}
+    if given in keys:
+        return given
+    level, _sep, name = given.partition(":")
+    named = [g.key for g in results.groups if g.level == level and g.name == name.strip()]
+    if len(named) == 1:
+        return named[0]
+    raise click.ClickException(
+        f"集計単位「{given}」はこの調査にありません（人数の少ない集計単位も表示しません）。"
+        f"使える集計単位は flask --app wsgi report groups --round {results.round.id} で"
+        "確認できます。"
+    )
+
+
+@report_cli.command(
+    "compliance",
+    help=N_(
+        "調査の遵守率の表（報告書の3）を xlsx・CSV・PDF・HTML で書き出す。\n\n"
+        "今年度と前年度を並べ、それぞれ職員と所属長の遵守率を示す。MIN_GROUP_SIZE 人未満の集計"
+        "はどの形式でも隠す（＊）（docs/exports.md）。--output - なら標準出力に書き、完了のメッ"
+        "セージは標準エラーに出す。"
+    ),
+)
 @click.option(
-    "--round", "round_id", type=int, required=True, help="調査の番号（round list で確認）。"
+    "--round", "round_id", type=int, required=True, help=N_("調査の番号（round list で確認）。")
 )
 @click.option(
     "--format",
@@ -263,61 +365,93 @@ report_cli = AppGroup("report", help="遵守率の表の書き出し（Excel・C
     type=click.Choice(["xlsx", "csv", "csv-long", "pdf", "html"]),
     default="xlsx",
     show_default=True,
-    help="csv は報告書と同じ列、csv-long は基準×年度×区分ごとに1行（件数つき）。",
+    help=N_("csv は報告書と同じ列、csv-long は基準×年度×区分ごとに1行（件数つき）。"),
 )
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="書き出すファイル。省略すると「遵守率_令和7年度_高津区_調査12.xlsx」のような名前。",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help=N_("書き出すファイル。「-」なら標準出力。省略すると「遵守率_高津区_調査12.xlsx」のような名前。"),
 )
 @click.option(
     "--group",
     "group_key",
     default="all",
     show_default=True,
-    help="集計単位: all（調査全体）、ward:ID、department:ID、section:ID。",
+    help=N_("集計単位: all（調査全体）、ward:ID、department:ID、section:ID（report groups で"
+    "一覧）。ward:高津区 のように名前でも指定できる。"),
 )
 def report_compliance_command(
     round_id: int, fmt: str, output: Path | None, group_key: str
 ) -> None:
-    """Write a round's compliance table (the report's section 3) as xlsx, CSV, PDF or HTML.
-
-    The table has the round's year beside the previous year, 職員 and 所属長 for each; cells
-    of groups smaller than MIN_GROUP_SIZE are hidden (＊) in every format (docs/exports.md).
-    """
-    from typing import cast
-
+    """Write a round's compliance table to a file or, with ``--output -``, to stdout (the
+    closing message then goes to stderr, so that the table can be piped)."""
     from app.extensions import db
-    from app.services.compliance import ResultsError
-    from app.services.exports import ExportFormat, export_filename, round_table
-    from reports.csv_files import CsvShape, compliance_csv
-    from reports.printing import compliance_html, compliance_pdf
-    from reports.xlsx import compliance_workbook
+    from app.services.compliance import ResultsError, final_results
+    from app.services.exports import ExportFormat, compliance_table, export_filename
+    from reports.printing import PdfFontError
 
     try:
-        table = round_table(round_id, None, group_key)
+        results = final_results(round_id)
+        table = compliance_table(results, _group_key(results, group_key))
     except ResultsError as error:
         raise click.ClickException(error.message) from error
     db.session.commit()  # the round's counts, if it closed since anyone last looked
+    to_stdout = output is not None and str(output) == "-"
     path = output or Path(export_filename(table, round_id, cast(ExportFormat, fmt)))
-    if fmt == "xlsx":
-        with path.open("wb") as out:
-            compliance_workbook(table, out)
-    elif fmt == "pdf":
-        with path.open("wb") as out:
-            compliance_pdf(table, out)
-    elif fmt == "html":
-        path.write_text(compliance_html(table), encoding="utf-8")
-    else:
-        with path.open("w", encoding="utf-8", newline="") as text_out:
-            shape: CsvShape = "long" if fmt == "csv-long" else "wide"
-            text_out.writelines(compliance_csv(table, shape))
-    click.echo(f"{path} に書き出しました（{table.scope}、{len(table.rows)} 基準）。")
+    try:
+        if to_stdout:
+            _write_table(table, fmt, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            with path.open("wb") as out:
+                _write_table(table, fmt, out)
+    except PdfFontError as error:
+        if not to_stdout:
+            path.unlink(missing_ok=True)
+        raise click.ClickException(error.message) from error
+    where = "標準出力" if to_stdout else str(path)
+    done = f"{where} に書き出しました（{table.scope}、{len(table.rows)} 基準）。"
+    click.echo(done, err=to_stdout)
 
 
-@report_cli.command("sections")
+@report_cli.command(
+    "groups",
+    help=N_(
+        "調査の集計単位（--group に渡すキー）を名前と一緒に一覧する。\n\n"
+        "人数が少なく表示できない集計単位は載せない。"
+    ),
+)
 @click.option(
-    "--round", "round_id", type=int, required=True, help="調査の番号（round list で確認）。"
+    "--round", "round_id", type=int, required=True, help=N_("調査の番号（round list で確認）。")
+)
+def report_groups_command(round_id: int) -> None:
+    """List the round's visible groups: key, level and the names down to the group."""
+    from app.extensions import db
+    from app.services.compliance import ResultsError, round_results
+
+    try:
+        results = round_results(round_id, with_previous=False)
+    except ResultsError as error:
+        raise click.ClickException(error.message) from error
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
+    width = max(len(g.key) for g in results.groups)
+    for group in results.groups:
+        parts = (group.ward_name, group.department_name, group.name)
+        path = " / ".join(dict.fromkeys(p for p in parts if p and group.level != "all"))
+        label = LEVEL_LABELS.get(group.level, group.level)
+        click.echo(f"{group.key:<{width}}  {label}  {path or group.name}")
+
+
+@report_cli.command(
+    "sections",
+    help=N_(
+        "調査の課ごとに、所属長向けの表（課の遵守率と区の遵守率）を1ファイルずつ書き出す。\n\n"
+        "MIN_GROUP_SIZE 人未満の集計は隠す（＊）。課としての回答（課の基準）は常に示す。ファイ"
+        "ル名は 課の遵守率_<課>_調査<番号>.<形式>。"
+    ),
+)
+@click.option(
+    "--round", "round_id", type=int, required=True, help=N_("調査の番号（round list で確認）。")
 )
 @click.option(
     "--format",
@@ -331,7 +465,7 @@ def report_compliance_command(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
-    help="書き出すフォルダ（なければ作る）。",
+    help=N_("書き出すフォルダ（なければ作る）。"),
 )
 def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     """Write one chief's sheet per section of a round: the section's rates beside its ward's.
@@ -339,14 +473,10 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     Cells of groups smaller than MIN_GROUP_SIZE are hidden (＊); a section's own
     section-level answers are always shown. File names are 課の遵守率_<課>_調査<ID>.<format>.
     """
-    from typing import cast
-
     from app.extensions import db
     from app.services.compliance import ResultsError, final_results
     from app.services.exports import ExportFormat, export_filename, section_sheet
-    from reports.csv_files import compliance_csv
-    from reports.printing import compliance_html, compliance_pdf
-    from reports.xlsx import compliance_workbook
+    from reports.printing import PdfFontError
 
     try:
         results = final_results(round_id, with_previous=False)
@@ -360,16 +490,11 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
             continue
         sheet = section_sheet(results, group.key)
         path = output_dir / export_filename(sheet, round_id, cast(ExportFormat, fmt))
-        if fmt == "xlsx":
+        try:
             with path.open("wb") as out:
-                compliance_workbook(sheet, out)
-        elif fmt == "pdf":
-            with path.open("wb") as out:
-                compliance_pdf(sheet, out)
-        elif fmt == "html":
-            path.write_text(compliance_html(sheet), encoding="utf-8")
-        else:
-            with path.open("w", encoding="utf-8", newline="") as text_out:
-                text_out.writelines(compliance_csv(sheet))
+                _write_table(sheet, fmt, out)
+        except PdfFontError as error:
+            path.unlink(missing_ok=True)
+            raise click.ClickException(error.message) from error
         written += 1
     click.echo(f"{output_dir} に {written} 課の表を書き出しました。")

@@ -170,6 +170,8 @@ class Defaults:
     RATE_ROUNDING = "half_up"
     # Cells built from fewer people than this are hidden (never below 3).
     MIN_GROUP_SIZE = 5
+    # /readyz gives up on the database (and the replica) after this many seconds: 503.
+    READINESS_TIMEOUT_SECONDS = 3
     # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
     PROXY_FIX_X_FOR = 0
     # --- Mail and the scheduler (docs/scheduler.md) ---

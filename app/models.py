@@ -55,7 +55,8 @@ def _enum(cls: type[enum.Enum], name: str) -> sa.Enum:
 # The scenes (場面) the city's standards are grouped by, in the catalogue's order.
 SCENES: tuple[str, ...] = ("お知らせ", "応対", "対面", "地域訪問", "共通", "庁内体制", "庁舎案内")
 
-# Kinds of section that some section-level standards are asked of (seed 004, 26-30).
+# Kinds of section that some section-level standards are asked of (the city's FY2024
+# standards, 26-30).
 SECTION_KINDS: tuple[str, ...] = ("庁舎管理担当課", "研修担当課", "本庁業務所管課")
 
 

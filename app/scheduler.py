@@ -22,8 +22,8 @@ from typing import Any
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
+from app.cli_help import N_, Group
 from app.extensions import db
 from app.models import utcnow
 from app.services.mail import (
@@ -49,7 +49,7 @@ from app.services.schedule import (
 
 log = logging.getLogger("kijun.scheduler")
 
-scheduler_cli = AppGroup("scheduler", help="調査のお知らせ・催促メールを送るスケジューラー。")
+scheduler_cli = Group("scheduler", help=N_("調査のお知らせ・催促メールを送るスケジューラー。"))
 
 
 @dataclass
@@ -247,7 +247,15 @@ def build_scheduler(app: Flask, lock: SchedulerLock | None = None) -> Any:
 # --- Commands --------------------------------------------------------------------------------
 
 
-@scheduler_cli.command("run")
+@scheduler_cli.command(
+    "run",
+    help=N_(
+        "止めるまでスケジューラーを動かす: 1分ごとに1回処理する（1つの設置に1プロセス）。\n\n"
+        "PostgreSQL では2つ目を起動しても、1つ目が止まるまで待つ（アドバイザリーロック）。"
+        "SQLite では1つだけ動かすこと。SIGTERM か Ctrl-C で止まる。ロックを持つデータベース接続"
+        "が切れたら終了コード 1 で終わり、systemd が起動し直す。"
+    ),
+)
 def scheduler_run_command() -> None:
     """Run the scheduler until stopped: a tick every minute (one process per installation).
 
@@ -277,15 +285,23 @@ def scheduler_run_command() -> None:
         raise click.exceptions.Exit(1)
 
 
-@scheduler_cli.command("tick")
+@scheduler_cli.command(
+    "tick",
+    help=N_(
+        "今すぐ1回処理する: 時刻に応じたメールを記録し、送る時が来たものを送る。\n\n"
+        "記録・送信したものを表示する。--dry-run は1回の処理で送るはずのメール（調査、種類、職"
+        "員番号、氏名、アドレス）をすべて表示し、何も書き込まず送らない。SMTP サーバーにつなが"
+        "らなければ終了コード 1（メールは記録に残り、次の処理で送る）。"
+    ),
+)
 @click.option(
-    "--dry-run", is_flag=True, help="送るはずのメールを表示するだけで、何も書き込まず送らない。"
+    "--dry-run", is_flag=True, help=N_("送るはずのメールを表示するだけで、何も書き込まず送らない。")
 )
 @click.option(
     "--now",
     "now_text",
     default=None,
-    help="この日時になったものとして実行する（例 2026-11-24 09:00、東京時間。確認・試験用）。",
+    help=N_("この日時になったものとして実行する（例 2026-11-24 09:00、東京時間。確認・試験用）。"),
 )
 def scheduler_tick_command(dry_run: bool, now_text: str | None) -> None:
     """Run one tick now: write the mail the clock calls for and send what is due.

@@ -1,10 +1,12 @@
-"""The ward's annual report (実施状況報告書, seed 000) as HTML, PDF and Word (.docx).
+"""The ward's annual report (実施状況報告書, as 高津区's FY2025 annual report) as HTML, PDF and
+Word (.docx).
 
 The app gathers the year's data into an ``AnnualReport`` (plain dataclasses, below); these
-builders lay it out with the structure of seed 000: cover, table of contents with page numbers,
-the year's service policy (方針), 1 総括, 2 each section's and working team's goals and results
-(grouped by department), 3 the compliance table (the same ``ComplianceTable`` and the same
-markup as the compliance print view) and the committee's membership.
+builders lay it out with the structure of 高津区's FY2025 annual report: cover, table of
+contents with page numbers, the year's service policy (方針), 1 総括, 2 each section's and
+working team's goals and results (grouped by department), 3 the compliance table (the same
+``ComplianceTable`` and the same markup as the compliance print view) and the committee's
+membership.
 
 The HTML is one self-contained document (its styles inline): the browser shows it and
 WeasyPrint prints it. In the PDF the cover, the table of contents and the policy have no page
@@ -151,7 +153,8 @@ class AnnualReport:
 
     @property
     def toc(self) -> list[TocEntry]:
-        """The headings the table of contents lists, in order (as seed 000's 目次)."""
+        """The headings the table of contents lists, in order (as the 目次 of 高津区's FY2025
+        annual report)."""
         return [
             TocEntry("report-intro", f"{self.year_label}{self.office}サービス向上の実施状況"),
             TocEntry(

@@ -54,6 +54,7 @@ NOT_PAGES = {
     "static": "CSS and JavaScript files",
     "vendor.plotly_js": "plotly.min.js",
     "main.healthz": "plain-text health check for monitoring",
+    "main.readyz": "plain-text readiness check for the load balancer",
     "auth.language": "only sets the language and redirects back",
     "api.openapi": "JSON (the API's OpenAPI document)",
     "api.rounds": "JSON API",

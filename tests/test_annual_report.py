@@ -20,7 +20,7 @@ from tests import factories
 
 PDFTOTEXT = shutil.which("pdftotext")
 
-# Every part of seed 000's structure, as the report of the demo ward prints it.
+# Every part of 高津区's FY2025 annual report's structure, as the report of the demo ward prints it.
 EXPECTED = [
     "令和7年度",
     "高津区役所サービス向上の取組",
@@ -128,7 +128,8 @@ def test_the_docx_has_every_part_in_its_paragraphs_and_tables(app, demo):
 
 
 def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo):
-    """HTML with a CSP that allows only its own style; PDF and docx with Japanese names."""
+    """HTML with a CSP that allows only its own style; PDF and docx with Japanese names and
+    a plain ASCII name for clients that read only ``filename``."""
     with app.app_context():
         sign_in(db.session.get(Person, demo["committee"]))
     base = f"/annual-report/{demo['ward']}/2025"
@@ -140,6 +141,8 @@ def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo
         assert response.status_code == 200 and mimetype in response.mimetype
         name = quote(f"令和7年度_高津区_実施状況報告書.{suffix}")
         assert f"filename*=UTF-8''{name}" in response.headers["Content-Disposition"]
+        plain = f'filename="kijun-annual-report-2025-ward{demo["ward"]}.{suffix}"'
+        assert plain in response.headers["Content-Disposition"]
     index = client.get("/annual-report/").get_data(as_text=True)
     assert f'href="{base}/report.pdf"' in index
     assert client.get("/annual-report/999999/2025").status_code == 404

@@ -200,7 +200,8 @@ def test_unknown_audience_is_reported(tmp_path: Path) -> None:
 
 
 def test_unknown_scene_is_reported(tmp_path: Path) -> None:
-    """A scene outside SCENES (seed 003's 「対応」) names the file, the standard and the scene."""
+    """A scene outside SCENES (the 「対応」 of 宮前区's FY2020 action plan) names the file, the
+    standard and the scene."""
     path = write(
         tmp_path,
         "x.yaml",

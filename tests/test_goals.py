@@ -385,3 +385,47 @@ def test_the_nav_shows_goals_to_chiefs_and_not_to_staff(app, client, sign_in, wo
     _as(app, sign_in, world, "staff")
     assert 'href="/goals/"' not in client.get("/me").get_data(as_text=True)
     assert client.get("/goals/").status_code == 403
+
+
+def test_the_dry_run_lists_the_goals_it_would_replace_add_and_delete(app, runner, world,
+                                                                     tmp_path):
+    """goals import --dry-run says the sheet replaces the named sections' goals and lists each
+    goal it would replace, add and delete, without the word 取り込みました and writing nothing."""
+    with app.app_context():
+        somu = db.session.get(factories.Section, world["somu"])
+        factories.service_goal(section=somu, fiscal_year=YEAR, position=1, goal="古い目標")
+        factories.service_goal(section=somu, fiscal_year=YEAR, position=3, goal="消える目標")
+        db.session.commit()
+    before = _goals(app, world["somu"])
+    path = _sheet(tmp_path / "goals.xlsx", [
+        ("総務課", 1, "共通", "新しい目標", ""),
+        ("総務課", 2, "応対", "増える目標", ""),
+    ])
+    args = ["goals", "import", str(path), "--ward", "高津区", "--fiscal-year", str(YEAR)]
+    result = runner.invoke(args=[*args, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "取り込みました" not in result.output
+    assert "置き換わり" in result.output and "削除されます" in result.output
+    assert "置き換え 1 件・追加 1 件・削除 1 件・変更なし 0 件" in result.output
+    for line in ("置き換え: 総務課 No 1", "追加: 総務課 No 2", "削除: 総務課 No 3"):
+        assert line in result.output
+    assert _goals(app, world["somu"]) == before
+    done = runner.invoke(args=args)
+    assert "取り込みました" in done.output and "削除 1 件" in done.output
+    assert [g[0] for g in _goals(app, world["somu"])] == [1, 2]
+
+
+def test_lock_and_unlock_are_idempotent_and_say_the_state(app, runner, world):
+    """goals lock on a locked year and unlock on an unlocked one exit 0 and say so."""
+    args = ["--ward", "高津区", "--fiscal-year", str(YEAR)]
+    first = runner.invoke(args=["goals", "lock", *args])
+    assert first.exit_code == 0 and "を確定（ロック）しました" in first.output
+    again = runner.invoke(args=["goals", "lock", *args])
+    assert again.exit_code == 0 and "すでに確定（ロック）されています" in again.output
+    with app.app_context():
+        assert service.is_locked(world["ward"], YEAR)
+    assert "ロックを解除しました" in runner.invoke(args=["goals", "unlock", *args]).output
+    unlocked = runner.invoke(args=["goals", "unlock", *args])
+    assert unlocked.exit_code == 0 and "ロックされていません" in unlocked.output
+    with app.app_context():
+        assert not service.is_locked(world["ward"], YEAR)

@@ -39,7 +39,7 @@ TRANSLATIONS = ROOT / "app" / "translations"
 PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 MO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.mo"
 # The keywords of the extraction command in docs/language.md (babel's defaults plus these).
-KEYWORDS = ("_", "gettext", "ngettext", "_l", "lazy_gettext")
+KEYWORDS = ("_", "gettext", "ngettext", "_l", "lazy_gettext", "N_")
 
 # Kana and kanji: Japanese words. The middle dot ・ and the full-width punctuation are not
 # counted (they join data such as ward names).

@@ -10,10 +10,12 @@ import base64
 import hashlib
 from io import BytesIO
 from typing import cast
+from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Response, abort, render_template, send_file
+from flask import Response, abort, current_app, render_template, send_file
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import access, require_ward, ward_scope
@@ -31,6 +33,7 @@ from reports.annual import (
     report_css,
     report_filename,
 )
+from reports.printing import PdfFontError
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -47,6 +50,20 @@ def _report(ward_id: int, fiscal_year: int) -> AnnualReport:
     report = annual_report(ward_id, fiscal_year)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return report
+
+
+def _download(
+    data: bytes, mimetype: str, report: AnnualReport, ward_id: int, suffix: str
+) -> Response:
+    """A download named 令和7年度_高津区_実施状況報告書.pdf (RFC 5987), with a plain ASCII name
+    for clients that read only ``filename``: kijun-annual-report-2025-ward2.pdf."""
+    plain = f"kijun-annual-report-{report.fiscal_year}-ward{ward_id}{suffix}"
+    response = send_file(BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=plain)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{plain}\"; "
+        f"filename*=UTF-8''{quote(report_filename(report, suffix))}"
+    )
+    return response
 
 
 def _style_hash() -> str:
@@ -100,12 +117,17 @@ def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as PDF (a download with a Japanese file name)."""
     report = _report(ward_id, fiscal_year)
-    return send_file(
-        BytesIO(cast(bytes, annual_pdf(report))),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=report_filename(report, ".pdf"),
-    )
+    try:
+        data = cast(bytes, annual_pdf(report))
+    except PdfFontError as error:
+        # The server lacks the Japanese font: say so instead of sending boxes.
+        message = _(
+            "PDF を作れませんでした。サーバーに日本語フォントがありません。"
+            "管理者に連絡してください。"
+        )
+        current_app.logger.error("annual report PDF: %s", error.message)
+        return Response(message + "\n", 503, mimetype="text/plain")
+    return _download(data, "application/pdf", report, ward_id, ".pdf")
 
 
 @bp.get("/<int:ward_id>/<int:fiscal_year>/report.docx")
@@ -114,9 +136,4 @@ def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 def docx(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as a Word document the committee can still edit."""
     report = _report(ward_id, fiscal_year)
-    return send_file(
-        BytesIO(cast(bytes, annual_docx(report))),
-        mimetype=DOCX_TYPE,
-        as_attachment=True,
-        download_name=report_filename(report, ".docx"),
-    )
+    return _download(cast(bytes, annual_docx(report)), DOCX_TYPE, report, ward_id, ".docx")

@@ -9,11 +9,11 @@ import sys
 from datetime import timedelta
 
 import click
-from flask.cli import AppGroup
 
+from app.cli_help import N_, Group
 from app.models import GrantRole, Person, Ward, utcnow
 
-users_cli = AppGroup("users", help="サインイン用のパスワードと、推進委員会・管理者の権限。")
+users_cli = Group("users", help=N_("サインイン用のパスワードと、推進委員会・管理者の権限。"))
 
 ROLE_CHOICE = click.Choice([r.value for r in GrantRole])
 ROLE_LABEL = {GrantRole.COMMITTEE: "推進委員会", GrantRole.ADMIN: "管理者"}
@@ -51,10 +51,17 @@ def _scope(ward: Ward | None) -> str:
     return ward.name if ward else "全市"
 
 
-@users_cli.command("set-password")
+@users_cli.command(
+    "set-password",
+    help=N_(
+        "職員のパスワードを設定する（10文字以上）。\n\n"
+        "入力を表示せずに2回たずねる。--password-stdin なら標準入力の1行目を使う。名簿にない職"
+        "員番号や規則に合わないパスワードは終了コード 1。"
+    ),
+)
 @click.argument("employee_id")
 @click.option(
-    "--password-stdin", is_flag=True, help="パスワードを標準入力の1行目から読む（確認なし）。"
+    "--password-stdin", is_flag=True, help=N_("パスワードを標準入力の1行目から読む（確認なし）。")
 )
 def set_password_command(employee_id: str, password_stdin: bool) -> None:
     """Set a person's password (at least 10 characters).
@@ -80,9 +87,17 @@ def set_password_command(employee_id: str, password_stdin: bool) -> None:
     click.echo(f"{person.employee_id} {person.name} のパスワードを設定しました。")
 
 
-@users_cli.command("password-link")
+@users_cli.command(
+    "password-link",
+    help=N_(
+        "本人が自分でパスワードを設定するための、一度だけ使えるリンクを表示する。\n\n"
+        "リンクは一度だけ、パスワードが変わるまで、PASSWORD_LINK_MAX_AGE 秒（既定 72 時間）のあ"
+        "いだ使える。先頭は --base-url、なければ設定 BASE_URL。本人だけが読む方法で本人にだけ送"
+        "ること。"
+    ),
+)
 @click.argument("employee_id")
-@click.option("--base-url", default=None, help="リンクの先頭（省略時は設定 BASE_URL）。")
+@click.option("--base-url", default=None, help=N_("リンクの先頭（省略時は設定 BASE_URL）。"))
 def password_link_command(employee_id: str, base_url: str | None) -> None:
     """Print a one-time link with which the person sets their own password.
 
@@ -106,10 +121,17 @@ def password_link_command(employee_id: str, base_url: str | None) -> None:
     click.echo(f"有効期限: {reiwa_datetime(until)}（一度使うと無効になります）")
 
 
-@users_cli.command("grant")
+@users_cli.command(
+    "grant",
+    help=N_(
+        "職員に、区（--ward）または全市の推進委員会か管理者の権限を与える。\n\n"
+        "区の委員会はその区の結果を読む。--ward がなければすべての区。もう一度実行しても何も変"
+        "わらない。名簿にない職員や区は終了コード 1。"
+    ),
+)
 @click.argument("role", type=ROLE_CHOICE)
 @click.argument("employee_id")
-@click.option("--ward", "ward_name", default=None, help="区の名前（例 高津区）。省略時は全市。")
+@click.option("--ward", "ward_name", default=None, help=N_("区の名前（例 高津区）。省略時は全市。"))
 def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
     """Give a person the committee or admin role for a ward (--ward) or the whole city.
 
@@ -127,10 +149,17 @@ def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
     click.echo(f"{label} を付与しました。" if added else f"{label} はすでに付与されています。")
 
 
-@users_cli.command("revoke")
+@users_cli.command(
+    "revoke",
+    help=N_(
+        "職員から、区（--ward）または全市の推進委員会か管理者の権限を取り消す。\n\n"
+        "ちょうどその範囲の権限だけを取り消す（全市の権限を取り消しても区の権限は残る）。名簿に"
+        "ない職員や区は終了コード 1。なかった権限はそう表示する。"
+    ),
+)
 @click.argument("role", type=ROLE_CHOICE)
 @click.argument("employee_id")
-@click.option("--ward", "ward_name", default=None, help="区の名前（例 高津区）。省略時は全市。")
+@click.option("--ward", "ward_name", default=None, help=N_("区の名前（例 高津区）。省略時は全市。"))
 def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
     """Take the committee or admin role for a ward (--ward) or the city away from a person.
 
@@ -148,7 +177,12 @@ def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
     click.echo(f"{label} を取り消しました。" if removed else f"{label} は付与されていません。")
 
 
-@users_cli.command("list-grants")
+@users_cli.command(
+    "list-grants",
+    help=N_(
+        "推進委員会と管理者の権限をすべて一覧する: 職員番号、氏名、権限、区（または全市）。"
+    ),
+)
 def list_grants_command() -> None:
     """List every committee and admin grant: employee id, name, role and ward (or 全市)."""
     from app.services.grants import list_grants
@@ -163,9 +197,14 @@ def list_grants_command() -> None:
         )
 
 
-@users_cli.command("prune-attempts")
+@users_cli.command(
+    "prune-attempts",
+    help=N_(
+        "--days 日（既定 30 日）より前のサインインの記録を削除する。"
+    ),
+)
 @click.option(
-    "--days", type=click.IntRange(min=1), default=30, show_default=True, help="残す日数。"
+    "--days", type=click.IntRange(min=1), default=30, show_default=True, help=N_("残す日数。")
 )
 def prune_attempts_command(days: int) -> None:
     """Delete the records of sign-in attempts older than --days days (30 by default)."""

@@ -284,7 +284,8 @@ def _plan_fields(form: PlanForm) -> dict[str, str]:
 @bp.post("/wards/<int:ward_id>/<int:fiscal_year>/import")
 @access("committee", "admin")
 def import_sheet(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
-    """Committee: goals and results from an xlsx sheet (seed 002), all or nothing."""
+    """Committee: goals and results from an xlsx sheet (laid out like 中原区's FY2022 取組シート),
+    all or nothing."""
     ward = _ward(ward_id)
     form = ImportForm()
     if not form.validate_on_submit():

@@ -38,6 +38,31 @@ def catalogue(key: str) -> str:
 @bp.get("/healthz")
 @access("public")
 def healthz() -> tuple[str, int, dict[str, str]]:
-    """Public: "ok" without touching the database (the proxy's health check, the benchmarks'
-    baseline)."""
+    """Public: "ok" without touching the database: the liveness check (is the process
+    serving?) and the benchmarks' baseline. Readiness, with the database, is ``/readyz``."""
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
+@bp.get("/readyz")
+@access("public")
+def readyz() -> tuple[str, int, dict[str, str]]:
+    """Public: 200 when the database (and the read replica, if configured) answer within
+    READINESS_TIMEOUT_SECONDS, else 503 (the load balancer's check; docs/deploy.md)."""
+    from flask import current_app
+
+    from app.config import reports_replica
+    from app.services.readiness import readiness
+
+    replica = reports_replica(current_app.config)
+    checks = readiness(
+        current_app.config["SQLALCHEMY_DATABASE_URI"],
+        replica[0] if replica else None,
+        float(current_app.config["READINESS_TIMEOUT_SECONDS"]),
+    )
+    for check in checks:
+        if not check.ok:
+            current_app.logger.warning("readyz: %s unavailable: %s", check.name, check.detail)
+    ready = all(check.ok for check in checks)
+    body = "\n".join(f"{c.name}: {'ok' if c.ok else 'unavailable'}" for c in checks) + "\n"
+    headers = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    return body, 200 if ready else 503, headers

@@ -1,4 +1,5 @@
-"""Demo data: a ward modelled on 高津区 (seed 000), its people over three years, two past rounds.
+"""Demo data: a ward modelled on 高津区 (its FY2025 annual report), its people over three years,
+two past rounds.
 
 Everything is generated from a fixed random seed, so two demo databases hold the same figures.
 """
@@ -82,7 +83,8 @@ GIVEN_NAMES = (
     "和也 愛 剛 奈々 修 優子 学 智子 聡 香織 悠斗 結衣 蓮 葵 悠真 陽菜 湊 凛"
 ).split()
 
-# Standards that staff slip on more often, by number (roughly the shape of seed 000's table).
+# Standards that staff slip on more often, by number (roughly the shape of the table in
+# 高津区's FY2025 annual report).
 SLIP_RATE = {1: 0.015, 11: 0.018, 12: 0.008, 14: 0.017, 16: 0.008, 21: 0.006, 23: 0.011, 33: 0.01}
 # Scenes many people never meet: share answering 該当しない.
 NOT_APPLICABLE_RATE = {"お知らせ": 0.35, "地域訪問": 0.6, "対面": 0.1}

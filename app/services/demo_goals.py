@@ -1,5 +1,5 @@
-# ruff: noqa: E501 - prose from seed 000, one goal a line
-"""The demo ward's FY2025 goals, working teams, policy, summary and committee (from seed 000).
+# ruff: noqa: E501 - prose from 高津区's FY2025 annual report, one goal a line
+"""The demo ward's FY2025 goals, working teams, policy, summary and committee (from 高津区's FY2025 annual report).
 
 ``build_demo_goals`` is called by ``app.services.demo.build_demo``: the report of the demo ward
 (高津区) for 令和7年度 is then complete (docs/annual-report.md).
@@ -14,7 +14,7 @@ from app.models import Assignment, Person, Role, Section, ServiceGoal, Ward, Wor
 
 DEMO_GOALS_YEAR = 2025
 
-# Section -> [(scene, goal, result)], adapted from seed 000, section 2.
+# Section -> [(scene, goal, result)], adapted from 高津区's FY2025 annual report, section 2.
 SECTION_GOALS: dict[str, list[tuple[str, str, str]]] = {
     "危機管理担当": [
         ("対面応対", "住民団体組織を始め、市民からの問合せに対して、適切で正確な説明を心がけ、分かりやすく丁寧な対応を徹底します。",
@@ -130,7 +130,7 @@ SECTION_GOALS: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
-# (name, purpose, number of members, [(scene, goal, result)]), from seed 000.
+# (name, purpose, number of members, [(scene, goal, result)]), from 高津区's FY2025 annual report.
 TEAMS: list[tuple[str, str, int, list[tuple[str, str, str]]]] = [
     ("市民アンケートワーキングチーム", "区役所利用者等からの意見や要望等を各課に伝え改善を図る", 4, [
         ("共通", "来庁者からの意見を募集するアンケート（一言ポスト）を実施し、意見・要望等を所管する部署に確実に伝えます。",

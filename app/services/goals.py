@@ -670,7 +670,7 @@ def year_overview(ward: Ward, fiscal_year: int) -> YearOverview:
     return YearOverview(ward, fiscal_year, plan_for(ward.id, fiscal_year), sections, teams)
 
 
-# --- Import of goals and results from a sheet (seed 002) ------------------------------------------
+# --- Import of goals and results from a sheet (中原区's FY2022 取組シート) ------------------
 
 IMPORT_COLUMNS: dict[str, str] = {
     "owner": "部署名",
@@ -698,7 +698,7 @@ IMPORT_REQUIRED: tuple[str, ...] = ("owner", "position", "scene", "goal")
 @dataclass(frozen=True)
 class GoalRow:
     """One line of the sheet: ``department`` is the line above the name in a 部署名 cell such
-    as 「まちづくり推進部\\n総務課」 (seed 002), else None."""
+    as 「まちづくり推進部\\n総務課」 (中原区's FY2022 取組シート), else None."""
 
     line: int
     owner: str
@@ -710,6 +710,20 @@ class GoalRow:
     problems: tuple[str, ...] = ()  # what is wrong with the line itself
 
 
+CHANGE_KINDS = ("replaced", "added", "deleted", "unchanged")
+
+
+@dataclass(frozen=True)
+class GoalChange:
+    """What an import does to one goal of a section or team named in the sheet: ``replaced``
+    (the same number with other text), ``added``, ``deleted`` (a number the sheet lacks) or
+    ``unchanged``."""
+
+    owner: str
+    position: int
+    kind: str
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     """What an import did (or, in a dry run, would do)."""
@@ -719,19 +733,71 @@ class ImportSummary:
     rows: int
     sections: int
     teams: int
+    changes: tuple[GoalChange, ...] = ()
 
-    def lines(self) -> list[str]:
-        return [
+    def count(self, kind: str) -> int:
+        return sum(1 for change in self.changes if change.kind == kind)
+
+    def lines(self, dry_run: bool = False) -> list[str]:
+        """A summary line and the counts; a dry run also lists every goal it would change."""
+        names = dict(
+            ward=self.ward,
+            year=fiscal_year_label(self.fiscal_year),
+            rows=self.rows,
+            sections=self.sections,
+            teams=self.teams,
+        )
+        counts = _(
+            "置き換え %(replaced)s 件・追加 %(added)s 件・削除 %(deleted)s 件・"
+            "変更なし %(unchanged)s 件",
+            **{kind: self.count(kind) for kind in CHANGE_KINDS},
+        )
+        if not dry_run:
+            return [
+                _(
+                    "%(ward)s %(year)s: 目標 %(rows)s 件"
+                    "（課 %(sections)s・ワーキングチーム %(teams)s）を取り込みました。",
+                    **names,
+                ),
+                counts,
+            ]
+        labels = {"replaced": _("置き換え"), "added": _("追加"), "deleted": _("削除")}
+        lines = [
             _(
-                "%(ward)s %(year)s: 目標 %(rows)s 件"
-                "（課 %(sections)s・ワーキングチーム %(teams)s）を取り込みました。",
-                ward=self.ward,
-                year=fiscal_year_label(self.fiscal_year),
-                rows=self.rows,
-                sections=self.sections,
-                teams=self.teams,
-            )
+                "%(ward)s %(year)s: シートの目標 %(rows)s 件"
+                "（課 %(sections)s・ワーキングチーム %(teams)s）を確認しました。"
+                "取り込むと、シートに載った課・チームの目標はシートの内容に置き換わり、"
+                "シートにない番号の目標は削除されます。",
+                **names,
+            ),
+            counts,
         ]
+        lines += [
+            f"  {labels[c.kind]}: {c.owner} No {c.position}"
+            for c in self.changes
+            if c.kind in labels
+        ]
+        return lines
+
+
+def _changes(
+    owner: str, existing: Sequence[ServiceGoal], inputs: Sequence[GoalInput]
+) -> list[GoalChange]:
+    """What ``_apply`` does to one owner's goals, goal by goal, in number order."""
+    by_position = {goal.position: goal for goal in existing}
+    changes = []
+    for item in inputs:
+        stored = by_position.pop(item.position, None)
+        values = (normalize_scene(item.scene), _text(item.goal), _text(item.result) or None)
+        if stored is None:
+            kind = "added"
+        elif (stored.scene, stored.goal, stored.result) != values:
+            kind = "replaced"
+        else:
+            kind = "unchanged"
+        changes.append(GoalChange(owner, item.position, kind))
+    changes += [GoalChange(owner, position, "deleted") for position in by_position]
+    return sorted(changes, key=lambda change: change.position)
 
 
 def read_goal_sheet(path: Path) -> list[GoalRow]:
@@ -884,6 +950,7 @@ def import_goals(
     teams = {unicodedata.normalize("NFKC", t.name): t for t in ward_teams(ward_id, fiscal_year)}
     seen: dict[tuple[str, int], int] = {}
     wanted: dict[tuple[str, int], list[GoalInput]] = {}
+    owner_names: dict[tuple[str, int], str] = {}
     for row in rows:
         at = _("%(line)s行目: ", line=row.line)
         errors.extend((row.line, at + problem) for problem in row.problems)
@@ -943,6 +1010,7 @@ def import_goals(
         wanted.setdefault(key, []).append(
             GoalInput(row.position, row.scene, row.goal, row.result)
         )
+        owner_names.setdefault(key, row.owner)
     if errors:
         raise GoalsError([m for _line, m in sorted(errors, key=lambda e: e[0])])
 
@@ -950,9 +1018,12 @@ def import_goals(
     for goal in ward_goals(ward_id, fiscal_year):
         owner = ("s", goal.section_id) if goal.section_id else ("t", goal.working_team_id or 0)
         existing.setdefault(owner, []).append(goal)
+    changes: list[GoalChange] = []
     for (kind, owner_id), inputs in wanted.items():
+        current = existing.get((kind, owner_id), [])
+        changes += _changes(owner_names[(kind, owner_id)], current, inputs)
         _apply(
-            existing.get((kind, owner_id), []),
+            current,
             inputs,
             by,
             fiscal_year=fiscal_year,
@@ -966,4 +1037,5 @@ def import_goals(
         rows=len(rows),
         sections=sum(1 for kind, _ in wanted if kind == "s"),
         teams=sum(1 for kind, _ in wanted if kind == "t"),
+        changes=tuple(changes),
     )
