@@ -139,3 +139,27 @@ def test_the_annual_report_pdf_answers_503_with_a_message_without_the_font(
     response = client.get(f"/annual-report/{ward_id}/2025/report.pdf")
     assert response.status_code == 503
     assert "日本語フォントがありません" in response.get_data(as_text=True)
+
+
+def test_a_results_pdf_that_cannot_be_drawn_answers_503_with_a_message(app, client, sign_in):
+    """A round whose title has a character no font draws: its PDF download answers 503 with
+    the plain message (the real renderer's check, not a 500 or a PDF of boxes)."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import Grant, GrantRole
+
+    with app.app_context():
+        catalogue = factories.catalogue("glyph", fiscal_year=2025, standards=1)
+        now = datetime.now(UTC)
+        round_ = factories.round_(
+            catalogue, title="点検 \U00013000", opens_at=now - timedelta(days=3),
+            closes_at=now - timedelta(days=1),
+        )
+        committee = factories.person()
+        committee.grants.append(Grant(role=GrantRole.COMMITTEE))
+        db.session.commit()
+        round_id, committee_id = round_.id, committee.id
+    sign_in(committee_id)
+    response = client.get(f"/results/rounds/{round_id}/export/pdf")
+    assert response.status_code == 503
+    assert "日本語フォントがありません" in response.get_data(as_text=True)

@@ -10,7 +10,15 @@ from io import BytesIO
 from typing import cast
 from urllib.parse import quote
 
-from flask import Response, abort, render_template, request, send_file, stream_with_context
+from flask import (
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -31,7 +39,7 @@ from app.services.exports import (
     section_sheet,
 )
 from reports.csv_files import CsvShape, compliance_csv
-from reports.printing import compliance_html, compliance_pdf
+from reports.printing import PdfFontError, compliance_html, compliance_pdf
 from reports.table import ComplianceTable
 from reports.xlsx import compliance_workbook
 
@@ -67,7 +75,16 @@ def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> Respo
         return response
     if fmt == "html":
         return Response(compliance_html(table), mimetype="text/html")
-    data = compliance_workbook(table) if fmt == "xlsx" else compliance_pdf(table)
+    try:
+        data = compliance_workbook(table) if fmt == "xlsx" else compliance_pdf(table)
+    except PdfFontError as error:
+        # A character the fonts cannot draw (or no Japanese font): say so, never boxes.
+        current_app.logger.error("compliance PDF: %s", error.message)
+        message = _(
+            "PDF を作れませんでした。サーバーに日本語フォントがありません。"
+            "管理者に連絡してください。"
+        )
+        return render_template("results/error.html", message=message), 503
     return send_file(
         BytesIO(cast(bytes, data)),
         mimetype=MEDIA_TYPES[fmt],
