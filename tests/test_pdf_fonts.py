@@ -57,6 +57,7 @@ def a_round(app, database_url) -> int:
 def _export(database_url: str, round_id: int, out: Path, fontconfig: Path, *pythonpath: Path):
     env = {
         **os.environ,
+        "FLASK_SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
         "FONTCONFIG_FILE": str(fontconfig),
         "PYTHONPATH": os.pathsep.join(str(p) for p in (*pythonpath, ROOT)),

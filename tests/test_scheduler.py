@@ -575,6 +575,7 @@ def test_two_scheduler_processes_send_each_message_once(app, smtp, world):
         db.session.commit()
     env = {
         **os.environ,
+        "FLASK_SECRET_KEY": "test-secret",
         "DATABASE_URL": PG_URL,
         "FLASK_MAIL_HOST": "127.0.0.1",
         "FLASK_MAIL_PORT": str(smtp.port),
