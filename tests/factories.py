@@ -146,6 +146,14 @@ def round_(
     return r
 
 
+def closed_round(catalogue_: Catalogue, **kwargs: Any) -> Round:
+    """A round like ``round_`` that closed yesterday (its results can be read)."""
+    now = datetime.now(UTC)
+    kwargs.setdefault("opens_at", now - timedelta(days=10))
+    kwargs.setdefault("closes_at", now - timedelta(days=1))
+    return round_(catalogue_, **kwargs)
+
+
 def section_standards(catalogue_: Catalogue, *numbers_kinds: tuple[int, tuple[str, ...]]) -> None:
     """Add ``section`` standards to a catalogue: (number, kinds) pairs, keys ``sec-<number>``."""
     for number, kinds in numbers_kinds:

@@ -74,11 +74,11 @@ def test_every_command_in_the_readme_answers_help_with_the_options_it_names(app)
 
 @pytest.fixture
 def round_id(app) -> int:
-    """A round of 総務課 (6 staff, all answered), for the report commands."""
+    """A closed round of 総務課 (6 staff, all answered), for the report commands."""
     with app.app_context():
         ward = factories.ward()
         section = factories.section("総務課")
-        round_ = factories.round_(factories.catalogue(), wards=[ward])
+        round_ = factories.closed_round(factories.catalogue(), wards=[ward])
         for _ in range(6):
             person = factories.person(section=section)
             factories.response(round_, person, {"std-1": "yes", "std-2": "no"}, section=section)

@@ -42,11 +42,17 @@ def no_system_fonts(tmp_path) -> Path:
 
 @pytest.fixture
 def a_round(app, database_url) -> int:
-    """A round with answers, committed, for a `flask` command in another process."""
+    """A closed round with answers, committed, for a `flask` command in another process."""
+    from datetime import UTC, datetime, timedelta
+
     with app.app_context():
         ward = factories.ward()
         section = factories.section("総務課")
-        round_ = factories.round_(factories.catalogue(), wards=[ward])
+        now = datetime.now(UTC)
+        round_ = factories.round_(
+            factories.catalogue(), wards=[ward], opens_at=now - timedelta(days=3),
+            closes_at=now - timedelta(days=1),
+        )
         for _ in range(6):
             person = factories.person(section=section)
             factories.response(round_, person, {"std-1": "yes", "std-2": "no"}, section=section)
