@@ -10,6 +10,7 @@ from flask import Response as FlaskResponse
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import BadRequest
 
 from app.access import access, committee_ward_ids
 from app.api import bp, json_error
@@ -125,9 +126,7 @@ def _save_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], bool, dict
     parts: list[dict[str, Any]] = []
     for name in ("answers", "comments"):
         part = body.get(name, {})
-        if part is None:
-            part = {}
-        if not isinstance(part, dict):
+        if not isinstance(part, dict):  # null too: the schema says object
             fields[name] = _("基準のキーを名前とする JSON のオブジェクトにしてください。")
             part = {}
         for key, value in part.items():
@@ -145,9 +144,16 @@ def _save_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], bool, dict
 @access("person")
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""
-    if not request.is_json:
+    if request.mimetype != "application/json":  # only what the OpenAPI document says
         return json_error(415)
-    answers, comments, submit, fields = _save_request(request.get_json(silent=True))
+    try:
+        body = request.get_json()
+    except BadRequest:  # not JSON, not UTF-8, or nested deeper than JSON_MAX_DEPTH
+        fields = {
+            "body": _("本文を JSON として読めません（書き方の誤り、または入れ子が深すぎます）。")
+        }
+        return json_error(422, _("送られた内容に誤りがあります。何も保存していません。"), fields)
+    answers, comments, submit, fields = _save_request(body)
     if fields:
         return json_error(422, _("送られた内容に誤りがあります。何も保存していません。"), fields)
     now = utcnow()
