@@ -318,12 +318,17 @@ def test_a_goal_sheet_upload_may_exceed_the_request_limit_up_to_its_own(
 
 
 def test_a_goal_sheet_with_a_nul_byte_names_the_line(client, sign_in, world, app):
-    """A goal sheet CSV with a NUL byte gets 400 naming its line, and nothing is written."""
+    """A goal sheet CSV with a NUL byte gets 400 naming its line in the page's language, and
+    nothing is written."""
     sign_in(world["boss"])
     data = (GOALS_HEADER + "区民課,1,共通,目標\n区民課,2,共通,目\x00標\n").encode()
     response = _upload(client, world, "goals.csv", data)
     assert response.status_code == 400
     assert "3行目: 使えない文字（NUL）" in response.get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    response = _upload(client, world, "goals.csv", data)
+    assert response.status_code == 400
+    assert "Line 3: contains a NUL character" in response.get_data(as_text=True)
     assert _goals(app) == 0
 
 

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 
 from app.config import Defaults
 from app.extensions import db
@@ -288,8 +289,11 @@ def _check_size(path: Path, limits: SheetLimits) -> None:
     if size > limits.max_bytes:
         raise RosterError(
             [
-                f"ファイルが大きすぎます（{_megabytes(size)}）。"
-                f"{_megabytes(limits.max_bytes)} までにしてください。"
+                _(
+                    "ファイルが大きすぎます（%(size)s）。%(max)s までにしてください。",
+                    size=_megabytes(size),
+                    max=_megabytes(limits.max_bytes),
+                )
             ]
         )
 
@@ -297,8 +301,12 @@ def _check_size(path: Path, limits: SheetLimits) -> None:
 def _too_many_rows(line: int, limits: SheetLimits) -> RosterError:
     return RosterError(
         [
-            f"{line}行目: 行が多すぎます。見出しを含めて {limits.max_rows} 行までにしてください"
-            "（ここで読むのをやめました）。"
+            _(
+                "%(line)s行目: 行が多すぎます。見出しを含めて %(max)s 行までにしてください"
+                "（ここで読むのをやめました）。",
+                line=line,
+                max=limits.max_rows,
+            )
         ]
     )
 
@@ -344,9 +352,12 @@ def _csv_records(path: Path, encoding: str, limits: SheetLimits) -> list[tuple[i
                 if any("\x00" in cell for cell in cells):
                     raise RosterError(
                         [
-                            f"{start}行目: 使えない文字（NUL）が入っています。CSV は UTF-8 "
-                            "または Shift_JIS（cp932）のテキストで保存してください"
-                            "（UTF-16 の「Unicode テキスト」は読めません）。"
+                            _(
+                                "%(line)s行目: 使えない文字（NUL）が入っています。CSV は "
+                                "UTF-8 または Shift_JIS（cp932）のテキストで保存してください"
+                                "（UTF-16 の「Unicode テキスト」は読めません）。",
+                                line=start,
+                            )
                         ]
                     )
                 if encoding == "cp932" and any(not _NOT_SHIFT_JIS.isdisjoint(c) for c in cells):
@@ -377,9 +388,12 @@ def _check_unpacked_size(path: Path, limits: SheetLimits) -> None:
     if unpacked > limits.max_unpacked_bytes:
         raise RosterError(
             [
-                f"Excel のファイルが大きすぎます（展開すると {_megabytes(unpacked)}）。"
-                f"{_megabytes(limits.max_unpacked_bytes)} までにしてください"
-                "（行を減らすか、ファイルを分けてください）。"
+                _(
+                    "Excel のファイルが大きすぎます（展開すると %(size)s）。%(max)s までに"
+                    "してください（行を減らすか、ファイルを分けてください）。",
+                    size=_megabytes(unpacked),
+                    max=_megabytes(limits.max_unpacked_bytes),
+                )
             ]
         )
 
