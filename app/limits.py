@@ -9,6 +9,9 @@ One mechanism each, registered by the factory, so that no route has to remember 
 - ``<int:...>`` in every URL rule is ``IdConverter``: a number above PostgreSQL's ``integer``
   (2³¹−1) does not match the rule, so it is a 404 like any id that does not exist, instead of
   an error from the database.
+- A form field with a NUL character (which PostgreSQL's text cannot hold) is refused with
+  ``UnstorableText`` (a 400 page saying so) before any view runs; a view that names the field
+  itself (the checklist's comments) is marked ``@checks_own_text``.
 - JSON bodies are parsed by ``BoundedJSONProvider``: nesting deeper than ``JSON_MAX_DEPTH`` is
   a decoding error (the API answers it as it answers malformed JSON), never a RecursionError.
 """
@@ -21,6 +24,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 # The largest value of PostgreSQL's ``integer``, the type of every id column.
@@ -97,19 +101,38 @@ def upload(view: F) -> F:
     return view
 
 
-def _upload_allowance() -> None:
-    """Before any other ``before_request``: the upload limit for views marked ``@upload``."""
+def checks_own_text(view: F) -> F:
+    """Mark a view that refuses NUL characters in its form itself, beside the field."""
+    view.checks_own_text = True  # type: ignore[attr-defined]
+    return view
+
+
+class UnstorableText(BadRequest):
+    """A form field holds a NUL character (app.errors shows a page that says so)."""
+
+
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _check_request() -> None:
+    """Before any other ``before_request``: the upload limit for views marked ``@upload``
+    (set before the CSRF check reads the form), then no NUL in a form's fields."""
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, "takes_upload", False):
         request.max_content_length = (
             int(current_app.config["IMPORT_MAX_BYTES"]) + UPLOAD_FORM_ALLOWANCE
         )
+    if request.mimetype not in _FORM_TYPES or getattr(view, "checks_own_text", False):
+        return
+    if any("\x00" in value for value in request.form.values()):
+        raise UnstorableText()
 
 
 def register_limits(app: Flask) -> None:
-    """The id converter, the JSON depth bound and the upload allowance. Call it before the
+    """The id converter, the JSON depth bound, the upload allowance and the NUL check of
+    forms. Call it before the
     blueprints are registered (their rules take the converter when added) and before the
     extensions (the allowance must run before Flask-WTF's CSRF check reads the form)."""
     app.url_map.converters["int"] = IdConverter
     app.json = BoundedJSONProvider(app)
-    app.before_request(_upload_allowance)
+    app.before_request(_check_request)

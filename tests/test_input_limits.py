@@ -40,6 +40,7 @@ def world(app):
             "boss": boss.id,
             "round": open_round.id,
             "ward": section.ward_id,
+            "section": section.id,
         }
 
 
@@ -88,6 +89,23 @@ def test_nul_in_a_comment_via_the_form_is_a_400_beside_the_comment(client, sign_
     assert response.status_code == 400
     assert "ひとことに使えない文字" in response.get_data(as_text=True)
     assert _answers(app) == 0
+
+
+def test_nul_in_any_other_form_is_a_400_page_that_says_so(client, sign_in, world, app):
+    """A NUL in a field of any other form (here a chief's section goals) gets a 400 page
+    naming the NUL, in the page's language, and nothing is written."""
+    sign_in(world["boss"])
+    section_id = world["section"]
+    url = f"/goals/sections/{section_id}/{FISCAL_YEAR}"
+    data = {"goals-0-scene": "共通", "goals-0-goal": "目\x00標", "goals-0-result": ""}
+    response = client.post(url, data=data)
+    assert response.status_code == 400
+    assert "使えない文字（NUL）" in response.get_data(as_text=True)
+    client.set_cookie("lang", "en")
+    response = client.post(url, data=data)
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+    assert _goals(app) == 0
 
 
 # --- JSON bodies and the API's request contract ---------------------------------------------

@@ -17,6 +17,7 @@ from app.api import bp, json_error
 from app.api.openapi import openapi_document
 from app.api.results import compliance_json
 from app.extensions import db
+from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
 from app.services.checklist import (
@@ -141,6 +142,7 @@ def _save_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], bool, dict
 
 
 @bp.put("/rounds/<int:round_id>/checklist")
+@checks_own_text  # a form body is a 415 here, whatever it holds
 @access("person")
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""
