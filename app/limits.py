@@ -36,8 +36,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _at_most(limit: int) -> str:
-    """A regular expression of the decimal numbers from 0 to ``limit`` (no leading zeros
-    beyond a single 0): for 2³¹−1, ``[0-9]{1,9}|1[0-9]{9}|20[0-9]{8}|…|214748364[0-7]``."""
+    """A regular expression of the decimal numbers from 0 to ``limit``, without leading zeros:
+    for 2³¹−1, ``[1-9][0-9]{0,8}|0|[1-1][0-9]{9}|2[0-0][0-9]{8}|…|214748364[0-6]|2147483647``."""
     digits = str(limit)
     shorter = f"[1-9][0-9]{{0,{len(digits) - 2}}}|0" if len(digits) > 1 else ""
     same_length = []
@@ -124,15 +124,15 @@ def _check_request() -> None:
         )
     if request.mimetype not in _FORM_TYPES or getattr(view, "checks_own_text", False):
         return
-    if any("\x00" in value for value in request.form.values()):
+    if any("\x00" in value for _name, value in request.form.items(multi=True)):
         raise UnstorableText()
 
 
 def register_limits(app: Flask) -> None:
     """The id converter, the JSON depth bound, the upload allowance and the NUL check of
-    forms. Call it before the
-    blueprints are registered (their rules take the converter when added) and before the
-    extensions (the allowance must run before Flask-WTF's CSRF check reads the form)."""
+    forms. Call it before the blueprints are registered (their rules take the converter when
+    added) and before the extensions (the allowance must run before Flask-WTF's CSRF check
+    reads the form)."""
     app.url_map.converters["int"] = IdConverter
     app.json = BoundedJSONProvider(app)
     app.before_request(_check_request)

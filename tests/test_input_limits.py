@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
+from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Answer, Grant, GrantRole, Person, Role, ServiceGoal
@@ -97,7 +98,15 @@ def test_nul_in_any_other_form_is_a_400_page_that_says_so(client, sign_in, world
     sign_in(world["boss"])
     section_id = world["section"]
     url = f"/goals/sections/{section_id}/{FISCAL_YEAR}"
-    data = {"goals-0-scene": "共通", "goals-0-goal": "目\x00標", "goals-0-result": ""}
+    # The NUL in the second value of a repeated field: every value is checked.
+    data = MultiDict(
+        [
+            ("goals-0-scene", "共通"),
+            ("goals-0-goal", "目標"),
+            ("goals-0-goal", "目\x00標"),
+            ("goals-0-result", ""),
+        ]
+    )
     response = client.post(url, data=data)
     assert response.status_code == 400
     assert "使えない文字（NUL）" in response.get_data(as_text=True)
