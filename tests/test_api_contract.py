@@ -17,7 +17,7 @@ from app.models import Grant, GrantRole, Role
 from tests import factories
 
 # Enough to reach ids past the database's integers, nulls for objects and other media types
-# within seconds per person (each database runs the three people in ~15 s on two cores).
+# within seconds per person (the three people take 15–30 s per database on two cores).
 EXAMPLES_PER_PERSON = 150
 # Every built-in check; a request that fits the schema may still be refused with 422 when it
 # names a standard that is not in the round (the schema cannot list a round's keys), and 422
