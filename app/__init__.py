@@ -11,6 +11,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints and commands."""
     app = Flask(__name__, instance_relative_config=True)
     register_config(app, test_config)
+    register_limits(app)
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
@@ -47,6 +48,14 @@ def register_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
     check_results_settings(app.config)
     ensure_secret_key(app.config, app.instance_path, embedded)
+
+
+def register_limits(app: Flask) -> None:
+    """Request size, ids in URLs and JSON depth (``app.limits``); before extensions and
+    blueprints."""
+    from app.limits import register_limits as register
+
+    register(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -149,6 +149,17 @@ class Defaults:
         "font-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
         "base-uri 'self'; object-src 'none'"
     )
+    # --- Input limits (docs/deploy.md) ---
+    # Bytes of any request body; a larger one is refused with 413 before it is read.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # Bytes of a roster or goal sheet (.csv / .xlsx), uploaded or read by the CLI.
+    IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    # Lines of such a file, the header included (a whole city's roster is ~20,000 people).
+    IMPORT_MAX_ROWS = 50_000
+    # Bytes of an .xlsx once unpacked (it is a zip), checked before it is opened.
+    IMPORT_MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+    # Nesting of arrays and objects in a JSON body (the API needs 2).
+    JSON_MAX_DEPTH = 32
     # Directory of the catalogue YAML files loaded by `flask catalogue load` and the demo.
     SURVEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "surveys")
 

@@ -15,8 +15,14 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 
-def _texts(code: int) -> tuple[str, str]:
+def _texts(code: int, exc: HTTPException | None = None) -> tuple[str, str]:
     """The page's heading and its one-sentence explanation for an HTTP status."""
+    from app.limits import UnstorableText
+
+    if isinstance(exc, UnstorableText):
+        return _("送られた内容を受け付けられませんでした"), _(
+            "入力に使えない文字（NUL）が入っています。その文字を消してから、もう一度送ってください。"
+        )
     if code == 403:
         return _("このページは表示できません"), _(
             "このページを見る権限がありません。必要なときは、管理者に相談してください。"
@@ -24,6 +30,10 @@ def _texts(code: int) -> tuple[str, str]:
     if code == 404:
         return _("ページが見つかりません"), _(
             "アドレスが間違っているか、ページがなくなった可能性があります。"
+        )
+    if code == 413:
+        return _("送られた内容が大きすぎます"), _(
+            "ファイルや入力が上限を超えています。小さくしてから、もう一度送ってください。"
         )
     if code == 405:
         return _("この操作はできません"), _("このページでは、その送り方は使えません。")
@@ -42,7 +52,7 @@ def error_page(exc: HTTPException) -> ResponseReturnValue:
         # the database again, and the database may be what failed.
         page = current_app.jinja_env.get_template("errors/server_error.html")
         return page.render(code=code, current_locale=str(get_locale() or "ja")), code
-    heading, message = _texts(code)
+    heading, message = _texts(code, exc)
     response = render_template("errors/error.html", code=code, heading=heading, message=message)
     headers = exc.get_headers()
     allow = [(k, v) for k, v in headers if k.lower() == "allow"]

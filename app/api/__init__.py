@@ -10,7 +10,8 @@ pages of ``app.errors``. An app-wide handler for a given status code added
 elsewhere would take precedence over this one: keep a JSON branch for ``/api/`` in it.
 
 CSRF: the blueprint is exempt from Flask-WTF's CSRF check. Its only writing endpoint accepts
-nothing but ``application/json`` bodies (anything else gets 415): a cross-site page cannot send
+nothing but ``application/json`` bodies (anything else, ``application/*+json`` included,
+gets 415): a cross-site page cannot send
 that content type without a CORS preflight, which this app never answers with permission, and
 the session cookie is ``SameSite=Lax``, so a cross-site request does not carry it anyway.
 """
@@ -38,6 +39,7 @@ ERROR_CODES: dict[int, str] = {
     404: "not_found",
     405: "method_not_allowed",
     409: "closed",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid",
     500: "server_error",
@@ -51,6 +53,7 @@ def _messages() -> dict[int, str]:
         403: _("この操作はできません。"),
         404: _("見つかりません。"),
         405: _("この方法では使えません。"),
+        413: _("送られた内容が大きすぎます。"),
         415: _("Content-Type: application/json の本文で送ってください。"),
         500: _("サーバーで問題が起きました。しばらくしてからもう一度お試しください。"),
     }

@@ -29,7 +29,8 @@ _ROUND_ID = {
     "in": "path",
     "required": True,
     "description": "調査（回）の id（GET /api/v1/rounds の id）。",
-    "schema": {"type": "integer", "minimum": 1},
+    # 2147483647: the largest id the database stores; a larger one is 404 like an unknown id.
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
 }
 
 _ROUND_PROPERTIES: dict[str, Any] = {
@@ -209,7 +210,10 @@ def openapi_document() -> dict[str, Any]:
             "description": (
                 "サインインした人が自分の調査（回）を一覧し、チェックリストを読み、回答を保存・"
                 "提出する。時刻は東京時間（+09:00）の ISO 8601。エラーは必ず JSON "
-                '（{"error", "message"}、422 では "fields" も）。詳しくは docs/api.md。'
+                '（{"error", "message"}、422 では "fields" も）。本文は Content-Type: '
+                "application/json だけ（ほかは 415）、大きさは MAX_CONTENT_LENGTH まで"
+                "（超えると 413）。文書にない方法は 405（Allow ヘッダー付き）。"
+                "詳しくは docs/api.md。"
             ),
         },
         "servers": [{"url": "/"}],
@@ -298,6 +302,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "401": {"$ref": "#/components/responses/Unauthorized"},
                         "404": {"$ref": "#/components/responses/NotFound"},
+                        "413": {"$ref": "#/components/responses/TooLarge"},
                         "409": _error(
                             "closed",
                             "この調査は令和7年11月28日 17時15分に締め切られました。"
@@ -305,10 +310,16 @@ def openapi_document() -> dict[str, Any]:
                         ),
                         "415": _error(
                             "unsupported_media_type",
-                            "Content-Type: application/json の本文で送ってください。",
+                            "Content-Type: application/json の本文で送ってください。"
+                            "（application/json 以外は、+json の形式も受け付けない）",
                         ),
                         "422": {
-                            "description": "本文や回答の誤り。何も保存していない。",
+                            "description": (
+                                "本文や回答の誤り（JSON として読めない本文、入れ子が深すぎる"
+                                "本文、オブジェクトでない answers・comments、この調査にない"
+                                "基準、NUL や対になっていないサロゲートを含むひとこと など）。"
+                                "何も保存していない。"
+                            ),
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/ValidationError"},
@@ -363,6 +374,10 @@ def openapi_document() -> dict[str, Any]:
                         "401": {"$ref": "#/components/responses/Unauthorized"},
                         "403": _error("forbidden", "この操作はできません。"),
                         "404": _error("not_found", "調査が見つかりません。"),
+                        "409": _error(
+                            "not_final",
+                            "この調査は受付中です。遵守率は締め切りのあとに表示します。",
+                        ),
                     },
                 },
             },
@@ -402,6 +417,10 @@ def openapi_document() -> dict[str, Any]:
             "responses": {
                 "Unauthorized": _error("unauthorized", "サインインしてください。"),
                 "NotFound": _error("not_found", "この調査の対象ではありません。"),
+                "TooLarge": _error(
+                    "payload_too_large",
+                    "送られた内容が大きすぎます。（本文は MAX_CONTENT_LENGTH まで、既定 2 MB）",
+                ),
             },
             "schemas": {
                 **_compliance_schemas(),
@@ -479,7 +498,8 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "description": (
                                 "基準のキー → yes / no / na。書かない基準・空文字・null は"
-                                "保存済みの回答のまま。"
+                                "保存済みの回答のまま。answers 自体はオブジェクトだけ"
+                                "（null は 422）。"
                             ),
                             "additionalProperties": {
                                 "type": ["string", "null"],
@@ -490,7 +510,9 @@ def openapi_document() -> dict[str, Any]:
                             "type": "object",
                             "description": (
                                 "基準のキー → ひとこと（1000 文字まで、前後の空白は除く）。"
-                                "空文字で消す。書かない基準は保存済みのまま。"
+                                "空文字で消す。書かない基準は保存済みのまま。NUL と対に"
+                                "なっていないサロゲートは使えない（422）。comments 自体は"
+                                "オブジェクトだけ（null は 422）。"
                             ),
                             "additionalProperties": {"type": ["string", "null"], "maxLength": 1000},
                         },
@@ -530,6 +552,8 @@ def openapi_document() -> dict[str, Any]:
                                 "not_found",
                                 "method_not_allowed",
                                 "closed",
+                                "not_final",
+                                "payload_too_large",
                                 "unsupported_media_type",
                                 "invalid",
                                 "server_error",

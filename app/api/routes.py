@@ -10,12 +10,14 @@ from flask import Response as FlaskResponse
 from flask import jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import BadRequest
 
 from app.access import access, ward_scope
 from app.api import bp, json_error
 from app.api.openapi import openapi_document
 from app.api.results import compliance_json
 from app.extensions import db
+from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
 from app.services.checklist import (
@@ -125,9 +127,7 @@ def _save_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], bool, dict
     parts: list[dict[str, Any]] = []
     for name in ("answers", "comments"):
         part = body.get(name, {})
-        if part is None:
-            part = {}
-        if not isinstance(part, dict):
+        if not isinstance(part, dict):  # null too: the schema says object
             fields[name] = _("基準のキーを名前とする JSON のオブジェクトにしてください。")
             part = {}
         for key, value in part.items():
@@ -142,12 +142,20 @@ def _save_request(body: Any) -> tuple[dict[str, Any], dict[str, Any], bool, dict
 
 
 @bp.put("/rounds/<int:round_id>/checklist")
+@checks_own_text  # a form body is a 415 here, whatever it holds
 @access("person")
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""
-    if not request.is_json:
+    if request.mimetype != "application/json":  # only what the OpenAPI document says
         return json_error(415)
-    answers, comments, submit, fields = _save_request(request.get_json(silent=True))
+    try:
+        body = request.get_json()
+    except BadRequest:  # not JSON, not UTF-8, or nested deeper than JSON_MAX_DEPTH
+        fields = {
+            "body": _("本文を JSON として読めません（書き方の誤り、または入れ子が深すぎます）。")
+        }
+        return json_error(422, _("送られた内容に誤りがあります。何も保存していません。"), fields)
+    answers, comments, submit, fields = _save_request(body)
     if fields:
         return json_error(422, _("送られた内容に誤りがあります。何も保存していません。"), fields)
     now = utcnow()

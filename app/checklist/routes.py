@@ -19,6 +19,7 @@ from app.checklist import bp
 from app.checklist.forms import COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.rendering import form_states, items_html, stored_states
 from app.extensions import csrf, db
+from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
     Checklist,
@@ -55,6 +56,7 @@ def my_rounds() -> str:
 # session shows the checklist again with every answer kept, instead of the bare 400 page.
 @csrf.exempt
 @bp.route("/rounds/<int:round_id>/checklist", methods=["GET", "POST"])
+@checks_own_text  # the service names a comment with a NUL beside it
 @access("person")
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""

@@ -37,6 +37,7 @@ from app.goals.forms import (
     goals_form,
 )
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
+from app.limits import upload
 from app.models import Assignment, Person, Role, Section, Ward, WorkingTeam, utcnow
 from app.services import goals as service
 from app.wareki import fiscal_year_of, tokyo
@@ -55,8 +56,16 @@ def _me() -> Person:
     return cast(Person, current_user._get_current_object())
 
 
+# Problems listed on a page; a sheet with thousands of bad lines gets a count of the rest.
+MAX_PROBLEMS_SHOWN = 50
+
+
 def _problems(error: service.GoalsError, anchor: str) -> list[Problem]:
-    return [Problem(anchor, message) for message in error.errors]
+    shown = [Problem(anchor, message) for message in error.errors[:MAX_PROBLEMS_SHOWN]]
+    rest = len(error.errors) - MAX_PROBLEMS_SHOWN
+    if rest > 0:
+        shown.append(Problem(anchor, _("ほかに %(count)d 件の誤りがあります。", count=rest)))
+    return shown
 
 
 def _year(fiscal_year: int) -> int:
@@ -282,6 +291,7 @@ def _plan_fields(form: PlanForm) -> dict[str, str]:
 
 
 @bp.post("/wards/<int:ward_id>/<int:fiscal_year>/import")
+@upload
 @access("committee", "admin")
 def import_sheet(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: goals and results from an xlsx sheet (laid out like 中原区's FY2022 取組シート),

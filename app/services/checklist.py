@@ -44,6 +44,7 @@ people.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -83,6 +84,9 @@ Progress = Literal["not_started", "draft", "submitted"]
 COMMENT_MAX_LENGTH = 1000
 
 _VALUES: dict[str, AnswerValue] = {v.value: v for v in AnswerValue}
+# NUL, which PostgreSQL's text cannot hold, and the halves of a UTF-16 pair (a JSON "\ud800"
+# alone), which no database can encode.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class ChecklistError(Exception):
@@ -565,6 +569,12 @@ def _validated(
             continue
         elif not isinstance(raw, str):
             problem("comments", key, _("ひとことは文字で書いてください。"))
+        elif _UNSTORABLE.search(raw):
+            problem(
+                "comments",
+                key,
+                _("ひとことに使えない文字（NUL や壊れた文字）が入っています。消してください。"),
+            )
         elif len(raw.strip()) > COMMENT_MAX_LENGTH:
             problem(
                 "comments",

@@ -837,6 +837,15 @@ def read_upload(filename: str, data: bytes) -> list[GoalRow]:
         return read_goal_sheet(path)
 
 
+# Longest piece of a cell quoted back in a message: an error page must not echo a huge cell.
+SHOWN_MAX_LENGTH = 40
+
+
+def _shown(value: str) -> str:
+    """A cell's text as quoted in a message, cut at ``SHOWN_MAX_LENGTH`` characters."""
+    return value if len(value) <= SHOWN_MAX_LENGTH else value[: SHOWN_MAX_LENGTH - 1] + "…"
+
+
 def _header(cell: str) -> str | None:
     key = re.sub(r"[\s_\-]", "", unicodedata.normalize("NFKC", cell)).casefold()
     return _IMPORT_ALIASES.get(key)
@@ -862,7 +871,7 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
                     _(
                         "%(line)s行目: 列「%(title)s」が2つあります",
                         line=header_line,
-                        title=title.strip(),
+                        title=_shown(title.strip()),
                     ),
                 )
             )
@@ -901,7 +910,11 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
         position = int(number_text) if number_text.isdigit() else 0
         if not 1 <= position <= MAX_GOALS:
             problems.append(
-                _("No「%(n)s」は1から%(max)sの数字にしてください", n=number_text, max=MAX_GOALS)
+                _(
+                    "No「%(n)s」は1から%(max)sの数字にしてください",
+                    n=_shown(number_text),
+                    max=MAX_GOALS,
+                )
             )
         item = GoalInput(
             min(max(position, 1), MAX_GOALS), cell("scene"), cell("goal"), cell("result")
@@ -967,9 +980,9 @@ def import_goals(
                         at
                         + _(
                             "%(owner)s の部は「%(department)s」です（シートでは「%(sheet)s」）",
-                            owner=row.owner,
+                            owner=_shown(row.owner),
                             department=dept or _("なし（区の直下）"),
-                            sheet=row.department,
+                            sheet=_shown(row.department or ""),
                         ),
                     )
                 )
@@ -983,7 +996,7 @@ def import_goals(
                     + _(
                         "部署名「%(owner)s」は%(ward)sの課にも%(year)sのワーキングチームにも"
                         "ありません",
-                        owner=row.owner,
+                        owner=_shown(row.owner),
                         ward=ward.name,
                         year=fiscal_year_label(fiscal_year),
                     ),
@@ -1000,7 +1013,7 @@ def import_goals(
                     at
                     + _(
                         "%(owner)s の No %(n)s は %(first)s行目と重複しています",
-                        owner=row.owner,
+                        owner=_shown(row.owner),
                         n=row.position,
                         first=first,
                     ),
