@@ -146,7 +146,7 @@ def round_(
     return r
 
 
-def closed_round(catalogue_: Catalogue, **kwargs: Any) -> Round:
+def closed_round(catalogue_: Catalogue, **kwargs: object) -> Round:
     """A round like ``round_`` that closed yesterday (its results can be read)."""
     now = datetime.now(UTC)
     kwargs.setdefault("opens_at", now - timedelta(days=10))
