@@ -26,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import Assignment, LoginAttempt, Person, Section, utcnow
+from app.services.errors import DomainError
 from app.wareki import fiscal_year_of, tokyo
 
 MIN_PASSWORD_LENGTH = 10
@@ -52,12 +53,8 @@ def find_person(employee_id: str) -> Person | None:
     return db.session.scalar(sa.select(Person).where(Person.employee_id == key))
 
 
-class PasswordRuleError(ValueError):
+class PasswordRuleError(DomainError, ValueError):
     """A new password breaks the rules; ``message`` is plain Japanese for the person."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def password_problem(password: str) -> str | None:

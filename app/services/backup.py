@@ -21,16 +21,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app.services.errors import DomainError
+
 SQLITE_SUFFIX = ".sqlite3"
 POSTGRES_SUFFIX = ".dump"
 
 
-class BackupError(Exception):
+class BackupError(DomainError):
     """A backup or restore that cannot be done; ``message`` says why, in the reader's language."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

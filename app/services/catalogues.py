@@ -35,6 +35,7 @@ from app.models import (
     Ward,
     utcnow,
 )
+from app.services.errors import DomainError
 
 # A key is a lowercase ASCII slug: "notice-media", "takatsu-hygiene", "city-2024".
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -60,15 +61,11 @@ CATALOGUE_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
 LoadStatus = Literal["added", "updated", "unchanged"]
 
 
-class CatalogueError(Exception):
+class CatalogueError(DomainError):
     """A catalogue cannot be read or loaded; ``errors`` holds every problem found, one per line.
 
     Each message names the file and, where it concerns one standard, its number and key.
     """
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors: list[str] = list(errors)
-        super().__init__("\n".join(self.errors))
 
 
 @dataclass(frozen=True)

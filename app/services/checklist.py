@@ -77,6 +77,7 @@ from app.models import (
     utcnow,
 )
 from app.services.audience import join_audience
+from app.services.errors import DomainError
 
 Part = Literal["self", "section"]
 Progress = Literal["not_started", "draft", "submitted"]
@@ -89,12 +90,12 @@ _VALUES: dict[str, AnswerValue] = {v.value: v for v in AnswerValue}
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-class ChecklistError(Exception):
-    """The request cannot be carried out; ``message`` is plain Japanese for the person."""
+class ChecklistError(DomainError):
+    """The request cannot be carried out; ``message`` is plain Japanese for the person, and
+    ``field_errors`` names the items at fault."""
 
     def __init__(self, message: str, field_errors: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field_errors: dict[str, str] = dict(field_errors or {})
 
 

@@ -58,6 +58,7 @@ from app.models import (
     utcnow,
 )
 from app.services.audience import ROLES, asked_roles
+from app.services.errors import DomainError
 from app.services.tally import (
     answer_counts,
     counts_by_ward,
@@ -90,15 +91,11 @@ def scene_column(scene: str) -> str:
     return f"scene:{scene}"
 
 
-class ResultsError(Exception):
+class ResultsError(DomainError):
     """The results cannot be shown; ``message`` is plain Japanese."""
 
     status = 404
     code = "not_found"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class ResultsNotFinal(ResultsError):

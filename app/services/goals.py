@@ -39,6 +39,7 @@ from app.models import (
     YearPlan,
     utcnow,
 )
+from app.services.errors import DomainError
 
 MAX_GOALS = 3
 SCENE_MAX_LENGTH = 20
@@ -59,12 +60,8 @@ _NUMBERING = re.compile(r"^\s*(?:[①-⑳]|\(?\d+[).．、]?|[０-９]+[)）．�
 _MEMBER_SEPARATORS = re.compile(r"\s*[\t:：|｜]\s*")
 
 
-class GoalsError(Exception):
+class GoalsError(DomainError):
     """The change cannot be made; ``errors`` says why, one Japanese message per problem."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors: list[str] = list(errors)
-        super().__init__("\n".join(self.errors))
 
 
 @dataclass(frozen=True)

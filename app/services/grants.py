@@ -11,14 +11,11 @@ import sqlalchemy.orm as so
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Person, Ward
+from app.services.errors import DomainError
 
 
-class GrantError(Exception):
+class GrantError(DomainError):
     """The grant cannot be changed; ``message`` is plain Japanese."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def find_ward(name: str) -> Ward:

@@ -47,6 +47,7 @@ from app.models import (
     Ward,
     section_kind_link,
 )
+from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
 
 # Employee ids per ``IN (...)`` lookup: far below SQLite's 32,766 and PostgreSQL's 65,535
@@ -105,12 +106,8 @@ MAX_LENGTHS: dict[str, int] = {
 }
 
 
-class RosterError(Exception):
+class RosterError(DomainError):
     """The roster cannot be imported; ``errors`` says why, one Japanese message per problem."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors: list[str] = list(errors)
-        super().__init__("\n".join(self.errors))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_state, round_ward, utcnow
+from app.services.errors import DomainError
 from app.services.tally import discard_counts
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
@@ -45,12 +46,8 @@ _DATETIME = re.compile(
 )
 
 
-class RoundError(Exception):
+class RoundError(DomainError):
     """A round cannot be created; ``errors`` holds every problem found, in plain Japanese."""
-
-    def __init__(self, errors: Sequence[str]) -> None:
-        self.errors: list[str] = list(errors)
-        super().__init__("\n".join(self.errors))
 
 
 @dataclass(frozen=True)
