@@ -53,6 +53,7 @@ COMMENT = "窓口が混んでいて案内が遅れた"
 @dataclass(frozen=True)
 class RetentionWorld:
     round_ids: tuple[int, ...]
+    ward: int
     committee: int
     admin: int
     leavers: tuple[int, ...]
@@ -152,6 +153,7 @@ def build_retention_world() -> RetentionWorld:
     assert team.id
     return RetentionWorld(
         round_ids=(old.id, last.id),
+        ward=kumin.ward_id,
         committee=committee.id,
         admin=admin.id,
         leavers=tuple(p.id for p in leavers),
@@ -204,6 +206,10 @@ def _published(app: Flask, client: FlaskClient, runner: FlaskCliRunner, tmp_path
             assert result.exit_code == 0, result.output
             data = path.read_bytes()
             out[(round_id, "command", fmt)] = _xlsx_values(data) if fmt == "xlsx" else data
+    for year in (Y - 2, Y - 1):
+        annual = client.get(f"/annual-report/{world.ward}/{year}")
+        assert annual.status_code == 200
+        out[("annual", year)] = annual.get_data()
     with app.app_context():
         out["trend"] = compliance_trend()
         db.session.commit()
@@ -225,7 +231,8 @@ def test_a_purge_keeps_every_closed_rounds_exports_byte_for_byte(
     app, client, runner, sign_in, world, tmp_path
 ):
     """After the purge every closed round's API JSON, CSV, csv-long, HTML and xlsx cells (from
-    the downloads and from ``report compliance``) and the trend are exactly as before."""
+    the downloads and from ``report compliance``), each year's annual report page and the
+    trend are exactly as before."""
     sign_in(world.committee)
     before = _published(app, client, runner, tmp_path / "before", world)
     result = runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1)])
@@ -256,8 +263,8 @@ def test_the_purged_peoples_personal_data_is_gone_and_the_others_are_untouched(
     app, runner, world
 ):
     """The leavers' names, mail addresses, passwords, employee ids, responses, answers,
-    comments, section answers, mail rows, login attempts, grants and team memberships are
-    gone; their assignments and the goal they wrote stay; everyone else is as they were."""
+    comments, section answers, mail rows, login attempts and grants are gone; their
+    assignments, team membership and the goal they wrote stay; everyone else is as before."""
     with app.app_context():
         kept = {
             p.id: (p.employee_id, p.name, p.email, p.password_hash)
@@ -285,7 +292,8 @@ def test_the_purged_peoples_personal_data_is_gone_and_the_others_are_untouched(
         assert count(Response.person_id.in_(world.leavers)) == 0
         assert count(MailLedger.person_id.in_(world.leavers)) == 0
         assert count(Grant.person_id.in_(world.leavers)) == 0
-        assert count(working_team_member.c.person_id.in_(world.leavers)) == 0
+        # Kept: their team membership (a past annual report counts the team's members).
+        assert count(working_team_member.c.person_id.in_(world.leavers)) == 1
         assert count(LoginAttempt.employee_id.in_(world.leaver_employee_ids)) == 0
         # Left: the stayers' comments only (区民課's first staff and chief, in both rounds:
         # 2 answers each time each), and the stayer chief's two section answers.
@@ -326,7 +334,7 @@ def test_the_dry_run_prints_the_numbers_and_writes_nothing(app, runner, world):
     for line in (
         "人: 9 人", "回答: 9 件", "基準ごとの回答: 18 件", "コメント: 9 件",
         "課としての回答: 1 件", "メールの送信記録: 9 件", "サインインの試行記録: 1 件",
-        "委員・管理者の権限: 1 件", "ワーキングチームの所属: 1 件",
+        "委員・管理者の権限: 1 件",
     ):
         assert line in out
     assert f"（{Y - 2}）" in out.splitlines()[-2]

@@ -6,15 +6,16 @@ was on a roster before fiscal year YYYY and on none since (no ``Assignment`` wit
 ``fiscal_year >= YYYY``) loses
 
 - their responses, with every answer, comment and section-level answer in them;
-- their mail ledger rows, login attempts (by employee id), committee/admin grants and
-  working-team memberships;
+- their mail ledger rows, login attempts (by employee id) and committee/admin grants;
 - their name, mail address, password and employee id: the ``Person`` row stays, as
   「削除済み」 with the employee id ``purged-<id>``, so that the rows that point to it (their
   past ``Assignment`` rows, a goal's ``updated_by``) stay valid without naming anyone.
 
 Their assignments stay: they name no one once the person is anonymised, and they are the
-historical roster (which section had how many staff in which year). Service goals belong to
-sections and working teams, not to a person, and stay too.
+historical roster (which section had how many staff in which year). So do their working-team
+memberships, for the same reason: a past year's annual report counts each team's members, and
+that published number must not change. Service goals belong to sections and working teams,
+not to a person, and stay too.
 
 Why no published rate changes: every result of a closed round (pages, API, exports, charts,
 the trend) is read only from the round's counts (``app.services.tally``), written once at the
@@ -50,7 +51,6 @@ from app.models import (
     Round,
     SectionAnswer,
     utcnow,
-    working_team_member,
 )
 from app.services.tally import count_closed_rounds
 from app.wareki import fiscal_year_label, fiscal_year_of, tokyo
@@ -85,7 +85,6 @@ class PurgeSummary:
     mail: int
     login_attempts: int
     grants: int
-    team_memberships: int
     # The fiscal years of the rounds whose responses go, oldest first.
     fiscal_years: tuple[int, ...]
     # Closed rounds counted just before the purge (their counts did not exist yet).
@@ -105,7 +104,6 @@ class PurgeSummary:
             f"  メールの送信記録: {self.mail} 件",
             f"  サインインの試行記録: {self.login_attempts} 件",
             f"  委員・管理者の権限: {self.grants} 件",
-            f"  ワーキングチームの所属: {self.team_memberships} 件",
             f"  回答のあった年度: {years or 'なし'}",
         ]
 
@@ -221,11 +219,6 @@ def plan_purge(before_fiscal_year: int, now: datetime | None = None) -> PurgeSum
             )
         ),
         grants=_count(sa.select(count).where(Grant.person_id.in_(people))),
-        team_memberships=_count(
-            sa.select(count)
-            .select_from(working_team_member)
-            .where(working_team_member.c.person_id.in_(people))
-        ),
         fiscal_years=tuple(int(y) for y in fiscal_years),
     )
 
@@ -236,9 +229,9 @@ def purge_personal_data(before_fiscal_year: int, now: datetime | None = None) ->
     Counts every closed round not counted yet first (so its published figures exist without
     the answers), checks as ``plan_purge`` does (RetentionError: nothing written by this
     function's statements; the caller rolls back), then removes their answers, section
-    answers, responses, mail ledger rows, login attempts, grants and working-team
-    memberships, and anonymises their ``Person`` row. Eleven statements or so, whatever the
-    number of people. Flushes, never commits."""
+    answers, responses, mail ledger rows, login attempts and grants, and anonymises their
+    ``Person`` row. A fixed number of statements, whatever the number of people. Flushes,
+    never commits."""
     now = now or utcnow()
     check_before_fiscal_year(before_fiscal_year, now)
     counted = count_closed_rounds(now)
@@ -260,7 +253,6 @@ def purge_personal_data(before_fiscal_year: int, now: datetime | None = None) ->
             )
         ),
         sa.delete(Grant).where(Grant.person_id.in_(people)),
-        sa.delete(working_team_member).where(working_team_member.c.person_id.in_(people)),
     ):
         db.session.execute(statement, execution_options={"synchronize_session": False})
     # Last, because it changes the employee id that ``leavers`` and the login attempts use.
