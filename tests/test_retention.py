@@ -443,3 +443,20 @@ def test_the_purge_runs_the_same_statements_for_many_people_as_for_few(app, worl
         db.session.commit()
         many = statements()
     assert few == many
+
+
+def test_a_round_whose_answers_were_purged_cannot_be_reopened(app, runner, world):
+    """Reopening discards a round's counts: once some of its answers are purged that would
+    change its published rates, so it is refused; a round with all its answers reopens."""
+    from app.services.rounds import RoundError, update_round
+
+    result = runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1)])
+    assert result.exit_code == 0, result.output
+    later = datetime.now(UTC) + timedelta(days=7)
+    with app.app_context():
+        old, last = (db.session.get(Round, i) for i in world.round_ids)
+        with pytest.raises(RoundError, match="保存期間"):
+            update_round(old, old.catalogue.key, ["高津区"], old.opens_at, later)
+        db.session.rollback()
+        update_round(last, last.catalogue.key, ["高津区"], last.opens_at, later)
+        assert last.counted_at is None

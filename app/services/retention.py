@@ -48,7 +48,9 @@ from app.models import (
     MailLedger,
     Person,
     Response,
+    ResponseStatus,
     Round,
+    RoundHeadcount,
     SectionAnswer,
     utcnow,
 )
@@ -147,6 +149,23 @@ def leavers(before_fiscal_year: int) -> sa.Select[Any]:
         )
         .correlate(None)
     )
+
+
+def answers_purged(round_id: int) -> bool:
+    """Whether some responses a counted round was counted from are gone (purged): its counts
+    could then never be written again from its answers, so it must not be reopened (reopening
+    discards them). Two COUNT queries."""
+    counted = _count(
+        sa.select(sa.func.sum(RoundHeadcount.submitted)).where(
+            RoundHeadcount.round_id == round_id
+        )
+    )
+    left = _count(
+        sa.select(sa.func.count()).where(
+            Response.round_id == round_id, Response.status == ResponseStatus.SUBMITTED
+        )
+    )
+    return left < counted
 
 
 def _count(statement: Any) -> int:
