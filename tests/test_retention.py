@@ -206,6 +206,14 @@ def _published(app: Flask, client: FlaskClient, runner: FlaskCliRunner, tmp_path
             assert result.exit_code == 0, result.output
             data = path.read_bytes()
             out[(round_id, "command", fmt)] = _xlsx_values(data) if fmt == "xlsx" else data
+        sheets = tmp_path / f"sheets-{round_id}"
+        result = runner.invoke(
+            args=["report", "sections", "--round", str(round_id), "--format", "csv",
+                  "--output-dir", str(sheets)]
+        )
+        assert result.exit_code == 0, result.output
+        out[(round_id, "chiefs' sheets")] = {f.name: f.read_bytes() for f in sheets.iterdir()}
+        assert len(out[(round_id, "chiefs' sheets")]) >= 1
     for year in (Y - 2, Y - 1):
         annual = client.get(f"/annual-report/{world.ward}/{year}")
         assert annual.status_code == 200
@@ -231,8 +239,8 @@ def test_a_purge_keeps_every_closed_rounds_exports_byte_for_byte(
     app, client, runner, sign_in, world, tmp_path
 ):
     """After the purge every closed round's API JSON, CSV, csv-long, HTML and xlsx cells (from
-    the downloads and from ``report compliance``), each year's annual report page and the
-    trend are exactly as before."""
+    the downloads and from ``report compliance``), the chiefs' sheets, each year's annual
+    report page and the trend are exactly as before."""
     sign_in(world.committee)
     before = _published(app, client, runner, tmp_path / "before", world)
     result = runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1)])
