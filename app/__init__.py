@@ -172,6 +172,7 @@ def register_commands(app: Flask) -> None:
     from app.backup import backup_cli
     from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
     from app.goals.cli import goals_cli
+    from app.retention_cli import retention_cli
     from app.scheduler import scheduler_cli
 
     for command in (catalogue_cli, roster_cli, demo_command, round_cli, report_cli):
@@ -180,3 +181,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(goals_cli)
     app.cli.add_command(backup_cli)
+    app.cli.add_command(retention_cli)

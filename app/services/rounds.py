@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_state, round_ward, utcnow
 from app.services.errors import DomainError
+from app.services.retention import answers_purged
 from app.services.tally import discard_counts
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
@@ -186,6 +187,14 @@ def update_round(
                 _(
                     "締め切った調査は、題名と、受け付けを再開するための締め切りの日時"
                     "（今より後）のほかは変えられません。"
+                )
+            )
+        if reopened and answers_purged(round_.id):
+            # Reopening discards the counts, and the purged answers cannot be counted again.
+            errors.append(
+                _(
+                    "この調査の回答は保存期間を過ぎて一部が削除されています。受け付けを再開すると"
+                    "集計をやり直すことになり、公表した遵守率が変わるため、再開できません。"
                 )
             )
     elif round_.state(now) == "open":
