@@ -175,6 +175,39 @@ def test_the_api_and_the_csv_with_counts_hide_the_same_cells(client, sign_in, wo
                 assert counts == ["" if v is None else str(v) for v in expected], (key, line)
 
 
+def test_every_file_format_hides_the_apis_hidden_cells(client, sign_in, world, app):
+    """Across formats: the report-layout CSV and the xlsx (both sheets) show ＊ exactly where
+    the API hides a cell of this year, for every group, and carry no number for it."""
+    from openpyxl import load_workbook
+
+    sign_in(world.city_committee)
+    groups = _groups(app, world.round_id)
+    published = _published(client, world.round_id, groups)
+    for key, body in published.items():
+        hidden = sum(1 for _cell_key, cell in _cells(body) if cell["state"] == "hidden")
+        export = f"/results/rounds/{world.round_id}/export/"
+        wide = client.get(export + "csv", query_string={"group": key}).get_data(as_text=True)
+        rows = list(csv.reader(io.StringIO(wide.lstrip("\ufeff"))))
+        year = body["round"]["fiscal_year_label"]
+        this_year = [i for i, title in enumerate(rows[0]) if title.startswith(year)]
+        stars = sum(1 for row in rows[1:] for i in this_year if row[i] == "＊")
+        assert stars == hidden, key
+        book = load_workbook(
+            io.BytesIO(client.get(export + "xlsx", query_string={"group": key}).get_data())
+        )
+        for sheet in book.worksheets:
+            marks = [c for row in sheet.iter_rows() for c in row if c.value == "＊"]
+            # Last year's cells may be hidden too; this year's are at least the API's.
+            assert len(marks) >= hidden, (key, sheet.title)
+        counts = book.worksheets[-1]
+        numbers = [
+            c.value for row in counts.iter_rows() for c in row if isinstance(c.value, int)
+        ]
+        for _cell_key, cell in _cells(body):
+            if cell["state"] == "shown" and cell["complies"]:
+                assert cell["complies"] in numbers
+
+
 def _without_tokens(body: bytes) -> bytes:
     """A page without its per-session CSRF tokens (the sign-out form has one)."""
     return re.sub(rb'name="csrf_token"[^>]*value="[^"]*"', b"", body)
