@@ -27,7 +27,7 @@ from flask import abort, g, has_request_context
 from flask_login import current_user
 
 from app.extensions import db, login_manager
-from app.models import Assignment, Grant, GrantRole, Person, Role, Round, Section, utcnow
+from app.models import Assignment, Grant, GrantRole, Person, Role, Round, Section, Ward, utcnow
 from app.services.auth import has_left_clause
 from app.wareki import fiscal_year_of, tokyo
 
@@ -163,6 +163,15 @@ def ward_scope(person: Person, role: ScopeRole) -> set[int] | None:
     return {ward_id for ward_id in ward_ids if ward_id is not None}
 
 
+def visible_wards(person: Person, role: ScopeRole) -> list[Ward]:
+    """The wards ``person`` may see (committee) or manage (admin), in the city's order."""
+    query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
+    scope = ward_scope(person, role)
+    if scope is not None:
+        query = query.where(Ward.id.in_(scope))
+    return list(db.session.scalars(query))
+
+
 def covers(scope: set[int] | None, ward_ids: Iterable[int]) -> bool:
     """Whether a scope (from ``ward_scope``) holds every one of ``ward_ids`` (at least one)."""
     wanted = set(ward_ids)
@@ -204,6 +213,22 @@ def chief_section_ids(person: Person, fiscal_year: int) -> set[int]:
             )
         )
     )
+
+
+def chief_sections_by_year(person: Person, first: int, last: int) -> list[tuple[int, Section]]:
+    """(fiscal year, section) for each year from ``first`` to ``last`` in which the person is
+    a chief, newest first."""
+    rows = db.session.execute(
+        sa.select(Assignment.fiscal_year, Section)
+        .join(Section, Section.id == Assignment.section_id)
+        .where(
+            Assignment.person_id == person.id,
+            Assignment.role == Role.CHIEF,
+            Assignment.fiscal_year.between(first, last),
+        )
+        .order_by(Assignment.fiscal_year.desc())
+    ).all()
+    return [(year, section) for year, section in rows]
 
 
 def may_manage_section(person: Person, section: Section, fiscal_year: int) -> bool:

@@ -12,18 +12,17 @@ from io import BytesIO
 from typing import cast
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from flask import Response, abort, current_app, render_template, send_file
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, require_ward, ward_scope
+from app.access import access, require_ward, visible_wards
 from app.annual import bp
 from app.extensions import db
-from app.models import Person, Round, Ward, WorkingTeam, YearPlan, round_ward, utcnow
+from app.models import Person, Ward, utcnow
 from app.replica import reads_from_replica
-from app.services.annual_report import annual_report
+from app.services.annual_report import annual_report, report_years
 from app.wareki import fiscal_year_of, tokyo
 from reports.annual import (
     AnnualReport,
@@ -76,26 +75,9 @@ def _style_hash() -> str:
 @access("committee", "admin")
 def index() -> str:
     """Committee: the wards it reads and the years that have a plan, goals or a round."""
-    allowed = ward_scope(_me(), "committee")
-    wards_query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
-    if allowed is not None:
-        wards_query = wards_query.where(Ward.id.in_(allowed))
-    wards = list(db.session.scalars(wards_query))
-    ids = [w.id for w in wards]
-    pairs = sa.union(
-        sa.select(YearPlan.ward_id, YearPlan.fiscal_year).where(YearPlan.ward_id.in_(ids)),
-        sa.select(WorkingTeam.ward_id, WorkingTeam.fiscal_year).where(WorkingTeam.ward_id.in_(ids)),
-        sa.select(round_ward.c.ward_id, Round.fiscal_year)
-        .join(Round, Round.id == round_ward.c.round_id)
-        .where(round_ward.c.ward_id.in_(ids)),
-    )
-    years: dict[int, set[int]] = {w.id: {fiscal_year_of(tokyo(utcnow()))} for w in wards}
-    for ward_id, fiscal_year in db.session.execute(pairs):
-        years[ward_id].add(fiscal_year)
-    return render_template(
-        "annual/index.html",
-        wards=[(w, sorted(years[w.id], reverse=True)) for w in wards],
-    )
+    wards = visible_wards(_me(), "committee")
+    years = report_years([w.id for w in wards], fiscal_year_of(tokyo(utcnow())))
+    return render_template("annual/index.html", wards=[(w, years[w.id]) for w in wards])
 
 
 @bp.get("/<int:ward_id>/<int:fiscal_year>")

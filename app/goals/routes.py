@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -20,10 +19,12 @@ from flask_login import current_user
 
 from app.access import (
     access,
+    chief_sections_by_year,
     covers,
     may_manage_section,
     require_ward,
     roles_of,
+    visible_wards,
     ward_scope,
 )
 from app.extensions import db
@@ -38,7 +39,7 @@ from app.goals.forms import (
 )
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.limits import upload
-from app.models import Assignment, Person, Role, Section, Ward, WorkingTeam, utcnow
+from app.models import Person, Section, Ward, WorkingTeam, utcnow
 from app.services import goals as service
 from app.wareki import fiscal_year_of, tokyo
 
@@ -125,20 +126,8 @@ def _confirm(title: str, message: str, action: str, button: str, back: str) -> s
 def index() -> str:
     """Chief: my sections' goals by year; committee: each ward's current and previous year."""
     current = fiscal_year_of(tokyo(utcnow()))
-    mine = db.session.execute(
-        sa.select(Assignment.fiscal_year, Section)
-        .join(Section, Section.id == Assignment.section_id)
-        .where(Assignment.person_id == _me().id, Assignment.role == Role.CHIEF,
-               Assignment.fiscal_year.between(current - 2, current + 1))
-        .order_by(Assignment.fiscal_year.desc())
-    ).all()
-    wards: list[Ward] = []
-    if _is_committee():
-        allowed = ward_scope(_me(), "committee")
-        query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
-        if allowed is not None:
-            query = query.where(Ward.id.in_(allowed))
-        wards = list(db.session.scalars(query))
+    mine = chief_sections_by_year(_me(), current - 2, current + 1)
+    wards = visible_wards(_me(), "committee") if _is_committee() else []
     return render_template(
         "goals/index.html", mine=mine, wards=wards, years=(current + 1, current, current - 1)
     )

@@ -1,38 +1,28 @@
 """Home page and the read-only view of the loaded catalogues."""
 
-import sqlalchemy as sa
 from flask import abort, render_template
 
 from app.access import access
-from app.extensions import db
 from app.main import bp
-from app.models import Catalogue, Standard
+from app.services.catalogues import catalogue_with_standards, public_catalogues
 
 
 @bp.get("/")
 @access("public")
 def index() -> str:
     """Public: what Kijun is, and the catalogues it holds."""
-    catalogues = db.session.scalars(
-        sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
-    ).all()
-    return render_template("main/index.html", catalogues=catalogues)
+    return render_template("main/index.html", catalogues=public_catalogues())
 
 
 @bp.get("/catalogues/<key>")
 @access("public")
 def catalogue(key: str) -> str:
     """Public: one catalogue's standards, grouped as in the city's list."""
-    found = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == key))
+    found = catalogue_with_standards(key)
     if found is None:
         abort(404)
-    standards = db.session.scalars(
-        sa.select(Standard)
-        .where(Standard.catalogue_id == found.id)
-        .options(sa.orm.selectinload(Standard.section_kinds))
-        .order_by(Standard.position)
-    ).all()
-    return render_template("main/catalogue.html", catalogue=found, standards=standards)
+    catalogue_, standards = found
+    return render_template("main/catalogue.html", catalogue=catalogue_, standards=standards)
 
 
 @bp.get("/healthz")

@@ -9,10 +9,12 @@ goal of the ward's sections and teams for the year (one query), the teams with t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Round, ServiceGoal, Ward, round_ward, utcnow
+from app.models import Round, ServiceGoal, Ward, WorkingTeam, YearPlan, round_ward, utcnow
 from app.services.compliance import ResultsError, ResultsNotFinal, final_results
 from app.services.exports import compliance_table
 from app.services.goals import (
@@ -76,6 +78,24 @@ def _compliance(ward_id: int, fiscal_year: int) -> tuple[ComplianceTable | None,
 
 def _entries(goals: list[ServiceGoal]) -> list[GoalEntry]:
     return [GoalEntry(g.position, g.scene, g.goal, g.result) for g in goals]
+
+
+def report_years(ward_ids: Sequence[int], current: int) -> dict[int, list[int]]:
+    """For each ward, the fiscal years that have a plan, working teams or a round, and the
+    current one, newest first. One query."""
+    pairs = sa.union(
+        sa.select(YearPlan.ward_id, YearPlan.fiscal_year).where(YearPlan.ward_id.in_(ward_ids)),
+        sa.select(WorkingTeam.ward_id, WorkingTeam.fiscal_year).where(
+            WorkingTeam.ward_id.in_(ward_ids)
+        ),
+        sa.select(round_ward.c.ward_id, Round.fiscal_year)
+        .join(Round, Round.id == round_ward.c.round_id)
+        .where(round_ward.c.ward_id.in_(ward_ids)),
+    )
+    years: dict[int, set[int]] = {ward_id: {current} for ward_id in ward_ids}
+    for ward_id, fiscal_year in db.session.execute(pairs):
+        years[ward_id].add(fiscal_year)
+    return {ward_id: sorted(found, reverse=True) for ward_id, found in years.items()}
 
 
 def annual_report(ward_id: int, fiscal_year: int) -> AnnualReport:

@@ -967,6 +967,30 @@ def load_catalogues(path: str | Path) -> list[LoadResult]:
     return upsert_catalogues(read_catalogues(path))
 
 
+def public_catalogues() -> list[Catalogue]:
+    """Every loaded catalogue, newest year first (the public home page)."""
+    return list(
+        db.session.scalars(
+            sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+        )
+    )
+
+
+def catalogue_with_standards(key: str) -> tuple[Catalogue, list[Standard]] | None:
+    """A catalogue and its standards in order with their section kinds (two queries), or
+    None when no catalogue has that key."""
+    found = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == key))
+    if found is None:
+        return None
+    standards = db.session.scalars(
+        sa.select(Standard)
+        .where(Standard.catalogue_id == found.id)
+        .options(so.selectinload(Standard.section_kinds))
+        .order_by(Standard.position)
+    ).all()
+    return found, list(standards)
+
+
 def list_catalogues() -> list[CatalogueSummary]:
     """The loaded catalogues with their ward and number of standards, oldest year first."""
     count = sa.func.count(Standard.id)
