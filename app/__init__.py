@@ -111,6 +111,7 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
+    from app.admin import audit_routes  # noqa: F401 - its routes join the admin blueprint
     from app.admin import routes as admin_routes
     from app.annual.routes import bp as annual_bp
     from app.api.routes import bp as api_bp
@@ -152,6 +153,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
+    from app.audit_cli import audit_cli
     from app.auth.cli import users_cli
     from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
     from app.goals.cli import goals_cli
@@ -162,3 +164,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(goals_cli)
+    app.cli.add_command(audit_cli)

@@ -61,6 +61,7 @@ NOT_PAGES = {
     "api.compliance": "JSON API",
     "annual.pdf": "a PDF download",
     "annual.docx": "a Word download",
+    "admin.audit_csv": "a CSV download (the audit log)",
 }
 
 
@@ -215,6 +216,9 @@ VISITS: list[Visit] = [
     Visit("admin", "send ledger", "admin.ledger",
           _u("admin.ledger", round_id=lambda d: d.open_round)),
     Visit("admin", "results", "results.round_page", _u("results.round_page", round_id=_latest)),
+    Visit("admin", "audit log", "admin.audit_log", _u("admin.audit_log")),
+    Visit("admin", "audit log refused", "admin.audit_log",
+          _u("admin.audit_log", since="2026-04-02", until="2026-04-01"), status=400),
 ]
 
 ROLES = list(ACCOUNTS)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -16,6 +16,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Catalogue, MailState, Round, Ward
+from app.services.audit import ACTIONS, AuditFilter
+from app.services.auth import normalise_employee_id
 from app.services.rounds import (
     DEFAULT_REMINDER_DAYS,
     TITLE_MAX_LENGTH,
@@ -24,7 +26,7 @@ from app.services.rounds import (
     parse_reminder_days,
 )
 from app.services.schedule import STATE_LABELS
-from app.wareki import tokyo
+from app.wareki import TOKYO, tokyo
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
@@ -146,3 +148,70 @@ class LedgerFilterForm(FlaskForm):
 
     def chosen(self) -> MailState | None:
         return MailState(self.state.data) if self.state.data else None
+
+
+# What the audit log page can filter on (the object types that actions name).
+AUDIT_TARGET_TYPES: dict[str, Any] = {
+    "person": _l("職員"),
+    "round": _l("調査"),
+    "catalogue": _l("基準"),
+    "roster": _l("名簿"),
+    "section": _l("課"),
+    "year_plan": _l("年度の計画"),
+    "working_team": _l("ワーキングチーム"),
+}
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters of the audit log (GET, no CSRF token): person, action, object, dates (Tokyo)."""
+
+    class Meta:
+        csrf = False
+
+    person = StringField(
+        _l("職員番号"),
+        description=_l("操作した人、または操作された人"),
+        validators=[Optional(), Length(max=32)],
+    )
+    action = SelectField(_l("操作"), validators=[Optional()])
+    target_type = SelectField(
+        _l("対象の種類"),
+        choices=[SelectChoice("", _l("すべて"))]
+        + [SelectChoice(key, label) for key, label in AUDIT_TARGET_TYPES.items()],
+        validators=[Optional()],
+    )
+    target_id = StringField(_l("対象の番号"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("この日から"), validators=[Optional()])
+    until = DateField(_l("この日まで"), validators=[Optional()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.action.choices = [SelectChoice("", _l("すべて"))] + [
+            SelectChoice(key, label) for key, label in ACTIONS.items()
+        ]
+
+    def validate_until(self, field: Any) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("終わりの日は始めの日より後にしてください。"))
+
+    def wanted(self) -> AuditFilter:
+        """The filter for ``audit_query``: the dates as whole Tokyo days."""
+        since = until = None
+        if self.since.data:
+            since = datetime.combine(self.since.data, time(0), TOKYO)
+        if self.until.data:
+            until = datetime.combine(self.until.data + timedelta(days=1), time(0), TOKYO)
+        return AuditFilter(
+            actor=normalise_employee_id(self.person.data or "") or None,
+            action=self.action.data or None,
+            target_type=self.target_type.data or None,
+            target_id=(self.target_id.data or "").strip() or None,
+            since=since,
+            until=until,
+        )
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as URL arguments (for the pager and the CSV link)."""
+        names = ("person", "action", "target_type", "target_id", "since", "until")
+        values = {name: self[name].data for name in names}
+        return {name: str(value) for name, value in values.items() if value}

@@ -10,7 +10,7 @@ confirmation first.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,6 +22,7 @@ from app.admin import bp
 from app.admin.forms import LedgerFilterForm, RoundForm, round_form
 from app.extensions import db
 from app.models import Person, Round, utcnow
+from app.services import audit
 from app.services.rounds import RoundError, create_round, list_rounds, update_round
 from app.services.schedule import (
     STATE_LABELS,
@@ -113,6 +114,7 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
         return _render(form, round_, effects=effects)
     args = (form.catalogue.data, form.wards.data, opens_at, closes_at, form.title.data)
     scope = _scope()
+    before = None if round_ is None else round_values(round_)
     try:
         if round_ is None:
             round_ = create_round(*args, reminder_days=form.cadence(), allowed_ward_ids=scope)
@@ -123,9 +125,32 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     except RoundError as error:
         db.session.rollback()
         return _render(form, round_, errors=error.errors), 400
+    after = round_values(round_)
+    audit.record(
+        "round.create" if before is None else "round.update",
+        actor=_me(),
+        target_type="round",
+        target_id=round_.id,
+        before=before,
+        after=after,
+        ward_id=audit.single_ward(after["ward_ids"]),
+    )
     db.session.commit()
     flash(_("調査 %(id)s を保存しました。", id=round_.id), "success")
     return redirect(url_for(".rounds"))
+
+
+def round_values(round_: Round) -> dict[str, Any]:
+    """What the audit log keeps of a round: its catalogue, wards, title, times, reminders."""
+    return {
+        "title": round_.title,
+        "catalogue": round_.catalogue.key,
+        "fiscal_year": round_.fiscal_year,
+        "ward_ids": [ward.id for ward in round_.wards],
+        "opens_at": round_.opens_at.isoformat(),
+        "closes_at": round_.closes_at.isoformat(),
+        "reminder_days": round_.reminder_days,
+    }
 
 
 def _render(
