@@ -111,7 +111,11 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
-    from app.admin import audit_routes  # noqa: F401 - its routes join the admin blueprint
+    from app.admin import (  # noqa: F401 - their routes join the admin blueprint
+        audit_routes,
+        people_routes,
+        roster_routes,
+    )
     from app.admin import routes as admin_routes
     from app.annual.routes import bp as annual_bp
     from app.api.routes import bp as api_bp

@@ -102,7 +102,11 @@ def _signed_in_query(by: str) -> sa.Select[Any]:
         Assignment.role == Role.CHIEF,
     )
     column = {"id": Person.id, "employee_id": Person.employee_id}[by]
-    statement: Any = sa.select(Person, chief, *granted).where(column == sa.bindparam("value"))
+    statement: Any = sa.select(Person, chief, *granted).where(
+        column == sa.bindparam("value"),
+        # admin18: a person an admin marked "may not sign in" is nobody, by session or header.
+        Person.sign_in_blocked.is_(False),
+    )
     return statement
 
 

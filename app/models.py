@@ -184,6 +184,10 @@ class Person(UserMixin, Model):
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     password_hash: so.Mapped[str | None] = so.mapped_column(sa.String(256))
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Set by an admin (the person's page): no sign-in of any kind, and a signed-in session ends.
+    sign_in_blocked: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false()
+    )
 
     assignments: so.WriteOnlyMapped[Assignment] = so.relationship(back_populates="person")
     grants: so.Mapped[list[Grant]] = so.relationship(

@@ -175,6 +175,8 @@ def check_sign_in(
         return SignInResult(SignInOutcome.THROTTLED)
     person = find_person(key) if key else None
     stored = person.password_hash if person is not None else None
+    if person is not None and person.sign_in_blocked:
+        stored = None  # admin18: blocked by an admin; refused like a wrong password
     ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
     db.session.add(LoginAttempt(employee_id=key, address=address, at=now, succeeded=ok))
     db.session.flush()
