@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import LoginAttempt, Person, utcnow
+from app.services.directory import directory_bind, directory_enabled
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -177,7 +178,13 @@ def check_sign_in(
     stored = person.password_hash if person is not None else None
     if person is not None and person.sign_in_blocked:
         stored = None  # admin18: blocked by an admin; refused like a wrong password
-    ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
+    if directory_enabled(current_app.config):
+        # admin18: directory sign-in; only a person on Kijun's roster, not blocked, may pass.
+        ok = person is not None and not person.sign_in_blocked and directory_bind(
+            current_app.config, key, password
+        )
+    else:
+        ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
     db.session.add(LoginAttempt(employee_id=key, address=address, at=now, succeeded=ok))
     db.session.flush()
     if ok:
