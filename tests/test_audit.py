@@ -274,3 +274,27 @@ def test_the_log_is_for_admins_only(app, client, sign_in, wards):
     _as(app, sign_in, wards, "chief")
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit.csv").status_code == 403
+
+
+def test_the_commands_are_audited_too(app, runner, wards, tmp_path):
+    """`users grant`, `users revoke`, `users password-link` and `roster import` write their
+    rows, with no actor (the command line)."""
+    assert runner.invoke(args=["users", "grant", "committee", "S000001", "--ward", "高津区"]
+                         ).exit_code == 0
+    assert runner.invoke(args=["users", "revoke", "committee", "S000001", "--ward", "高津区"]
+                         ).exit_code == 0
+    assert runner.invoke(args=["users", "password-link", "S000001"]).exit_code == 0
+    roster = tmp_path / "roster.csv"
+    roster.write_text("職員番号,氏名,メールアドレス,区,部,課,役割\n"
+                      "S000001,高津 一,s@example.jp,高津区,,総務課,職員\n", encoding="utf-8")
+    result = runner.invoke(args=["roster", "import", str(roster), "--fiscal-year", str(YEAR + 1)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        rows = events()
+        assert [(r.action, r.actor_id, r.ward_id) for r in rows] == [
+            ("grant.add", None, wards["takatsu"]),
+            ("grant.revoke", None, wards["takatsu"]),
+            ("person.password_link", None, wards["takatsu"]),
+            ("roster.import", None, wards["takatsu"]),
+        ]
+        assert "/auth/set-password/" not in (rows[2].after or "")

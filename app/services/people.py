@@ -142,7 +142,7 @@ def _grant_ward(ward_id: int | None, scope: set[int] | None) -> Ward | None:
 
 
 def change_grant(
-    admin: Person,
+    admin: Person | None,
     person: Person,
     role: GrantRole,
     ward_id: int | None,
@@ -151,7 +151,8 @@ def change_grant(
     grant: bool,
 ) -> bool:
     """Grant (or revoke) ``role`` for a ward (None: the city) within the admin's ``scope``;
-    audited. False when nothing changed. PeopleError outside the scope."""
+    audited (``admin`` None: the command line). False when nothing changed. PeopleError
+    outside the scope."""
     ward = _grant_ward(ward_id, scope)
     changed = grant_role(person, role, ward) if grant else revoke_role(person, role, ward)
     if changed:
@@ -188,7 +189,7 @@ def set_sign_in_blocked(admin: Person, person: Person, blocked: bool) -> bool:
     return True
 
 
-def log_password_link(admin: Person, person: Person, expires: datetime) -> None:
+def log_password_link(admin: Person | None, person: Person, expires: datetime) -> None:
     """Audit the issue of a one-time password link (the link itself is never logged)."""
     audit.record(
         "person.password_link",

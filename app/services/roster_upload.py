@@ -143,16 +143,30 @@ def confirm_upload(
             [_("確認の間にデータベースが変わり、取込みの結果が確認した内容と違います。"
                "もう一度確認してください。")], 409
         )
+    log_roster_import(admin, summary, sha256=sha256)
+    path.unlink(missing_ok=True)
+    return summary
+
+
+def log_roster_import(
+    admin: Person | None, summary: RosterSummary, *, sha256: str | None = None,
+    source: str | None = None,
+) -> None:
+    """The audit row of a roster import, from the page (``sha256`` of the file) or the
+    command line (``admin`` None, ``source`` the file's path)."""
+    after: dict[str, object] = {"fiscal_year": summary.fiscal_year, "summary": summary.lines()}
+    if sha256:
+        after["sha256"] = sha256
+    if source:
+        after["source"] = source
     audit.record(
         "roster.import",
         actor=admin,
         target_type="roster",
-        target_id=fiscal_year,
-        after={"sha256": sha256, "fiscal_year": fiscal_year, "summary": summary.lines()},
+        target_id=summary.fiscal_year,
+        after=after,
         ward_id=_single_ward_id(summary),
     )
-    path.unlink(missing_ok=True)
-    return summary
 
 
 def _single_ward_id(summary: RosterSummary) -> int | None:
