@@ -673,3 +673,16 @@ def test_retry_back_off_doubles_up_to_an_hour(app_ctx):
         3600,
         3600,
     ]
+
+
+def test_a_tick_that_plans_mail_writes_one_audit_row_per_round(app, smtp, world):
+    """The scheduler's changes are logged with no actor; a tick that changes nothing adds none."""
+    from app.models import AuditEvent
+
+    with app.app_context():
+        tick(OPENS + timedelta(minutes=1))
+        tick(OPENS + timedelta(minutes=2))
+        rows = list(db.session.scalars(sa.select(AuditEvent)))
+    assert [(r.action, r.actor_id, r.target_id) for r in rows] == [
+        ("scheduler.plan", None, str(world["round"]))]
+    assert '"opened":6' in (rows[0].after or "")

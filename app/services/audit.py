@@ -57,6 +57,7 @@ ACTIONS: dict[str, Any] = {
     "auth.sign_in_failed": _l("サインインの失敗"),
     "auth.sign_in_throttled": _l("サインインの制限"),
     "results.download": _l("結果ファイルのダウンロード"),
+    "scheduler.plan": _l("自動送信の予定・集計（スケジューラー）"),
 }
 
 
