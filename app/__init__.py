@@ -127,6 +127,11 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
+    from app.admin import (  # noqa: F401 - their routes join the admin blueprint
+        audit_routes,
+        people_routes,
+        roster_routes,
+    )
     from app.admin import routes as admin_routes
     from app.annual.routes import bp as annual_bp
     from app.api.routes import bp as api_bp
@@ -168,6 +173,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
+    from app.audit_cli import audit_cli
     from app.auth.cli import users_cli
     from app.backup import backup_cli
     from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
@@ -182,3 +188,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(goals_cli)
     app.cli.add_command(backup_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(audit_cli)

@@ -108,7 +108,9 @@ def _signed_in_query(by: str) -> sa.Select[Any]:
     left = has_left_clause(sa.bindparam("fiscal_year"))
     column = {"id": Person.id, "employee_id": Person.employee_id}[by]
     statement: Any = sa.select(Person, chief, left, *granted).where(
-        column == sa.bindparam("value")
+        column == sa.bindparam("value"),
+        # A person an admin marked "may not sign in" is nobody, by session or header.
+        Person.sign_in_blocked.is_(False),
     )
     return statement
 

@@ -128,6 +128,9 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
     if dry_run:
         db.session.rollback()
     else:
+        from app.services.roster_upload import log_roster_import
+
+        log_roster_import(None, summary, source=str(path))
         db.session.commit()
     for line in summary.lines():
         click.echo(line)

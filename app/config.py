@@ -174,6 +174,13 @@ class Defaults:
     # Intranet single sign-on: the request header the authenticating reverse proxy sets to the
     # employee id (e.g. "X-Remote-User"). None = off. Read the warning in docs/auth.md first.
     AUTH_TRUSTED_HEADER: str | None = None
+    # Directory sign-in (Active Directory or OpenLDAP, docs/auth.md): the employee number and
+    # the Windows password are checked by an LDAP simple bind instead of the local password.
+    # None = off. The template names the account: "{employee_id}@city.local" (AD's UPN),
+    # "CITY\\{employee_id}" or "uid={employee_id},ou=people,dc=city,dc=test".
+    AUTH_LDAP_URL: str | None = None
+    AUTH_LDAP_BIND_TEMPLATE = "{employee_id}"
+    AUTH_LDAP_TIMEOUT_SECONDS = 5
     # Where the app is reached, for links printed by `flask users password-link`.
     BASE_URL = "http://127.0.0.1:5000"
     # --- Compliance results (docs/results.md) ---

@@ -188,6 +188,10 @@ class Person(UserMixin, Model):
     # no longer signed in (docs/auth.md, "Sessions"). Read with the person on every request.
     session_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Set by an admin (the person's page): no sign-in of any kind, and a signed-in session ends.
+    sign_in_blocked: so.Mapped[bool] = so.mapped_column(
+        default=False, server_default=sa.false()
+    )
 
     assignments: so.WriteOnlyMapped[Assignment] = so.relationship(back_populates="person")
     grants: so.Mapped[list[Grant]] = so.relationship(
@@ -672,3 +676,43 @@ class YearPlan(Model):
 
     def __repr__(self) -> str:
         return f"<YearPlan {self.ward_id} FY{self.fiscal_year}>"
+
+
+# --- The audit log (docs/audit.md) ------------------------------------------------------------
+
+
+class AuditEvent(Model):
+    """One state-changing action, appended by ``app.services.audit.record`` and never changed.
+
+    Who (``actor_id`` and the employee id they had; None for the scheduler and for sign-in
+    failures), when, from which address, what (``action``, a stable name), on which object,
+    the values before and after (canonical JSON text), and the ward it concerns (None: the
+    city or no ward), which is what an admin's ward scope filters on. ``hash`` is the SHA-256
+    of the row's fields and ``prev_hash`` (the previous row's hash), so that a row edited or
+    deleted in the database breaks the chain (``flask audit verify``). The actor and ward are
+    kept without foreign keys: the log outlives what it speaks of, and no cascade may touch it.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        # One successor per row: two writers can never fork the chain.
+        sa.UniqueConstraint("prev_hash"),
+        sa.Index("ix_audit_event_target", "target_type", "target_id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), index=True)
+    actor_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    actor_employee_id: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    action: so.Mapped[str] = so.mapped_column(sa.String(64), index=True)
+    target_type: so.Mapped[str] = so.mapped_column(sa.String(40))
+    target_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    ward_id: so.Mapped[int | None] = so.mapped_column(index=True)
+    before: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    after: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    prev_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+
+    def __repr__(self) -> str:
+        return f"<AuditEvent {self.id} {self.action} {self.target_type}:{self.target_id}>"

@@ -64,6 +64,25 @@ class TickResult:
     due: list[Due] = field(default_factory=list)
 
 
+def _audit_plan(report: Any) -> None:
+    """The audit log's rows for what a tick changed (actor None: the scheduler): one per round
+    whose mail it planned (messages by kind) and one per round whose counts it wrote. Ticks that
+    change nothing write nothing; each sent message is in the ledger itself."""
+    from app.models import Round
+    from app.services import audit
+
+    planned: dict[int, dict[str, int]] = {}
+    for (round_id, kind), count in report.written.items():
+        planned.setdefault(round_id, {})[kind] = count
+    for round_id, after in [(r, {"planned": k}) for r, k in sorted(planned.items())] + [
+        (r, {"counted": True}) for r in report.counted
+    ]:
+        round_ = db.session.get(Round, round_id)
+        wards = [ward.id for ward in round_.wards] if round_ is not None else []
+        audit.record("scheduler.plan", actor=None, target_type="round", target_id=round_id,
+                     after=after, ward_id=audit.single_ward(wards))
+
+
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
 
@@ -84,6 +103,7 @@ def tick(
             due = due_now(clock())
             db.session.rollback()
             return TickResult(report, due=due)
+        _audit_plan(report)
         db.session.commit()
     except BaseException:
         db.session.rollback()

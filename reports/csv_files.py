@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
 
 from reports.cells import safe_text
@@ -51,3 +51,11 @@ def compliance_csv(table: ComplianceTable, shape: CsvShape = "wide") -> Iterator
                     )
     else:
         raise ValueError(f"unknown CSV shape: {shape!r}")
+
+
+def rows_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """Any table as CSV lines (the header first, with the byte order mark), each cell made
+    formula-safe: for logs and lists that are not the compliance table."""
+    yield BOM + _line(header)
+    for row in rows:
+        yield _line(row)

@@ -167,7 +167,7 @@ def test_the_person_and_their_roles_come_in_one_query(app, client, sign_in, sign
 # --- The ward dimension: people of another ward are refused, and nothing is written ----------
 
 # Arguments that name something belonging to a ward.
-WARD_BOUND = frozenset({"round_id", "section_id", "ward_id", "team_id"})
+WARD_BOUND = frozenset({"round_id", "section_id", "ward_id", "team_id", "person_id"})
 
 # One form body that every POST form of the app would accept (forms ignore what they do not
 # have), so that a refusal proves the ward check, not a form error.
@@ -187,6 +187,10 @@ HOSTILE_FORM = {
     "team-name": "書き換えたチーム",
     "team-purpose": "目的",
     "team-members": "",
+    "role": "committee",
+    "ward": "",
+    "operation": "grant",
+    "blocked": "1",
 }
 
 
@@ -215,6 +219,7 @@ def two_wards(app):
         for year in years:
             for _ in range(3):
                 staff = factories.person()
+                ids["staff_home"] = staff.id
                 db.session.add(
                     Assignment(person=staff, fiscal_year=year, section=home, role=Role.STAFF)
                 )
@@ -227,6 +232,7 @@ def two_wards(app):
         samples = dict(ARGUMENT_SAMPLES) | {
             "round_id": round_.id, "section_id": home.id, "ward_id": home.ward_id,
             "team_id": team.id, "fiscal_year": fiscal_year_of(tokyo(now)), "fmt": "xlsx",
+            "person_id": ids["staff_home"],  # the admin's people pages
         }
         return ids, samples
 

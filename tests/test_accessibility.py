@@ -62,6 +62,7 @@ NOT_PAGES = {
     "api.compliance": "JSON API",
     "annual.pdf": "a PDF download",
     "annual.docx": "a Word download",
+    "admin.audit_csv": "a CSV download (the audit log)",
 }
 
 
@@ -78,6 +79,7 @@ class Demo:
     team_id: int
     catalogue_key: str
     password_token: str
+    staff_id: int  # a staff member of the demo ward (the admin's people pages)
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,15 @@ VISITS: list[Visit] = [
           _u("admin.edit_round", round_id=lambda d: d.open_round)),
     Visit("admin", "send ledger", "admin.ledger",
           _u("admin.ledger", round_id=lambda d: d.open_round)),
+    Visit("admin", "remind now", "admin.remind",
+          _u("admin.remind", round_id=lambda d: d.open_round)),
     Visit("admin", "results", "results.round_page", _u("results.round_page", round_id=_latest)),
+    Visit("admin", "audit log", "admin.audit_log", _u("admin.audit_log")),
+    Visit("admin", "roster upload", "admin.roster_upload", _u("admin.roster_upload")),
+    Visit("admin", "people", "admin.people_list", _u("admin.people_list", q="9000")),
+    Visit("admin", "person", "admin.person", _u("admin.person", person_id=lambda d: d.staff_id)),
+    Visit("admin", "audit log refused", "admin.audit_log",
+          _u("admin.audit_log", since="2026-04-02", until="2026-04-01"), status=400),
 ]
 
 ROLES = list(ACCOUNTS)
@@ -287,6 +297,7 @@ def _build(app: Flask) -> Demo:
             team_id=team_id,
             catalogue_key="takatsu-2025",
             password_token=password_link_token(staff),
+            staff_id=staff.id,
         )
         db.session.commit()
         return demo

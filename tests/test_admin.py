@@ -359,3 +359,64 @@ def test_the_round_services_keep_to_the_ward_scope(app_ctx):
         update_round(both, "test-2026", ["高津区"], both.opens_at, both.closes_at,
                      allowed_ward_ids={takatsu.id})
     assert "この調査は幸区の調査でもあるため、変えられません。" in refused.value.errors
+
+
+def test_remind_now_asks_with_the_count_then_queues_and_logs(app, client, admin, sign_in):
+    """GET says how many people it will reach; POST writes their pending reminders and one
+    audit row; another ward's round is a 404; a closed round is refused (409)."""
+    from app.models import AuditEvent, Role
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        section = factories.section("総務課", ward_name="高津区")
+        for _ in range(2):
+            factories.person(section=section, role=Role.STAFF, fiscal_year=2026)
+        open_round = factories.round_(
+            factories.catalogue("remind-2026", fiscal_year=2026),
+            opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=10),
+            fiscal_year=2026,
+        )
+        saiwai_round = factories.round_(
+            factories.catalogue("remind-saiwai", fiscal_year=2026),
+            opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=10),
+            fiscal_year=2026, wards=[factories.ward("幸区")],
+        )
+        closed = factories.round_(
+            factories.catalogue("remind-old", fiscal_year=2026),
+            opens_at=now - timedelta(days=10), closes_at=now - timedelta(days=1),
+            fiscal_year=2026,
+        )
+        takatsu_admin = factories.person()
+        takatsu_admin.grants.append(Grant(role=GrantRole.ADMIN, ward_id=factories.ward().id))
+        db.session.commit()
+        ids = (open_round.id, saiwai_round.id, closed.id)
+        sign_in(takatsu_admin)
+    page = client.get(f"/admin/rounds/{ids[0]}/remind")
+    assert page.status_code == 200 and "2 人に催促を送る" in page.get_data(as_text=True)
+    assert client.post(f"/admin/rounds/{ids[0]}/remind").status_code == 302
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(MailLedger).where(MailLedger.round_id == ids[0])))
+        assert len(rows) == 2 and {r.state for r in rows} == {MailState.PENDING}
+        (event,) = db.session.scalars(sa.select(AuditEvent)).all()
+        assert (event.action, event.target_id, event.after) == (
+            "round.remind_now", str(ids[0]), '{"reminders":2}')
+    assert "催促を送る相手はいません" in client.get(
+        f"/admin/rounds/{ids[0]}/remind").get_data(as_text=True)
+    assert client.get(f"/admin/rounds/{ids[1]}/remind").status_code == 404
+    assert client.post(f"/admin/rounds/{ids[2]}/remind").status_code == 409
+
+
+def test_a_round_on_another_years_catalogue_asks_for_confirmation(app, client, admin):
+    """A FY2027 round on the FY2026 catalogue is not saved until the year is confirmed."""
+    opens = datetime(2027, 5, 1, 9, 0, tzinfo=TOKYO)
+    data = form(opens, opens + timedelta(days=14))
+    response = client.post("/admin/rounds/new", data=data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "基準の年度が違います" in page and "令和9年度" in page and "令和8年度" in page
+    with app.app_context():
+        assert rounds() == []
+    assert client.post("/admin/rounds/new", data={**data, "confirm_year": "y"}).status_code == 302
+    with app.app_context():
+        (round_,) = rounds()
+        assert (round_.fiscal_year, round_.catalogue.fiscal_year) == (2027, 2026)

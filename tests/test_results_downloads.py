@@ -179,3 +179,29 @@ def test_a_one_ward_round_lists_its_ward_once_in_the_group_choice(app, client, s
     page = client.get(f"/results/rounds/{data['round']}").get_data(as_text=True)
     assert page.count(">高津区</option>") == 1
     assert 'value="ward:' not in page
+
+
+def test_each_download_writes_one_audit_row(app, client, sign_in, data):
+    """A results file is personal data: each download (table or chief's sheet) is logged once,
+    with the format and the group; a refused download logs nothing."""
+    import sqlalchemy as sa
+
+    from app.models import AuditEvent
+
+    sign_in(_person(app, data["committee"]))
+    assert client.get(f"/results/rounds/{data['round']}/export/csv").status_code == 200
+    section = data["sections"]["S1"]
+    sign_in(_person(app, data["chiefs"]["S1"]))
+    url = f"/results/rounds/{data['round']}/sections/{section}/export/xlsx"
+    assert client.get(url).status_code == 200
+    other = data["sections"]["S2"]
+    assert client.get(f"/results/rounds/{data['round']}/sections/{other}/export/xlsx"
+                      ).status_code != 200
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)))
+    assert [(r.action, r.actor_id, r.target_id) for r in rows] == [
+        ("results.download", data["committee"], str(data["round"])),
+        ("results.download", data["chiefs"]["S1"], str(data["round"])),
+    ]
+    assert '"format":"csv"' in (rows[0].after or "")
+    assert f'"group":"section:{section}"' in (rows[1].after or "")

@@ -31,7 +31,15 @@ from app.models import (
 from app.scheduler import SchedulerLock, build_scheduler, tick
 from app.services.mail import MailSettings, SmtpMailer
 from app.services.rounds import update_round
-from app.services.schedule import AFTER_CLOSE, NO_EMAIL, due_reminder_days, plan, retry_delay
+from app.services.schedule import (
+    AFTER_CLOSE,
+    NO_EMAIL,
+    due_reminder_days,
+    plan,
+    remind_now,
+    remind_now_count,
+    retry_delay,
+)
 from app.wareki import TOKYO
 from tests import factories
 
@@ -477,6 +485,58 @@ def test_editing_the_close_keeps_the_ledger_consistent(app, smtp, world):
     ]
 
 
+# --- Remind now (the admin's button) ---------------------------------------------------------
+
+
+def _reminders(smtp, world, key: str) -> list[str]:
+    return [m["Subject"] for m in smtp.inbox.to(world["email"][key]) if "まであと" in m["Subject"]]
+
+
+def test_remind_now_and_the_tick_send_each_reminder_once(app, smtp, world):
+    """The button at 5 days before the close (the 7-day point due but not yet sent) reminds the
+    non-respondents once, saying 5 days: the tick at the same moment adds no 7-day reminder, a
+    second press reaches nobody; the 3-day point follows as planned."""
+    with app.app_context():
+        tick(OPENS + timedelta(minutes=1))
+        submit(world, "a", "general")
+        now = CLOSES - timedelta(days=5)
+        round_ = db.session.get(Round, world["round"])
+        assert remind_now_count(round_, now) == 4  # chief1, b, chief2, c (no_mail has no address)
+        assert remind_now(round_, now) == 4
+        db.session.commit()
+        tick(now)
+        assert remind_now_count(round_, now + timedelta(minutes=1)) == 0
+        tick(CLOSES - timedelta(days=3))
+        tick(CLOSES - timedelta(days=3) + timedelta(minutes=1))
+    reminded = {key: _reminders(smtp, world, key) for key in RESPONDENTS}
+    both = ["【締め切りまであと5日】テスト調査", "【締め切りまであと3日】テスト調査"]
+    assert reminded == {"chief1": both, "a": [], "b": both, "chief2": both, "c": both}
+
+
+def test_remind_now_after_the_tick_brings_the_next_point_forward(app, smtp, world):
+    """After the 3-day reminder, the button reminds again now and the 1-day point does not."""
+    with app.app_context():
+        tick(CLOSES - timedelta(days=3))
+        round_ = db.session.get(Round, world["round"])
+        remind_now(round_, CLOSES - timedelta(days=2))
+        db.session.commit()
+        tick(CLOSES - timedelta(days=2))
+        tick(CLOSES - timedelta(days=1))
+        tick(CLOSES - timedelta(days=1) + timedelta(minutes=1))
+    assert _reminders(smtp, world, "b") == [
+        "【締め切りまであと3日】テスト調査", "【締め切りまであと2日】テスト調査"]
+
+
+def test_remind_now_refuses_a_round_that_is_not_open(app, world):
+    """Before the opening or after the close nothing is written."""
+    with app.app_context():
+        round_ = db.session.get(Round, world["round"])
+        for moment in (OPENS - timedelta(minutes=1), CLOSES):
+            with pytest.raises(ValueError):
+                remind_now(round_, moment)
+        assert ledger() == []
+
+
 # --- Commands -----------------------------------------------------------------------------------
 
 
@@ -628,3 +688,16 @@ def test_retry_back_off_doubles_up_to_an_hour(app_ctx):
         3600,
         3600,
     ]
+
+
+def test_a_tick_that_plans_mail_writes_one_audit_row_per_round(app, smtp, world):
+    """The scheduler's changes are logged with no actor; a tick that changes nothing adds none."""
+    from app.models import AuditEvent
+
+    with app.app_context():
+        tick(OPENS + timedelta(minutes=1))
+        tick(OPENS + timedelta(minutes=2))
+        rows = list(db.session.scalars(sa.select(AuditEvent)))
+    assert [(r.action, r.actor_id, r.target_id) for r in rows] == [
+        ("scheduler.plan", None, str(world["round"]))]
+    assert '"opened":6' in (rows[0].after or "")

@@ -197,6 +197,7 @@ PY_ALLOWLIST = {
     ("app/services/schedule.py", "新しい催促に置き換わったか、予定が変わりました"),
     ("app/services/schedule.py", "送る前に締め切られました"),
     ("app/services/schedule.py", "送る前に課の全員が提出しました"),
+    ("app/services/schedule.py", "管理者が今すぐ送りました"),  # stored like the reasons above
     # Data in the goals service: the city's scenes, the goal sheet's column headings (the
     # report's own), a chief's title in the report (区民課長) and the committee's 委員.
     *(

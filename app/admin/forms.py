@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
-from app.models import Catalogue, MailState, Round, Ward
+from app.models import Catalogue, GrantRole, MailState, Round, Ward
+from app.services.audit import ACTIONS, AuditFilter
+from app.services.auth import normalise_employee_id
 from app.services.rounds import (
     DEFAULT_REMINDER_DAYS,
     TITLE_MAX_LENGTH,
@@ -24,7 +35,7 @@ from app.services.rounds import (
     parse_reminder_days,
 )
 from app.services.schedule import STATE_LABELS
-from app.wareki import tokyo
+from app.wareki import TOKYO, tokyo
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
@@ -81,6 +92,7 @@ class RoundForm(FlaskForm):
         ),
     )
     confirm = BooleanField(_l("すぐにメールが送られることを確かめました"))
+    confirm_year = BooleanField(_l("年度の違う基準で調査することを確かめました"))
 
     def validate_wards(self, field: Any) -> None:
         # Not InputRequired: it would mark every checkbox required.
@@ -146,3 +158,153 @@ class LedgerFilterForm(FlaskForm):
 
     def chosen(self) -> MailState | None:
         return MailState(self.state.data) if self.state.data else None
+
+
+# What the audit log page can filter on (the object types that actions name).
+AUDIT_TARGET_TYPES: dict[str, Any] = {
+    "person": _l("職員"),
+    "round": _l("調査"),
+    "catalogue": _l("基準"),
+    "roster": _l("名簿"),
+    "section": _l("課"),
+    "year_plan": _l("年度の計画"),
+    "working_team": _l("ワーキングチーム"),
+}
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters of the audit log (GET, no CSRF token): person, action, object, dates (Tokyo)."""
+
+    class Meta:
+        csrf = False
+
+    person = StringField(
+        _l("職員番号"),
+        description=_l("操作した人、または操作された人"),
+        validators=[Optional(), Length(max=32)],
+    )
+    action = SelectField(_l("操作"), validators=[Optional()])
+    target_type = SelectField(
+        _l("対象の種類"),
+        choices=[SelectChoice("", _l("すべて"))]
+        + [SelectChoice(key, label) for key, label in AUDIT_TARGET_TYPES.items()],
+        validators=[Optional()],
+    )
+    target_id = StringField(_l("対象の番号"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("この日から"), validators=[Optional()])
+    until = DateField(_l("この日まで"), validators=[Optional()])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.action.choices = [SelectChoice("", _l("すべて"))] + [
+            SelectChoice(key, label) for key, label in ACTIONS.items()
+        ]
+
+    def validate_until(self, field: Any) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("終わりの日は始めの日より後にしてください。"))
+
+    def wanted(self) -> AuditFilter:
+        """The filter for ``audit_query``: the dates as whole Tokyo days."""
+        since = until = None
+        if self.since.data:
+            since = datetime.combine(self.since.data, time(0), TOKYO)
+        if self.until.data:
+            until = datetime.combine(self.until.data + timedelta(days=1), time(0), TOKYO)
+        return AuditFilter(
+            actor=normalise_employee_id(self.person.data or "") or None,
+            action=self.action.data or None,
+            target_type=self.target_type.data or None,
+            target_id=(self.target_id.data or "").strip() or None,
+            since=since,
+            until=until,
+        )
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as URL arguments (for the pager and the CSV link)."""
+        names = ("person", "action", "target_type", "target_id", "since", "until")
+        values = {name: self[name].data for name in names}
+        return {name: str(value) for name, value in values.items() if value}
+
+
+class PeopleSearchForm(FlaskForm):
+    """Search people by employee id, name or section (GET, no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        _l("職員番号・氏名・所属で探す"), validators=[Optional(), Length(max=100)]
+    )
+
+
+class GrantForm(FlaskForm):
+    """Grant or revoke a committee or admin role for a ward (empty: the city)."""
+
+    role = SelectField(
+        _l("権限"),
+        choices=[
+            SelectChoice(GrantRole.COMMITTEE.value, _l("推進委員会")),
+            SelectChoice(GrantRole.ADMIN.value, _l("管理者")),
+        ],
+    )
+    ward = SelectField(_l("区"), validate_choice=False)
+    operation = HiddenField(default="grant")
+
+    def validate_operation(self, field: Any) -> None:
+        if field.data not in ("grant", "revoke"):
+            raise ValidationError(_l("操作が正しくありません。"))
+
+    def ward_id(self) -> int | None:
+        try:
+            return int(self.ward.data) if self.ward.data else None
+        except ValueError as error:
+            raise ValidationError(_l("区が正しくありません。")) from error
+
+
+def grant_form(ward_ids: set[int] | None) -> GrantForm:
+    """The grant form offering the admin's wards (a city-wide admin also the whole city)."""
+    form = GrantForm()
+    wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)
+    if ward_ids is not None:
+        wards = wards.where(Ward.id.in_(ward_ids))
+    choices = [SelectChoice(str(w.id), w.name) for w in db.session.scalars(wards)]
+    if ward_ids is None:
+        choices.insert(0, SelectChoice("", _l("全市")))
+    form.ward.choices = choices
+    return form
+
+
+class ConfirmActionForm(FlaskForm):
+    """A button that changes something (CSRF only)."""
+
+
+class ConfirmRemindForm(FlaskForm):
+    """The confirmation of 今すぐ催促 (CSRF only)."""
+
+
+class RosterUploadForm(FlaskForm):
+    """The year's roster file (CSV or xlsx) and its fiscal year."""
+
+    fiscal_year = IntegerField(
+        _l("年度（西暦、4月始まり）"),
+        description=_l("例 2027（令和9年度）"),
+        validators=[
+            InputRequired(message=_l("年度を入れてください。")),
+            NumberRange(min=2000, max=2100, message=_l("年度は 2000〜2100 で入れてください。")),
+        ],
+    )
+    roster = FileField(
+        _l("名簿のファイル（.csv または .xlsx）"),
+        description=_l("CSV は UTF-8（BOM 付きも可）または Shift_JIS。1行目は見出しです。"),
+        validators=[FileRequired(message=_l("ファイルを選んでください。"))],
+    )
+
+
+class RosterConfirmForm(FlaskForm):
+    """The confirmation of a previewed roster: the digests the preview showed."""
+
+    sha256 = HiddenField(validators=[InputRequired()])
+    suffix = HiddenField(validators=[InputRequired()])
+    fiscal_year = HiddenField(validators=[InputRequired()])
+    summary_digest = HiddenField(validators=[InputRequired()])

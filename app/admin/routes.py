@@ -10,7 +10,7 @@ confirmation first.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,10 +19,17 @@ from flask_login import current_user
 
 from app.access import access, require_round, roles_of, ward_scope
 from app.admin import bp
-from app.admin.forms import LedgerFilterForm, RoundForm, round_form
+from app.admin.forms import ConfirmRemindForm, LedgerFilterForm, RoundForm, round_form
 from app.extensions import db
 from app.models import Person, Round, utcnow
-from app.services.rounds import RoundError, create_round, list_rounds, update_round
+from app.services import audit
+from app.services.rounds import (
+    RoundError,
+    catalogue_year_mismatch,
+    create_round,
+    list_rounds,
+    update_round,
+)
 from app.services.schedule import (
     STATE_LABELS,
     immediate_effects,
@@ -30,6 +37,8 @@ from app.services.schedule import (
     ledger_counts,
     ledger_query,
     reason_label,
+    remind_now,
+    remind_now_count,
 )
 
 LEDGER_PAGE_SIZE = 50
@@ -91,9 +100,37 @@ def ledger(round_id: int) -> str:
         state=state,
         counts=ledger_counts([round_id]).get(round_id, {}),
         labels=STATE_LABELS,
+        is_open=round_.is_open(),
         kind_label=kind_label,
         reason_label=reason_label,
     )
+
+
+@bp.route("/rounds/<int:round_id>/remind", methods=["GET", "POST"])
+@access("admin")
+def remind(round_id: int) -> ResponseReturnValue:
+    """Admin: remind the round's non-respondents now. GET shows how many it will reach and
+    asks to confirm; POST writes their reminders to the ledger (the scheduler sends them)."""
+    round_ = require_round(_me(), "admin", round_id)
+    now = utcnow()
+    form = ConfirmRemindForm()
+    if not round_.is_open(now):
+        return render_template("admin/remind.html", round=round_, form=form, reach=0), 409
+    if not form.validate_on_submit():
+        reach = remind_now_count(round_, now)
+        return render_template("admin/remind.html", round=round_, form=form, reach=reach)
+    reach = remind_now(round_, now)
+    audit.record(
+        "round.remind_now",
+        actor=_me(),
+        target_type="round",
+        target_id=round_.id,
+        after={"reminders": reach},
+        ward_id=audit.single_ward([ward.id for ward in round_.wards]),
+    )
+    db.session.commit()
+    flash(_("%(n)s 人への催促を送信待ちにしました。1分ほどで届きます。", n=reach), "success")
+    return redirect(url_for(".ledger", round_id=round_id))
 
 
 def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
@@ -111,8 +148,12 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     )
     if effects and not form.confirm.data:
         return _render(form, round_, effects=effects)
+    mismatch = catalogue_year_mismatch(form.catalogue.data or "", opens_at)
+    if mismatch and not form.confirm_year.data:
+        return _render(form, round_, effects=effects, year_mismatch=mismatch)
     args = (form.catalogue.data, form.wards.data, opens_at, closes_at, form.title.data)
     scope = _scope()
+    before = None if round_ is None else round_values(round_)
     try:
         if round_ is None:
             round_ = create_round(*args, reminder_days=form.cadence(), allowed_ward_ids=scope)
@@ -123,9 +164,32 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     except RoundError as error:
         db.session.rollback()
         return _render(form, round_, errors=error.errors), 400
+    after = round_values(round_)
+    audit.record(
+        "round.create" if before is None else "round.update",
+        actor=_me(),
+        target_type="round",
+        target_id=round_.id,
+        before=before,
+        after=after,
+        ward_id=audit.single_ward(after["ward_ids"]),
+    )
     db.session.commit()
     flash(_("調査 %(id)s を保存しました。", id=round_.id), "success")
     return redirect(url_for(".rounds"))
+
+
+def round_values(round_: Round) -> dict[str, Any]:
+    """What the audit log keeps of a round: its catalogue, wards, title, times, reminders."""
+    return {
+        "title": round_.title,
+        "catalogue": round_.catalogue.key,
+        "fiscal_year": round_.fiscal_year,
+        "ward_ids": [ward.id for ward in round_.wards],
+        "opens_at": round_.opens_at.isoformat(),
+        "closes_at": round_.closes_at.isoformat(),
+        "reminder_days": round_.reminder_days,
+    }
 
 
 def _render(
@@ -133,6 +197,7 @@ def _render(
     round_: Round | None,
     errors: list[str] | None = None,
     effects: list[str] | None = None,
+    year_mismatch: str | None = None,
 ) -> str:
     return render_template(
         "admin/round_form.html",
@@ -140,6 +205,7 @@ def _render(
         round=round_,
         errors=errors or [],
         effects=effects,
+        year_mismatch=year_mismatch,
         now=utcnow(),
     )
 

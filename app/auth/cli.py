@@ -107,7 +107,9 @@ def password_link_command(employee_id: str, base_url: str | None) -> None:
     """
     from flask import current_app, url_for
 
+    from app.extensions import db
     from app.services.auth import link_max_age, password_link_token
+    from app.services.people import log_password_link
     from app.wareki import reiwa_datetime, tokyo
 
     person = _person(employee_id)
@@ -116,6 +118,8 @@ def password_link_command(employee_id: str, base_url: str | None) -> None:
     with current_app.test_request_context(base_url=base):
         link = url_for("auth.set_password", token=token, _external=True)
     until = tokyo(utcnow() + timedelta(seconds=link_max_age()))
+    log_password_link(None, person, until)  # audited (actor None: the command line)
+    db.session.commit()
     click.echo(f"{person.employee_id} {person.name} さんのパスワード設定用リンク:")
     click.echo(link)
     click.echo(f"有効期限: {reiwa_datetime(until)}（一度使うと無効になります）")
@@ -139,11 +143,13 @@ def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
     Running it again changes nothing. Exits with status 1 for an unknown person or ward.
     """
     from app.extensions import db
-    from app.services.grants import grant_role
+    from app.services.people import change_grant
 
     person = _person(employee_id)
     ward = _ward(ward_name)
-    added = grant_role(person, GrantRole(role), ward)
+    # Audited like the page's grant (actor None: the command line).
+    added = change_grant(None, person, GrantRole(role), ward.id if ward else None, None,
+                         grant=True)
     db.session.commit()
     label = f"{person.employee_id} {person.name}: {ROLE_LABEL[GrantRole(role)]}（{_scope(ward)}）"
     click.echo(f"{label} を付与しました。" if added else f"{label} はすでに付与されています。")
@@ -167,11 +173,12 @@ def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
     Exits with status 1 for an unknown person or ward; a grant that was not there is reported.
     """
     from app.extensions import db
-    from app.services.grants import revoke_role
+    from app.services.people import change_grant
 
     person = _person(employee_id)
     ward = _ward(ward_name)
-    removed = revoke_role(person, GrantRole(role), ward)
+    removed = change_grant(None, person, GrantRole(role), ward.id if ward else None, None,
+                           grant=False)
     db.session.commit()
     label = f"{person.employee_id} {person.name}: {ROLE_LABEL[GrantRole(role)]}（{_scope(ward)}）"
     click.echo(f"{label} を取り消しました。" if removed else f"{label} は付与されていません。")

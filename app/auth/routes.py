@@ -29,6 +29,7 @@ from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_h
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
 from app.services import auth as auth_service
+from app.services.audit import audit_sign_in_refused
 
 LANDING_ENDPOINT = "checklist.my_rounds"
 
@@ -91,6 +92,8 @@ def login() -> Any:
         result = auth_service.check_sign_in(
             form.employee_id.data or "", form.password.data or "", request.remote_addr or ""
         )
+        if result.person is None:  # audit log: failures and lockouts (docs/audit.md)
+            audit_sign_in_refused(form.employee_id.data or "", result.outcome)
         db.session.commit()
         if result.person is not None:
             start_session(result.person)

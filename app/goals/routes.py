@@ -40,6 +40,7 @@ from app.goals.forms import (
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.limits import upload
 from app.models import Person, Section, Ward, WorkingTeam, utcnow
+from app.services import audit
 from app.services import goals as service
 from app.wareki import fiscal_year_of, tokyo
 
@@ -59,6 +60,32 @@ def _me() -> Person:
 
 # Problems listed on a page; a sheet with thousands of bad lines gets a count of the rest.
 MAX_PROBLEMS_SHOWN = 50
+
+
+def _goal_values(goals: list[Any]) -> list[dict[str, Any]]:
+    return [{"scene": g.scene, "goal": g.goal, "result": g.result} for g in goals]
+
+
+def _plan_values(ward_id: int, fiscal_year: int) -> dict[str, Any] | None:
+    stored = service.plan_for(ward_id, fiscal_year)
+    if stored is None:
+        return None
+    return {name: getattr(stored, name) for name in
+            ("policy", "summary", "committee_name", "committee_members")}
+
+
+def _team_values(team: WorkingTeam | None) -> dict[str, Any] | None:
+    if team is None:
+        return None
+    return {"name": team.name, "purpose": team.purpose,
+            "members": [p.employee_id for p in team.members]}
+
+
+def _audit(action: str, target_type: str, target_id: object, ward_id: int,
+           before: Any = None, after: Any = None) -> None:
+    """One row of the audit log for a change of the goals pages (before the commit)."""
+    audit.record(action, actor=_me(), target_type=target_type, target_id=target_id,
+                 before=before, after=after, ward_id=ward_id)
 
 
 def _problems(error: service.GoalsError, anchor: str) -> list[Problem]:
@@ -141,13 +168,19 @@ def index() -> str:
 def section_goals(section_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Chief (own section) or committee: the section's 1-3 goals and results for the year."""
     section = _section(section_id, fiscal_year)
-    form = goals_form(service.section_goals(section.id, fiscal_year))
+    before = service.section_goals(section.id, fiscal_year)
+    form = goals_form(before)
     if form.validate_on_submit():
+        before_values = _goal_values(before)
         try:
             service.save_section_goals(section, fiscal_year, form.inputs(), _me())
         except service.GoalsError as error:
             db.session.rollback()
             return _section_page(section, fiscal_year, form, _problems(error, "goal-form")), 400
+        _audit("goals.update", "section", section.id, section.ward_id,
+               {"fiscal_year": fiscal_year, "goals": before_values},
+               {"fiscal_year": fiscal_year,
+                "goals": _goal_values(service.section_goals(section.id, fiscal_year))})
         db.session.commit()
         flash(_("目標を保存しました。"), "success")
         return redirect(url_for(".section_goals", section_id=section_id, fiscal_year=fiscal_year))
@@ -201,12 +234,22 @@ def copy_section_goals(section_id: int, fiscal_year: int) -> ResponseReturnValue
             url_for(".copy_section_goals", section_id=section_id, fiscal_year=fiscal_year),
             _("置き換える"), here,
         )
+    before = _goal_values(service.section_goals(section.id, fiscal_year))
     return _run(lambda: service.copy_section_goals(section, fiscal_year, _me(), replace=True),
-                _("前年度の目標を写しました。"), here)
+                _("前年度の目標を写しました。"), here,
+                lambda: _audit("goals.update", "section", section.id, section.ward_id,
+                               {"fiscal_year": fiscal_year, "goals": before},
+                               {"fiscal_year": fiscal_year, "copied_from_previous_year": True,
+                                "goals": _goal_values(
+                                    service.section_goals(section.id, fiscal_year))}))
 
 
-def _run(action: Callable[[], object], done: str, back: str) -> ResponseReturnValue:
-    """Call the service, commit and go back; on GoalsError roll back and flash the errors."""
+def _run(
+    action: Callable[[], object], done: str, back: str,
+    audited: Callable[[], None] | None = None,
+) -> ResponseReturnValue:
+    """Call the service, write the audit row (``audited``), commit and go back; on GoalsError
+    roll back and flash the errors."""
     try:
         action()
     except service.GoalsError as error:
@@ -214,6 +257,8 @@ def _run(action: Callable[[], object], done: str, back: str) -> ResponseReturnVa
         for message in error.errors:
             flash(message, "error")
         return redirect(back)
+    if audited is not None:
+        audited()
     db.session.commit()
     flash(done, "success")
     return redirect(back)
@@ -254,12 +299,15 @@ def plan(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
                     committee_name=stored.committee_name if stored else "サービス推進部会")
     problems: list[Problem] = []
     if form.validate_on_submit():
+        before = _plan_values(ward.id, fiscal_year)
         try:
             service.save_plan(ward.id, fiscal_year, **_plan_fields(form))
         except service.GoalsError as error:
             db.session.rollback()
             problems = _problems(error, "plan-form")
         else:
+            _audit("goals.update", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
+                   before, _plan_values(ward.id, fiscal_year))
             db.session.commit()
             flash(_("方針と総括を保存しました。"), "success")
             return redirect(url_for(".year", ward_id=ward_id, fiscal_year=fiscal_year))
@@ -299,6 +347,8 @@ def import_sheet(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     except service.GoalsError as error:
         db.session.rollback()
         return _year_page(ward, fiscal_year, form, _problems(error, "import-form")), 400
+    _audit("goals.import", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
+           after={"file": form.sheet.data.filename or "", "summary": summary.lines()})
     db.session.commit()
     for line in summary.lines():
         flash(line, "success")
@@ -321,7 +371,9 @@ def lock(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
             url_for(".lock", ward_id=ward_id, fiscal_year=fiscal_year), _("確定する"), back,
         )
     return _run(lambda: service.lock_year(ward.id, fiscal_year, _me()),
-                _("%(year)sを確定しました。", year=fiscal_year_label(fiscal_year)), back)
+                _("%(year)sを確定しました。", year=fiscal_year_label(fiscal_year)), back,
+                lambda: _audit("year.lock", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
+                               {"locked": False}, {"locked": True}))
 
 
 @bp.post("/wards/<int:ward_id>/<int:fiscal_year>/unlock")
@@ -333,7 +385,9 @@ def unlock(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
         abort(400)
     return _run(lambda: service.unlock_year(ward.id, _year(fiscal_year)),
                 _("ロックを解除しました。"),
-                url_for(".year", ward_id=ward_id, fiscal_year=fiscal_year))
+                url_for(".year", ward_id=ward_id, fiscal_year=fiscal_year),
+                lambda: _audit("year.unlock", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
+                               {"locked": True}, {"locked": False}))
 
 
 # --- Working teams --------------------------------------------------------------------------------
@@ -357,7 +411,9 @@ def copy_teams(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
             _("置き換える"), back,
         )
     return _run(lambda: service.copy_teams(ward.id, fiscal_year, replace=True),
-                _("前年度のワーキングチームを写しました。"), back)
+                _("前年度のワーキングチームを写しました。"), back,
+                lambda: _audit("goals.update", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
+                               after={"teams_copied_from_previous_year": True}))
 
 
 @bp.route("/wards/<int:ward_id>/<int:fiscal_year>/teams/new", methods=["GET", "POST"])
@@ -374,6 +430,7 @@ def new_team(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
             db.session.rollback()
             problems = _problems(error, "team-form")
         else:
+            _audit("goals.update", "working_team", team.id, ward.id, None, _team_values(team))
             db.session.commit()
             flash(_("ワーキングチームを作りました。目標を入力してください。"), "success")
             return redirect(url_for(".team", team_id=team.id))
@@ -399,11 +456,13 @@ def team(team_id: int) -> ResponseReturnValue:
     form = TeamForm(prefix="team", obj=team,
                     members="\n".join(p.employee_id for p in team.members))
     if form.validate_on_submit():
+        before = _team_values(team)
         try:
             service.save_team(team.ward_id, team.fiscal_year, team=team, **_team_fields(form))
         except service.GoalsError as error:
             db.session.rollback()
             return _team_page(_team(team_id), form, None, _problems(error, "team-form")), 400
+        _audit("goals.update", "working_team", team.id, team.ward_id, before, _team_values(team))
         db.session.commit()
         flash(_("ワーキングチームを保存しました。"), "success")
         return redirect(url_for(".team", team_id=team_id))
@@ -432,11 +491,14 @@ def team_goals(team_id: int) -> ResponseReturnValue:
     info = TeamForm(prefix="team", formdata=None, obj=team, members=members)
     if not form.validate_on_submit():
         return _team_page(team, info, form, _form_problems(form)), 400
+    before = _goal_values(service.team_goals(team.id))
     try:
         service.save_team_goals(team, form.inputs(), _me())
     except service.GoalsError as error:
         db.session.rollback()
         return _team_page(_team(team_id), info, form, _problems(error, "goal-form")), 400
+    _audit("goals.update", "working_team", team.id, team.ward_id, {"goals": before},
+           {"goals": _goal_values(service.team_goals(team.id))})
     db.session.commit()
     flash(_("目標を保存しました。"), "success")
     return redirect(url_for(".team", team_id=team_id))
@@ -458,7 +520,11 @@ def delete_team(team_id: int) -> ResponseReturnValue:
             url_for(".delete_team", team_id=team_id), _("削除する"),
             url_for(".team", team_id=team_id),
         )
-    return _run(lambda: service.delete_team(team), _("ワーキングチームを削除しました。"), back)
+    before = _team_values(team)
+    ward_id, deleted_id = team.ward_id, team.id
+    return _run(lambda: service.delete_team(team), _("ワーキングチームを削除しました。"), back,
+                lambda: _audit("goals.update", "working_team", deleted_id, ward_id, before,
+                               {"deleted": True}))
 
 
 @bp.app_context_processor

@@ -28,6 +28,7 @@ from app.extensions import db
 from app.models import Person
 from app.replica import reads_from_replica
 from app.results import bp
+from app.services import audit
 from app.services.compliance import ResultsError, RoundResults, final_results
 from app.services.exports import (
     FORMATS,
@@ -62,6 +63,18 @@ def _attachment(filename: str) -> str:
     """A Content-Disposition that keeps a Japanese file name (RFC 6266 / 5987)."""
     fallback = "kijun" + filename[filename.rfind(".") :] if "." in filename else "kijun"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def _log_download(results: RoundResults, fmt: ExportFormat, group: str) -> None:
+    """One audit row per download: the files hold personal data (docs/audit.md)."""
+    audit.record(
+        "results.download",
+        actor=_me(),
+        target_type="round",
+        target_id=results.round.id,
+        after={"format": fmt, "group": group},
+        ward_id=audit.single_ward(list(results.round.ward_ids)),
+    )
 
 
 def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> ResponseReturnValue:
@@ -101,9 +114,11 @@ def export(round_id: int, fmt: str) -> ResponseReturnValue:
     export_format = _format(fmt)
     try:
         results = final_results(round_id, ward_scope(_me(), "committee"))
-        table = compliance_table(results, request.args.get("group") or results.top.key)
+        group = request.args.get("group") or results.top.key
+        table = compliance_table(results, group)
     except ResultsError as error:
         return _refused(error)
+    _log_download(results, export_format, group)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return _download(table, export_format, export_filename(table, round_id, export_format))
 
@@ -152,5 +167,6 @@ def section_export(round_id: int, section_id: int, fmt: str) -> ResponseReturnVa
         sheet = section_sheet(results, key)
     except ResultsError as error:
         return _refused(error)
+    _log_download(results, export_format, key)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return _download(sheet, export_format, export_filename(sheet, round_id, export_format))

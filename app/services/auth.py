@@ -26,6 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import Assignment, LoginAttempt, Person, Section, utcnow
+from app.services.directory import directory_bind, directory_enabled
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_of, tokyo
 
@@ -249,7 +250,15 @@ def check_sign_in(
     if is_throttled(key, address, policy, now):
         return SignInResult(SignInOutcome.THROTTLED)
     stored = person.password_hash if person is not None else None
-    ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
+    if person is not None and person.sign_in_blocked:
+        stored = None  # blocked by an admin: refused like a wrong password
+    if directory_enabled(current_app.config):
+        # Directory sign-in: only a person on Kijun's roster, not blocked, may pass.
+        ok = person is not None and not person.sign_in_blocked and directory_bind(
+            current_app.config, key, password
+        )
+    else:
+        ok = check_password_hash(stored or _dummy_hash(), password) and stored is not None
     left = ok and person is not None and has_left(person, now)
     db.session.add(
         LoginAttempt(employee_id=key, address=address, at=now, succeeded=ok and not left)

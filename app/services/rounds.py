@@ -323,6 +323,23 @@ def _checked(
     return catalogue, wards, fiscal_year, final_title
 
 
+def catalogue_year_mismatch(catalogue_key: str, opens_at: datetime) -> str | None:
+    """A warning when the round's fiscal year (that of its opening, Tokyo) is not the
+    catalogue's, e.g. a 令和8年度 round on the 令和7年度 standards; None when they agree, or
+    when the catalogue or the time cannot be read (the save reports those itself)."""
+    catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == catalogue_key))
+    if catalogue is None or opens_at.tzinfo is None:
+        return None
+    round_year = fiscal_year_of(tokyo(opens_at))
+    if round_year == catalogue.fiscal_year:
+        return None
+    return _(
+        "この調査は%(round_year)sですが、基準（カタログ）は%(catalogue_year)sのものです。",
+        round_year=fiscal_year_label(round_year),
+        catalogue_year=fiscal_year_label(catalogue.fiscal_year),
+    )
+
+
 def list_rounds(
     now: datetime | None = None, *, ward_ids: Collection[int] | None = None
 ) -> list[RoundSummary]:

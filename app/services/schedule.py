@@ -35,6 +35,7 @@ person has submitted.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,9 @@ ALREADY_SUBMITTED = "送る前に提出されました"
 SUPERSEDED = "新しい催促に置き換わったか、予定が変わりました"
 AFTER_CLOSE = "送る前に締め切られました"
 NOBODY_LEFT = "送る前に課の全員が提出しました"
+# Not a skip: marks a reminder an admin sent with 今すぐ催促 (kept on the row, shown on the page).
+REMINDED_NOW = "管理者が今すぐ送りました"
+REMIND_NOW_GAP = timedelta(hours=12)
 
 STATE_LABELS: dict[MailState, Any] = {
     MailState.PENDING: _l("送信待ち"),
@@ -111,6 +115,7 @@ _REASON_LABELS: dict[str, Any] = {
     SUPERSEDED: _l("新しい催促に置き換わったか、予定が変わりました"),
     AFTER_CLOSE: _l("送る前に締め切られました"),
     NOBODY_LEFT: _l("送る前に課の全員が提出しました"),
+    REMINDED_NOW: _l("管理者が今すぐ送りました"),
 }
 
 
@@ -227,15 +232,21 @@ def _committee(round_: Round, now: datetime) -> sa.Select[Any]:
     )
 
 
-def _write(round_id: int, kind: str, people: sa.Select[Any], now: datetime) -> int:
+def _write(
+    round_id: int,
+    kind: str,
+    people: sa.Select[Any],
+    now: datetime,
+    pending_reason: str | None = None,
+) -> int:
     """One INSERT ... SELECT ... ON CONFLICT DO NOTHING: a row per person not yet written."""
-    no_address = sa.or_(Person.email.is_(None), sa.func.trim(Person.email) == "")
+    no_address = _no_address()
     source = sa.select(
         sa.literal(round_id, sa.Integer()),
         Person.id,
         sa.literal(kind, sa.String(20)),
         sa.case((no_address, MailState.SKIPPED.value), else_=MailState.PENDING.value),
-        sa.case((no_address, NO_EMAIL), else_=sa.null()),
+        sa.case((no_address, NO_EMAIL), else_=sa.literal(pending_reason, sa.String(200))),
         sa.literal(0, sa.Integer()),
         sa.literal(now, UTCDateTime()),
     ).where(Person.id.in_(people.scalar_subquery()))
@@ -246,6 +257,10 @@ def _write(round_id: int, kind: str, people: sa.Select[Any], now: datetime) -> i
         .execution_options(preserve_rowcount=True)
     )
     return _rowcount(db.session.execute(stmt))
+
+
+def _no_address() -> sa.ColumnElement[bool]:
+    return sa.or_(Person.email.is_(None), sa.func.trim(Person.email) == "")
 
 
 def _skip(where: sa.ColumnElement[bool], reason: str, now: datetime) -> int:
@@ -301,7 +316,10 @@ def plan(now: datetime) -> PlanReport:
         else:
             written[OPENED] = _write(round_.id, OPENED, _respondents(round_), now)
             days = due_reminder_days(round_.opens_at, round_.closes_at, round_.reminder_days, now)
-            keep = [reminder_kind(days), digest_kind(days)] if days is not None else []
+            # Superseded are the points before the latest due one; the points still to come
+            # (and reminder:0) hold reminders an admin sent early with 今すぐ催促 (remind_now).
+            kept_points = [d for d in _points(round_) if days is None or d <= days] + [0]
+            keep = [kind for d in kept_points for kind in (reminder_kind(d), digest_kind(d))]
             report.skipped[SUPERSEDED] += _skip(
                 sa.and_(
                     MailLedger.round_id == round_.id,
@@ -323,6 +341,91 @@ def plan(now: datetime) -> PlanReport:
                 report.written[(round_.id, kind)] = count
     db.session.flush()
     return report
+
+
+def _points(round_: Round) -> tuple[int, ...]:
+    try:
+        return parse_reminder_days(round_.reminder_days)
+    except ValueError:
+        return ()
+
+
+def _remind_now_kinds(round_: Round, now: datetime) -> tuple[str | None, str]:
+    """The two ledger kinds a reminder sent now may take: the cadence point due now (None if
+    none is), and the next point still to come (``reminder:0`` after the last one)."""
+    due = due_reminder_days(round_.opens_at, round_.closes_at, round_.reminder_days, now)
+    future = [
+        d for d in _points(round_)
+        if round_.opens_at < round_.closes_at - timedelta(days=d)
+        and now < round_.closes_at - timedelta(days=d)
+    ]
+    return (
+        reminder_kind(due) if due is not None else None,
+        reminder_kind(max(future) if future else 0),
+    )
+
+
+def _lacking(round_: Round, kind: str) -> sa.ColumnElement[bool]:
+    return ~sa.exists().where(
+        MailLedger.round_id == round_.id,
+        MailLedger.person_id == Assignment.person_id,
+        MailLedger.kind == kind,
+    )
+
+
+def _remind_now_groups(round_: Round, now: datetime) -> list[tuple[str, sa.Select[Any]]]:
+    """Who gets which kind when reminded now. A non-respondent not yet reminded at the point
+    due now gets that point's row (so the tick, which would write it too, does not send it
+    again); one already reminded at it gets the next point's row (brought forward: the tick
+    will not remind them again at that point). The unique (round, person, kind) row makes the
+    button and the tick one message per person and point; and whoever got a reminder in the
+    last ``REMIND_NOW_GAP`` is left out."""
+    due, upcoming = _remind_now_kinds(round_, now)
+    # Nobody is reminded twice within REMIND_NOW_GAP (a second press, a double click).
+    waiting = _non_respondents(round_).where(
+        ~sa.exists().where(
+            MailLedger.round_id == round_.id,
+            MailLedger.person_id == Assignment.person_id,
+            MailLedger.kind.startswith(REMINDER),
+            MailLedger.created_at > now - REMIND_NOW_GAP,
+        )
+    )
+    if due is None:
+        return [(upcoming, waiting.where(_lacking(round_, upcoming)))]
+    return [
+        (upcoming, waiting.where(~_lacking(round_, due), _lacking(round_, upcoming))),
+        (due, waiting.where(_lacking(round_, due))),
+    ]
+
+
+def remind_now_count(round_: Round, now: datetime) -> int:
+    """How many people a reminder sent now would reach: those who must answer, have not
+    submitted, have an address and have not been reminded at this point yet."""
+    total = 0
+    for _kind, people in _remind_now_groups(round_, now):
+        total += int(
+            db.session.scalar(
+                sa.select(sa.func.count(Person.id)).where(
+                    Person.id.in_(people.scalar_subquery()), ~_no_address()
+                )
+            )
+            or 0
+        )
+    return total
+
+
+def remind_now(round_: Round, now: datetime) -> int:
+    """Write a pending reminder for each current non-respondent (see ``_remind_now_groups``);
+    the scheduler's next tick sends them (within a minute). Only while the round is open
+    (ValueError otherwise). Returns how many will be sent. Flushes, never commits."""
+    if not round_.is_open(now):
+        raise ValueError("the round is not open")
+    reach = remind_now_count(round_, now)
+    # In this order: the first group is read before the second one's rows exist.
+    for kind, people in _remind_now_groups(round_, now):
+        _write(round_.id, kind, people, now, pending_reason=REMINDED_NOW)
+    db.session.flush()
+    return reach
 
 
 # --- Claiming, rendering and marking -------------------------------------------------------------
@@ -440,6 +543,7 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
             MailLedger.id,
             MailLedger.kind,
             MailLedger.person_id,
+            MailLedger.reason,
             Person.name,
             Person.email,
             Round,
@@ -477,6 +581,9 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
                 skipped[ALREADY_SUBMITTED].append(r.id)
                 continue
             context["days"] = int(r.kind[len(REMINDER) :])
+            if r.reason == REMINDED_NOW:  # sent early: say how long is really left
+                left = (round_.closes_at - now).total_seconds() / 86400
+                context["days"] = max(1, math.ceil(left))
             subject = _(
                 "【締め切りまであと%(d)s日】%(title)s", d=context["days"], title=round_.title
             )

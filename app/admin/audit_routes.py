@@ -1,0 +1,68 @@
+"""Admin: the audit log, filtered, a page at a time or as a CSV file (``app.services.audit``).
+
+An admin of some wards reads the rows of those wards only; a city-wide admin reads every row,
+the city's and sign-in failures included.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flask import Response, render_template, request, stream_with_context
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from app.access import access, ward_scope
+from app.admin import bp
+from app.admin.forms import AUDIT_TARGET_TYPES, AuditFilterForm
+from app.extensions import db
+from app.models import Person
+from app.services.audit import ACTIONS, CSV_HEADER, AuditFilter, audit_query, csv_rows
+from reports.csv_files import rows_csv
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _filter() -> tuple[AuditFilterForm, AuditFilter | None]:
+    form = AuditFilterForm(formdata=request.args)
+    return form, (form.wanted() if form.validate() else None)
+
+
+def _scope() -> set[int] | None:
+    return ward_scope(cast(Person, current_user._get_current_object()), "admin")
+
+
+@bp.get("/audit")
+@access("admin")
+def audit_log() -> ResponseReturnValue:
+    """Admin: the log of my wards, newest first, 50 rows a page, filtered."""
+    form, wanted = _filter()
+    if wanted is None:
+        return render_template("admin/audit.html", form=form, page=None), 400
+    page = db.paginate(
+        audit_query(_scope(), wanted), per_page=AUDIT_PAGE_SIZE, max_per_page=AUDIT_PAGE_SIZE
+    )
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        page=page,
+        actions=ACTIONS,
+        target_types=AUDIT_TARGET_TYPES,
+        args=form.query_args(),
+    )
+
+
+@bp.get("/audit.csv")
+@access("admin")
+def audit_csv() -> ResponseReturnValue:
+    """Admin: the filtered log of my wards as CSV (UTF-8 with BOM), streamed."""
+    form, wanted = _filter()
+    if wanted is None:
+        return render_template("admin/audit.html", form=form, page=None), 400
+    query = audit_query(_scope(), wanted)
+    response = Response(
+        stream_with_context(rows_csv(CSV_HEADER, csv_rows(query))), mimetype="text/csv"
+    )
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="kijun-audit.csv"'
+    return response

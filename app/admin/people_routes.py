@@ -1,0 +1,129 @@
+"""Admin: people and their roles (``app.services.people``): search, a person's page, grant and
+revoke within my wards, a one-time password link shown once, and "may not sign in".
+
+A person outside my wards is a 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import cast
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms.validators import ValidationError
+
+from app.access import access, ward_scope
+from app.admin import bp
+from app.admin.forms import ConfirmActionForm, GrantForm, PeopleSearchForm, grant_form
+from app.extensions import db
+from app.models import GrantRole, Person, utcnow
+from app.services import people
+from app.services.auth import link_max_age, password_link_token
+
+
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+def _scope() -> set[int] | None:
+    return ward_scope(_me(), "admin")
+
+
+def _person(person_id: int) -> Person:
+    person = db.session.get(Person, person_id)
+    if person is None or not people.in_scope(person, _scope()):
+        abort(404)
+    return person
+
+
+@bp.get("/people")
+@access("admin")
+def people_list() -> ResponseReturnValue:
+    """Admin: search the people of my wards by employee id, name or section."""
+    form = PeopleSearchForm(formdata=request.args)
+    if not form.validate():
+        return render_template("admin/people.html", form=form, rows=[]), 400
+    rows = people.search_people(form.q.data or "", _scope())
+    return render_template("admin/people.html", form=form, rows=rows, limit=people.SEARCH_LIMIT)
+
+
+def _page(person: Person, form: GrantForm | None = None, error: str | None = None,
+          link: str | None = None, expires: object = None) -> str:
+    return render_template(
+        "admin/person.html",
+        detail=people.person_detail(person),
+        form=form or grant_form(_scope()),
+        action_form=ConfirmActionForm(),
+        error=error,
+        link=link,
+        expires=expires,
+        scope=_scope(),
+    )
+
+
+@bp.get("/people/<int:person_id>")
+@access("admin")
+def person(person_id: int) -> ResponseReturnValue:
+    """Admin: a person's years on the roster, sign-in, grants and the actions on them."""
+    return _page(_person(person_id))
+
+
+@bp.post("/people/<int:person_id>/grants")
+@access("admin")
+def person_grant(person_id: int) -> ResponseReturnValue:
+    """Admin: grant or revoke committee or admin for one of my wards (or the city)."""
+    target = _person(person_id)
+    form = grant_form(_scope())
+    try:
+        if not form.validate_on_submit():
+            raise ValidationError(_("入力が正しくありません。"))
+        changed = people.change_grant(
+            _me(), target, GrantRole(form.role.data), form.ward_id(), _scope(),
+            grant=form.operation.data == "grant",
+        )
+    except (ValidationError, people.PeopleError) as error:
+        db.session.rollback()
+        message = error.message if isinstance(error, people.PeopleError) else str(error)
+        return _page(target, form, error=message), 400
+    db.session.commit()
+    flash(_("権限を変更しました。") if changed else _("変更はありませんでした。"), "success")
+    return redirect(url_for(".person", person_id=person_id))
+
+
+@bp.post("/people/<int:person_id>/password-link")
+@access("admin")
+def person_password_link(person_id: int) -> ResponseReturnValue:
+    """Admin: a one-time set-password link, shown on this response only (never stored)."""
+    target = _person(person_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    if target.sign_in_blocked:
+        return _page(target, error=_("サインインを止めている人にはリンクを発行できません。")), 400
+    link = url_for("auth.set_password", token=password_link_token(target), _external=True)
+    expires = utcnow() + timedelta(seconds=link_max_age())
+    people.log_password_link(_me(), target, expires)
+    db.session.commit()
+    response = _page(target, link=link, expires=expires)
+    return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/people/<int:person_id>/sign-in")
+@access("admin")
+def person_sign_in(person_id: int) -> ResponseReturnValue:
+    """Admin: mark that the person may not sign in (``blocked=1``), or may again."""
+    target = _person(person_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    blocked = request.form.get("blocked") == "1"
+    try:
+        people.set_sign_in_blocked(_me(), target, blocked)
+    except people.PeopleError as error:
+        db.session.rollback()
+        return _page(target, error=error.message), 400
+    db.session.commit()
+    flash(_("サインインを止めました。") if blocked else _("サインインできるようにしました。"),
+          "success")
+    return redirect(url_for(".person", person_id=person_id))

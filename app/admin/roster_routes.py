@@ -1,0 +1,68 @@
+"""Admin: the year's roster in the browser (``app.services.roster_upload``): upload, preview
+what would change (nothing written), confirm. ``flask roster import`` does the same import."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import access, ward_scope
+from app.admin import bp
+from app.admin.forms import RosterConfirmForm, RosterUploadForm
+from app.extensions import db
+from app.models import Person
+from app.services import roster_upload as service
+
+
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+@bp.route("/roster", methods=["GET", "POST"])
+@access("admin")
+def roster_upload() -> ResponseReturnValue:
+    """Admin: upload a roster and see what it would change (nothing is written yet)."""
+    form = RosterUploadForm()
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("admin/roster.html", form=form, errors=[]), status
+    try:
+        sha256, suffix = service.store_upload(form.roster.data.filename or "",
+                                              form.roster.data.read())
+        preview = service.preview_upload(sha256, suffix, form.fiscal_year.data,
+                                         ward_scope(_me(), "admin"))
+    except service.UploadError as error:
+        return render_template("admin/roster.html", form=form, errors=error.errors), error.status
+    confirm = RosterConfirmForm(formdata=None, sha256=preview.sha256, suffix=preview.suffix,
+                                fiscal_year=preview.fiscal_year,
+                                summary_digest=preview.summary_digest)
+    changes = service.roster_changes(preview.sha256, preview.suffix, preview.fiscal_year)
+    return render_template("admin/roster_preview.html", preview=preview, changes=changes,
+                           form=confirm)
+
+
+@bp.post("/roster/confirm")
+@access("admin")
+def roster_confirm() -> ResponseReturnValue:
+    """Admin: import the previewed roster for good, if the file and the result are unchanged."""
+    form = RosterConfirmForm()
+    upload = RosterUploadForm(formdata=None)
+    if not form.validate_on_submit() or not (form.fiscal_year.data or "").isdigit():
+        return render_template("admin/roster.html", form=upload,
+                               errors=[_("確認の内容が正しくありません。")]), 400
+    try:
+        summary = service.confirm_upload(
+            _me(), form.sha256.data or "", form.suffix.data or "", int(form.fiscal_year.data),
+            form.summary_digest.data or "", ward_scope(_me(), "admin"),
+        )
+    except service.UploadError as error:
+        db.session.rollback()
+        return render_template("admin/roster.html", form=upload, errors=error.errors), error.status
+    db.session.commit()
+    for line in summary.lines():
+        flash(line, "success")
+    return redirect(url_for(".roster_upload"))

@@ -1,0 +1,122 @@
+"""The clerk's year in Debian's chromium, as an admin: the roster upload with a bad row then
+the corrected file, and a committee grant seen in the audit log. With KIJUN_DOCS_SCREENSHOTS=1
+the screenshots are written to docs/img/ for docs/admin.md."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.extensions import db
+from app.models import Grant, GrantRole, Role
+from app.services.auth import set_password
+from tests import factories
+from tests.browser_support import LiveServer
+
+PASSWORD = "admin-password-2026"
+DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+HEADER = "職員番号,氏名,メールアドレス,区,部,課,役割"
+ROSTER = [
+    HEADER,
+    "100001,川崎 花子,h@example.jp,高津区,区民サービス部,区民課,所属長",
+    "100002,高津 太郎,t@example.jp,高津区,区民サービス部,区民課,職員",
+    "100003,新人 一郎,n@example.jp,高津区,まちづくり推進部,総務課,職員",
+]
+
+
+@pytest.fixture
+def shots(tmp_path):
+    """Save a full-page screenshot: to docs/img when asked, else to the test's folder."""
+    target = DOCS_IMG if os.environ.get("KIJUN_DOCS_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+
+    def shot(page: Page, name: str) -> None:
+        page.screenshot(path=str(target / f"admin-{name}.png"), full_page=True)
+
+    return shot
+
+
+def _world(live_server: LiveServer, tmp_path: Path) -> None:
+    app = live_server.app
+    app.config["ROSTER_UPLOAD_DIR"] = str(tmp_path / "uploads")
+    with app.app_context():
+        somu = factories.section("総務課", ward_name="高津区", department="まちづくり推進部")
+        factories.section("区民課", ward_name="高津区", department="区民サービス部")
+        factories.person(section=somu, fiscal_year=2026, employee_id="100002", name="高津 太郎")
+        admin = factories.person(section=somu, role=Role.CHIEF, fiscal_year=2026,
+                                 employee_id="900004", name="総務 事務")
+        admin.grants.append(Grant(role=GrantRole.ADMIN, ward_id=somu.ward_id))
+        set_password(admin, PASSWORD)
+        db.session.commit()
+
+
+def _sign_in(page: Page) -> None:
+    page.goto("/auth/login")
+    page.fill("input[name=employee_id]", "900004")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    page.wait_for_url("**/me")
+
+
+def _csv(path: Path, lines: list[str]) -> Path:
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
+    return path
+
+
+def test_roster_upload_shows_the_bad_row_then_imports_the_corrected_file(
+    page: Page, live_server, tmp_path, shots
+):
+    """A bad row is named by its line and nothing is written; the corrected file's preview
+    lists the changes and the confirmation imports it."""
+    _world(live_server, tmp_path)
+    _sign_in(page)
+    page.get_by_role("link", name="調査の管理").click()
+    admin_menu = page.get_by_role("navigation", name="管理メニュー")
+    admin_menu.get_by_role("link", name="名簿の取込み").click()
+    expect(page.get_by_role("heading", level=1, name="名簿の取込み")).to_be_visible()
+    page.get_by_label("年度（西暦、4月始まり）").fill("2027")
+    bad = ROSTER[:2] + ["100002,,t@example.jp,高津区,区民サービス部,区民課,部長"] + ROSTER[3:]
+    page.get_by_label("名簿のファイル（.csv または .xlsx）").set_input_files(
+        str(_csv(tmp_path / "roster.csv", bad)))
+    page.get_by_role("button", name="変わる内容を確認する").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("3行目")
+    shots(page, "roster-errors")
+
+    page.get_by_label("年度（西暦、4月始まり）").fill("2027")
+    page.get_by_label("名簿のファイル（.csv または .xlsx）").set_input_files(
+        str(_csv(tmp_path / "roster-fixed.csv", ROSTER)))
+    page.get_by_role("button", name="変わる内容を確認する").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("名簿の確認")
+    expect(page.get_by_role("row", name="新人 一郎")).to_be_visible()
+    expect(page.get_by_role("row", name="高津 太郎")).to_contain_text("高津区・総務課（職員）")
+    shots(page, "roster-preview")
+    page.get_by_role("button", name="この内容で取り込む").click()
+    expect(page.locator(".flash-success").first).to_contain_text("の名簿: 高津区、3人")
+    shots(page, "roster-done")
+
+
+def test_a_committee_grant_shows_in_the_audit_log(page: Page, live_server, tmp_path, shots):
+    """Search a person, grant committee for the ward, and read the row in 操作の記録."""
+    _world(live_server, tmp_path)
+    _sign_in(page)
+    page.goto("/admin/people")
+    page.get_by_label("職員番号・氏名・所属で探す").fill("高津")
+    page.get_by_role("button", name="探す").click()
+    page.get_by_role("link", name="高津 太郎").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("高津 太郎")
+    page.get_by_label("権限", exact=True).select_option(label="推進委員会")
+    page.get_by_label("区", exact=True).select_option(label="高津区")
+    page.get_by_role("button", name="権限を付与する").click()
+    expect(page.locator(".flash-success")).to_contain_text("権限を変更しました")
+    expect(page.get_by_role("listitem").filter(has_text="推進委員会（高津区）")).to_be_visible()
+    shots(page, "person")
+    page.get_by_role("link", name="この人の操作の記録").click()
+    row = page.get_by_role("row").filter(has_text="権限の付与")
+    expect(row).to_contain_text("900004")
+    expect(row).to_contain_text("committee")
+    shots(page, "audit")
