@@ -3,6 +3,8 @@
 The rules live in ``app.services.retention``; this command commits once, all or nothing.
 """
 
+import dataclasses
+
 import click
 
 from app.cli_help import N_, Group
@@ -43,6 +45,7 @@ def retention_purge_command(before_fiscal_year: int, dry_run: bool) -> None:
     closed. ``--dry-run`` prints what would go and writes nothing.
     """
     from app.extensions import db
+    from app.services import audit
     from app.services.retention import RetentionError, plan_purge, purge_personal_data
 
     try:
@@ -60,10 +63,14 @@ def retention_purge_command(before_fiscal_year: int, dry_run: bool) -> None:
     if dry_run:
         db.session.rollback()
     else:
-        # AUDIT LOG HOOK: when the audit log exists (another change builds it), record here,
-        # in this same transaction and before the commit, one entry "retention.purge" with
-        # who ran it (the operator of this command), before_fiscal_year and the counts of
-        # ``summary`` (never the names: they are what has just been removed).
+        # In the same transaction: the counts only, never the names just removed.
+        audit.record(
+            "retention.purge",
+            actor=None,
+            target_type="fiscal_year",
+            target_id=before_fiscal_year,
+            after=dataclasses.asdict(summary),
+        )
         db.session.commit()
     for line in summary.lines():
         click.echo(line)

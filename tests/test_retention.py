@@ -367,6 +367,24 @@ def test_a_purge_counts_a_closed_round_that_nobody_has_read_yet(app, world):
         assert cell.text == "77.8"
 
 
+def test_a_purge_is_in_the_audit_log_with_its_counts_and_no_names(app, runner, world):
+    """The purge writes one audit row, retention.purge, with the counts it removed and no name
+    of the people removed; a dry run writes none."""
+    from app.models import AuditEvent
+
+    runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1), "--dry-run"])
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 0
+        names = [p.name for p in db.session.scalars(sa.select(Person))]
+    result = runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1)])
+    assert result.exit_code == 0
+    with app.app_context():
+        rows = db.session.scalars(sa.select(AuditEvent)).all()
+    assert [r.action for r in rows] == ["retention.purge"]
+    assert '"people":' in rows[0].after and rows[0].target_id == str(Y - 1)
+    assert not any(name in rows[0].after for name in names if name != "削除済み")
+
+
 def test_a_second_purge_finds_nothing(app, runner, world):
     """People already purged are not counted again."""
     result = runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1)])

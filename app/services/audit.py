@@ -58,6 +58,9 @@ ACTIONS: dict[str, Any] = {
     "auth.sign_in_throttled": _l("サインインの制限"),
     "results.download": _l("結果ファイルのダウンロード"),
     "scheduler.plan": _l("自動送信の予定・集計（スケジューラー）"),
+    "retention.purge": _l("保存期間を過ぎた個人情報の削除"),
+    "comment.hide": _l("コメントを非表示"),
+    "comment.show": _l("コメントを再表示"),
 }
 
 
