@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
+from app.cli_help import N_, Group
 from app.services.audit import verify_chain
 
-audit_cli = AppGroup("audit", help="操作の記録（監査ログ）。")
+audit_cli = Group("audit", help=N_("操作の記録（監査ログ）。"))
 
 
-@audit_cli.command("verify")
+@audit_cli.command(
+    "verify",
+    help=N_(
+        "操作の記録のハッシュの連鎖を確かめる。\n\n"
+        "書き換えられた記録や、消された・差し込まれた記録があれば、その番号を示して"
+        "終了コード 1 で終わる。"
+    ),
+)
 def verify_command() -> None:
     """Recompute every row's hash; exit 1 naming the rows that were edited or removed."""
     problems = list(verify_chain())

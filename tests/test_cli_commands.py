@@ -166,15 +166,13 @@ def test_help_follows_the_ui_language_setting(database_url):
     )
     runner = english.test_cli_runner()
     # `flask` pushes the app's context before it formats any help; the test runner does not.
-    context = english.app_context()
-    context.push()
-    for path in _own_commands(english):
-        shown = runner.invoke(args=[*path, "--help"]).output
-        for data in JAPANESE_DATA:
-            shown = shown.replace(data, "")
-        assert not HIRAGANA.search(shown), (path, shown)
-        assert "Show this help and exit." in shown
-    for name in english.cli.commands:
-        shown = runner.invoke(args=[name, "--help"]).output
-        assert not HIRAGANA.search(shown), (name, shown)
-    context.pop()
+    with english.app_context():
+        for path in _own_commands(english):
+            shown = runner.invoke(args=[*path, "--help"]).output
+            for data in JAPANESE_DATA:
+                shown = shown.replace(data, "")
+            assert not HIRAGANA.search(shown), (path, shown)
+            assert "Show this help and exit." in shown
+        for name in english.cli.commands:
+            shown = runner.invoke(args=[name, "--help"]).output
+            assert not HIRAGANA.search(shown), (name, shown)
