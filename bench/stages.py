@@ -41,7 +41,7 @@ SUBMIT_PARTS = (
      "_locked_response"),
     ("reading the stored answers again under the lock (1 query)", "app.services.checklist",
      "_stored"),
-    ("the reply (JSON)", "app.api.routes", "checklist_json"),
+    ("the reply (JSON)", "app.api.routes", "checklist_fields"),
 )
 COMMIT = ("COMMIT at the end of the transaction", "app.extensions", "Session.commit")
 SAVE = ("app.api.routes", "save_checklist")

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import openapi_spec_validator
 import pytest
 import sqlalchemy as sa
 
-from app.api.openapi import openapi_document
+from app.api import ERROR_CODES, json_error
+from app.api.openapi import OPERATIONS, SHARED, openapi_document, openapi_path
 from app.extensions import db
 from app.models import Answer, Response, Role
+from app.services.compliance import ResultsError, ResultsNotFinal
 from tests import factories
 
 URL = "/api/v1/rounds/{}/checklist"
@@ -265,20 +268,75 @@ def test_put_works_with_csrf_protection_on(client, sign_in, world, app):
 
 
 def test_openapi_document_is_valid_and_covers_every_route(client, app):
-    """The OpenAPI document validates and describes every API route and method."""
+    """The served document validates as OpenAPI 3.1 and has exactly the API's routes, each with
+    exactly the methods it accepts."""
     served = client.get("/api/v1/openapi.json")
     assert served.status_code == 200
     document = served.get_json()
-    assert document == openapi_document()
+    assert document == openapi_document(app)
     assert document["openapi"].startswith("3.1")
+    openapi_spec_validator.validate(document)
 
+    routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
-            continue
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-        assert path in document["paths"], path
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert method.lower() in document["paths"][path], f"{method} {path}"
+        if rule.rule.startswith("/api/"):
+            methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
+            routes.setdefault(openapi_path(rule.rule), set()).update(methods)
+    assert {path: set(item) for path, item in document["paths"].items()} == routes
 
-    validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(document)
+
+def test_the_document_cannot_leave_out_an_api_route(app):
+    """An API route without an entry in the operations table makes the document fail to
+    build, instead of serving a document that does not describe it."""
+    app.add_url_rule("/api/v1/undocumented", "api.undocumented", lambda: "{}")
+    with pytest.raises(LookupError, match="api.undocumented"):
+        openapi_document(app)
+
+
+def test_every_error_code_is_in_the_document(app):
+    """The codes that the API answers (each status's usual code, the services' own codes and
+    the fallback of a status without one) are the enum of the document's Error."""
+    documented = set(openapi_document(app)["components"]["schemas"]["ErrorCode"]["enum"])
+    assert set(ERROR_CODES.values()) | {ResultsError.code, ResultsNotFinal.code} <= documented
+    with app.test_request_context():
+        for status in (410, 418, 429, 503):
+            assert json_error(status).get_json()["error"] in documented
+
+
+def _declared_model(app, method: str, url: str, status: int):
+    """The model the operations table declares for this request's answer with ``status``."""
+    endpoint, _ = app.url_map.bind("localhost").match(url.split("?")[0], method)
+    declared = OPERATIONS[endpoint].answers.get(status)
+    if declared is None and status in (401, 403):
+        declared = SHARED["Unauthorized" if status == 401 else "Forbidden"]
+    assert declared is not None, f"{status} is not documented for {method} {url}"
+    return (SHARED[declared] if isinstance(declared, str) else declared).model
+
+
+def test_every_reply_is_the_model_its_route_declares(client, sign_in, world, app):
+    """Each API answer (successes and errors, for every route) validates against the model
+    that the document declares for its route and status."""
+    url = URL.format(world["open"])
+    sign_in(world["staff"])
+    calls = [
+        ("GET", "/api/v1/rounds", None, 200),
+        ("GET", url, None, 200),
+        ("PUT", url, {"answers": {"std-1": "yes"}, "comments": {"std-1": " 確認 "}}, 200),
+        ("PUT", url, {"answers": {"std-1": "yes", "std-2": "no", "std-3": "na"},
+                      "submit": True}, 200),
+        ("PUT", url, {"answers": {"std-1": 1, "nope": "yes"}, "submit": "x"}, 422),
+        ("PUT", URL.format(world["closed"]), {"answers": {"std-1": "yes"}}, 409),
+        ("GET", URL.format(987654), None, 404),
+        ("GET", f"/api/v1/rounds/{world['open']}/compliance", None, 403),
+    ]
+    for method, target, body, status in calls:
+        response = client.open(target, method=method, json=body)
+        assert response.status_code == status, (method, target, response.get_json())
+        model = _declared_model(app, method, target, status)
+        model.model_validate(response.get_json())
+    form = client.put(url, data={"std-1": "yes"})
+    assert form.status_code == 415
+    _declared_model(app, "PUT", url, 415).model_validate(form.get_json())
+    anonymous = app.test_client().get("/api/v1/rounds")
+    assert anonymous.status_code == 401
+    _declared_model(app, "GET", "/api/v1/rounds", 401).model_validate(anonymous.get_json())

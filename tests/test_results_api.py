@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from app.api.openapi import OPERATIONS, Answer
+from app.api.schemas import Compliance
 from tests.results_world import World, build_world
 
 URL = "/api/v1/rounds/{}/compliance"
@@ -88,3 +90,14 @@ def test_city_reader_and_admin_read_the_whole_round(client, sign_in, world):
     assert all(s["previous"] is None for s in body["standards"])
     assert body["standards"][0]["roles"]["staff"]["rate"] == 80.0
     assert client.get(URL.format(world.miyamae_round_id)).status_code == 200
+
+
+def test_the_reply_is_the_model_the_document_declares(client, sign_in, world):
+    """The compliance answer (a hidden group included) validates against the model declared
+    for its 200, and is exactly that model's dump: nothing undocumented is added."""
+    sign_in(world.takatsu_committee)
+    declared = OPERATIONS["api.compliance"].answers[200]
+    assert isinstance(declared, Answer) and declared.model is Compliance
+    for query in ("", f"?group=section:{world.soumu_section_id}"):
+        body = client.get(URL.format(world.round_id) + query).get_json()
+        assert Compliance.model_validate(body).model_dump(mode="json") == body

@@ -18,6 +18,7 @@ the session cookie is ``SameSite=Lax``, so a cross-site request does not carry i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -25,25 +26,36 @@ from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from app.api.schemas import Error, ErrorCode, Reply, ValidationError
 from app.errors import error_page
 from app.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
-# Error codes by HTTP status, as the "error" member of the JSON body.
-ERROR_CODES: dict[int, str] = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "closed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    500: "server_error",
+# The usual error code of each HTTP status, as the "error" member of the JSON body. Every code
+# is an ErrorCode (app/api/schemas.py, the enum the OpenAPI document lists); a view may give
+# another for the same status (the compliance 409 is "not_final", ResultsNotFinal.code).
+ERROR_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CLOSED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.INVALID,
+    500: ErrorCode.SERVER_ERROR,
 }
+
+
+def error_code(status: int) -> ErrorCode:
+    """The usual code of ``status``; a status without one of its own gets its class's
+    (bad_request or server_error), so that the code is always one the document lists."""
+    if status in ERROR_CODES:
+        return ERROR_CODES[status]
+    return ErrorCode.SERVER_ERROR if status >= 500 else ErrorCode.BAD_REQUEST
 
 
 def _messages() -> dict[int, str]:
@@ -59,23 +71,26 @@ def _messages() -> dict[int, str]:
     }
 
 
+def reply(body: Reply, status: int = 200) -> FlaskResponse:
+    """The JSON response of a reply model (app/api/schemas.py), as the document describes it."""
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
 def json_error(
     status: int,
     message: str | None = None,
-    fields: dict[str, str] | None = None,
+    fields: Mapping[str, str] | None = None,
     code: str | None = None,
 ) -> FlaskResponse:
-    """An error response: ``{"error", "message"}``, and ``"fields"`` when given; ``error`` is
-    ``code``, or the status's usual code."""
-    body: dict[str, Any] = {
-        "error": code or ERROR_CODES.get(status, "error"),
-        "message": message or _messages().get(status, _("エラーが起きました。")),
-    }
+    """An error response, ``Error`` or (with ``fields``) ``ValidationError``; ``error`` is
+    ``code`` (an ErrorCode's value), or the status's usual code."""
+    error = ErrorCode(code) if code else error_code(status)
+    text = message or _messages().get(status, _("エラーが起きました。"))
     if fields is not None:
-        body["fields"] = fields
-    response = jsonify(body)
-    response.status_code = status
-    return response
+        return reply(ValidationError(error=error, message=text, fields=dict(fields)), status)
+    return reply(Error(error=error, message=text), status)
 
 
 @bp.app_errorhandler(HTTPException)

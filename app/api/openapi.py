@@ -1,586 +1,340 @@
-"""The OpenAPI 3.1 document of ``/api/v1``, written by hand (served at /api/v1/openapi.json).
+"""The OpenAPI 3.1 document of ``/api/v1`` (served at /api/v1/openapi.json), generated.
 
-Keep it in step with ``app/api/routes.py``: a test checks that every API route is described
-and that the document is valid OpenAPI.
+Nothing here describes a body by hand: the schemas are the JSON Schemas of the models in
+``app/api/schemas.py`` (the ones the views validate requests with and build replies from), the
+paths and methods are the app's URL rules, and who may call an operation (its security, 401 and
+403) is its view's ``@access``. What is left is a small table per view, ``OPERATIONS``: its
+words (Japanese), its models and its error answers. A rule under ``/api/`` without an entry, or
+an entry without a rule, makes the document fail to build (tests/test_api.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from dataclasses import dataclass, field
+from typing import Any, cast
 
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_ISO = {"type": "string", "format": "date-time", "examples": ["2026-11-01T09:00:00+09:00"]}
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from app.api.schemas import (
+    Checklist,
+    Compliance,
+    ComplianceQuery,
+    DocumentSchema,
+    Error,
+    ErrorCode,
+    RoundList,
+    RoundPath,
+    SaveRequest,
+    SaveResult,
+    ValidationError,
+)
+
+SCHEMAS = "#/components/schemas/{model}"
 
 
-def _error(example_code: str, example_message: str) -> dict[str, Any]:
-    return {
-        "description": example_message,
-        "content": {
-            "application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"},
-                "example": {"error": example_code, "message": example_message},
-            }
-        },
-    }
+@dataclass(frozen=True)
+class Answer:
+    """One documented answer of an operation: its description, the model of its body (None:
+    any JSON object) and an example body built through that model."""
+
+    description: str
+    model: type[BaseModel] | None = None
+    example: BaseModel | None = None
 
 
-_ROUND_ID = {
-    "name": "round_id",
-    "in": "path",
-    "required": True,
-    "description": "調査（回）の id（GET /api/v1/rounds の id）。",
-    # 2147483647: the largest id the database stores; a larger one is 404 like an unknown id.
-    "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647},
-}
+def error(code: ErrorCode, message: str) -> Answer:
+    """An error answer whose description is the example's message."""
+    return Answer(message, Error, Error(error=code, message=message))
 
-_ROUND_PROPERTIES: dict[str, Any] = {
-    "id": {"type": "integer"},
-    "title": {"type": "string", "examples": ["令和7年度 区役所サービス基準 自己点検"]},
-    "fiscal_year": {
-        "type": "integer",
-        "description": "年度（4月始まり）の西暦。",
-        "examples": [2025],
-    },
-    "fiscal_year_label": {"type": "string", "examples": ["令和7年度"]},
-    "opens_at": {**_ISO, "description": "受付開始（この時刻から回答できる）。"},
-    "closes_at": {**_ISO, "description": "締切（この時刻からは回答できない）。"},
-    "is_open": {"type": "boolean", "description": "opens_at <= 今 < closes_at。"},
-}
 
-_PROGRESS = {
-    "type": "string",
-    "enum": ["not_started", "draft", "submitted"],
-    "description": "未回答・一時保存・提出済み。",
-}
-_ROLE = {"type": "string", "enum": ["staff", "chief"], "description": "職員・所属長。"}
-_STATE = {
-    "type": "string",
-    "enum": ["shown", "empty", "hidden"],
-    "description": (
-        "shown: 表示する値。empty: 「-」（問われていない・回答できる人がいない）。"
-        "hidden: 「＊」（人数が少ないため非表示。件数も率も null）。"
+# Answers shared by several operations, as components/responses.
+SHARED: dict[str, Answer] = {
+    "Unauthorized": error(ErrorCode.UNAUTHORIZED, "サインインしてください。"),
+    "Forbidden": error(ErrorCode.FORBIDDEN, "この操作はできません。"),
+    "NotFound": error(ErrorCode.NOT_FOUND, "この調査の対象ではありません。"),
+    "TooLarge": error(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        "送られた内容が大きすぎます。（本文は MAX_CONTENT_LENGTH まで、既定 2 MB）",
     ),
 }
-_RATE = {
-    "type": ["number", "null"],
-    "description": "遵守率（%、小数第1位）。表示しない欄は null。",
-    "examples": [97.8],
-}
-_COUNT = {"type": ["integer", "null"], "minimum": 0}
 
 
-def _role_pair(ref: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["staff", "chief"],
-        "properties": {"staff": {"$ref": ref}, "chief": {"$ref": ref}},
-    }
+@dataclass(frozen=True)
+class Operation:
+    """What the document says of one view beyond its models' schemas."""
+
+    operation_id: str
+    summary: str
+    answers: dict[int, Answer | str]  # a str names a SHARED answer
+    description: str | None = None
+    tag: str | None = None
+    path: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    body_example: BaseModel | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _compliance_schemas() -> dict[str, Any]:
-    """Schemas of GET /api/v1/rounds/{round_id}/compliance."""
-    response_rate = {"$ref": "#/components/schemas/ResponseRate"}
-    return {
-        "RoundSummary": {
-            "type": "object",
-            "required": ["id", "title", "fiscal_year", "fiscal_year_label", "wards"],
-            "properties": {
-                "id": {"type": "integer"},
-                "title": {"type": "string"},
-                "fiscal_year": {"type": "integer", "examples": [2025]},
-                "fiscal_year_label": {"type": "string", "examples": ["令和7年度"]},
-                "wards": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["id", "name"],
-                        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+# By the view's endpoint. 401 and 403 are added from the view's @access.
+OPERATIONS: dict[str, Operation] = {
+    "api.rounds": Operation(
+        operation_id="listRounds",
+        tag="checklist",
+        summary="自分が回答する調査の一覧（新しい順）",
+        answers={200: Answer("調査の一覧", RoundList)},
+    ),
+    "api.checklist": Operation(
+        operation_id="getChecklist",
+        tag="checklist",
+        summary="自分のチェックリストと今の回答",
+        path=RoundPath,
+        answers={200: Answer("チェックリスト", Checklist), 404: "NotFound"},
+    ),
+    "api.save": Operation(
+        operation_id="saveChecklist",
+        tag="checklist",
+        summary="回答を保存する（submit が true なら提出も）",
+        description=(
+            "answers に書かなかった基準は保存済みの回答のまま。提出は全項目に回答が"
+            "あるときだけ行われ、足りなければ一時保存して submitted: false と "
+            "missing を返す。受付期間の外は 409 で、何も変わらない。"
+        ),
+        path=RoundPath,
+        body=SaveRequest,
+        body_example=SaveRequest.model_validate(
+            {
+                "answers": {"notice-media": "yes", "call-back": "na"},
+                "comments": {"call-back": "窓口業務のため電話は受けない"},
+                "submit": False,
+            }
+        ),
+        answers={
+            200: Answer("保存した後のチェックリスト", SaveResult),
+            404: "NotFound",
+            409: error(
+                ErrorCode.CLOSED,
+                "この調査は令和7年11月28日 17時15分に締め切られました。回答は変更できません。",
+            ),
+            413: "TooLarge",
+            415: error(
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type: application/json の本文で送ってください。"
+                "（application/json 以外は、+json の形式も受け付けない）",
+            ),
+            422: Answer(
+                "本文や回答の誤り（JSON として読めない本文、入れ子が深すぎる本文、"
+                "オブジェクトでない answers・comments、この調査にない基準、NUL や対に"
+                "なっていないサロゲートを含むひとこと など）。何も保存していない。",
+                ValidationError,
+                ValidationError(
+                    error=ErrorCode.INVALID,
+                    message="回答に 1 件の誤りがあります。何も保存していません。",
+                    fields={
+                        "answers.notice-media": "できている（yes）・できていない（no）・"
+                        "該当しない（na）から選んでください。"
                     },
-                },
-            },
-        },
-        "RateCell": {
-            "type": "object",
-            "required": ["complies", "not_complies", "not_applicable", "rate", "state"],
-            "properties": {
-                "complies": {**_COUNT, "description": "できている"},
-                "not_complies": {**_COUNT, "description": "できていない"},
-                "not_applicable": {**_COUNT, "description": "該当しない（率に入れない）"},
-                "rate": _RATE,
-                "state": _STATE,
-            },
-        },
-        "PreviousCell": {
-            "type": "object",
-            "required": ["rate", "state"],
-            "properties": {"rate": _RATE, "state": _STATE},
-        },
-        "ResponseRate": {
-            "type": "object",
-            "required": ["expected", "submitted", "rate", "state"],
-            "properties": {
-                "expected": {**_COUNT, "description": "対象の人数（その年度の名簿）"},
-                "submitted": {**_COUNT, "description": "提出した人数"},
-                "rate": {**_RATE, "description": "回答率（%、小数第1位）。"},
-                "state": _STATE,
-            },
-        },
-        "ComplianceStandard": {
-            "type": "object",
-            "required": [
-                "key", "number", "text", "scene", "audience", "previous_number", "roles",
-                "previous",
-            ],
-            "properties": {
-                "key": {"type": "string", "description": "年度をまたいで同じキー。"},
-                "number": {"type": "integer"},
-                "text": {"type": "string"},
-                "scene": {"type": "string", "examples": ["応対"]},
-                "audience": {
-                    "type": "string",
-                    "enum": ["everyone", "section"],
-                    "description": "everyone: 一人ひとり。section: 所属長が課として答える。",
-                },
-                "previous_number": {
-                    "type": ["integer", "null"],
-                    "description": "前年度の番号（番号が変わった基準も同じキーで対応）。",
-                },
-                "roles": _role_pair("#/components/schemas/RateCell"),
-                "previous": {
-                    "oneOf": [_role_pair("#/components/schemas/PreviousCell"), {"type": "null"}],
-                    "description": "前年度の遵守率。比べる前年度の調査がなければ null。",
-                },
-            },
-        },
-        "Compliance": {
-            "type": "object",
-            "required": [
-                "round", "previous_round", "group", "min_group_size", "rounding",
-                "response_rates", "standards",
-            ],
-            "properties": {
-                "round": {"$ref": "#/components/schemas/RoundSummary"},
-                "previous_round": {
-                    "oneOf": [{"$ref": "#/components/schemas/RoundSummary"}, {"type": "null"}]
-                },
-                "group": {
-                    "type": "object",
-                    "required": ["key", "level", "name"],
-                    "properties": {
-                        "key": {"type": "string", "examples": ["all", "ward:1", "section:12"]},
-                        "level": {
-                            "type": "string",
-                            "enum": ["all", "ward", "department", "section"],
-                        },
-                        "name": {"type": "string"},
-                    },
-                },
-                "min_group_size": {
-                    "type": "integer",
-                    "minimum": 3,
-                    "description": "これより少ない人数の欄は hidden。",
-                },
-                "rounding": {"type": "string", "enum": ["half_up", "down"]},
-                "response_rates": {
-                    "type": "object",
-                    "required": ["staff", "chief", "all"],
-                    "properties": {
-                        "staff": response_rate,
-                        "chief": response_rate,
-                        "all": response_rate,
-                    },
-                },
-                "standards": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/ComplianceStandard"},
-                },
-            },
-        },
-    }
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document as a dict."""
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Kijun API",
-            "version": "1.0.0",
-            "summary": "区役所サービス基準の自己点検: 自分の調査と回答、委員会の遵守率。",
-            "description": (
-                "サインインした人が自分の調査（回）を一覧し、チェックリストを読み、回答を保存・"
-                "提出する。時刻は東京時間（+09:00）の ISO 8601。エラーは必ず JSON "
-                '（{"error", "message"}、422 では "fields" も）。本文は Content-Type: '
-                "application/json だけ（ほかは 415）、大きさは MAX_CONTENT_LENGTH まで"
-                "（超えると 413）。文書にない方法は 405（Allow ヘッダー付き）。"
-                "詳しくは docs/api.md。"
+                ),
             ),
         },
+    ),
+    "api.compliance": Operation(
+        operation_id="getCompliance",
+        tag="results",
+        summary="調査の遵守率（基準ごと・職員と所属長・前年度）と回答率",
+        description=(
+            "委員会と管理者だけ。区を限って任された人は、その区の分だけ読める"
+            "（ほかの区の調査は 404）。人数の少ない欄は state が hidden で、件数も率も null。"
+        ),
+        path=RoundPath,
+        query=ComplianceQuery,
+        answers={
+            200: Answer("遵守率", Compliance),
+            404: error(ErrorCode.NOT_FOUND, "調査が見つかりません。"),
+            409: error(
+                ErrorCode.NOT_FINAL,
+                "この調査は受付中です。遵守率は締め切りのあとに表示します。",
+            ),
+        },
+    ),
+    "api.openapi": Operation(
+        operation_id="getOpenApi",
+        summary="この API の OpenAPI 3.1 文書",
+        answers={200: Answer("OpenAPI 文書")},
+    ),
+}
+
+INFO = {
+    "title": "Kijun API",
+    "version": "1.0.0",
+    "summary": "区役所サービス基準の自己点検: 自分の調査と回答、委員会の遵守率。",
+    "description": (
+        "サインインした人が自分の調査（回）を一覧し、チェックリストを読み、回答を保存・"
+        "提出する。時刻は東京時間（+09:00）の ISO 8601。エラーは必ず JSON "
+        '（{"error", "message"}、422 では "fields" も）。本文は Content-Type: '
+        "application/json だけ（ほかは 415）、大きさは MAX_CONTENT_LENGTH まで"
+        "（超えると 413）。文書にない方法は 405（Allow ヘッダー付き）。"
+        "詳しくは docs/api.md。"
+    ),
+}
+TAGS = [
+    {"name": "checklist", "description": "自分の調査と回答"},
+    {"name": "results", "description": "遵守率（委員会・管理者）"},
+]
+SECURITY_SCHEMES = {
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "session",
+        "description": "サインイン画面で得るセッション Cookie（SameSite=Lax）。",
+    },
+    "sso": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Remote-User",
+        "description": (
+            "庁内のシングルサインオン: 認証済みのリバースプロキシが付ける職員番号のヘッダー。"
+            "名前は設定 AUTH_TRUSTED_HEADER で決まり、設定がなければ使えない。"
+        ),
+    },
+}
+IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+
+def openapi_path(rule: str) -> str:
+    """A werkzeug rule as an OpenAPI path: ``/rounds/<int:round_id>`` → ``/rounds/{round_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
+    """Every model the document names: request models as validated, replies as dumped."""
+    requests: list[type[BaseModel]] = []
+    replies: list[type[BaseModel]] = [Error]
+    for op in OPERATIONS.values():
+        requests += [m for m in (op.path, op.query, op.body) if m is not None]
+        answers = [a if isinstance(a, Answer) else SHARED[a] for a in op.answers.values()]
+        replies += [a.model for a in answers if a.model is not None]
+    inputs: list[tuple[type[BaseModel], JsonSchemaMode]] = []
+    for models, mode in ((requests, "validation"), (replies, "serialization")):
+        for model in models:
+            if (model, mode) not in inputs:
+                inputs.append((model, cast(JsonSchemaMode, mode)))
+    return inputs
+
+
+def _parameters(model: type[BaseModel], where: str, schemas: dict[str, Any]) -> list[Any]:
+    """The members of a path or query model as OpenAPI parameters (the model itself is not a
+    component: its members are)."""
+    schema = schemas[model.__name__]
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, member in schema["properties"].items():
+        member = dict(member)
+        description = member.pop("description", None)
+        member.pop("default", None)
+        if "anyOf" in member and {"type": "null"} in member["anyOf"]:  # optional: absent
+            member = next(s for s in member["anyOf"] if s != {"type": "null"})
+        parameters.append(
+            {
+                "name": name,
+                "in": where,
+                "required": where == "path" or name in required,
+                **({"description": description} if description else {}),
+                "schema": member,
+            }
+        )
+    return parameters
+
+
+def _content(answer: Answer) -> dict[str, Any]:
+    schema = {"$ref": SCHEMAS.format(model=answer.model.__name__)} if answer.model else None
+    media: dict[str, Any] = {"schema": schema or {"type": "object"}}
+    if answer.example is not None:
+        media["example"] = answer.example.model_dump(mode="json")
+    return {"description": answer.description, "content": {"application/json": media}}
+
+
+def _operation(op: Operation, audiences: frozenset[str], schemas: dict[str, Any]) -> Any:
+    """One operation's object: its words, parameters, body and answers."""
+    answers: dict[int, Answer | str] = dict(op.answers)
+    document: dict[str, Any] = {"operationId": op.operation_id}
+    if op.tag:
+        document["tags"] = [op.tag]
+    document["summary"] = op.summary
+    if op.description:
+        document["description"] = op.description
+    if "public" in audiences:
+        document["security"] = []
+    else:
+        answers[401] = "Unauthorized"
+        if "person" not in audiences:
+            answers.setdefault(403, "Forbidden")
+    parameters = []
+    if op.path is not None:
+        parameters += _parameters(op.path, "path", schemas)
+    if op.query is not None:
+        parameters += _parameters(op.query, "query", schemas)
+    if parameters:
+        document["parameters"] = parameters
+    if op.body is not None:
+        media: dict[str, Any] = {"schema": {"$ref": SCHEMAS.format(model=op.body.__name__)}}
+        if op.body_example is not None:
+            media["example"] = op.body_example.model_dump(mode="json", exclude_unset=True)
+        document["requestBody"] = {"required": True, "content": {"application/json": media}}
+    document["responses"] = {
+        str(status): (
+            {"$ref": f"#/components/responses/{answer}"}
+            if isinstance(answer, str)
+            else _content(answer)
+        )
+        for status, answer in sorted(answers.items())
+    }
+    return document
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the app's API routes, from ``OPERATIONS`` and the models.
+
+    Raises LookupError for an API route without an entry in ``OPERATIONS`` or an entry that no
+    route has, and ValueError when a path model's members are not the rule's arguments.
+    """
+    _, top = models_json_schema(_models(), ref_template=SCHEMAS, schema_generator=DocumentSchema)
+    schemas: dict[str, Any] = top["$defs"]
+    paths: dict[str, dict[str, Any]] = {}
+    described: set[str] = set()
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if not rule.rule.startswith("/api/"):
+            continue
+        if rule.endpoint not in OPERATIONS:
+            raise LookupError(f"{rule.endpoint} ({rule.rule}) is not in OPERATIONS")
+        op = OPERATIONS[rule.endpoint]
+        if set(op.path.model_fields if op.path else ()) != set(rule.arguments):
+            raise ValueError(f"{rule.endpoint}: path model does not name {rule.arguments}")
+        view = app.view_functions[rule.endpoint]
+        audiences: frozenset[str] = getattr(view, "access", frozenset())
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+            paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = _operation(
+                op, audiences, schemas
+            )
+        described.add(rule.endpoint)
+    if set(OPERATIONS) - described:
+        raise LookupError(f"no API route for {sorted(set(OPERATIONS) - described)}")
+    for op in OPERATIONS.values():  # the members of these became parameters
+        for model in (op.path, op.query):
+            if model is not None:
+                schemas.pop(model.__name__, None)
+    return {
+        "openapi": "3.1.0",
+        "info": INFO,
         "servers": [{"url": "/"}],
         "security": [{"session": []}, {"sso": []}],
-        "tags": [
-            {"name": "checklist", "description": "自分の調査と回答"},
-            {"name": "results", "description": "遵守率（委員会・管理者）"},
-        ],
-        "paths": {
-            "/api/v1/rounds": {
-                "get": {
-                    "operationId": "listRounds",
-                    "tags": ["checklist"],
-                    "summary": "自分が回答する調査の一覧（新しい順）",
-                    "responses": {
-                        "200": {
-                            "description": "調査の一覧",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "required": ["rounds"],
-                                        "properties": {
-                                            "rounds": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/MyRound"},
-                                            }
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        "401": {"$ref": "#/components/responses/Unauthorized"},
-                    },
-                }
-            },
-            "/api/v1/rounds/{round_id}/checklist": {
-                "parameters": [_ROUND_ID],
-                "get": {
-                    "operationId": "getChecklist",
-                    "tags": ["checklist"],
-                    "summary": "自分のチェックリストと今の回答",
-                    "responses": {
-                        "200": {
-                            "description": "チェックリスト",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Checklist"}
-                                }
-                            },
-                        },
-                        "401": {"$ref": "#/components/responses/Unauthorized"},
-                        "404": {"$ref": "#/components/responses/NotFound"},
-                    },
-                },
-                "put": {
-                    "operationId": "saveChecklist",
-                    "tags": ["checklist"],
-                    "summary": "回答を保存する（submit が true なら提出も）",
-                    "description": (
-                        "answers に書かなかった基準は保存済みの回答のまま。提出は全項目に回答が"
-                        "あるときだけ行われ、足りなければ一時保存して submitted: false と "
-                        "missing を返す。受付期間の外は 409 で、何も変わらない。"
-                    ),
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/SaveRequest"},
-                                "example": {
-                                    "answers": {"notice-media": "yes", "call-back": "na"},
-                                    "comments": {"call-back": "窓口業務のため電話は受けない"},
-                                    "submit": False,
-                                },
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "保存した後のチェックリスト",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/SaveResult"}
-                                }
-                            },
-                        },
-                        "401": {"$ref": "#/components/responses/Unauthorized"},
-                        "404": {"$ref": "#/components/responses/NotFound"},
-                        "413": {"$ref": "#/components/responses/TooLarge"},
-                        "409": _error(
-                            "closed",
-                            "この調査は令和7年11月28日 17時15分に締め切られました。"
-                            "回答は変更できません。",
-                        ),
-                        "415": _error(
-                            "unsupported_media_type",
-                            "Content-Type: application/json の本文で送ってください。"
-                            "（application/json 以外は、+json の形式も受け付けない）",
-                        ),
-                        "422": {
-                            "description": (
-                                "本文や回答の誤り（JSON として読めない本文、入れ子が深すぎる"
-                                "本文、オブジェクトでない answers・comments、この調査にない"
-                                "基準、NUL や対になっていないサロゲートを含むひとこと など）。"
-                                "何も保存していない。"
-                            ),
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ValidationError"},
-                                    "example": {
-                                        "error": "invalid",
-                                        "message": "回答に 1 件の誤りがあります。"
-                                        "何も保存していません。",
-                                        "fields": {
-                                            "answers.notice-media": "できている（yes）・"
-                                            "できていない（no）・該当しない（na）から"
-                                            "選んでください。"
-                                        },
-                                    },
-                                }
-                            },
-                        },
-                    },
-                },
-            },
-            "/api/v1/rounds/{round_id}/compliance": {
-                "parameters": [_ROUND_ID],
-                "get": {
-                    "operationId": "getCompliance",
-                    "tags": ["results"],
-                    "summary": "調査の遵守率（基準ごと・職員と所属長・前年度）と回答率",
-                    "description": (
-                        "委員会と管理者だけ。区を限って任された人は、その区の分だけ読める"
-                        "（ほかの区の調査は 404）。人数の少ない欄は state が hidden で、"
-                        "件数も率も null。"
-                    ),
-                    "parameters": [
-                        {
-                            "name": "group",
-                            "in": "query",
-                            "required": False,
-                            "description": (
-                                "集計単位のキー（all、ward:ID、department:ID、section:ID）。"
-                                "省略すると読める範囲の全体。"
-                            ),
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "遵守率",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Compliance"}
-                                }
-                            },
-                        },
-                        "401": {"$ref": "#/components/responses/Unauthorized"},
-                        "403": _error("forbidden", "この操作はできません。"),
-                        "404": _error("not_found", "調査が見つかりません。"),
-                        "409": _error(
-                            "not_final",
-                            "この調査は受付中です。遵守率は締め切りのあとに表示します。",
-                        ),
-                    },
-                },
-            },
-            "/api/v1/openapi.json": {
-                "get": {
-                    "operationId": "getOpenApi",
-                    "summary": "この API の OpenAPI 3.1 文書",
-                    "security": [],
-                    "responses": {
-                        "200": {
-                            "description": "OpenAPI 文書",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
-                    },
-                }
-            },
-        },
+        "tags": TAGS,
+        "paths": paths,
         "components": {
-            "securitySchemes": {
-                "session": {
-                    "type": "apiKey",
-                    "in": "cookie",
-                    "name": "session",
-                    "description": "サインイン画面で得るセッション Cookie（SameSite=Lax）。",
-                },
-                "sso": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "X-Remote-User",
-                    "description": (
-                        "庁内のシングルサインオン: 認証済みのリバースプロキシが付ける"
-                        "職員番号のヘッダー。名前は設定 AUTH_TRUSTED_HEADER で決まり、"
-                        "設定がなければ使えない。"
-                    ),
-                },
-            },
-            "responses": {
-                "Unauthorized": _error("unauthorized", "サインインしてください。"),
-                "NotFound": _error("not_found", "この調査の対象ではありません。"),
-                "TooLarge": _error(
-                    "payload_too_large",
-                    "送られた内容が大きすぎます。（本文は MAX_CONTENT_LENGTH まで、既定 2 MB）",
-                ),
-            },
-            "schemas": {
-                **_compliance_schemas(),
-                "Round": {
-                    "type": "object",
-                    "required": list(_ROUND_PROPERTIES),
-                    "properties": _ROUND_PROPERTIES,
-                },
-                "MyRound": {
-                    "type": "object",
-                    "required": [*_ROUND_PROPERTIES, "status", "role", "section"],
-                    "properties": {
-                        **_ROUND_PROPERTIES,
-                        "status": _PROGRESS,
-                        "role": _ROLE,
-                        "section": {"type": "string", "description": "所属（課）の名前。"},
-                    },
-                },
-                "ChecklistItem": {
-                    "type": "object",
-                    "required": ["key", "number", "text", "scene", "part", "answer", "comment"],
-                    "properties": {
-                        "key": {
-                            "type": "string",
-                            "description": "基準のキー（年度をまたいで同じ）。",
-                            "examples": ["notice-media"],
-                        },
-                        "number": {"type": "integer", "description": "その年度の番号。"},
-                        "text": {"type": "string"},
-                        "scene": {"type": "string", "examples": ["応対"]},
-                        "part": {
-                            "type": "string",
-                            "enum": ["self", "section"],
-                            "description": "self: 自分について。section: 所属長が課として。",
-                        },
-                        "answer": {
-                            "type": ["string", "null"],
-                            "enum": ["yes", "no", "na", None],
-                            "description": "できている・できていない・該当しない。null は未回答。",
-                        },
-                        "comment": _NULLABLE_STRING,
-                    },
-                },
-                "Checklist": {
-                    "type": "object",
-                    "required": [
-                        "round",
-                        "status",
-                        "role",
-                        "section",
-                        "is_open",
-                        "answered",
-                        "total",
-                        "items",
-                    ],
-                    "properties": {
-                        "round": {"$ref": "#/components/schemas/Round"},
-                        "status": _PROGRESS,
-                        "role": _ROLE,
-                        "section": {"type": "string"},
-                        "is_open": {"type": "boolean"},
-                        "answered": {"type": "integer", "minimum": 0},
-                        "total": {"type": "integer", "minimum": 0},
-                        "items": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/ChecklistItem"},
-                        },
-                    },
-                },
-                "SaveRequest": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "answers": {
-                            "type": "object",
-                            "description": (
-                                "基準のキー → yes / no / na。書かない基準・空文字・null は"
-                                "保存済みの回答のまま。answers 自体はオブジェクトだけ"
-                                "（null は 422）。"
-                            ),
-                            "additionalProperties": {
-                                "type": ["string", "null"],
-                                "enum": ["yes", "no", "na", "", None],
-                            },
-                        },
-                        "comments": {
-                            "type": "object",
-                            "description": (
-                                "基準のキー → ひとこと（1000 文字まで、前後の空白は除く）。"
-                                "空文字で消す。書かない基準は保存済みのまま。NUL と対に"
-                                "なっていないサロゲートは使えない（422）。comments 自体は"
-                                "オブジェクトだけ（null は 422）。"
-                            ),
-                            "additionalProperties": {"type": ["string", "null"], "maxLength": 1000},
-                        },
-                        "submit": {"type": "boolean", "default": False},
-                    },
-                },
-                "SaveResult": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Checklist"},
-                        {
-                            "type": "object",
-                            "required": ["submitted", "missing"],
-                            "properties": {
-                                "submitted": {
-                                    "type": "boolean",
-                                    "description": "この保存で提出したか。",
-                                },
-                                "missing": {
-                                    "type": "array",
-                                    "items": {"type": "string"},
-                                    "description": "まだ回答のない基準のキー。",
-                                },
-                            },
-                        },
-                    ]
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "message"],
-                    "properties": {
-                        "error": {
-                            "type": "string",
-                            "enum": [
-                                "bad_request",
-                                "unauthorized",
-                                "forbidden",
-                                "not_found",
-                                "method_not_allowed",
-                                "closed",
-                                "not_final",
-                                "payload_too_large",
-                                "unsupported_media_type",
-                                "invalid",
-                                "server_error",
-                            ],
-                        },
-                        "message": {"type": "string", "description": "人に見せる日本語の説明。"},
-                    },
-                },
-                "ValidationError": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Error"},
-                        {
-                            "type": "object",
-                            "required": ["fields"],
-                            "properties": {
-                                "fields": {
-                                    "type": "object",
-                                    "description": (
-                                        "誤りのある項目 → 説明。answers.<キー>、comments.<キー>、"
-                                        "answers、comments、submit、body など。"
-                                    ),
-                                    "additionalProperties": {"type": "string"},
-                                }
-                            },
-                        },
-                    ]
-                },
-            },
+            "securitySchemes": SECURITY_SCHEMES,
+            "responses": {name: _content(answer) for name, answer in SHARED.items()},
+            "schemas": schemas,
         },
     }

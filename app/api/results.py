@@ -7,8 +7,20 @@ Built from ``RoundResults``, whose small groups are already hidden: a hidden cel
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
+from app.api.schemas import (
+    Compliance,
+    ComplianceStandard,
+    Group,
+    PreviousCell,
+    PreviousCells,
+    RateCell,
+    RateCells,
+    ResponseRates,
+    RoundSummary,
+    Ward,
+)
+from app.api.schemas import ResponseRate as ResponseRateReply
 from app.models import Role
 from app.services.compliance import (
     Cell,
@@ -19,83 +31,81 @@ from app.services.compliance import (
 )
 from app.wareki import fiscal_year_label
 
-ROLE_KEYS = {Role.STAFF: "staff", Role.CHIEF: "chief"}
-
 
 def _rate(rate: Decimal | None) -> float | None:
     return float(rate) if rate is not None else None
 
 
-def round_info_json(info: RoundInfo) -> dict[str, Any]:
-    return {
-        "id": info.id,
-        "title": info.title,
-        "fiscal_year": info.fiscal_year,
-        "fiscal_year_label": fiscal_year_label(info.fiscal_year),
-        "wards": [
-            {"id": ward_id, "name": name}
+def round_summary(info: RoundInfo) -> RoundSummary:
+    return RoundSummary(
+        id=info.id,
+        title=info.title,
+        fiscal_year=info.fiscal_year,
+        fiscal_year_label=fiscal_year_label(info.fiscal_year),
+        wards=[
+            Ward(id=ward_id, name=name)
             for ward_id, name in zip(info.ward_ids, info.ward_names, strict=True)
         ],
-    }
+    )
 
 
-def cell_json(cell: Cell) -> dict[str, Any]:
-    return {
-        "complies": cell.complies,
-        "not_complies": cell.not_complies,
-        "not_applicable": cell.not_applicable,
-        "rate": _rate(cell.rate),
-        "state": cell.state,
-    }
+def rate_cell(cell: Cell) -> RateCell:
+    return RateCell(
+        complies=cell.complies,
+        not_complies=cell.not_complies,
+        not_applicable=cell.not_applicable,
+        rate=_rate(cell.rate),
+        state=cell.state,
+    )
 
 
-def response_json(rate: ResponseRate) -> dict[str, Any]:
-    return {
-        "expected": rate.expected,
-        "submitted": rate.submitted,
-        "rate": _rate(rate.rate),
-        "state": rate.state,
-    }
+def response_rate(rate: ResponseRate) -> ResponseRateReply:
+    return ResponseRateReply(
+        expected=rate.expected, submitted=rate.submitted, rate=_rate(rate.rate), state=rate.state
+    )
 
 
-def standard_json(row: StandardRow) -> dict[str, Any]:
-    standard = row.standard
-    return {
-        "key": standard.key,
-        "number": standard.number,
-        "text": standard.text,
-        "scene": standard.scene,
-        "audience": standard.audience.value,
-        "previous_number": row.previous_number,
-        "roles": {ROLE_KEYS[role]: cell_json(row.current[role]) for role in ROLE_KEYS},
-        "previous": (
-            {
-                ROLE_KEYS[role]: {"rate": _rate(row.previous[role].rate),
-                                  "state": row.previous[role].state}
-                for role in ROLE_KEYS
-            }
-            if row.previous is not None
+def compliance_standard(row: StandardRow) -> ComplianceStandard:
+    standard, previous = row.standard, row.previous
+    return ComplianceStandard(
+        key=standard.key,
+        number=standard.number,
+        text=standard.text,
+        scene=standard.scene,
+        audience=standard.audience,
+        previous_number=row.previous_number,
+        roles=RateCells(staff=rate_cell(row.current[Role.STAFF]),
+                        chief=rate_cell(row.current[Role.CHIEF])),
+        previous=(
+            PreviousCells(
+                staff=PreviousCell(rate=_rate(previous[Role.STAFF].rate),
+                                   state=previous[Role.STAFF].state),
+                chief=PreviousCell(rate=_rate(previous[Role.CHIEF].rate),
+                                   state=previous[Role.CHIEF].state),
+            )
+            if previous is not None
             else None
         ),
-    }
+    )
 
 
-def compliance_json(results: RoundResults, group_key: str) -> dict[str, Any]:
+def compliance_reply(results: RoundResults, group_key: str) -> Compliance:
     """The round's table for one visible group, with its response rates."""
     group = results.group(group_key)
     rows = results.table(group_key)
     compared = results.previous is not None and results.previous_group_key(group_key) is not None
-    rates = {ROLE_KEYS[role]: response_json(results.response_rate(group_key, role))
-             for role in ROLE_KEYS}
-    rates["all"] = response_json(results.response_rate(group_key))
-    return {
-        "round": round_info_json(results.round),
-        "previous_round": (
-            round_info_json(results.previous) if results.previous and compared else None
+    return Compliance(
+        round=round_summary(results.round),
+        previous_round=(
+            round_summary(results.previous) if results.previous and compared else None
         ),
-        "group": {"key": group.key, "level": group.level, "name": group.name},
-        "min_group_size": results.min_group_size,
-        "rounding": results.rounding,
-        "response_rates": rates,
-        "standards": [standard_json(row) for row in rows],
-    }
+        group=Group(key=group.key, level=group.level, name=group.name),
+        min_group_size=results.min_group_size,
+        rounding=results.rounding,
+        response_rates=ResponseRates(
+            staff=response_rate(results.response_rate(group_key, Role.STAFF)),
+            chief=response_rate(results.response_rate(group_key, Role.CHIEF)),
+            all=response_rate(results.response_rate(group_key)),
+        ),
+        standards=[compliance_standard(row) for row in rows],
+    )

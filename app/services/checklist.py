@@ -458,8 +458,8 @@ def closed_message(round_: Round, now: datetime) -> str:
 def save_checklist(
     round_id: int,
     person: Person,
-    answers: Mapping[str, str],
-    comments: Mapping[str, str] | None = None,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None = None,
     *,
     submit: bool = False,
     now: datetime | None = None,
@@ -528,6 +528,21 @@ def save_checklist(
     return SaveResult(status=status, submitted=submitted, missing=missing, checklist=checklist)
 
 
+def answer_choice_message() -> str:
+    """What an answer that is not yes, no or na is told (the JSON API's checks say it too)."""
+    return _("できている（yes）・できていない（no）・該当しない（na）から選んでください。")
+
+
+def unstorable_comment_message() -> str:
+    """What a comment with a NUL or a lone surrogate is told."""
+    return _("ひとことに使えない文字（NUL や壊れた文字）が入っています。消してください。")
+
+
+def comment_too_long_message() -> str:
+    """What a comment over COMMENT_MAX_LENGTH (after trimming) is told."""
+    return _("ひとことは %(max)d 文字までにしてください。", max=COMMENT_MAX_LENGTH)
+
+
 def _validated(
     items: list[ChecklistItem],
     answers: Mapping[str, Any],
@@ -553,11 +568,7 @@ def _validated(
         elif raw is None or raw == "":
             continue
         elif not isinstance(raw, str) or raw not in _VALUES:
-            problem(
-                "answers",
-                key,
-                _("できている（yes）・できていない（no）・該当しない（na）から選んでください。"),
-            )
+            problem("answers", key, answer_choice_message())
         else:
             values[item.standard_id] = _VALUES[raw]
 
@@ -571,17 +582,9 @@ def _validated(
         elif not isinstance(raw, str):
             problem("comments", key, _("ひとことは文字で書いてください。"))
         elif _UNSTORABLE.search(raw):
-            problem(
-                "comments",
-                key,
-                _("ひとことに使えない文字（NUL や壊れた文字）が入っています。消してください。"),
-            )
+            problem("comments", key, unstorable_comment_message())
         elif len(raw.strip()) > COMMENT_MAX_LENGTH:
-            problem(
-                "comments",
-                key,
-                _("ひとことは %(max)d 文字までにしてください。", max=COMMENT_MAX_LENGTH),
-            )
+            problem("comments", key, comment_too_long_message())
         else:
             notes[item.standard_id] = raw.strip() or None
 
