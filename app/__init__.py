@@ -153,11 +153,20 @@ def register_template_helpers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``flask --app wsgi <group> <command>`` groups."""
     from app.auth.cli import users_cli
-    from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
+    from app.cli import (
+        catalogue_cli,
+        demo_command,
+        published_cli,
+        report_cli,
+        roster_cli,
+        round_cli,
+    )
     from app.goals.cli import goals_cli
     from app.scheduler import scheduler_cli
 
-    for command in (catalogue_cli, roster_cli, demo_command, round_cli, report_cli):
+    for command in (
+        catalogue_cli, roster_cli, demo_command, round_cli, report_cli, published_cli
+    ):
         app.cli.add_command(command)
     app.cli.add_command(users_cli)
     app.cli.add_command(scheduler_cli)

@@ -112,6 +112,17 @@ def _create_round_wrongly(page: Page) -> None:
     expect(page.locator("#error-summary, .field-error").first).to_be_visible()
 
 
+SEED_TABLE = Path(__file__).resolve().parent / "data" / "takatsu-published-r6-r7.csv"
+
+
+def _preview_published(page: Page) -> None:
+    """Upload seed 000's table for 令和6年度: the preview page with the line left out."""
+    page.fill("input[name=fiscal_year]", "2024")
+    page.set_input_files("input[name=table]", str(SEED_TABLE))
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#skipped")).to_be_visible()
+
+
 def _u(endpoint: str, **values: Any) -> Callable[[Demo], str]:
     """A URL builder: ``values`` may be callables of the Demo (ids) or plain values."""
 
@@ -215,6 +226,10 @@ VISITS: list[Visit] = [
     Visit("admin", "send ledger", "admin.ledger",
           _u("admin.ledger", round_id=lambda d: d.open_round)),
     Visit("admin", "results", "results.round_page", _u("results.round_page", round_id=_latest)),
+    Visit("admin", "published tables", "admin.published", _u("admin.published")),
+    # The preview is the answer to a POST: no GET endpoint to match.
+    Visit("admin", "published table preview", "", _u("admin.published"),
+          then=_preview_published),
 ]
 
 ROLES = list(ACCOUNTS)

@@ -8,9 +8,17 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.extensions import db
@@ -146,3 +154,40 @@ class LedgerFilterForm(FlaskForm):
 
     def chosen(self) -> MailState | None:
         return MailState(self.state.data) if self.state.data else None
+
+
+class PublishedUploadForm(FlaskForm):
+    """A ward's published compliance table of a past year: ward, fiscal year and the file.
+    The ward's choices are the admin's own wards (set by the view)."""
+
+    ward = SelectField(
+        _l("区"), coerce=int, validators=[InputRequired(message=_l("区を選んでください。"))]
+    )
+    fiscal_year = IntegerField(
+        _l("年度（西暦）"),
+        description=_l("表の年度を西暦で（2024 は令和6年度）。"),
+        validators=[
+            InputRequired(message=_l("年度を数字で入れてください。")),
+            NumberRange(min=2000, max=2100, message=_l("年度は 2000〜2100 の数にしてください。")),
+        ],
+    )
+    table = FileField(
+        _l("遵守率の表（.csv または .xlsx）"),
+        description=_l(
+            "Kijun が書き出す形の表: 「基準 No」「基準の内容」、"
+            "続いて年度ごとの「職員」「所属長」の列。"
+        ),
+        validators=[
+            FileRequired(message=_l("ファイルを選んでください。")),
+            FileAllowed(["csv", "xlsx"], message=_l(".csv か .xlsx のファイルを選んでください。")),
+        ],
+    )
+
+
+class PublishedConfirmForm(FlaskForm):
+    """The previewed file, carried back for the import itself (base64)."""
+
+    ward = HiddenField()
+    fiscal_year = HiddenField()
+    filename = HiddenField()
+    payload = HiddenField()

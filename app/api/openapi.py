@@ -111,8 +111,17 @@ def _compliance_schemas() -> dict[str, Any]:
         },
         "PreviousCell": {
             "type": "object",
-            "required": ["rate", "state"],
-            "properties": {"rate": _RATE, "state": _STATE},
+            "required": ["rate", "state", "imported"],
+            "properties": {
+                "rate": _RATE,
+                "state": _STATE,
+                "imported": {
+                    "type": "boolean",
+                    "description": (
+                        "true: 前年度の調査がなく、公表された表から取り込んだ値（件数なし）。"
+                    ),
+                },
+            },
         },
         "ResponseRate": {
             "type": "object",
@@ -147,7 +156,10 @@ def _compliance_schemas() -> dict[str, Any]:
                 "roles": _role_pair("#/components/schemas/RateCell"),
                 "previous": {
                     "oneOf": [_role_pair("#/components/schemas/PreviousCell"), {"type": "null"}],
-                    "description": "前年度の遵守率。比べる前年度の調査がなければ null。",
+                    "description": (
+                        "前年度の遵守率。前年度の調査がなければ、取り込んだ公表値"
+                        "（imported: true）。どちらもなければ null。"
+                    ),
                 },
             },
         },

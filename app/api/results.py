@@ -71,7 +71,8 @@ def standard_json(row: StandardRow) -> dict[str, Any]:
         "previous": (
             {
                 ROLE_KEYS[role]: {"rate": _rate(row.previous[role].rate),
-                                  "state": row.previous[role].state}
+                                  "state": row.previous[role].state,
+                                  "imported": row.previous[role].imported}
                 for role in ROLE_KEYS
             }
             if row.previous is not None
@@ -84,7 +85,7 @@ def compliance_json(results: RoundResults, group_key: str) -> dict[str, Any]:
     """The round's table for one visible group, with its response rates."""
     group = results.group(group_key)
     rows = results.table(group_key)
-    compared = results.previous is not None and results.previous_group_key(group_key) is not None
+    compared = results.compared(group_key)
     rates = {ROLE_KEYS[role]: response_json(results.response_rate(group_key, role))
              for role in ROLE_KEYS}
     rates["all"] = response_json(results.response_rate(group_key))
