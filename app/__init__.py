@@ -118,7 +118,10 @@ def register_blueprints(app: Flask) -> None:
     from app.checklist.routes import bp as checklist_bp
     from app.goals.routes import bp as goals_bp
     from app.main.routes import bp as main_bp
-    from app.results import downloads  # noqa: F401 - its routes join the results blueprint
+    from app.results import (
+        comments,  # noqa: F401 - its routes join the results blueprint
+        downloads,  # noqa: F401 - its routes join the results blueprint
+    )
     from app.results.routes import bp as results_bp
     from app.results.routes import vendor_bp
 

@@ -61,6 +61,7 @@ NOT_PAGES = {
     "api.compliance": "JSON API",
     "annual.pdf": "a PDF download",
     "annual.docx": "a Word download",
+    "results.comments_xlsx": "an Excel download (the comments)",
 }
 
 
@@ -198,6 +199,8 @@ VISITS: list[Visit] = [
           _u("results.breakdown", round_id=_latest, level="floor"), status=400),
     Visit("committee", "print view", "results.export",
           _u("results.export", round_id=_latest, fmt="html"), standalone=True),
+    Visit("committee", "comments", "results.comments",
+          _u("results.comments", round_id=_latest)),
     Visit("committee", "section sheet", "results.section_page",
           _u("results.section_page", round_id=_latest, section_id=lambda d: d.kumin_id)),
     Visit("committee", "goals", "goals.index", _u("goals.index")),
