@@ -110,8 +110,8 @@ def demo_command() -> None:
 
     Loads every catalogue in surveys/, three fiscal years of rosters (about 350 people in 19
     sections, with transfers and leavers), four sign-in accounts (staff, chief, committee,
-    admin) and the closed FY2024 and FY2025 rounds with answers. Run it again and it keeps
-    the demo data that is there.
+    admin), the closed FY2024 and FY2025 rounds with answers and one round open now without
+    answers (to try the checklist). Run it again and it keeps the demo data that is there.
     """
     from flask import current_app
 
@@ -127,8 +127,11 @@ def demo_command() -> None:
             f"デモデータを作りました: {summary.ward}・{summary.sections} 課・"
             f"今年度 {summary.people} 人・調査 {len(summary.rounds)} 回"
         )
-        for title in summary.rounds:
+        for title in summary.rounds[:-1]:
             click.echo(f"  終了した調査: {title}")
+        click.echo(
+            f"  受付中の調査: {summary.rounds[-1]}（職員 900001 でサインインしてすぐ答えられます）"
+        )
     click.echo("デモ用アカウント（職員番号 / パスワード）:")
     for employee_id, role, note in DEMO_ACCOUNTS:
         click.echo(f"  {role}: {employee_id} / {DEMO_PASSWORD}  …{note}")

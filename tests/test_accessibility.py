@@ -100,6 +100,15 @@ def _submit_nothing(page: Page) -> None:
     expect(page.locator("#error-summary")).to_be_focused()
 
 
+def _submit_everything(page: Page) -> None:
+    """Answer every item できている and submit: the receipt page follows."""
+    radios = page.locator("input[type=radio][value=yes]")
+    for index in range(radios.count()):
+        radios.nth(index).check()
+    page.locator("[name=submit_answers]").click()
+    expect(page.locator("#submitted-at")).to_be_visible()
+
+
 def _sign_in_wrongly(page: Page) -> None:
     page.fill("input[name=employee_id]", "900001")
     page.fill("input[name=password]", "not-the-password")
@@ -164,6 +173,8 @@ VISITS: list[Visit] = [
     Visit("staff", "checklist closed", "checklist.checklist",
           _u("checklist.checklist", round_id=_latest)),
     Visit("staff", "403", "results.index", _u("results.index"), status=403),
+    Visit("staff", "receipt after submitting", "checklist.receipt",
+          _u("checklist.checklist", round_id=lambda d: d.open_round), then=_submit_everything),
     Visit("staff", "404 signed in", "checklist.checklist",
           _u("checklist.checklist", round_id=999999), status=404),
     # --- chief ------------------------------------------------------------------------------
@@ -263,7 +274,10 @@ def _build(app: Flask) -> Demo:
     with app.app_context():
         build_demo(Path(app.config["SURVEYS_DIR"]))
         ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
-        rounds = db.session.scalars(sa.select(Round).order_by(Round.fiscal_year)).all()
+        rounds = [  # the closed ones (the demo also has a round open now)
+            r for r in db.session.scalars(sa.select(Round).order_by(Round.fiscal_year))
+            if not r.is_open()
+        ]
         catalogue = db.session.scalars(
             sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
         ).one()
