@@ -95,6 +95,10 @@ class Defaults:
     RATE_ROUNDING = "half_up"
     # Cells built from fewer people than this are hidden (never below 3).
     MIN_GROUP_SIZE = 5
+    # Weak standards after a round (docs/results.md, "Improvement actions"): a rate under this,
+    # or staff and chiefs this many points apart.
+    WEAK_RATE_THRESHOLD = 95.0
+    WEAK_GAP_POINTS = 5.0
     # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
     PROXY_FIX_X_FOR = 0
     # --- Mail and the scheduler (docs/scheduler.md) ---

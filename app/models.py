@@ -736,3 +736,32 @@ class HiddenComment(Model):
     hidden_by_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("person.id", ondelete="SET NULL")
     )
+
+
+# --- Improvement actions on weak standards (docs/results.md, "Improvement actions") -------------
+
+
+class ImprovementAction(Model):
+    """What the committee decided to do about a standard after a round closed: the action,
+    the section that carries it out, and by when; the section then records what it did.
+    The next year's round shows it beside the standard's rate before and after."""
+
+    __tablename__ = "improvement_action"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("round.id", ondelete="CASCADE"), index=True
+    )
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"), index=True)
+    standard_key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    action: so.Mapped[str] = so.mapped_column(sa.Text)
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), index=True)
+    due: so.Mapped[date]
+    outcome: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    outcome_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+    section: so.Mapped[Section] = so.relationship()

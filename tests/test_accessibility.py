@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect
 from app.extensions import db
 from app.models import (
     Catalogue,
+    ImprovementAction,
     Person,
     Round,
     Section,
@@ -78,6 +79,7 @@ class Demo:
     team_id: int
     catalogue_key: str
     password_token: str
+    action_id: int  # the demo's improvement action on the FY2024 round
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,10 @@ VISITS: list[Visit] = [
           _u("results.export", round_id=_latest, fmt="html"), standalone=True),
     Visit("committee", "comments", "results.comments",
           _u("results.comments", round_id=_latest)),
+    Visit("committee", "weak standards and actions", "results.actions",
+          _u("results.actions", round_id=lambda d: d.oldest_closed)),
+    Visit("committee", "an action's outcome", "results.outcome",
+          _u("results.outcome", action_id=lambda d: d.action_id)),
     Visit("committee", "section sheet", "results.section_page",
           _u("results.section_page", round_id=_latest, section_id=lambda d: d.kumin_id)),
     Visit("committee", "goals", "goals.index", _u("goals.index")),
@@ -318,6 +324,7 @@ def _build(app: Flask) -> Demo:
             team_id=team_id,
             catalogue_key="takatsu-2025",
             password_token=password_link_token(staff),
+            action_id=db.session.scalars(sa.select(ImprovementAction.id)).one(),
         )
         db.session.commit()
         return demo

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Round, ServiceGoal, Ward, round_ward, utcnow
+from app.services.actions import actions_for_report
 from app.services.compliance import ResultsError, ResultsNotFinal, final_results
 from app.services.exports import compliance_table
 from app.services.goals import (
@@ -25,8 +26,9 @@ from app.services.goals import (
     ward_sections,
     ward_teams,
 )
-from app.wareki import fiscal_year_label
+from app.wareki import fiscal_year_label, reiwa_date
 from reports.annual import (
+    ActionEntry,
     AnnualReport,
     CommitteeMember,
     DepartmentBlock,
@@ -122,4 +124,8 @@ def annual_report(ward_id: int, fiscal_year: int) -> AnnualReport:
         ],
         team_memberships=[TeamMembership(team.name, len(team.members)) for team in teams],
         locked=plan is not None and plan.locked_at is not None,
+        actions=[
+            ActionEntry(standard, a.action, a.section.name, reiwa_date(a.due), a.outcome)
+            for a, standard in actions_for_report(ward_id, fiscal_year)
+        ],
     )

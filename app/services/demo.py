@@ -24,6 +24,7 @@ from app.models import (
     Catalogue,
     Grant,
     GrantRole,
+    ImprovementAction,
     Person,
     Response,
     ResponseStatus,
@@ -121,6 +122,7 @@ def build_demo(surveys_dir: Path) -> DemoSummary:
         _demo_round(rng, "takatsu-2024", 2024, datetime(2024, 11, 5, 9, 0, tzinfo=TOKYO)),
         _demo_round(rng, "takatsu-2025", 2025, datetime(2025, 11, 4, 9, 0, tzinfo=TOKYO)),
     ]
+    _demo_action(rounds[0])
     rounds.append(_demo_open_round(max(rosters)))
     build_demo_goals(db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one())
     current = rosters[max(rosters)]
@@ -208,6 +210,26 @@ def _demo_accounts() -> None:
             person.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=ward.id))
         if person.employee_id == "900004":
             person.grants.append(Grant(role=GrantRole.ADMIN, ward_id=ward.id))
+
+
+def _demo_action(round_: Round) -> None:
+    """One improvement action on the FY2024 round (No.11, the phone: the standard staff slip
+    on most), carried out by 区民課, so that the FY2025 round shows it before and after."""
+    section = db.session.scalars(
+        sa.select(Section).join(Ward).where(Ward.name == DEMO_WARD, Section.name == "区民課")
+    ).one()
+    db.session.add(
+        ImprovementAction(
+            round_id=round_.id,
+            ward_id=section.ward_id,
+            standard_key="phone-three-rings",
+            action="電話は3コール以内に取るよう、朝礼で毎週確認する。",
+            section_id=section.id,
+            due=datetime(2025, 3, 31).date(),
+            outcome="4月から毎週の朝礼で確認し、電話の取り方の研修を1回行った。",
+        )
+    )
+    db.session.flush()
 
 
 def _demo_open_round(last_roster_year: int) -> Round:
