@@ -32,6 +32,7 @@ from app.services.rounds import (
     parse_reminder_days,
 )
 from app.services.schedule import STATE_LABELS
+from app.wareki import fiscal_year_label as era_fiscal_year_label
 from app.wareki import tokyo
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
@@ -42,6 +43,16 @@ def _moment(field: Any) -> None:
         parse_datetime(field.data or "")
     except ValueError as error:
         raise ValidationError(str(error)) from error
+
+
+def catalogue_label(catalogue: Catalogue) -> str:
+    """A catalogue in the round form's menu: its title and key, with the fiscal year in front
+    only when the title does not already begin with it (「令和7年度 区役所サービス基準…」
+    would otherwise read 「令和7年度 令和7年度 …」)."""
+    title = f"{catalogue.title}（{catalogue.key}）"
+    if catalogue.title.startswith(era_fiscal_year_label(catalogue.fiscal_year)):
+        return title
+    return f"{fiscal_year_label(catalogue.fiscal_year)} {title}"
 
 
 class RoundForm(FlaskForm):
@@ -128,10 +139,7 @@ def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None)
     catalogues = db.session.scalars(
         sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
     )
-    form.catalogue.choices = [
-        SelectChoice(c.key, f"{fiscal_year_label(c.fiscal_year)} {c.title}（{c.key}）")
-        for c in catalogues
-    ]
+    form.catalogue.choices = [SelectChoice(c.key, catalogue_label(c)) for c in catalogues]
     wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)
     if ward_ids is not None:
         wards = wards.where(Ward.id.in_(ward_ids))
