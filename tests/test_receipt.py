@@ -4,7 +4,7 @@ fall, and the receipt after submitting, which shows the answers exactly as store
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -107,3 +107,29 @@ def test_no_receipt_before_submitting(app_ctx, client, sign_in):
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/rounds/{round_id}/checklist")
     assert client.get("/rounds/999999/receipt").status_code == 404
+
+
+def test_an_optional_mail_copy_of_the_receipt(app_ctx, client, sign_in):
+    """On request, one copy per submission is queued in the send ledger, and the message the
+    scheduler renders lists the stored answers and the comment."""
+    from app.models import MailLedger
+    from app.services import schedule
+
+    round_id, chief, _catalogue = _takatsu_chief()
+    sign_in(chief)
+    page = client.get(f"/rounds/{round_id}/checklist").get_data(as_text=True)
+    client.post(f"/rounds/{round_id}/checklist", data=_submit_everything(client, round_id, page))
+    assert 'id="receipt-mail"' in client.get(f"/rounds/{round_id}/receipt").get_data(as_text=True)
+    assert client.post(f"/rounds/{round_id}/receipt/mail").status_code == 302
+    assert client.post(f"/rounds/{round_id}/receipt/mail").status_code == 302
+    rows = db.session.scalars(sa.select(MailLedger)).all()
+    assert len(rows) == 1 and rows[0].kind.startswith("receipt:")
+    (message,) = schedule.render([rows[0].id], datetime.now(UTC))
+    assert "【回答の控え】" in message.subject
+    assert "窓口の案内板が見えにくい" in message.body
+    words = {"yes": "できている", "no": "できていない", "na": "該当しない"}
+    stored = db.session.scalars(sa.select(Answer)).all()
+    assert stored
+    for answer in stored:
+        line = rf"^No\.{answer.standard.number} {words[answer.value.value]}( / .*)?$"
+        assert re.search(line, message.body, re.M), line

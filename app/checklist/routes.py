@@ -33,6 +33,7 @@ from app.services.checklist import (
     save_checklist,
     section_progress,
 )
+from app.services.schedule import request_receipt_mail
 from app.wareki import tokyo
 
 STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
@@ -102,6 +103,27 @@ def receipt(round_id: int) -> ResponseReturnValue:
         parts=_parts(found.checklist.items),
         labels=ANSWER_LABELS,
     )
+
+
+@bp.post("/rounds/<int:round_id>/receipt/mail")
+@access("person")
+def receipt_mail(round_id: int) -> ResponseReturnValue:
+    """Person: send me a copy of my submitted answers (optional; while the round is open)."""
+    me = _me()
+    try:
+        found = receipt_for(round_id, me)
+    except NotInRound:
+        abort(404)
+    if found is None or not found.checklist.is_open:
+        abort(409)
+    if not (me.email or "").strip():
+        flash(_("メールアドレスが登録されていないため、控えを送れません。"), "error")
+    elif request_receipt_mail(round_id, me.id, found.submitted_at):
+        flash(_("控えをメールで送ります（数分以内に届きます）。"), "success")
+    else:
+        flash(_("この提出の控えは、もう送るように頼まれています。"), "success")
+    db.session.commit()
+    return redirect(url_for(".receipt", round_id=round_id))
 
 
 @bp.get("/rounds/<int:round_id>/section")
