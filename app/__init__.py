@@ -139,7 +139,11 @@ def register_blueprints(app: Flask) -> None:
     from app.checklist.routes import bp as checklist_bp
     from app.goals.routes import bp as goals_bp
     from app.main.routes import bp as main_bp
-    from app.results import downloads  # noqa: F401 - its routes join the results blueprint
+    from app.results import (
+        actions,  # noqa: F401 - its routes join the results blueprint
+        comments,  # noqa: F401 - its routes join the results blueprint
+        downloads,  # noqa: F401 - its routes join the results blueprint
+    )
     from app.results.routes import bp as results_bp
     from app.results.routes import vendor_bp
 
@@ -176,12 +180,21 @@ def register_commands(app: Flask) -> None:
     from app.audit_cli import audit_cli
     from app.auth.cli import users_cli
     from app.backup import backup_cli
-    from app.cli import catalogue_cli, demo_command, report_cli, roster_cli, round_cli
+    from app.cli import (
+        catalogue_cli,
+        demo_command,
+        published_cli,
+        report_cli,
+        roster_cli,
+        round_cli,
+    )
     from app.goals.cli import goals_cli
     from app.retention_cli import retention_cli
     from app.scheduler import scheduler_cli
 
-    for command in (catalogue_cli, roster_cli, demo_command, round_cli, report_cli):
+    for command in (
+        catalogue_cli, roster_cli, demo_command, round_cli, report_cli, published_cli
+    ):
         app.cli.add_command(command)
     app.cli.add_command(users_cli)
     app.cli.add_command(scheduler_cli)

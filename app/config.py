@@ -190,6 +190,10 @@ class Defaults:
     MIN_GROUP_SIZE = 5
     # /readyz gives up on the database (and the replica) after this many seconds: 503.
     READINESS_TIMEOUT_SECONDS = 3
+    # Weak standards after a round (docs/results.md, "Improvement actions"): a rate under this,
+    # or staff and chiefs this many points apart.
+    WEAK_RATE_THRESHOLD = 95.0
+    WEAK_GAP_POINTS = 5.0
     # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
     PROXY_FIX_X_FOR = 0
     # --- Mail and the scheduler (docs/scheduler.md) ---

@@ -716,3 +716,110 @@ class AuditEvent(Model):
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action} {self.target_type}:{self.target_id}>"
+
+
+# --- Published tables of past years (docs/results.md, "Last year's published table") -----------
+
+
+class PublishedTable(Model):
+    """A ward's compliance table of a past fiscal year as published in its annual report,
+    imported by an admin (``app/services/published.py``) because that year's answers were
+    never in Kijun. It fills the 前年度 columns of the next year's round; it carries rates
+    only, never counts, so nothing about people is ever derived from it."""
+
+    __tablename__ = "published_table"
+    __table_args__ = (sa.UniqueConstraint("ward_id", "fiscal_year"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"))
+    fiscal_year: so.Mapped[int]
+    # The catalogue of that year whose numbers the table's rows were matched through.
+    catalogue_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("catalogue.id"), index=True)
+    source: so.Mapped[str] = so.mapped_column(sa.String(200))  # the file's name
+    imported_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    imported_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+    ward: so.Mapped[Ward] = so.relationship()
+    catalogue: so.Mapped[Catalogue] = so.relationship()
+    rates: so.Mapped[list[PublishedRate]] = so.relationship(
+        back_populates="table", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<PublishedTable {self.ward_id} FY{self.fiscal_year}>"
+
+
+class PublishedRate(Model):
+    """One published rate: a standard (by key) and role, in tenths of a percent (993 is
+    99.3); None where the table printed "-", ``hidden`` where it printed ＊."""
+
+    __tablename__ = "published_rate"
+
+    table_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("published_table.id", ondelete="CASCADE"), primary_key=True
+    )
+    standard_key: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    role: so.Mapped[Role] = so.mapped_column(_enum(Role, "role"), primary_key=True)
+    # Tenths, not a Numeric: exact on SQLite as on PostgreSQL.
+    rate_tenths: so.Mapped[int | None]
+    hidden: so.Mapped[bool] = so.mapped_column(default=False)
+
+    table: so.Mapped[PublishedTable] = so.relationship(back_populates="rates")
+
+
+# --- Comments the committee hid (docs/results.md, "Comments") ---------------------------------
+
+
+class HiddenComment(Model):
+    """A comment the committee hid because it identifies someone: shown to nobody since.
+    Exactly one of ``answer_id`` and ``section_answer_id`` is set."""
+
+    __tablename__ = "hidden_comment"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(answer_id IS NULL) <> (section_answer_id IS NULL)", name="one_answer"
+        ),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    answer_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("answer.id", ondelete="CASCADE"), unique=True
+    )
+    section_answer_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("section_answer.id", ondelete="CASCADE"), unique=True
+    )
+    hidden_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    hidden_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+
+# --- Improvement actions on weak standards (docs/results.md, "Improvement actions") -------------
+
+
+class ImprovementAction(Model):
+    """What the committee decided to do about a standard after a round closed: the action,
+    the section that carries it out, and by when; the section then records what it did.
+    The next year's round shows it beside the standard's rate before and after."""
+
+    __tablename__ = "improvement_action"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("round.id", ondelete="CASCADE"), index=True
+    )
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"), index=True)
+    standard_key: so.Mapped[str] = so.mapped_column(sa.String(64))
+    action: so.Mapped[str] = so.mapped_column(sa.Text)
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), index=True)
+    due: so.Mapped[date]
+    outcome: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    outcome_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL")
+    )
+
+    section: so.Mapped[Section] = so.relationship()

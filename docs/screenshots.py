@@ -1,5 +1,7 @@
 """Take docs/checklist-360.png and docs/checklist-1280.png: the checklist as the demo's staff
-member (900001, 区民課) sees it in Debian's chromium, a few answers chosen and saved.
+member (900001, 区民課) sees it in Debian's chromium, a few answers chosen and saved; then the
+receipt after submitting, the committee's comments and improvement actions and the admin's
+published-table import, each at 360 px and 1280 px (docs/<page>-<width>.png).
 
 Run from the repository root when the checklist's look changes (docs/accessibility.md):
 
@@ -61,6 +63,60 @@ def _open_round(app) -> int:  # type: ignore[no-untyped-def]
         return round_.id
 
 
+def _shoot(page, out: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The page as it is now at 360 px and 1280 px: docs/<name>-360.png, -1280.png."""
+    url = page.url
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": min(height, 900)})
+        page.goto(url)
+        page.screenshot(
+            path=str(out / f"{name}-{width}.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": width, "height": height},
+        )
+        print(out / f"{name}-{width}.png")
+
+
+def _sign_in(browser, base: str, account: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(
+        base_url=base, locale="ja-JP", timezone_id="Asia/Tokyo",
+        viewport={"width": 1280, "height": 900},
+    )
+    page = context.new_page()
+    page.goto("/auth/login")
+    page.fill("input[name=employee_id]", account)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.get_by_role("button", name="サインイン").click()
+    page.wait_for_url("**/me")
+    return page
+
+
+def _new_pages(browser, base: str, round_id: int, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The receipt (staff, after submitting), the comments and the improvement actions
+    (committee), the published table import (admin)."""
+    page = _sign_in(browser, base, STAFF)
+    page.goto(f"/rounds/{round_id}/checklist")
+    radios = page.locator("input[type=radio][value=yes]")
+    for index in range(radios.count()):
+        radios.nth(index).check()
+    page.locator("[name=submit_answers]").click()
+    page.wait_for_selector("#submitted-at")
+    _shoot(page, out, "receipt")
+    page = _sign_in(browser, base, "900003")
+    page.goto("/results/")
+    closed = page.locator("a[href^='/results/rounds/']")
+    hrefs = sorted({closed.nth(i).get_attribute("href") or "" for i in range(closed.count())})
+    ids = sorted(int(h.rsplit("/", 1)[1]) for h in hrefs if h.rsplit("/", 1)[1].isdigit())
+    oldest, latest = ids[0], ids[1]
+    page.goto(f"/results/rounds/{latest}/comments")
+    _shoot(page, out, "comments")
+    page.goto(f"/results/rounds/{oldest}/actions")
+    _shoot(page, out, "actions")
+    page = _sign_in(browser, base, "900004")
+    page.goto("/admin/published")
+    _shoot(page, out, "published")
+
+
 def main(out: Path) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="kijun-shots-"))
     try:
@@ -107,6 +163,7 @@ def main(out: Path) -> None:
                     clip={"x": 0, "y": 0, "width": width, "height": height},
                 )
                 print(out / f"checklist-{width}.png")
+            _new_pages(browser, base, round_id, out)
             browser.close()
         server.shutdown()
     finally:

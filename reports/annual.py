@@ -61,6 +61,17 @@ class DepartmentBlock:
 
 
 @dataclass(frozen=True)
+class ActionEntry:
+    """An improvement action on a standard after the year's round (docs/annual-report.md)."""
+
+    standard: str  # 基準14 来庁された市民に、…
+    action: str
+    section: str
+    due: str  # 令和8年3月31日
+    outcome: str | None
+
+
+@dataclass(frozen=True)
 class CommitteeMember:
     """One line of the committee's table: 役職 (empty: as the line above) and 所属."""
 
@@ -102,6 +113,7 @@ class AnnualReport:
     team_memberships: list[TeamMembership] = field(default_factory=list)
     compliance_note: str = ""  # why there is no table, or which round it comes from
     locked: bool = False
+    actions: list[ActionEntry] = field(default_factory=list)
 
     @property
     def office(self) -> str:
@@ -277,6 +289,14 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
         if team.purpose:
             document.add_paragraph(team.purpose)
         _docx_goals(document, team)
+
+    if report.actions:
+        document.add_heading("サービス基準の改善の取組", level=2)
+        for entry in report.actions:
+            document.add_paragraph(
+                f"{entry.standard}：{entry.action}（担当 {entry.section}・期限 {entry.due}）"
+                + (f" 実施したこと：{entry.outcome}" if entry.outcome else "")
+            )
 
     document.add_heading(toc["report-compliance"], level=1)
     for line in report.compliance_lead:

@@ -180,9 +180,11 @@ def response(
     role: Role = Role.STAFF,
     submitted: bool = True,
     submitted_at: datetime | None = None,
+    comments: dict[str, str] | None = None,
 ) -> Response:
-    """A response with answers by standard key (``yes``/``no``/``na``); a chief's answers to
-    the catalogue's ``section`` standards are stored as the section's answers."""
+    """A response with answers by standard key (``yes``/``no``/``na``) and optional comments
+    by key; a chief's answers to the catalogue's ``section`` standards are stored as the
+    section's answers."""
     standards = {s.key: s for s in round_.catalogue.standards}
     r = Response(
         round_id=round_.id,
@@ -204,11 +206,17 @@ def response(
                     standard_id=standard.id,
                     response_id=r.id,
                     value=AnswerValue(value),
+                    comment=(comments or {}).get(key),
                 )
             )
         else:
             db.session.add(
-                Answer(response_id=r.id, standard_id=standard.id, value=AnswerValue(value))
+                Answer(
+                    response_id=r.id,
+                    standard_id=standard.id,
+                    value=AnswerValue(value),
+                    comment=(comments or {}).get(key),
+                )
             )
     db.session.flush()
     return r

@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect
 from app.extensions import db
 from app.models import (
     Catalogue,
+    ImprovementAction,
     Person,
     Round,
     Section,
@@ -63,6 +64,7 @@ NOT_PAGES = {
     "annual.pdf": "a PDF download",
     "annual.docx": "a Word download",
     "admin.audit_csv": "a CSV download (the audit log)",
+    "results.comments_xlsx": "an Excel download (the comments)",
 }
 
 
@@ -80,6 +82,7 @@ class Demo:
     catalogue_key: str
     password_token: str
     staff_id: int  # a staff member of the demo ward (the admin's people pages)
+    action_id: int  # the demo's improvement action on the FY2024 round
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,15 @@ def _submit_nothing(page: Page) -> None:
     expect(page.locator("#error-summary")).to_be_focused()
 
 
+def _submit_everything(page: Page) -> None:
+    """Answer every item できている and submit: the receipt page follows."""
+    radios = page.locator("input[type=radio][value=yes]")
+    for index in range(radios.count()):
+        radios.nth(index).check()
+    page.locator("[name=submit_answers]").click()
+    expect(page.locator("#submitted-at")).to_be_visible()
+
+
 def _sign_in_wrongly(page: Page) -> None:
     page.fill("input[name=employee_id]", "900001")
     page.fill("input[name=password]", "not-the-password")
@@ -113,6 +125,17 @@ def _create_round_wrongly(page: Page) -> None:
     """Send the new-round form empty: every field shows its error."""
     page.locator("form button[type=submit]").last.click()
     expect(page.locator("#error-summary, .field-error").first).to_be_visible()
+
+
+SEED_TABLE = Path(__file__).resolve().parent / "data" / "takatsu-published-r6-r7.csv"
+
+
+def _preview_published(page: Page) -> None:
+    """Upload seed 000's table for 令和6年度: the preview page with the line left out."""
+    page.fill("input[name=fiscal_year]", "2024")
+    page.set_input_files("input[name=table]", str(SEED_TABLE))
+    page.locator("#upload-form button[type=submit]").click()
+    expect(page.locator("#skipped")).to_be_visible()
 
 
 def _u(endpoint: str, **values: Any) -> Callable[[Demo], str]:
@@ -155,6 +178,8 @@ VISITS: list[Visit] = [
     Visit("staff", "checklist closed", "checklist.checklist",
           _u("checklist.checklist", round_id=_latest)),
     Visit("staff", "403", "results.index", _u("results.index"), status=403),
+    Visit("staff", "receipt after submitting", "checklist.receipt",
+          _u("checklist.checklist", round_id=lambda d: d.open_round), then=_submit_everything),
     Visit("staff", "404 signed in", "checklist.checklist",
           _u("checklist.checklist", round_id=999999), status=404),
     # --- chief ------------------------------------------------------------------------------
@@ -190,6 +215,12 @@ VISITS: list[Visit] = [
           _u("results.breakdown", round_id=_latest, level="floor"), status=400),
     Visit("committee", "print view", "results.export",
           _u("results.export", round_id=_latest, fmt="html"), standalone=True),
+    Visit("committee", "comments", "results.comments",
+          _u("results.comments", round_id=_latest)),
+    Visit("committee", "weak standards and actions", "results.actions",
+          _u("results.actions", round_id=lambda d: d.oldest_closed)),
+    Visit("committee", "an action's outcome", "results.outcome",
+          _u("results.outcome", action_id=lambda d: d.action_id)),
     Visit("committee", "section sheet", "results.section_page",
           _u("results.section_page", round_id=_latest, section_id=lambda d: d.kumin_id)),
     Visit("committee", "goals", "goals.index", _u("goals.index")),
@@ -226,6 +257,10 @@ VISITS: list[Visit] = [
     Visit("admin", "person", "admin.person", _u("admin.person", person_id=lambda d: d.staff_id)),
     Visit("admin", "audit log refused", "admin.audit_log",
           _u("admin.audit_log", since="2026-04-02", until="2026-04-01"), status=400),
+    Visit("admin", "published tables", "admin.published", _u("admin.published")),
+    # The preview is the answer to a POST: no GET endpoint to match.
+    Visit("admin", "published table preview", "", _u("admin.published"),
+          then=_preview_published),
 ]
 
 ROLES = list(ACCOUNTS)
@@ -256,7 +291,10 @@ def _build(app: Flask) -> Demo:
     with app.app_context():
         build_demo(Path(app.config["SURVEYS_DIR"]))
         ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
-        rounds = db.session.scalars(sa.select(Round).order_by(Round.fiscal_year)).all()
+        rounds = [  # the closed ones (the demo also has a round open now)
+            r for r in db.session.scalars(sa.select(Round).order_by(Round.fiscal_year))
+            if not r.is_open()
+        ]
         catalogue = db.session.scalars(
             sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
         ).one()
@@ -298,6 +336,7 @@ def _build(app: Flask) -> Demo:
             catalogue_key="takatsu-2025",
             password_token=password_link_token(staff),
             staff_id=staff.id,
+            action_id=db.session.scalars(sa.select(ImprovementAction.id)).one(),
         )
         db.session.commit()
         return demo

@@ -163,9 +163,11 @@ def test_checklist_by_keyboard_alone(page: Page, live_server):
     _tab_to_name(page, "submit_answers")
     page.keyboard.press("Enter")
     expect(page.locator(".flash")).to_have_text("提出しました。締め切りまでは回答を直せます。")
-    expect(page.locator("dl.facts")).to_contain_text("提出済み")
+    # The receipt: the answers as stored, with the time.
+    expect(page.locator("h1")).to_have_text("提出した回答の控え")
+    expect(page.locator("#submitted-at")).not_to_be_empty()
     for key, value in chosen.items():
-        expect(page.locator(f"input[name='{key}']:checked")).to_have_value(value)
+        expect(page.locator(f"#receipt-{key} .answer")).to_have_attribute("data-value", value)
 
     # To my page through the header, still by keyboard.
     _tab_to_text(page, "わたしの調査")

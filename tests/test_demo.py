@@ -27,7 +27,8 @@ def _count(model, *where):
 
 
 def test_demo_builds_ward_people_and_rounds(app, runner):
-    """The demo has about 20 sections, about 350 people a year and two closed rounds."""
+    """The demo has about 20 sections, about 350 people a year, two closed rounds and one open
+    now without answers."""
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert "900001" in result.output and DEMO_PASSWORD in result.output
@@ -39,9 +40,13 @@ def test_demo_builds_ward_people_and_rounds(app, runner):
                 Assignment, Assignment.fiscal_year == year, Assignment.role == Role.CHIEF
             )
             assert chiefs == _count(Section)
-        rounds = db.session.scalars(sa.select(Round).order_by(Round.fiscal_year)).all()
+        every = db.session.scalars(sa.select(Round).order_by(Round.fiscal_year)).all()
+        rounds = [r for r in every if not r.is_open()]
         assert [r.fiscal_year for r in rounds] == [2024, 2025]
-        assert all(not r.is_open() for r in rounds)
+        # One round open now and still unanswered, to try the checklist at once.
+        (open_round,) = [r for r in every if r.is_open()]
+        assert _count(Response, Response.round_id == open_round.id) == 0
+        assert "お試し" in result.output
         for round_ in rounds:
             submitted = _count(
                 Response,

@@ -41,8 +41,8 @@ def test_ward_committee_gets_the_hand_computed_figures(client, sign_in, world):
     assert std1["roles"]["staff"] == {
         "complies": 11, "not_complies": 4, "not_applicable": 0, "rate": 73.3, "state": "shown"
     }
-    assert std1["previous"] == {"staff": {"rate": 80.0, "state": "shown"},
-                                "chief": {"rate": None, "state": "empty"}}
+    assert std1["previous"] == {"staff": {"rate": 80.0, "state": "shown", "imported": False},
+                                "chief": {"rate": None, "state": "empty", "imported": False}}
     assert (std2["number"], std2["previous_number"]) == (2, 5)
     assert std2["roles"]["staff"]["rate"] == 76.9
     assert std2["roles"]["staff"]["not_applicable"] == 2

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -36,6 +36,7 @@ from app.services.rounds import (
 )
 from app.services.schedule import STATE_LABELS
 from app.wareki import TOKYO, tokyo
+from app.wareki import fiscal_year_label as era_fiscal_year_label
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends and shows
 
@@ -45,6 +46,16 @@ def _moment(field: Any) -> None:
         parse_datetime(field.data or "")
     except ValueError as error:
         raise ValidationError(str(error)) from error
+
+
+def catalogue_label(catalogue: Catalogue) -> str:
+    """A catalogue in the round form's menu: its title and key, with the fiscal year in front
+    only when the title does not already begin with it (「令和7年度 区役所サービス基準…」
+    would otherwise read 「令和7年度 令和7年度 …」)."""
+    title = f"{catalogue.title}（{catalogue.key}）"
+    if catalogue.title.startswith(era_fiscal_year_label(catalogue.fiscal_year)):
+        return title
+    return f"{fiscal_year_label(catalogue.fiscal_year)} {title}"
 
 
 class RoundForm(FlaskForm):
@@ -132,10 +143,7 @@ def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None)
     catalogues = db.session.scalars(
         sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
     )
-    form.catalogue.choices = [
-        SelectChoice(c.key, f"{fiscal_year_label(c.fiscal_year)} {c.title}（{c.key}）")
-        for c in catalogues
-    ]
+    form.catalogue.choices = [SelectChoice(c.key, catalogue_label(c)) for c in catalogues]
     wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)
     if ward_ids is not None:
         wards = wards.where(Ward.id.in_(ward_ids))
@@ -308,3 +316,40 @@ class RosterConfirmForm(FlaskForm):
     suffix = HiddenField(validators=[InputRequired()])
     fiscal_year = HiddenField(validators=[InputRequired()])
     summary_digest = HiddenField(validators=[InputRequired()])
+
+
+class PublishedUploadForm(FlaskForm):
+    """A ward's published compliance table of a past year: ward, fiscal year and the file.
+    The ward's choices are the admin's own wards (set by the view)."""
+
+    ward = SelectField(
+        _l("区"), coerce=int, validators=[InputRequired(message=_l("区を選んでください。"))]
+    )
+    fiscal_year = IntegerField(
+        _l("年度（西暦）"),
+        description=_l("表の年度を西暦で（2024 は令和6年度）。"),
+        validators=[
+            InputRequired(message=_l("年度を数字で入れてください。")),
+            NumberRange(min=2000, max=2100, message=_l("年度は 2000〜2100 の数にしてください。")),
+        ],
+    )
+    table = FileField(
+        _l("遵守率の表（.csv または .xlsx）"),
+        description=_l(
+            "Kijun が書き出す形の表: 「基準 No」「基準の内容」、"
+            "続いて年度ごとの「職員」「所属長」の列。"
+        ),
+        validators=[
+            FileRequired(message=_l("ファイルを選んでください。")),
+            FileAllowed(["csv", "xlsx"], message=_l(".csv か .xlsx のファイルを選んでください。")),
+        ],
+    )
+
+
+class PublishedConfirmForm(FlaskForm):
+    """The previewed file, carried back for the import itself (base64)."""
+
+    ward = HiddenField()
+    fiscal_year = HiddenField()
+    filename = HiddenField()
+    payload = HiddenField()

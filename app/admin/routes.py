@@ -222,3 +222,5 @@ def admin_helpers() -> dict[str, object]:
         return bool(g.can_manage_rounds)
 
     return {"can_manage_rounds": can_manage_rounds}
+
+from app.admin import published as _published  # noqa: E402,F401  (registers its views on bp)

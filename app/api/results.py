@@ -79,9 +79,11 @@ def compliance_standard(row: StandardRow) -> ComplianceStandard:
         previous=(
             PreviousCells(
                 staff=PreviousCell(rate=_rate(previous[Role.STAFF].rate),
-                                   state=previous[Role.STAFF].state),
+                                   state=previous[Role.STAFF].state,
+                                   imported=previous[Role.STAFF].imported),
                 chief=PreviousCell(rate=_rate(previous[Role.CHIEF].rate),
-                                   state=previous[Role.CHIEF].state),
+                                   state=previous[Role.CHIEF].state,
+                                   imported=previous[Role.CHIEF].imported),
             )
             if previous is not None
             else None
@@ -93,7 +95,7 @@ def compliance_reply(results: RoundResults, group_key: str) -> Compliance:
     """The round's table for one visible group, with its response rates."""
     group = results.group(group_key)
     rows = results.table(group_key)
-    compared = results.previous is not None and results.previous_group_key(group_key) is not None
+    compared = results.compared(group_key)
     return Compliance(
         round=round_summary(results.round),
         previous_round=(

@@ -237,6 +237,9 @@ class PreviousCell(Reply):
 
     rate: Rate
     state: State
+    imported: bool = Field(
+        description="true: 前年度の調査がなく、公表された表から取り込んだ値（件数なし）。"
+    )
 
 
 class RateCells(Reply):
@@ -293,7 +296,10 @@ class ComplianceStandard(Reply):
     )
     roles: RateCells
     previous: PreviousCells | None = Field(
-        description="前年度の遵守率。比べる前年度の調査がなければ null。"
+        description=(
+            "前年度の遵守率。前年度の調査がなければ、取り込んだ公表値（imported: true）。"
+            "どちらもなければ null。"
+        )
     )
 
 

@@ -23,6 +23,8 @@ ANSWER_CHOICES = [
     SelectChoice("na", _l("該当しない")),
 ]
 COMMENT_PREFIX = "comment__"
+# The answers in words, by stored value (the receipt).
+ANSWER_LABELS = {choice.value: choice.label for choice in ANSWER_CHOICES}
 
 
 class ChecklistForm(FlaskForm):

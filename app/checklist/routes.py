@@ -16,7 +16,7 @@ from flask_login import current_user
 
 from app.access import access, roles_of
 from app.checklist import bp
-from app.checklist.forms import COMMENT_PREFIX, ChecklistForm, checklist_form
+from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.rendering import form_states, items_html, stored_states
 from app.extensions import csrf, db
 from app.limits import checks_own_text
@@ -29,10 +29,12 @@ from app.services.checklist import (
     RoundClosed,
     SectionMember,
     checklist_for,
+    receipt_for,
     rounds_for,
     save_checklist,
     section_progress,
 )
+from app.services.schedule import request_receipt_mail
 from app.wareki import tokyo
 
 STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
@@ -79,11 +81,51 @@ def checklist(round_id: int) -> ResponseReturnValue:
     if submit and not result.submitted:
         missing = [_missing(item) for item in result.missing]
         return _render(_checklist_or_404(round_id), form, problems=missing, failed_submit=True), 422
-    flash(
-        _("提出しました。締め切りまでは回答を直せます。") if submit else _("一時保存しました。"),
-        "success",
-    )
+    if submit:
+        flash(_("提出しました。締め切りまでは回答を直せます。"), "success")
+        return redirect(url_for(".receipt", round_id=round_id))
+    flash(_("一時保存しました。"), "success")
     return redirect(url_for(".checklist", round_id=round_id))
+
+
+@bp.get("/rounds/<int:round_id>/receipt")
+@access("person")
+def receipt(round_id: int) -> ResponseReturnValue:
+    """Person: my answers as submitted and stored, with the time (the receipt after submit)."""
+    try:
+        found = receipt_for(round_id, _me())
+    except NotInRound:
+        abort(404)
+    if found is None:
+        return redirect(url_for(".checklist", round_id=round_id))
+    return render_template(
+        "checklist/receipt.html",
+        receipt=found,
+        sheet=found.checklist,
+        parts=_parts(found.checklist.items),
+        labels=ANSWER_LABELS,
+    )
+
+
+@bp.post("/rounds/<int:round_id>/receipt/mail")
+@access("person")
+def receipt_mail(round_id: int) -> ResponseReturnValue:
+    """Person: send me a copy of my submitted answers (optional; while the round is open)."""
+    me = _me()
+    try:
+        found = receipt_for(round_id, me)
+    except NotInRound:
+        abort(404)
+    if found is None or not found.checklist.is_open:
+        abort(409)
+    if not (me.email or "").strip():
+        flash(_("メールアドレスが登録されていないため、控えを送れません。"), "error")
+    elif request_receipt_mail(round_id, me.id, found.submitted_at):
+        flash(_("控えをメールで送ります（数分以内に届きます）。"), "success")
+    else:
+        flash(_("この提出の控えは、もう送るように頼まれています。"), "success")
+    db.session.commit()
+    return redirect(url_for(".receipt", round_id=round_id))
 
 
 @bp.get("/rounds/<int:round_id>/section")
@@ -172,15 +214,17 @@ def _render(
 
 
 def _parts(items: list[ChecklistItem]) -> list[Part]:
-    """Items by part (self first), then by scene in the order scenes first appear."""
-    parts = []
-    for name in ("self", "section"):
-        scenes: dict[str, list[ChecklistItem]] = {}
-        for item in items:
-            if item.part == name:
-                scenes.setdefault(item.scene, []).append(item)
-        if scenes:
-            parts.append(Part(name, list(scenes.items())))
+    """Items in the catalogue's order, which is the paper form's and the published table's
+    (seed 000: 1-23, 24-28, then the ward's own 31-33), in runs of one part (answered for
+    myself, or once for the section), with a scene heading wherever the scene changes."""
+    parts: list[Part] = []
+    for item in items:
+        if not parts or parts[-1].name != item.part:
+            parts.append(Part(item.part, []))
+        scenes = parts[-1].scenes
+        if not scenes or scenes[-1][0] != item.scene:
+            scenes.append((item.scene, []))
+        scenes[-1][1].append(item)
     return parts
 
 

@@ -60,6 +60,14 @@ class Chart:
     notes: list[str] = field(default_factory=list)
 
 
+def published_note(fiscal_year: int) -> str:
+    """The mark every imported figure carries, in words."""
+    return _(
+        "%(year)sの値は、公表された遵守率の表から取り込んだもの（取込値）です。件数はありません。",
+        year=fiscal_year_label(fiscal_year),
+    )
+
+
 def label(row: StandardRow) -> str:
     return _("基準%(number)s", number=row.standard.number)
 
@@ -79,8 +87,9 @@ def _points(value: Any) -> str:
 
 
 def compared(results: RoundResults, group_key: str) -> bool:
-    """True when the group's table has last year's columns."""
-    return results.previous is not None and results.previous_group_key(group_key) is not None
+    """True when the group's table has last year's columns (a round's or a published
+    table's)."""
+    return results.compared(group_key)
 
 
 def sections_under(results: RoundResults, group_key: str) -> list[Group]:
@@ -144,6 +153,9 @@ def change_chart(
     rows: Sequence[StandardRow], results: RoundResults, previous_year: int, title: str
 ) -> Chart:
     previous_label = fiscal_year_label(previous_year)
+    notes = [_("「-」は、どちらかの年度の遵守率が表示されない基準です。")]
+    if any(r.previous_imported for r in rows):
+        notes.append(published_note(previous_year))
     data = [
         RateChange(label(r), r.standard.text, r.change(Role.STAFF), r.change(Role.CHIEF))
         for r in rows
@@ -158,7 +170,7 @@ def change_chart(
             (_("基準"), charts.role_name(charts.STAFF), charts.role_name(charts.CHIEF)),
             [(d.label, [_points(d.staff), _points(d.chief)]) for d in data],
         ),
-        notes=[_("「-」は、どちらかの年度の遵守率が表示されない基準です。")],
+        notes=notes,
     )
 
 
@@ -238,9 +250,9 @@ def round_charts(
         standards_chart(rows, _("基準ごとの遵守率（%(scope)s）", scope=scope)),
         lowest_chart(results, group_key, _("遵守率の低い基準（%(scope)s）", scope=scope)),
     ]
-    if results.previous is not None and compared(results, group_key):
+    if compared(results, group_key):
         title = _("前年度との差（%(scope)s）", scope=scope)
-        made.append(change_chart(rows, results, results.previous.fiscal_year, title))
+        made.append(change_chart(rows, results, results.previous_year, title))
     made.append(heatmap_chart(results, group_key, _("課ごと・場面ごとの遵守率（職員）")))
     made.append(progress)
     return made

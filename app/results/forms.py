@@ -1,7 +1,6 @@
-"""The GET forms of the committee's pages: which group, which level and role to show.
-
-They carry no CSRF token (they only choose what to read) and are submitted with GET, so the
-chosen view has its own address and works without JavaScript.
+"""The forms of the committee's pages: which group, which level and role to show (GET, no
+CSRF token: they only choose what to read, so the chosen view has its own address and works
+without JavaScript), and the improvement actions (POST, with the token).
 """
 
 from __future__ import annotations
@@ -10,8 +9,9 @@ from collections.abc import Sequence
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import DateField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length
 
 from app.services.compliance import ALL, Group
 
@@ -54,3 +54,33 @@ class BreakdownForm(FlaskForm):
 
     level = SelectField(_l("集計単位"), choices=LEVEL_CHOICES, default="department")
     role = SelectField(_l("区分"), choices=ROLE_CHOICES, default="staff")
+
+
+class ActionForm(FlaskForm):
+    """An improvement action: the standard, what will be done, by which section, by when.
+    The choices are set by the view from the round's standards and the reader's wards."""
+
+    standard = SelectField(
+        _l("基準"), validators=[InputRequired(message=_l("基準を選んでください。"))]
+    )
+    action = TextAreaField(
+        _l("取組の内容"),
+        validators=[InputRequired(message=_l("取組の内容を書いてください。")), Length(max=1000)],
+    )
+    section = SelectField(
+        _l("担当の課"),
+        coerce=int,
+        validators=[InputRequired(message=_l("担当の課を選んでください。"))],
+    )
+    due = DateField(
+        _l("期限"), validators=[InputRequired(message=_l("期限を日付で入れてください。"))]
+    )
+
+
+class OutcomeForm(FlaskForm):
+    """What the section did about an action."""
+
+    outcome = TextAreaField(
+        _l("実施したこと"),
+        validators=[InputRequired(message=_l("実施したことを書いてください。")), Length(max=1000)],
+    )

@@ -28,6 +28,7 @@ from app.replica import reads_from_replica
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
 from app.results.forms import BreakdownForm, group_form
+from app.services.actions import effects_of_last_years_actions
 from app.services.compliance import (
     ALL,
     ResultsError,
@@ -85,6 +86,7 @@ def round_page(round_id: int) -> ResponseReturnValue:
         charts=round_charts(results, group_key, response_progress(results)),
         not_final=None if results.final else not_final_message(results.round),
         form=group_form(results.groups, request.args, group_key),
+        effects=effects_of_last_years_actions(results),
         state=round_state(results.round),
         fiscal_year_label=fiscal_year_label,
         roles=(Role.STAFF, Role.CHIEF),

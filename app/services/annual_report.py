@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Round, ServiceGoal, Ward, WorkingTeam, YearPlan, round_ward, utcnow
+from app.services.actions import actions_for_report
 from app.services.compliance import ResultsError, ResultsNotFinal, final_results
 from app.services.exports import compliance_table
 from app.services.goals import (
@@ -27,8 +28,9 @@ from app.services.goals import (
     ward_sections,
     ward_teams,
 )
-from app.wareki import fiscal_year_label
+from app.wareki import fiscal_year_label, reiwa_date
 from reports.annual import (
+    ActionEntry,
     AnnualReport,
     CommitteeMember,
     DepartmentBlock,
@@ -142,4 +144,8 @@ def annual_report(ward_id: int, fiscal_year: int) -> AnnualReport:
         ],
         team_memberships=[TeamMembership(team.name, len(team.members)) for team in teams],
         locked=plan is not None and plan.locked_at is not None,
+        actions=[
+            ActionEntry(standard, a.action, a.section.name, reiwa_date(a.due), a.outcome)
+            for a, standard in actions_for_report(ward_id, fiscal_year)
+        ],
     )

@@ -59,6 +59,7 @@ from app.models import (
 )
 from app.services.audience import ROLES, asked_roles
 from app.services.errors import DomainError
+from app.services.published import PublishedFigures, published_figures, published_years
 from app.services.tally import (
     answer_counts,
     counts_by_ward,
@@ -131,6 +132,8 @@ class Cell:
     not_complies: int | None = None
     not_applicable: int | None = None
     rate: Decimal | None = None
+    # From a published table (app/services/published.py): a rate without counts.
+    imported: bool = False
 
     @property
     def text(self) -> str:
@@ -230,6 +233,8 @@ class StandardRow:
     previous: Mapping[Role, Cell] | None
     previous_number: int | None = None
     previous_text: str | None = None
+    # Last year's cells come from the ward's published table, not from a round.
+    previous_imported: bool = False
 
     def change(self, role: Role) -> Decimal | None:
         """This year's rate minus last year's, where both are shown."""
@@ -308,6 +313,9 @@ class RoundResults:
     rounding: Rounding
     _cube: _Cube = field(repr=False)
     _previous_cube: _Cube | None = field(repr=False, default=None)
+    # Last fiscal year's published tables by ward, read only when there is no previous
+    # round at all (app/services/published.py).
+    published: Mapping[int, PublishedFigures] = field(default_factory=dict)
 
     # --- Reading ---
 
@@ -349,6 +357,33 @@ class RoundResults:
             return None
         return group_key if group_key in prev.groups else None
 
+    @property
+    def previous_year(self) -> int:
+        return self.round.fiscal_year - 1
+
+    def previous_published(self, group_key: str) -> PublishedFigures | None:
+        """The published table that gives a group its 前年度 columns when there is no
+        previous round: a ward's own (or the whole round's, when it has one ward). Never a
+        department, a section or several wards: a table without counts cannot be split or
+        added up."""
+        if self.previous is not None or not self.published:
+            return None
+        group = next((g for g in self.groups if g.key == group_key), None)
+        if group is None:
+            return None
+        if group.level == "ward" and group.ward_id is not None:
+            return self.published.get(group.ward_id)
+        if group.level == "all" and len(self.round.ward_ids) == 1:
+            return self.published.get(self.round.ward_ids[0])
+        return None
+
+    def compared(self, group_key: str) -> bool:
+        """True when the group's table has last year's columns (a round's or a published
+        table's)."""
+        if self.previous is not None:
+            return self.previous_group_key(group_key) is not None
+        return self.previous_published(group_key) is not None
+
     def require_final(self) -> None:
         """ResultsNotFinal unless the round is final: every table, sheet and file asks."""
         if not self.final:
@@ -364,6 +399,7 @@ class RoundResults:
             if self._previous_cube is not None
             else {}
         )
+        published = self.previous_published(group_key)
         rows = []
         for standard in self.standards:
             current = {
@@ -371,19 +407,26 @@ class RoundResults:
             }
             previous: dict[Role, Cell] | None = None
             before = prev_by_key.get(standard.key)
+            previous_number = before.number if before else None
+            previous_text = before.text if before else None
             if prev_key is not None and self._previous_cube is not None:
                 cells = self._previous_cube.cells
                 previous = {
                     role: cells.get((prev_key, std_column(standard.key), role), NOT_ASKED)
                     for role in ROLES
                 }
+            elif published is not None:
+                previous = {role: _published_cell(published, standard.key, role) for role in ROLES}
+                previous_number = published.numbers.get(standard.key)
+                previous_text = published.texts.get(standard.key)
             rows.append(
                 StandardRow(
                     standard=standard,
                     current=current,
                     previous=previous,
-                    previous_number=before.number if before else None,
-                    previous_text=before.text if before else None,
+                    previous_number=previous_number,
+                    previous_text=previous_text,
+                    previous_imported=published is not None,
                 )
             )
         return rows
@@ -418,6 +461,16 @@ class RoundResults:
         return rows[:count]
 
 
+def _published_cell(figures: PublishedFigures, key: str, role: Role) -> Cell:
+    """A published rate as a cell: shown, "-" or ＊, never with counts."""
+    if (key, role) in figures.hidden:
+        return Cell("hidden", imported=True)
+    if (key, role) not in figures.rates:
+        return NOT_ASKED
+    rate = figures.rates[(key, role)]
+    return Cell("shown" if rate is not None else "empty", rate=rate, imported=True)
+
+
 # --- Building ---------------------------------------------------------------------------------
 
 
@@ -450,6 +503,12 @@ def round_results(
     if allowed is not None and not allowed & set(info.ward_ids):
         raise ResultsError(_("この調査の結果を見る権限がありません。"))
     previous = _previous_round(info) if with_previous else None
+    # With no round last year at all, the ward's published table of that year stands in.
+    published = (
+        published_figures(info.ward_ids, [info.fiscal_year - 1])
+        if with_previous and previous is None
+        else {}
+    )
     wanted = [info.id] + ([previous.id] if previous is not None else [])
     if not info.counted or (previous is not None and not previous.counted):
         ensure_counted(wanted, now)
@@ -477,6 +536,7 @@ def round_results(
         rounding=rounding,
         _cube=cube,
         _previous_cube=previous_cube,
+        published={ward: figures for (ward, _year), figures in published.items()},
     )
 
 
@@ -996,7 +1056,19 @@ def compliance_trend(
         for (year, ward), round_id in chosen.items()
         if allowed is None or ward in allowed
     }
-    fiscal_years = tuple(sorted({year for year, _ward in wanted})[-years:] if years > 0 else ())
+    # A trend of one ward also reads its published tables of the years it has no round of
+    # (rates without counts: they cannot be added to other wards', so only then).
+    published: dict[int, PublishedFigures] = {}
+    if allowed is not None and len(allowed) == 1:
+        (only_ward,) = allowed
+        with_round = {year for year, _ward in wanted}
+        extra = [y for y in published_years(only_ward) if y not in with_round]
+        published = {
+            year: figures
+            for (_ward, year), figures in published_figures([only_ward], extra).items()
+        }
+    all_years = sorted({year for year, _ward in wanted} | set(published))
+    fiscal_years = tuple(all_years[-years:] if years > 0 else ())
 
     # Per round: the ward cells and the round's total, suppressed as the round's table does
     # at its top level (the round = the sum of its wards).
@@ -1063,6 +1135,15 @@ def compliance_trend(
                     total.not_complies,
                     total.not_applicable,
                     rate,
+                )
+    for year, figures in published.items():
+        if year not in fiscal_years:
+            continue
+        for key, role in figures.rates:
+            cells[(key, role, year)] = _published_cell(figures, key, role)
+            if key not in latest and key in figures.numbers:
+                latest[key] = TrendStandard(
+                    key, figures.numbers[key], figures.texts[key], key in figures.section_level
                 )
     keys_in_years = {key for (key, _role, _year) in cells}
     standards = tuple(sorted(

@@ -1,5 +1,5 @@
 """Demo data: a ward modelled on 高津区 (its FY2025 annual report), its people over three years,
-two past rounds.
+two past rounds and one round open now (to try the checklist at once).
 
 Everything is generated from a fixed random seed, so two demo databases hold the same figures.
 """
@@ -24,6 +24,7 @@ from app.models import (
     Catalogue,
     Grant,
     GrantRole,
+    ImprovementAction,
     Person,
     Response,
     ResponseStatus,
@@ -37,7 +38,7 @@ from app.models import (
 from app.services.catalogues import load_catalogues
 from app.services.demo_goals import build_demo_goals
 from app.services.roster import RosterRow, import_roster
-from app.wareki import fiscal_year_label
+from app.wareki import fiscal_year_label, fiscal_year_of
 
 DEMO_WARD = "高津区"
 DEMO_PASSWORD = "kijun-demo"  # noqa: S105 - printed for people trying the demo
@@ -107,7 +108,8 @@ def demo_present() -> bool:
 
 
 def build_demo(surveys_dir: Path) -> DemoSummary:
-    """Load the catalogues, three years of 高津区 rosters, demo accounts and two past rounds."""
+    """Load the catalogues, three years of 高津区 rosters, demo accounts, two past rounds and
+    one open now."""
     if demo_present():
         ward = db.session.scalar(sa.select(Ward).where(Ward.name == DEMO_WARD))
         return DemoSummary(DEMO_WARD, 0, 0, [], already_present=ward is not None)
@@ -121,6 +123,8 @@ def build_demo(surveys_dir: Path) -> DemoSummary:
         _demo_round(rng, "takatsu-2024", 2024, datetime(2024, 11, 5, 9, 0, tzinfo=TOKYO)),
         _demo_round(rng, "takatsu-2025", 2025, datetime(2025, 11, 4, 9, 0, tzinfo=TOKYO)),
     ]
+    _demo_action(rounds[0])
+    rounds.append(_demo_open_round(max(rosters)))
     build_demo_goals(db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one())
     current = rosters[max(rosters)]
     return DemoSummary(DEMO_WARD, len(current), len(DEMO_SECTIONS), [r.title for r in rounds])
@@ -207,6 +211,49 @@ def _demo_accounts() -> None:
             person.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=ward.id))
         if person.employee_id == "900004":
             person.grants.append(Grant(role=GrantRole.ADMIN, ward_id=ward.id))
+
+
+def _demo_action(round_: Round) -> None:
+    """One improvement action on the FY2024 round (No.11, the phone: the standard staff slip
+    on most), carried out by 区民課, so that the FY2025 round shows it before and after."""
+    section = db.session.scalars(
+        sa.select(Section).join(Ward).where(Ward.name == DEMO_WARD, Section.name == "区民課")
+    ).one()
+    db.session.add(
+        ImprovementAction(
+            round_id=round_.id,
+            ward_id=section.ward_id,
+            standard_key="phone-three-rings",
+            action="電話は3コール以内に取るよう、朝礼で毎週確認する。",
+            section_id=section.id,
+            due=datetime(2025, 3, 31).date(),
+            outcome="4月から毎週の朝礼で確認し、電話の取り方の研修を1回行った。",
+        )
+    )
+    db.session.flush()
+
+
+def _demo_open_round(last_roster_year: int) -> Round:
+    """A round open now, with no answers yet, so that someone trying the product can answer a
+    checklist at once (README: the 職員 account). Its year is the current fiscal year, or the
+    demo's last roster year when the demo is built later than that."""
+    catalogue = db.session.scalars(
+        sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
+    ).one()
+    ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+    now = datetime.now(TOKYO).replace(second=0, microsecond=0)
+    fiscal_year = min(fiscal_year_of(now), last_roster_year)
+    round_ = Round(
+        title=f"{fiscal_year_label(fiscal_year)} 区役所サービス基準 自己点検（お試し）",
+        catalogue=catalogue,
+        fiscal_year=fiscal_year,
+        opens_at=now - timedelta(days=1),
+        closes_at=(now + timedelta(days=21)).replace(hour=17, minute=15),
+        wards=[ward],
+    )
+    db.session.add(round_)
+    db.session.flush()
+    return round_
 
 
 def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens: datetime) -> Round:

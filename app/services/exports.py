@@ -58,7 +58,8 @@ def compliance_table(results: RoundResults, group_key: str = ALL) -> ComplianceT
     """The report's table of one visible group of a round: last year beside this year
     (ResultsError if the group is not visible)."""
     group = results.group(group_key)
-    compared = results.previous is not None and results.previous_group_key(group_key) is not None
+    compared = results.compared(group_key)
+    imported = compared and results.previous is None
     rows = []
     notes = []
     for row in results.table(group_key):
@@ -69,8 +70,14 @@ def compliance_table(results: RoundResults, group_key: str = ALL) -> ComplianceT
         if compared and row.renumbered:
             notes.append(f"基準{row.standard.number}は前年度の基準{row.previous_number}です。")
     labels: tuple[str, ...] = (fiscal_year_label(results.round.fiscal_year),)
-    if compared and results.previous is not None:
-        labels = (fiscal_year_label(results.previous.fiscal_year), *labels)
+    if compared:
+        before = fiscal_year_label(results.previous_year)
+        labels = (f"{before}（公表値）" if imported else before, *labels)
+    if imported:
+        notes.append(
+            f"{fiscal_year_label(results.previous_year)}の値は、公表された遵守率の表から"
+            "取り込んだもの（取込値）です。件数はありません。"
+        )
     return ComplianceTable(
         title=results.round.title,
         heading="サービス基準の遵守状況",

@@ -100,6 +100,32 @@ STATE_LABELS: dict[MailState, Any] = {
 _LEDGER_COLUMNS = ["round_id", "person_id", "kind", "state", "reason", "attempts", "created_at"]
 
 
+RECEIPT = "receipt:"  # + the submission's time (Unix seconds): a copy of one's answers
+
+
+def receipt_kind(submitted_at: datetime) -> str:
+    return f"{RECEIPT}{int(submitted_at.timestamp())}"
+
+
+def request_receipt_mail(round_id: int, person_id: int, submitted_at: datetime) -> bool:
+    """Queue a copy of a person's submitted answers to their own address, sent by the
+    scheduler's next tick; once per submission (False when it was asked for already).
+    Flushes, never commits."""
+    kind = receipt_kind(submitted_at)
+    exists = db.session.scalar(
+        sa.select(MailLedger.id).where(
+            MailLedger.round_id == round_id,
+            MailLedger.person_id == person_id,
+            MailLedger.kind == kind,
+        )
+    )
+    if exists is not None:
+        return False
+    db.session.add(MailLedger(round_id=round_id, person_id=person_id, kind=kind))
+    db.session.flush()
+    return True
+
+
 def reminder_kind(days: int) -> str:
     return f"{REMINDER}{days}"
 
@@ -138,6 +164,8 @@ def kind_label(kind: str) -> str:
         return _(
             "所属長へ、まだ提出していない人の一覧（締め切りの %(d)s 日前）", d=kind[len(DIGEST) :]
         )
+    if kind.startswith(RECEIPT):
+        return _("回答の控え（本人の求めで）")
     return kind
 
 
@@ -588,6 +616,18 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
                 "【締め切りまであと%(d)s日】%(title)s", d=context["days"], title=round_.title
             )
             template = "reminder"
+        elif r.kind.startswith(RECEIPT):
+            person = db.session.get(Person, r.person_id)
+            if person is None:
+                continue
+            # The answers as stored when the copy is sent (one person, a rare request).
+            from app.services.checklist import checklist_for
+
+            context["sheet"] = checklist_for(round_.id, person)
+            context["labels"] = {"yes": _("できている"), "no": _("できていない"),
+                                 "na": _("該当しない")}
+            subject = _("【回答の控え】%(title)s", title=round_.title)
+            template = "receipt"
         elif r.kind.startswith(DIGEST):
             section_name, members = waiting_on.get((round_.id, r.person_id), ("", []))
             if not members:

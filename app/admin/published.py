@@ -1,0 +1,124 @@
+"""Admin: import a ward's published compliance table of a past year (docs/results.md, "Last
+year's published table"): upload, preview what matched and which lines did not, then import.
+
+The file travels back with the confirmation (base64 in a hidden field, at most 1 MB) so that
+nothing is stored before the admin has seen the preview. Rules in ``app.services.published``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from app.access import access, require_ward
+from app.admin import bp
+from app.admin.forms import PublishedConfirmForm, PublishedUploadForm
+from app.admin.routes import _me, _scope
+from app.extensions import db
+from app.i18n import localized_fiscal_year_label
+from app.services.published import (
+    ImportPreview,
+    PublishedImportError,
+    delete_published,
+    preview_import,
+    published_tables,
+    save_import,
+    wards_in_scope,
+)
+
+
+def _upload_form() -> PublishedUploadForm:
+    form = PublishedUploadForm()
+    form.ward.choices = wards_in_scope(_scope())
+    return form
+
+
+def _page(form: PublishedUploadForm, errors: list[str] | None = None) -> str:
+    return render_template(
+        "admin/published.html",
+        form=form,
+        tables=published_tables(_scope()),
+        errors=errors or [],
+        confirm=PublishedConfirmForm(),
+    )
+
+
+@bp.get("/published")
+@access("admin")
+def published() -> str:
+    """Admin: the imported tables of my wards, and the form to import one."""
+    return _page(_upload_form())
+
+
+@bp.post("/published/preview")
+@access("admin")
+def published_preview() -> ResponseReturnValue:
+    """Admin: what the uploaded file would import; nothing is written yet."""
+    form = _upload_form()
+    if not form.validate_on_submit():
+        return _page(form), 400
+    require_ward(_me(), "admin", form.ward.data)
+    data = form.table.data.read()
+    filename = form.table.data.filename or ""
+    try:
+        preview = preview_import(form.ward.data, form.fiscal_year.data, data, filename)
+    except PublishedImportError as error:
+        return _page(form, error.messages), 400
+    confirm = PublishedConfirmForm(
+        ward=str(preview.ward_id),
+        fiscal_year=str(preview.fiscal_year),
+        filename=filename,
+        payload=base64.b64encode(data).decode("ascii"),
+    )
+    return render_template("admin/published_preview.html", preview=preview, form=confirm)
+
+
+def _confirmed(form: PublishedConfirmForm) -> tuple[ImportPreview, str]:
+    """The preview again from the returned file; 400 for a tampered or broken form."""
+    try:
+        ward_id, fiscal_year = int(form.ward.data or ""), int(form.fiscal_year.data or "")
+        data = base64.b64decode(form.payload.data or "", validate=True)
+    except (ValueError, binascii.Error):
+        abort(400)
+    require_ward(_me(), "admin", ward_id)
+    filename = form.filename.data or ""
+    return preview_import(ward_id, fiscal_year, data, filename), filename
+
+
+@bp.post("/published/import")
+@access("admin")
+def published_import() -> ResponseReturnValue:
+    """Admin: import the previewed table (replacing the ward's table of that year)."""
+    form = PublishedConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        preview, filename = _confirmed(form)
+    except PublishedImportError as error:
+        return _page(_upload_form(), error.messages), 400
+    save_import(preview, filename, _me().id)
+    db.session.commit()
+    flash(
+        _("%(ward)s %(year)sの公表値を取り込みました（基準 %(n)s 件）。",
+          ward=preview.ward_name, year=localized_fiscal_year_label(preview.fiscal_year),
+          n=len(preview.rows)),
+        "success",
+    )
+    return redirect(url_for(".published"))
+
+
+@bp.post("/published/<int:table_id>/delete")
+@access("admin")
+def published_delete(table_id: int) -> ResponseReturnValue:
+    """Admin: remove an imported table of one of my wards (404 for any other)."""
+    if not PublishedConfirmForm().validate_on_submit() or not delete_published(
+        table_id, _scope()
+    ):
+        abort(404)
+    db.session.commit()
+    flash(_("取り込んだ表を削除しました。"), "success")
+    return redirect(url_for(".published"))

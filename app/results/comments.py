@@ -1,0 +1,108 @@
+"""The committee's comments page: a final round's comments per standard for one group, with
+no name or section, hiding a comment that identifies someone, and the xlsx of the same.
+Rules in ``app.services.comments``."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import cast
+from urllib.parse import quote
+
+from flask import flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import access, ward_scope
+from app.extensions import db
+from app.models import Person
+from app.results import bp
+from app.results.forms import group_form
+from app.services.comments import comment_rows, group_comments, hide_comment, no_such_comment
+from app.services.compliance import ResultsError, final_results
+from reports.comments_xlsx import comments_workbook
+
+
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+def _refused(error: ResultsError) -> ResponseReturnValue:
+    return render_template("results/error.html", message=error.message), error.status
+
+
+def _rules_note(min_size: int) -> str:
+    return _(
+        "名前・課・役職は示しません。%(n)s人以上が答えた区分の基準だけを、提出の順とは"
+        "関係のない順に並べています。",
+        n=min_size,
+    )
+
+
+@bp.get("/rounds/<int:round_id>/comments")
+@access("committee", "admin")
+def comments(round_id: int) -> ResponseReturnValue:
+    """Committee: the comments of a closed round per standard, for one group."""
+    try:
+        results = final_results(round_id, ward_scope(_me(), "committee"), with_previous=False)
+        group_key = request.args.get("group") or results.top.key
+        view = group_comments(results, group_key)
+    except ResultsError as error:
+        return _refused(error)
+    db.session.commit()  # the round's counts, if it closed since anyone last looked
+    return render_template(
+        "results/comments.html",
+        results=results,
+        view=view,
+        form=group_form(results.groups, request.args, group_key),
+        note=_rules_note(results.min_group_size),
+    )
+
+
+@bp.post("/rounds/<int:round_id>/comments/hide")
+@access("committee", "admin")
+def hide(round_id: int) -> ResponseReturnValue:
+    """Committee: hide a comment that identifies someone (for everyone, from now on)."""
+    group_key = request.form.get("group", "")
+    try:
+        results = final_results(round_id, ward_scope(_me(), "committee"), with_previous=False)
+        results.group(group_key or results.top.key)
+        if not hide_comment(results, request.form.get("token", ""), _me().id):
+            raise no_such_comment()
+    except ResultsError as error:
+        db.session.rollback()
+        return _refused(error)
+    db.session.commit()
+    flash(_("コメントを隠しました。"), "success")
+    return redirect(url_for(".comments", round_id=round_id, group=group_key or None))
+
+
+@bp.get("/rounds/<int:round_id>/comments.xlsx")
+@access("committee", "admin")
+def comments_xlsx(round_id: int) -> ResponseReturnValue:
+    """Committee: the same comments as an Excel file (same rules)."""
+    try:
+        results = final_results(round_id, ward_scope(_me(), "committee"), with_previous=False)
+        group_key = request.args.get("group") or results.top.key
+        view = group_comments(results, group_key)
+    except ResultsError as error:
+        return _refused(error)
+    db.session.commit()
+    data = comments_workbook(
+        results.round.title, view.group.name, comment_rows(view),
+        [
+            f"名前・課・役職は示しません。{results.min_group_size}人以上が答えた区分の基準"
+            "だけを、提出の順とは関係のない順に並べています。",
+        ],
+    )
+    name = f"コメント_{view.group.name}_調査{round_id}.xlsx"
+    response = send_file(
+        BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        max_age=0,
+    )
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"kijun.xlsx\"; filename*=UTF-8''{quote(name)}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
