@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.access import access, require_ward
+from app.access import access, require_ward, visible_wards
 from app.admin import bp
 from app.admin.forms import PublishedConfirmForm, PublishedUploadForm
 from app.admin.routes import _me, _scope
@@ -27,13 +27,12 @@ from app.services.published import (
     preview_import,
     published_tables,
     save_import,
-    wards_in_scope,
 )
 
 
 def _upload_form() -> PublishedUploadForm:
     form = PublishedUploadForm()
-    form.ward.choices = wards_in_scope(_scope())
+    form.ward.choices = [(w.id, w.name) for w in visible_wards(_me(), "admin")]
     return form
 
 

@@ -23,16 +23,17 @@ from app.access import chief_section_ids
 from app.extensions import db
 from app.models import ImprovementAction, Person, Role, Round, Section, utcnow
 from app.services.compliance import ROLES, RoundResults, StandardRow
+from app.services.errors import DomainError
 
 ACTION_MAX_LENGTH = 1000
 
 
-class ActionError(Exception):
+class ActionError(DomainError):
     """The action cannot be saved; ``messages`` say why (nothing is written)."""
 
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
+    @property
+    def messages(self) -> list[str]:
+        return self.errors
 
 
 @dataclass(frozen=True)

@@ -34,18 +34,19 @@ from app.models import (
     Standard,
     Ward,
 )
+from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
 from reports.published import PublishedCell, PublishedFile, read_published
 
 MAX_FILE_BYTES = 1024 * 1024  # a table of forty standards is a few kilobytes
 
 
-class PublishedImportError(Exception):
+class PublishedImportError(DomainError):
     """The file cannot be imported; ``messages`` say why, in the page's language."""
 
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
+    @property
+    def messages(self) -> list[str]:
+        return self.errors
 
 
 @dataclass(frozen=True)
@@ -348,11 +349,3 @@ def published_figures(
             if Audience(audience) is Audience.SECTION:
                 figures.section_level.add(key)
     return found
-
-
-def wards_in_scope(ward_ids: Iterable[int] | None) -> list[tuple[int, str]]:
-    """(id, name) of the wards ``ward_ids`` (None: every ward), in the city's order."""
-    query = sa.select(Ward.id, Ward.name).order_by(Ward.sort_order, Ward.id)
-    if ward_ids is not None:
-        query = query.where(Ward.id.in_(list(ward_ids)))
-    return [(ward_id, name) for ward_id, name in db.session.execute(query)]
