@@ -142,12 +142,20 @@ def test_the_committee_hides_a_comment_for_everyone(app_ctx, client, sign_in):
     assert hidden_text not in after and "委員会が隠したコメント：1件" in after
     sheet = load_workbook(io.BytesIO(client.get(f"{url}.xlsx").data)).active
     assert hidden_text not in [c for row in sheet.iter_rows(values_only=True) for c in row]
+    from app.models import AuditEvent
+
+    downloads = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "results.download")
+    ).all()
+    assert [(d.target_id, "comments.xlsx" in (d.after or "")) for d in downloads] == [
+        (str(world["round"]), True)
+    ]
     refused = client.post(f"{url}/hide", data={"token": "0" * 24, "group": "all"})
     assert refused.status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(HiddenComment)) == 1
-    from app.models import AuditEvent
-
-    (event,) = db.session.scalars(sa.select(AuditEvent)).all()
+    (event,) = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "comment.hide")
+    ).all()
     assert (event.action, event.actor_id) == ("comment.hide", world["member"])
     assert hidden_text not in (event.after or "") and token in (event.after or "")
 

@@ -18,8 +18,15 @@ from app.extensions import db
 from app.models import Person
 from app.results import bp
 from app.results.forms import group_form
-from app.services.comments import comment_rows, group_comments, hide_comment, no_such_comment
-from app.services.compliance import ResultsError, final_results
+from app.services import audit
+from app.services.comments import (
+    GroupComments,
+    comment_rows,
+    group_comments,
+    hide_comment,
+    no_such_comment,
+)
+from app.services.compliance import ResultsError, RoundResults, final_results
 from reports.comments_xlsx import comments_workbook
 
 
@@ -39,14 +46,20 @@ def _rules_note(min_size: int) -> str:
     )
 
 
+def _group_view(round_id: int) -> tuple[RoundResults, str, GroupComments]:
+    """The final round's results in my wards, the group chosen (``?group=``, default the
+    widest I may see) and that group's comments; ResultsError otherwise."""
+    results = final_results(round_id, ward_scope(_me(), "committee"), with_previous=False)
+    group_key = request.args.get("group") or results.top.key
+    return results, group_key, group_comments(results, group_key)
+
+
 @bp.get("/rounds/<int:round_id>/comments")
 @access("committee", "admin")
 def comments(round_id: int) -> ResponseReturnValue:
     """Committee: the comments of a closed round per standard, for one group."""
     try:
-        results = final_results(round_id, ward_scope(_me(), "committee"), with_previous=False)
-        group_key = request.args.get("group") or results.top.key
-        view = group_comments(results, group_key)
+        results, group_key, view = _group_view(round_id)
     except ResultsError as error:
         return _refused(error)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
@@ -80,13 +93,20 @@ def hide(round_id: int) -> ResponseReturnValue:
 @bp.get("/rounds/<int:round_id>/comments.xlsx")
 @access("committee", "admin")
 def comments_xlsx(round_id: int) -> ResponseReturnValue:
-    """Committee: the same comments as an Excel file (same rules)."""
+    """Committee: the same comments as an Excel file (same rules); the download is in the
+    audit log like every results file."""
     try:
-        results = final_results(round_id, ward_scope(_me(), "committee"), with_previous=False)
-        group_key = request.args.get("group") or results.top.key
-        view = group_comments(results, group_key)
+        results, group_key, view = _group_view(round_id)
     except ResultsError as error:
         return _refused(error)
+    audit.record(
+        "results.download",
+        actor=_me(),
+        target_type="round",
+        target_id=results.round.id,
+        after={"format": "comments.xlsx", "group": group_key},
+        ward_id=audit.single_ward(list(results.round.ward_ids)),
+    )
     db.session.commit()
     data = comments_workbook(
         results.round.title, view.group.name, comment_rows(view),
