@@ -127,35 +127,32 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
-    from app.admin import (  # noqa: F401 - their routes join the admin blueprint
+    # Importing an area's route modules registers their views on the area's blueprint.
+    from app import admin, annual, api, auth, checklist, goals, main, results
+    from app.admin import (  # noqa: F401
         audit_routes,
         people_routes,
         roster_routes,
     )
-    from app.admin import routes as admin_routes
-    from app.annual.routes import bp as annual_bp
-    from app.api.routes import bp as api_bp
-    from app.auth.routes import bp as auth_bp
-    from app.checklist.routes import bp as checklist_bp
-    from app.goals.routes import bp as goals_bp
-    from app.main.routes import bp as main_bp
-    from app.results import (
-        actions,  # noqa: F401 - its routes join the results blueprint
-        comments,  # noqa: F401 - its routes join the results blueprint
-        downloads,  # noqa: F401 - its routes join the results blueprint
-    )
-    from app.results.routes import bp as results_bp
-    from app.results.routes import vendor_bp
+    from app.admin import routes as admin_routes  # noqa: F401
+    from app.annual import routes as annual_routes  # noqa: F401
+    from app.api import routes as api_routes  # noqa: F401
+    from app.auth import routes as auth_routes  # noqa: F401
+    from app.checklist import routes as checklist_routes  # noqa: F401
+    from app.goals import routes as goals_routes  # noqa: F401
+    from app.main import routes as main_routes  # noqa: F401
+    from app.results import actions, comments, downloads  # noqa: F401
+    from app.results import routes as results_routes  # noqa: F401
 
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(checklist_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(results_bp)
-    app.register_blueprint(vendor_bp)
-    app.register_blueprint(admin_routes.bp)
-    app.register_blueprint(goals_bp)
-    app.register_blueprint(annual_bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(checklist.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(results.bp)
+    app.register_blueprint(results.vendor_bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(goals.bp)
+    app.register_blueprint(annual.bp)
 
 
 def register_template_helpers(app: Flask) -> None:

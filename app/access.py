@@ -95,7 +95,7 @@ def load_signed_in(by: str, value: object) -> Person | None:
 
 
 @cache
-def _signed_in_query(by: str) -> sa.Select[Any]:
+def _signed_in_query(by: str) -> sa.Select[Person, bool, bool, *tuple[bool, ...]]:
     # Built once (it runs on every page); bound parameters: value, fiscal_year.
     granted = [
         sa.exists().where(Grant.person_id == Person.id, Grant.role == role) for role in GrantRole
@@ -107,12 +107,11 @@ def _signed_in_query(by: str) -> sa.Select[Any]:
     )
     left = has_left_clause(sa.bindparam("fiscal_year"))
     column = {"id": Person.id, "employee_id": Person.employee_id}[by]
-    statement: Any = sa.select(Person, chief, left, *granted).where(
+    return sa.select(Person, chief, left, *granted).where(
         column == sa.bindparam("value"),
         # A person an admin marked "may not sign in" is nobody, by session or header.
         Person.sign_in_blocked.is_(False),
     )
-    return statement
 
 
 def _roles_of(person: Person, now: datetime | None) -> set[str]:

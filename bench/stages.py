@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import importlib
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,7 +51,9 @@ ALIASES = {("app.access", "load_signed_in"): [("app.auth.sso", "load_signed_in")
 
 
 @contextmanager
-def _timed(parts: tuple[tuple[str, str, str], ...], totals: Counter[str]) -> Iterator[None]:
+def _timed(
+    parts: tuple[tuple[str, str, str], ...], totals: defaultdict[str, float]
+) -> Iterator[None]:
     """Wrap each part so that its wall time adds to ``totals[label]``; restore on exit."""
     saved: list[tuple[Any, str, Any]] = []
 
@@ -90,7 +92,7 @@ def _measure(
     statements), and each part's share; "the rest" is the whole minus the parts."""
     for i in range(5):
         send(i)
-    totals: Counter[str] = Counter()
+    totals: defaultdict[str, float] = defaultdict(float)
     with _timed(parts, totals):
         start = time.perf_counter()
         cpu = time.process_time()

@@ -48,7 +48,7 @@ def comments_workbook(
     sheet.column_dimensions["A"].width = 9
     sheet.column_dimensions["B"].width = 50
     sheet.column_dimensions["C"].width = 60
-    sheet.freeze_panes = sheet.cell(row=header + 1, column=1)
+    sheet.freeze_panes = sheet.cell(row=header + 1, column=1).coordinate
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()

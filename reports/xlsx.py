@@ -16,6 +16,8 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.header_footer import HeaderFooterItem
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from reports.cells import safe_text
@@ -52,9 +54,15 @@ def compliance_workbook(table: ComplianceTable, out: IO[bytes] | None = None) ->
     return buffer.getvalue()
 
 
-def _put(sheet: Worksheet, row: int, column: int, value: object) -> Cell:
+def _cell(sheet: Worksheet, row: int, column: int) -> Cell:
+    """The cell at ``row``, ``column``: values go only to a merged range's top-left cell, which
+    openpyxl keeps as a Cell (the others become MergedCells)."""
+    return cast(Cell, sheet.cell(row=row, column=column))
+
+
+def _put(sheet: Worksheet, row: int, column: int, value: str) -> Cell:
     """Write one cell; text goes through ``safe_text`` so that it is never a formula."""
-    cell = cast(Cell, sheet.cell(row=row, column=column))
+    cell = _cell(sheet, row, column)
     cell.value = safe_text(value)
     return cell
 
@@ -82,11 +90,13 @@ def _print_setup(sheet: Worksheet, header_last_row: int, landscape: bool = False
     sheet.page_setup.orientation = "landscape" if landscape else "portrait"
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     sheet.print_title_rows = f"{HEADER_FIRST_ROW}:{header_last_row}"
     sheet.print_options.horizontalCentered = True
-    sheet.oddFooter.center.text = "&P / &N"
-    sheet.freeze_panes = sheet.cell(row=header_last_row + 1, column=3)
+    footer = HeaderFooterItem()
+    footer.center.text = "&P / &N"
+    sheet.oddFooter = footer
+    sheet.freeze_panes = sheet.cell(row=header_last_row + 1, column=3).coordinate
 
 
 def _rates_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
@@ -113,7 +123,7 @@ def _rates_sheet(sheet: Worksheet, table: ComplianceTable) -> None:
         _put(sheet, row_number, 1, row.label).alignment = _center
         _put(sheet, row_number, 2, row.text).alignment = _wrap
         for offset, rate_cell in enumerate(row.cells):
-            _rate(sheet.cell(row=row_number, column=3 + offset), rate_cell)
+            _rate(_cell(sheet, row_number, 3 + offset), rate_cell)
         for col in range(1, last_col + 1):
             cell = sheet.cell(row=row_number, column=col)
             cell.border = _border

@@ -18,11 +18,11 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.extensions import db
+from app.forms import SelectChoice, required
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Catalogue, GrantRole, MailState, Round, Ward
 from app.services.audit import ACTIONS, AuditFilter
@@ -123,7 +123,8 @@ class RoundForm(FlaskForm):
             raise ValidationError(str(error)) from error
 
     def times(self) -> tuple[datetime, datetime]:
-        return parse_datetime(self.opens.data), parse_datetime(self.closes.data)
+        opens, closes = required(self.opens.data), required(self.closes.data)
+        return parse_datetime(opens), parse_datetime(closes)
 
     def cadence(self) -> tuple[int, ...]:
         return parse_reminder_days(self.reminder_days.data or "")

@@ -19,6 +19,7 @@ from app.admin import bp
 from app.admin.forms import PublishedConfirmForm, PublishedUploadForm
 from app.admin.routes import _me, _scope
 from app.extensions import db
+from app.forms import required
 from app.i18n import localized_fiscal_year_label
 from app.services.published import (
     ImportPreview,
@@ -64,7 +65,7 @@ def published_preview() -> ResponseReturnValue:
     data = form.table.data.read()
     filename = form.table.data.filename or ""
     try:
-        preview = preview_import(form.ward.data, form.fiscal_year.data, data, filename)
+        preview = preview_import(form.ward.data, required(form.fiscal_year.data), data, filename)
     except PublishedImportError as error:
         return _page(form, error.messages), 400
     confirm = PublishedConfirmForm(

@@ -14,6 +14,7 @@ from app.access import access, ward_scope
 from app.admin import bp
 from app.admin.forms import RosterConfirmForm, RosterUploadForm
 from app.extensions import db
+from app.forms import required
 from app.models import Person
 from app.services import roster_upload as service
 
@@ -33,7 +34,7 @@ def roster_upload() -> ResponseReturnValue:
     try:
         sha256, suffix = service.store_upload(form.roster.data.filename or "",
                                               form.roster.data.read())
-        preview = service.preview_upload(sha256, suffix, form.fiscal_year.data,
+        preview = service.preview_upload(sha256, suffix, required(form.fiscal_year.data),
                                          ward_scope(_me(), "admin"))
     except service.UploadError as error:
         return render_template("admin/roster.html", form=form, errors=error.errors), error.status
@@ -56,8 +57,9 @@ def roster_confirm() -> ResponseReturnValue:
                                errors=[_("確認の内容が正しくありません。")]), 400
     try:
         summary = service.confirm_upload(
-            _me(), form.sha256.data or "", form.suffix.data or "", int(form.fiscal_year.data),
-            form.summary_digest.data or "", ward_scope(_me(), "admin"),
+            _me(), form.sha256.data or "", form.suffix.data or "",
+            int(required(form.fiscal_year.data)), form.summary_digest.data or "",
+            ward_scope(_me(), "admin"),
         )
     except service.UploadError as error:
         db.session.rollback()

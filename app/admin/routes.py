@@ -21,6 +21,7 @@ from app.access import access, require_round, roles_of, ward_scope
 from app.admin import bp
 from app.admin.forms import ConfirmRemindForm, LedgerFilterForm, RoundForm, round_form
 from app.extensions import db
+from app.forms import required
 from app.models import Person, Round, utcnow
 from app.services import audit
 from app.services.rounds import (
@@ -151,7 +152,7 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     mismatch = catalogue_year_mismatch(form.catalogue.data or "", opens_at)
     if mismatch and not form.confirm_year.data:
         return _render(form, round_, effects=effects, year_mismatch=mismatch)
-    args = (form.catalogue.data, form.wards.data, opens_at, closes_at, form.title.data)
+    args = (form.catalogue.data, required(form.wards.data), opens_at, closes_at, form.title.data)
     scope = _scope()
     before = None if round_ is None else round_values(round_)
     try:

@@ -51,7 +51,8 @@ def unknown_header_id() -> str | None:
     """The employee id the trusted header gave when no such person is on the roster."""
     if current_user.is_authenticated:
         return None
-    return g.get("kijun_unknown_header_id")
+    unknown: str | None = g.get("kijun_unknown_header_id")
+    return unknown
 
 
 def signed_in_by_header() -> bool:

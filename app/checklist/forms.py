@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SubmitField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from app.forms import SelectChoice
 from app.services.checklist import COMMENT_MAX_LENGTH, ChecklistItem
 
 ANSWER_CHOICES = [
@@ -58,7 +58,8 @@ def checklist_form_class(items: Sequence[ChecklistItem]) -> type[ChecklistForm]:
     for item in items:
         if hasattr(ChecklistForm, item.key):
             raise ValueError(f"standard key {item.key!r} clashes with a form attribute")
-        attrs[item.key] = RadioField(
+        # invalid_choice_message is WTForms 3.3; types-WTForms 3.2 does not know it yet.
+        attrs[item.key] = RadioField(  # type: ignore[call-arg]
             f"{item.number}. {item.text}",
             choices=ANSWER_CHOICES,
             validators=[Optional()],

@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from app.access import access, roles_of, ward_scope
 from app.extensions import db
+from app.forms import required
 from app.models import ImprovementAction, Person
 from app.results import bp
 from app.results.forms import ActionForm, OutcomeForm
@@ -73,7 +74,7 @@ def actions(round_id: int) -> ResponseReturnValue:
     try:
         service.create_action(
             results, ward_id, form.standard.data, form.action.data or "",
-            form.section.data, form.due.data, _me(),
+            form.section.data, required(form.due.data), _me(),
         )
     except service.ActionError as error:
         db.session.rollback()

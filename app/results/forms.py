@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from app.forms import SelectChoice
 from app.services.compliance import ALL, Group
 
 LEVEL_CHOICES = [
