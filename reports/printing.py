@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import resources
 from io import BytesIO
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from jinja2 import Environment, FunctionLoader, select_autoescape
 
@@ -92,6 +92,10 @@ def _missing_glyphs(document: Any) -> list[str]:
     return [chr(codepoint) for codepoint in sorted(missing)]
 
 
+@overload
+def html_to_pdf(html: str, out: None = None) -> bytes: ...
+@overload
+def html_to_pdf(html: str, out: IO[bytes]) -> None: ...
 def html_to_pdf(html: str, out: IO[bytes] | None = None) -> bytes | None:
     """Render an HTML document that needs no outside resources to PDF.
 
@@ -122,6 +126,10 @@ def html_to_pdf(html: str, out: IO[bytes] | None = None) -> bytes | None:
     return buffer.getvalue()
 
 
+@overload
+def compliance_pdf(table: ComplianceTable, out: None = None) -> bytes: ...
+@overload
+def compliance_pdf(table: ComplianceTable, out: IO[bytes]) -> None: ...
 def compliance_pdf(table: ComplianceTable, out: IO[bytes] | None = None) -> bytes | None:
     """The print view of the table as PDF."""
     return html_to_pdf(compliance_html(table), out)

@@ -10,7 +10,7 @@ Sheet 「件数」: the counts behind every rate.
 from __future__ import annotations
 
 from io import BytesIO
-from typing import IO, cast
+from typing import IO, cast, overload
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
@@ -39,6 +39,10 @@ _bold = Font(name=FONT_NAME, size=10, bold=True)
 _title_font = Font(name=FONT_NAME, size=13, bold=True)
 
 
+@overload
+def compliance_workbook(table: ComplianceTable, out: None = None) -> bytes: ...
+@overload
+def compliance_workbook(table: ComplianceTable, out: IO[bytes]) -> None: ...
 def compliance_workbook(table: ComplianceTable, out: IO[bytes] | None = None) -> bytes | None:
     """Write the workbook to ``out``, or return its bytes when no file is given."""
     book = Workbook()

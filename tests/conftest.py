@@ -3,6 +3,8 @@ named by ``KIJUN_TEST_DATABASE_URL`` (the README test command runs the suite on 
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
 
 import pytest
 import sqlalchemy as sa
@@ -21,18 +23,24 @@ PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
 _pg_schema_ready = False
 
 
+class SignIn(Protocol):
+    """The ``sign_in`` fixture: ``sign_in(person)`` or ``sign_in(person_id, version)``."""
+
+    def __call__(self, person: Person | int, version: int = 0) -> None: ...
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"kijun database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (a file per test)'}"
 
 
 @pytest.fixture
-def database_url(tmp_path) -> str:
+def database_url(tmp_path: Path) -> str:
     """The URL of this test's database."""
     return PG_URL or f"sqlite:///{tmp_path / 'kijun-test.sqlite3'}"
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path) -> Iterator[Flask]:
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The app on an empty schema; PostgreSQL tables are emptied after each test."""
     global _pg_schema_ready
     app = create_app(
@@ -79,7 +87,7 @@ def app_ctx(app: Flask) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def sign_in(client: FlaskClient):
+def sign_in(client: FlaskClient) -> SignIn:
     """Sign a person (or a person id) in on the test client without the sign-in form: the
     session the form would write, signed in now, at ``session_version`` (0 for a new person)."""
 

@@ -146,12 +146,25 @@ def round_(
     return r
 
 
-def closed_round(catalogue_: Catalogue, **kwargs: object) -> Round:
+def closed_round(
+    catalogue_: Catalogue,
+    *,
+    wards: list[Ward] | None = None,
+    fiscal_year: int | None = None,
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    title: str = "テスト調査",
+) -> Round:
     """A round like ``round_`` that closed yesterday (its results can be read)."""
     now = datetime.now(UTC)
-    kwargs.setdefault("opens_at", now - timedelta(days=10))
-    kwargs.setdefault("closes_at", now - timedelta(days=1))
-    return round_(catalogue_, **kwargs)
+    return round_(
+        catalogue_,
+        wards=wards,
+        fiscal_year=fiscal_year,
+        opens_at=opens_at or now - timedelta(days=10),
+        closes_at=closes_at or now - timedelta(days=1),
+        title=title,
+    )
 
 
 def section_standards(catalogue_: Catalogue, *numbers_kinds: tuple[int, tuple[str, ...]]) -> None:

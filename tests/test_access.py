@@ -204,7 +204,7 @@ def two_wards(app):
         years = {fiscal_year_of(tokyo(opens)), fiscal_year_of(tokyo(now))}
         home = factories.section("総務課", ward_name="高津区")
         other = factories.section("総務課", ward_name="宮前区")
-        ids = {}
+        ids: dict[str, int] = {}
         for ward, section in (("home", home), ("other", other)):
             chief = factories.person()
             for year in years:
@@ -246,7 +246,7 @@ def _ward_bound_routes(app, samples):
             yield app.view_functions[rule.endpoint].access, method, url
 
 
-def _dump() -> dict[str, list[tuple]]:
+def _dump() -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table, sorted: the database's whole state."""
     return {
         table.name: sorted(

@@ -348,7 +348,8 @@ def _build(app: Flask) -> Demo:
 def _axe_script() -> str:
     from axe_playwright_python.base import AXE_SCRIPT
 
-    return AXE_SCRIPT
+    script: str = AXE_SCRIPT
+    return script
 
 
 def run_axe(page: Page) -> list[dict[str, Any]]:
@@ -371,7 +372,7 @@ def describe(violations: list[dict[str, Any]], where: str) -> list[str]:
 
 def _sideways(page: Page) -> str | None:
     """None when the page does not scroll sideways, else the widths and the widest element."""
-    found = page.evaluate(
+    found: str | None = page.evaluate(
         """() => {
           const root = document.documentElement;
           if (root.scrollWidth <= root.clientWidth) { return null; }

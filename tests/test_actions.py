@@ -27,7 +27,7 @@ def _switch(sign_in, person_id: int) -> None:
 
 
 def _kumin() -> int:
-    return db.session.scalar(sa.select(Section.id).where(Section.name == "区民課"))
+    return db.session.scalars(sa.select(Section.id).where(Section.name == "区民課")).one()
 
 
 def test_weak_standards_are_below_the_threshold_fell_or_apart(app_ctx):

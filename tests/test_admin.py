@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Grant, GrantRole, MailLedger, MailState, Round
+from app.models import Catalogue, Grant, GrantRole, MailLedger, MailState, Round
 from app.services.schedule import NO_EMAIL
 from app.wareki import TOKYO
 from tests import factories
@@ -33,8 +33,8 @@ def admin(app, client, sign_in):
         return person.id
 
 
-def form(opens: datetime, closes: datetime, **changes) -> dict:
-    data = {
+def form(opens: datetime, closes: datetime, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
         "catalogue": "test-2026",
         "wards": ["高津区"],
         "title": "秋の自己点検",
@@ -118,7 +118,7 @@ def test_open_round_keeps_its_opening_but_moves_its_close(app, client, admin):
     opens = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=1)
     closes = opens + timedelta(days=14)
     with app.app_context():
-        catalogue = db.session.scalar(sa.select(factories.Catalogue))
+        catalogue = db.session.scalars(sa.select(Catalogue)).one()
         round_id = factories.round_(catalogue, opens_at=opens, closes_at=closes).id
         db.session.commit()
     url = f"/admin/rounds/{round_id}/edit"
@@ -132,7 +132,7 @@ def test_open_round_keeps_its_opening_but_moves_its_close(app, client, admin):
     saved = client.post(url, data=form(opens, later, reminder_days="5,2"))
     assert saved.status_code == 302
     with app.app_context():
-        round_ = db.session.get(Round, round_id)
+        round_ = db.session.get_one(Round, round_id)
         assert (round_.closes_at, round_.reminder_days) == (later, "5,2")
         assert round_.opens_at == opens
 
@@ -140,7 +140,7 @@ def test_open_round_keeps_its_opening_but_moves_its_close(app, client, admin):
 def test_ledger_page_is_paginated_with_counts_per_state(app, client, admin):
     """120 messages: 50 a page, the counts of each state, a state filter, skip reasons."""
     with app.app_context():
-        catalogue = db.session.scalar(sa.select(factories.Catalogue))
+        catalogue = db.session.scalars(sa.select(Catalogue)).one()
         round_ = factories.round_(catalogue)
         people = [factories.person() for _ in range(120)]
         for i, person in enumerate(people):
@@ -172,7 +172,7 @@ def test_ledger_page_is_paginated_with_counts_per_state(app, client, admin):
 def test_rounds_page_lists_rounds_and_the_nav_shows_admins_only(app, client, admin, sign_in):
     """Admins see the rounds and a menu link to them; staff see neither."""
     with app.app_context():
-        catalogue = db.session.scalar(sa.select(factories.Catalogue))
+        catalogue = db.session.scalars(sa.select(Catalogue)).one()
         factories.round_(catalogue, title="冬の自己点検")
         db.session.commit()
     page = client.get("/admin/rounds").get_data(as_text=True)
@@ -257,7 +257,7 @@ def ward_admin(app, client, sign_in):
         return ids
 
 
-def _round_rows() -> list[tuple]:
+def _round_rows() -> list[tuple[object, ...]]:
     return [
         (r.id, r.title, r.opens_at, r.closes_at, r.reminder_days, tuple(w.name for w in r.wards))
         for r in rounds()
@@ -323,14 +323,14 @@ def test_a_ward_admin_manages_their_own_round(app, client, ward_admin):
     )
     assert response.status_code == 302
     with app.app_context():
-        assert db.session.get(Round, round_id).title == "新"
+        assert db.session.get_one(Round, round_id).title == "新"
 
 
 def test_a_city_admin_manages_every_round(client, admin, app):
     """An admin without a ward (the city) lists and opens a round of two wards."""
     with app.app_context():
         both = factories.round_(
-            db.session.scalar(sa.select(factories.Catalogue)),
+            db.session.scalars(sa.select(Catalogue)).one(),
             wards=[factories.ward("高津区"), factories.ward("幸区")], title="二区の調査",
         )
         db.session.commit()

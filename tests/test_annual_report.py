@@ -67,8 +67,10 @@ def demo(app, runner):
     """The demo (高津区, FY2025 goals, teams, plan and two rounds) and a committee member id."""
     assert runner.invoke(args=["demo"]).exit_code == 0
     with app.app_context():
-        ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == "高津区"))
-        committee = db.session.scalar(sa.select(Person).where(Person.employee_id == "900003"))
+        ward_id = db.session.scalars(sa.select(Ward.id).where(Ward.name == "高津区")).one()
+        committee = db.session.scalars(
+            sa.select(Person).where(Person.employee_id == "900003")
+        ).one()
         return {"ward": ward_id, "committee": committee.id}
 
 
@@ -90,6 +92,7 @@ def test_the_pdf_has_every_part_and_the_contents_has_page_numbers(app, demo, tmp
         report = annual_report(demo["ward"], 2025)
     path = tmp_path / "report.pdf"
     path.write_bytes(annual_pdf(report))
+    assert PDFTOTEXT is not None  # else skipped
     text = subprocess.run(
         [PDFTOTEXT, "-layout", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
@@ -115,11 +118,15 @@ def test_the_docx_has_every_part_in_its_paragraphs_and_tables(app, demo):
     """python-docx reads every part back; headings use Word's heading styles; a TOC field."""
     with app.app_context():
         report = annual_report(demo["ward"], 2025)
-    document = docx.Document(io.BytesIO(annual_docx(report)))
+    data = annual_docx(report)
+    assert data is not None
+    document = docx.Document(io.BytesIO(data))
     paragraphs = [p.text for p in document.paragraphs]
     cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
     assert _missing("\n".join(paragraphs + cells)) == []
-    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    headings = [
+        p.text for p in document.paragraphs if p.style is not None and p.style.name == "Heading 1"
+    ]
     assert headings == [entry.title for entry in report.toc]
     assert any("TOC" in (node.text or "") for node in document.element.iter() if
                node.tag.endswith("instrText"))

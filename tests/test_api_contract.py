@@ -5,8 +5,11 @@ of examples per person, derandomized, no example database."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import schemathesis
+from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -53,7 +56,7 @@ def world(app):
         }
 
 
-def _session_cookie(app, person_id: int) -> str:
+def _session_cookie(app: Flask, person_id: int) -> str:
     """The session cookie of a signed-in person, as the sign-in page would set it."""
     client = app.test_client()
     with client.session_transaction() as session:
@@ -92,7 +95,7 @@ def test_the_api_answers_as_its_openapi_document_says(app, world, who):
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
     @given(case=cases)
-    def check(case: schemathesis.Case) -> None:
+    def check(case: schemathesis.Case[Any]) -> None:
         case.call_and_validate(headers=headers)
 
     check()

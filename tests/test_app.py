@@ -80,7 +80,7 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(app_ctx):
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 5000
 
 
 def test_foreign_keys_are_enforced(app_ctx):
@@ -115,7 +115,7 @@ def test_datetimes_come_back_aware_in_utc(app_ctx):
     db.session.add(round_)
     db.session.commit()
     db.session.expire_all()
-    stored = db.session.get(Round, round_.id)
+    stored = db.session.get_one(Round, round_.id)
     assert stored.opens_at == opens
     assert stored.opens_at.tzinfo is not None
     assert stored.is_open(opens) and not stored.is_open(opens - timedelta(seconds=1))

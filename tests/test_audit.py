@@ -174,7 +174,7 @@ def test_failed_and_throttled_sign_ins_are_logged(app, client, wards):
     in the person's ward; the password itself is never written."""
     app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] = 2
     with app.app_context():
-        set_password(db.session.get(Person, wards["staff"]), "correct horse battery")
+        set_password(db.session.get_one(Person, wards["staff"]), "correct horse battery")
         db.session.commit()
     for _ in range(3):
         client.post("/auth/login", data={"employee_id": "S000001", "password": "wrong-guess-1"})

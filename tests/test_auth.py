@@ -379,7 +379,7 @@ def test_users_password_link_prints_a_working_link(app, runner, client, account)
     assert client.get(link.removeprefix("https://kijun.example")).status_code == 200
 
 
-def _grants(app: Flask) -> list[tuple[str, str | None]]:
+def _grants(app: Flask) -> list[tuple[str, int | None]]:
     with app.app_context():
         rows = db.session.execute(
             sa.select(Grant.role, Grant.ward_id).order_by(Grant.role, Grant.ward_id)

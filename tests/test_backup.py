@@ -87,7 +87,7 @@ class ResponseWriter(threading.Thread):
             self.some_committed.set()
 
 
-def _rows(url: str) -> dict[str, set[tuple]]:
+def _rows(url: str) -> dict[str, set[tuple[object, ...]]]:
     """Every row of every table of the database at ``url``."""
     engine = sa.create_engine(url)
     try:

@@ -28,6 +28,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     from bench.common import with_database
     from bench.run import markdown, run_all
 
+    assert PG_URL is not None  # else skipped
     prefix = f"kijun_bench_test_{os.getpid()}"
     report = run_all(
         PG_URL, sizes=(40, 60), years=2, wards=2, sections_per_ward=3, repeat=1,

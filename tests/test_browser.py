@@ -19,7 +19,8 @@ def _add_catalogue(live_server: LiveServer) -> tuple[str, list[str]]:
 
 
 def _focused_text(page: Page) -> str:
-    return page.evaluate("() => (document.activeElement?.textContent ?? '').trim()")
+    text: str = page.evaluate("() => (document.activeElement?.textContent ?? '').trim()")
+    return text
 
 
 def test_home_page_is_japanese_and_reaches_a_catalogue_by_keyboard(page: Page, live_server):

@@ -26,12 +26,12 @@ def _demo_round(live_server: LiveServer) -> int:
     with app.app_context():
         build_demo(Path(app.config["SURVEYS_DIR"]))
         db.session.commit()
-        return db.session.scalar(  # the latest closed one (the demo also has one open now)
+        return db.session.scalars(  # the latest closed one (the demo also has one open now)
             sa.select(Round.id)
             .where(Round.closes_at <= sa.func.now())
             .order_by(Round.fiscal_year.desc())
             .limit(1)
-        )
+        ).one()
 
 
 def _guard(page: Page, live_server: LiveServer) -> tuple[list[str], list[str]]:

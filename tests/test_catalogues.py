@@ -405,9 +405,10 @@ def test_surveys_directory_loads_all_catalogues(app_ctx: Flask) -> None:
     assert {r.status for r in results} == {"added"}
     catalogues = {c.key: c for c in db.session.scalars(sa.select(Catalogue))}
     assert catalogues["city-2024"].ward is None
-    assert catalogues["takatsu-2024"].ward.name == "高津区"
+    takatsu, miyamae = catalogues["takatsu-2024"].ward, catalogues["miyamae-2020"].ward
+    assert takatsu is not None and takatsu.name == "高津区"
     assert catalogues["takatsu-2025"].fiscal_year == 2025
-    assert catalogues["miyamae-2020"].ward.name == "宮前区"
+    assert miyamae is not None and miyamae.name == "宮前区"
     assert catalogues["miyamae-2020"].fiscal_year == 2020
 
 

@@ -47,7 +47,7 @@ class Node:
                 yield child
                 yield from child.walk()
 
-    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
+    def find_all(self, tag: str | None = None, **attrs: str | bool) -> list[Node]:
         wanted = {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}
         return [
             n
@@ -56,9 +56,14 @@ class Node:
             and all(n.attrs.get(k) == v or (v is True and k in n.attrs) for k, v in wanted.items())
         ]
 
-    def find(self, tag: str | None = None, **attrs: str) -> Node | None:
+    def find(self, tag: str | None = None, **attrs: str | bool) -> Node | None:
         found = self.find_all(tag, **attrs)
         return found[0] if found else None
+
+    def one(self, tag: str | None = None, **attrs: str | bool) -> Node:
+        found = self.find(tag, **attrs)
+        assert found is not None, f"no <{tag}> with {attrs}"
+        return found
 
     def by_id(self, id_: str) -> Node:
         found = self.find(id=id_)
@@ -329,8 +334,8 @@ def test_saving_a_draft_keeps_the_answers_and_says_so(app, client, world, as_per
 
     page = dom(client.get(_url(world)))
     assert "一時保存しました。" in page.text()
-    assert "checked" in page.find("input", id=f"{first}-0").attrs
-    assert "checked" in page.find("input", id=f"{second}-2").attrs
+    assert "checked" in page.one("input", id=f"{first}-0").attrs
+    assert "checked" in page.one("input", id=f"{second}-2").attrs
     assert page.by_id(f"comment__{second}").text().strip() == "窓口がありません"
     assert squash(page.by_id("progress").text()) == "回答済み 2 / 全 23 項目"
     assert "一時保存中" in client.get("/me").get_data(as_text=True)
@@ -366,7 +371,7 @@ def test_failed_submit_lists_exactly_the_missing_items_and_keeps_answers(
         assert "選んでください" in page.by_id(error_id).text()
 
     for key in given:
-        assert "checked" in page.find("input", id=f"{key}-1").attrs
+        assert "checked" in page.one("input", id=f"{key}-1").attrs
     assert squash(page.by_id("progress").text()) == "回答済み 20 / 全 23 項目"
     assert _stored_answers(app, world, world.staff) == ("draft", given)
 
@@ -439,7 +444,7 @@ def test_a_post_after_the_close_is_refused_and_changes_nothing(app, client, worl
     assert radios and all("disabled" in r.attrs for r in radios)
     assert page.find("input", type="submit") is None
     assert "締め切りました" in page.text()
-    assert "checked" in page.find("input", id=f"{first}-0").attrs
+    assert "checked" in page.one("input", id=f"{first}-0").attrs
     link = dom(client.get("/me")).find("a", href=_url(world))
     assert link is not None and "回答を見る" in link.text()
 
@@ -484,8 +489,8 @@ def test_section_page_shows_names_and_statuses_but_no_answers(app, client, world
     assert "提出済み 1 人" in text
     assert "一時保存中 1 人" in text
     assert "未回答 0 人" in text
-    rows = page.find("tbody").find_all("tr")
-    assert [squash(r.find("th").text()) for r in rows] == ["佐藤 一郎 （所属長）", "山田 花子"]
+    rows = page.one("tbody").find_all("tr")
+    assert [squash(r.one("th").text()) for r in rows] == ["佐藤 一郎 （所属長）", "山田 花子"]
     assert ["一時保存中" in r.text() for r in rows] == [True, False]
     assert "提出済み" in rows[1].text()
     for word in ("できている", "できていない", "該当しない"):
@@ -637,7 +642,7 @@ def test_an_expired_csrf_token_shows_the_answers_again_and_saves_nothing(
         assert "checked" in page.by_id(f"{second}-2").attrs
         assert page.by_id(f"comment__{first}").text().strip() == "長く書いたひとこと"
         assert _stored_answers(app, world, world.staff) == (None, {})
-    new_token = page.find("input", name="csrf_token").attrs["value"]
+    new_token = page.one("input", name="csrf_token").attrs["value"]
     again = {**sent, "save_draft": "一時保存", "csrf_token": new_token}
     saved = client.post(_url(world), data=again)
     assert saved.status_code == 302
@@ -656,7 +661,7 @@ def test_a_checklist_token_older_than_an_hour_keeps_the_answers(
 
     app.config["WTF_CSRF_ENABLED"] = True
     as_person(world.staff)
-    old_token = dom(client.get(_url(world))).find("input", name="csrf_token").attrs["value"]
+    old_token = dom(client.get(_url(world))).one("input", name="csrf_token").attrs["value"]
     an_hour_later = int(time.time()) + 3600 + 60
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: an_hour_later)
     first, second = world.everyone_keys[:2]
@@ -670,7 +675,7 @@ def test_a_checklist_token_older_than_an_hour_keeps_the_answers(
     assert "checked" in page.by_id(f"{second}-1").attrs
     assert page.by_id(f"comment__{first}").text().strip() == "一時間かけて書いた"
     assert _stored_answers(app, world, world.staff) == (None, {})
-    new_token = page.find("input", name="csrf_token").attrs["value"]
+    new_token = page.one("input", name="csrf_token").attrs["value"]
     saved = client.post(_url(world), data={**draft, "csrf_token": new_token})
     assert saved.status_code == 302
     assert _stored_answers(app, world, world.staff) == ("draft", {first: "yes", second: "no"})

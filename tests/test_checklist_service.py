@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -84,7 +85,7 @@ def takatsu(app):
             catalogue, fiscal_year=2025, opens_at=OPENS, closes_at=CLOSES
         )
         db.session.commit()
-        ids = {name: p.id for name, p in people.items()}
+        ids: dict[str, Any] = {name: p.id for name, p in people.items()}
         ids.update(round=round_.id, building=building.id, plain=plain.id)
         everyone = db.session.scalars(
             sa.select(Standard.key)

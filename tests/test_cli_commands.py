@@ -37,9 +37,11 @@ def _readme_commands() -> dict[tuple[str, ...], set[str]]:
     return commands
 
 
-def _app_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> dict[tuple, click.Command]:
+def _app_commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> dict[tuple[str, ...], click.Command]:
     """Every leaf command under ``app.cli``, by its path."""
-    found: dict[tuple, click.Command] = {}
+    found: dict[tuple[str, ...], click.Command] = {}
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
             found.update(_app_commands(command, (*prefix, name)))
@@ -132,7 +134,7 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 JAPANESE_DATA = ("課の遵守率", "変更なし")
 
 
-def _own_commands(app) -> dict[tuple, click.Command]:
+def _own_commands(app) -> dict[tuple[str, ...], click.Command]:
     return {
         path: command
         for path, command in _app_commands(app.cli).items()

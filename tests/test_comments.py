@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,7 +28,7 @@ from tests import factories
 NOW = datetime.now(UTC)
 
 
-def _world(closed: bool = True) -> dict[str, object]:
+def _world(closed: bool = True) -> dict[str, Any]:
     catalogue = factories.catalogue("c-2025", fiscal_year=2025, standards=2)
     kumin = factories.section("区民課")
     hoken = factories.section("保険年金課")
@@ -118,7 +119,7 @@ def test_no_name_or_section_in_the_page_or_the_xlsx(app_ctx, client, sign_in):
     assert all(len(t.split('"')[0]) == 24 for t in listing.split('name="token" value="')[1:])
     download = client.get(f"/results/rounds/{world['round']}/comments.xlsx")
     assert download.status_code == 200
-    sheet = load_workbook(io.BytesIO(download.data)).active
+    sheet = load_workbook(io.BytesIO(download.data)).worksheets[0]
     cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert sum(1 for c in cells if c in world["texts"]) == 14
     for word in [*world["names"], "区民課", "保険年金課", "総務課", "所属長"]:
@@ -140,7 +141,7 @@ def test_the_committee_hides_a_comment_for_everyone(app_ctx, client, sign_in):
     g.pop("_login_user", None)
     after = client.get(url).get_data(as_text=True)
     assert hidden_text not in after and "委員会が隠したコメント：1件" in after
-    sheet = load_workbook(io.BytesIO(client.get(f"{url}.xlsx").data)).active
+    sheet = load_workbook(io.BytesIO(client.get(f"{url}.xlsx").data)).worksheets[0]
     assert hidden_text not in [c for row in sheet.iter_rows(values_only=True) for c in row]
     from app.models import AuditEvent
 

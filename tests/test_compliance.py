@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from app import create_app
 from app.extensions import db
-from app.models import Audience, Role, Standard
+from app.models import Audience, Response, Role, Standard
 from app.services.compliance import (
     ALL,
     ResultsError,
@@ -343,5 +343,5 @@ def test_the_number_of_queries_does_not_grow_with_people_or_sections(app_ctx):
     large_count = _count_queries(read(large.id))
     assert small_count == large_count
     assert large_count <= 20
-    people = db.session.scalar(sa.select(sa.func.count()).select_from(factories.Response))
+    people = db.session.scalar(sa.select(sa.func.count()).select_from(Response))
     assert people == 120 + 20

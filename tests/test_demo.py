@@ -99,15 +99,15 @@ def test_demo_keeps_past_assignments_across_transfers(app, runner):
     with app.app_context():
         a24 = sa.orm.aliased(Assignment)
         a25 = sa.orm.aliased(Assignment)
-        moved = db.session.scalar(
+        moved = db.session.scalars(
             sa.select(sa.func.count())
             .select_from(a24)
             .join(a25, a25.person_id == a24.person_id)
             .where(a24.fiscal_year == 2024, a25.fiscal_year == 2025)
             .where(a24.section_id != a25.section_id)
-        )
+        ).one()
         assert moved > 0
-        left = db.session.scalar(
+        left = db.session.scalars(
             sa.select(sa.func.count())
             .select_from(a24)
             .where(a24.fiscal_year == 2024)
@@ -116,7 +116,7 @@ def test_demo_keeps_past_assignments_across_transfers(app, runner):
                     Assignment.person_id == a24.person_id, Assignment.fiscal_year == 2025
                 )
             )
-        )
+        ).one()
         assert left > 0
 
 
@@ -133,14 +133,16 @@ def test_demo_accounts_can_sign_in_with_the_printed_password(app, runner):
             )
         }
         assert len(accounts) == 4
-        assert all(check_password_hash(p.password_hash, DEMO_PASSWORD) for p in accounts.values())
+        assert all(
+            check_password_hash(p.password_hash or "", DEMO_PASSWORD) for p in accounts.values()
+        )
         roles = {(g.person.employee_id, g.role) for g in db.session.scalars(sa.select(Grant))}
         assert roles == {("900003", GrantRole.COMMITTEE), ("900004", GrantRole.ADMIN)}
-        chief = db.session.scalar(
+        chief = db.session.scalars(
             sa.select(Assignment).where(
                 Assignment.person_id == accounts["900002"].id, Assignment.fiscal_year == 2026
             )
-        )
+        ).one()
         assert chief.role == Role.CHIEF and chief.section.name == "総務課"
 
 

@@ -79,8 +79,9 @@ def test_xlsx_has_the_report_layout_with_numbers_and_merged_headers(exported_rou
     assert sheet["C7"].value == "-"  # std-2 is new this year
     assert sheet["B6"].font.name == "游ゴシック"
     assert sheet.print_title_rows == "$3:$5"
-    assert int(sheet.page_setup.paperSize) == 9  # A4
-    assert sheet.page_setup.fitToWidth == 1 and sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.page_setup.paperSize == 9  # A4
+    fit = sheet.sheet_properties.pageSetUpPr
+    assert sheet.page_setup.fitToWidth == 1 and fit is not None and fit.fitToPage
     counts = book["件数"]
     assert counts["C3"].value == "令和6年度" and counts["I3"].value == "令和7年度"
     assert counts["C5"].value == "できている"
@@ -120,6 +121,7 @@ def test_pdf_text_has_the_japanese_headings_numbers_and_page_numbers(exported_ro
     table = round_table(exported_round["round"])
     path = tmp_path / "table.pdf"
     path.write_bytes(compliance_pdf(table))
+    assert PDFTOTEXT is not None  # else skipped
     text = subprocess.run(
         [PDFTOTEXT, "-layout", str(path), "-"], check=True, capture_output=True, text=True
     ).stdout
@@ -198,7 +200,7 @@ def test_the_chief_of_a_section_is_found_for_the_rounds_year(exported_round, app
     """The chief of S2 in FY2025 gets S2's key; a staff member gets none."""
     from app.services.exports import chief_section_key
 
-    s2 = db.session.scalar(sa.select(Section).where(Section.name == "S2"))
+    s2 = db.session.scalars(sa.select(Section).where(Section.name == "S2")).one()
     chief = factories.person(section=s2, role=Role.CHIEF, fiscal_year=2025)
     staff = factories.person(section=s2, role=Role.STAFF, fiscal_year=2025)
     assert chief_section_key(exported_round["round"], chief) == f"section:{s2.id}"

@@ -7,7 +7,16 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 
 from app.extensions import db
-from app.models import Grant, GrantRole, Person, Role, ServiceGoal, WorkingTeam, YearPlan
+from app.models import (
+    Grant,
+    GrantRole,
+    Person,
+    Role,
+    Section,
+    ServiceGoal,
+    WorkingTeam,
+    YearPlan,
+)
 from app.services import goals as service
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
@@ -118,7 +127,7 @@ def test_committee_pages_are_for_their_own_ward(app, client, sign_in, world):
 def test_copying_last_years_goals_asks_before_replacing(app, client, sign_in, world):
     """Copy without goals copies at once; over existing goals it asks, then replaces."""
     with app.app_context():
-        somu = db.session.get(factories.Section, world["somu"])
+        somu = db.session.get(Section, world["somu"])
         factories.service_goal(section=somu, fiscal_year=YEAR - 1, goal="去年の目標", result="済")
         db.session.commit()
     _as(app, sign_in, world, "chief")
@@ -163,15 +172,15 @@ def test_a_locked_year_refuses_every_service_write(app, world):
     """Goals, copy, teams, team goals, plan and import all raise GoalsError when locked."""
     with app.app_context():
         team = factories.working_team(fiscal_year=YEAR)
-        somu = db.session.get(factories.Section, world["somu"])
-        chief = db.session.get(Person, world["chief"])
+        somu = db.session.get(Section, world["somu"])
+        chief = db.session.get_one(Person, world["chief"])
         db.session.commit()
         team_id = team.id
     _lock(app, world)
     with app.app_context():
-        somu = db.session.get(factories.Section, world["somu"])
-        team = db.session.get(WorkingTeam, team_id)
-        chief = db.session.get(Person, world["chief"])
+        somu = db.session.get_one(Section, world["somu"])
+        team = db.session.get_one(WorkingTeam, team_id)
+        chief = db.session.get_one(Person, world["chief"])
         goal = [service.GoalInput(1, "共通", "目標")]
         row = service.GoalRow(2, "総務課", None, 1, "共通", "目標", None)
         attempts = [
@@ -207,7 +216,7 @@ def test_the_plan_prefills_the_committee_and_strips_numbers(app, client, sign_in
     _as(app, sign_in, world, "committee")
     url = f"/goals/wards/{world['ward']}/{YEAR}/plan"
     with app.app_context():
-        chief = db.session.get(Person, world["chief"])
+        chief = db.session.get_one(Person, world["chief"])
         chief.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=world["ward"]))
         db.session.commit()
     assert "委員：総務課長" in client.get(url).get_data(as_text=True)
@@ -219,7 +228,7 @@ def test_the_plan_prefills_the_committee_and_strips_numbers(app, client, sign_in
     assert response.status_code == 302
     with app.app_context():
         plan = service.plan_for(world["ward"], YEAR)
-        assert plan.policy == "一つ目\n二つ目"
+        assert plan is not None and plan.policy == "一つ目\n二つ目"
         assert service.parse_members(plan.committee_members) == [
             ("部会長", "区民サービス部長"), ("", "区民課長"),
         ]
@@ -229,7 +238,7 @@ def test_working_teams_with_members_and_goals(app, client, sign_in, world):
     """The committee creates a team by employee ids, names unknown ids, and saves its goals."""
     _as(app, sign_in, world, "committee")
     with app.app_context():
-        staff_id = db.session.get(Person, world["staff"]).employee_id
+        staff_id = db.session.get_one(Person, world["staff"]).employee_id
     url = f"/goals/wards/{world['ward']}/{YEAR}/teams/new"
     bad = client.post(url, data={"team-name": "研修WT", "team-members": f"{staff_id} NOPE1"})
     assert bad.status_code == 400 and "職員番号 NOPE1" in bad.get_data(as_text=True)
@@ -252,7 +261,7 @@ def test_working_teams_with_members_and_goals(app, client, sign_in, world):
 def test_copying_last_years_teams_brings_members_and_goals(app, world):
     """copy_teams copies name, purpose, members and goals without results; asks when teams exist."""
     with app.app_context():
-        member = db.session.get(Person, world["staff"])
+        member = db.session.get_one(Person, world["staff"])
         old = factories.working_team(fiscal_year=YEAR - 1, name="研修WT", members=[member])
         factories.service_goal(team=old, goal="研修", result="済")
         assert service.copy_teams(world["ward"], YEAR) == 1
@@ -268,7 +277,7 @@ def test_copying_last_years_teams_brings_members_and_goals(app, world):
 
 def _sheet(path, rows, header=("部署名", "No", "場面", "目標", "実施結果")):
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]
     sheet.append(list(header))
     for row in rows:
         sheet.append(list(row))
@@ -311,8 +320,8 @@ def test_import_checks_the_department_written_above_the_section(app, world, tmp_
 def test_import_writes_a_good_sheet_and_replaces_the_named_sections(app, world, tmp_path):
     """Sections and a team named in the sheet get exactly its goals; others are untouched."""
     with app.app_context():
-        somu = db.session.get(factories.Section, world["somu"])
-        kumin = db.session.get(factories.Section, world["kumin"])
+        somu = db.session.get(Section, world["somu"])
+        kumin = db.session.get(Section, world["kumin"])
         factories.service_goal(section=somu, fiscal_year=YEAR, position=3, goal="消える")
         factories.service_goal(section=kumin, fiscal_year=YEAR, goal="残る")
         factories.working_team(fiscal_year=YEAR, name="研修ワーキングチーム")
@@ -392,7 +401,7 @@ def test_the_dry_run_lists_the_goals_it_would_replace_add_and_delete(app, runner
     """goals import --dry-run says the sheet replaces the named sections' goals and lists each
     goal it would replace, add and delete, without the word 取り込みました and writing nothing."""
     with app.app_context():
-        somu = db.session.get(factories.Section, world["somu"])
+        somu = db.session.get(Section, world["somu"])
         factories.service_goal(section=somu, fiscal_year=YEAR, position=1, goal="古い目標")
         factories.service_goal(section=somu, fiscal_year=YEAR, position=3, goal="消える目標")
         db.session.commit()

@@ -259,7 +259,7 @@ def test_a_roster_csv_past_the_row_limit_stops_with_the_line(app_ctx, tmp_path):
 
 def _xlsx(path: Path, rows: int) -> Path:
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.worksheets[0]
     sheet.append(["職員番号", "氏名", "メールアドレス", "区", "部", "課", "役割"])
     for n in range(1, rows):
         sheet.append(_roster_line(n).strip().split(","))

@@ -17,7 +17,7 @@ LOCK = ROOT / "requirements" / "constraints.txt"
 
 
 def _pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in LOCK.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)", line)
         if match:
@@ -27,7 +27,8 @@ def _pins() -> dict[str, str]:
 
 def _closure(requirements: list[str]) -> set[str]:
     """Every distribution these requirements install here, their extras followed."""
-    environment = default_environment()
+    # Every value of the marker environment is a str (its TypedDict says so field by field).
+    environment: dict[str, str] = {key: str(value) for key, value in default_environment().items()}
     visited: set[tuple[str, frozenset[str]]] = set()
     todo = [Requirement(r) for r in requirements]
     while todo:

@@ -25,7 +25,7 @@ needs_poppler = pytest.mark.skipif(
 
 
 @pytest.fixture
-def no_system_fonts(tmp_path) -> Path:
+def no_system_fonts(tmp_path: Path) -> Path:
     """A fontconfig configuration that knows no font at all: a machine without fonts-noto-cjk
     (nor any other font)."""
     empty = tmp_path / "no-fonts"
@@ -88,6 +88,7 @@ def test_a_pdf_export_has_japanese_text_with_no_japanese_font_on_the_machine(
     out = tmp_path / "table.pdf"
     done = _export(database_url, a_round, out, no_system_fonts)
     assert done.returncode == 0, done.stderr
+    assert PDFFONTS is not None and PDFTOTEXT is not None  # else skipped
     fonts = subprocess.run([PDFFONTS, str(out)], capture_output=True, text=True, check=True)
     assert "Kijun-Noto-Sans-JP" in fonts.stdout
     assert "CJK" not in fonts.stdout  # not the machine's fonts-noto-cjk

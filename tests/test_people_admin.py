@@ -83,8 +83,8 @@ def test_another_wards_person_is_a_404_and_nothing_changes(app, client, sign_in,
     assert client.post(f"/admin/people/{other}/password-link").status_code == 404
     assert client.post(f"/admin/people/{other}/sign-in", data={"blocked": "1"}).status_code == 404
     with app.app_context():
-        assert db.session.get(Person, other).grants == []
-        assert not db.session.get(Person, other).sign_in_blocked
+        assert db.session.get_one(Person, other).grants == []
+        assert not db.session.get_one(Person, other).sign_in_blocked
     assert _audit(app) == []
 
 
@@ -95,11 +95,11 @@ def test_granting_committee_for_my_ward_is_saved_and_logged(app, client, sign_in
     data = {"role": "committee", "ward": str(world["takatsu"]), "operation": "grant"}
     assert client.post(url, data=data).status_code == 302
     with app.app_context():
-        (grant,) = db.session.get(Person, world["staff"]).grants
+        (grant,) = db.session.get_one(Person, world["staff"]).grants
         assert (grant.role, grant.ward_id) == (GrantRole.COMMITTEE, world["takatsu"])
     assert client.post(url, data={**data, "operation": "revoke"}).status_code == 302
     with app.app_context():
-        assert db.session.get(Person, world["staff"]).grants == []
+        assert db.session.get_one(Person, world["staff"]).grants == []
     assert [(a, t, w) for a, t, w, _ in _audit(app)] == [
         ("grant.add", str(world["staff"]), world["takatsu"]),
         ("grant.revoke", str(world["staff"]), world["takatsu"]),
@@ -114,7 +114,7 @@ def test_a_ward_admin_cannot_grant_for_another_ward_or_the_city(app, client, sig
         response = client.post(url, data={"role": "admin", "ward": ward, "operation": "grant"})
         assert response.status_code == 400
     with app.app_context():
-        assert db.session.get(Person, world["staff"]).grants == []
+        assert db.session.get_one(Person, world["staff"]).grants == []
     assert _audit(app) == []
 
 
@@ -141,7 +141,7 @@ def test_the_password_link_is_shown_once_and_logged_without_the_token(
 def test_a_blocked_person_cannot_sign_in_by_password_or_session(app, client, sign_in, world):
     """Blocked: the right password fails, an existing session ends; allowing again works."""
     with app.app_context():
-        set_password(db.session.get(Person, world["staff"]), "correct horse battery")
+        set_password(db.session.get_one(Person, world["staff"]), "correct horse battery")
         db.session.commit()
     _as(app, sign_in, world, "admin")
     url = f"/admin/people/{world['staff']}/sign-in"

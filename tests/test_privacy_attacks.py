@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -45,7 +46,7 @@ def _groups(app: Flask, round_id: int) -> dict[str, str | None]:
         return {g.key: g.parent_key for g in results.groups}
 
 
-def _published(client: FlaskClient, round_id: int, groups: dict[str, str | None]) -> dict:
+def _published(client: FlaskClient, round_id: int, groups: dict[str, str | None]) -> dict[str, Any]:
     """Everything the API publishes about a round, group by group."""
     out = {}
     for key in groups:
@@ -55,13 +56,13 @@ def _published(client: FlaskClient, round_id: int, groups: dict[str, str | None]
     return out
 
 
-def _cells(body: dict) -> Iterator[tuple[tuple[str, str], dict]]:
+def _cells(body: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     for standard in body["standards"]:
         for role in ROLES:
             yield (standard["key"], role), standard["roles"][role]
 
 
-def _people(cell: dict) -> int | None:
+def _people(cell: dict[str, Any]) -> int | None:
     if cell["state"] == "hidden":
         return None
     return sum(cell[k] or 0 for k in ("complies", "not_complies", "not_applicable"))
@@ -127,8 +128,8 @@ def test_no_hidden_count_follows_from_the_published_ones(client, sign_in, world,
                 )
             relations.append(((key, "all", field), [(key, r, field) for r in ROLES]))
     for parent, kids in children.items():
-        for cell in [c for c in values if c[0] == parent]:
-            relations.append((cell, [(kid, *cell[1:]) for kid in kids]))
+        for slot in [c for c in values if isinstance(c, tuple) and c[0] == parent]:
+            relations.append((slot, [(kid, *slot[1:]) for kid in kids]))
     hidden = {cell for cell, value in values.items() if value is None}
     assert len(hidden) > 20  # the world has hidden cells at every level: the attack has targets
     # Published values are constants: an equation's unknowns must add up to a known number.
@@ -219,7 +220,7 @@ def test_one_more_submit_changes_nothing_anyone_can_read(app, client, sign_in, w
     submits; only the response counts move."""
     with app.app_context():
         catalogue = factories.catalogue("open-2026", fiscal_year=2026, standards=2)
-        section = db.session.get(Section, world.soumu_section_id)
+        section = db.session.get_one(Section, world.soumu_section_id)
         round_ = factories.round_(catalogue, title="受付中の点検", wards=[section.ward])
         chief = factories.person(section=section, role=Role.CHIEF, fiscal_year=2026)
         staff = [factories.person(section=section, fiscal_year=2026) for _ in range(6)]
@@ -252,7 +253,7 @@ def test_one_more_submit_changes_nothing_anyone_can_read(app, client, sign_in, w
     with app.app_context():
         from app.models import Person
 
-        person = db.session.get(Person, last_id)
+        person = db.session.get_one(Person, last_id)
         save_checklist(round_id, person, {"std-1": "no", "std-2": "no"}, submit=True)
         db.session.commit()
     assert everything() == before
@@ -300,7 +301,7 @@ def test_a_submit_racing_the_close_is_either_counted_or_refused(app, world):
 
     with app.app_context():
         catalogue = factories.catalogue("race-2026", fiscal_year=2026, standards=1)
-        section = db.session.get(Section, world.soumu_section_id)
+        section = db.session.get_one(Section, world.soumu_section_id)
         closes = datetime.now(UTC) + timedelta(seconds=30)
         round_ = factories.round_(catalogue, wards=[section.ward], closes_at=closes)
         late, later = (factories.person(section=section, fiscal_year=2026) for _ in range(2))
@@ -310,7 +311,7 @@ def test_a_submit_racing_the_close_is_either_counted_or_refused(app, world):
     with app.app_context():
         # The save in flight: answered before the close, not yet committed.
         save_checklist(
-            round_id, db.session.get(Person, late_id), {"std-1": "yes"}, submit=True,
+            round_id, db.session.get_one(Person, late_id), {"std-1": "yes"}, submit=True,
             now=closes - timedelta(seconds=1),
         )
         counter = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -333,8 +334,8 @@ def test_a_submit_racing_the_close_is_either_counted_or_refused(app, world):
         assert counted == 1
         with pytest.raises(RoundClosed):
             save_checklist(
-                round_id, db.session.get(Person, later_id), {"std-1": "yes"}, submit=True,
+                round_id, db.session.get_one(Person, later_id), {"std-1": "yes"}, submit=True,
                 now=closes - timedelta(seconds=1),
             )
         db.session.rollback()
-        assert db.session.get(Round, round_id).counted_at is not None
+        assert db.session.get_one(Round, round_id).counted_at is not None

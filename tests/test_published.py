@@ -57,8 +57,10 @@ def _takatsu_round() -> tuple[int, int]:
     """高津区's FY2025 round of takatsu-2025, closed, 5 staff and 5 chiefs all answering yes
     (a round with no round the year before)."""
     load_catalogues(ROOT / "surveys")
-    catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == "takatsu-2025"))
-    ward = db.session.scalar(sa.select(Ward).where(Ward.name == "高津区"))
+    catalogue = db.session.scalars(
+        sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
+    ).one()
+    ward = db.session.scalars(sa.select(Ward).where(Ward.name == "高津区")).one()
     round_ = factories.round_(
         catalogue, wards=[ward], opens_at=OPENS, closes_at=OPENS + timedelta(days=20)
     )
@@ -149,7 +151,7 @@ def test_imported_figures_never_enter_counts(app_ctx):
     factories.ward("宮前区")
     db.session.commit()
     both = compliance_trend(
-        [ward_id, db.session.scalar(sa.select(Ward.id).where(Ward.name == "宮前区"))],
+        [ward_id, db.session.scalars(sa.select(Ward.id).where(Ward.name == "宮前区")).one()],
         now=OPENS + timedelta(days=30),
     )
     assert 2024 not in both.fiscal_years
@@ -163,8 +165,8 @@ def test_a_previous_round_wins_over_an_imported_table(app_ctx):
     """Where last year has a round, its counted figures fill 前年度, not the import."""
     round_id, ward_id = _takatsu_round()
     _import_r6(ward_id)
-    old = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == "takatsu-2024"))
-    ward = db.session.get(Ward, ward_id)
+    old = db.session.scalars(sa.select(Catalogue).where(Catalogue.key == "takatsu-2024")).one()
+    ward = db.session.get_one(Ward, ward_id)
     factories.round_(old, wards=[ward], opens_at=OPENS - timedelta(days=365),
                      closes_at=OPENS - timedelta(days=345))
     db.session.commit()

@@ -85,6 +85,7 @@ def forwarder():
 
 
 def _through(fwd: Forwarder) -> str:
+    assert PG_URL is not None  # the forwarder fixture skips without PostgreSQL
     url = sa.engine.make_url(PG_URL).set(host="127.0.0.1", port=fwd.port)
     return url.render_as_string(hide_password=False)
 
@@ -142,6 +143,7 @@ def test_readyz_turns_503_while_postgresql_is_stopped_and_200_after(app, forward
 
 def test_readyz_turns_503_while_the_read_replica_is_down(app, forwarder):
     """With REPORTS_DATABASE_URL set, /readyz is 503 while the replica cannot be reached."""
+    assert PG_URL is not None  # the forwarder fixture skips without PostgreSQL
     client = _app(PG_URL, REPORTS_DATABASE_URL=_through(forwarder)).test_client()
     assert client.get("/readyz").get_data(as_text=True) == "database: ok\nreplica: ok\n"
     forwarder.stop()

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def _takatsu_chief() -> tuple[int, int, Catalogue]:
     """An open FY2025 round of takatsu-2025 and the chief of a 庁舎管理担当課 in 高津区."""
     load_catalogues(ROOT / "surveys")
-    catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == "takatsu-2025"))
-    ward = db.session.scalar(sa.select(Ward).where(Ward.name == "高津区"))
+    catalogue = db.session.scalars(
+        sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
+    ).one()
+    ward = db.session.scalars(sa.select(Ward).where(Ward.name == "高津区")).one()
     section = factories.section("総務課", kinds=("庁舎管理担当課", "研修担当課"))
     chief = factories.person(section=section, role=Role.CHIEF)
     round_ = factories.round_(catalogue, wards=[ward])

@@ -147,7 +147,7 @@ def test_a_round_not_counted_on_the_replica_is_counted_on_the_primary(reports_ap
     replica.dispose()
     with reports_app.app_context():
         # On the primary too, as at a close that nobody has read yet.
-        discard_counts(db.session.get(Round, world.miyamae_round_id))
+        discard_counts(db.session.get_one(Round, world.miyamae_round_id))
         db.session.commit()
     client = _client_as(reports_app, world.city_committee)
     response = client.get(f"/api/v1/rounds/{world.miyamae_round_id}/compliance")

@@ -108,7 +108,7 @@ def test_a_chief_on_another_wards_committee_still_sees_their_own_sheet(
     with app.app_context():
         from app.models import Person
 
-        chief = db.session.get(Person, data["chiefs"]["S2"])
+        chief = db.session.get_one(Person, data["chiefs"]["S2"])
         ward = factories.ward("宮前区")
         chief.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=ward.id))
         db.session.commit()

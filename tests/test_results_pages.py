@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -40,14 +41,16 @@ def _table_rows(html: str) -> dict[str, list[str]]:
     table = html.split('id="compliance-table"', 1)[1].split("</table>", 1)[0]
     rows = {}
     for row in re.findall(r"<tr id=\"row-[^\"]+\">(.*?)</tr>", table, re.S):
-        head = re.search(r"<th scope=\"row\"[^>]*>(.*?)</th>", row).group(1)
+        found = re.search(r"<th scope=\"row\"[^>]*>(.*?)</th>", row)
+        assert found is not None
+        head = found.group(1)
         cells = re.findall(r"<td class=\"num[^\"]*\">(.*?)</td>", row, re.S)
         rows[head] = [re.sub(r"<span class=\"visually-hidden\">.*?</span>|<[^>]+>", "", c)
                       for c in cells]
     return rows
 
 
-def _charts(html: str) -> dict[str, dict]:
+def _charts(html: str) -> dict[str, dict[str, Any]]:
     return {
         m.group(1): json.loads(m.group(2))
         for m in re.finditer(
@@ -241,8 +244,8 @@ def test_round_page_queries_do_not_grow_with_people(app, client, sign_in, world)
             from app.models import Round, Section
             from app.services.tally import discard_counts
 
-            round_ = db.session.get(Round, world.round_id)
-            section = db.session.scalar(sa.select(Section).where(Section.name == "区民課"))
+            round_ = db.session.get_one(Round, world.round_id)
+            section = db.session.scalars(sa.select(Section).where(Section.name == "区民課")).one()
             for _ in range(people):
                 person = factories.person(section=section, fiscal_year=2025)
                 factories.response(round_, person, {"std-1": "yes", "std-2": "no"}, section=section)

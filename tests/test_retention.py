@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -69,10 +70,10 @@ def _answer(round_, person, section, values, role=Role.STAFF, comment=None):
             sa.select(Answer).where(Answer.response_id == response.id)
         ):
             answer.comment = comment
-        for answer in db.session.scalars(
+        for section_answer in db.session.scalars(
             sa.select(SectionAnswer).where(SectionAnswer.response_id == response.id)
         ):
-            answer.comment = comment
+            section_answer.comment = comment
     db.session.add(
         MailLedger(round_id=round_.id, person_id=person.id, kind="opened", state=MailState.SENT)
     )
@@ -178,7 +179,7 @@ def _xlsx_values(data: bytes) -> dict[str, list[tuple[object, ...]]]:
 def _published(app: Flask, client: FlaskClient, runner: FlaskCliRunner, tmp_path, world):
     """Everything published about every closed round: for each of its groups the API JSON and
     the CSV downloads, the xlsx cells, the command's exports, and the trend."""
-    out: dict[object, object] = {}
+    out: dict[object, Any] = {}
     for round_id in world.round_ids:
         with app.app_context():
             groups = [g.key for g in round_results(round_id).groups]
@@ -312,7 +313,7 @@ def test_the_purged_peoples_personal_data_is_gone_and_the_others_are_untouched(
         assert db.session.scalar(
             sa.select(sa.func.count()).select_from(Assignment)
         ) == assignments
-        assert db.session.get(ServiceGoal, world.goal).updated_by_id in world.leavers
+        assert db.session.get_one(ServiceGoal, world.goal).updated_by_id in world.leavers
         now_kept = {
             p.id: (p.employee_id, p.name, p.email, p.password_hash)
             for p in db.session.scalars(
@@ -381,8 +382,9 @@ def test_a_purge_is_in_the_audit_log_with_its_counts_and_no_names(app, runner, w
     with app.app_context():
         rows = db.session.scalars(sa.select(AuditEvent)).all()
     assert [r.action for r in rows] == ["retention.purge"]
-    assert '"people":' in rows[0].after and rows[0].target_id == str(Y - 1)
-    assert not any(name in rows[0].after for name in names if name != "削除済み")
+    after = rows[0].after
+    assert after is not None and '"people":' in after and rows[0].target_id == str(Y - 1)
+    assert not any(name in after for name in names if name != "削除済み")
 
 
 def test_a_second_purge_finds_nothing(app, runner, world):
@@ -416,8 +418,8 @@ def test_a_round_the_leavers_answered_that_is_still_open_refuses_the_purge(app, 
     with app.app_context():
         catalogue = factories.catalogue("r-open", fiscal_year=Y, standards=1)
         round_ = factories.round_(catalogue, title="まだ受付中の点検", fiscal_year=Y)
-        leaver = db.session.get(Person, world.leavers[0])
-        section = db.session.get(Response, 1).section
+        leaver = db.session.get_one(Person, world.leavers[0])
+        section = db.session.get_one(Response, 1).section
         factories.response(round_, leaver, {"std-1": "yes"}, section=section)
         db.session.commit()
     before = _everything(app)
@@ -431,7 +433,7 @@ def test_an_open_round_of_a_year_before_the_cut_off_refuses_the_purge(app, runne
     """A round of a year before the cut-off that has not closed (its roster is the leavers')
     refuses the purge too, dry run included."""
     with app.app_context():
-        round_ = db.session.get(Round, world.round_ids[0])
+        round_ = db.session.get_one(Round, world.round_ids[0])
         round_.closes_at = datetime.now(UTC) + timedelta(days=1)
         db.session.commit()
     result = runner.invoke(
@@ -463,7 +465,7 @@ def test_the_purge_runs_the_same_statements_for_many_people_as_for_few(app, worl
         count_closed_rounds()
         db.session.commit()
         few = statements()
-        section = db.session.get(Response, 1).section
+        section = db.session.get_one(Response, 1).section
         for _ in range(30):
             factories.person(section=section, fiscal_year=Y - 3)
         db.session.commit()
@@ -480,7 +482,7 @@ def test_a_round_whose_answers_were_purged_cannot_be_reopened(app, runner, world
     assert result.exit_code == 0, result.output
     later = datetime.now(UTC) + timedelta(days=7)
     with app.app_context():
-        old, last = (db.session.get(Round, i) for i in world.round_ids)
+        old, last = (db.session.get_one(Round, i) for i in world.round_ids)
         with pytest.raises(RoundError, match="保存期間"):
             update_round(old, old.catalogue.key, ["高津区"], old.opens_at, later)
         db.session.rollback()

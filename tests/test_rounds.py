@@ -50,8 +50,8 @@ def catalogues(app_ctx):
     db.session.commit()
 
 
-def _tokyo(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TOKYO)  # type: ignore[misc]
+def _tokyo(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TOKYO)
 
 
 def test_create_round_fiscal_year_and_default_title(catalogues):

@@ -99,7 +99,7 @@ def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> Respo
         )
         return render_template("results/error.html", message=message), 503
     return send_file(
-        BytesIO(cast(bytes, data)),
+        BytesIO(data),
         mimetype=MEDIA_TYPES[fmt],
         as_attachment=True,
         download_name=filename,
