@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _mypy() -> dict[str, Any]:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    config: dict[str, Any] = pyproject["tool"]["mypy"]
+    return config
 
 
 def test_ci_runs_mypy_bare_so_that_pyproject_decides():
