@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from app.cli_help import N_, Command, Group
 
 if TYPE_CHECKING:
+    from app.services.catalogues import LoadResult
     from app.services.compliance import RoundResults
     from reports.table import ComplianceTable
 
@@ -50,6 +51,7 @@ def catalogue_load_command(path: Path) -> None:
             click.echo(message, err=True)
         click.echo(f"エラーが {len(exc.errors)} 件あります。何も書き込んでいません。", err=True)
         raise click.exceptions.Exit(1) from exc
+    _log_catalogue_load(results, path)
     db.session.commit()
     width = max(len(r.key) for r in results)
     for r in results:
@@ -58,6 +60,37 @@ def catalogue_load_command(path: Path) -> None:
             detail = f"（追加 {r.added}・変更 {r.changed}・削除 {r.removed}）"
         status = LOAD_STATUS.get(r.status, r.status)
         click.echo(f"{status}  {r.key:<{width}}  基準 {r.count} 件{detail}")
+
+
+def _log_catalogue_load(results: list[LoadResult], path: Path) -> None:
+    """One audit row per catalogue the command added or changed (actor: the command line)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import Catalogue
+    from app.services import audit
+
+    changed = {r.key: r for r in results if r.status != "unchanged"}
+    if not changed:
+        return
+    rows = db.session.scalars(sa.select(Catalogue).where(Catalogue.key.in_(list(changed))))
+    for catalogue in rows:
+        r = changed[catalogue.key]
+        audit.record(
+            "catalogue.create" if r.status == "added" else "catalogue.update",
+            actor=None,
+            target_type="catalogue",
+            target_id=catalogue.key,
+            after={
+                "source": str(path),
+                "fiscal_year": catalogue.fiscal_year,
+                "standards": r.count,
+                "added": r.added,
+                "changed": r.changed,
+                "removed": r.removed,
+            },
+            ward_id=catalogue.ward_id,
+        )
 
 
 @catalogue_cli.command(
@@ -211,6 +244,11 @@ round_cli = Group("round", help=N_("調査（回）の作成と一覧。"))
     help=N_("まだ提出していない人へお知らせを送る日。締め切りの何日前かをカンマで区切る"
     "（省略時 7,3,1。\"\" なら送らない）。"),
 )
+@click.option(
+    "--confirm-year",
+    is_flag=True,
+    help=N_("調査の年度とカタログの年度が違っても作る（違うときは、これがないと作らない）。"),
+)
 def round_create_command(
     catalogue_key: str,
     wards: tuple[str, ...],
@@ -218,6 +256,7 @@ def round_create_command(
     closes: str,
     title: str | None,
     reminder_days: str | None,
+    confirm_year: bool,
 ) -> None:
     """Open a catalogue for a period in one or more wards and print the new round's id.
 
@@ -229,8 +268,11 @@ def round_create_command(
     printed. Errors go to stderr, nothing is written and the exit status is 1.
     """
     from app.extensions import db
+    from app.admin.routes import round_values
+    from app.services import audit
     from app.services.rounds import (
         RoundError,
+        catalogue_year_mismatch,
         create_round,
         parse_datetime,
         parse_reminder_days,
@@ -250,6 +292,13 @@ def round_create_command(
             days = parse_reminder_days(reminder_days)
         except ValueError as exc:
             errors.append(str(exc))
+    if not errors and not confirm_year:
+        mismatch = catalogue_year_mismatch(catalogue_key, times[0])
+        if mismatch:
+            errors.append(
+                f"{mismatch}このまま作るときは --confirm-year を付けてください"
+                "（新しい年度の基準を使うなら、先にそのカタログを公開してください）。"
+            )
     if not errors:
         try:
             round_ = create_round(
@@ -263,6 +312,15 @@ def round_create_command(
             click.echo(message, err=True)
         click.echo("調査は作成していません。", err=True)
         raise click.exceptions.Exit(1)
+    after = round_values(round_)
+    audit.record(
+        "round.create",
+        actor=None,  # the command line
+        target_type="round",
+        target_id=round_.id,
+        after={**after, "source": "cli"},
+        ward_id=audit.single_ward(after["ward_ids"]),
+    )
     db.session.commit()
     if round_.catalogue.fiscal_year != round_.fiscal_year:
         click.echo(

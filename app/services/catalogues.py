@@ -968,19 +968,21 @@ def load_catalogues(path: str | Path) -> list[LoadResult]:
 
 
 def public_catalogues() -> list[Catalogue]:
-    """Every loaded catalogue, newest year first (the public home page)."""
+    """Every published catalogue, newest year first (the public home page; drafts are not)."""
     return list(
         db.session.scalars(
-            sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+            sa.select(Catalogue)
+            .where(Catalogue.published_at.is_not(None))
+            .order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
         )
     )
 
 
 def catalogue_with_standards(key: str) -> tuple[Catalogue, list[Standard]] | None:
     """A catalogue and its standards in order with their section kinds (two queries), or
-    None when no catalogue has that key."""
+    None when no published catalogue has that key."""
     found = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == key))
-    if found is None:
+    if found is None or found.published_at is None:
         return None
     standards = db.session.scalars(
         sa.select(Standard)

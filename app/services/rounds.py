@@ -274,6 +274,13 @@ def _checked(
                 key=catalogue_key,
             )
         )
+    elif catalogue.published_at is None:
+        errors.append(
+            _(
+                "カタログ「%(key)s」は下書きです。公開してから調査に使ってください。",
+                key=catalogue_key,
+            )
+        )
 
     names = list(dict.fromkeys(name.strip() for name in ward_names if name.strip()))
     wards: list[Ward] = []
