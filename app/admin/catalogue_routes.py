@@ -101,9 +101,7 @@ def catalogue_next(key: str) -> ResponseReturnValue:
 def catalogue(key: str) -> str:
     """Admin: a catalogue's standards, with what may be done to each."""
     found = _catalogue(key)
-    return render_template(
-        "admin/catalogue.html", catalogue=found, retire_form=ConfirmForm()
-    )
+    return render_template("admin/catalogue.html", catalogue=found)
 
 
 def _standard_page(
