@@ -267,8 +267,8 @@ def round_create_command(
     line, the id alone. Unreadable times are reported first; otherwise every problem found is
     printed. Errors go to stderr, nothing is written and the exit status is 1.
     """
-    from app.extensions import db
     from app.admin.routes import round_values
+    from app.extensions import db
     from app.services import audit
     from app.services.rounds import (
         RoundError,

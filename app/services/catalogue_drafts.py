@@ -35,6 +35,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import (
+    SECTION_KINDS,
     Audience,
     Catalogue,
     Section,
@@ -456,8 +457,9 @@ def renumber(catalogue: Catalogue, numbers: Mapping[str, int]) -> list[tuple[str
     bad = [n for n in numbers.values() if not 1 <= n <= NUMBER_MAX]
     if bad:
         raise DraftError(_("番号は 1 から %(max)s までにしてください。", max=NUMBER_MAX))
-    moved = [(s.key, s.number, numbers[s.key]) for s in specs if numbers.get(s.key, s.number) != s.number]
     renumbered = [replace(s, number=numbers.get(s.key, s.number)) for s in specs]
+    moved = [(old.key, old.number, new.number) for old, new in zip(specs, renumbered, strict=True)
+             if old.number != new.number]
     _write(catalogue, _by_number(renumbered))
     return moved
 
@@ -522,7 +524,7 @@ def preview_viewers(catalogue: Catalogue) -> list[Viewer]:
     first: dict[str, tuple[int, str]] = {}
     for kind, section_id, name in rows:
         first.setdefault(kind, (section_id, name))
-    for kind in catalogues.SECTION_KINDS:
+    for kind in SECTION_KINDS:
         section_id, name = first.get(kind, (None, None))  # type: ignore[assignment]
         viewers.append(Viewer(f"{CHIEF}:{kind}", True, kind, name, section_id))
     return viewers
