@@ -142,7 +142,8 @@ def test_the_ward_edits_its_own_standards_but_not_the_citys(app, client, takatsu
 
 def test_a_new_standard_gets_a_new_key_and_a_section_audience(app, client, takatsu_admin):
     """A standard added as 課として for 庁舎管理担当課 gets a key no catalogue used and is
-    ward-specific; section kinds on an 'everyone' standard are refused."""
+    ward-specific, the next one another key; section kinds on an 'everyone' standard are
+    refused."""
     _draft(client)
     response = client.post(
         "/admin/catalogues/takatsu-2026/standards/new",
@@ -156,11 +157,15 @@ def test_a_new_standard_gets_a_new_key_and_a_section_audience(app, client, takat
     )
     assert refused.status_code == 400
     assert "課として" in refused.get_data(as_text=True)
+    second = client.post("/admin/catalogues/takatsu-2026/standards/new",
+                         data=_standard_form(number="35"))
+    assert second.status_code == 302
     with app.app_context():
+        assert _standards("takatsu-2026")["takatsu-2026-2"].number == 35
         added = _standards("takatsu-2026")["takatsu-2026-1"]
         assert (added.number, added.ward_specific, str(added.audience)) == (34, True, "section")
         assert [k.name for k in added.section_kinds] == ["庁舎管理担当課"]
-        assert [s.number for s in _catalogue("takatsu-2026").standards][-1] == 34
+        assert [s.number for s in _catalogue("takatsu-2026").standards][-2:] == [34, 35]
 
 
 def test_every_rule_of_catalogue_load_applies(app, client, takatsu_admin):

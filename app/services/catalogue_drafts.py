@@ -437,8 +437,10 @@ def update_standard(
 
 
 def retire_standard(catalogue: Catalogue, key: str) -> StandardSpec:
-    """Take a ward standard out of the catalogue (its key stays free for no other standard:
-    new keys are never reused). Refused for a city standard and for one with answers."""
+    """Take a ward standard out of the catalogue. Refused for a city standard and for one
+    with answers. Its key is given again only if no catalogue has it any more (a standard
+    that was only ever in this draft): a key that another year's catalogue holds is never
+    reused."""
     specs = _specs(catalogue)
     index = _find(specs, key)
     retired = specs.pop(index)
