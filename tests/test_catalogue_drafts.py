@@ -169,8 +169,8 @@ def test_a_new_standard_gets_a_new_key_and_a_section_audience(app, client, takat
 
 
 def test_every_rule_of_catalogue_load_applies(app, client, takatsu_admin):
-    """A number already taken, an unknown scene and a too long text are refused with the
-    loader's messages, nothing is written and no page fails."""
+    """A number already taken is refused with the loader's message, an unknown scene, a too
+    long text and a duplicate renumbering too; nothing is written and no page fails."""
     _draft(client)
     taken = client.post("/admin/catalogues/takatsu-2026/standards/new",
                         data=_standard_form(number="31"))
@@ -381,3 +381,42 @@ def test_catalogue_load_and_round_create_on_the_command_line_are_logged(app, run
         events = _actions()
         assert len([e for e in events if e[0] == "catalogue.create"]) == 4
         assert events[-1] == ("round.create", created.stdout.splitlines()[-1], None)
+
+
+def test_bad_input_is_a_clear_400_never_a_500(app, client, takatsu_admin):
+    """Unreadable numbers, unknown choices, a bad key or title and unknown standards answer
+    400 or 404 with a Japanese message; nothing is written."""
+    _draft(client)
+    base = "/admin/catalogues/takatsu-2026"
+    with app.app_context():
+        events = len(_actions())
+    for data, message in (
+        (_standard_form(number="abc"), "番号は 1 から 999 までの数で"),
+        (_standard_form(number="0"), "番号は 1 から 999 までの数で"),
+        (_standard_form(number=""), "番号を数字で入れてください"),
+        (_standard_form(scene="廊下"), "場面を選んでください"),
+        (_standard_form(text="   "), "基準の文"),
+        (_standard_form(audience="chief"), "だれが答えるか"),
+        (_standard_form(audience="section", section_kinds=["倉庫課"]), "課の種類は一覧から"),
+    ):
+        response = client.post(f"{base}/standards/new", data=data)
+        assert response.status_code == 400, data
+        assert message in response.get_data(as_text=True), data
+    bad_key = client.post("/admin/catalogues/takatsu-2025/next",
+                          data={"key": "Takatsu 2026!", "title": "令和8年度"})
+    assert bad_key.status_code == 400
+    assert "英小文字・数字・ハイフン" in bad_key.get_data(as_text=True)
+    taken = client.post("/admin/catalogues/takatsu-2025/next",
+                        data={"key": "takatsu-2026", "title": "令和8年度"})
+    assert taken.status_code == 400 and "すでにあります" in taken.get_data(as_text=True)
+    long_title = client.post("/admin/catalogues/takatsu-2025/next",
+                             data={"key": "takatsu-2027", "title": "長" * 201})
+    assert long_title.status_code == 400
+    assert client.get(f"{base}/standards/no-such-standard").status_code == 404
+    assert client.get("/admin/catalogues/no-such-catalogue").status_code == 404
+    numbers = client.post(f"{base}/numbers", data={"n-notice-media": "１"})
+    assert numbers.status_code == 400
+    assert client.get(f"{base}/preview?as=nobody").status_code == 200
+    with app.app_context():
+        assert len(_actions()) == events
+        assert len(_catalogue("takatsu-2026").standards) == 31

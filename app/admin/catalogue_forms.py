@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    IntegerField,
     RadioField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.models import SCENES, SECTION_KINDS
@@ -53,13 +53,10 @@ class NextYearForm(FlaskForm):
 class StandardForm(FlaskForm):
     """One standard: number, text, scene, audience and, for a section standard, its kinds."""
 
-    number = IntegerField(
+    # A StringField read by validate_number: IntegerField's own refusal is a terse message.
+    number = StringField(
         _l("番号（No.）"),
-        validators=[
-            InputRequired(message=_l("番号を数字で入れてください。")),
-            NumberRange(min=1, max=NUMBER_MAX,
-                        message=_l("番号は 1 から %(max)s までにしてください。", max=NUMBER_MAX)),
-        ],
+        validators=[InputRequired(message=_l("番号を数字で入れてください。"))],
     )
     text = TextAreaField(
         _l("基準の文"),
@@ -70,25 +67,46 @@ class StandardForm(FlaskForm):
                    message=_l("基準の文は %(max)s 文字までにしてください。", max=TEXT_MAX_LENGTH)),
         ],
     )
+    # validate_choice=False: the choices are checked below, with messages that say what to do.
     scene = RadioField(
         _l("場面"),
         choices=[SelectChoice(s, s) for s in SCENES],
         validators=[InputRequired(message=_l("場面を選んでください。"))],
+        validate_choice=False,
     )
     audience = RadioField(
         _l("だれが答えるか"),
         choices=AUDIENCE_CHOICES,
         default="everyone",
         validators=[InputRequired(message=_l("だれが答えるかを選んでください。"))],
+        validate_choice=False,
     )
     section_kinds = SelectMultipleField(
         _l("課の種類（課として答える基準だけ。選ばなければ全部の課）"),
         choices=[SelectChoice(k, k) for k in SECTION_KINDS],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
+        validate_choice=False,
     )
 
+    def validate_number(self, field: Any) -> None:
+        text = unicodedata.normalize("NFKC", field.data or "").strip()
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= NUMBER_MAX:
+            raise ValidationError(
+                _l("番号は 1 から %(max)s までの数で入れてください。", max=NUMBER_MAX)
+            )
+
+    def validate_scene(self, field: Any) -> None:
+        if field.data not in SCENES:
+            raise ValidationError(_l("場面を選んでください。"))
+
+    def validate_audience(self, field: Any) -> None:
+        if field.data not in {c.value for c in AUDIENCE_CHOICES}:
+            raise ValidationError(_l("だれが答えるかを選んでください。"))
+
     def validate_section_kinds(self, field: Any) -> None:
+        if any(kind not in SECTION_KINDS for kind in field.data or ()):
+            raise ValidationError(_l("課の種類は一覧から選んでください。"))
         if field.data and self.audience.data != "section":
             raise ValidationError(
                 _l("課の種類は「課として」答える基準にだけ選べます（全員が答える基準には選べません）。")
@@ -96,7 +114,7 @@ class StandardForm(FlaskForm):
 
     def change(self) -> StandardChange:
         return StandardChange(
-            number=int(self.number.data or 0),
+            number=int(unicodedata.normalize("NFKC", self.number.data or "0").strip()),
             text=(self.text.data or "").strip(),
             scene=self.scene.data or "",
             audience=self.audience.data or "",
