@@ -39,6 +39,7 @@ from app.models import (
     YearPlan,
     utcnow,
 )
+from app.services import tabular
 from app.services.errors import DomainError
 
 MAX_GOALS = 3
@@ -801,24 +802,19 @@ def read_goal_sheet(path: Path) -> list[GoalRow]:
     """Read a goal sheet (.xlsx, first sheet; or .csv) with the columns 部署名, No, 場面, 目標 and
     実施結果 (optional). ``GoalsError`` when the file or its header cannot be read; each line's
     own problems travel with the line, so that ``import_goals`` names every bad line at once."""
-    from app.services.roster import RosterError, _csv_lines, _xlsx_lines
-
     suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise GoalsError(
+            [
+                _(
+                    "ファイルの形式が違います: %(name)s（.xlsx または .csv にしてください）",
+                    name=path.name,
+                )
+            ]
+        )
     try:
-        if suffix == ".xlsx":
-            table = _xlsx_lines(path)
-        elif suffix == ".csv":
-            table = _csv_lines(path)
-        else:
-            raise GoalsError(
-                [
-                    _(
-                        "ファイルの形式が違います: %(name)s（.xlsx または .csv にしてください）",
-                        name=path.name,
-                    )
-                ]
-            )
-    except RosterError as error:
+        table = tabular.read_xlsx(path) if suffix == ".xlsx" else tabular.read_csv(path)
+    except tabular.TabularError as error:
         raise GoalsError(error.errors) from error
     return _parse_sheet(table)
 

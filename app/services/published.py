@@ -34,9 +34,10 @@ from app.models import (
     Standard,
     Ward,
 )
+from app.services import tabular
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
-from reports.published import PublishedCell, PublishedFile, read_published
+from reports.published import PublishedCell, PublishedFile, parse_csv, parse_sheet
 
 MAX_FILE_BYTES = 1024 * 1024  # a table of forty standards is a few kilobytes
 
@@ -110,6 +111,18 @@ def year_catalogue(ward_id: int, fiscal_year: int) -> Catalogue | None:
     ).first()
 
 
+def read_table(data: bytes, filename: str) -> PublishedFile:
+    """A published table's CSV or xlsx (by its name's ending, or the zip signature of an xlsx
+    however named), read by ``app.services.tabular``: the 「遵守率」 sheet of a workbook (else
+    its first), its cells as stored. PublishedImportError when the file cannot be read."""
+    try:
+        if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+            return parse_sheet(tabular.read_xlsx_values(data, name=filename, sheet="遵守率"))
+        return parse_csv(tabular.read_csv(data))
+    except tabular.TabularError as error:
+        raise PublishedImportError(error.errors) from error
+
+
 def _problem_message(code: str, line: int, detail: str) -> str:
     if code == "no_header":
         return _(
@@ -145,7 +158,7 @@ def preview_import(
             [_("%(year)sのカタログがありません。先にその年度の基準を読み込んでください。",
                year=year)]
         )
-    parsed: PublishedFile = read_published(data, filename)
+    parsed = read_table(data, filename)
     if parsed.unreadable:
         raise PublishedImportError(
             [_problem_message(p.code, p.line, p.detail)

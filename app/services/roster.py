@@ -15,24 +15,17 @@ As every service here, it never commits: the caller commits, or rolls back on ``
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
-import warnings
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, has_app_context
-from flask_babel import gettext as _
 
-from app.config import Defaults
 from app.extensions import db
 from app.models import (
     SECTION_KINDS,
@@ -47,6 +40,7 @@ from app.models import (
     Ward,
     section_kind_link,
 )
+from app.services import tabular
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
 
@@ -240,201 +234,15 @@ def read_roster(path: Path) -> list[RosterRow]:
     that one run reports everything there is to fix.
     """
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        table = _csv_lines(path)
-    elif suffix == ".xlsx":
-        table = _xlsx_lines(path)
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise RosterError(
             [f"ファイルの形式が違います: {path.name}（.csv または .xlsx のファイルにしてください）"]
         )
+    try:
+        table = tabular.read_csv(path) if suffix == ".csv" else tabular.read_xlsx(path)
+    except tabular.TabularError as error:
+        raise RosterError(error.errors) from error
     return _parse(table)
-
-
-@dataclass(frozen=True)
-class SheetLimits:
-    """How much of a roster or goal sheet is read: the file's bytes, its lines (the header
-    included) and, for .xlsx, its parts unpacked. Settings ``IMPORT_MAX_*`` (docs/deploy.md)."""
-
-    max_bytes: int = Defaults.IMPORT_MAX_BYTES
-    max_rows: int = Defaults.IMPORT_MAX_ROWS
-    max_unpacked_bytes: int = Defaults.IMPORT_MAX_UNPACKED_BYTES
-
-    @classmethod
-    def current(cls) -> SheetLimits:
-        """The app's settings, or the defaults outside an app."""
-        if not has_app_context():
-            return cls()
-        config = current_app.config
-        return cls(
-            int(config.get("IMPORT_MAX_BYTES", cls.max_bytes)),
-            int(config.get("IMPORT_MAX_ROWS", cls.max_rows)),
-            int(config.get("IMPORT_MAX_UNPACKED_BYTES", cls.max_unpacked_bytes)),
-        )
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def _check_size(path: Path, limits: SheetLimits) -> None:
-    """RosterError when the file cannot be opened or is larger than ``max_bytes``."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-    if size > limits.max_bytes:
-        raise RosterError(
-            [
-                _(
-                    "ファイルが大きすぎます（%(size)s）。%(max)s までにしてください。",
-                    size=_megabytes(size),
-                    max=_megabytes(limits.max_bytes),
-                )
-            ]
-        )
-
-
-def _too_many_rows(line: int, limits: SheetLimits) -> RosterError:
-    return RosterError(
-        [
-            _(
-                "%(line)s行目: 行が多すぎます。見出しを含めて %(max)s 行までにしてください"
-                "（ここで読むのをやめました）。",
-                line=line,
-                max=limits.max_rows,
-            )
-        ]
-    )
-
-
-# Python's cp932 decodes the single bytes 0x80, 0xA0 and 0xFD-0xFF, which no Shift_JIS text
-# contains (a UTF-16 file starts with 0xFF 0xFE), to these characters.
-_NOT_SHIFT_JIS = frozenset("\x80\uf8f0\uf8f1\uf8f2\uf8f3")
-_UNREADABLE_ENCODING = (
-    "文字コードを読み取れません。CSV は UTF-8 または Shift_JIS（cp932）で保存してください。"
-)
-
-
-class _NotThisEncoding(Exception):
-    """The file is not in the encoding being tried."""
-
-
-def _csv_lines(path: Path, limits: SheetLimits | None = None) -> list[tuple[int, list[str]]]:
-    """(line number where the record starts, cells) for each CSV record.
-
-    UTF-8 (a BOM is dropped) if the file is valid UTF-8, else Shift_JIS (cp932). Read a record
-    at a time, stopping at the first line past ``max_rows``; a NUL character (a UTF-16 or
-    binary file) is refused with its line number.
-    """
-    limits = limits or SheetLimits.current()
-    _check_size(path, limits)
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return _csv_records(path, encoding, limits)
-        except _NotThisEncoding:
-            continue
-    raise RosterError([_UNREADABLE_ENCODING])
-
-
-def _csv_records(path: Path, encoding: str, limits: SheetLimits) -> list[tuple[int, list[str]]]:
-    out: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        with path.open(encoding=encoding, newline="") as stream:
-            reader = csv.reader(stream)
-            for cells in reader:
-                if len(out) >= limits.max_rows:
-                    raise _too_many_rows(start, limits)
-                if any("\x00" in cell for cell in cells):
-                    raise RosterError(
-                        [
-                            _(
-                                "%(line)s行目: 使えない文字（NUL）が入っています。CSV は "
-                                "UTF-8 または Shift_JIS（cp932）のテキストで保存してください"
-                                "（UTF-16 の「Unicode テキスト」は読めません）。",
-                                line=start,
-                            )
-                        ]
-                    )
-                if encoding == "cp932" and any(not _NOT_SHIFT_JIS.isdisjoint(c) for c in cells):
-                    raise _NotThisEncoding
-                out.append((start, cells))
-                start = reader.line_num + 1
-    except UnicodeDecodeError as exc:
-        raise _NotThisEncoding from exc
-    except OSError as exc:
-        raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-    except csv.Error as exc:
-        raise RosterError([f"{start}行目: CSV として読めません（{exc}）"]) from exc
-    return out
-
-
-def _check_unpacked_size(path: Path, limits: SheetLimits) -> None:
-    """RosterError when the parts of an .xlsx (a zip) add up to more than
-    ``max_unpacked_bytes`` once unpacked: read from the zip's directory before anything is
-    unpacked (a small file can unpack to gigabytes; Python's zip reader stops at the sizes the
-    directory states, so they bound what opening it can cost)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except OSError as exc:
-        raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-    except zipfile.BadZipFile as exc:
-        raise RosterError([f"Excel（.xlsx）のファイルとして読めません: {path.name}"]) from exc
-    if unpacked > limits.max_unpacked_bytes:
-        raise RosterError(
-            [
-                _(
-                    "Excel のファイルが大きすぎます（展開すると %(size)s）。%(max)s までに"
-                    "してください（行を減らすか、ファイルを分けてください）。",
-                    size=_megabytes(unpacked),
-                    max=_megabytes(limits.max_unpacked_bytes),
-                )
-            ]
-        )
-
-
-def _xlsx_lines(path: Path, limits: SheetLimits | None = None) -> list[tuple[int, list[str]]]:
-    """(row number, cells as text) for each row of the workbook's first sheet, read as a
-    stream (openpyxl's read-only mode) after the size checks, stopping past ``max_rows``."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    limits = limits or SheetLimits.current()
-    _check_size(path, limits)
-    _check_unpacked_size(path, limits)
-    out: list[tuple[int, list[str]]] = []
-    with warnings.catch_warnings():
-        # openpyxl warns about workbook features it does not read (data validation, styles...).
-        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except OSError as exc:
-            raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
-            raise RosterError([f"Excel（.xlsx）のファイルとして読めません: {path.name}"]) from exc
-        try:
-            sheet = workbook.worksheets[0]
-            sheet.reset_dimensions()  # some writers record wrong sheet dimensions
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if number > limits.max_rows:
-                    raise _too_many_rows(number, limits)
-                out.append((number, [_cell_text(v) for v in values]))
-        finally:
-            workbook.close()
-    return out
-
-
-def _cell_text(value: object) -> str:
-    """An Excel cell as the text a person would read in it (12345.0 -> "12345")."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
 
 
 def _header_key(cell: str) -> str:
