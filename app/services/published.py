@@ -164,13 +164,7 @@ def preview_import(
             [_problem_message(p.code, p.line, p.detail)
              for p in parsed.problems if p.code in ("no_header", "bad_rate")]
         )
-    wanted = fiscal_year_label(fiscal_year)
-    index = next((i for i, g in enumerate(parsed.groups) if g.startswith(wanted)), None)
-    if index is None:
-        raise PublishedImportError([
-            _("この表には%(year)sの列がありません（列: %(groups)s）。",
-              year=year, groups="、".join(parsed.groups))
-        ])
+    index = _year_column(parsed, fiscal_year)
     standards = {
         number: (key, text)
         for number, key, text in db.session.execute(
@@ -183,6 +177,49 @@ def preview_import(
         SkippedLine(p.line, _problem_message(p.code, p.line, p.detail))
         for p in parsed.problems
     ]
+    rows = _matched_rows(parsed, index, standards, catalogue, year, skipped)
+    if not rows:
+        raise PublishedImportError(
+            [_("カタログの基準に合う行が1つもありません。"), *(s.reason for s in skipped)]
+        )
+    existing = _existing(ward_id, fiscal_year)
+    return ImportPreview(
+        ward_id=ward.id,
+        ward_name=ward.name,
+        fiscal_year=fiscal_year,
+        catalogue_id=catalogue.id,
+        catalogue_title=catalogue.title,
+        column_group=parsed.groups[index],
+        rows=tuple(rows),
+        skipped=tuple(sorted(skipped, key=lambda s: s.line)),
+        missing=tuple(sorted(set(standards) - {row.number for row in rows})),
+        replaces=existing.imported_at if existing is not None else None,
+    )
+
+
+def _year_column(parsed: PublishedFile, fiscal_year: int) -> int:
+    """The index of the file's column group of ``fiscal_year`` (its label starts with the
+    year's Japanese name); PublishedImportError naming the groups when there is none."""
+    wanted = fiscal_year_label(fiscal_year)
+    index = next((i for i, g in enumerate(parsed.groups) if g.startswith(wanted)), None)
+    if index is None:
+        raise PublishedImportError([
+            _("この表には%(year)sの列がありません（列: %(groups)s）。",
+              year=localized_fiscal_year_label(fiscal_year), groups="、".join(parsed.groups))
+        ])
+    return index
+
+
+def _matched_rows(
+    parsed: PublishedFile,
+    index: int,
+    standards: dict[int, tuple[str, str]],
+    catalogue: Catalogue,
+    year: str,
+    skipped: list[SkippedLine],
+) -> list[ImportRow]:
+    """The file's rows matched to the catalogue's standards by number, the first of each
+    number; every other row goes to ``skipped`` with the reason."""
     rows: list[ImportRow] = []
     seen: set[int] = set()
     for row in parsed.rows:
@@ -202,23 +239,7 @@ def preview_import(
         key, text = standards[row.number]
         staff, chief = row.groups[index]
         rows.append(ImportRow(row.line, row.number, key, text, staff, chief))
-    if not rows:
-        raise PublishedImportError(
-            [_("カタログの基準に合う行が1つもありません。"), *(s.reason for s in skipped)]
-        )
-    existing = _existing(ward_id, fiscal_year)
-    return ImportPreview(
-        ward_id=ward.id,
-        ward_name=ward.name,
-        fiscal_year=fiscal_year,
-        catalogue_id=catalogue.id,
-        catalogue_title=catalogue.title,
-        column_group=parsed.groups[index],
-        rows=tuple(rows),
-        skipped=tuple(sorted(skipped, key=lambda s: s.line)),
-        missing=tuple(sorted(set(standards) - seen)),
-        replaces=existing.imported_at if existing is not None else None,
-    )
+    return rows
 
 
 def _existing(ward_id: int, fiscal_year: int) -> PublishedTable | None:
