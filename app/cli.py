@@ -6,6 +6,7 @@ Commands commit; the services they call never do.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -15,6 +16,7 @@ from flask.cli import with_appcontext
 from app.cli_help import N_, Command, Group
 
 if TYPE_CHECKING:
+    from app.models import Round
     from app.services.compliance import RoundResults
     from reports.table import ComplianceTable
 
@@ -229,27 +231,9 @@ def round_create_command(
     printed. Errors go to stderr, nothing is written and the exit status is 1.
     """
     from app.extensions import db
-    from app.services.rounds import (
-        RoundError,
-        create_round,
-        parse_datetime,
-        parse_reminder_days,
-    )
-    from app.wareki import fiscal_year_label, reiwa_datetime
+    from app.services.rounds import RoundError, create_round
 
-    errors: list[str] = []
-    times = []
-    for value in (opens, closes):
-        try:
-            times.append(parse_datetime(value))
-        except ValueError as exc:
-            errors.append(str(exc))
-    days: tuple[int, ...] | None = None
-    if reminder_days is not None:
-        try:
-            days = parse_reminder_days(reminder_days)
-        except ValueError as exc:
-            errors.append(str(exc))
+    times, days, errors = _round_options(opens, closes, reminder_days)
     if not errors:
         try:
             round_ = create_round(
@@ -264,6 +248,37 @@ def round_create_command(
         click.echo("調査は作成していません。", err=True)
         raise click.exceptions.Exit(1)
     db.session.commit()
+    _echo_created_round(round_)
+
+
+def _round_options(
+    opens: str, closes: str, reminder_days: str | None
+) -> tuple[list[datetime], tuple[int, ...] | None, list[str]]:
+    """The opening and closing times and the reminder days as given on the command line
+    (None: the default), with the message of each that cannot be read."""
+    from app.services.rounds import parse_datetime, parse_reminder_days
+
+    errors: list[str] = []
+    times = []
+    for value in (opens, closes):
+        try:
+            times.append(parse_datetime(value))
+        except ValueError as exc:
+            errors.append(str(exc))
+    days: tuple[int, ...] | None = None
+    if reminder_days is not None:
+        try:
+            days = parse_reminder_days(reminder_days)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return times, days, errors
+
+
+def _echo_created_round(round_: Round) -> None:
+    """A line describing the new round (after a note on stderr when its catalogue is of
+    another year than its roster), then its id alone."""
+    from app.wareki import fiscal_year_label, reiwa_datetime
+
     if round_.catalogue.fiscal_year != round_.fiscal_year:
         click.echo(
             f"注意: カタログは{fiscal_year_label(round_.catalogue.fiscal_year)}のもの、"
