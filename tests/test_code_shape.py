@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 MAX_FUNCTION_LINES = 80
 
@@ -37,13 +39,15 @@ def long_functions(path: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
     return found
 
 
-def test_no_function_of_the_application_is_over_80_lines():
+def test_no_function_of_the_application_is_over_80_lines() -> None:
     """Every function under app/, reports/ and wsgi.py is at most 80 lines long."""
     too_long = [entry for path in _application_files() for entry in long_functions(path)]
     assert not too_long, "split these functions (at most 80 lines each):\n" + "\n".join(too_long)
 
 
-def test_the_check_names_a_function_over_the_limit(tmp_path, monkeypatch):
+def test_the_check_names_a_function_over_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file with an 81-line function is reported by name; one of 80 lines is not."""
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
     body = "\n".join(f"    x{i} = {i}" for i in range(79))

@@ -200,11 +200,11 @@ def is_locked(ward_id: int, fiscal_year: int) -> bool:
 
 
 def locked_message(fiscal_year: int) -> str:
-    return _(
+    return str(_(
         "%(year)sは確定（ロック）されているため変更できません。"
         "変更するには委員会がロックを解除してください。",
         year=fiscal_year_label(fiscal_year),
-    )
+    ))
 
 
 def check_unlocked(ward_id: int, fiscal_year: int) -> None:

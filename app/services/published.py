@@ -125,18 +125,18 @@ def read_table(data: bytes, filename: str) -> PublishedFile:
 
 def _problem_message(code: str, line: int, detail: str) -> str:
     if code == "no_header":
-        return _(
+        return str(_(
             "%(line)s行目: 見出しの行（「基準 No」「基準の内容」、続いて年度ごとの「職員」"
             "「所属長」）が見つかりません。Kijun が書き出す CSV か Excel の形にしてください。",
             line=line,
-        )
+        ))
     if code == "bad_rate":
-        return _(
+        return str(_(
             "%(line)s行目: 遵守率として読めない値があります（%(cells)s）。0〜100 の数（小数第1位"
             "まで）か「-」「＊」にしてください。",
             line=line, cells=detail,
-        )
-    return _("%(line)s行目: 基準 No がない行です（「%(label)s」）。", line=line, label=detail)
+        ))
+    return str(_("%(line)s行目: 基準 No がない行です（「%(label)s」）。", line=line, label=detail))
 
 
 def preview_import(

@@ -364,11 +364,11 @@ def catalogue_year_mismatch(catalogue_key: str, opens_at: datetime) -> str | Non
     round_year = fiscal_year_of(tokyo(opens_at))
     if round_year == catalogue.fiscal_year:
         return None
-    return _(
+    return str(_(
         "この調査は%(round_year)sですが、基準（カタログ）は%(catalogue_year)sのものです。",
         round_year=fiscal_year_label(round_year),
         catalogue_year=fiscal_year_label(catalogue.fiscal_year),
-    )
+    ))
 
 
 def list_rounds(

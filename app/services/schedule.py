@@ -155,17 +155,17 @@ def reason_label(reason: str | None) -> str:
 def kind_label(kind: str) -> str:
     """The ledger's kind in plain Japanese."""
     if kind == OPENED:
-        return _("受付開始のお知らせ")
+        return str(_("受付開始のお知らせ"))
     if kind == CLOSED:
-        return _("締め切りのお知らせ（委員）")
+        return str(_("締め切りのお知らせ（委員）"))
     if kind.startswith(REMINDER):
-        return _("締め切り前のお知らせ（%(d)s 日前）", d=kind[len(REMINDER) :])
+        return str(_("締め切り前のお知らせ（%(d)s 日前）", d=kind[len(REMINDER) :]))
     if kind.startswith(DIGEST):
-        return _(
+        return str(_(
             "所属長へ、まだ提出していない人の一覧（締め切りの %(d)s 日前）", d=kind[len(DIGEST) :]
-        )
+        ))
     if kind.startswith(RECEIPT):
-        return _("回答の控え（本人の求めで）")
+        return str(_("回答の控え（本人の求めで）"))
     return kind
 
 
@@ -564,6 +564,9 @@ class _Member:
     drafting: bool
 
 
+# A claimed ledger row: id, kind, person id, reason, the person's name and email, the round,
+# and whether the person has submitted.
+_LedgerRow = sa.Row[int, str, int, str | None, str, str | None, Round, bool]
 # (subject, template) of a message, its context filled in; or why the row is skipped (a reason
 # marked on the row); or None: left out as it is.
 _Message = tuple[str, str] | str | None
@@ -620,7 +623,7 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
     return out
 
 
-def _claimed_rows(ledger_ids: Sequence[int]) -> Sequence[sa.Row[Any]]:
+def _claimed_rows(ledger_ids: Sequence[int]) -> Sequence[_LedgerRow]:
     """The ledger rows with their person, round and whether the person has submitted."""
     return db.session.execute(
         sa.select(
@@ -640,7 +643,7 @@ def _claimed_rows(ledger_ids: Sequence[int]) -> Sequence[sa.Row[Any]]:
     ).all()
 
 
-def _message(r: sa.Row[Any], context: dict[str, Any], batch: _RenderBatch) -> _Message:
+def _message(r: _LedgerRow, context: dict[str, Any], batch: _RenderBatch) -> _Message:
     """The subject and template of a row's message by its kind, adding to ``context``."""
     round_: Round = r.Round
     if r.kind == OPENED:
@@ -663,7 +666,7 @@ def _message(r: sa.Row[Any], context: dict[str, Any], batch: _RenderBatch) -> _M
     return subject, "closed"
 
 
-def _reminder_message(r: sa.Row[Any], context: dict[str, Any], now: datetime) -> _Message:
+def _reminder_message(r: _LedgerRow, context: dict[str, Any], now: datetime) -> _Message:
     """A reminder: skipped once the person has submitted; the days left as its kind says,
     or, when sent early (今すぐ催促), as the clock says."""
     round_: Round = r.Round
@@ -677,7 +680,7 @@ def _reminder_message(r: sa.Row[Any], context: dict[str, Any], now: datetime) ->
     return subject, "reminder"
 
 
-def _receipt_message(r: sa.Row[Any], context: dict[str, Any]) -> _Message:
+def _receipt_message(r: _LedgerRow, context: dict[str, Any]) -> _Message:
     """A copy of the person's answers as stored when it is sent (one person, a rare request)."""
     round_: Round = r.Round
     person = db.session.get(Person, r.person_id)
@@ -690,7 +693,7 @@ def _receipt_message(r: sa.Row[Any], context: dict[str, Any]) -> _Message:
     return _("【回答の控え】%(title)s", title=round_.title), "receipt"
 
 
-def _digest_message(r: sa.Row[Any], context: dict[str, Any], batch: _RenderBatch) -> _Message:
+def _digest_message(r: _LedgerRow, context: dict[str, Any], batch: _RenderBatch) -> _Message:
     """A chief's list of who in the section has not submitted; skipped when nobody is left."""
     round_: Round = r.Round
     section_name, members = batch.waiting_on.get((round_.id, r.person_id), ("", []))

@@ -308,5 +308,3 @@ def _workbook(source: Source, name: str) -> Iterator[Workbook]:
             yield workbook
         finally:
             workbook.close()
-
-
