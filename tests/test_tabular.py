@@ -152,3 +152,12 @@ def test_xlsx_reading_stops_past_max_rows(app_ctx: Flask) -> None:
     with pytest.raises(TabularError) as error:
         read_xlsx(_book([["a"], ["b"], ["c"]]), limits, name="t.xlsx")
     assert error.value.errors[0].startswith("3行目: 行が多すぎます")
+
+
+def test_a_reader_of_english_gets_the_encoding_message_in_english(app_ctx: Flask) -> None:
+    """In English (a page in English), an unreadable encoding is explained in English."""
+    from flask_babel import force_locale
+
+    with force_locale("en"), pytest.raises(TabularError) as error:
+        read_csv(b"a,b\r\n\xfd\xfe,c\r\n")
+    assert error.value.errors[0].startswith("The character encoding cannot be read.")

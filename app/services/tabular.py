@@ -15,7 +15,7 @@ can name the line of each problem. The callers parse the cells; nothing here kno
   reading stops at the first line past ``max_rows``.
 
 A file that cannot be read raises ``TabularError`` with one message, in the reader's language
-where a translation exists; nothing is written anywhere.
+(Japanese by default, as the command line prints it); nothing is written anywhere.
 """
 
 from __future__ import annotations
@@ -50,9 +50,6 @@ Cell = TypeVar("Cell")
 # contains (a UTF-16 file starts with 0xFF 0xFE), to these characters.
 _NOT_SHIFT_JIS = frozenset("\x80\uf8f0\uf8f1\uf8f2\uf8f3")
 CSV_ENCODINGS = ("utf-8-sig", "cp932")
-_UNREADABLE_ENCODING = (
-    "文字コードを読み取れません。CSV は UTF-8 または Shift_JIS（cp932）で保存してください。"
-)
 
 
 class TabularError(DomainError):
@@ -96,7 +93,14 @@ def read_csv(source: Source, limits: SheetLimits | None = None) -> list[Line]:
             return _csv_records(source, encoding, limits)
         except _NotThisEncoding:
             continue
-    raise TabularError([_UNREADABLE_ENCODING])
+    raise TabularError(
+        [
+            _(
+                "文字コードを読み取れません。"
+                "CSV は UTF-8 または Shift_JIS（cp932）で保存してください。"
+            )
+        ]
+    )
 
 
 def read_xlsx(source: Source, limits: SheetLimits | None = None, name: str = "") -> list[Line]:
@@ -143,12 +147,15 @@ def _label(source: Source, name: str = "") -> str:
 
 
 def _cannot_open(source: Source, exc: OSError) -> TabularError:
-    return TabularError([f"ファイルを開けません: {_label(source)}（{exc.strerror or exc}）"])
+    reason = exc.strerror or str(exc)
+    return TabularError(
+        [_("ファイルを開けません: %(file)s（%(reason)s）", file=_label(source), reason=reason)]
+    )
 
 
 def _not_a_workbook(source: Source, name: str) -> TabularError:
     shown = source.name if isinstance(source, Path) else name
-    return TabularError([f"Excel（.xlsx）のファイルとして読めません: {shown}"])
+    return TabularError([_("Excel（.xlsx）のファイルとして読めません: %(name)s", name=shown)])
 
 
 def _check_size(source: Source, limits: SheetLimits) -> None:
@@ -229,7 +236,8 @@ def _csv_records(source: Source, encoding: str, limits: SheetLimits) -> list[Lin
     except OSError as exc:
         raise _cannot_open(source, exc) from exc
     except csv.Error as exc:
-        raise TabularError([f"{start}行目: CSV として読めません（{exc}）"]) from exc
+        problem = _("%(line)s行目: CSV として読めません（%(reason)s）", line=start, reason=str(exc))
+        raise TabularError([problem]) from exc
     return out
 
 
