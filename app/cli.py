@@ -315,13 +315,12 @@ def round_list_command() -> None:
     from app.services.rounds import list_rounds
     from app.wareki import reiwa_datetime
 
-    now = utcnow()
-    rounds = list_rounds(now)
+    rounds = list_rounds(utcnow())
     if not rounds:
         click.echo("調査はまだありません（flask --app wsgi round create で作成します）。")
         return
     for r in rounds:
-        state = "受付中" if r.is_open else ("受付前" if now < r.opens_at else "終了  ")
+        state = {"open": "受付中", "upcoming": "受付前", "closed": "終了  "}[r.state]
         click.echo(
             f"{r.id:>4}  {state}  {r.title}  [{r.catalogue_key}]  {'・'.join(r.wards)}  "
             f"{reiwa_datetime(r.opens_at)} 〜 {reiwa_datetime(r.closes_at)}"

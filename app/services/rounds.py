@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.models import Catalogue, Round, Ward, round_state, round_ward, utcnow
+from app.models import Catalogue, Round, RoundState, Ward, round_state, round_ward, utcnow
 from app.services.errors import DomainError
 from app.services.retention import answers_purged
 from app.services.tally import discard_counts
@@ -62,7 +62,11 @@ class RoundSummary:
     wards: tuple[str, ...]
     opens_at: datetime
     closes_at: datetime
-    is_open: bool
+    state: RoundState
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
 
 
 def default_title(fiscal_year: int) -> str:
@@ -409,7 +413,7 @@ def list_rounds(
             wards=tuple(wards_by_round.get(r.id, ())),
             opens_at=r.opens_at,
             closes_at=r.closes_at,
-            is_open=r.is_open(now),
+            state=r.state(now),
         )
         for r, key in rows
     ]
