@@ -6,6 +6,7 @@ Commands commit; the services they call never do.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -15,6 +16,7 @@ from flask.cli import with_appcontext
 from app.cli_help import N_, Command, Group
 
 if TYPE_CHECKING:
+    from app.models import Round
     from app.services.catalogues import LoadResult
     from app.services.compliance import RoundResults
     from reports.table import ComplianceTable
@@ -270,28 +272,9 @@ def round_create_command(
     from app.admin.routes import round_values
     from app.extensions import db
     from app.services import audit
-    from app.services.rounds import (
-        RoundError,
-        catalogue_year_mismatch,
-        create_round,
-        parse_datetime,
-        parse_reminder_days,
-    )
-    from app.wareki import fiscal_year_label, reiwa_datetime
+    from app.services.rounds import RoundError, catalogue_year_mismatch, create_round
 
-    errors: list[str] = []
-    times = []
-    for value in (opens, closes):
-        try:
-            times.append(parse_datetime(value))
-        except ValueError as exc:
-            errors.append(str(exc))
-    days: tuple[int, ...] | None = None
-    if reminder_days is not None:
-        try:
-            days = parse_reminder_days(reminder_days)
-        except ValueError as exc:
-            errors.append(str(exc))
+    times, days, errors = _round_options(opens, closes, reminder_days)
     if not errors and not confirm_year:
         mismatch = catalogue_year_mismatch(catalogue_key, times[0])
         if mismatch:
@@ -322,6 +305,37 @@ def round_create_command(
         ward_id=audit.single_ward(after["ward_ids"]),
     )
     db.session.commit()
+    _echo_created_round(round_)
+
+
+def _round_options(
+    opens: str, closes: str, reminder_days: str | None
+) -> tuple[list[datetime], tuple[int, ...] | None, list[str]]:
+    """The opening and closing times and the reminder days as given on the command line
+    (None: the default), with the message of each that cannot be read."""
+    from app.services.rounds import parse_datetime, parse_reminder_days
+
+    errors: list[str] = []
+    times = []
+    for value in (opens, closes):
+        try:
+            times.append(parse_datetime(value))
+        except ValueError as exc:
+            errors.append(str(exc))
+    days: tuple[int, ...] | None = None
+    if reminder_days is not None:
+        try:
+            days = parse_reminder_days(reminder_days)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return times, days, errors
+
+
+def _echo_created_round(round_: Round) -> None:
+    """A line describing the new round (after a note on stderr when its catalogue is of
+    another year than its roster), then its id alone."""
+    from app.wareki import fiscal_year_label, reiwa_datetime
+
     if round_.catalogue.fiscal_year != round_.fiscal_year:
         click.echo(
             f"注意: カタログは{fiscal_year_label(round_.catalogue.fiscal_year)}のもの、"
@@ -358,13 +372,12 @@ def round_list_command() -> None:
     from app.services.rounds import list_rounds
     from app.wareki import reiwa_datetime
 
-    now = utcnow()
-    rounds = list_rounds(now)
+    rounds = list_rounds(utcnow())
     if not rounds:
         click.echo("調査はまだありません（flask --app wsgi round create で作成します）。")
         return
     for r in rounds:
-        state = "受付中" if r.is_open else ("受付前" if now < r.opens_at else "終了  ")
+        state = {"open": "受付中", "upcoming": "受付前", "closed": "終了  "}[r.state]
         click.echo(
             f"{r.id:>4}  {state}  {r.title}  [{r.catalogue_key}]  {'・'.join(r.wards)}  "
             f"{reiwa_datetime(r.opens_at)} 〜 {reiwa_datetime(r.closes_at)}"

@@ -62,7 +62,6 @@ def rounds() -> str:
         "admin/rounds.html",
         rounds=listed,
         counts=ledger_counts([r.id for r in listed]),
-        now=utcnow(),
         labels=STATE_LABELS,
     )
 
