@@ -286,11 +286,18 @@ class Catalogue(Model):
     ward_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ward.id"))
     source: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     loaded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # None while the catalogue is a draft (next year's standards being edited in the browser,
+    # app/services/catalogue_drafts.py): a draft is not offered for rounds nor shown publicly.
+    published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     ward: so.Mapped[Ward | None] = so.relationship()
     standards: so.Mapped[list[Standard]] = so.relationship(
         back_populates="catalogue", order_by="Standard.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def is_draft(self) -> bool:
+        return self.published_at is None
 
     def __repr__(self) -> str:
         return f"<Catalogue {self.key}>"
