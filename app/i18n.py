@@ -48,6 +48,7 @@ def request_translations() -> NullTranslations:
 def install_template_gettext(app: Flask) -> None:
     """Templates' ``_``, ``ngettext`` and ``{% trans %}`` through ``request_translations``
     (installed over Flask-Babel's own callables, same behaviour: new-style, autoescaped)."""
+    # Added to the environment by Jinja's i18n extension (Flask-Babel loads it): not in its type.
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=lambda s: request_translations().ugettext(s),
         ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),

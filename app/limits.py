@@ -97,13 +97,13 @@ def check_json_depth(value: Any, max_depth: int) -> None:
 
 def upload(view: F) -> F:
     """Mark a view that receives a roster or goal sheet: its body may be ``IMPORT_MAX_BYTES``."""
-    view.takes_upload = True  # type: ignore[attr-defined]
+    view.takes_upload = True  # type: ignore[attr-defined]  # a marker on the function
     return view
 
 
 def checks_own_text(view: F) -> F:
     """Mark a view that refuses NUL characters in its form itself, beside the field."""
-    view.checks_own_text = True  # type: ignore[attr-defined]
+    view.checks_own_text = True  # type: ignore[attr-defined]  # a marker on the function
     return view
 
 

@@ -283,6 +283,8 @@ def scheduler_run_command() -> None:
     running beside it; on SQLite run one only. Stops on SIGTERM or Ctrl-C; exits with status 1
     if the database connection holding the lock is lost, for systemd to start it again.
     """
+    # The real app behind the proxy (for the loop outside any context); Flask types current_app
+    # as the app itself, not as the Werkzeug LocalProxy that has _get_current_object.
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     lock = SchedulerLock(db.engine, int(app.config["SCHEDULER_LOCK_KEY"]))

@@ -70,9 +70,10 @@ def timed_pair(
             start = time.perf_counter()
             fn()
             out.append(time.perf_counter() - start)
-    return tuple(  # type: ignore[return-value]
-        {"median": statistics.median(t), "min": min(t), "max": max(t)} for t in times
-    )
+    def summary(t: list[float]) -> dict[str, float]:
+        return {"median": statistics.median(t), "min": min(t), "max": max(t)}
+
+    return summary(times[0]), summary(times[1])
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:

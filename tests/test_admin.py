@@ -191,7 +191,7 @@ def test_rounds_page_and_round_list_say_each_rounds_state(app, client, admin, ru
     state rule (受付前 / 受付中 / 終了)."""
     now = datetime.now(UTC)
     with app.app_context():
-        catalogue = db.session.scalar(sa.select(factories.Catalogue))
+        catalogue = db.session.scalars(sa.select(Catalogue)).one()
         times = (("未来の調査", 2, 3), ("今の調査", -1, 1), ("昔の調査", -3, -2))
         for title, opens, closes in times:
             factories.round_(catalogue, title=title, opens_at=now + timedelta(days=opens),

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditEvent, Catalogue, Grant, GrantRole, Role, Round, Standard
+from app.models import AuditEvent, Catalogue, Grant, GrantRole, Person, Role, Round, Standard
 from app.services import catalogue_drafts as drafts
 from app.services.catalogues import load_catalogues
 from app.services.checklist import checklist_for
@@ -57,7 +57,8 @@ def _standards(key: str) -> dict[str, Standard]:
 
 def _actions() -> list[tuple[str, str | None, int | None]]:
     query = sa.select(AuditEvent.action, AuditEvent.target_id, AuditEvent.actor_id)
-    return [tuple(row) for row in db.session.execute(query.order_by(AuditEvent.id))]
+    rows = db.session.execute(query.order_by(AuditEvent.id))
+    return [(action, target, actor) for action, target, actor in rows]
 
 
 def _standard_form(**changes: object) -> dict[str, object]:
@@ -261,10 +262,11 @@ def test_the_preview_is_the_checklist_of_each_kind_of_person(app, client, takats
         }
         assert viewers["chief:研修担当課"].section_id is None
         drafts.publish(draft)
+        assert draft.ward is not None
         round_ = factories.round_(draft, wards=[draft.ward], fiscal_year=2026)
         db.session.commit()
         for person_id, code in ((staff_id, "staff"), (chief_id, "chief:庁舎管理担当課")):
-            person = db.session.get(factories.Person, person_id)
+            person = db.session.get_one(Person, person_id)
             sheet = checklist_for(round_.id, person)
             assert [i.key for i in sheet.items] == previews[code]
 

@@ -51,7 +51,7 @@ def test_full_compliance_shows_one_decimal():
 def test_unknown_rounding_and_negative_counts_are_refused():
     """A misspelt rounding mode or a negative count raises instead of giving a number."""
     with pytest.raises(ValueError):
-        compliance_rate(1, 1, "bankers")  # type: ignore[arg-type]
+        compliance_rate(1, 1, "bankers")  # type: ignore[arg-type]  # the wrong mode under test
     with pytest.raises(ValueError):
         compliance_rate(-1, 2)
 

@@ -109,7 +109,7 @@ def row(line: int, eid: str, section: str, role: Role = Role.STAFF, **kw: object
         "section_kinds": (),
     }
     values.update(kw)
-    return RosterRow(**values)  # type: ignore[arg-type]
+    return RosterRow(**values)  # type: ignore[arg-type]  # a row built from a dict of fields
 
 
 # --- Formats --------------------------------------------------------------------------------

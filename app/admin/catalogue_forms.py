@@ -14,10 +14,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.forms import SelectChoice
 from app.models import SCENES, SECTION_KINDS
 from app.services.catalogue_drafts import NUMBER_MAX, TEXT_MAX_LENGTH, StandardChange
 from app.services.catalogues import KEY_MAX_LENGTH, TITLE_MAX_LENGTH

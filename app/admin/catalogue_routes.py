@@ -123,7 +123,7 @@ def catalogue_add_standard(key: str) -> ResponseReturnValue:
     found = _catalogue(key)
     form = StandardForm()
     if not form.is_submitted():
-        form.number.data = max((s.number for s in found.standards), default=0) + 1
+        form.number.data = str(max((s.number for s in found.standards), default=0) + 1)
     if not form.validate_on_submit():
         return _standard_page(found, form, None, [], 400 if form.is_submitted() else 200)
     try:
@@ -147,7 +147,7 @@ def catalogue_edit_standard(key: str, standard_key: str) -> ResponseReturnValue:
         abort(404)
     form = StandardForm(obj=None)
     if not form.is_submitted():
-        form.number.data, form.text.data = standard.number, standard.text
+        form.number.data, form.text.data = str(standard.number), standard.text
         form.scene.data, form.audience.data = standard.scene, str(standard.audience)
         form.section_kinds.data = [k.name for k in standard.section_kinds]
     if not form.validate_on_submit():

@@ -94,6 +94,7 @@ def row_hash(fields: dict[str, Any], prev_hash: str) -> str:
         "after": fields["after"],
         "prev_hash": prev_hash,
     }
+    # canonical() is None only for None; material is a dict.
     return hashlib.sha256(canonical(material).encode()).hexdigest()  # type: ignore[union-attr]
 
 

@@ -527,8 +527,8 @@ def preview_viewers(catalogue: Catalogue) -> list[Viewer]:
     for kind, section_id, name in rows:
         first.setdefault(kind, (section_id, name))
     for kind in SECTION_KINDS:
-        section_id, name = first.get(kind, (None, None))  # type: ignore[assignment]
-        viewers.append(Viewer(f"{CHIEF}:{kind}", True, kind, name, section_id))
+        kind_section_id, kind_section = first.get(kind) or (None, None)
+        viewers.append(Viewer(f"{CHIEF}:{kind}", True, kind, kind_section, kind_section_id))
     return viewers
 
 

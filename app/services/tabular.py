@@ -284,7 +284,7 @@ def _read_sheet(
     out: list[tuple[int, list[Cell]]] = []
     with _workbook(source, name) as workbook:
         named = sheet and sheet in workbook.sheetnames
-        worksheet = workbook[sheet] if named else workbook.worksheets[0]
+        worksheet = workbook[sheet] if sheet and named else workbook.worksheets[0]
         worksheet.reset_dimensions()  # some writers record wrong sheet dimensions
         for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
             if number > limits.max_rows:
