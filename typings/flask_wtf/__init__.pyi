@@ -1,11 +1,10 @@
 # Flask-WTF 1.2: the parts Kijun uses. FlaskForm is a wtforms.Form (typed by types-WTForms).
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask
 from markupsafe import Markup
 from wtforms import Field, Form
-from wtforms.validators import _ValidatorCallable
 
 _View = TypeVar("_View", bound=Callable[..., Any] | Blueprint | str)
 
@@ -13,7 +12,7 @@ class FlaskForm(Form):
     def __init__(self, formdata: Any = ..., **kwargs: Any) -> None: ...
     def is_submitted(self) -> bool: ...
     def validate_on_submit(
-        self, extra_validators: dict[str, Sequence[_ValidatorCallable]] | None = None
+        self, extra_validators: Mapping[str, Sequence[Any]] | None = None
     ) -> bool: ...
     def hidden_tag(self, *fields: Field | str) -> Markup: ...
 

@@ -1,6 +1,7 @@
 from collections.abc import Iterable
 
 from wtforms import Field, Form
+from wtforms.form import BaseForm
 from wtforms.fields import FileField as _FileField
 from wtforms.fields import MultipleFileField as _MultipleFileField
 from wtforms.validators import DataRequired
@@ -9,7 +10,7 @@ class FileField(_FileField): ...
 class MultipleFileField(_MultipleFileField): ...
 
 class FileRequired(DataRequired):
-    def __call__(self, form: Form, field: Field) -> None: ...
+    def __call__(self, form: BaseForm, field: Field) -> None: ...
 
 class FileAllowed:
     def __init__(self, upload_set: Iterable[str], message: str | None = None) -> None: ...
