@@ -1,9 +1,9 @@
 from collections.abc import Iterable
 
 from wtforms import Field, Form
-from wtforms.form import BaseForm
 from wtforms.fields import FileField as _FileField
 from wtforms.fields import MultipleFileField as _MultipleFileField
+from wtforms.form import BaseForm
 from wtforms.validators import DataRequired
 
 class FileField(_FileField): ...
