@@ -141,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     from app.main.routes import bp as main_bp
     from app.results import (
         actions,  # noqa: F401 - its routes join the results blueprint
+        city,  # noqa: F401 - its routes join the results blueprint
         comments,  # noqa: F401 - its routes join the results blueprint
         downloads,  # noqa: F401 - its routes join the results blueprint
     )
