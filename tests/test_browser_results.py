@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, Route, expect
 
 from app.extensions import db
-from app.models import Round
-from app.services.demo import DEMO_PASSWORD, build_demo
+from app.models import Round, Ward, round_ward
+from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
 from tests.browser_support import LiveServer
 
 CHARTS = ["chart-standards", "chart-lowest", "chart-change", "chart-heatmap", "chart-progress"]
@@ -26,9 +26,11 @@ def _demo_round(live_server: LiveServer) -> int:
     with app.app_context():
         build_demo(Path(app.config["SURVEYS_DIR"]))
         db.session.commit()
-        return db.session.scalar(  # the latest closed one (the demo also has one open now)
+        return db.session.scalar(  # 高津区's latest closed one (the demo also has one open now)
             sa.select(Round.id)
-            .where(Round.closes_at <= sa.func.now())
+            .join(round_ward, round_ward.c.round_id == Round.id)
+            .join(Ward, Ward.id == round_ward.c.ward_id)
+            .where(Round.closes_at <= sa.func.now(), Ward.name == DEMO_WARD)
             .order_by(Round.fiscal_year.desc())
             .limit(1)
         )
