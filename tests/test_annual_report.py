@@ -157,7 +157,7 @@ def test_the_report_page_has_the_site_header_and_a_way_back(app, client, sign_in
     html = client.get(f"/annual-report/{demo['ward']}/2025").get_data(as_text=True)
     assert '<header class="site-header">' in html
     assert 'class="back-link"><a href="/annual-report/"' in html
-    assert 'href="/static/kijun.css"' in html
+    assert 'href="/static/header.css"' in html
     assert "site-header" not in annual_html(report)
 
 

@@ -89,7 +89,7 @@ def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
         "annual/_site_header.html", ward_id=ward_id, fiscal_year=fiscal_year
     )
     html = annual_html(
-        _report(ward_id, fiscal_year), header, url_for("static", filename="kijun.css")
+        _report(ward_id, fiscal_year), header, url_for("static", filename="header.css")
     )
     response = Response(html, mimetype="text/html")
     # The site's style sheet for its header; the sign-out form of the header posts to the site.
