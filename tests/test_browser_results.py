@@ -144,6 +144,10 @@ def test_the_city_page_draws_its_chart_and_fits_a_phone(page: Page, live_server,
     out.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out / "city-1280.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 740})
+    page.wait_for_function(  # plotly redraws the chart to the new width
+        "() => document.querySelector('#chart-city svg.main-svg').getBoundingClientRect()"
+        ".right <= 360"
+    )
     widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert widths[0] <= widths[1], widths
     city_rate = page.locator("table.city-table tbody tr").first.locator("td").first
