@@ -47,13 +47,14 @@ def city_workbook(
     row += 1
     header = row
     for column, heading in enumerate(("基準 No", "基準の内容", *columns), start=1):
-        cell = sheet.cell(row=row, column=column, value=safe_text(heading))
-        cell.font, cell.alignment = bold, Alignment(wrap_text=True, vertical="top")
+        heading_cell = sheet.cell(row=row, column=column, value=safe_text(heading))
+        heading_cell.font = bold
+        heading_cell.alignment = Alignment(wrap_text=True, vertical="top")
     for number, text, values in rows:
         row += 1
         sheet.cell(row=row, column=1, value=f"基準{number}").font = plain
-        cell = sheet.cell(row=row, column=2, value=safe_text(text))
-        cell.font, cell.alignment = plain, Alignment(wrap_text=True, vertical="top")
+        text_cell = sheet.cell(row=row, column=2, value=safe_text(text))
+        text_cell.font, text_cell.alignment = plain, Alignment(wrap_text=True, vertical="top")
         for column, value in enumerate(values, start=3):
             rate = sheet.cell(row=row, column=column, value=value)
             rate.font = plain
@@ -65,7 +66,7 @@ def city_workbook(
     sheet.column_dimensions["B"].width = 50
     for column in range(3, 3 + len(columns)):
         sheet.column_dimensions[get_column_letter(column)].width = 11
-    sheet.freeze_panes = sheet.cell(row=header + 1, column=3)
+    sheet.freeze_panes = f"C{header + 1}"
     buffer = BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -568,7 +568,8 @@ OFFSCREEN_RATES = """width => {
       const out = wanted.find(td => td.getBoundingClientRect().right > width + 1);
       if (out) {
         found.push(`${table.id || table.className}: ${row.querySelector('th')?.innerText.trim()
-          .split(String.fromCharCode(10))[0]} at ${Math.round(out.getBoundingClientRect().right)} px`);
+          .split(String.fromCharCode(10))[0]}`
+          + ` at ${Math.round(out.getBoundingClientRect().right)} px`);
         break;
       }
     }

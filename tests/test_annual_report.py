@@ -128,8 +128,8 @@ def test_the_docx_has_every_part_in_its_paragraphs_and_tables(app, demo):
 
 
 def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo):
-    """HTML with a CSP that allows only its own style and the site's sheet; PDF and docx with Japanese names and
-    a plain ASCII name for clients that read only ``filename``."""
+    """HTML with a CSP that allows only its own style and the site's sheet; PDF and docx with
+    Japanese names and a plain ASCII name for clients that read only ``filename``."""
     with app.app_context():
         sign_in(db.session.get(Person, demo["committee"]))
     base = f"/annual-report/{demo['ward']}/2025"
