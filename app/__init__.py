@@ -141,7 +141,7 @@ def register_blueprints(app: Flask) -> None:
     from app.checklist import routes as checklist_routes  # noqa: F401
     from app.goals import routes as goals_routes  # noqa: F401
     from app.main import routes as main_routes  # noqa: F401
-    from app.results import actions, comments, downloads  # noqa: F401
+    from app.results import actions, city, comments, downloads  # noqa: F401
     from app.results import routes as results_routes  # noqa: F401
 
     app.register_blueprint(main.bp)

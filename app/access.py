@@ -164,6 +164,13 @@ def ward_scope(person: Person, role: ScopeRole) -> set[int] | None:
     return {ward_id for ward_id in ward_ids if ward_id is not None}
 
 
+def require_city(person: Person) -> None:
+    """403 unless the person may read every ward (a committee or admin grant with no ward):
+    what the city page needs, since its total adds up all the wards."""
+    if ward_scope(person, "committee") is not None:
+        abort(403)
+
+
 def visible_wards(person: Person, role: ScopeRole) -> list[Ward]:
     """The wards ``person`` may see (committee) or manage (admin), in the city's order."""
     query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)

@@ -184,12 +184,16 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
 )
 @with_appcontext
 def demo_command() -> None:
-    """Build the demo ward (modelled on 高津区), its people, the catalogues and two past rounds.
+    """Build the demo ward (modelled on 高津区), its people, the catalogues and two past rounds,
+    and the city's six other wards.
 
     Loads every catalogue in surveys/, three fiscal years of rosters (about 350 people in 19
     sections, with transfers and leavers), four sign-in accounts (staff, chief, committee,
     admin), the closed FY2024 and FY2025 rounds with answers and one round open now without
-    answers (to try the checklist). Run it again and it keeps the demo data that is there.
+    answers (to try the checklist). The other six wards are smaller (about 50 people each)
+    with closed FY2024 and FY2025 rounds on the city's catalogue; a fifth account (900005) is
+    a committee member for the whole city. Run it again and it keeps the demo data that is
+    there.
     """
     from flask import current_app
 
@@ -209,6 +213,10 @@ def demo_command() -> None:
             click.echo(f"  終了した調査: {title}")
         click.echo(
             f"  受付中の調査: {summary.rounds[-1]}（職員 900001 でサインインしてすぐ答えられます）"
+        )
+        click.echo(
+            f"  ほかの {summary.wards - 1} 区: 終了した調査が2回ずつ"
+            "（市全体のページは 900005 でサインインして「結果」から）"
         )
     click.echo("デモ用アカウント（職員番号 / パスワード）:")
     for employee_id, role, note in DEMO_ACCOUNTS:

@@ -92,8 +92,9 @@ def _sign_in(browser, base: str, account: str):  # type: ignore[no-untyped-def]
 
 
 def _new_pages(browser, base: str, round_id: int, out: Path) -> None:  # type: ignore[no-untyped-def]
-    """The receipt (staff, after submitting), the comments and the improvement actions
-    (committee), the published table import (admin)."""
+    """The receipt (staff, after submitting), the comments, the improvement actions and the
+    breakdown (committee), the published table import (admin), the city page (city-wide
+    committee member)."""
     page = _sign_in(browser, base, STAFF)
     page.goto(f"/rounds/{round_id}/checklist")
     radios = page.locator("input[type=radio][value=yes]")
@@ -112,9 +113,27 @@ def _new_pages(browser, base: str, round_id: int, out: Path) -> None:  # type: i
     _shoot(page, out, "comments")
     page.goto(f"/results/rounds/{oldest}/actions")
     _shoot(page, out, "actions")
+    page.goto(f"/results/rounds/{latest}/breakdown?level=department")
+    _shoot(page, out, "breakdown")
     page = _sign_in(browser, base, "900004")
     page.goto("/admin/published")
     _shoot(page, out, "published")
+    _city(browser, base, out)
+
+
+def _city(browser, base: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The city page (the city-wide committee member), its chart drawn, at both widths."""
+    page = _sign_in(browser, base, "900005")
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": min(height, 900)})
+        page.goto("/results/city")
+        page.wait_for_selector("#chart-city[data-rendered=true]")
+        page.screenshot(
+            path=str(out / f"city-{width}.png"),
+            full_page=True,
+            clip={"x": 0, "y": 0, "width": width, "height": height},
+        )
+        print(out / f"city-{width}.png")
 
 
 def main(out: Path) -> None:

@@ -210,10 +210,21 @@ def report_css() -> str:
     return _resource("annual_report.css")
 
 
-def annual_html(report: AnnualReport) -> str:
-    """The whole report as one HTML document (styles inline, no outside resources)."""
+def annual_html(report: AnnualReport, site_header: str = "", site_styles: str = "") -> str:
+    """The whole report as one HTML document (styles inline, no outside resources).
+
+    On the site the caller passes its own header (``site_header``: HTML with the site's name,
+    navigation and a way back) and the address of the site's style sheet for it
+    (``site_styles``); the report's own styles come after, so they win inside the report. The
+    header is not printed. The PDF has neither."""
     template = _env.get_template("annual_report.html")
-    return template.render(report=report, css=report_css(), roles=ROLE_LABELS)
+    return template.render(
+        report=report,
+        css=report_css(),
+        roles=ROLE_LABELS,
+        site_header=site_header,
+        site_styles=site_styles,
+    )
 
 
 def annual_pdf(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | None:

@@ -8,29 +8,43 @@ bars are left out, heatmap cells are gaps labelled with their text.
 Each chart also has a one-sentence summary of its main finding (``*_summary``), computed from
 the same data, for the page to print above the chart.
 
-The words go through Flask-Babel's ``gettext``: Japanese outside a request (and on Japanese
-pages), English on pages whose reader chose English (docs/language.md). ``STAFF``, ``CHIEF`` and
-``EVERYONE`` stay the Japanese identities of the roles; ``role_name`` says them in the page's
-language.
+The words are Japanese; every function that writes some takes the caller's translate function
+as ``_`` (the app passes Flask-Babel's ``gettext``, so pages whose reader chose English get
+English, docs/language.md; without one the Japanese is kept). The parameter is named ``_`` so that
+``pybabel extract`` still finds the strings. ``STAFF``, ``CHIEF`` and ``EVERYONE`` stay the
+Japanese identities of the roles; ``role_name`` says them in the page's language.
+
+Rate axes start where the data does (``rate_axis``), and the page states the range
+(``rate_range_note``): a scale from 0 would squeeze rates of 95-100% into a sliver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import plotly.graph_objects as go
-from flask_babel import gettext as _
+
+# gettext's shape: a message and its %(name)s values, the message in the reader's language.
+Translate = Callable[..., str]
+
+
+def untranslated(message: str, **values: Any) -> str:
+    """The Japanese message itself, with its values filled in as gettext would."""
+    return message % values if values else message
+
 
 FONT_FAMILY = "Noto Sans CJK JP, sans-serif"
 STAFF, CHIEF, EVERYONE = "職員", "所属長", "全体"
 STAFF_COLOR, CHIEF_COLOR, EVERYONE_COLOR = "#0b5394", "#e69f00", "#444444"
 
 
-def role_name(role: str) -> str:
+def role_name(role: str, _: Translate = untranslated) -> str:
     """A role (``STAFF``, ``CHIEF``, ``EVERYONE``) in the page's language."""
     names = {STAFF: _("職員"), CHIEF: _("所属長"), EVERYONE: _("全体")}
     return names.get(role, role)
@@ -119,19 +133,53 @@ def _layout(title: str, **extra: Any) -> dict[str, Any]:
     return layout
 
 
+# --- Rate axes --------------------------------------------------------------------------------
+
+# The heatmap's colours, from the lowest rate shown (darkest) to 100% (lightest): the
+# ColorBrewer "Blues" scale, dark end first, so that darker means lower as the key says.
+HEATMAP_COLORS: tuple[str, ...] = (
+    "rgb(8,48,107)", "rgb(8,81,156)", "rgb(33,113,181)", "rgb(66,146,198)", "rgb(107,174,214)",
+    "rgb(158,202,225)", "rgb(198,219,239)", "rgb(222,235,247)", "rgb(247,251,255)",
+)  # fmt: skip
+HEATMAP_SCALE: list[list[Any]] = [
+    [i / (len(HEATMAP_COLORS) - 1), color] for i, color in enumerate(HEATMAP_COLORS)
+]
+
+
+def rate_axis(values: Sequence[Decimal | float | None]) -> tuple[int, int]:
+    """The range of a rate axis: from a multiple of 5 at least one point under the lowest rate
+    shown (0 at the least) to 100; (0, 100) when nothing is shown."""
+    shown = [float(v) for v in values if v is not None]
+    if not shown:
+        return 0, 100
+    return max(0, 5 * math.floor((min(shown) - 1) / 5)), 100
+
+
+def rate_range_note(
+    axis: tuple[int, int], horizontal: bool = False, _: Translate = untranslated
+) -> str:
+    """``縦軸は 90%〜100% です。`` (``横軸`` for horizontal bars)."""
+    low, high = axis
+    if horizontal:
+        return _("横軸は %(low)s%%〜%(high)s%% です。", low=low, high=high)
+    return _("縦軸は %(low)s%%〜%(high)s%% です。", low=low, high=high)
+
+
 # --- (a) Per-standard bars: 職員 beside 所属長 ------------------------------------------------
 
 
-def standard_bars(rows: Sequence[StandardRates], title: str) -> go.Figure:
+def standard_bars(
+    rows: Sequence[StandardRates], title: str, _: Translate = untranslated
+) -> go.Figure:
     """Grouped bars per standard, 職員 beside 所属長; ``-`` and ``＊`` cells have no bar."""
     labels = [row.label for row in rows]
     traces = []
     for name, color, pick in (
-        (STAFF, STAFF_COLOR, lambda r: r.staff),
-        (CHIEF, CHIEF_COLOR, lambda r: r.chief),
+        (STAFF, STAFF_COLOR, attrgetter("staff")),
+        (CHIEF, CHIEF_COLOR, attrgetter("chief")),
     ):
         values = [pick(row) for row in rows]
-        name = role_name(name)
+        name = role_name(name, _)
         traces.append(
             go.Bar(
                 name=name,
@@ -147,20 +195,24 @@ def standard_bars(rows: Sequence[StandardRates], title: str) -> go.Figure:
         layout=_layout(
             title,
             barmode="group",
-            yaxis={"title": {"text": _("遵守率（%）")}, "range": [0, 100], "ticksuffix": ""},
+            yaxis={
+                "title": {"text": _("遵守率（%）")},
+                "range": list(rate_axis([v.number for r in rows for v in (r.staff, r.chief)])),
+                "ticksuffix": "",
+            },
             xaxis={"title": {"text": _("基準")}, "tickangle": -45},
         ),
     )
 
 
-def standard_bars_summary(rows: Sequence[StandardRates]) -> str:
+def standard_bars_summary(rows: Sequence[StandardRates], _: Translate = untranslated) -> str:
     """``職員の遵守率が最も低いのは基準14（98.3%）、所属長は基準23（93.7%）です。``"""
     parts = []
-    for name, pick in ((STAFF, lambda r: r.staff), (CHIEF, lambda r: r.chief)):
+    for name, pick in ((STAFF, attrgetter("staff")), (CHIEF, attrgetter("chief"))):
         shown = [(pick(r).number, i, r) for i, r in enumerate(rows) if pick(r).number is not None]
         if shown:
             _rate, _index, row = min(shown, key=lambda t: (t[0], t[1]))
-            parts.append((role_name(name), row.label, pick(row).text))
+            parts.append((role_name(name, _), row.label, pick(row).text))
     if not parts:
         return _("表示できる遵守率はまだありません。")
     (role, label, rate) = parts[0]
@@ -179,10 +231,12 @@ def standard_bars_summary(rows: Sequence[StandardRates]) -> str:
 # --- (b) The lowest standards ------------------------------------------------------------------
 
 
-def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
+def lowest_bars(
+    items: Sequence[RoleRate], title: str, _: Translate = untranslated
+) -> go.Figure:
     """Horizontal bars of the lowest rates, the lowest at the top."""
     labels = [
-        _("%(label)s（%(role)s）", label=item.label, role=role_name(item.role)) for item in items
+        _("%(label)s（%(role)s）", label=item.label, role=role_name(item.role, _)) for item in items
     ]
     colors = [STAFF_COLOR if item.role == STAFF else CHIEF_COLOR for item in items]
     figure = go.Figure(
@@ -194,6 +248,7 @@ def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
                 y=labels,
                 text=[f"{item.rate:.1f}" for item in items],
                 textposition="outside",
+                cliponaxis=False,  # the rate printed beyond a bar that reaches 100
                 marker={"color": colors},
                 hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
             )
@@ -201,7 +256,10 @@ def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
         layout=_layout(
             title,
             showlegend=False,
-            xaxis={"title": {"text": _("遵守率（%）")}, "range": [0, 105]},
+            xaxis={
+                "title": {"text": _("遵守率（%）")},
+                "range": list(rate_axis([item.rate for item in items])),
+            },
             yaxis={"autorange": "reversed", "automargin": True},
             margin={"l": 16, "r": 16, "t": 56, "b": 56},
             height=max(320, 60 + 34 * len(items)),
@@ -210,35 +268,37 @@ def lowest_bars(items: Sequence[RoleRate], title: str) -> go.Figure:
     return figure
 
 
-def lowest_summary(items: Sequence[RoleRate]) -> str:
+def lowest_summary(items: Sequence[RoleRate], _: Translate = untranslated) -> str:
     """``最も低いのは基準14の職員（98.3%）です。``"""
     if not items:
         return _("表示できる遵守率はまだありません。")
     low = items[0]
     return _(
         "最も低いのは%(label)sの%(role)s（%(rate)s%%）です。",
-        label=low.label, role=role_name(low.role), rate=f"{low.rate:.1f}",
+        label=low.label, role=role_name(low.role, _), rate=f"{low.rate:.1f}",
     )  # fmt: skip
 
 
 # --- (c) Change against last year --------------------------------------------------------------
 
 
-def change_bars(rows: Sequence[RateChange], title: str, previous_label: str) -> go.Figure:
+def change_bars(
+    rows: Sequence[RateChange], title: str, previous_label: str, _: Translate = untranslated
+) -> go.Figure:
     """Grouped bars of this year's rate minus last year's, in points, per standard and role."""
     labels = [row.label for row in rows]
     points = _("ポイント")
     traces = [
         go.Bar(
-            name=role_name(name),
+            name=role_name(name, _),
             x=labels,
             y=[_number(pick(row)) for row in rows],
             marker={"color": color},
-            hovertemplate="%{x} " + role_name(name) + ": %{y:+.1f} " + points + "<extra></extra>",
+            hovertemplate=f"%{{x}} {role_name(name, _)}: %{{y:+.1f}} {points}<extra></extra>",
         )
         for name, color, pick in (
-            (STAFF, STAFF_COLOR, lambda r: r.staff),
-            (CHIEF, CHIEF_COLOR, lambda r: r.chief),
+            (STAFF, STAFF_COLOR, attrgetter("staff")),
+            (CHIEF, CHIEF_COLOR, attrgetter("chief")),
         )
     ]
     return go.Figure(
@@ -257,7 +317,9 @@ def change_bars(rows: Sequence[RateChange], title: str, previous_label: str) -> 
     )
 
 
-def change_summary(rows: Sequence[RateChange], previous_label: str) -> str:
+def change_summary(
+    rows: Sequence[RateChange], previous_label: str, _: Translate = untranslated
+) -> str:
     """``前年度から最も下がったのは基準1の職員（-1.5ポイント）です。`` or that none fell."""
     changes = [
         (value, index, row.label, name)
@@ -271,14 +333,14 @@ def change_summary(rows: Sequence[RateChange], previous_label: str) -> str:
     if value < 0:
         return _(
             "%(year)sから最も下がったのは%(label)sの%(role)s（%(points)sポイント）です。",
-            year=previous_label, label=label, role=role_name(name), points=f"{value:+.1f}",
+            year=previous_label, label=label, role=role_name(name, _), points=f"{value:+.1f}",
         )  # fmt: skip
     up = max(changes, key=lambda c: (c[0], -c[1]))
     if up[0] > 0:
         return _(
             "%(year)sから下がった基準はなく、最も上がったのは%(label)sの%(role)s"
             "（%(points)sポイント）です。",
-            year=previous_label, label=up[2], role=role_name(up[3]), points=f"{up[0]:+.1f}",
+            year=previous_label, label=up[2], role=role_name(up[3], _), points=f"{up[0]:+.1f}",
         )  # fmt: skip
     return _("%(year)sから変わった基準はありません。", year=previous_label)
 
@@ -286,13 +348,11 @@ def change_summary(rows: Sequence[RateChange], previous_label: str) -> str:
 # --- (d) Heatmap: section × scene --------------------------------------------------------------
 
 
-def scene_heatmap(data: HeatmapData, title: str) -> go.Figure:
+def scene_heatmap(data: HeatmapData, title: str, _: Translate = untranslated) -> go.Figure:
     """Rates of each section in each scene; hidden and ``-`` cells are gaps labelled with
     their text (``＊`` or ``-``), never coloured as a number."""
     z = [[_number(cell.number) for cell in row] for row in data.cells]
     text = [[cell.text if cell.number is not None else "" for cell in row] for row in data.cells]
-    shown = [v for row in z for v in row if v is not None]
-    low = min(shown) if shown else 0.0
     annotations = [
         {
             "x": data.columns[c],
@@ -313,15 +373,15 @@ def scene_heatmap(data: HeatmapData, title: str) -> go.Figure:
                 z=z,
                 text=text,
                 texttemplate="%{text}",
-                zmin=min(low, 99.0),
+                zmin=heatmap_zmin(data),
                 zmax=100,
-                colorscale="Blues",
-                reversescale=True,
+                colorscale=HEATMAP_SCALE,
                 hoverongaps=False,
                 xgap=2,
                 ygap=2,
-                # No colour bar: plotly.js draws it with style attributes that the pages'
-                # CSP refuses; every cell prints its own rate instead.
+                # No Plotly colour bar: plotly.js draws it with style attributes that the
+                # pages' CSP refuses. The page draws the key itself (``heatmap_key``) and every
+                # cell prints its own rate.
                 showscale=False,
                 hovertemplate="%{y}・%{x}: %{text}%<extra></extra>",
             )
@@ -337,7 +397,32 @@ def scene_heatmap(data: HeatmapData, title: str) -> go.Figure:
     )
 
 
-def heatmap_summary(data: HeatmapData) -> str:
+def heatmap_zmin(data: HeatmapData) -> float:
+    """The rate coloured darkest: the lowest shown, at most 99 (so a table of only 100s is
+    light)."""
+    shown = [float(cell.number) for row in data.cells for cell in row if cell.number is not None]
+    return min([*shown, 99.0])
+
+
+@dataclass(frozen=True)
+class KeyStop:
+    """One stop of the heatmap's colour key: where it sits (0-1), its colour and rate."""
+
+    offset: float
+    color: str
+    rate: float
+
+
+def heatmap_key(data: HeatmapData) -> list[KeyStop]:
+    """The colour key of ``scene_heatmap``, darkest (lowest rate) first, for the page to draw."""
+    low = heatmap_zmin(data)
+    return [
+        KeyStop(offset, color, round(low + (100 - low) * offset, 1))
+        for offset, color in HEATMAP_SCALE
+    ]
+
+
+def heatmap_summary(data: HeatmapData, _: Translate = untranslated) -> str:
     """``職員の遵守率が最も低いのは総務課の「応対」（97.0%）です。``"""
     shown = [
         (cell.number, r, c)
@@ -351,14 +436,19 @@ def heatmap_summary(data: HeatmapData) -> str:
     cell = data.cells[r][c]
     return _(
         "%(role)sの遵守率が最も低いのは%(section)sの「%(scene)s」（%(rate)s%%）です。",
-        role=role_name(data.role), section=data.rows[r], scene=data.columns[c], rate=cell.text,
+        role=role_name(data.role, _), section=data.rows[r], scene=data.columns[c], rate=cell.text,
     )  # fmt: skip
 
 
 # --- (e) Response progress ---------------------------------------------------------------------
 
 
-def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str) -> go.Figure:
+def progress_lines(
+    days: Sequence[ProgressDay],
+    expected: int | None,
+    title: str,
+    _: Translate = untranslated,
+) -> go.Figure:
     """Cumulative responses by day for 職員, 所属長 and in all, and the number expected."""
     x = [d.day.isoformat() for d in days]
     labels = [d.label for d in days]
@@ -370,7 +460,7 @@ def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str
     ):
         if all(v is None for v in values):
             continue
-        name = role_name(name)
+        name = role_name(name, _)
         traces.append(
             go.Scatter(
                 name=name,
@@ -403,7 +493,9 @@ def progress_lines(days: Sequence[ProgressDay], expected: int | None, title: str
     )
 
 
-def progress_summary(days: Sequence[ProgressDay], expected: int | None) -> str:
+def progress_summary(
+    days: Sequence[ProgressDay], expected: int | None, _: Translate = untranslated
+) -> str:
     """``令和7年11月28日までに 312 人が提出しました（対象 350 人）。``"""
     if not days:
         return _("まだ提出した人はいません。")
@@ -416,3 +508,84 @@ def progress_summary(days: Sequence[ProgressDay], expected: int | None) -> str:
             day=last.label, n=last.total, expected=expected,
         )  # fmt: skip
     return _("%(day)sまでに %(n)s 人が提出しました。", day=last.label, n=last.total)
+
+
+# --- (f) The city: each ward beside the city, per shared standard ------------------------------
+
+
+@dataclass(frozen=True)
+class CitySeries:
+    """One line of the city chart: a ward's (or the city's) rates per standard, in order."""
+
+    name: str
+    values: tuple[Value, ...]
+    city: bool = False
+
+
+# Colour-blind-safe colours for the wards (Okabe-Ito, without the city's dark grey).
+WARD_COLORS: tuple[str, ...] = (
+    "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#8a7a00",
+)  # fmt: skip
+WARD_SYMBOLS: tuple[str, ...] = (
+    "circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x",
+)  # fmt: skip
+
+
+def city_chart(
+    labels: Sequence[str], series: Sequence[CitySeries], title: str, _: Translate = untranslated
+) -> go.Figure:
+    """The city's rate per standard as bars, each ward's as a marker of its own colour and
+    shape; hidden and ``-`` cells are left out. The rate axis starts where the data does."""
+    numbers = [v.number for s in series for v in s.values]
+    traces: list[go.Bar | go.Scatter] = []
+    for index, line in enumerate(s for s in series if not s.city):
+        traces.append(
+            go.Scatter(
+                name=line.name,
+                x=list(labels),
+                y=[_number(v.number) for v in line.values],
+                customdata=[v.text for v in line.values],
+                mode="markers",
+                marker={
+                    "color": WARD_COLORS[index % len(WARD_COLORS)],
+                    "symbol": WARD_SYMBOLS[index % len(WARD_SYMBOLS)],
+                    "size": 9,
+                },
+                hovertemplate="%{x} " + line.name + ": %{customdata}%<extra></extra>",
+            )
+        )
+    for line in (s for s in series if s.city):
+        traces.insert(
+            0,
+            go.Bar(
+                name=line.name,
+                x=list(labels),
+                y=[_number(v.number) for v in line.values],
+                customdata=[v.text for v in line.values],
+                marker={"color": "#c8c8c8", "line": {"color": EVERYONE_COLOR, "width": 1}},
+                hovertemplate="%{x} " + line.name + ": %{customdata}%<extra></extra>",
+            ),
+        )
+    return go.Figure(
+        data=traces,
+        layout=_layout(
+            title,
+            yaxis={"title": {"text": _("遵守率（%）")}, "range": list(rate_axis(numbers))},
+            xaxis={"title": {"text": _("基準")}, "tickangle": -45},
+            legend={"orientation": "h", "x": 0, "y": -0.25},
+            margin={"l": 56, "r": 16, "t": 56, "b": 96},
+            height=460,
+        ),
+    )
+
+
+def city_summary(labels: Sequence[str], city: CitySeries, _: Translate = untranslated) -> str:
+    """``市全体で遵守率が最も低いのは基準11（98.9%）です。``"""
+    shown = [(v.number, i) for i, v in enumerate(city.values) if v.number is not None]
+    if not shown:
+        return _("表示できる遵守率はまだありません。")
+    _rate, index = min(shown)
+    return _(
+        "%(city)sで遵守率が最も低いのは%(label)s（%(rate)s%%）です。",
+        city=city.name, label=labels[index], rate=city.values[index].text,
+    )  # fmt: skip

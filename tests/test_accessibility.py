@@ -49,6 +49,7 @@ ACCOUNTS = {
     "chief": "900002",  # 総務課長
     "committee": "900003",  # 区民課長, committee member for 高津区
     "admin": "900004",  # 総務課の職員, admin for 高津区
+    "city": "900005",  # 川崎区 総務課の職員, committee member for the whole city
 }
 
 # GET endpoints that are not HTML pages for a person to read, and why.
@@ -67,6 +68,7 @@ NOT_PAGES = {
     "admin.audit_csv": "a CSV download (the audit log)",
     "admin.catalogue_export": "a YAML download (a catalogue)",
     "results.comments_xlsx": "an Excel download (the comments)",
+    "results.city_xlsx": "an Excel download (the city page)",
 }
 
 
@@ -85,6 +87,7 @@ class Demo:
     password_token: str
     staff_id: int  # a staff member of the demo ward (the admin's people pages)
     action_id: int  # the demo's improvement action on the FY2024 round
+    other_ward_round: int  # 川崎区's 令和7年度 round (the city-wide member reads it)
     draft_key: str = "takatsu-2026"  # next year's standards, a draft copied from takatsu-2025
 
 
@@ -290,6 +293,17 @@ VISITS: list[Visit] = [
           _u("admin.catalogue_preview", key=_draft, **{"as": "chief:庁舎管理担当課"})),
     Visit("admin", "publish", "admin.catalogue_publish",
           _u("admin.catalogue_publish", key=_draft)),
+    # --- city-wide committee member ---------------------------------------------------------
+    Visit("city", "results with the city link", "results.index", _u("results.index")),
+    Visit("city", "city page", "results.city", _u("results.city")),
+    Visit("city", "city page, chiefs, 令和6年度", "results.city",
+          _u("results.city", year=2024, role="chief")),
+    Visit("city", "city page refused", "results.city", _u("results.city", year="x"),
+          status=400),
+    Visit("city", "round of another ward", "results.round_page",
+          _u("results.round_page", round_id=lambda d: d.other_ward_round)),
+    Visit("city", "breakdown of the city's wards", "results.breakdown",
+          _u("results.breakdown", round_id=_latest, level="ward")),
     # The preview is the answer to a POST: no GET endpoint to match.
     Visit("admin", "published table preview", "", _u("admin.published"),
           then=_preview_published),
@@ -323,9 +337,9 @@ def _build(app: Flask) -> Demo:
     with app.app_context():
         build_demo(Path(app.config["SURVEYS_DIR"]))
         ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
-        rounds = [  # the closed ones (the demo also has a round open now)
+        rounds = [  # 高津区's closed ones (the demo also has a round open now)
             r for r in db.session.scalars(sa.select(Round).order_by(Round.fiscal_year))
-            if not r.is_open()
+            if not r.is_open() and ward in r.wards
         ]
         catalogue = db.session.scalars(
             sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
@@ -370,6 +384,11 @@ def _build(app: Flask) -> Demo:
             password_token=password_link_token(staff),
             staff_id=staff.id,
             action_id=db.session.scalars(sa.select(ImprovementAction.id)).one(),
+            other_ward_round=next(
+                r.id
+                for r in db.session.scalars(sa.select(Round).order_by(Round.fiscal_year.desc()))
+                if [w.name for w in r.wards] == ["川崎区"]
+            ),
         )
         db.session.commit()
         return demo
@@ -526,6 +545,79 @@ CLIPPED = """() => [...document.querySelectorAll('body *')].filter(el => {
   }).map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')).slice(0, 5)"""
 
 
+# Table cells whose text stands one character per line (a column squeezed to one glyph's
+# width): per cell, the characters of its text are grouped into lines by their boxes
+# (Range.getClientRects of each character); a cell of more than 2 characters with 2 or more
+# lines of a single character is reported. Closed <details> are opened first, so that the
+# tables of the charts are measured too.
+STACKED = r"""() => {
+  document.querySelectorAll('details:not([open])').forEach(d => { d.open = true; });
+  const found = [];
+  for (const cell of document.querySelectorAll('th, td')) {
+    if (cell.closest('.visually-hidden') || !cell.getClientRects().length) { continue; }
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const lines = [];
+    let previous = null, total = 0;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest('.visually-hidden')) { continue; }
+      const text = node.textContent;
+      for (let i = 0; i < text.length; i++) {
+        if (/\s/.test(text[i])) { continue; }
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const box = range.getClientRects()[0];
+        if (!box || box.width === 0) { continue; }
+        if (previous === null || box.top >= previous.bottom - 2) { lines.push(0); }
+        lines[lines.length - 1] += 1;
+        previous = box;
+        total += 1;
+      }
+    }
+    if (total > 2 && lines.filter(n => n < 2).length >= 2) {
+      found.push(`${cell.tagName.toLowerCase()} 「${cell.innerText.trim().slice(0, 16)}」`
+        + ` in ${lines.length} lines`);
+    }
+  }
+  return found.slice(0, 8);
+}"""
+
+
+def stacked_cells(page: Page) -> list[str]:
+    """Table cells that wrap one character per line (see STACKED)."""
+    found: list[str] = page.evaluate(STACKED)
+    return [f"one character per line: {cell}" for cell in found]
+
+
+# Rates that need a sideways scroll to be seen: every rate of a compliance table (a round's,
+# a section's, the weak standards), and the first rate of each row of the other results
+# tables (a breakdown's response rate, the city's own rate), must lie inside the screen.
+OFFSCREEN_RATES = """width => {
+  const found = [];
+  const tables = 'table.compliance, table.breakdown, table.city-table';
+  for (const table of document.querySelectorAll(tables)) {
+    for (const row of table.querySelectorAll('tbody tr')) {
+      const rates = [...row.querySelectorAll('td.num')];
+      const wanted = table.classList.contains('compliance') ? rates : rates.slice(0, 1);
+      const out = wanted.find(td => td.getBoundingClientRect().right > width + 1);
+      if (out) {
+        found.push(`${table.id || table.className}: ${row.querySelector('th')?.innerText.trim()
+          .split(String.fromCharCode(10))[0]}`
+          + ` at ${Math.round(out.getBoundingClientRect().right)} px`);
+        break;
+      }
+    }
+  }
+  return found;
+}"""
+
+
+def offscreen_rates(page: Page, width: int) -> list[str]:
+    """Rates outside a ``width`` px screen without scrolling sideways (see OFFSCREEN_RATES)."""
+    found: list[str] = page.evaluate(OFFSCREEN_RATES, width)
+    return [f"rate off the screen: {where}" for where in found]
+
+
 def zoom_problems(page: Page) -> list[str]:
     """At 200 % text: no sideways scroll and no box that cuts its content off."""
     page.evaluate("() => { document.documentElement.style.fontSize = '200%'; }")
@@ -610,6 +702,8 @@ def test_every_page_passes_axe_and_fits_360px(
         problems += describe(run_axe(page), f"{where} @360")
         if not visit.standalone:  # print views are laid out for A4 paper
             problems += [f"{where} @360: {p}" for p in zoom_problems(page)]
+            problems += [f"{where} @360: {p}" for p in offscreen_rates(page, 360)]
+            problems += [f"{where} @360: {p}" for p in stacked_cells(page)]
         checked += 1
     assert checked == len(visits) > 0
     assert not problems, f"{len(problems)} accessibility problems:\n" + "\n".join(problems)
@@ -678,3 +772,27 @@ def test_layout_checks_catch_planted_problems(page: Page, live_server: LiveServe
     found = layout_problems(page, home)
     assert any("positive tabindex" in p for p in found), found
     assert any(p.startswith("button#planted-button: no focus ring") for p in found), found
+
+
+def test_table_checks_catch_planted_problems(page: Page, live_server: LiveServer):
+    """The 360 px table checks are not vacuous: a heading squeezed to one character a line
+    and a compliance rate pushed off the screen are both reported; a 2-character cell is not."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto("/")
+    assert stacked_cells(page) == [] and offscreen_rates(page, 360) == []
+    page.evaluate(
+        """() => {
+          document.querySelector('main').insertAdjacentHTML('afterbegin',
+            '<table class="compliance"><thead><tr><th id="planted-th">地域みまもり支援センター</th>'
+            + '<th>区</th></tr></thead><tbody><tr><th>基準1</th><td class="num">'
+            + '97.8</td></tr></tbody></table>');
+          document.getElementById('planted-th').style.width = '1em';
+          document.getElementById('planted-th').style.maxWidth = '1em';
+          document.querySelector('table.compliance').style.marginLeft = '400px';
+        }"""
+    )
+    stacked = stacked_cells(page)
+    assert any("「地域みまもり支援センター」 in 12 lines" in line for line in stacked), stacked
+    assert not any("「区」" in line for line in stacked)
+    off = offscreen_rates(page, 360)
+    assert len(off) == 1 and off[0].startswith("rate off the screen: compliance: 基準1 at "), off

@@ -135,14 +135,14 @@ def test_the_docx_has_every_part_in_its_paragraphs_and_tables(app, demo):
 
 
 def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo):
-    """HTML with a CSP that allows only its own style; PDF and docx with Japanese names and
-    a plain ASCII name for clients that read only ``filename``."""
+    """HTML with a CSP that allows only its own style and the site's sheet; PDF and docx with
+    Japanese names and a plain ASCII name for clients that read only ``filename``."""
     with app.app_context():
         sign_in(db.session.get(Person, demo["committee"]))
     base = f"/annual-report/{demo['ward']}/2025"
     page = client.get(base)
     assert page.status_code == 200 and "3 サービス基準の遵守状況" in page.get_data(as_text=True)
-    assert "style-src 'sha256-" in page.headers["Content-Security-Policy"]
+    assert "style-src 'self' 'sha256-" in page.headers["Content-Security-Policy"]
     for suffix, mimetype in (("pdf", "application/pdf"), ("docx", "wordprocessingml")):
         response = client.get(f"{base}/report.{suffix}")
         assert response.status_code == 200 and mimetype in response.mimetype
@@ -153,6 +153,19 @@ def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo
     index = client.get("/annual-report/").get_data(as_text=True)
     assert f'href="{base}/report.pdf"' in index
     assert client.get("/annual-report/999999/2025").status_code == 404
+
+
+def test_the_report_page_has_the_site_header_and_a_way_back(app, client, sign_in, demo):
+    """On the site the report has the site's header (name, navigation, account) and a link
+    back to the list of reports; the PDF has neither."""
+    with app.app_context():
+        sign_in(db.session.get(Person, demo["committee"]))
+        report = annual_report(demo["ward"], 2025)
+    html = client.get(f"/annual-report/{demo['ward']}/2025").get_data(as_text=True)
+    assert '<header class="site-header">' in html
+    assert 'class="back-link"><a href="/annual-report/"' in html
+    assert 'href="/static/header.css"' in html
+    assert "site-header" not in annual_html(report)
 
 
 def test_another_wards_committee_cannot_read_the_report(app, client, sign_in, demo):

@@ -125,3 +125,61 @@ def test_progress_lines_are_cumulative_with_the_expected_number():
 def test_config_hides_the_logo_and_the_modebar():
     """Every chart's config: no Plotly logo, no modebar in the tab order, responsive."""
     assert charts.CONFIG == {"displaylogo": False, "displayModeBar": False, "responsive": True}
+
+
+def test_charts_need_no_flask():
+    """reports/charts.py is pure: importing it loads neither Flask nor Flask-Babel."""
+    import subprocess
+    import sys
+
+    code = "import sys, reports.charts; print(sorted(m for m in sys.modules if 'flask' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_words_go_through_the_translate_function_given():
+    """The caller's translate function (gettext on the site) says every word; without one the
+    Japanese is kept."""
+    english = {"職員": "Staff", "所属長": "Chiefs", "遵守率（%）": "Compliance (%)", "基準": "Std"}
+
+    def translate(message, **values):
+        return english.get(message, message) % values if values else english.get(message, message)
+
+    figure = charts.standard_bars(ROWS, "title", _=translate)
+    assert [t.name for t in figure.data] == ["Staff", "Chiefs"]
+    assert figure.layout.yaxis.title.text == "Compliance (%)"
+    assert [t.name for t in charts.standard_bars(ROWS, "title").data] == ["職員", "所属長"]
+
+
+def test_rate_axes_start_where_the_data_does_and_say_so():
+    """The bars' rate axis runs from a multiple of 5 under the lowest rate to 100, and the
+    page's sentence states that range; nothing shown gives 0-100."""
+    figure = charts.standard_bars(ROWS, "t")
+    assert tuple(figure.layout.yaxis.range) == (80, 100)  # lowest shown: 83.3
+    assert charts.rate_range_note((80, 100)) == "縦軸は 80%〜100% です。"
+    assert charts.rate_range_note((90, 100), horizontal=True) == "横軸は 90%〜100% です。"
+    assert charts.rate_axis([D("99.5"), None]) == (95, 100)
+    assert charts.rate_axis([D("62.4")]) == (60, 100)
+    assert charts.rate_axis([None]) == (0, 100)
+    lowest = charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "t")
+    assert tuple(lowest.layout.xaxis.range) == (95, 100)
+
+
+def _luminance(rgb: str) -> float:
+    red, green, blue = (int(v) for v in rgb.removeprefix("rgb(").removesuffix(")").split(","))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def test_the_heatmap_key_says_darker_is_lower_and_matches_the_colours():
+    """The lowest rate gets the darkest colour; the key the page draws has the same colours
+    from that rate (darkest) to 100 (lightest)."""
+    data = HeatmapData(("総務課", "区民課"), ("応対",), ((_v("92.0"),), (_v("100.0"),)))
+    (heat,) = charts.scene_heatmap(data, "t").data
+    assert heat.zmin == 92.0 and heat.zmax == 100 and not heat.reversescale
+    scale = [tuple(stop) for stop in heat.colorscale]
+    assert _luminance(scale[0][1]) < _luminance(scale[-1][1])  # zmin (lowest) is darkest
+    key = charts.heatmap_key(data)
+    assert [(k.offset, k.color) for k in key] == scale
+    assert (key[0].rate, key[-1].rate) == (92.0, 100.0)
+    lightness = [_luminance(k.color) for k in key]
+    assert lightness == sorted(lightness)

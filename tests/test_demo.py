@@ -18,8 +18,10 @@ from app.models import (
     Section,
     SectionAnswer,
     Standard,
+    Ward,
+    round_ward,
 )
-from app.services.demo import DEMO_PASSWORD
+from app.services.demo import CITY_CATALOGUE, CITY_WARDS, DEMO_PASSWORD, DEMO_WARD
 
 
 def _count(model, *where):
@@ -27,20 +29,24 @@ def _count(model, *where):
 
 
 def test_demo_builds_ward_people_and_rounds(app, runner):
-    """The demo has about 20 sections, about 350 people a year, two closed rounds and one open
+    """高津区 has about 20 sections, about 350 people a year, two closed rounds and one open
     now without answers."""
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert "900001" in result.output and DEMO_PASSWORD in result.output
     with app.app_context():
-        assert 18 <= _count(Section) <= 22
+        takatsu = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+        in_takatsu = Section.ward_id == takatsu.id
+        sections = _count(Section, in_takatsu)
+        assert 18 <= sections <= 22
         for year in (2024, 2025, 2026):
-            assert 330 <= _count(Assignment, Assignment.fiscal_year == year) <= 400
-            chiefs = _count(
-                Assignment, Assignment.fiscal_year == year, Assignment.role == Role.CHIEF
+            of_year = sa.and_(
+                Assignment.fiscal_year == year,
+                Assignment.section_id.in_(sa.select(Section.id).where(in_takatsu)),
             )
-            assert chiefs == _count(Section)
-        every = db.session.scalars(sa.select(Round).order_by(Round.fiscal_year)).all()
+            assert 330 <= _count(Assignment, of_year) <= 400
+            assert _count(Assignment, of_year, Assignment.role == Role.CHIEF) == sections
+        every = [r for r in _rounds_of(DEMO_WARD)]
         rounds = [r for r in every if not r.is_open()]
         assert [r.fiscal_year for r in rounds] == [2024, 2025]
         # One round open now and still unanswered, to try the checklist at once.
@@ -54,6 +60,43 @@ def test_demo_builds_ward_people_and_rounds(app, runner):
                 Response.status == ResponseStatus.SUBMITTED,
             )
             assert submitted > 300
+
+
+def _rounds_of(ward_name: str) -> list[Round]:
+    return list(
+        db.session.scalars(
+            sa.select(Round)
+            .join(round_ward, round_ward.c.round_id == Round.id)
+            .join(Ward, Ward.id == round_ward.c.ward_id)
+            .where(Ward.name == ward_name)
+            .order_by(Round.fiscal_year, Round.id)
+        )
+    )
+
+
+def test_demo_builds_the_whole_city(app, runner):
+    """The seven wards of 川崎市 in the city's order; each other ward has its people and two
+    closed rounds on the city's catalogue, with enough respondents for results to show."""
+    runner.invoke(args=["demo"])
+    with app.app_context():
+        wards = db.session.scalars(sa.select(Ward).order_by(Ward.sort_order)).all()
+        assert [w.name for w in wards] == list(CITY_WARDS)
+        for ward in wards:
+            if ward.name == DEMO_WARD:
+                continue
+            rounds = _rounds_of(ward.name)
+            assert [(r.fiscal_year, r.catalogue.key) for r in rounds] == [
+                (2024, CITY_CATALOGUE),
+                (2025, CITY_CATALOGUE),
+            ]
+            assert not any(r.is_open() for r in rounds)
+            for round_ in rounds:
+                submitted = _count(
+                    Response,
+                    Response.round_id == round_.id,
+                    Response.status == ResponseStatus.SUBMITTED,
+                )
+                assert submitted >= 25, ward.name
 
 
 def test_demo_answers_follow_who_answers_what(app, runner):
@@ -121,23 +164,31 @@ def test_demo_keeps_past_assignments_across_transfers(app, runner):
 
 
 def test_demo_accounts_can_sign_in_with_the_printed_password(app, runner):
-    """The four demo accounts have the printed password; committee and admin are granted."""
+    """The five demo accounts have the printed password; committee (one ward and the city) and
+    admin are granted."""
     runner.invoke(args=["demo"])
     with app.app_context():
         accounts = {
             p.employee_id: p
             for p in db.session.scalars(
                 sa.select(Person).where(
-                    Person.employee_id.in_(["900001", "900002", "900003", "900004"])
+                    Person.employee_id.in_(["900001", "900002", "900003", "900004", "900005"])
                 )
             )
         }
-        assert len(accounts) == 4
+        assert len(accounts) == 5
         assert all(
             check_password_hash(p.password_hash or "", DEMO_PASSWORD) for p in accounts.values()
         )
-        roles = {(g.person.employee_id, g.role) for g in db.session.scalars(sa.select(Grant))}
-        assert roles == {("900003", GrantRole.COMMITTEE), ("900004", GrantRole.ADMIN)}
+        roles = {
+            (g.person.employee_id, g.role, g.ward_id is None)
+            for g in db.session.scalars(sa.select(Grant))
+        }
+        assert roles == {
+            ("900003", GrantRole.COMMITTEE, False),
+            ("900004", GrantRole.ADMIN, False),
+            ("900005", GrantRole.COMMITTEE, True),  # the whole city
+        }
         chief = db.session.scalars(
             sa.select(Assignment).where(
                 Assignment.person_id == accounts["900002"].id, Assignment.fiscal_year == 2026

@@ -41,9 +41,11 @@ def _table_rows(html: str) -> dict[str, list[str]]:
     table = html.split('id="compliance-table"', 1)[1].split("</table>", 1)[0]
     rows = {}
     for row in re.findall(r"<tr id=\"row-[^\"]+\">(.*?)</tr>", table, re.S):
-        found = re.search(r"<th scope=\"row\"[^>]*>(.*?)</th>", row)
+        found = re.search(r"<th scope=\"row\"[^>]*>(.*?)</th>", row, re.S)
         assert found is not None
         head = found.group(1)
+        # The standard's text under its number is for phones (std-inline); the number is the key.
+        head = re.sub(r"<span class=\"std-inline\">.*?</span>", "", head, flags=re.S)
         cells = re.findall(r"<td class=\"num[^\"]*\">(.*?)</td>", row, re.S)
         rows[head] = [re.sub(r"<span class=\"visually-hidden\">.*?</span>|<[^>]+>", "", c)
                       for c in cells]
@@ -128,6 +130,21 @@ def test_hidden_and_empty_cells_are_never_plotted(client, sign_in, world):
     assert {a["text"] for a in heatmap["layout"]["annotations"]} == {"＊"}
     assert charts["chart-standards"]["config"]["displaylogo"] is False
     assert "職員の遵守率が最も低いのは基準1（73.3%）、所属長は基準24（66.7%）です。" in html
+
+
+def test_rate_axes_start_at_the_data_and_the_heatmap_has_its_key(client, sign_in, world):
+    """The standards chart's axis runs from just under the lowest rate (66.7: 65) to 100 and
+    the page says so; the heatmap's key is drawn with the chart's own colours, darkest first."""
+    sign_in(world.takatsu_committee)
+    html = _html(client, f"/results/rounds/{world.round_id}")
+    charts = _charts(html)
+    assert charts["chart-standards"]["layout"]["yaxis"]["range"] == [65, 100]
+    assert "縦軸は 65%〜100% です。" in html
+    key = html.split('id="chart-heatmap-key"', 1)[1].split("</div>", 1)[0]
+    assert "色が濃いほど遵守率が低い" in key
+    colours = re.findall(r'stop-color="([^"]+)"', key)
+    scale = [c for _offset, c in charts["chart-heatmap"]["data"][0]["colorscale"]]
+    assert colours == scale and colours[0] == "rgb(8,48,107)"  # the darkest first
 
 
 def test_ward_committee_cannot_read_another_wards_round_or_groups(client, sign_in, world):

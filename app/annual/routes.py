@@ -12,7 +12,7 @@ from io import BytesIO
 from typing import cast
 from urllib.parse import quote
 
-from flask import Response, abort, current_app, render_template, send_file
+from flask import Response, abort, current_app, render_template, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -85,10 +85,17 @@ def index() -> str:
 @access("committee", "admin")
 def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as one HTML page (prints as the PDF does)."""
-    response = Response(annual_html(_report(ward_id, fiscal_year)), mimetype="text/html")
+    header = render_template(
+        "annual/_site_header.html", ward_id=ward_id, fiscal_year=fiscal_year
+    )
+    html = annual_html(
+        _report(ward_id, fiscal_year), header, url_for("static", filename="header.css")
+    )
+    response = Response(html, mimetype="text/html")
+    # The site's style sheet for its header; the sign-out form of the header posts to the site.
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src {_style_hash()}; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        f"default-src 'none'; style-src 'self' {_style_hash()}; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
     return response
 

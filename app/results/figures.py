@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ from flask_babel import gettext as _
 from app.i18n import localized_date as reiwa_date
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Role
+from app.services.city import CITY, CityResults, CityStandard
 from app.services.compliance import (
     Cell,
     Group,
@@ -26,6 +28,7 @@ from app.services.compliance import (
 from reports import charts
 from reports.charts import (
     HeatmapData,
+    KeyStop,
     ProgressDay,
     RateChange,
     RoleRate,
@@ -58,6 +61,10 @@ class Chart:
     figure: dict[str, Any]
     table: DataTable
     notes: list[str] = field(default_factory=list)
+    # The range of a rate axis that does not start at 0, in words (rate_range_note).
+    axis: str = ""
+    # The colour key of a heatmap, darkest first (drawn by the page, see _macros.html).
+    key: list[KeyStop] = field(default_factory=list)
 
 
 def published_note(fiscal_year: int) -> str:
@@ -117,12 +124,15 @@ def standards_chart(rows: Sequence[StandardRow], title: str) -> Chart:
     return Chart(
         "chart-standards",
         _("基準ごとの遵守率（職員と所属長）"),
-        charts.standard_bars_summary(data),
-        figure_json(charts.standard_bars(data, title)),
+        charts.standard_bars_summary(data, _=_),
+        figure_json(charts.standard_bars(data, title, _=_)),
         DataTable(
             _("基準ごとの遵守率（%）"),
-            (_("基準"), charts.role_name(charts.STAFF), charts.role_name(charts.CHIEF)),
+            (_("基準"), charts.role_name(charts.STAFF, _), charts.role_name(charts.CHIEF, _)),
             [(d.label, [d.staff.text, d.chief.text]) for d in data],
+        ),
+        axis=charts.rate_range_note(
+            charts.rate_axis([v.number for d in data for v in (d.staff, d.chief)]), _=_
         ),
     )
 
@@ -139,13 +149,14 @@ def lowest_chart(results: RoundResults, group_key: str, title: str) -> Chart:
     return Chart(
         "chart-lowest",
         _("遵守率の低い基準（低い順に%(n)s件まで）", n=LOWEST_COUNT),
-        charts.lowest_summary(items),
-        figure_json(charts.lowest_bars(items, title)),
+        charts.lowest_summary(items, _=_),
+        figure_json(charts.lowest_bars(items, title, _=_)),
         DataTable(
             _("遵守率の低い基準"),
             (_("基準"), _("区分"), _("遵守率（%）")),
-            [(i.label, [charts.role_name(i.role), format_rate(i.rate)]) for i in items],
+            [(i.label, [charts.role_name(i.role, _), format_rate(i.rate)]) for i in items],
         ),
+        axis=charts.rate_range_note(charts.rate_axis([i.rate for i in items]), True, _),
     )
 
 
@@ -163,11 +174,11 @@ def change_chart(
     return Chart(
         "chart-change",
         _("前年度（%(year)s）との差", year=previous_label),
-        charts.change_summary(data, previous_label),
-        figure_json(charts.change_bars(data, title, previous_label)),
+        charts.change_summary(data, previous_label, _=_),
+        figure_json(charts.change_bars(data, title, previous_label, _=_)),
         DataTable(
             _("前年度との差（ポイント）"),
-            (_("基準"), charts.role_name(charts.STAFF), charts.role_name(charts.CHIEF)),
+            (_("基準"), charts.role_name(charts.STAFF, _), charts.role_name(charts.CHIEF, _)),
             [(d.label, [_points(d.staff), _points(d.chief)]) for d in data],
         ),
         notes=notes,
@@ -188,13 +199,14 @@ def heatmap_chart(results: RoundResults, group_key: str, title: str) -> Chart:
     return Chart(
         "chart-heatmap",
         _("課ごと・場面ごとの遵守率（職員）"),
-        charts.heatmap_summary(data),
-        figure_json(charts.scene_heatmap(data, title)),
+        charts.heatmap_summary(data, _=_),
+        figure_json(charts.scene_heatmap(data, title, _=_)),
         DataTable(
             _("課ごと・場面ごとの遵守率（職員、%）"),
             (_("課"), *results.scenes),
             [(name, [c.text for c in row]) for name, row in zip(names, cells, strict=True)],
         ),
+        key=charts.heatmap_key(data),
     )
 
 
@@ -217,15 +229,15 @@ def progress_chart(results: RoundResults, points: Sequence[ProgressPoint], title
     return Chart(
         "chart-progress",
         _("回答の進み具合（%(group)s）", group=results.top.name),
-        charts.progress_summary(days, expected),
-        figure_json(charts.progress_lines(days, expected, title)),
+        charts.progress_summary(days, expected, _=_),
+        figure_json(charts.progress_lines(days, expected, title, _=_)),
         DataTable(
             _("その日までに提出した人の数"),
             (
                 _("日付"),
-                charts.role_name(charts.EVERYONE),
-                charts.role_name(charts.STAFF),
-                charts.role_name(charts.CHIEF),
+                charts.role_name(charts.EVERYONE, _),
+                charts.role_name(charts.STAFF, _),
+                charts.role_name(charts.CHIEF, _),
             ),
             [(d.label, [count(d.total), count(d.staff), count(d.chief)]) for d in days],
         ),
@@ -256,3 +268,85 @@ def round_charts(
     made.append(heatmap_chart(results, group_key, _("課ごと・場面ごとの遵守率（職員）")))
     made.append(progress)
     return made
+
+
+# --- The city page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CityTable:
+    """The city page's table: one row per shared standard, a column per group (the city, then
+    each ward with a closed round) and role."""
+
+    columns: list[tuple[str, Role]]  # (group name, role)
+    rows: list[tuple[CityStandard, list[Cell]]]
+
+    def for_workbook(self) -> tuple[list[str], list[tuple[int, str, list[Decimal | str]]]]:
+        """Headings 「市全体 職員」… and rows (number, text, the rate or its mark)."""
+        headings = [f"{name} {charts.role_name(ROLE_LABELS[role])}" for name, role in self.columns]
+        rows = [
+            (s.number, s.text, [c.rate if c.state == "shown" and c.rate is not None else c.text
+                                for c in cells])
+            for s, cells in self.rows
+        ]  # fmt: skip
+        return headings, rows
+
+
+def _city_groups(results: CityResults) -> list[tuple[int, str]]:
+    return [(CITY, _("市全体"))] + [(w.id, w.name) for w in results.wards_with_rounds]
+
+
+def city_table(results: CityResults, role: Role | None) -> CityTable:
+    """The table of one role (the page), or of both (None: the xlsx)."""
+    roles = [role] if role is not None else [Role.STAFF, Role.CHIEF]
+    columns = [(name, r) for group, name in _city_groups(results) for r in roles]
+    groups = [group for group, _name in _city_groups(results) for _r in roles]
+    rows = [
+        (s, [results.cell(g, r, s.key) for g, (_n, r) in zip(groups, columns, strict=True)])
+        for s in results.standards
+    ]
+    return CityTable(columns, rows)
+
+
+def city_chart(results: CityResults, role: Role) -> Chart:
+    """The city's rate per standard (bars) and each ward's (markers), for one role."""
+    labels = [_("基準%(number)s", number=s.number) for s in results.standards]
+    series = [
+        charts.CitySeries(
+            name,
+            tuple(_value(results.cell(group, role, s.key)) for s in results.standards),
+            city=group == CITY,
+        )
+        for group, name in _city_groups(results)
+    ]
+    role_label = charts.role_name(ROLE_LABELS[role], _)
+    title = _("基準ごとの遵守率（市全体と各区、%(role)s）", role=role_label)
+    table = city_table(results, role)
+    numbers = [v.number for line in series for v in line.values]
+    return Chart(
+        "chart-city",
+        title,
+        charts.city_summary(labels, series[0], _),
+        figure_json(charts.city_chart(labels, series, title, _)),
+        DataTable(
+            _("基準ごとの遵守率（%(role)s、%%）", role=role_label),
+            (_("基準"), *(name for name, _r in table.columns)),
+            [
+                (label, [c.text for c in cells])
+                for label, (_s, cells) in zip(labels, table.rows, strict=True)
+            ],
+        ),
+        axis=charts.rate_range_note(charts.rate_axis(numbers), _=_),
+    )
+
+
+def city_notes(results: CityResults) -> list[str]:
+    """How the city's numbers are made, in words (the page and the xlsx)."""
+    return [
+        _("市全体の遵守率は、各区の「できている」と「できていない」の人数を足し上げて計算して"
+          "います（各区の遵守率の平均ではありません）。"),
+        _("答えた人が%(n)s人未満の区分、ほかの区分や市全体から分かってしまう区分は「＊」で"
+          "隠しています。「-」は答えた人がいない基準です。", n=results.min_group_size),
+        _("締め切られ集計された調査だけを使います。1つの区に同じ年度の調査が2回あるときは、"
+          "後に締め切られた調査を使います。"),
+    ]  # fmt: skip

@@ -84,3 +84,13 @@ class OutcomeForm(FlaskForm):
         _l("実施したこと"),
         validators=[InputRequired(message=_l("実施したことを書いてください。")), Length(max=1000)],
     )
+
+
+class CityForm(FlaskForm):
+    """Which fiscal year and role the city page shows; the view sets the years' choices."""
+
+    class Meta:
+        csrf = False
+
+    year = SelectField(_l("年度"), coerce=int)
+    role = SelectField(_l("区分"), choices=ROLE_CHOICES, default="staff")

@@ -60,9 +60,12 @@ def round_state(info: RoundInfo) -> str:
 @access("committee", "admin")
 def index() -> str:
     """Committee: the rounds I may read, newest first, with their response rates."""
-    rounds = rounds_for_committee(_ward_ids())
+    scope = _ward_ids()
+    rounds = rounds_for_committee(scope)
     db.session.commit()  # the counts of rounds that closed since anyone last looked
-    return render_template("results/index.html", rounds=rounds, state=round_state)
+    return render_template(
+        "results/index.html", rounds=rounds, state=round_state, city_scope=scope is None
+    )
 
 
 @bp.get("/rounds/<int:round_id>")

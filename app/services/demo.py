@@ -1,15 +1,20 @@
 """Demo data: a ward modelled on 高津区 (its FY2025 annual report), its people over three years,
-two past rounds and one round open now (to try the checklist at once).
+two past rounds and one round open now (to try the checklist at once); and the city's six other
+wards, smaller, each with two closed rounds on the city's catalogue, so that a city-wide
+committee member (900005) sees the whole city (``app.services.city``).
 
-Everything is generated from a fixed random seed, so two demo databases hold the same figures.
+Everything is generated from fixed random seeds, so two demo databases hold the same figures.
+Each ward draws from its own seed: the other wards are built after 高津区 and never change it.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -41,6 +46,34 @@ from app.services.roster import RosterRow, import_roster
 from app.wareki import fiscal_year_label, fiscal_year_of
 
 DEMO_WARD = "高津区"
+# The seven wards of 川崎市 in the city's order (Ward.sort_order).
+CITY_WARDS: tuple[str, ...] = ("川崎区", "幸区", "中原区", "高津区", "宮前区", "多摩区", "麻生区")
+# The catalogue of the other wards' rounds: the city's shared standards.
+CITY_CATALOGUE = "city-2024"
+# The other wards: (ward, random seed, headcount scale). 麻生区 is small on purpose: its chiefs'
+# group is under MIN_GROUP_SIZE, so the city page shows how a small ward is hidden.
+OTHER_WARDS: tuple[tuple[str, int, float], ...] = (
+    ("川崎区", 20250411, 1.2),
+    ("幸区", 20250412, 0.9),
+    ("中原区", 20250413, 1.3),
+    ("宮前区", 20250415, 1.0),
+    ("多摩区", 20250416, 1.1),
+    ("麻生区", 20250417, 0.8),
+)
+# The other wards' sections: (department or None, section, headcount incl. chief, kinds).
+OTHER_WARD_SECTIONS: tuple[tuple[str | None, str, int, tuple[str, ...]], ...] = (
+    ("まちづくり推進部", "総務課", 8, ("庁舎管理担当課", "研修担当課")),
+    ("まちづくり推進部", "地域振興課", 6, ()),
+    ("区民サービス部", "区民課", 12, ()),
+    ("区民サービス部", "保険年金課", 10, ()),
+    ("地域みまもり支援センター", "地域支援課", 8, ()),
+    ("地域みまもり支援センター", "児童家庭課", 8, ()),
+    ("道路公園センター", "管理担当", 5, ("庁舎管理担当課",)),
+)
+# How many of OTHER_WARD_SECTIONS a ward has (all, unless named here).
+SMALL_WARD_SECTIONS = {"麻生区": 4}
+# The city-wide committee member: a 川崎区 総務課 staff member with a grant for every ward.
+CITY_COMMITTEE_ACCOUNT = "900005"
 DEMO_PASSWORD = "kijun-demo"  # noqa: S105 - printed for people trying the demo
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -73,6 +106,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, str], ...] = (
     ("900002", "所属長", "総務課長（庁舎管理・研修を担当する課）"),
     ("900003", "委員会", "区民サービス部会の委員（区民課長）"),
     ("900004", "管理者", "名簿とサービス基準の管理者（総務課の職員）"),
+    (CITY_COMMITTEE_ACCOUNT, "委員会（市）", "7区すべてを見る市の委員（川崎区 総務課の職員）"),
 )
 
 SURNAMES = (
@@ -98,6 +132,7 @@ class DemoSummary:
     sections: int
     rounds: list[str]
     already_present: bool = False
+    wards: int = 1
 
 
 def demo_present() -> bool:
@@ -126,8 +161,18 @@ def build_demo(surveys_dir: Path) -> DemoSummary:
     _demo_action(rounds[0])
     rounds.append(_demo_open_round(max(rosters)))
     build_demo_goals(db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one())
+    # The rest of the city comes after 高津区, from seeds of its own: 高津区 stays as it was.
+    for ward_name, seed, scale in OTHER_WARDS:
+        _other_ward(ward_name, random.Random(seed), scale)  # noqa: S311 - demo data
+    _city_order_and_account()
     current = rosters[max(rosters)]
-    return DemoSummary(DEMO_WARD, len(current), len(DEMO_SECTIONS), [r.title for r in rounds])
+    return DemoSummary(
+        DEMO_WARD,
+        len(current),
+        len(DEMO_SECTIONS),
+        [r.title for r in rounds],
+        wards=len(CITY_WARDS),
+    )
 
 
 def _person_name(rng: random.Random) -> str:
@@ -213,6 +258,50 @@ def _demo_accounts() -> None:
             person.grants.append(Grant(role=GrantRole.ADMIN, ward_id=ward.id))
 
 
+def _other_ward(ward_name: str, rng: random.Random, scale: float) -> None:
+    """One of the city's other wards: the same people in FY2024-2026 (no transfers: the city
+    page needs counts, not a history) and two closed rounds on the city's catalogue."""
+    sections = OTHER_WARD_SECTIONS[: SMALL_WARD_SECTIONS.get(ward_name, len(OTHER_WARD_SECTIONS))]
+    first_id = 100001 + 10000 * (CITY_WARDS.index(ward_name) + 1)  # 高津区 uses 100001-10xxxx
+    rows: list[RosterRow] = []
+    for department, section, headcount, kinds in sections:
+        for n in range(max(2, round(headcount * scale))):
+            employee_id = str(first_id + len(rows))
+            if ward_name == CITY_WARDS[0] and section == "総務課" and n == 1:
+                employee_id = CITY_COMMITTEE_ACCOUNT
+            rows.append(
+                RosterRow(
+                    line=len(rows) + 2,
+                    employee_id=employee_id,
+                    name=_person_name(rng),
+                    email=f"k{employee_id}@city.example.jp",
+                    ward=ward_name,
+                    department=department,
+                    section=section,
+                    role=Role.CHIEF if n == 0 else Role.STAFF,
+                    section_kinds=kinds,
+                )
+            )
+    for fiscal_year in (2024, 2025, 2026):
+        import_roster(rows, fiscal_year)
+    for fiscal_year, day in ((2024, 5), (2025, 4)):
+        opens = datetime(fiscal_year, 11, day + rng.randrange(0, 7), 9, 0, tzinfo=TOKYO)
+        _demo_round(rng, CITY_CATALOGUE, fiscal_year, opens, ward_name, f"（{ward_name}）")
+
+
+def _city_order_and_account() -> None:
+    """The wards in the city's order, and the city-wide committee member's password and grant
+    (a grant with no ward: every ward, the city page)."""
+    for ward in db.session.scalars(sa.select(Ward).where(Ward.name.in_(CITY_WARDS))):
+        ward.sort_order = CITY_WARDS.index(ward.name) + 1
+    member = db.session.scalars(
+        sa.select(Person).where(Person.employee_id == CITY_COMMITTEE_ACCOUNT)
+    ).one()
+    member.password_hash = generate_password_hash(DEMO_PASSWORD)
+    member.grants.append(Grant(role=GrantRole.COMMITTEE, ward_id=None))
+    db.session.flush()
+
+
 def _demo_action(round_: Round) -> None:
     """One improvement action on the FY2024 round (No.11, the phone: the standard staff slip
     on most), carried out by 区民課, so that the FY2025 round shows it before and after."""
@@ -256,13 +345,21 @@ def _demo_open_round(last_roster_year: int) -> Round:
     return round_
 
 
-def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens: datetime) -> Round:
-    """A closed round with the ward's answers: most people submitted, a few drafts or nothing."""
+def _demo_round(
+    rng: random.Random,
+    catalogue_key: str,
+    fiscal_year: int,
+    opens: datetime,
+    ward_name: str = DEMO_WARD,
+    title_suffix: str = "",
+) -> Round:
+    """A closed round of one ward with its answers: most people submitted, a few drafts or
+    nothing."""
     catalogue = db.session.scalars(sa.select(Catalogue).where(Catalogue.key == catalogue_key)).one()
-    ward = db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one()
+    ward = db.session.scalars(sa.select(Ward).where(Ward.name == ward_name)).one()
     closes = (opens + timedelta(days=24)).replace(hour=17, minute=15)
     round_ = Round(
-        title=f"{fiscal_year_label(fiscal_year)} 区役所サービス基準 自己点検",
+        title=f"{fiscal_year_label(fiscal_year)} 区役所サービス基準 自己点検{title_suffix}",
         catalogue=catalogue,
         fiscal_year=fiscal_year,
         opens_at=opens,
@@ -278,8 +375,6 @@ def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens:
         .options(sa.orm.selectinload(Standard.section_kinds))
         .order_by(Standard.position)
     ).all()
-    personal = [s for s in standards if s.audience is Audience.EVERYONE]
-    sectional = [s for s in standards if s.audience is Audience.SECTION]
     roster = db.session.execute(
         sa.select(Person.id, Person.employee_id, Assignment.section_id, Assignment.role)
         .join(Assignment, Assignment.person_id == Person.id)
@@ -295,7 +390,21 @@ def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens:
             .options(sa.orm.selectinload(Section.kinds))
         )
     }
+    drawn = _draw_responses(rng, round_, [tuple(row) for row in roster])
+    _draw_answers(rng, round_, drawn, standards, kinds_by_section)
+    return round_
 
+
+# (response id, role, section id, status) of each response drawn
+_Drawn = list[tuple[int, Role, int, ResponseStatus]]
+
+
+def _draw_responses(
+    rng: random.Random, round_: Round, roster: list[tuple[Any, ...]]
+) -> _Drawn:
+    """The responses of a closed round, one bulk insert: about 2% never started, 1.5% left a
+    draft (the staff demo account always answered)."""
+    opens = round_.opens_at
     response_rows: list[dict[str, object]] = []
     drawn: list[tuple[Role, int, ResponseStatus]] = []  # typed copy of what each row holds
     for person_id, employee_id, section_id, role in roster:
@@ -321,9 +430,25 @@ def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens:
         sa.insert(Response).returning(Response.id, sort_by_parameter_order=True),
         response_rows,
     ).all()
+    return [
+        (response_id, role, section_id, status)
+        for response_id, (role, section_id, status) in zip(inserted, drawn, strict=True)
+    ]
 
+
+def _draw_answers(
+    rng: random.Random,
+    round_: Round,
+    drawn: _Drawn,
+    standards: Sequence[Standard],
+    kinds_by_section: dict[int, set[str]],
+) -> None:
+    """Everyone's answers to the personal standards (a draft holds about half of them) and
+    each chief's answers for the section, for sections of the standard's kinds."""
+    personal = [s for s in standards if s.audience is Audience.EVERYONE]
+    sectional = [s for s in standards if s.audience is Audience.SECTION]
     answer_rows, section_rows = [], []
-    for response_id, (role, section_id, status) in zip(inserted, drawn, strict=True):
+    for response_id, role, section_id, status in drawn:
         drafted = status is ResponseStatus.DRAFT
         for standard in personal:
             if drafted and rng.random() < 0.5:
@@ -335,27 +460,27 @@ def _demo_round(rng: random.Random, catalogue_key: str, fiscal_year: int, opens:
                     "value": _draw_answer(rng, standard, role),
                 }
             )
-        if role is Role.CHIEF:
-            kinds = kinds_by_section[section_id]
-            for standard in sectional:
-                wanted = {k.name for k in standard.section_kinds}
-                if wanted and not wanted & kinds:
-                    continue
-                value = AnswerValue.NO if rng.random() < 0.06 else AnswerValue.YES
-                section_rows.append(
-                    {
-                        "round_id": round_.id,
-                        "section_id": section_id,
-                        "standard_id": standard.id,
-                        "response_id": response_id,
-                        "value": value,
-                    }
-                )
+        if role is not Role.CHIEF:
+            continue
+        kinds = kinds_by_section[section_id]
+        for standard in sectional:
+            wanted = {k.name for k in standard.section_kinds}
+            if wanted and not wanted & kinds:
+                continue
+            value = AnswerValue.NO if rng.random() < 0.06 else AnswerValue.YES
+            section_rows.append(
+                {
+                    "round_id": round_.id,
+                    "section_id": section_id,
+                    "standard_id": standard.id,
+                    "response_id": response_id,
+                    "value": value,
+                }
+            )
     if answer_rows:
         db.session.execute(sa.insert(Answer), answer_rows)
     if section_rows:
         db.session.execute(sa.insert(SectionAnswer), section_rows)
-    return round_
 
 
 def _draw_answer(rng: random.Random, standard: Standard, role: Role) -> AnswerValue:

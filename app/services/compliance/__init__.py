@@ -42,7 +42,9 @@ Import the public names from here (``from app.services.compliance import ...``).
 from app.services.audience import ROLES
 from app.services.compliance.model import (
     ALL,
+    HIDDEN_CELL,
     LEVELS,
+    NOT_ASKED,
     Cell,
     CellState,
     Group,
@@ -69,7 +71,9 @@ from reports.rates import HIDDEN, NO_RATE, Rounding
 __all__ = [
     "ALL",
     "HIDDEN",
+    "HIDDEN_CELL",
     "LEVELS",
+    "NOT_ASKED",
     "NO_RATE",
     "ROLES",
     "Cell",

@@ -1,0 +1,116 @@
+"""The city page (committee members whose grant covers every ward): the shared standards across
+the wards' closed rounds of a fiscal year, its chart and table, and the xlsx of the same. Rules
+in ``app.services.city``; a reader granted for some wards only gets a 403."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import cast
+from urllib.parse import quote
+
+from flask import render_template, request, send_file
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.access import access, require_city
+from app.extensions import db
+from app.i18n import localized_fiscal_year_label as fiscal_year_label
+from app.models import Person, Role
+from app.results import bp
+from app.results.figures import city_chart, city_notes, city_table
+from app.results.forms import CityForm
+from app.services import audit
+from app.services.city import CityResults, city_results
+from app.services.compliance import ResultsError
+from reports.city_xlsx import city_workbook
+
+
+class BadCityQuery(ResultsError):
+    """A year or role that is not one of the choices."""
+
+    status = 400
+
+
+def _me() -> Person:
+    return cast(Person, current_user._get_current_object())
+
+
+def _city_view() -> tuple[CityResults, CityForm]:
+    """The city's results for the year and role asked (``?year=&role=``); ResultsError for a
+    year without a closed round or a value that is not one of the choices (400)."""
+    require_city(_me())
+    form = CityForm(formdata=request.args)
+    year = request.args.get("year")
+    if year is not None and not (year.isdigit() and len(year) <= 4):
+        raise BadCityQuery(_("表示の条件が正しくありません。"))
+    results = city_results(int(year) if year else None)
+    form.year.choices = [(y, fiscal_year_label(y)) for y in results.fiscal_years]
+    form.year.data = results.fiscal_year
+    if request.args.get("role") not in (None, "staff", "chief"):
+        raise BadCityQuery(_("表示の条件が正しくありません。"))
+    return results, form
+
+
+def _refused(error: ResultsError) -> ResponseReturnValue:
+    return render_template("results/error.html", message=error.message), error.status
+
+
+@bp.get("/city")
+@access("committee", "admin")
+def city() -> ResponseReturnValue:
+    """Committee (city-wide): each ward's rate and the city's, per shared standard."""
+    try:
+        results, form = _city_view()
+    except ResultsError as error:
+        return _refused(error)
+    db.session.commit()  # the counts of rounds that closed since anyone last looked
+    role = Role(form.role.data or "staff")
+    return render_template(
+        "results/city.html",
+        results=results,
+        form=form,
+        role=role,
+        table=city_table(results, role),
+        chart=city_chart(results, role),
+        notes=city_notes(results),
+        year_label=fiscal_year_label(results.fiscal_year),
+    )
+
+
+@bp.get("/city.xlsx")
+@access("committee", "admin")
+def city_xlsx() -> ResponseReturnValue:
+    """Committee (city-wide): the city page's numbers, both roles, as an Excel file; the
+    download is in the audit log like every results file."""
+    try:
+        results, _form = _city_view()
+    except ResultsError as error:
+        return _refused(error)
+    audit.record(
+        "results.download",
+        actor=_me(),
+        target_type="city",
+        target_id=results.fiscal_year,
+        after={"format": "city.xlsx", "fiscal_year": results.fiscal_year},
+        ward_id=None,
+    )
+    db.session.commit()
+    columns, rows = city_table(results, None).for_workbook()
+    data = city_workbook(
+        f"{fiscal_year_label(results.fiscal_year)} 区役所サービス基準 市全体の遵守率",
+        columns,
+        rows,
+        city_notes(results),
+    )
+    name = f"市全体_{results.fiscal_year}年度.xlsx"
+    response = send_file(
+        BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        max_age=0,
+    )
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"kijun.xlsx\"; filename*=UTF-8''{quote(name)}"
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
