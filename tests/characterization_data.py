@@ -39,6 +39,7 @@ from app.models import (
     SectionKind,
     Standard,
     Ward,
+    utcnow,
 )
 from app.services.demo import build_demo
 
@@ -70,7 +71,7 @@ def build_demo_fixed() -> None:
     """The demo, its open round given fixed dates (open until 2099) and a fixed title."""
     build_demo(ROOT / "surveys")
     last_year = db.session.scalar(sa.select(sa.func.max(Assignment.fiscal_year)))
-    open_round = db.session.scalars(sa.select(Round).order_by(Round.id.desc())).first()
+    open_round = db.session.scalars(sa.select(Round).where(Round.open_at(utcnow()))).one()
     assert open_round is not None and last_year is not None
     open_round.title = "お試しの調査（日付を固定）"
     open_round.fiscal_year = last_year

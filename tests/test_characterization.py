@@ -44,7 +44,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
-from app.models import Grant, GrantRole, Round
+from app.models import Grant, GrantRole, Person, Round
 from app.services.compliance import (
     ROLES,
     compliance_trend,
@@ -66,10 +66,12 @@ DATASETS: dict[str, Callable[[], None]] = {"demo": build_demo_fixed, "city7": bu
 
 
 def _readers() -> list[tuple[str, int, int | None]]:
-    """The committee members: (label, person id, ward id or None for the city)."""
+    """The data set's own committee members (employee ids K…, not the demo's accounts):
+    (label, person id, ward id or None for the city)."""
     rows = db.session.execute(
         sa.select(Grant.person_id, Grant.ward_id)
-        .where(Grant.role == GrantRole.COMMITTEE)
+        .join(Person, Person.id == Grant.person_id)
+        .where(Grant.role == GrantRole.COMMITTEE, Person.employee_id.like("K%"))
         .order_by(Grant.ward_id.is_not(None), Grant.ward_id)
     ).all()
     return [("city" if w is None else f"ward-{w}", p, w) for p, w in rows]
