@@ -422,11 +422,13 @@ def _bump_revisions(session: so.Session, _context: Any, _instances: Any) -> None
                 catalogues[id(obj)] = obj
             elif isinstance(obj, Round):
                 rounds[id(obj)] = obj
-    for target in (*catalogues.values(), *rounds.values()):
+    targets: list[Catalogue | Round] = [*catalogues.values(), *rounds.values()]
+    for target in targets:
         if target in gone or target in session.new:
             continue
         # In SQL (revision + 1), so that two concurrent edits never write the same number.
-        target.revision = type(target).revision + 1  # type: ignore[assignment]
+        column = Catalogue.revision if isinstance(target, Catalogue) else Round.revision
+        target.revision = column + 1
 
 
 class Response(Model):

@@ -52,9 +52,9 @@ from functools import cache
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
-from flask import current_app
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -307,7 +307,7 @@ def _round_standards(ctx: _Context) -> tuple[_Standard, ...]:
 
 
 @cache
-def _standards_query() -> sa.Select[Any]:
+def _standards_query() -> Any:
     return (
         sa.select(Standard.id, Standard.key, Standard.number, Standard.text, Standard.scene,
                   Standard.audience, Standard.ward_specific)
@@ -934,7 +934,7 @@ def _first_save_statement() -> Any:
     person_id) DO UPDATE … RETURNING id, status), saved_answers AS (INSERT INTO answer
     SELECT saved_response.id, sent.* FROM saved_response, unnest(…) AS sent ON CONFLICT …
     DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
-    response = Response.__table__
+    response: sa.Table = Response.__table__  # type: ignore[assignment]
     columns = ("round_id", "person_id", "role", "section_id", "status", "submitted_at",
                "created_at", "updated_at")
     insert = postgresql.insert(response).values(
@@ -959,7 +959,7 @@ def _first_save_statement() -> Any:
         sa.bindparam("values", type_=postgresql.ARRAY(sa.String)),
         sa.bindparam("comments", type_=postgresql.ARRAY(sa.Text)),
     ).table_valued(*_ARRAY_COLUMNS).render_derived(name="sent")
-    answer = Answer.__table__
+    answer: sa.Table = Answer.__table__  # type: ignore[assignment]
     answers = postgresql.insert(answer).from_select(
         ["response_id", *_ARRAY_COLUMNS],
         # One response row: joined to every row sent (an explicit join, not a bare product).
