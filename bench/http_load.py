@@ -165,26 +165,65 @@ def _lua_string(data: bytes) -> str:
 
 
 WRK_SCRIPT = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } kijun_timeval;
+int gettimeofday(kijun_timeval *tv, void *tz);
+]]
+local clock = ffi.new("kijun_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(clock, nil)
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_usec) / 1000
+end
+
 local requests = {%(requests)s}
 local n = #requests
 local i = 0
 local once = %(once)s
-local gap = %(gap_ms)s
+local spacing = %(spacing_ms)s
+local started = nil
+local last = nil
+local answered = 0
+
 delay = function()
   -- Sent once each: once every prepared request is out, wait until wrk's time is up.
   if once and i >= n then return 3600000 end
-  return gap
+  if spacing == 0 then return 0 end
+  -- Request number i + 1 is due spacing * i ms after the first (all at once when late).
+  if started == nil then return 0 end
+  local wait = started + spacing * i - now_ms()
+  if wait < 0 then return 0 end
+  return wait
 end
+
 request = function()
+  if started == nil then started = now_ms() end
   i = i + 1
   return requests[((i - 1) %% n) + 1]
 end
+
+if once then
+  response = function(status, headers, body)
+    answered = answered + 1
+    last = now_ms()
+    if answered >= n then
+      -- Tell bench/http_load.py, which interrupts wrk (it would sleep out its duration).
+      io.write("\\nKIJUN-ALL-ANSWERED\\n")
+      io.flush()
+      wrk.thread:stop()
+    end
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
+  local active = 0
+  if once and started ~= nil then active = (last or now_ms()) - started end
   io.write(string.format(
-    '\\nKIJUN {"requests": %%d, "duration_us": %%d, "errors": %%d, "p50_us": %%d, '
-    .. '"p95_us": %%d, "p99_us": %%d, "mean_us": %%f, "max_us": %%d}\\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    '\\nKIJUN {"requests": %%d, "duration_us": %%d, "active_ms": %%f, "errors": %%d, '
+    .. '"p50_us": %%d, "p95_us": %%d, "p99_us": %%d, "mean_us": %%f, "max_us": %%d}\\n',
+    summary.requests, summary.duration, active,
+    e.connect + e.read + e.write + e.status + e.timeout,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.mean,
     latency.max))
 end
@@ -193,18 +232,20 @@ end
 
 def wrk(
     port: int, requests: list[bytes], clients: int, seconds: float, *, once: bool = False,
-    gap_ms: float = 0, timeout_s: int = 60,
+    spacing_ms: float = 0, timeout_s: int = 60, warm_up: bool = False,
 ) -> dict[str, Any]:
     """Closed-loop load by wrk (one thread, ``clients`` connections) for ``seconds`` (whole
-    seconds, at least 1): the prepared ``requests`` in turn (each at most once with ``once``;
-    ``gap_ms`` between a connection's requests). Returns the counts, the latency percentiles
-    and the CPU milliseconds each request cost the app, the database and wrk."""
+    seconds, at least 1): the prepared ``requests`` in turn. With ``once`` each is sent once
+    and wrk stops when all are answered; the rate is then over the time they took.
+    ``spacing_ms`` spreads the requests over time (request k is due k × spacing after the
+    first; sent at once when late). Returns the counts, the latency percentiles and the CPU
+    milliseconds each request cost the app, the database and wrk."""
     server_pid = SERVER_PIDS.get(port)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {
             "requests": ",\n".join(_lua_string(r) for r in requests),
             "once": "true" if once else "false",
-            "gap_ms": f"{gap_ms:g}",
+            "spacing_ms": f"{spacing_ms:g}",
         })
     duration = max(1, round(seconds))
     try:
@@ -215,6 +256,15 @@ def wrk(
                  f"--timeout={timeout_s}s", "-s", script.name, f"http://127.0.0.1:{port}/"],
                 stdout=out, stderr=err,
             )
+            # (Not proc.poll(): it would reap wrk before its CPU time is read below.)
+            while once and os.waitid(os.P_PID, proc.pid,
+                                     os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+                # Every request answered: interrupt wrk, which then reports as at its end.
+                out.seek(0)
+                if b"KIJUN-ALL-ANSWERED" in out.read():
+                    proc.send_signal(signal.SIGINT)
+                    break
+                time.sleep(0.1)
             # The client's CPU from /proc: wait for wrk to end without reaping it, so that its
             # /proc/<pid>/stat (user + system time) can still be read, then reap it.
             os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
@@ -232,9 +282,13 @@ def wrk(
         raise RuntimeError(f"wrk failed ({proc.returncode}): {stderr.decode()[-2000:]}")
     raw = json.loads(found[-1][len("KIJUN "):])
     count = raw["requests"]
+    if warm_up:
+        return raw
+    if not count or not raw["p50_us"]:
+        raise RuntimeError(f"wrk got no answers: {stdout.decode()[-2000:]}")
+    took = raw["active_ms"] / 1000 if once and raw["active_ms"] > 0 else raw["duration_us"] / 1e6
     result: dict[str, Any] = {
-        "requests": count, "errors": raw["errors"], "seconds": raw["duration_us"] / 1e6,
-        "rps": count / (raw["duration_us"] / 1e6),
+        "requests": count, "errors": raw["errors"], "seconds": took, "rps": count / took,
         "median_ms": raw["p50_us"] / 1000, "p95_ms": raw["p95_us"] / 1000,
         "p99_ms": raw["p99_us"] / 1000, "mean_ms": raw["mean_us"] / 1000,
     }
@@ -326,8 +380,9 @@ def checklist_load(
     with gunicorn(database_url, workers) as port:
         health = [raw_request(port, "GET", "/healthz")]
         pages = [raw_request(port, "GET", page, e) for e in staff[:5000]]
-        wrk(port, health, clients, 1)  # warm-up: every worker imported, templates compiled
-        wrk(port, pages, clients, 1)
+        # Warm-up, not measured: every worker booted, templates compiled, standards kept.
+        wrk(port, health, clients, 2, warm_up=True)
+        wrk(port, pages, clients, 2, warm_up=True)
         for r in range(repeat):
             people = fresh[r * chunk: (r + 1) * chunk]
             submits = [raw_request(port, "PUT", api, e, answers_for(keys, 20_000 + r * chunk + n))
@@ -337,7 +392,7 @@ def checklist_load(
                 base = wrk(port, health, clients, seconds)
                 row = wrk(port, prepared, clients, seconds, once=once)
                 if once and row["requests"] >= len(prepared):
-                    exhausted = True  # ran out of people: wrk idled for the rest of its time
+                    exhausted = True  # ran out of people: the run was shorter than asked
                 row["ratio"] = row["median_ms"] / base["median_ms"]
                 row["cpu_ratio"] = _server_cpu(row) / max(_server_cpu(base), 1e-9)
                 base["ratio"] = base["cpu_ratio"] = 1.0
@@ -365,22 +420,21 @@ def spike(
     workers: int = 4,
 ) -> dict[str, Any]:
     """Benchmark 5: ``people`` staff who have not answered yet each submit once, spread over
-    ``window`` seconds by wrk (each connection waits ``clients × window ÷ people`` between
-    its requests), then the database is read back: every one submitted, with exactly the
-    answers sent."""
+    ``window`` seconds by wrk (submit k is due at k × window ÷ people, sent at once when the
+    connections fall behind), then the database is read back: every one submitted, with
+    exactly the answers sent."""
     round_id, staff, keys = staff_of_open_round(database_url)
     fresh = unanswered_staff(database_url, round_id, staff)[:people]
     if len(fresh) < people:
         raise RuntimeError(f"only {len(fresh)} staff have not answered the open round")
     api = f"/api/v1/rounds/{round_id}/checklist"
     sent = {e: answers_for(keys, 10_000 + n) for n, e in enumerate(fresh)}
-    gap_ms = clients * window / people * 1000
-    # wrk runs for whole seconds: the window and some time for the last answers.
-    duration = int(window) + 3
+    # wrk stops once every submit is answered; this is only the limit.
+    duration = int(window * 2) + 30
     with gunicorn(database_url, workers) as port:
         prepared = [raw_request(port, "PUT", api, e, sent[e]) for e in fresh]
-        result = wrk(port, prepared, clients, duration, once=True, gap_ms=gap_ms,
-                     timeout_s=120)
+        result = wrk(port, prepared, clients, duration, once=True,
+                     spacing_ms=window * 1000 / people, timeout_s=120)
     stored: dict[str, dict[str, str]] = {e: {} for e in fresh}
     comments: dict[str, dict[str, str]] = {e: {} for e in fresh}
     engine = sa.create_engine(database_url)
@@ -419,4 +473,70 @@ def spike(
         "rps": people / window,
         "median_ms": result["median_ms"], "p95_ms": result["p95_ms"],
         "p99_ms": result["p99_ms"], "cpu_ms_per_request": result.get("cpu_ms_per_request"),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    """A process's resident set (VmRSS) in MB, from /proc/<pid>/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _workers_of(server_pid: int) -> list[int]:
+    """The gunicorn workers (the master's children)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            stat = _stat(pid)
+            if stat is not None and stat[1] == server_pid:
+                found.append(int(pid))
+    return sorted(found)
+
+
+def worker_memory(database_url: str, workers: int = 2, repeat: int = 3) -> dict[str, Any]:
+    """Benchmark 6: each web worker's resident set (VmRSS, /proc) before and after a sequence
+    of exports by the committee: the latest closed round's city-wide table as PDF and xlsx,
+    and the annual report of each ward as PDF and Word, ``repeat`` times (sent by wrk, one
+    connection). The PDF and Word files are written by a subprocess (app/render_worker.py);
+    the target is every worker under 150 MB after them."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        committee = conn.execute(sa.text(
+            "SELECT p.employee_id, p.id FROM person p ORDER BY p.id LIMIT 1")).one()
+        conn.execute(sa.text(
+            "INSERT INTO role_grant (person_id, role) SELECT :p, 'committee' WHERE NOT EXISTS "
+            "(SELECT 1 FROM role_grant WHERE person_id = :p AND role = 'committee')"),
+            {"p": committee.id})
+        round_id, fiscal_year = conn.execute(sa.text(
+            "SELECT id, fiscal_year FROM round WHERE closes_at <= now() "
+            "ORDER BY fiscal_year DESC LIMIT 1")).one()
+        wards = conn.execute(sa.text("SELECT id FROM ward ORDER BY id")).scalars().all()
+    engine.dispose()
+    paths = [f"/results/rounds/{round_id}/export/pdf", f"/results/rounds/{round_id}/export/xlsx"]
+    for ward in wards[:2]:
+        paths += [f"/annual-report/{ward}/{fiscal_year}/report.pdf",
+                  f"/annual-report/{ward}/{fiscal_year}/report.docx"]
+    with gunicorn(database_url, workers) as port:
+        server_pid = SERVER_PIDS[port]
+        page = [raw_request(port, "GET", "/healthz")]
+        wrk(port, page, workers * 2, 2, warm_up=True)  # every worker booted
+        pids = _workers_of(server_pid)
+        before = {pid: _rss_mb(pid) for pid in pids}
+        prepared = [raw_request(port, "GET", p, committee.employee_id)
+                    for p in paths * repeat]
+        result = wrk(port, prepared, 1, 600, once=True, timeout_s=300)
+        after = {pid: _rss_mb(pid) for pid in pids if os.path.exists(f"/proc/{pid}")}
+    return {
+        "workers": workers,
+        "exports": len(prepared),
+        "paths": paths,
+        "errors": result["errors"],
+        "median_s": result["median_ms"] / 1000,
+        "rss_before_mb": sorted(before.values()),
+        "rss_after_mb": sorted(after.values()),
+        "max_rss_after_mb": max(after.values(), default=0.0),
+        "target_met": bool(after) and max(after.values()) < 150,
     }

@@ -79,6 +79,8 @@ def run_all(
         say(f"== {largest} people: deadline spike")
         report["spike"] = http_load.spike(url, spike_people, spike_window, spike_clients,
                                           workers)
+        say(f"== {largest} people: web workers' memory after exports")
+        report["memory"] = http_load.worker_memory(url, workers=min(workers, 2), repeat=2)
         say(f"== {largest} people: reminder tick")
         report["reminders"] = reminders.run(url)
         say(f"== {largest} people: where a checklist request spends its time")
@@ -163,18 +165,28 @@ def markdown(report: dict[str, Any]) -> str:
             f"{_f(row['ratio'], 2)}× ({_range(row['ratio_range'])}) | "
             f"{_f(row['cpu_ratio'], 2)}× ({_range(row['cpu_ratio_range'])}) | {split} |")
     if c.get("first_saves_ran_out"):
-        lines += ["", "**The first submits ran out of people before wrk's time was up: the "
-                  "submit's req/s is understated.**"]
+        lines += ["", "The first submits ran out of people before wrk's time was up: their "
+                  "runs were shorter than asked."]
     s = report["spike"]
     lines += ["", "## Deadline spike", "",
               f"{s['people']} people submitting within {s['window_s']:g} s (wrk, "
-              f"{s['clients']} connections each pausing between requests; {s['workers']} "
-              f"workers; wrk ran {_f(s['took_s'], 1)} s): {s['requests']} requests, "
+              f"{s['clients']} connections, each submit due at its time; {s['workers']} "
+              f"workers): took {_f(s['took_s'], 1)} s, {s['requests']} requests, "
               f"{s['errors']} errors, median {_f(s['median_ms'], 1)} ms, p95 "
               f"{_f(s['p95_ms'], 1)} ms, p99 {_f(s['p99_ms'], 1)} ms; in the database "
               f"{s['submitted_in_db']} submitted, {s['answers_stored']} answers stored of "
               f"{s['answers_sent']} sent, {s['mismatched_people']} people differing: "
               f"**{'exactly what was sent' if s['exact'] else 'NOT what was sent'}**."]
+    mem = report["memory"]
+    lines += ["", "## Web workers' memory after exports", "",
+              f"{mem['exports']} exports by the committee, one after another (wrk, one "
+              f"connection; {', '.join(mem['paths'])}, twice over), {mem['errors']} errors, "
+              f"median {_f(mem['median_s'], 2)} s an export; PDF and Word written by a "
+              f"subprocess (app/render_worker.py). Each of the {mem['workers']} gunicorn "
+              "workers' resident set (VmRSS): before "
+              f"{', '.join(_f(v, 1) for v in mem['rss_before_mb'])} MB, after "
+              f"{', '.join(_f(v, 1) for v in mem['rss_after_mb'])} MB: "
+              f"**{'under' if mem['target_met'] else 'NOT under'} 150 MB**."]
     rem = report["reminders"]
     lines += ["", "## Reminder tick", ""]
     if rem.get("available"):

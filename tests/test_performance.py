@@ -4,6 +4,8 @@ a first submit make few round trips (statement counts, never timings)."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,7 +14,16 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Audience, Catalogue, Response, ResponseStatus, Round, Standard, utcnow
+from app.models import (
+    Audience,
+    Catalogue,
+    Response,
+    ResponseStatus,
+    Round,
+    Standard,
+    Ward,
+    utcnow,
+)
 from app.services.rounds import update_round
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
@@ -279,3 +290,40 @@ def test_a_dropped_connection_before_any_write_is_retried_once(app, client, sign
     assert "基準1の文" in _page(client, world)
     assert len(calls) == 2
 
+
+
+# --- PDF and Word from a subprocess ---------------------------------------------------------------
+
+
+def _same_file(data: bytes) -> bytes | dict[str, bytes]:
+    """A file without what changes from one writing to the next (none found so far: the
+    bytes themselves; a .docx is compared part by part)."""
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as parts:
+            return {name: parts.read(name) for name in parts.namelist()}
+    return data
+
+
+def test_the_render_subprocess_writes_the_files_the_functions_write(app, runner):
+    """The annual report's PDF and Word files and a round's compliance PDF, written by the
+    subprocess the web worker now hands them to, are the files the ``reports/`` functions
+    write in-process."""
+    from app.render_worker import render
+    from app.services.annual_report import annual_report
+    from app.services.exports import round_table
+    from reports.annual import annual_docx, annual_pdf
+    from reports.printing import compliance_pdf
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == "高津区"))
+        report = annual_report(ward_id, 2025)
+        closed = db.session.scalar(
+            sa.select(Round.id).where(Round.closes_at <= utcnow())
+            .order_by(Round.closes_at.desc()))
+        table = round_table(closed)
+        db.session.commit()
+    for name, data, write in (("annual_docx", report, annual_docx),
+                              ("annual_pdf", report, annual_pdf),
+                              ("compliance_pdf", table, compliance_pdf)):
+        assert _same_file(render(name, data)) == _same_file(write(data)), name
