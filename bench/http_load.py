@@ -419,10 +419,13 @@ def spike(
     database_url: str, people: int = 2000, window: float = 60.0, clients: int = 32,
     workers: int = 4,
 ) -> dict[str, Any]:
-    """Benchmark 5: ``people`` staff who have not answered yet each submit once, spread over
-    ``window`` seconds by wrk (submit k is due at k × window ÷ people, sent at once when the
-    connections fall behind), then the database is read back: every one submitted, with
-    exactly the answers sent."""
+    """Benchmark 5: ``people`` staff who have not answered yet each submit once, all at the
+    deadline: wrk sends them as fast as ``clients`` connections allow (a closed loop, harsher
+    than spreading them over ``window`` seconds; the target is that they are all done within
+    it), then the database is read back: every one submitted, with exactly the answers sent.
+
+    (Not paced with wrk's delay: wrk opens the next connection before the pause, and a sync
+    gunicorn worker that accepted it would wait on it, idle, instead of serving others.)"""
     round_id, staff, keys = staff_of_open_round(database_url)
     fresh = unanswered_staff(database_url, round_id, staff)[:people]
     if len(fresh) < people:
@@ -433,8 +436,7 @@ def spike(
     duration = int(window * 2) + 30
     with gunicorn(database_url, workers) as port:
         prepared = [raw_request(port, "PUT", api, e, sent[e]) for e in fresh]
-        result = wrk(port, prepared, clients, duration, once=True,
-                     spacing_ms=window * 1000 / people, timeout_s=120)
+        result = wrk(port, prepared, clients, duration, once=True, timeout_s=120)
     stored: dict[str, dict[str, str]] = {e: {} for e in fresh}
     comments: dict[str, dict[str, str]] = {e: {} for e in fresh}
     engine = sa.create_engine(database_url)
@@ -470,6 +472,7 @@ def spike(
         "answers_stored": sum(len(v) for v in stored.values()),
         "mismatched_people": len(mismatched),
         "exact": not result["errors"] and not mismatched and submitted == people,
+        "within_window": result["seconds"] <= window,
         "rps": people / window,
         "median_ms": result["median_ms"], "p95_ms": result["p95_ms"],
         "p99_ms": result["p99_ms"], "cpu_ms_per_request": result.get("cpu_ms_per_request"),
@@ -496,12 +499,9 @@ def _workers_of(server_pid: int) -> list[int]:
     return sorted(found)
 
 
-def worker_memory(database_url: str, workers: int = 2, repeat: int = 3) -> dict[str, Any]:
-    """Benchmark 6: each web worker's resident set (VmRSS, /proc) before and after a sequence
-    of exports by the committee: the latest closed round's city-wide table as PDF and xlsx,
-    and the annual report of each ward as PDF and Word, ``repeat`` times (sent by wrk, one
-    connection). The PDF and Word files are written by a subprocess (app/render_worker.py);
-    the target is every worker under 150 MB after them."""
+def _committee_world(database_url: str) -> tuple[str, int, int, list[int], int]:
+    """A city-wide committee member (granted here), the latest closed round, its fiscal year,
+    the wards and a section with people in that year."""
     engine = sa.create_engine(database_url)
     with engine.begin() as conn:
         committee = conn.execute(sa.text(
@@ -513,8 +513,47 @@ def worker_memory(database_url: str, workers: int = 2, repeat: int = 3) -> dict[
         round_id, fiscal_year = conn.execute(sa.text(
             "SELECT id, fiscal_year FROM round WHERE closes_at <= now() "
             "ORDER BY fiscal_year DESC LIMIT 1")).one()
-        wards = conn.execute(sa.text("SELECT id FROM ward ORDER BY id")).scalars().all()
+        wards = list(conn.execute(sa.text("SELECT id FROM ward ORDER BY id")).scalars())
+        section = conn.execute(sa.text(
+            "SELECT section_id FROM assignment WHERE fiscal_year = :y "
+            "GROUP BY section_id ORDER BY count(*) DESC LIMIT 1"), {"y": fiscal_year}).scalar_one()
     engine.dispose()
+    return str(committee.employee_id), int(round_id), int(fiscal_year), wards, int(section)
+
+
+def result_pages(database_url: str, workers: int = 4, repeat: int = 5) -> dict[str, Any]:
+    """Benchmark 2b: the committee's result pages of the latest closed round, this year beside
+    last year, over HTTP (wrk, one connection, each page ``repeat`` times after one unmeasured
+    visit): the round page, the breakdown, the largest section's sheet, the compliance API and
+    the xlsx. The target: each under 0.3 s median at 20,000 people."""
+    employee, round_id, _year, _wards, section = _committee_world(database_url)
+    pages = {
+        "round page": f"/results/rounds/{round_id}",
+        "breakdown": f"/results/rounds/{round_id}/breakdown",
+        "section sheet": f"/results/rounds/{round_id}/sections/{section}",
+        "compliance API": f"/api/v1/rounds/{round_id}/compliance",
+        "xlsx": f"/results/rounds/{round_id}/export/xlsx",
+    }
+    results: dict[str, Any] = {}
+    with gunicorn(database_url, workers) as port:
+        wrk(port, [raw_request(port, "GET", "/healthz")], workers * 2, 2, warm_up=True)
+        for name, path in pages.items():
+            request_bytes = raw_request(port, "GET", path, employee)
+            wrk(port, [request_bytes], 1, 120, once=True, timeout_s=120, warm_up=True)
+            row = wrk(port, [request_bytes] * repeat, 1, 600, once=True, timeout_s=120)
+            results[name] = {"path": path, "requests": row["requests"], "errors": row["errors"],
+                             "median_s": row["median_ms"] / 1000, "p95_s": row["p95_ms"] / 1000,
+                             "target_met": row["median_ms"] < 300}
+    return results
+
+
+def worker_memory(database_url: str, workers: int = 2, repeat: int = 3) -> dict[str, Any]:
+    """Benchmark 6: each web worker's resident set (VmRSS, /proc) before and after a sequence
+    of exports by the committee: the latest closed round's city-wide table as PDF and xlsx,
+    and the annual report of each ward as PDF and Word, ``repeat`` times (sent by wrk, one
+    connection). The PDF and Word files are written by a subprocess (app/render_worker.py);
+    the target is every worker under 150 MB after them."""
+    employee, round_id, fiscal_year, wards, _section = _committee_world(database_url)
     paths = [f"/results/rounds/{round_id}/export/pdf", f"/results/rounds/{round_id}/export/xlsx"]
     for ward in wards[:2]:
         paths += [f"/annual-report/{ward}/{fiscal_year}/report.pdf",
@@ -525,8 +564,7 @@ def worker_memory(database_url: str, workers: int = 2, repeat: int = 3) -> dict[
         wrk(port, page, workers * 2, 2, warm_up=True)  # every worker booted
         pids = _workers_of(server_pid)
         before = {pid: _rss_mb(pid) for pid in pids}
-        prepared = [raw_request(port, "GET", p, committee.employee_id)
-                    for p in paths * repeat]
+        prepared = [raw_request(port, "GET", p, employee) for p in paths * repeat]
         result = wrk(port, prepared, 1, 600, once=True, timeout_s=300)
         after = {pid: _rss_mb(pid) for pid in pids if os.path.exists(f"/proc/{pid}")}
     return {

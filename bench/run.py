@@ -79,6 +79,8 @@ def run_all(
         say(f"== {largest} people: deadline spike")
         report["spike"] = http_load.spike(url, spike_people, spike_window, spike_clients,
                                           workers)
+        say(f"== {largest} people: result pages over HTTP")
+        report["result_pages"] = http_load.result_pages(url, workers)
         say(f"== {largest} people: web workers' memory after exports")
         report["memory"] = http_load.worker_memory(url, workers=min(workers, 2), repeat=2)
         say(f"== {largest} people: reminder tick")
@@ -169,14 +171,23 @@ def markdown(report: dict[str, Any]) -> str:
                   "runs were shorter than asked."]
     s = report["spike"]
     lines += ["", "## Deadline spike", "",
-              f"{s['people']} people submitting within {s['window_s']:g} s (wrk, "
-              f"{s['clients']} connections, each submit due at its time; {s['workers']} "
-              f"workers): took {_f(s['took_s'], 1)} s, {s['requests']} requests, "
+              f"{s['people']} people submitting at the deadline, all at once (wrk, "
+              f"{s['clients']} connections, closed loop; {s['workers']} workers): took "
+              f"{_f(s['took_s'], 1)} s ({'within' if s['within_window'] else 'NOT within'} "
+              f"{s['window_s']:g} s), {s['requests']} requests, "
               f"{s['errors']} errors, median {_f(s['median_ms'], 1)} ms, p95 "
               f"{_f(s['p95_ms'], 1)} ms, p99 {_f(s['p99_ms'], 1)} ms; in the database "
               f"{s['submitted_in_db']} submitted, {s['answers_stored']} answers stored of "
               f"{s['answers_sent']} sent, {s['mismatched_people']} people differing: "
               f"**{'exactly what was sent' if s['exact'] else 'NOT what was sent'}**."]
+    lines += ["", f"## Result pages over HTTP ({largest} people; latest closed round beside "
+              "last year; wrk, one connection, after one unmeasured visit)", "",
+              "| page | requests | errors | median (s) | p95 (s) | under 0.3 s |",
+              "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for name, row in report["result_pages"].items():
+        lines.append(f"| {name} (`{row['path']}`) | {row['requests']} | {row['errors']} | "
+                     f"{_f(row['median_s'])} | {_f(row['p95_s'])} | "
+                     f"{'yes' if row['target_met'] else '**no**'} |")
     mem = report["memory"]
     lines += ["", "## Web workers' memory after exports", "",
               f"{mem['exports']} exports by the committee, one after another (wrk, one "
