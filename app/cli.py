@@ -6,6 +6,7 @@ Commands commit; the services they call never do.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -15,6 +16,8 @@ from flask.cli import with_appcontext
 from app.cli_help import N_, Command, Group
 
 if TYPE_CHECKING:
+    from app.models import Round
+    from app.services.catalogues import LoadResult
     from app.services.compliance import RoundResults
     from reports.table import ComplianceTable
 
@@ -50,6 +53,7 @@ def catalogue_load_command(path: Path) -> None:
             click.echo(message, err=True)
         click.echo(f"エラーが {len(exc.errors)} 件あります。何も書き込んでいません。", err=True)
         raise click.exceptions.Exit(1) from exc
+    _log_catalogue_load(results, path)
     db.session.commit()
     width = max(len(r.key) for r in results)
     for r in results:
@@ -58,6 +62,37 @@ def catalogue_load_command(path: Path) -> None:
             detail = f"（追加 {r.added}・変更 {r.changed}・削除 {r.removed}）"
         status = LOAD_STATUS.get(r.status, r.status)
         click.echo(f"{status}  {r.key:<{width}}  基準 {r.count} 件{detail}")
+
+
+def _log_catalogue_load(results: list[LoadResult], path: Path) -> None:
+    """One audit row per catalogue the command added or changed (actor: the command line)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import Catalogue
+    from app.services import audit
+
+    changed = {r.key: r for r in results if r.status != "unchanged"}
+    if not changed:
+        return
+    rows = db.session.scalars(sa.select(Catalogue).where(Catalogue.key.in_(list(changed))))
+    for catalogue in rows:
+        r = changed[catalogue.key]
+        audit.record(
+            "catalogue.create" if r.status == "added" else "catalogue.update",
+            actor=None,
+            target_type="catalogue",
+            target_id=catalogue.key,
+            after={
+                "source": str(path),
+                "fiscal_year": catalogue.fiscal_year,
+                "standards": r.count,
+                "added": r.added,
+                "changed": r.changed,
+                "removed": r.removed,
+            },
+            ward_id=catalogue.ward_id,
+        )
 
 
 @catalogue_cli.command(
@@ -211,6 +246,11 @@ round_cli = Group("round", help=N_("調査（回）の作成と一覧。"))
     help=N_("まだ提出していない人へお知らせを送る日。締め切りの何日前かをカンマで区切る"
     "（省略時 7,3,1。\"\" なら送らない）。"),
 )
+@click.option(
+    "--confirm-year",
+    is_flag=True,
+    help=N_("調査の年度とカタログの年度が違っても作る（違うときは、これがないと作らない）。"),
+)
 def round_create_command(
     catalogue_key: str,
     wards: tuple[str, ...],
@@ -218,6 +258,7 @@ def round_create_command(
     closes: str,
     title: str | None,
     reminder_days: str | None,
+    confirm_year: bool,
 ) -> None:
     """Open a catalogue for a period in one or more wards and print the new round's id.
 
@@ -228,14 +269,51 @@ def round_create_command(
     line, the id alone. Unreadable times are reported first; otherwise every problem found is
     printed. Errors go to stderr, nothing is written and the exit status is 1.
     """
+    from app.admin.routes import round_values
     from app.extensions import db
-    from app.services.rounds import (
-        RoundError,
-        create_round,
-        parse_datetime,
-        parse_reminder_days,
+    from app.services import audit
+    from app.services.rounds import RoundError, catalogue_year_mismatch, create_round
+
+    times, days, errors = _round_options(opens, closes, reminder_days)
+    if not errors and not confirm_year:
+        mismatch = catalogue_year_mismatch(catalogue_key, times[0])
+        if mismatch:
+            errors.append(
+                f"{mismatch}このまま作るときは --confirm-year を付けてください"
+                "（新しい年度の基準を使うなら、先にそのカタログを公開してください）。"
+            )
+    if not errors:
+        try:
+            round_ = create_round(
+                catalogue_key, wards, times[0], times[1], title=title, reminder_days=days
+            )
+        except RoundError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        db.session.rollback()
+        for message in errors:
+            click.echo(message, err=True)
+        click.echo("調査は作成していません。", err=True)
+        raise click.exceptions.Exit(1)
+    after = round_values(round_)
+    audit.record(
+        "round.create",
+        actor=None,  # the command line
+        target_type="round",
+        target_id=round_.id,
+        after={**after, "source": "cli"},
+        ward_id=audit.single_ward(after["ward_ids"]),
     )
-    from app.wareki import fiscal_year_label, reiwa_datetime
+    db.session.commit()
+    _echo_created_round(round_)
+
+
+def _round_options(
+    opens: str, closes: str, reminder_days: str | None
+) -> tuple[list[datetime], tuple[int, ...] | None, list[str]]:
+    """The opening and closing times and the reminder days as given on the command line
+    (None: the default), with the message of each that cannot be read."""
+    from app.services.rounds import parse_datetime, parse_reminder_days
 
     errors: list[str] = []
     times = []
@@ -250,20 +328,14 @@ def round_create_command(
             days = parse_reminder_days(reminder_days)
         except ValueError as exc:
             errors.append(str(exc))
-    if not errors:
-        try:
-            round_ = create_round(
-                catalogue_key, wards, times[0], times[1], title=title, reminder_days=days
-            )
-        except RoundError as exc:
-            errors.extend(exc.errors)
-    if errors:
-        db.session.rollback()
-        for message in errors:
-            click.echo(message, err=True)
-        click.echo("調査は作成していません。", err=True)
-        raise click.exceptions.Exit(1)
-    db.session.commit()
+    return times, days, errors
+
+
+def _echo_created_round(round_: Round) -> None:
+    """A line describing the new round (after a note on stderr when its catalogue is of
+    another year than its roster), then its id alone."""
+    from app.wareki import fiscal_year_label, reiwa_datetime
+
     if round_.catalogue.fiscal_year != round_.fiscal_year:
         click.echo(
             f"注意: カタログは{fiscal_year_label(round_.catalogue.fiscal_year)}のもの、"
@@ -300,13 +372,12 @@ def round_list_command() -> None:
     from app.services.rounds import list_rounds
     from app.wareki import reiwa_datetime
 
-    now = utcnow()
-    rounds = list_rounds(now)
+    rounds = list_rounds(utcnow())
     if not rounds:
         click.echo("調査はまだありません（flask --app wsgi round create で作成します）。")
         return
     for r in rounds:
-        state = "受付中" if r.is_open else ("受付前" if now < r.opens_at else "終了  ")
+        state = {"open": "受付中", "upcoming": "受付前", "closed": "終了  "}[r.state]
         click.echo(
             f"{r.id:>4}  {state}  {r.title}  [{r.catalogue_key}]  {'・'.join(r.wards)}  "
             f"{reiwa_datetime(r.opens_at)} 〜 {reiwa_datetime(r.closes_at)}"

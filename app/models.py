@@ -289,11 +289,18 @@ class Catalogue(Model):
     # Bumped by every flush that changes the catalogue or one of its standards
     # (``_bump_revisions``): the key of the checklist's per-process copy of the standards.
     revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    # None while the catalogue is a draft (next year's standards being edited in the browser,
+    # app/services/catalogue_drafts.py): a draft is not offered for rounds nor shown publicly.
+    published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     ward: so.Mapped[Ward | None] = so.relationship()
     standards: so.Mapped[list[Standard]] = so.relationship(
         back_populates="catalogue", order_by="Standard.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def is_draft(self) -> bool:
+        return self.published_at is None
 
     def __repr__(self) -> str:
         return f"<Catalogue {self.key}>"

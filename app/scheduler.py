@@ -344,7 +344,10 @@ def scheduler_tick_command(dry_run: bool, now_text: str | None) -> None:
         verb = "記録します" if dry_run else "記録しました"
         click.echo(f"調査 {round_id}: {kind_label(kind)} {count} 通を{verb}")
     if dry_run:
-        for due in result.due:
+        # By round, kind and 職員番号: the ledger's order follows how the database inserted
+        # the rows, which differs between SQLite and PostgreSQL.
+        listed = sorted(result.due, key=lambda d: (d.round_id, d.kind, d.employee_id, d.ledger_id))
+        for due in listed:
             click.echo(
                 f"送信予定  調査 {due.round_id}  {kind_label(due.kind)}  "
                 f"{due.employee_id} {due.name} <{due.email}>"

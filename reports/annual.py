@@ -233,14 +233,45 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
     """The report as a Word document the committee can still edit."""
     from docx import Document
     from docx.enum.section import WD_SECTION
-    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
-    from docx.shared import Pt
 
     document = Document()
     _docx_fonts(document)
     _docx_update_fields_on_open(document)
+    _docx_front_matter(document, report)
+    # The body: its own Word section, page numbers from 1 in the footer.
+    body = document.add_section(WD_SECTION.NEW_PAGE)
+    _docx_page_numbers(body)
+    toc = {entry.anchor: entry.title for entry in report.toc}
+    document.add_heading(toc["report-intro"], level=1)
+    document.add_paragraph(report.intro)
+    document.add_heading(toc["report-summary"], level=1)
+    for paragraph in report.summary or ["（総括はまだ入力されていません）"]:
+        document.add_paragraph(paragraph)
+    document.add_heading(toc["report-goals"], level=1)
+    _docx_goal_chapter(document, report)
+    document.add_heading(toc["report-compliance"], level=1)
+    for line in report.compliance_lead:
+        document.add_paragraph(line)
+    if report.compliance is not None:
+        _docx_compliance(document, report.compliance)
+    if report.compliance_note:
+        document.add_paragraph(report.compliance_note)
+    document.add_heading(toc["report-committee"], level=1)
+    _docx_committee(document, report)
+    if out is not None:
+        document.save(out)
+        return None
+    buffer = BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
 
-    # Cover.
+
+def _docx_front_matter(document: Any, report: AnnualReport) -> None:
+    """The cover, the table of contents (a field Word fills in with the page numbers when the
+    file is opened) and the policy, each on its own page."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
+    from docx.shared import Pt
+
     for _ in range(6):
         document.add_paragraph()
     for text, size in ((report.year_label, 22), (report.title, 22), ("実施状況報告書", 26)):
@@ -251,12 +282,10 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
     _centered(document, report.office, 14)
     document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
-    # Table of contents: a field Word fills in (page numbers) when the file is opened.
     _centered(document, "目 次", 16, bold=True)
     _docx_toc(document, report.toc)
     document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
-    # The policy.
     title = document.add_paragraph()
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = title.add_run(report.policy_title)
@@ -265,18 +294,10 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
     for point in report.numbered_policy or ["（方針はまだ入力されていません）"]:
         document.add_paragraph(point)
 
-    # The body: its own Word section, page numbers from 1 in the footer.
-    body = document.add_section(WD_SECTION.NEW_PAGE)
-    _docx_page_numbers(body)
-    toc = {entry.anchor: entry.title for entry in report.toc}
 
-    document.add_heading(toc["report-intro"], level=1)
-    document.add_paragraph(report.intro)
-    document.add_heading(toc["report-summary"], level=1)
-    for paragraph in report.summary or ["（総括はまだ入力されていません）"]:
-        document.add_paragraph(paragraph)
-
-    document.add_heading(toc["report-goals"], level=1)
+def _docx_goal_chapter(document: Any, report: AnnualReport) -> None:
+    """The goals chapter after its heading: each department's sections, the working teams,
+    then the improvement actions."""
     document.add_paragraph(report.goals_lead)
     for department in report.departments:
         if department.name:
@@ -289,7 +310,6 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
         if team.purpose:
             document.add_paragraph(team.purpose)
         _docx_goals(document, team)
-
     if report.actions:
         document.add_heading("サービス基準の改善の取組", level=2)
         for entry in report.actions:
@@ -298,15 +318,9 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
                 + (f" 実施したこと：{entry.outcome}" if entry.outcome else "")
             )
 
-    document.add_heading(toc["report-compliance"], level=1)
-    for line in report.compliance_lead:
-        document.add_paragraph(line)
-    if report.compliance is not None:
-        _docx_compliance(document, report.compliance)
-    if report.compliance_note:
-        document.add_paragraph(report.compliance_note)
 
-    document.add_heading(toc["report-committee"], level=1)
+def _docx_committee(document: Any, report: AnnualReport) -> None:
+    """The committee chapter after its heading: the members' table, then the teams."""
     document.add_paragraph(f"1 {report.committee_full_name}")
     members = document.add_table(rows=1, cols=2)
     members.style = "Table Grid"
@@ -317,13 +331,6 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
         cells[1].text = member.affiliation
     for number, membership in enumerate(report.team_memberships, 2):
         document.add_paragraph(f"{number} {report.team_line(membership)}")
-
-    if out is not None:
-        document.save(out)
-        return None
-    buffer = BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 def _centered(document: Any, text: str, size: int, *, bold: bool = False) -> None:

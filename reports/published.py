@@ -17,10 +17,9 @@ Problems are given as codes with their line, for the app to put into words:
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -157,21 +156,10 @@ def _csv_groups(header: list[str]) -> tuple[str, ...] | None:
     return tuple(groups)
 
 
-def read_csv(data: bytes) -> PublishedFile:
-    """A wide CSV as Kijun exports it (UTF-8 with or without the byte order mark, or the
-    Shift_JIS that Excel saves on Japanese Windows)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp932")
-        except UnicodeDecodeError:
-            return PublishedFile((), (), (Problem(1, "no_header"),))
-    records = [
-        (number, values)
-        for number, values in enumerate(csv.reader(io.StringIO(text)), start=1)
-        if any(_clean(v) for v in values)
-    ]
+def parse_csv(records: Sequence[tuple[int, list[str]]]) -> PublishedFile:
+    """A wide CSV as Kijun exports it, given as its records with their line numbers (the app
+    reads the file: ``app.services.tabular.read_csv``)."""
+    records = [(number, values) for number, values in records if any(_clean(v) for v in values)]
     if not records:
         return PublishedFile((), (), (Problem(1, "no_header"),))
     first_line, header = records[0]
@@ -182,35 +170,21 @@ def read_csv(data: bytes) -> PublishedFile:
     return PublishedFile(groups, tuple(rows), tuple(problems))
 
 
-def read_xlsx(data: bytes) -> PublishedFile:
-    """The 「遵守率」 sheet (or the first sheet) of a workbook as Kijun exports it: a header of
-    three rows (基準 No | 基準の内容 | 遵守率(%), then the groups, then 職員 / 所属長), the
-    rows, and after an empty row the legend, which is not read."""
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any unreadable upload is the same "not a table"
-        return PublishedFile((), (), (Problem(1, "no_header"),))
-    try:
-        sheet = book["遵守率"] if "遵守率" in book.sheetnames else book.worksheets[0]
-        table = [list(r) for r in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
+def parse_sheet(rows: Sequence[tuple[int, Sequence[Any]]]) -> PublishedFile:
+    """The 「遵守率」 sheet of a workbook as Kijun exports it, given as its rows of values with
+    their row numbers (the app reads the file: ``app.services.tabular.read_xlsx_values``): a
+    header of three rows (基準 No | 基準の内容 | 遵守率(%), then the groups, then 職員 / 所属長),
+    the rows, and after an empty row the legend, which is not read."""
+    width = max((len(values) for _number, values in rows), default=0)
+    table = [list(values) + [None] * (width - len(values)) for _number, values in rows]
     top = next(
         (i for i, r in enumerate(table) if r and _clean(r[0]) == NUMBER_HEADER), None
     )
     if top is None or top + 2 >= len(table):
         return PublishedFile((), (), (Problem(1, "no_header"),))
-    group_row, role_row = table[top + 1], table[top + 2]
-    groups: list[str] = []
-    column = 2
-    while column + 1 < len(group_row) and _clean(group_row[column]):
-        roles = (_clean(role_row[column]), _clean(role_row[column + 1]))
-        if roles != ROLE_LABELS:
-            return PublishedFile((), (), (Problem(top + 3, "no_header"),))
-        groups.append(_clean(group_row[column]))
-        column += 2
+    groups = _sheet_groups(table[top + 1], table[top + 2])
+    if groups is None:
+        return PublishedFile((), (), (Problem(top + 3, "no_header"),))
     if not groups or _clean(table[top][1]) != TEXT_HEADER:
         return PublishedFile((), (), (Problem(top + 1, "no_header"),))
     lines = []
@@ -219,12 +193,19 @@ def read_xlsx(data: bytes) -> PublishedFile:
         if not any(_clean(v) for v in values):
             break  # the legend follows an empty row
         lines.append((index + 1, values))
-    rows, problems = _read_rows(lines, tuple(groups))
-    return PublishedFile(tuple(groups), tuple(rows), tuple(problems))
+    read, problems = _read_rows(lines, groups)
+    return PublishedFile(groups, tuple(read), tuple(problems))
 
 
-def read_published(data: bytes, filename: str) -> PublishedFile:
-    """A CSV or xlsx file by its name's ending (``.xlsx``; anything else is read as CSV)."""
-    if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        return read_xlsx(data)
-    return read_csv(data)
+def _sheet_groups(group_row: list[Any], role_row: list[Any]) -> tuple[str, ...] | None:
+    """The column groups named in a sheet's second header row, each over 職員 and 所属長 in
+    the third; None when a group's roles are not those two."""
+    groups: list[str] = []
+    column = 2
+    while column + 1 < len(group_row) and _clean(group_row[column]):
+        roles = (_clean(role_row[column]), _clean(role_row[column + 1]))
+        if roles != ROLE_LABELS:
+            return None
+        groups.append(_clean(group_row[column]))
+        column += 2
+    return tuple(groups)

@@ -33,6 +33,7 @@ from app.models import (
 )
 from app.services import schedule
 from app.services.auth import password_link_token
+from app.services.catalogue_drafts import create_next_year
 from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
 from app.services.demo_goals import DEMO_GOALS_YEAR
 from app.wareki import fiscal_year_of, tokyo
@@ -64,6 +65,7 @@ NOT_PAGES = {
     "annual.pdf": "a PDF download",
     "annual.docx": "a Word download",
     "admin.audit_csv": "a CSV download (the audit log)",
+    "admin.catalogue_export": "a YAML download (a catalogue)",
     "results.comments_xlsx": "an Excel download (the comments)",
 }
 
@@ -83,6 +85,7 @@ class Demo:
     password_token: str
     staff_id: int  # a staff member of the demo ward (the admin's people pages)
     action_id: int  # the demo's improvement action on the FY2024 round
+    draft_key: str = "takatsu-2026"  # next year's standards, a draft copied from takatsu-2025
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,17 @@ def _create_round_wrongly(page: Page) -> None:
 
 
 SEED_TABLE = Path(__file__).resolve().parent / "data" / "takatsu-published-r6-r7.csv"
+
+
+def _add_standard_wrongly(page: Page) -> None:
+    """Send the new-standard form with a taken number and no text: the error summary."""
+    page.fill("input[name=number]", "1")
+    page.locator("form button[type=submit]").last.click()
+    expect(page.locator("#error-summary")).to_be_visible()
+
+
+def _draft(d: Demo) -> str:
+    return d.draft_key
 
 
 def _preview_published(page: Page) -> None:
@@ -258,6 +272,24 @@ VISITS: list[Visit] = [
     Visit("admin", "audit log refused", "admin.audit_log",
           _u("admin.audit_log", since="2026-04-02", until="2026-04-01"), status=400),
     Visit("admin", "published tables", "admin.published", _u("admin.published")),
+    Visit("admin", "catalogues", "admin.catalogues", _u("admin.catalogues")),
+    Visit("admin", "next year's draft", "admin.catalogue_next",
+          _u("admin.catalogue_next", key=lambda d: d.catalogue_key)),
+    Visit("admin", "catalogue draft", "admin.catalogue", _u("admin.catalogue", key=_draft)),
+    Visit("admin", "add a standard", "admin.catalogue_add_standard",
+          _u("admin.catalogue_add_standard", key=_draft)),
+    Visit("admin", "add a standard refused", "admin.catalogue_add_standard",
+          _u("admin.catalogue_add_standard", key=_draft), then=_add_standard_wrongly),
+    Visit("admin", "edit a ward standard", "admin.catalogue_edit_standard",
+          _u("admin.catalogue_edit_standard", key=_draft, standard_key="takatsu-hygiene")),
+    Visit("admin", "renumber", "admin.catalogue_numbers",
+          _u("admin.catalogue_numbers", key=_draft)),
+    Visit("admin", "preview as staff", "admin.catalogue_preview",
+          _u("admin.catalogue_preview", key=_draft)),
+    Visit("admin", "preview as a chief", "admin.catalogue_preview",
+          _u("admin.catalogue_preview", key=_draft, **{"as": "chief:庁舎管理担当課"})),
+    Visit("admin", "publish", "admin.catalogue_publish",
+          _u("admin.catalogue_publish", key=_draft)),
     # The preview is the answer to a POST: no GET endpoint to match.
     Visit("admin", "published table preview", "", _u("admin.published"),
           then=_preview_published),
@@ -325,6 +357,7 @@ def _build(app: Flask) -> Demo:
             sa.select(WorkingTeam.id).where(WorkingTeam.ward_id == ward.id).limit(1)
         ).one()
         staff = db.session.scalars(sa.select(Person).where(Person.employee_id == "100050")).one()
+        create_next_year(catalogue, "takatsu-2026", "令和8年度 区役所サービス基準（高津区）")
         demo = Demo(
             ward_id=ward.id,
             open_round=open_round.id,

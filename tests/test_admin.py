@@ -186,6 +186,28 @@ def test_rounds_page_lists_rounds_and_the_nav_shows_admins_only(app, client, adm
     assert 'href="/admin/rounds"' not in client.get("/me").get_data(as_text=True)
 
 
+def test_rounds_page_and_round_list_say_each_rounds_state(app, client, admin, runner):
+    """The rounds page and `round list` label an upcoming, an open and a closed round by the one
+    state rule (受付前 / 受付中 / 終了)."""
+    now = datetime.now(UTC)
+    with app.app_context():
+        catalogue = db.session.scalar(sa.select(factories.Catalogue))
+        times = (("未来の調査", 2, 3), ("今の調査", -1, 1), ("昔の調査", -3, -2))
+        for title, opens, closes in times:
+            factories.round_(catalogue, title=title, opens_at=now + timedelta(days=opens),
+                             closes_at=now + timedelta(days=closes))
+        db.session.commit()
+    page = client.get("/admin/rounds").get_data(as_text=True)
+    rows = {title: row for row in page.split("<tr>")[1:]
+            for title in ("未来の調査", "今の調査", "昔の調査") if title in row}
+    assert "受付前" in rows["未来の調査"] and "受付中" in rows["今の調査"]
+    assert "終了" in rows["昔の調査"]
+    listed = runner.invoke(args=["round", "list"]).stdout.splitlines()
+    by_title = {title: line for line in listed for title in rows if title in line}
+    assert "受付前" in by_title["未来の調査"] and "受付中" in by_title["今の調査"]
+    assert "終了" in by_title["昔の調査"]
+
+
 def test_closed_round_keeps_its_times_and_takes_a_new_title(app_ctx):
     """update_round refuses to move a closed round's close to another past time, but renames
     it."""

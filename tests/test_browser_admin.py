@@ -1,18 +1,24 @@
 """The clerk's year in Debian's chromium, as an admin: the roster upload with a bad row then
-the corrected file, and a committee grant seen in the audit log. With KIJUN_DOCS_SCREENSHOTS=1
+the corrected file, next year's standards from a draft to a round, and a committee grant seen
+in the audit log. With KIJUN_DOCS_SCREENSHOTS=1
 the screenshots are written to docs/img/ for docs/admin.md."""
 
 from __future__ import annotations
 
 import os
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from app.extensions import db
-from app.models import Grant, GrantRole, Role
+from app.models import Grant, GrantRole, Role, Round, Section
 from app.services.auth import set_password
+from app.services.catalogues import load_catalogues
+from app.wareki import TOKYO
 from tests import factories
 from tests.browser_support import LiveServer
 
@@ -120,3 +126,72 @@ def test_a_committee_grant_shows_in_the_audit_log(page: Page, live_server, tmp_p
     expect(row).to_contain_text("900004")
     expect(row).to_contain_text("committee")
     shots(page, "audit")
+
+
+def test_next_years_standards_from_draft_to_a_round(page: Page, live_server, tmp_path, shots):
+    """Create next year's draft from this year's catalogue, add a section standard for
+    庁舎管理担当課, see it in the preview as that section's chief, publish it after the
+    confirmation, then open a round on it."""
+    _world(live_server, tmp_path)
+    app = live_server.app
+    with app.app_context():
+        load_catalogues(Path(app.config["SURVEYS_DIR"]))
+        building = db.session.scalars(sa.select(Section).where(Section.name == "総務課")).one()
+        building.kinds = [factories.section_kind("庁舎管理担当課")]
+        db.session.commit()
+    _sign_in(page)
+    page.goto("/admin/rounds")
+    page.get_by_role("navigation", name="管理メニュー").get_by_role(
+        "link", name="基準（カタログ）").click()
+    expect(page.get_by_role("heading", level=1, name="基準（カタログ）")).to_be_visible()
+    this_year = page.get_by_role("row").filter(has_text="takatsu-2025")
+    this_year.get_by_role("link", name=re.compile("^令和8年度の下書きを作る")).click()
+    expect(page.get_by_label("カタログのキー")).to_have_value("takatsu-2026")
+    page.get_by_role("button", name="下書きを作る").click()
+    expect(page.locator(".flash-success")).to_contain_text("下書きを作りました")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("令和8年度")
+
+    page.get_by_role("link", name="基準を加える").click()
+    page.get_by_label("番号（No.）").fill("34")
+    page.get_by_label("基準の文").fill("庁舎の入口で、車いすの貸出しを案内しています。")
+    page.get_by_role("group", name="場面").get_by_label("庁舎案内").check()
+    page.get_by_label("課として（所属長が課として1回答える）").check()
+    page.get_by_label("庁舎管理担当課").check()
+    shots(page, "catalogue-standard")
+    page.get_by_role("button", name="保存する").click()
+    expect(page.locator(".flash-success")).to_contain_text("No.34 を加えました")
+    expect(page.get_by_role("row", name="車いすの貸出し")).to_contain_text("区独自")
+    shots(page, "catalogue-draft")
+
+    page.get_by_role("link", name="回答する人の画面で確かめる（プレビュー）").click()
+    page.get_by_label("だれの画面を見るか").select_option(label="所属長（庁舎管理担当課：総務課）")
+    page.get_by_role("button", name="表示する").click()
+    expect(page.get_by_role("heading", level=2)).to_contain_text("所属長の画面（庁舎管理担当課）")
+    expect(page.get_by_role("group", name="No.34 庁舎の入口で、車いすの貸出しを案内しています。")
+           ).to_be_visible()
+    shots(page, "catalogue-preview")
+
+    page.get_by_role("link", name="基準の一覧へ戻る").click()
+    page.get_by_role("link", name="公開する").click()
+    expect(page.get_by_role("listitem").filter(has_text="加える：No.34")).to_be_visible()
+    page.get_by_label("この基準で調査を作れるようにします（公開したあとは下書きに戻せません）").check()
+    shots(page, "catalogue-publish")
+    page.get_by_role("button", name="公開する").click()
+    expect(page.locator(".flash-success")).to_contain_text("を公開しました")
+
+    page.goto("/admin/rounds/new")
+    page.get_by_label("基準（カタログ）").select_option("takatsu-2026")
+    page.get_by_role("group", name="対象の区").get_by_label("高津区").check()
+    opens = datetime.now(TOKYO).replace(second=0, microsecond=0) + timedelta(days=10)
+    page.get_by_label("受付開始（東京時間）").fill(opens.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("締め切り（東京時間）").fill(
+        (opens + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="保存する").click()
+    if page.get_by_role("heading", name="基準の年度が違います").count():
+        # The test runs after 令和8年度: a round of this year on the 令和8年度 standards.
+        page.get_by_label("年度の違う基準で調査することを確かめました").check()
+        page.get_by_role("button", name="保存する").click()
+    expect(page.locator(".flash-success")).to_contain_text("を保存しました")
+    with app.app_context():
+        round_ = db.session.scalars(sa.select(Round)).one()
+        assert round_.catalogue.key == "takatsu-2026"

@@ -1,4 +1,4 @@
-"""Compliance results of a round (app/services/compliance.py) against hand-computed tables."""
+"""Compliance results of a round (app/services/compliance/) against hand-computed tables."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal

@@ -26,9 +26,8 @@ from app.models import (
 from app.services.catalogues import load_catalogues
 from app.services.compliance import compliance_trend, final_results
 from app.services.exports import compliance_table
-from app.services.published import PublishedImportError, preview_import, save_import
+from app.services.published import PublishedImportError, preview_import, read_table, save_import
 from reports.csv_files import compliance_csv
-from reports.published import read_csv, read_xlsx
 from reports.xlsx import compliance_workbook
 from tests import factories
 
@@ -85,7 +84,7 @@ def _import_r6(ward_id: int) -> None:
 def test_the_seed_csv_is_read_with_its_two_years_and_the_unnumbered_line_named(app_ctx):
     """The seed's table in Kijun's CSV layout: two column groups, 31 rows, and line 25 (the
     unnumbered older wording under No.23) named as a problem rather than read."""
-    parsed = read_csv(SEED_CSV.read_bytes())
+    parsed = read_table(SEED_CSV.read_bytes(), SEED_CSV.name)
     assert parsed.groups == ("令和6年度", "令和7年度")
     assert [r.number for r in parsed.rows] == sorted(R6)
     assert [(p.line, p.code) for p in parsed.problems] == [(25, "no_number")]
@@ -194,7 +193,7 @@ def test_an_exported_workbook_reads_back(app_ctx):
     table = compliance_table(final_results(round_id, [ward_id]), "all")
     book = compliance_workbook(table)
     assert book is not None
-    parsed = read_xlsx(book)
+    parsed = read_table(book, "book.xlsx")
     assert parsed.groups == ("令和6年度(公表値)", "令和7年度") and not parsed.problems  # NFKC
     first = next(r for r in parsed.rows if r.number == 1)
     assert first.groups[0][0].rate == Decimal("99.3")

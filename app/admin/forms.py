@@ -141,7 +141,9 @@ def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None)
         form.closes.data = tokyo(round_.closes_at).strftime(LOCAL_FORMAT)
         form.reminder_days.data = round_.reminder_days
     catalogues = db.session.scalars(
-        sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+        sa.select(Catalogue)
+        .where(Catalogue.published_at.is_not(None))  # a draft is not for rounds yet
+        .order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
     )
     form.catalogue.choices = [SelectChoice(c.key, catalogue_label(c)) for c in catalogues]
     wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)

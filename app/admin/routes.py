@@ -62,7 +62,6 @@ def rounds() -> str:
         "admin/rounds.html",
         rounds=listed,
         counts=ledger_counts([r.id for r in listed]),
-        now=utcnow(),
         labels=STATE_LABELS,
     )
 
@@ -223,4 +222,5 @@ def admin_helpers() -> dict[str, object]:
 
     return {"can_manage_rounds": can_manage_rounds}
 
+from app.admin import catalogue_routes as _catalogue_routes  # noqa: E402,F401
 from app.admin import published as _published  # noqa: E402,F401  (registers its views on bp)

@@ -13,8 +13,9 @@ never commits: the caller (the ``flask catalogue load`` command, the demo builde
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -235,25 +236,9 @@ def _check_fields(raw: dict[Any, Any], prefix: str, errors: list[str]) -> _Field
                 "section: 所属長が課として答える）"
             )
     if "section_kinds" in raw:
-        kinds = raw["section_kinds"]
-        if kinds is None:
-            kinds = []
-        if isinstance(kinds, str):
-            kinds = [kinds]
-        if not isinstance(kinds, list):
-            bad("section_kinds は課の種類の一覧で書いてください（例: [庁舎管理担当課]）")
-        else:
-            unknown = [k for k in kinds if not isinstance(k, str) or k not in SECTION_KINDS]
-            for kind in unknown:
-                bad(
-                    f'section_kinds の "{kind}" は知らない課の種類です'
-                    f"（使えるのは {'・'.join(SECTION_KINDS)}）"
-                )
-            if not unknown:
-                if len(set(kinds)) != len(kinds):
-                    bad("section_kinds に同じ課の種類が2回書かれています")
-                else:
-                    out.values["section_kinds"] = tuple(kinds)
+        kinds = _check_section_kinds(raw["section_kinds"], bad)
+        if kinds is not None:
+            out.values["section_kinds"] = kinds
     if "ward_specific" in raw:
         flag = raw["ward_specific"]
         if isinstance(flag, bool):
@@ -261,6 +246,32 @@ def _check_fields(raw: dict[Any, Any], prefix: str, errors: list[str]) -> _Field
         else:
             bad(f'ward_specific "{flag}" は true か false で書いてください')
     return out
+
+
+def _check_section_kinds(
+    kinds: Any, bad: Callable[[str], None]
+) -> tuple[str, ...] | None:
+    """A standard's ``section_kinds`` (one kind, a list or empty), or None after telling
+    ``bad`` each problem: not a list, an unknown kind, a kind twice."""
+    if kinds is None:
+        kinds = []
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    if not isinstance(kinds, list):
+        bad("section_kinds は課の種類の一覧で書いてください（例: [庁舎管理担当課]）")
+        return None
+    unknown = [k for k in kinds if not isinstance(k, str) or k not in SECTION_KINDS]
+    for kind in unknown:
+        bad(
+            f'section_kinds の "{kind}" は知らない課の種類です'
+            f"（使えるのは {'・'.join(SECTION_KINDS)}）"
+        )
+    if unknown:
+        return None
+    if len(set(kinds)) != len(kinds):
+        bad("section_kinds に同じ課の種類が2回書かれています")
+        return None
+    return tuple(kinds)
 
 
 def _kinds_on_everyone(spec: StandardSpec) -> bool:
@@ -340,6 +351,22 @@ def _parse_file(path: Path) -> _Doc:
     for name in sorted(str(k) for k in data if k not in TOP_FIELDS):
         doc.error(f"知らない項目 {name} があります（書き間違いではありませんか）")
 
+    _parse_catalogue_fields(doc, data)
+    _parse_extends(doc, data)
+    standards = data.get("standards")
+    if standards is None and doc.extends is None and "extends" not in data:
+        doc.error(
+            "standards も extends もありません（基準を書くか、ほかのカタログを継承してください）"
+        )
+    elif standards is not None and not isinstance(standards, list):
+        doc.error("standards は一覧（「- 」で始まる行）で書いてください")
+    elif standards:
+        _parse_standards(doc, standards)
+    return doc
+
+
+def _parse_catalogue_fields(doc: _Doc, data: dict[Any, Any]) -> None:
+    """Check the catalogue's own fields where given: key, title, source, fiscal_year, ward."""
     if data.get("key") not in (None, ""):
         problem = _check_key(data["key"])
         if problem:
@@ -367,18 +394,6 @@ def _parse_file(path: Path) -> _Doc:
         else:
             doc.error(f"ward は区の名前で書いてください（例: 高津区、{WARD_MAX_LENGTH}文字まで）")
 
-    _parse_extends(doc, data)
-    standards = data.get("standards")
-    if standards is None and doc.extends is None and "extends" not in data:
-        doc.error(
-            "standards も extends もありません（基準を書くか、ほかのカタログを継承してください）"
-        )
-    elif standards is not None and not isinstance(standards, list):
-        doc.error("standards は一覧（「- 」で始まる行）で書いてください")
-    elif standards:
-        _parse_standards(doc, standards)
-    return doc
-
 
 def _parse_extends(doc: _Doc, data: dict[Any, Any]) -> None:
     """Check ``extends``, ``only``, ``exclude`` and ``overrides`` (not yet against the base)."""
@@ -402,9 +417,12 @@ def _parse_extends(doc: _Doc, data: dict[Any, Any]) -> None:
             doc.error(f'{name} "{data[name]}" が読めません（例: "1-28"、"1-23, 31" や [24, 25]）')
         else:
             setattr(doc, name, numbers)
-    overrides = data.get("overrides")
-    if overrides is None:
-        return
+    if data.get("overrides") is not None:
+        _parse_overrides(doc, data["overrides"])
+
+
+def _parse_overrides(doc: _Doc, overrides: Any) -> None:
+    """Check ``overrides``: standard number or key -> the fields it changes."""
     if not isinstance(overrides, dict):
         doc.error("overrides は「番号か key: 変える項目」の形で書いてください（例: 8: {text: …}）")
         return
@@ -876,18 +894,7 @@ def upsert_catalogues(specs: Sequence[CatalogueSpec]) -> list[LoadResult]:
     written nothing, when a standard that already has answers would change its text, scene or
     audience or be removed.
     """
-    keys = [spec.key for spec in specs]
-    existing = {
-        c.key: c
-        for c in db.session.scalars(
-            sa.select(Catalogue)
-            .where(Catalogue.key.in_(keys))
-            .options(
-                so.selectinload(Catalogue.ward),
-                so.selectinload(Catalogue.standards).selectinload(Standard.section_kinds),
-            )
-        )
-    }
+    existing = _stored_catalogues([spec.key for spec in specs])
     answered = _answered_standard_ids([c.id for c in existing.values()])
     plans = [_plan(spec, existing.get(spec.key)) for spec in specs]
     refusals = [message for plan in plans for message in _refusals(plan, answered)]
@@ -900,8 +907,44 @@ def upsert_catalogues(specs: Sequence[CatalogueSpec]) -> list[LoadResult]:
         {k for p in changing for std in p.spec.standards for k in std.section_kinds}
     )
     now = utcnow()
-    # Removals and renumbering go first, each flushed, so that the unique (catalogue, number)
-    # never sees two rows with one number in between.
+    _free_numbers(changing)
+    for plan in changing:
+        _write_plan(plan, wards, kinds, now)
+    if changing:
+        db.session.flush()
+
+    return [
+        LoadResult(
+            key=plan.spec.key,
+            status=plan.status,
+            count=len(plan.spec.standards),
+            added=len(plan.to_add),
+            changed=len(plan.to_update),
+            removed=len(plan.to_remove),
+        )
+        for plan in plans
+    ]
+
+
+def _stored_catalogues(keys: list[str]) -> dict[str, Catalogue]:
+    """The catalogues with these keys, with their ward and standards (and their kinds)."""
+    return {
+        c.key: c
+        for c in db.session.scalars(
+            sa.select(Catalogue)
+            .where(Catalogue.key.in_(keys))
+            .options(
+                so.selectinload(Catalogue.ward),
+                so.selectinload(Catalogue.standards).selectinload(Standard.section_kinds),
+            )
+        )
+    }
+
+
+def _free_numbers(changing: Sequence[_Plan]) -> None:
+    """Remove the standards to remove and give the renumbered ones a temporary number, each
+    step flushed, so that the unique (catalogue, number) never sees two rows with one number
+    in between."""
     removed = False
     for plan in changing:
         if plan.catalogue is not None:
@@ -919,42 +962,32 @@ def upsert_catalogues(specs: Sequence[CatalogueSpec]) -> list[LoadResult]:
     if renumbered:
         db.session.flush()
 
-    for plan in changing:
-        spec = plan.spec
-        catalogue = plan.catalogue
-        if catalogue is None:
-            catalogue = Catalogue(key=spec.key)
-            db.session.add(catalogue)
-        catalogue.title = spec.title
-        catalogue.fiscal_year = spec.fiscal_year
-        catalogue.source = spec.source
-        catalogue.ward = wards[spec.ward] if spec.ward is not None else None
-        catalogue.loaded_at = now
-        for row, position, std in plan.to_update:
-            row.number = std.number
-            row.position = position
-            row.text = std.text
-            row.scene = std.scene
-            row.audience = std.audience
-            row.ward_specific = std.ward_specific
-            if tuple(sorted(k.name for k in row.section_kinds)) != tuple(sorted(std.section_kinds)):
-                row.section_kinds = [kinds[name] for name in std.section_kinds]
-        for position, std in plan.to_add:
-            catalogue.standards.append(_new_standard(position, std, kinds))
-    if changing:
-        db.session.flush()
 
-    return [
-        LoadResult(
-            key=plan.spec.key,
-            status=plan.status,
-            count=len(plan.spec.standards),
-            added=len(plan.to_add),
-            changed=len(plan.to_update),
-            removed=len(plan.to_remove),
-        )
-        for plan in plans
-    ]
+def _write_plan(
+    plan: _Plan, wards: dict[str, Ward], kinds: dict[str, SectionKind], now: datetime
+) -> None:
+    """Add or update one catalogue and its standards as its file says (not flushed)."""
+    spec = plan.spec
+    catalogue = plan.catalogue
+    if catalogue is None:
+        catalogue = Catalogue(key=spec.key)
+        db.session.add(catalogue)
+    catalogue.title = spec.title
+    catalogue.fiscal_year = spec.fiscal_year
+    catalogue.source = spec.source
+    catalogue.ward = wards[spec.ward] if spec.ward is not None else None
+    catalogue.loaded_at = now
+    for row, position, std in plan.to_update:
+        row.number = std.number
+        row.position = position
+        row.text = std.text
+        row.scene = std.scene
+        row.audience = std.audience
+        row.ward_specific = std.ward_specific
+        if tuple(sorted(k.name for k in row.section_kinds)) != tuple(sorted(std.section_kinds)):
+            row.section_kinds = [kinds[name] for name in std.section_kinds]
+    for position, std in plan.to_add:
+        catalogue.standards.append(_new_standard(position, std, kinds))
 
 
 def load_catalogues(path: str | Path) -> list[LoadResult]:
@@ -968,19 +1001,21 @@ def load_catalogues(path: str | Path) -> list[LoadResult]:
 
 
 def public_catalogues() -> list[Catalogue]:
-    """Every loaded catalogue, newest year first (the public home page)."""
+    """Every published catalogue, newest year first (the public home page; drafts are not)."""
     return list(
         db.session.scalars(
-            sa.select(Catalogue).order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+            sa.select(Catalogue)
+            .where(Catalogue.published_at.is_not(None))
+            .order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
         )
     )
 
 
 def catalogue_with_standards(key: str) -> tuple[Catalogue, list[Standard]] | None:
     """A catalogue and its standards in order with their section kinds (two queries), or
-    None when no catalogue has that key."""
+    None when no published catalogue has that key."""
     found = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == key))
-    if found is None:
+    if found is None or found.published_at is None:
         return None
     standards = db.session.scalars(
         sa.select(Standard)

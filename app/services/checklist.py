@@ -717,17 +717,9 @@ def _validated(
     needs_answer = _(
         "ひとことを残すには、できている・できていない・該当しない から選んでください。"
     )
-    lonely = [sid for sid, note in notes.items() if note and sid not in values]
-    if lonely:
-        # Answers are never deleted, so one stored now is still there after the lock. A
-        # person without a response has no answers of their own (a chief may find the
-        # section's).
-        has_stored = ctx.response_id is not None or ctx.role is Role.CHIEF
-        stored = _stored(ctx, person_id) if has_stored else {}
-        keys = {item.standard_id: item.key for item in items}
-        for sid in lonely:
-            if sid not in stored:
-                problem("comments", keys[sid], needs_answer)
+    keys = {item.standard_id: item.key for item in items}
+    for sid in _comments_without_answer(ctx, person_id, values, notes):
+        problem("comments", keys[sid], needs_answer)
 
     if fields:
         raise InvalidAnswers(
@@ -736,6 +728,24 @@ def _validated(
             fields,
         )
     return values, notes
+
+
+def _comments_without_answer(
+    ctx: _Context,
+    person_id: int,
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+) -> list[int]:
+    """The standards given a comment but no answer, now or stored (a query only when there
+    are such comments and the person may have stored answers)."""
+    lonely = [sid for sid, note in notes.items() if note and sid not in values]
+    if not lonely:
+        return []
+    # Answers are never deleted, so one stored now is still there after the lock. A person
+    # without a response has no answers of their own (a chief may find the section's).
+    has_stored = ctx.response_id is not None or ctx.role is Role.CHIEF
+    stored = _stored(ctx, person_id) if has_stored else {}
+    return [sid for sid in lonely if sid not in stored]
 
 
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

@@ -39,6 +39,7 @@ from app.models import (
     YearPlan,
     utcnow,
 )
+from app.services import tabular
 from app.services.errors import DomainError
 
 MAX_GOALS = 3
@@ -199,11 +200,11 @@ def is_locked(ward_id: int, fiscal_year: int) -> bool:
 
 
 def locked_message(fiscal_year: int) -> str:
-    return _(
+    return str(_(
         "%(year)sは確定（ロック）されているため変更できません。"
         "変更するには委員会がロックを解除してください。",
         year=fiscal_year_label(fiscal_year),
-    )
+    ))
 
 
 def check_unlocked(ward_id: int, fiscal_year: int) -> None:
@@ -801,24 +802,19 @@ def read_goal_sheet(path: Path) -> list[GoalRow]:
     """Read a goal sheet (.xlsx, first sheet; or .csv) with the columns 部署名, No, 場面, 目標 and
     実施結果 (optional). ``GoalsError`` when the file or its header cannot be read; each line's
     own problems travel with the line, so that ``import_goals`` names every bad line at once."""
-    from app.services.roster import RosterError, _csv_lines, _xlsx_lines
-
     suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise GoalsError(
+            [
+                _(
+                    "ファイルの形式が違います: %(name)s（.xlsx または .csv にしてください）",
+                    name=path.name,
+                )
+            ]
+        )
     try:
-        if suffix == ".xlsx":
-            table = _xlsx_lines(path)
-        elif suffix == ".csv":
-            table = _csv_lines(path)
-        else:
-            raise GoalsError(
-                [
-                    _(
-                        "ファイルの形式が違います: %(name)s（.xlsx または .csv にしてください）",
-                        name=path.name,
-                    )
-                ]
-            )
-    except RosterError as error:
+        table = tabular.read_xlsx(path) if suffix == ".xlsx" else tabular.read_csv(path)
+    except tabular.TabularError as error:
         raise GoalsError(error.errors) from error
     return _parse_sheet(table)
 
@@ -849,86 +845,16 @@ def _header(cell: str) -> str | None:
 
 
 def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
+    """The header, then one GoalRow per non-blank line; ``GoalsError`` when the sheet is empty,
+    its header lacks a column or has one twice, or no line follows it."""
     records = [(line, cells) for line, cells in table if any(c.strip() for c in cells)]
     if not records:
         raise GoalsError(
             [_("ファイルが空です（1行目に見出し、2行目から目標の行が必要です）")]
         )
     header_line, header = records[0]
-    columns: dict[str, int] = {}
-    errors: list[tuple[int, str]] = []
-    for index, title in enumerate(header):
-        key = _header(title)
-        if key is None:
-            continue
-        if key in columns:
-            errors.append(
-                (
-                    header_line,
-                    _(
-                        "%(line)s行目: 列「%(title)s」が2つあります",
-                        line=header_line,
-                        title=_shown(title.strip()),
-                    ),
-                )
-            )
-        else:
-            columns[key] = index
-    missing = [IMPORT_COLUMNS[key] for key in IMPORT_REQUIRED if key not in columns]
-    if missing:
-        listed = "、".join(missing)
-        errors.append(
-            (
-                header_line,
-                _(
-                    "%(line)s行目: 必要な列がありません: %(columns)s",
-                    line=header_line,
-                    columns=listed,
-                ),
-            )
-        )
-    if errors:
-        raise GoalsError([message for _line, message in errors])
-
-    rows: list[GoalRow] = []
-    for line, cells in records[1:]:
-
-        def cell(key: str, cells: list[str] = cells) -> str:
-            index = columns.get(key)
-            return cells[index].strip() if index is not None and index < len(cells) else ""
-
-        problems: list[str] = []
-        names = [n.strip() for n in _text(cell("owner")).split("\n") if n.strip()]
-        owner = unicodedata.normalize("NFKC", names[-1]) if names else ""
-        department = unicodedata.normalize("NFKC", names[0]) if len(names) > 1 else None
-        if not owner:
-            problems.append(_("部署名がありません"))
-        number_text = unicodedata.normalize("NFKC", cell("position"))
-        position = int(number_text) if number_text.isdigit() else 0
-        if not 1 <= position <= MAX_GOALS:
-            problems.append(
-                _(
-                    "No「%(n)s」は1から%(max)sの数字にしてください",
-                    n=_shown(number_text),
-                    max=MAX_GOALS,
-                )
-            )
-        item = GoalInput(
-            min(max(position, 1), MAX_GOALS), cell("scene"), cell("goal"), cell("result")
-        )
-        problems += [m.split(": ", 1)[-1] for m in check_goals([item])]
-        rows.append(
-            GoalRow(
-                line=line,
-                owner=owner,
-                department=department,
-                position=position,
-                scene=normalize_scene(item.scene),
-                goal=_text(item.goal),
-                result=_text(item.result) or None,
-                problems=tuple(problems),
-            )
-        )
+    columns = _sheet_columns(header_line, header)
+    rows = [_goal_row(line, cells, columns) for line, cells in records[1:]]
     if not rows:
         raise GoalsError(
             [
@@ -939,6 +865,91 @@ def _parse_sheet(table: Sequence[tuple[int, list[str]]]) -> list[GoalRow]:
             ]
         )
     return rows
+
+
+def _sheet_columns(header_line: int, header: list[str]) -> dict[str, int]:
+    """Column key -> its index in the header; ``GoalsError`` naming every column twice and
+    every required column missing."""
+    columns: dict[str, int] = {}
+    errors: list[str] = []
+    for index, title in enumerate(header):
+        key = _header(title)
+        if key is None:
+            continue
+        if key in columns:
+            errors.append(
+                _(
+                    "%(line)s行目: 列「%(title)s」が2つあります",
+                    line=header_line,
+                    title=_shown(title.strip()),
+                )
+            )
+        else:
+            columns[key] = index
+    missing = [IMPORT_COLUMNS[key] for key in IMPORT_REQUIRED if key not in columns]
+    if missing:
+        errors.append(
+            _(
+                "%(line)s行目: 必要な列がありません: %(columns)s",
+                line=header_line,
+                columns="、".join(missing),
+            )
+        )
+    if errors:
+        raise GoalsError(errors)
+    return columns
+
+
+def _goal_row(line: int, cells: list[str], columns: dict[str, int]) -> GoalRow:
+    """One line of the sheet, with its own problems (no owner, a bad No, a goal's checks)."""
+
+    def cell(key: str) -> str:
+        index = columns.get(key)
+        return cells[index].strip() if index is not None and index < len(cells) else ""
+
+    problems: list[str] = []
+    names = [n.strip() for n in _text(cell("owner")).split("\n") if n.strip()]
+    owner = unicodedata.normalize("NFKC", names[-1]) if names else ""
+    department = unicodedata.normalize("NFKC", names[0]) if len(names) > 1 else None
+    if not owner:
+        problems.append(_("部署名がありません"))
+    number_text = unicodedata.normalize("NFKC", cell("position"))
+    position = int(number_text) if number_text.isdigit() else 0
+    if not 1 <= position <= MAX_GOALS:
+        problems.append(
+            _(
+                "No「%(n)s」は1から%(max)sの数字にしてください",
+                n=_shown(number_text),
+                max=MAX_GOALS,
+            )
+        )
+    item = GoalInput(min(max(position, 1), MAX_GOALS), cell("scene"), cell("goal"), cell("result"))
+    problems += [m.split(": ", 1)[-1] for m in check_goals([item])]
+    return GoalRow(
+        line=line,
+        owner=owner,
+        department=department,
+        position=position,
+        scene=normalize_scene(item.scene),
+        goal=_text(item.goal),
+        result=_text(item.result) or None,
+        problems=tuple(problems),
+    )
+
+
+# ("s", section id) or ("t", working team id): whose goals a line of the sheet sets
+_OwnerKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class _SheetOwners:
+    """Who a goal sheet may name in a ward and year: its sections (with their department's
+    name) and its working teams, by NFKC name."""
+
+    ward: Ward
+    fiscal_year: int
+    sections: dict[str, tuple[Section, str | None]]
+    teams: dict[str, WorkingTeam]
 
 
 def import_goals(
@@ -954,53 +965,42 @@ def import_goals(
     errors: list[tuple[int, str]] = []
     if is_locked(ward_id, fiscal_year):
         errors.append((0, locked_message(fiscal_year)))
-    sections = {
-        unicodedata.normalize("NFKC", s.name): (s, dept) for s, dept in ward_sections(ward_id)
-    }
-    teams = {unicodedata.normalize("NFKC", t.name): t for t in ward_teams(ward_id, fiscal_year)}
+    owners = _SheetOwners(
+        ward,
+        fiscal_year,
+        {unicodedata.normalize("NFKC", s.name): (s, dept) for s, dept in ward_sections(ward_id)},
+        {unicodedata.normalize("NFKC", t.name): t for t in ward_teams(ward_id, fiscal_year)},
+    )
+    wanted, owner_names = _wanted_goals(rows, owners, errors)
+    if errors:
+        raise GoalsError([m for _line, m in sorted(errors, key=lambda e: e[0])])
+    changes = _write_goals(wanted, owner_names, ward_id, fiscal_year, by)
+    db.session.flush()
+    return ImportSummary(
+        fiscal_year=fiscal_year,
+        ward=ward.name,
+        rows=len(rows),
+        sections=sum(1 for kind, _ in wanted if kind == "s"),
+        teams=sum(1 for kind, _ in wanted if kind == "t"),
+        changes=tuple(changes),
+    )
+
+
+def _wanted_goals(
+    rows: Sequence[GoalRow], owners: _SheetOwners, errors: list[tuple[int, str]]
+) -> tuple[dict[_OwnerKey, list[GoalInput]], dict[_OwnerKey, str]]:
+    """The goals the sheet gives each section or team, and the name it gives them; every bad
+    line's problems are added to ``errors`` with its line."""
     seen: dict[tuple[str, int], int] = {}
-    wanted: dict[tuple[str, int], list[GoalInput]] = {}
-    owner_names: dict[tuple[str, int], str] = {}
+    wanted: dict[_OwnerKey, list[GoalInput]] = {}
+    owner_names: dict[_OwnerKey, str] = {}
     for row in rows:
         at = _("%(line)s行目: ", line=row.line)
         errors.extend((row.line, at + problem) for problem in row.problems)
-        key: tuple[str, int]
         if not row.owner:
             continue
-        if row.owner in sections:
-            section, dept = sections[row.owner]
-            key = ("s", section.id)
-            if row.department and unicodedata.normalize("NFKC", dept or "") != row.department:
-                errors.append(
-                    (
-                        row.line,
-                        at
-                        + _(
-                            "%(owner)s の部は「%(department)s」です（シートでは「%(sheet)s」）",
-                            owner=_shown(row.owner),
-                            department=dept or _("なし（区の直下）"),
-                            sheet=_shown(row.department or ""),
-                        ),
-                    )
-                )
-        elif row.owner in teams:
-            key = ("t", teams[row.owner].id)
-        else:
-            errors.append(
-                (
-                    row.line,
-                    at
-                    + _(
-                        "部署名「%(owner)s」は%(ward)sの課にも%(year)sのワーキングチームにも"
-                        "ありません",
-                        owner=_shown(row.owner),
-                        ward=ward.name,
-                        year=fiscal_year_label(fiscal_year),
-                    ),
-                )
-            )
-            continue
-        if row.problems:
+        key = _owner_key(row, owners, at, errors)
+        if key is None or row.problems:
             continue
         first = seen.setdefault((row.owner, row.position), row.line)
         if first != row.line:
@@ -1021,10 +1021,57 @@ def import_goals(
             GoalInput(row.position, row.scene, row.goal, row.result)
         )
         owner_names.setdefault(key, row.owner)
-    if errors:
-        raise GoalsError([m for _line, m in sorted(errors, key=lambda e: e[0])])
+    return wanted, owner_names
 
-    existing: dict[tuple[str, int], list[ServiceGoal]] = {}
+
+def _owner_key(
+    row: GoalRow, owners: _SheetOwners, at: str, errors: list[tuple[int, str]]
+) -> _OwnerKey | None:
+    """The section or team a line names (None, with an error, when the ward has neither); a
+    section's department, when the line gives one, must be its own (else an error)."""
+    if row.owner in owners.sections:
+        section, dept = owners.sections[row.owner]
+        if row.department and unicodedata.normalize("NFKC", dept or "") != row.department:
+            errors.append(
+                (
+                    row.line,
+                    at
+                    + _(
+                        "%(owner)s の部は「%(department)s」です（シートでは「%(sheet)s」）",
+                        owner=_shown(row.owner),
+                        department=dept or _("なし（区の直下）"),
+                        sheet=_shown(row.department or ""),
+                    ),
+                )
+            )
+        return ("s", section.id)
+    if row.owner in owners.teams:
+        return ("t", owners.teams[row.owner].id)
+    errors.append(
+        (
+            row.line,
+            at
+            + _(
+                "部署名「%(owner)s」は%(ward)sの課にも%(year)sのワーキングチームにも"
+                "ありません",
+                owner=_shown(row.owner),
+                ward=owners.ward.name,
+                year=fiscal_year_label(owners.fiscal_year),
+            ),
+        )
+    )
+    return None
+
+
+def _write_goals(
+    wanted: dict[_OwnerKey, list[GoalInput]],
+    owner_names: dict[_OwnerKey, str],
+    ward_id: int,
+    fiscal_year: int,
+    by: Person | None,
+) -> list[GoalChange]:
+    """Give each section or team of the sheet exactly its goals; return what changed."""
+    existing: dict[_OwnerKey, list[ServiceGoal]] = {}
     for goal in ward_goals(ward_id, fiscal_year):
         owner = ("s", goal.section_id) if goal.section_id else ("t", goal.working_team_id or 0)
         existing.setdefault(owner, []).append(goal)
@@ -1040,12 +1087,4 @@ def import_goals(
             section_id=owner_id if kind == "s" else None,
             working_team_id=owner_id if kind == "t" else None,
         )
-    db.session.flush()
-    return ImportSummary(
-        fiscal_year=fiscal_year,
-        ward=ward.name,
-        rows=len(rows),
-        sections=sum(1 for kind, _ in wanted if kind == "s"),
-        teams=sum(1 for kind, _ in wanted if kind == "t"),
-        changes=tuple(changes),
-    )
+    return changes

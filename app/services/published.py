@@ -34,9 +34,10 @@ from app.models import (
     Standard,
     Ward,
 )
+from app.services import tabular
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
-from reports.published import PublishedCell, PublishedFile, read_published
+from reports.published import PublishedCell, PublishedFile, parse_csv, parse_sheet
 
 MAX_FILE_BYTES = 1024 * 1024  # a table of forty standards is a few kilobytes
 
@@ -110,20 +111,32 @@ def year_catalogue(ward_id: int, fiscal_year: int) -> Catalogue | None:
     ).first()
 
 
+def read_table(data: bytes, filename: str) -> PublishedFile:
+    """A published table's CSV or xlsx (by its name's ending, or the zip signature of an xlsx
+    however named), read by ``app.services.tabular``: the 「遵守率」 sheet of a workbook (else
+    its first), its cells as stored. PublishedImportError when the file cannot be read."""
+    try:
+        if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+            return parse_sheet(tabular.read_xlsx_values(data, name=filename, sheet="遵守率"))
+        return parse_csv(tabular.read_csv(data))
+    except tabular.TabularError as error:
+        raise PublishedImportError(error.errors) from error
+
+
 def _problem_message(code: str, line: int, detail: str) -> str:
     if code == "no_header":
-        return _(
+        return str(_(
             "%(line)s行目: 見出しの行（「基準 No」「基準の内容」、続いて年度ごとの「職員」"
             "「所属長」）が見つかりません。Kijun が書き出す CSV か Excel の形にしてください。",
             line=line,
-        )
+        ))
     if code == "bad_rate":
-        return _(
+        return str(_(
             "%(line)s行目: 遵守率として読めない値があります（%(cells)s）。0〜100 の数（小数第1位"
             "まで）か「-」「＊」にしてください。",
             line=line, cells=detail,
-        )
-    return _("%(line)s行目: 基準 No がない行です（「%(label)s」）。", line=line, label=detail)
+        ))
+    return str(_("%(line)s行目: 基準 No がない行です（「%(label)s」）。", line=line, label=detail))
 
 
 def preview_import(
@@ -145,19 +158,13 @@ def preview_import(
             [_("%(year)sのカタログがありません。先にその年度の基準を読み込んでください。",
                year=year)]
         )
-    parsed: PublishedFile = read_published(data, filename)
+    parsed = read_table(data, filename)
     if parsed.unreadable:
         raise PublishedImportError(
             [_problem_message(p.code, p.line, p.detail)
              for p in parsed.problems if p.code in ("no_header", "bad_rate")]
         )
-    wanted = fiscal_year_label(fiscal_year)
-    index = next((i for i, g in enumerate(parsed.groups) if g.startswith(wanted)), None)
-    if index is None:
-        raise PublishedImportError([
-            _("この表には%(year)sの列がありません（列: %(groups)s）。",
-              year=year, groups="、".join(parsed.groups))
-        ])
+    index = _year_column(parsed, fiscal_year)
     standards = {
         number: (key, text)
         for number, key, text in db.session.execute(
@@ -170,6 +177,49 @@ def preview_import(
         SkippedLine(p.line, _problem_message(p.code, p.line, p.detail))
         for p in parsed.problems
     ]
+    rows = _matched_rows(parsed, index, standards, catalogue, year, skipped)
+    if not rows:
+        raise PublishedImportError(
+            [_("カタログの基準に合う行が1つもありません。"), *(s.reason for s in skipped)]
+        )
+    existing = _existing(ward_id, fiscal_year)
+    return ImportPreview(
+        ward_id=ward.id,
+        ward_name=ward.name,
+        fiscal_year=fiscal_year,
+        catalogue_id=catalogue.id,
+        catalogue_title=catalogue.title,
+        column_group=parsed.groups[index],
+        rows=tuple(rows),
+        skipped=tuple(sorted(skipped, key=lambda s: s.line)),
+        missing=tuple(sorted(set(standards) - {row.number for row in rows})),
+        replaces=existing.imported_at if existing is not None else None,
+    )
+
+
+def _year_column(parsed: PublishedFile, fiscal_year: int) -> int:
+    """The index of the file's column group of ``fiscal_year`` (its label starts with the
+    year's Japanese name); PublishedImportError naming the groups when there is none."""
+    wanted = fiscal_year_label(fiscal_year)
+    index = next((i for i, g in enumerate(parsed.groups) if g.startswith(wanted)), None)
+    if index is None:
+        raise PublishedImportError([
+            _("この表には%(year)sの列がありません（列: %(groups)s）。",
+              year=localized_fiscal_year_label(fiscal_year), groups="、".join(parsed.groups))
+        ])
+    return index
+
+
+def _matched_rows(
+    parsed: PublishedFile,
+    index: int,
+    standards: dict[int, tuple[str, str]],
+    catalogue: Catalogue,
+    year: str,
+    skipped: list[SkippedLine],
+) -> list[ImportRow]:
+    """The file's rows matched to the catalogue's standards by number, the first of each
+    number; every other row goes to ``skipped`` with the reason."""
     rows: list[ImportRow] = []
     seen: set[int] = set()
     for row in parsed.rows:
@@ -189,23 +239,7 @@ def preview_import(
         key, text = standards[row.number]
         staff, chief = row.groups[index]
         rows.append(ImportRow(row.line, row.number, key, text, staff, chief))
-    if not rows:
-        raise PublishedImportError(
-            [_("カタログの基準に合う行が1つもありません。"), *(s.reason for s in skipped)]
-        )
-    existing = _existing(ward_id, fiscal_year)
-    return ImportPreview(
-        ward_id=ward.id,
-        ward_name=ward.name,
-        fiscal_year=fiscal_year,
-        catalogue_id=catalogue.id,
-        catalogue_title=catalogue.title,
-        column_group=parsed.groups[index],
-        rows=tuple(rows),
-        skipped=tuple(sorted(skipped, key=lambda s: s.line)),
-        missing=tuple(sorted(set(standards) - seen)),
-        replaces=existing.imported_at if existing is not None else None,
-    )
+    return rows
 
 
 def _existing(ward_id: int, fiscal_year: int) -> PublishedTable | None:

@@ -169,18 +169,11 @@ def _count(statement: Any) -> int:
     return int(db.session.scalar(statement) or 0)
 
 
-def plan_purge(before_fiscal_year: int, now: datetime | None = None) -> PurgeSummary:
-    """What a purge before ``before_fiscal_year`` would remove, read only (the dry run).
-
-    Raises RetentionError for a refused year, or while a round that the leavers answered,
-    or a round of an earlier year, is not closed. A dozen COUNT queries, whatever the number
-    of people."""
-    now = now or utcnow()
-    check_before_fiscal_year(before_fiscal_year, now)
-    people = leavers(before_fiscal_year)
-    their_responses = (
-        sa.select(Response.id).where(Response.person_id.in_(people)).correlate(None)
-    )
+def _refuse_rounds_not_closed(
+    before_fiscal_year: int, now: datetime, their_responses: sa.Select[Any]
+) -> None:
+    """RetentionError naming every round not yet closed of an earlier year, or that one of
+    the leavers (``their_responses``) answered: its answers are not counted yet."""
     not_closed = db.session.execute(
         sa.select(Round.id, Round.title)
         .where(
@@ -198,6 +191,21 @@ def plan_purge(before_fiscal_year: int, now: datetime | None = None) -> PurgeSum
             f"まだ締め切っていない調査があります: {rounds}。締め切って集計が済むまで、"
             "その回答は消せません。何も書き込んでいません。"
         )
+
+
+def plan_purge(before_fiscal_year: int, now: datetime | None = None) -> PurgeSummary:
+    """What a purge before ``before_fiscal_year`` would remove, read only (the dry run).
+
+    Raises RetentionError for a refused year, or while a round that the leavers answered,
+    or a round of an earlier year, is not closed. A dozen COUNT queries, whatever the number
+    of people."""
+    now = now or utcnow()
+    check_before_fiscal_year(before_fiscal_year, now)
+    people = leavers(before_fiscal_year)
+    their_responses = (
+        sa.select(Response.id).where(Response.person_id.in_(people)).correlate(None)
+    )
+    _refuse_rounds_not_closed(before_fiscal_year, now, their_responses)
     comment = sa.func.coalesce(sa.func.length(sa.func.trim(Answer.comment)), 0) > 0
     section_comment = (
         sa.func.coalesce(sa.func.length(sa.func.trim(SectionAnswer.comment)), 0) > 0

@@ -15,24 +15,17 @@ As every service here, it never commits: the caller commits, or rolls back on ``
 
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
-import warnings
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, has_app_context
-from flask_babel import gettext as _
 
-from app.config import Defaults
 from app.extensions import db
 from app.models import (
     SECTION_KINDS,
@@ -47,6 +40,7 @@ from app.models import (
     Ward,
     section_kind_link,
 )
+from app.services import tabular
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
 
@@ -240,201 +234,15 @@ def read_roster(path: Path) -> list[RosterRow]:
     that one run reports everything there is to fix.
     """
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        table = _csv_lines(path)
-    elif suffix == ".xlsx":
-        table = _xlsx_lines(path)
-    else:
+    if suffix not in (".csv", ".xlsx"):
         raise RosterError(
             [f"ファイルの形式が違います: {path.name}（.csv または .xlsx のファイルにしてください）"]
         )
+    try:
+        table = tabular.read_csv(path) if suffix == ".csv" else tabular.read_xlsx(path)
+    except tabular.TabularError as error:
+        raise RosterError(error.errors) from error
     return _parse(table)
-
-
-@dataclass(frozen=True)
-class SheetLimits:
-    """How much of a roster or goal sheet is read: the file's bytes, its lines (the header
-    included) and, for .xlsx, its parts unpacked. Settings ``IMPORT_MAX_*`` (docs/deploy.md)."""
-
-    max_bytes: int = Defaults.IMPORT_MAX_BYTES
-    max_rows: int = Defaults.IMPORT_MAX_ROWS
-    max_unpacked_bytes: int = Defaults.IMPORT_MAX_UNPACKED_BYTES
-
-    @classmethod
-    def current(cls) -> SheetLimits:
-        """The app's settings, or the defaults outside an app."""
-        if not has_app_context():
-            return cls()
-        config = current_app.config
-        return cls(
-            int(config.get("IMPORT_MAX_BYTES", cls.max_bytes)),
-            int(config.get("IMPORT_MAX_ROWS", cls.max_rows)),
-            int(config.get("IMPORT_MAX_UNPACKED_BYTES", cls.max_unpacked_bytes)),
-        )
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
-def _check_size(path: Path, limits: SheetLimits) -> None:
-    """RosterError when the file cannot be opened or is larger than ``max_bytes``."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-    if size > limits.max_bytes:
-        raise RosterError(
-            [
-                _(
-                    "ファイルが大きすぎます（%(size)s）。%(max)s までにしてください。",
-                    size=_megabytes(size),
-                    max=_megabytes(limits.max_bytes),
-                )
-            ]
-        )
-
-
-def _too_many_rows(line: int, limits: SheetLimits) -> RosterError:
-    return RosterError(
-        [
-            _(
-                "%(line)s行目: 行が多すぎます。見出しを含めて %(max)s 行までにしてください"
-                "（ここで読むのをやめました）。",
-                line=line,
-                max=limits.max_rows,
-            )
-        ]
-    )
-
-
-# Python's cp932 decodes the single bytes 0x80, 0xA0 and 0xFD-0xFF, which no Shift_JIS text
-# contains (a UTF-16 file starts with 0xFF 0xFE), to these characters.
-_NOT_SHIFT_JIS = frozenset("\x80\uf8f0\uf8f1\uf8f2\uf8f3")
-_UNREADABLE_ENCODING = (
-    "文字コードを読み取れません。CSV は UTF-8 または Shift_JIS（cp932）で保存してください。"
-)
-
-
-class _NotThisEncoding(Exception):
-    """The file is not in the encoding being tried."""
-
-
-def _csv_lines(path: Path, limits: SheetLimits | None = None) -> list[tuple[int, list[str]]]:
-    """(line number where the record starts, cells) for each CSV record.
-
-    UTF-8 (a BOM is dropped) if the file is valid UTF-8, else Shift_JIS (cp932). Read a record
-    at a time, stopping at the first line past ``max_rows``; a NUL character (a UTF-16 or
-    binary file) is refused with its line number.
-    """
-    limits = limits or SheetLimits.current()
-    _check_size(path, limits)
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return _csv_records(path, encoding, limits)
-        except _NotThisEncoding:
-            continue
-    raise RosterError([_UNREADABLE_ENCODING])
-
-
-def _csv_records(path: Path, encoding: str, limits: SheetLimits) -> list[tuple[int, list[str]]]:
-    out: list[tuple[int, list[str]]] = []
-    start = 1
-    try:
-        with path.open(encoding=encoding, newline="") as stream:
-            reader = csv.reader(stream)
-            for cells in reader:
-                if len(out) >= limits.max_rows:
-                    raise _too_many_rows(start, limits)
-                if any("\x00" in cell for cell in cells):
-                    raise RosterError(
-                        [
-                            _(
-                                "%(line)s行目: 使えない文字（NUL）が入っています。CSV は "
-                                "UTF-8 または Shift_JIS（cp932）のテキストで保存してください"
-                                "（UTF-16 の「Unicode テキスト」は読めません）。",
-                                line=start,
-                            )
-                        ]
-                    )
-                if encoding == "cp932" and any(not _NOT_SHIFT_JIS.isdisjoint(c) for c in cells):
-                    raise _NotThisEncoding
-                out.append((start, cells))
-                start = reader.line_num + 1
-    except UnicodeDecodeError as exc:
-        raise _NotThisEncoding from exc
-    except OSError as exc:
-        raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-    except csv.Error as exc:
-        raise RosterError([f"{start}行目: CSV として読めません（{exc}）"]) from exc
-    return out
-
-
-def _check_unpacked_size(path: Path, limits: SheetLimits) -> None:
-    """RosterError when the parts of an .xlsx (a zip) add up to more than
-    ``max_unpacked_bytes`` once unpacked: read from the zip's directory before anything is
-    unpacked (a small file can unpack to gigabytes; Python's zip reader stops at the sizes the
-    directory states, so they bound what opening it can cost)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except OSError as exc:
-        raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-    except zipfile.BadZipFile as exc:
-        raise RosterError([f"Excel（.xlsx）のファイルとして読めません: {path.name}"]) from exc
-    if unpacked > limits.max_unpacked_bytes:
-        raise RosterError(
-            [
-                _(
-                    "Excel のファイルが大きすぎます（展開すると %(size)s）。%(max)s までに"
-                    "してください（行を減らすか、ファイルを分けてください）。",
-                    size=_megabytes(unpacked),
-                    max=_megabytes(limits.max_unpacked_bytes),
-                )
-            ]
-        )
-
-
-def _xlsx_lines(path: Path, limits: SheetLimits | None = None) -> list[tuple[int, list[str]]]:
-    """(row number, cells as text) for each row of the workbook's first sheet, read as a
-    stream (openpyxl's read-only mode) after the size checks, stopping past ``max_rows``."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    limits = limits or SheetLimits.current()
-    _check_size(path, limits)
-    _check_unpacked_size(path, limits)
-    out: list[tuple[int, list[str]]] = []
-    with warnings.catch_warnings():
-        # openpyxl warns about workbook features it does not read (data validation, styles...).
-        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except OSError as exc:
-            raise RosterError([f"ファイルを開けません: {path}（{exc.strerror or exc}）"]) from exc
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as exc:
-            raise RosterError([f"Excel（.xlsx）のファイルとして読めません: {path.name}"]) from exc
-        try:
-            sheet = workbook.worksheets[0]
-            sheet.reset_dimensions()  # some writers record wrong sheet dimensions
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if number > limits.max_rows:
-                    raise _too_many_rows(number, limits)
-                out.append((number, [_cell_text(v) for v in values]))
-        finally:
-            workbook.close()
-    return out
-
-
-def _cell_text(value: object) -> str:
-    """An Excel cell as the text a person would read in it (12345.0 -> "12345")."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
 
 
 def _header_key(cell: str) -> str:
@@ -738,13 +546,24 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
 
     A section is found by (ward, name); it takes this file's department, its kinds (when the
     file has the column) and a ``sort_order`` following its first appearance in the file, as
-    do the departments.
+    do the departments. One step per level, in this order (each needs the ids of the one
+    before): wards, departments, section kinds, sections.
     """
+    org = _sync_wards(rows)
+    wanted_departments, wanted_sections = _wanted_organisation(rows, org.ward_ids)
+    departments = _sync_departments(wanted_departments, org)
+    kind_ids = _sync_section_kinds(rows)
+    _sync_sections(wanted_sections, departments, kind_ids, org)
+    return org
+
+
+def _sync_wards(rows: Sequence[RosterRow]) -> _Organisation:
+    """Create the file's wards that do not exist (after the others in ``sort_order``); the
+    organisation starts with the ids of the file's wards."""
     ward_names: dict[str, str] = {}
     for row in rows:
         ward_names.setdefault(_key(row.ward), row.ward)
-
-    # Wards: the whole (small) table.
+    # The whole (small) table.
     wards: dict[str, tuple[int, int]] = {
         _key(name): (id_, order)
         for id_, name, order in db.session.execute(sa.select(Ward.id, Ward.name, Ward.sort_order))
@@ -761,42 +580,66 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
         )
         for id_, name in created_wards:
             wards[_key(name)] = (id_, 0)
-    org = _Organisation(
+    return _Organisation(
         ward_ids={key: wards[key][0] for key in ward_names},
         section_ids={},
         section_names={},
         wards_created=len(new_wards),
     )
-    ward_ids = list(org.ward_ids.values())
 
-    # What the file says: departments and sections in order of first appearance per ward.
-    wanted_departments: dict[tuple[int, str], tuple[str, int]] = {}
-    wanted_sections: dict[tuple[int, str], _WantedSection] = {}
+
+@dataclass
+class _WantedSection:
+    """A section as the file gives it."""
+
+    name: str
+    department: tuple[int, str] | None  # (ward id, department key)
+    sort_order: int
+    kinds: frozenset[str] | None = None  # None: the file does not say
+
+
+# (ward id, department key) -> (name, sort order), as the file gives them
+_WantedDepartments = dict[tuple[int, str], tuple[str, int]]
+# (ward id, section key) -> the section as the file gives it
+_WantedSections = dict[tuple[int, str], _WantedSection]
+# (ward id, department key) -> (id, sort order), as stored
+_Departments = dict[tuple[int, str], tuple[int, int]]
+
+
+def _wanted_organisation(
+    rows: Sequence[RosterRow], ward_ids: dict[str, int]
+) -> tuple[_WantedDepartments, _WantedSections]:
+    """What the file says: departments and sections in order of first appearance per ward."""
+    wanted_departments: _WantedDepartments = {}
+    wanted_sections: _WantedSections = {}
     department_count: dict[int, int] = {}
     section_count: dict[int, int] = {}
     for row in rows:
-        ward_id = org.ward_ids[_key(row.ward)]
+        ward_id = ward_ids[_key(row.ward)]
         department_key = (ward_id, _key(row.department)) if row.department else None
         if department_key is not None and department_key not in wanted_departments:
             department_count[ward_id] = department_count.get(ward_id, 0) + 1
             wanted_departments[department_key] = (row.department or "", department_count[ward_id])
         section_key = (ward_id, _key(row.section))
-        wanted = wanted_sections.get(section_key)
-        if wanted is None:
+        if section_key not in wanted_sections:
             section_count[ward_id] = section_count.get(ward_id, 0) + 1
             wanted = wanted_sections[section_key] = _WantedSection(
                 row.section, department_key, section_count[ward_id]
             )
             if row.kinds_listed:
                 wanted.kinds = frozenset(row.section_kinds)
+    return wanted_departments, wanted_sections
 
-    # Departments.
-    departments: dict[tuple[int, str], tuple[int, int]] = {
+
+def _sync_departments(wanted_departments: _WantedDepartments, org: _Organisation) -> _Departments:
+    """Create the missing departments of the file's wards and put them in the file's order;
+    return every department of those wards."""
+    departments: _Departments = {
         (ward_id, _key(name)): (id_, order)
         for id_, ward_id, name, order in db.session.execute(
             sa.select(
                 Department.id, Department.ward_id, Department.name, Department.sort_order
-            ).where(Department.ward_id.in_(ward_ids))
+            ).where(Department.ward_id.in_(list(org.ward_ids.values())))
         )
     }
     new_departments = [
@@ -819,8 +662,11 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
     if reordered:
         db.session.execute(sa.update(Department), reordered)
     org.departments_created = len(new_departments)
+    return departments
 
-    # Section kinds named in the file, created when first used.
+
+def _sync_section_kinds(rows: Sequence[RosterRow]) -> dict[str, int]:
+    """Create the section kinds named in the file when first used; return every kind's id."""
     kind_ids: dict[str, int] = {
         name: id_ for id_, name in db.session.execute(sa.select(SectionKind.id, SectionKind.name))
     }
@@ -835,9 +681,35 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
             [{"name": name} for name in new_kinds],
         )
         kind_ids.update({name: id_ for id_, name in created_kinds})
+    return kind_ids
 
-    # Sections and their kinds.
-    sections: dict[tuple[int, str], tuple[int, int | None, int]] = {}
+
+# (ward id, section key) -> (id, department id, sort order), as stored
+_Sections = dict[tuple[int, str], tuple[int, int | None, int]]
+
+
+def _sync_sections(
+    wanted_sections: _WantedSections,
+    departments: _Departments,
+    kind_ids: dict[str, int],
+    org: _Organisation,
+) -> None:
+    """Create the missing sections, then give each section of the file its department, order
+    and (when the file says) kinds; fills ``org``'s section ids and names."""
+    ward_ids = list(org.ward_ids.values())
+    sections = _stored_sections(ward_ids, org)
+    linked = _linked_kinds(ward_ids)
+    created_keys = _create_sections(wanted_sections, departments, sections, org)
+    _update_sections(wanted_sections, departments, kind_ids, sections, linked, created_keys, org)
+
+
+def _department_id(wanted: _WantedSection, departments: _Departments) -> int | None:
+    return departments[wanted.department][0] if wanted.department else None
+
+
+def _stored_sections(ward_ids: list[int], org: _Organisation) -> _Sections:
+    """The sections of these wards as stored; their names go into ``org.section_names``."""
+    sections: _Sections = {}
     for id_, ward_id, name, department_id, order in db.session.execute(
         sa.select(
             Section.id, Section.ward_id, Section.name, Section.department_id, Section.sort_order
@@ -845,6 +717,11 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
     ):
         sections[(ward_id, _key(name))] = (id_, department_id, order)
         org.section_names[id_] = name
+    return sections
+
+
+def _linked_kinds(ward_ids: list[int]) -> dict[int, set[int]]:
+    """Section id -> the ids of its kinds, for the sections of these wards."""
     linked: dict[int, set[int]] = {}
     for section_id, kind_id in db.session.execute(
         sa.select(section_kind_link.c.section_id, section_kind_link.c.kind_id)
@@ -852,12 +729,18 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
         .where(Section.ward_id.in_(ward_ids))
     ):
         linked.setdefault(section_id, set()).add(kind_id)
+    return linked
 
-    def department_id_of(wanted: _WantedSection) -> int | None:
-        return departments[wanted.department][0] if wanted.department else None
 
+def _create_sections(
+    wanted_sections: _WantedSections,
+    departments: _Departments,
+    sections: _Sections,
+    org: _Organisation,
+) -> set[tuple[int, str]]:
+    """Insert the file's sections that do not exist; add them to ``sections``; return their
+    keys."""
     new_sections = [key for key in wanted_sections if key not in sections]
-    created_keys = set(new_sections)
     if new_sections:
         created_sections = db.session.execute(
             _insert(Section).returning(Section.id, Section.ward_id, Section.name),
@@ -865,7 +748,7 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
                 {
                     "ward_id": key[0],
                     "name": wanted_sections[key].name,
-                    "department_id": department_id_of(wanted_sections[key]),
+                    "department_id": _department_id(wanted_sections[key], departments),
                     "sort_order": wanted_sections[key].sort_order,
                 }
                 for key in new_sections
@@ -874,10 +757,23 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
         for id_, ward_id, name in created_sections:
             key = (ward_id, _key(name))
             wanted = wanted_sections[key]
-            sections[key] = (id_, department_id_of(wanted), wanted.sort_order)
+            sections[key] = (id_, _department_id(wanted, departments), wanted.sort_order)
             org.section_names[id_] = name
     org.sections_created = len(new_sections)
+    return set(new_sections)
 
+
+def _update_sections(
+    wanted_sections: _WantedSections,
+    departments: _Departments,
+    kind_ids: dict[str, int],
+    sections: _Sections,
+    linked: dict[int, set[int]],
+    created_keys: set[tuple[int, str]],
+    org: _Organisation,
+) -> None:
+    """Give each section of the file its department, order and kinds; count the existing
+    sections whose department or kinds changed."""
     section_updates: list[dict[str, Any]] = []
     unlink: list[int] = []
     links: list[dict[str, int]] = []
@@ -885,7 +781,7 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
         id_, department_id, order = sections[key]
         org.section_ids[key] = id_
         changed = False
-        new_department_id = department_id_of(wanted)
+        new_department_id = _department_id(wanted, departments)
         if (department_id, order) != (new_department_id, wanted.sort_order):
             section_updates.append(
                 {"id": id_, "department_id": new_department_id, "sort_order": wanted.sort_order}
@@ -908,17 +804,6 @@ def _sync_organisation(rows: Sequence[RosterRow]) -> _Organisation:
         )
     if links:
         db.session.execute(sa.insert(section_kind_link), links)
-    return org
-
-
-@dataclass
-class _WantedSection:
-    """A section as the file gives it."""
-
-    name: str
-    department: tuple[int, str] | None  # (ward id, department key)
-    sort_order: int
-    kinds: frozenset[str] | None = None  # None: the file does not say
 
 
 @dataclass(frozen=True)
@@ -1002,6 +887,28 @@ def _sync_people(
     return known, counts
 
 
+@dataclass
+class _AssignmentPlan:
+    """The writes that make the year's assignments as the file says, and what they change.
+
+    ``as_staff``: new section, role staff (step 2); ``to_chief``: role chief (step 3);
+    ``inserts``: new assignments (step 4); ``removed``: assignment ids to delete (step 1).
+    """
+
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    as_staff: list[dict[str, Any]] = field(default_factory=list)
+    to_chief: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    kept: list[KeptAssignment] = field(default_factory=list)
+    chief_sections: set[int] = field(default_factory=set)
+    moved: int = 0
+    role_changed: int = 0
+    unchanged: int = 0
+    transfers: int = 0
+    role_changes: int = 0
+    arrivals: int = 0
+
+
 def _sync_assignments(
     rows: Sequence[RosterRow],
     fiscal_year: int,
@@ -1017,49 +924,64 @@ def _sync_assignments(
     """
     ward_ids = list(org.ward_ids.values())
     in_file = {known[row.employee_id].person_id for row in rows}
-    chief_sections: set[int] = set()
-
-    inserts: list[dict[str, Any]] = []
-    as_staff: list[dict[str, Any]] = []  # step 2: new section, role staff
-    to_chief: list[dict[str, Any]] = []  # step 3: role chief
-    moved = role_changed = unchanged = 0
-    transfers = role_changes = arrivals = 0
+    plan = _AssignmentPlan()
     for row in rows:
-        person = known[row.employee_id]
         section_id = org.section_ids[(org.ward_ids[_key(row.ward)], _key(row.section))]
-        if row.role is Role.CHIEF:
-            chief_sections.add(section_id)
-        if person.current is None:
-            inserts.append(
-                {
-                    "person_id": person.person_id,
-                    "fiscal_year": fiscal_year,
-                    "section_id": section_id,
-                    "role": row.role,
-                }
-            )
-        else:
-            assignment_id, old_section, old_role = person.current
-            if (old_section, old_role) == (section_id, row.role):
-                unchanged += 1
-            else:
-                if old_section != section_id:
-                    moved += 1
-                else:
-                    role_changed += 1
-                as_staff.append({"id": assignment_id, "section_id": section_id, "role": Role.STAFF})
-                if row.role is Role.CHIEF:
-                    to_chief.append({"id": assignment_id, "role": Role.CHIEF})
-        if person.previous is None:
-            arrivals += 1
-        elif person.previous[0] != section_id:
-            transfers += 1
-        elif person.previous[1] is not row.role:
-            role_changes += 1
+        _plan_row(row, known[row.employee_id], section_id, fiscal_year, plan)
+    others = _missing_from_file(fiscal_year, ward_ids, in_file)
+    answered = _answered_in_year(fiscal_year, ward_ids) if others else set()
+    _keep_or_remove(others, answered, org, plan)
+    last_year = _assigned_in_year(fiscal_year - 1, ward_ids)
+    _write_assignments(plan)
+    return _summary(rows, fiscal_year, org, people, plan, leavers=len(last_year - in_file))
 
-    # People assigned this year in the file's wards but missing from the file.
-    others = [
-        other
+
+def _plan_row(
+    row: RosterRow, person: _Known, section_id: int, fiscal_year: int, plan: _AssignmentPlan
+) -> None:
+    """Add to ``plan`` what one line of the file changes, and count it against this year's
+    assignment and last year's."""
+    if row.role is Role.CHIEF:
+        plan.chief_sections.add(section_id)
+    if person.current is None:
+        plan.inserts.append(
+            {
+                "person_id": person.person_id,
+                "fiscal_year": fiscal_year,
+                "section_id": section_id,
+                "role": row.role,
+            }
+        )
+    else:
+        assignment_id, old_section, old_role = person.current
+        if (old_section, old_role) == (section_id, row.role):
+            plan.unchanged += 1
+        else:
+            if old_section != section_id:
+                plan.moved += 1
+            else:
+                plan.role_changed += 1
+            plan.as_staff.append(
+                {"id": assignment_id, "section_id": section_id, "role": Role.STAFF}
+            )
+            if row.role is Role.CHIEF:
+                plan.to_chief.append({"id": assignment_id, "role": Role.CHIEF})
+    if person.previous is None:
+        plan.arrivals += 1
+    elif person.previous[0] != section_id:
+        plan.transfers += 1
+    elif person.previous[1] is not row.role:
+        plan.role_changes += 1
+
+
+# (assignment id, person id, section id, role, employee id, name)
+_Other = tuple[int, int, int, Role, str, str]
+
+
+def _missing_from_file(fiscal_year: int, ward_ids: list[int], in_file: set[int]) -> list[_Other]:
+    """The assignments of the year in these wards of people who are not in the file."""
+    return [
+        (other[0], other[1], other[2], other[3], other[4], other[5])
         for other in db.session.execute(
             sa.select(
                 Assignment.id,
@@ -1075,34 +997,43 @@ def _sync_assignments(
         )
         if other[1] not in in_file
     ]
-    answered: set[int] = set()
-    if others:
-        answered = set(
-            db.session.scalars(
-                sa.select(Response.person_id)
-                .distinct()
-                .join(Round, Round.id == Response.round_id)
-                .join(
-                    Assignment,
-                    sa.and_(
-                        Assignment.person_id == Response.person_id,
-                        Assignment.fiscal_year == fiscal_year,
-                    ),
-                )
-                .join(Section, Section.id == Assignment.section_id)
-                .where(Round.fiscal_year == fiscal_year, Section.ward_id.in_(ward_ids))
+
+
+def _answered_in_year(fiscal_year: int, ward_ids: list[int]) -> set[int]:
+    """The people assigned in these wards this year who answered a round of the year."""
+    return set(
+        db.session.scalars(
+            sa.select(Response.person_id)
+            .distinct()
+            .join(Round, Round.id == Response.round_id)
+            .join(
+                Assignment,
+                sa.and_(
+                    Assignment.person_id == Response.person_id,
+                    Assignment.fiscal_year == fiscal_year,
+                ),
             )
+            .join(Section, Section.id == Assignment.section_id)
+            .where(Round.fiscal_year == fiscal_year, Section.ward_id.in_(ward_ids))
         )
-    removed: list[int] = []
-    kept: list[KeptAssignment] = []
+    )
+
+
+def _keep_or_remove(
+    others: list[_Other], answered: set[int], org: _Organisation, plan: _AssignmentPlan
+) -> None:
+    """Remove the assignment of each person missing from the file, unless they answered this
+    year: then keep it, as staff where the file names another chief of the section."""
     for assignment_id, person_id, section_id, role, employee_id, name in others:
         if person_id not in answered:
-            removed.append(assignment_id)
+            plan.removed.append(assignment_id)
             continue
-        downgraded = role is Role.CHIEF and section_id in chief_sections
+        downgraded = role is Role.CHIEF and section_id in plan.chief_sections
         if downgraded:
-            as_staff.append({"id": assignment_id, "section_id": section_id, "role": Role.STAFF})
-        kept.append(
+            plan.as_staff.append(
+                {"id": assignment_id, "section_id": section_id, "role": Role.STAFF}
+            )
+        plan.kept.append(
             KeptAssignment(
                 employee_id=employee_id,
                 name=name,
@@ -1112,28 +1043,42 @@ def _sync_assignments(
             )
         )
 
-    # Last year's people of these wards who are not in the file.
-    last_year = set(
+
+def _assigned_in_year(fiscal_year: int, ward_ids: list[int]) -> set[int]:
+    """The people assigned in ``fiscal_year`` to a section of these wards."""
+    return set(
         db.session.scalars(
             sa.select(Assignment.person_id)
             .join(Section, Section.id == Assignment.section_id)
-            .where(Assignment.fiscal_year == fiscal_year - 1, Section.ward_id.in_(ward_ids))
+            .where(Assignment.fiscal_year == fiscal_year, Section.ward_id.in_(ward_ids))
         )
     )
 
-    for chunk in _chunks(removed):
+
+def _write_assignments(plan: _AssignmentPlan) -> None:
+    """The plan's writes in the order the one-chief index accepts (see ``_sync_assignments``)."""
+    for chunk in _chunks(plan.removed):
         db.session.execute(
             sa.delete(Assignment)
             .where(Assignment.id.in_(chunk))
             .execution_options(synchronize_session=False)
         )
-    if as_staff:
-        db.session.execute(sa.update(Assignment), as_staff)
-    if to_chief:
-        db.session.execute(sa.update(Assignment), to_chief)
-    if inserts:
-        db.session.execute(_insert(Assignment), inserts)
+    if plan.as_staff:
+        db.session.execute(sa.update(Assignment), plan.as_staff)
+    if plan.to_chief:
+        db.session.execute(sa.update(Assignment), plan.to_chief)
+    if plan.inserts:
+        db.session.execute(_insert(Assignment), plan.inserts)
 
+
+def _summary(
+    rows: Sequence[RosterRow],
+    fiscal_year: int,
+    org: _Organisation,
+    people: _PeopleCounts,
+    plan: _AssignmentPlan,
+    leavers: int,
+) -> RosterSummary:
     return RosterSummary(
         fiscal_year=fiscal_year,
         wards=tuple(_ward_names(rows)),
@@ -1141,20 +1086,20 @@ def _sync_assignments(
         people_added=people.added,
         people_updated=people.updated,
         people_unchanged=people.unchanged,
-        assignments_created=len(inserts),
-        assignments_moved=moved,
-        assignments_role_changed=role_changed,
-        assignments_removed=len(removed),
-        assignments_unchanged=unchanged,
-        transfers=transfers,
-        role_changes=role_changes,
-        arrivals=arrivals,
-        leavers=len(last_year - in_file),
+        assignments_created=len(plan.inserts),
+        assignments_moved=plan.moved,
+        assignments_role_changed=plan.role_changed,
+        assignments_removed=len(plan.removed),
+        assignments_unchanged=plan.unchanged,
+        transfers=plan.transfers,
+        role_changes=plan.role_changes,
+        arrivals=plan.arrivals,
+        leavers=leavers,
         wards_created=org.wards_created,
         departments_created=org.departments_created,
         sections_created=org.sections_created,
         sections_updated=org.sections_updated,
-        kept=tuple(sorted(kept, key=lambda k: k.employee_id)),
+        kept=tuple(sorted(plan.kept, key=lambda k: k.employee_id)),
     )
 
 

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.models import Catalogue, Round, Ward, round_state, round_ward, utcnow
+from app.models import Catalogue, Round, RoundState, Ward, round_state, round_ward, utcnow
 from app.services.errors import DomainError
 from app.services.retention import answers_purged
 from app.services.tally import discard_counts
@@ -62,7 +62,11 @@ class RoundSummary:
     wards: tuple[str, ...]
     opens_at: datetime
     closes_at: datetime
-    is_open: bool
+    state: RoundState
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
 
 
 def default_title(fiscal_year: int) -> str:
@@ -166,39 +170,21 @@ def update_round(
     """
     now = now or utcnow()
     days = parse_reminder_days(round_.reminder_days) if reminder_days is None else reminder_days
-    errors: list[str] = []
-    if allowed_ward_ids is not None:
-        outside = [w.name for w in round_.wards if w.id not in allowed_ward_ids]
-        if outside:
-            names = "、".join(outside)
-            errors.append(_("この調査は%(names)sの調査でもあるため、変えられません。", names=names))
+    errors = _outside_scope(round_, allowed_ward_ids)
     same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
+    same_catalogue_and_wards = catalogue_key == round_.catalogue.key and same_wards
     was_closed = round_.state(now) == "closed"
     reopened = was_closed and round_state(opens_at, closes_at, now) != "closed"
     if was_closed:
-        if (
-            opens_at != round_.opens_at
-            or (closes_at != round_.closes_at and not reopened)
-            or catalogue_key != round_.catalogue.key
-            or not same_wards
-            or tuple(days) != parse_reminder_days(round_.reminder_days)
-        ):
-            errors.append(
-                _(
-                    "締め切った調査は、題名と、受け付けを再開するための締め切りの日時"
-                    "（今より後）のほかは変えられません。"
-                )
-            )
-        if reopened and answers_purged(round_.id):
-            # Reopening discards the counts, and the purged answers cannot be counted again.
-            errors.append(
-                _(
-                    "この調査の回答は保存期間を過ぎて一部が削除されています。受け付けを再開すると"
-                    "集計をやり直すことになり、公表した遵守率が変わるため、再開できません。"
-                )
-            )
+        unchanged = (
+            opens_at == round_.opens_at
+            and (closes_at == round_.closes_at or reopened)
+            and same_catalogue_and_wards
+            and tuple(days) == parse_reminder_days(round_.reminder_days)
+        )
+        errors += _closed_round_refusals(round_, unchanged, reopened)
     elif round_.state(now) == "open":
-        if catalogue_key != round_.catalogue.key or not same_wards:
+        if not same_catalogue_and_wards:
             errors.append(_("受付が始まった調査の基準（カタログ）と区は変えられません。"))
         if opens_at != round_.opens_at:
             errors.append(_("受付が始まった調査の受付開始の日時は変えられません。"))
@@ -216,6 +202,40 @@ def update_round(
         discard_counts(round_)
     db.session.flush()
     return round_
+
+
+def _outside_scope(round_: Round, allowed_ward_ids: Collection[int] | None) -> list[str]:
+    """A refusal when the round is also of a ward outside the admin's scope (None: every
+    ward)."""
+    if allowed_ward_ids is None:
+        return []
+    outside = [w.name for w in round_.wards if w.id not in allowed_ward_ids]
+    if not outside:
+        return []
+    names = "、".join(outside)
+    return [_("この調査は%(names)sの調査でもあるため、変えられません。", names=names)]
+
+
+def _closed_round_refusals(round_: Round, unchanged: bool, reopened: bool) -> list[str]:
+    """What a closed round refuses: any change but the title and a close moved later
+    (``unchanged`` says there is none), and reopening once answers have been purged."""
+    errors: list[str] = []
+    if not unchanged:
+        errors.append(
+            _(
+                "締め切った調査は、題名と、受け付けを再開するための締め切りの日時"
+                "（今より後）のほかは変えられません。"
+            )
+        )
+    if reopened and answers_purged(round_.id):
+        # Reopening discards the counts, and the purged answers cannot be counted again.
+        errors.append(
+            _(
+                "この調査の回答は保存期間を過ぎて一部が削除されています。受け付けを再開すると"
+                "集計をやり直すことになり、公表した遵守率が変わるため、再開できません。"
+            )
+        )
+    return errors
 
 
 def parse_reminder_days(text: str) -> tuple[int, ...]:
@@ -274,7 +294,45 @@ def _checked(
                 key=catalogue_key,
             )
         )
+    elif catalogue.published_at is None:
+        errors.append(
+            _(
+                "カタログ「%(key)s」は下書きです。公開してから調査に使ってください。",
+                key=catalogue_key,
+            )
+        )
 
+    wards = _checked_wards(ward_names, errors, allowed_ward_ids)
+
+    if catalogue is not None and catalogue.ward_id is not None:
+        own = catalogue.ward.name if catalogue.ward is not None else ""
+        others = [w.name for w in wards if w.id != catalogue.ward_id]
+        if others:
+            errors.append(
+                _(
+                    "カタログ「%(key)s」は%(own)sの基準です。ほかの区（%(others)s）には使えません。",
+                    key=catalogue.key,
+                    own=own,
+                    others="、".join(others),
+                )
+            )
+
+    aware = _checked_times(opens_at, closes_at, errors)
+    fiscal_year = fiscal_year_of(tokyo(opens_at)) if aware else 0
+    final_title = (title or "").strip() or default_title(fiscal_year)
+    if len(final_title) > TITLE_MAX_LENGTH:
+        errors.append(_("題名は %(max)d 文字までにしてください。", max=TITLE_MAX_LENGTH))
+
+    if errors or catalogue is None:
+        raise RoundError(errors)
+    return catalogue, wards, fiscal_year, final_title
+
+
+def _checked_wards(
+    ward_names: Sequence[str], errors: list[str], allowed_ward_ids: Collection[int] | None
+) -> list[Ward]:
+    """The named wards that exist, in the order named (each once); adds to ``errors`` none
+    named, an unknown name and a ward outside ``allowed_ward_ids`` (None: every ward)."""
     names = list(dict.fromkeys(name.strip() for name in ward_names if name.strip()))
     wards: list[Ward] = []
     if not names:
@@ -291,20 +349,12 @@ def _checked(
                     errors.append(
                         _("%(name)sの調査を管理する権限がありません。", name=ward.name)
                     )
+    return wards
 
-    if catalogue is not None and catalogue.ward_id is not None:
-        own = catalogue.ward.name if catalogue.ward is not None else ""
-        others = [w.name for w in wards if w.id != catalogue.ward_id]
-        if others:
-            errors.append(
-                _(
-                    "カタログ「%(key)s」は%(own)sの基準です。ほかの区（%(others)s）には使えません。",
-                    key=catalogue.key,
-                    own=own,
-                    others="、".join(others),
-                )
-            )
 
+def _checked_times(opens_at: datetime, closes_at: datetime, errors: list[str]) -> bool:
+    """Whether both times carry their time zone (adds to ``errors`` each that does not, and
+    a close not after the opening)."""
     aware = True
     for label, moment in ((_("受付開始"), opens_at), (_("締め切り"), closes_at)):
         if moment.tzinfo is None or moment.utcoffset() is None:
@@ -312,15 +362,7 @@ def _checked(
             aware = False
     if aware and not opens_at < closes_at:
         errors.append(_("締め切りは受付開始より後にしてください。"))
-
-    fiscal_year = fiscal_year_of(tokyo(opens_at)) if aware else 0
-    final_title = (title or "").strip() or default_title(fiscal_year)
-    if len(final_title) > TITLE_MAX_LENGTH:
-        errors.append(_("題名は %(max)d 文字までにしてください。", max=TITLE_MAX_LENGTH))
-
-    if errors or catalogue is None:
-        raise RoundError(errors)
-    return catalogue, wards, fiscal_year, final_title
+    return aware
 
 
 def catalogue_year_mismatch(catalogue_key: str, opens_at: datetime) -> str | None:
@@ -333,11 +375,11 @@ def catalogue_year_mismatch(catalogue_key: str, opens_at: datetime) -> str | Non
     round_year = fiscal_year_of(tokyo(opens_at))
     if round_year == catalogue.fiscal_year:
         return None
-    return _(
+    return str(_(
         "この調査は%(round_year)sですが、基準（カタログ）は%(catalogue_year)sのものです。",
         round_year=fiscal_year_label(round_year),
         catalogue_year=fiscal_year_label(catalogue.fiscal_year),
-    )
+    ))
 
 
 def list_rounds(
@@ -378,7 +420,7 @@ def list_rounds(
             wards=tuple(wards_by_round.get(r.id, ())),
             opens_at=r.opens_at,
             closes_at=r.closes_at,
-            is_open=r.is_open(now),
+            state=r.state(now),
         )
         for r, key in rows
     ]

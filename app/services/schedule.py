@@ -155,17 +155,17 @@ def reason_label(reason: str | None) -> str:
 def kind_label(kind: str) -> str:
     """The ledger's kind in plain Japanese."""
     if kind == OPENED:
-        return _("受付開始のお知らせ")
+        return str(_("受付開始のお知らせ"))
     if kind == CLOSED:
-        return _("締め切りのお知らせ（委員）")
+        return str(_("締め切りのお知らせ（委員）"))
     if kind.startswith(REMINDER):
-        return _("締め切り前のお知らせ（%(d)s 日前）", d=kind[len(REMINDER) :])
+        return str(_("締め切り前のお知らせ（%(d)s 日前）", d=kind[len(REMINDER) :]))
     if kind.startswith(DIGEST):
-        return _(
+        return str(_(
             "所属長へ、まだ提出していない人の一覧（締め切りの %(d)s 日前）", d=kind[len(DIGEST) :]
-        )
+        ))
     if kind.startswith(RECEIPT):
-        return _("回答の控え（本人の求めで）")
+        return str(_("回答の控え（本人の求めで）"))
     return kind
 
 
@@ -338,37 +338,42 @@ def plan(now: datetime) -> PlanReport:
         .order_by(Round.id)
     ).all()
     for round_ in rounds:
-        written: dict[str, int] = {}
-        if round_.state(now) == "closed":
-            written[CLOSED] = _write(round_.id, CLOSED, _committee(round_, now), now)
-        else:
-            written[OPENED] = _write(round_.id, OPENED, _respondents(round_), now)
-            days = due_reminder_days(round_.opens_at, round_.closes_at, round_.reminder_days, now)
-            # Superseded are the points before the latest due one; the points still to come
-            # (and reminder:0) hold reminders an admin sent early with 今すぐ催促 (remind_now).
-            kept_points = [d for d in _points(round_) if days is None or d <= days] + [0]
-            keep = [kind for d in kept_points for kind in (reminder_kind(d), digest_kind(d))]
-            report.skipped[SUPERSEDED] += _skip(
-                sa.and_(
-                    MailLedger.round_id == round_.id,
-                    sa.or_(
-                        MailLedger.kind.startswith(REMINDER), MailLedger.kind.startswith(DIGEST)
-                    ),
-                    MailLedger.kind.not_in(keep),
-                ),
-                SUPERSEDED,
-                now,
-            )
-            if days is not None:
-                kind = reminder_kind(days)
-                written[kind] = _write(round_.id, kind, _non_respondents(round_), now)
-                kind = digest_kind(days)
-                written[kind] = _write(round_.id, kind, _chiefs_waiting_on_someone(round_), now)
-        for kind, count in written.items():
+        for kind, count in _plan_round(round_, now, report).items():
             if count:
                 report.written[(round_.id, kind)] = count
     db.session.flush()
     return report
+
+
+def _plan_round(round_: Round, now: datetime, report: PlanReport) -> dict[str, int]:
+    """The rows one round calls for now (rows written by kind): the committee's mail once it
+    has closed; while open, the opening mail and the reminders and digests due, the earlier
+    ones superseded (counted in ``report``)."""
+    written: dict[str, int] = {}
+    if round_.state(now) == "closed":
+        written[CLOSED] = _write(round_.id, CLOSED, _committee(round_, now), now)
+        return written
+    written[OPENED] = _write(round_.id, OPENED, _respondents(round_), now)
+    days = due_reminder_days(round_.opens_at, round_.closes_at, round_.reminder_days, now)
+    # Superseded are the points before the latest due one; the points still to come
+    # (and reminder:0) hold reminders an admin sent early with 今すぐ催促 (remind_now).
+    kept_points = [d for d in _points(round_) if days is None or d <= days] + [0]
+    keep = [kind for d in kept_points for kind in (reminder_kind(d), digest_kind(d))]
+    report.skipped[SUPERSEDED] += _skip(
+        sa.and_(
+            MailLedger.round_id == round_.id,
+            sa.or_(MailLedger.kind.startswith(REMINDER), MailLedger.kind.startswith(DIGEST)),
+            MailLedger.kind.not_in(keep),
+        ),
+        SUPERSEDED,
+        now,
+    )
+    if days is not None:
+        kind = reminder_kind(days)
+        written[kind] = _write(round_.id, kind, _non_respondents(round_), now)
+        kind = digest_kind(days)
+        written[kind] = _write(round_.id, kind, _chiefs_waiting_on_someone(round_), now)
+    return written
 
 
 def _points(round_: Round) -> tuple[int, ...]:
@@ -559,6 +564,24 @@ class _Member:
     drafting: bool
 
 
+# A claimed ledger row: id, kind, person id, reason, the person's name and email, the round,
+# and whether the person has submitted.
+_LedgerRow = sa.Row[int, str, int, str | None, str, str | None, Round, bool]
+# (subject, template) of a message, its context filled in; or why the row is skipped (a reason
+# marked on the row); or None: left out as it is.
+_Message = tuple[str, str] | str | None
+
+
+@dataclass(frozen=True)
+class _RenderBatch:
+    """What the messages of one batch read beyond their own row, fetched once per batch."""
+
+    now: datetime
+    base_url: str
+    waiting_on: dict[tuple[int, int], tuple[str, list[_Member]]]
+    rates: dict[int, tuple[list[tuple[str, ResponseRate]], ResponseRate]]
+
+
 def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
     """The messages of claimed rows, in ledger order; rows that became pointless since they
     were written (a reminder to someone who has submitted, a digest of a section where all
@@ -566,7 +589,43 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
     Flushes, never commits."""
     if not ledger_ids:
         return []
-    rows = db.session.execute(
+    rows = _claimed_rows(ledger_ids)
+    digests = [(r.Round.id, r.person_id) for r in rows if r.kind.startswith(DIGEST)]
+    batch = _RenderBatch(
+        now=now,
+        base_url=str(current_app.config["BASE_URL"]).rstrip("/"),
+        waiting_on=_section_non_respondents(digests),
+        rates=_response_rates(sorted({r.Round.id for r in rows if r.kind == CLOSED})),
+    )
+    out: list[Outgoing] = []
+    skipped: dict[str, list[int]] = defaultdict(list)
+    for r in rows:
+        round_: Round = r.Round
+        if not r.email or not r.email.strip():
+            skipped[NO_EMAIL].append(r.id)
+            continue
+        context: dict[str, Any] = {
+            "name": r.name,
+            "round": round_,
+            "deadline": reiwa_datetime(round_.closes_at),
+            "checklist_url": f"{batch.base_url}/rounds/{round_.id}/checklist",
+        }
+        message = _message(r, context, batch)
+        if isinstance(message, str):
+            skipped[message].append(r.id)
+        elif message is not None:
+            subject, template = message
+            body = render_template(f"mail/{template}.txt", **context)
+            out.append(Outgoing(ledger_id=r.id, to=r.email.strip(), subject=subject, body=body))
+    for reason, ids in skipped.items():
+        _mark_skipped(ids, reason)
+    db.session.flush()
+    return out
+
+
+def _claimed_rows(ledger_ids: Sequence[int]) -> Sequence[_LedgerRow]:
+    """The ledger rows with their person, round and whether the person has submitted."""
+    return db.session.execute(
         sa.select(
             MailLedger.id,
             MailLedger.kind,
@@ -582,89 +641,77 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
         .where(MailLedger.id.in_(ledger_ids))
         .order_by(MailLedger.id)
     ).all()
-    digests = [(r.Round.id, r.person_id) for r in rows if r.kind.startswith(DIGEST)]
-    waiting_on = _section_non_respondents(digests)
-    closed = sorted({r.Round.id for r in rows if r.kind == CLOSED})
-    rates = _response_rates(closed)
-    base_url = str(current_app.config["BASE_URL"]).rstrip("/")
 
-    out: list[Outgoing] = []
-    skipped: dict[str, list[int]] = defaultdict(list)
-    for r in rows:
-        round_: Round = r.Round
-        if not r.email or not r.email.strip():
-            skipped[NO_EMAIL].append(r.id)
-            continue
-        context: dict[str, Any] = {
-            "name": r.name,
-            "round": round_,
-            "deadline": reiwa_datetime(round_.closes_at),
-            "checklist_url": f"{base_url}/rounds/{round_.id}/checklist",
-        }
-        if r.kind == OPENED:
-            subject = _("【回答のお願い】%(title)s", title=round_.title)
-            template = "opened"
-        elif r.kind.startswith(REMINDER):
-            if r.submitted:
-                skipped[ALREADY_SUBMITTED].append(r.id)
-                continue
-            context["days"] = int(r.kind[len(REMINDER) :])
-            if r.reason == REMINDED_NOW:  # sent early: say how long is really left
-                left = (round_.closes_at - now).total_seconds() / 86400
-                context["days"] = max(1, math.ceil(left))
-            subject = _(
-                "【締め切りまであと%(d)s日】%(title)s", d=context["days"], title=round_.title
-            )
-            template = "reminder"
-        elif r.kind.startswith(RECEIPT):
-            person = db.session.get(Person, r.person_id)
-            if person is None:
-                continue
-            # The answers as stored when the copy is sent (one person, a rare request).
-            from app.services.checklist import checklist_for
 
-            context["sheet"] = checklist_for(round_.id, person)
-            context["labels"] = {"yes": _("できている"), "no": _("できていない"),
-                                 "na": _("該当しない")}
-            subject = _("【回答の控え】%(title)s", title=round_.title)
-            template = "receipt"
-        elif r.kind.startswith(DIGEST):
-            section_name, members = waiting_on.get((round_.id, r.person_id), ("", []))
-            if not members:
-                skipped[NOBODY_LEFT].append(r.id)
-                continue
-            context.update(
-                days=int(r.kind[len(DIGEST) :]),
-                section_name=section_name,
-                members=members,
-                section_url=f"{base_url}/rounds/{round_.id}/section",
-            )
-            subject = _(
-                "【まだ提出していない人 %(n)s 人】%(section)s・%(title)s",
-                n=len(members),
-                section=section_name,
-                title=round_.title,
-            )
-            template = "digest"
-        else:
-            wards, overall = rates[round_.id]
-            rate = overall.text
-            context.update(
-                wards=wards,
-                overall=overall,
-                rate=rate,
-                results_url=f"{base_url}/results/rounds/{round_.id}",
-            )
-            subject = _(
-                "【締め切りました】%(title)s（回答率 %(rate)s%%）", title=round_.title, rate=rate
-            )
-            template = "closed"
-        body = render_template(f"mail/{template}.txt", **context)
-        out.append(Outgoing(ledger_id=r.id, to=r.email.strip(), subject=subject, body=body))
-    for reason, ids in skipped.items():
-        _mark_skipped(ids, reason)
-    db.session.flush()
-    return out
+def _message(r: _LedgerRow, context: dict[str, Any], batch: _RenderBatch) -> _Message:
+    """The subject and template of a row's message by its kind, adding to ``context``."""
+    round_: Round = r.Round
+    if r.kind == OPENED:
+        return _("【回答のお願い】%(title)s", title=round_.title), "opened"
+    if r.kind.startswith(REMINDER):
+        return _reminder_message(r, context, batch.now)
+    if r.kind.startswith(RECEIPT):
+        return _receipt_message(r, context)
+    if r.kind.startswith(DIGEST):
+        return _digest_message(r, context, batch)
+    wards, overall = batch.rates[round_.id]
+    rate = overall.text
+    context.update(
+        wards=wards,
+        overall=overall,
+        rate=rate,
+        results_url=f"{batch.base_url}/results/rounds/{round_.id}",
+    )
+    subject = _("【締め切りました】%(title)s（回答率 %(rate)s%%）", title=round_.title, rate=rate)
+    return subject, "closed"
+
+
+def _reminder_message(r: _LedgerRow, context: dict[str, Any], now: datetime) -> _Message:
+    """A reminder: skipped once the person has submitted; the days left as its kind says,
+    or, when sent early (今すぐ催促), as the clock says."""
+    round_: Round = r.Round
+    if r.submitted:
+        return ALREADY_SUBMITTED
+    context["days"] = int(r.kind[len(REMINDER) :])
+    if r.reason == REMINDED_NOW:  # sent early: say how long is really left
+        left = (round_.closes_at - now).total_seconds() / 86400
+        context["days"] = max(1, math.ceil(left))
+    subject = _("【締め切りまであと%(d)s日】%(title)s", d=context["days"], title=round_.title)
+    return subject, "reminder"
+
+
+def _receipt_message(r: _LedgerRow, context: dict[str, Any]) -> _Message:
+    """A copy of the person's answers as stored when it is sent (one person, a rare request)."""
+    round_: Round = r.Round
+    person = db.session.get(Person, r.person_id)
+    if person is None:
+        return None
+    from app.services.checklist import checklist_for
+
+    context["sheet"] = checklist_for(round_.id, person)
+    context["labels"] = {"yes": _("できている"), "no": _("できていない"), "na": _("該当しない")}
+    return _("【回答の控え】%(title)s", title=round_.title), "receipt"
+
+
+def _digest_message(r: _LedgerRow, context: dict[str, Any], batch: _RenderBatch) -> _Message:
+    """A chief's list of who in the section has not submitted; skipped when nobody is left."""
+    round_: Round = r.Round
+    section_name, members = batch.waiting_on.get((round_.id, r.person_id), ("", []))
+    if not members:
+        return NOBODY_LEFT
+    context.update(
+        days=int(r.kind[len(DIGEST) :]),
+        section_name=section_name,
+        members=members,
+        section_url=f"{batch.base_url}/rounds/{round_.id}/section",
+    )
+    subject = _(
+        "【まだ提出していない人 %(n)s 人】%(section)s・%(title)s",
+        n=len(members),
+        section=section_name,
+        title=round_.title,
+    )
+    return subject, "digest"
 
 
 def _section_non_respondents(

@@ -134,7 +134,19 @@ def count_round(
     )
     if not claimed.rowcount:
         return False
-    submitted = sa.and_(Response.round_id == round_id, Response.status == ResponseStatus.SUBMITTED)
+    _write_answer_counts(round_id, session)
+    _write_day_counts(round_id, session)
+    _write_headcounts(round_id, session)
+    return True
+
+
+def _submitted(round_id: int) -> sa.ColumnElement[bool]:
+    return sa.and_(Response.round_id == round_id, Response.status == ResponseStatus.SUBMITTED)
+
+
+def _write_answer_counts(round_id: int, session: so.Session) -> None:
+    """The round's counts per section, role and standard (INSERT ... SELECT ... GROUP BY)."""
+    submitted = _submitted(round_id)
     own = (
         sa.select(
             sa.literal(round_id),
@@ -173,6 +185,11 @@ def count_round(
         "complies", "not_complies", "not_applicable",
     ]
     session.execute(sa.insert(RoundCount).from_select(columns, sa.union_all(own, sections)))
+
+
+def _write_day_counts(round_id: int, session: so.Session) -> None:
+    """The submissions of each (Tokyo) day per section and role."""
+    submitted = _submitted(round_id)
     day = tokyo_day(Response.submitted_at)
     session.execute(
         sa.insert(RoundDayCount).from_select(
@@ -184,6 +201,10 @@ def count_round(
             .group_by(Response.section_id, Response.role, day),
         )
     )
+
+
+def _write_headcounts(round_id: int, session: so.Session) -> None:
+    """The people asked and those who submitted, per section and role, as at the close."""
     heads = _live_headcounts([round_id], session).get(round_id, [])
     if heads:
         session.execute(
@@ -193,7 +214,6 @@ def count_round(
                 for s, _ward, r, e, d in heads
             ],
         )
-    return True
 
 
 def ensure_counted(round_ids: Iterable[int], now: datetime | None = None) -> bool:

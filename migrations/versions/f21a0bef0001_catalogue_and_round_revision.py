@@ -4,7 +4,7 @@ The checklist keeps each round's standards per process, keyed by these numbers
 (app/services/checklist.py, app/models.py ``_bump_revisions``). Existing rows start at 0.
 
 Revision ID: f21a0bef0001
-Revises: e19a0c0de001
+Revises: f21a0ca7a001
 Create Date: 2026-11-30 00:12:57.968790
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f21a0bef0001'
-down_revision = 'e19a0c0de001'
+down_revision = 'f21a0ca7a001'
 branch_labels = None
 depends_on = None
 
