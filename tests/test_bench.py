@@ -55,7 +55,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert spike["submitted_in_db"] == 10
     assert spike["answers_stored"] == spike["answers_sent"] > 0
     for row in report["result_pages"].values():
-        assert row["requests"] == 5 and row["errors"] == 0 and row["median_s"] > 0
+        assert row["requests"] > 0 and row["errors"] == 0 and row["median_s"] > 0
     memory = report["memory"]
     assert memory["exports"] > 0 and memory["errors"] == 0
     assert len(memory["rss_after_mb"]) == 2 and memory["max_rss_after_mb"] > 0
