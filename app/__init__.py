@@ -17,6 +17,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_template_helpers(app)
     register_commands(app)
+    register_connection_retry(app)
     return app
 
 
@@ -87,6 +88,13 @@ def register_extensions(app: Flask) -> None:
         from app.auth.sessions import load_session_person
 
         return load_session_person(person_id)
+
+
+def register_connection_retry(app: Flask) -> None:
+    """Every view is run again once on a dropped database connection (``app.extensions``)."""
+    from app.extensions import register_connection_retry as register
+
+    register(app)
 
 
 def register_security(app: Flask) -> None:

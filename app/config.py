@@ -127,7 +127,10 @@ class Defaults:
     # or FLASK_SECRET_KEY.
     SECRET_KEY = DEFAULT_SECRET_KEY
     SQLALCHEMY_DATABASE_URI: str | None = None  # set to instance/kijun.sqlite3 by the factory
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # No ping before each checkout (a round trip on every request): connections are replaced
+    # after 30 minutes instead, and a view whose connection turns out dropped is run again
+    # once, then answered 503 (app/extensions.py, retried_once).
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_recycle": 1800}
     # A PostgreSQL read replica for the committee's reports (docs/deploy.md); None = primary.
     REPORTS_DATABASE_URL: str | None = None
     BABEL_DEFAULT_LOCALE = "ja"

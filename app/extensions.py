@@ -1,9 +1,12 @@
 """Flask extensions, created unbound and bound to the app in ``create_app``."""
 
+import functools
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -11,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.exceptions import ServiceUnavailable
 
 from app.replica import on_replica, replica_engine
 
@@ -75,11 +79,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _autocommit(connection: sa.Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
 @sa.event.listens_for(sa.Engine, "begin")
 def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     """Take SQLite's write lock at BEGIN: a transaction that read first and wrote later could
-    otherwise fail at once with "database is locked" when another request wrote in between."""
-    if connection.dialect.name == "sqlite":
+    otherwise fail at once with "database is locked" when another request wrote in between.
+    A read-only request (``reads_only``) runs without a transaction, so takes no lock."""
+    if connection.dialect.name == "sqlite" and not _autocommit(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -101,6 +110,8 @@ def _note_writes(
     ROLLBACK); anything else, WITH included, counts as a write."""
     if not statement.lstrip()[:6].upper() == "SELECT":
         connection.info[READS_ONLY] = False
+        if has_request_context():
+            g.kijun_wrote = True  # a dropped connection is not retried after a write
 
 
 def end_read_only_transaction(exc: BaseException | None) -> None:
@@ -122,3 +133,66 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
         # Nothing changed, so the loaded objects stay as they are (as after a rollback).
         session.expire_on_commit = False
         session.commit()
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def reads_only(view: View) -> View:
+    """Decorate a page that only reads (above ``access``, so that the sign-in is included):
+    a GET or HEAD runs its statements without a transaction (``AUTOCOMMIT``), saving the
+    BEGIN and COMMIT round trips. Each statement then sees the data committed when it starts;
+    the page must not need two statements to agree with each other beyond that (the
+    checklist's do not: the person, then the round with the person's answers). On SQLite no
+    ``BEGIN IMMEDIATE`` is taken either, so the page waits on no writer."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if request.method in ("GET", "HEAD") and not db.session().in_transaction():
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _dropped(error: sa.exc.DBAPIError) -> bool:
+    """The database could not be reached or the connection broke (not a bad statement)."""
+    return error.connection_invalidated or isinstance(
+        error, sa.exc.OperationalError | sa.exc.InterfaceError
+    )
+
+
+def retried_once(view: View) -> View:
+    """Run a view again, once, when its connection to the database turned out to be dropped
+    (a restarted server, a killed backend, a connection closed by a firewall; the pool no
+    longer pings before each checkout, see ``SQLALCHEMY_ENGINE_OPTIONS``) before it wrote
+    anything: nothing was done, so doing it again is safe. A second failure, or one after a
+    write, is a clean 503 (the "server error" page, or JSON under /api/), never a 500."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except sa.exc.DBAPIError as error:
+            if not _dropped(error):
+                raise
+            retry = error.connection_invalidated and not g.get("kijun_wrote")
+            db.session.rollback()
+            if not retry:
+                raise ServiceUnavailable() from error
+        try:
+            return view(*args, **kwargs)
+        except sa.exc.DBAPIError as error:
+            if not _dropped(error):
+                raise
+            db.session.rollback()
+            raise ServiceUnavailable() from error
+
+    return wrapped  # type: ignore[return-value]
+
+
+def register_connection_retry(app: Flask) -> None:
+    """Wrap every view (after the blueprints are mounted) with ``retried_once``."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = retried_once(view)

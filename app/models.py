@@ -286,6 +286,9 @@ class Catalogue(Model):
     ward_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ward.id"))
     source: so.Mapped[str | None] = so.mapped_column(sa.String(200))
     loaded_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # Bumped by every flush that changes the catalogue or one of its standards
+    # (``_bump_revisions``): the key of the checklist's per-process copy of the standards.
+    revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # None while the catalogue is a draft (next year's standards being edited in the browser,
     # app/services/catalogue_drafts.py): a draft is not offered for rounds nor shown publicly.
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime(), default=utcnow)
@@ -373,6 +376,9 @@ class Round(Model):
     # When the closed round's counts were written (app/services/tally.py); None while it has
     # not closed, or has been reopened since.
     counted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    # Bumped by every flush that changes the round (``_bump_revisions``), like
+    # Catalogue.revision.
+    revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
     catalogue: so.Mapped[Catalogue] = so.relationship()
     wards: so.Mapped[list[Ward]] = so.relationship(secondary=round_ward, order_by=Ward.sort_order)
@@ -395,6 +401,41 @@ class Round(Model):
 
     def __repr__(self) -> str:
         return f"<Round {self.id} {self.title}>"
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _bump_revisions(session: so.Session, _context: Any, _instances: Any) -> None:
+    """Add one to the revision of every catalogue and round this flush changes (a standard's
+    change, addition or removal counts for its catalogue), whoever changes them: the admin
+    pages, the catalogue editor, ``flask catalogue load``. Per-process copies keyed by the
+    revision (app/services/checklist.py) are thus replaced after any edit made through the
+    ORM. A Core ``sa.update()`` of these tables bypasses this hook and must bump ``revision``
+    itself (docs/benchmarks.md)."""
+    catalogues: dict[int, Catalogue] = {}
+    rounds: dict[int, Round] = {}
+    gone = set(session.deleted)
+    with session.no_autoflush:
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            changed = obj not in session.dirty or session.is_modified(obj)
+            if not changed:
+                continue
+            if isinstance(obj, Standard):
+                catalogue = obj.catalogue
+                if catalogue is None and obj.catalogue_id is not None:
+                    catalogue = session.get(Catalogue, obj.catalogue_id)
+                if catalogue is not None:
+                    catalogues[id(catalogue)] = catalogue
+            elif isinstance(obj, Catalogue):
+                catalogues[id(obj)] = obj
+            elif isinstance(obj, Round):
+                rounds[id(obj)] = obj
+    targets: list[Catalogue | Round] = [*catalogues.values(), *rounds.values()]
+    for target in targets:
+        if target in gone or target in session.new:
+            continue
+        # In SQL (revision + 1), so that two concurrent edits never write the same number.
+        column = Catalogue.revision if isinstance(target, Catalogue) else Round.revision
+        target.revision = column + 1
 
 
 class Response(Model):

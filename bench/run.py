@@ -29,6 +29,7 @@ def run_all(
     sections_per_ward: int = 25,
     repeat: int = 5,
     http_seconds: float = 10.0,
+    http_repeat: int = 3,
     workers: int = 4,
     clients: int = 8,
     spike_people: int = 2_000,
@@ -48,7 +49,8 @@ def run_all(
         "machine": machine(server_url),
         "settings": {"sizes": list(sizes), "years": years, "wards": wards,
                      "sections_per_ward": sections_per_ward, "repeat": repeat,
-                     "http_seconds": http_seconds, "workers": workers, "clients": clients,
+                     "http_seconds": http_seconds, "http_repeat": http_repeat,
+                     "workers": workers, "clients": clients,
                      "spike_people": spike_people, "spike_window": spike_window},
         "sizes": {},
     }
@@ -71,10 +73,16 @@ def run_all(
         largest = max(sizes)
         url = with_database(server_url, f"{prefix}_{largest}")
         say(f"== {largest} people: checklist under gunicorn")
-        report["checklist"] = http_load.checklist_load(url, workers, clients, http_seconds)
+        report["checklist"] = http_load.checklist_load(
+            url, workers, clients, http_seconds, http_repeat,
+            keep_fresh=spike_people + stage_requests + 5)
         say(f"== {largest} people: deadline spike")
         report["spike"] = http_load.spike(url, spike_people, spike_window, spike_clients,
                                           workers)
+        say(f"== {largest} people: result pages over HTTP")
+        report["result_pages"] = http_load.result_pages(url, workers)
+        say(f"== {largest} people: web workers' memory after exports")
+        report["memory"] = http_load.worker_memory(url, workers=min(workers, 2), repeat=2)
         say(f"== {largest} people: reminder tick")
         report["reminders"] = reminders.run(url)
         say(f"== {largest} people: where a checklist request spends its time")
@@ -85,6 +93,10 @@ def run_all(
                 recreate_database(server_url, name, drop_only=True)
     report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %z")
     return report
+
+
+def _range(values: list[float]) -> str:
+    return f"{values[0]:.2f}–{values[-1]:.2f}"
 
 
 def _f(value: Any, digits: int = 3) -> str:
@@ -138,28 +150,54 @@ def markdown(report: dict[str, Any]) -> str:
                       f"{fmt} {report['sizes'][largest]['exports'][fmt]['python_peak_mb'] / max(report['sizes'][smallest]['exports'][fmt]['python_peak_mb'], 1e-9):.2f}×"  # noqa: E501
                       for fmt in ("xlsx", "pdf"))]
     c = report["checklist"]
-    lines += ["", f"## Checklist under gunicorn ({c['workers']} sync workers, {c['clients']} "
-              f"client threads, {c['seconds']:g} s per endpoint, {c['answers_per_submit']} "
-              "answers per submit)", "",
+    lines += ["", f"## Checklist under gunicorn ({c['workers']} sync workers; wrk, one thread, "
+              f"{c['clients']} connections, {c['seconds']:g} s a run, {c['repeat']} interleaved "
+              f"repeats; {c['answers_per_submit']} answers per submit, each a different person's"
+              " first save)", "",
               "| endpoint | requests | errors | req/s | median (ms) | p95 (ms) | p99 (ms) | "
-              "median ÷ /healthz | CPU ms a request: app / database / client |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "median ÷ /healthz (range) | server CPU ÷ /healthz's (range) | "
+              "CPU ms a request: app / database / client |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, row in c["endpoints"].items():
-        cpu = row.get("cpu_ms_per_request")
-        split = (f"{_f(cpu['app'], 2)} / {_f(cpu['database'], 2)} / {_f(cpu['client'], 2)}"
-                 if cpu else "–")
-        lines.append(f"| {name} | {row['requests']} | {row['errors']} | {_f(row['rps'], 1)} | "
-                     f"{_f(row['median_ms'], 1)} | {_f(row['p95_ms'], 1)} | "
-                     f"{_f(row['p99_ms'], 1)} | {_f(row['ratio'], 2)}× | {split} |")
+        cpu = row["cpu_ms_per_request"]
+        split = f"{_f(cpu['app'], 2)} / {_f(cpu['database'], 2)} / {_f(cpu['client'], 3)}"
+        lines.append(
+            f"| {name} | {row['requests']} | {row['errors']} | {_f(row['rps'], 1)} | "
+            f"{_f(row['median_ms'], 2)} | {_f(row['p95_ms'], 1)} | {_f(row['p99_ms'], 1)} | "
+            f"{_f(row['ratio'], 2)}× ({_range(row['ratio_range'])}) | "
+            f"{_f(row['cpu_ratio'], 2)}× ({_range(row['cpu_ratio_range'])}) | {split} |")
+    if c.get("first_saves_ran_out"):
+        lines += ["", "The first submits ran out of people before wrk's time was up: their "
+                  "runs were shorter than asked."]
     s = report["spike"]
     lines += ["", "## Deadline spike", "",
-              f"{s['people']} people submitting within {s['window_s']:g} s ({s['clients']} "
-              f"client threads, {s['workers']} workers): took {_f(s['took_s'], 1)} s, "
+              f"{s['people']} people submitting at the deadline, all at once (wrk, "
+              f"{s['clients']} connections, closed loop; {s['workers']} workers): took "
+              f"{_f(s['took_s'], 1)} s ({'within' if s['within_window'] else 'NOT within'} "
+              f"{s['window_s']:g} s), {s['requests']} requests, "
               f"{s['errors']} errors, median {_f(s['median_ms'], 1)} ms, p95 "
               f"{_f(s['p95_ms'], 1)} ms, p99 {_f(s['p99_ms'], 1)} ms; in the database "
               f"{s['submitted_in_db']} submitted, {s['answers_stored']} answers stored of "
               f"{s['answers_sent']} sent, {s['mismatched_people']} people differing: "
               f"**{'exactly what was sent' if s['exact'] else 'NOT what was sent'}**."]
+    lines += ["", f"## Result pages over HTTP ({largest} people; latest closed round beside "
+              "last year; wrk, one connection, after one unmeasured visit)", "",
+              "| page | requests | errors | median (s) | p95 (s) | under 0.3 s |",
+              "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for name, row in report["result_pages"].items():
+        lines.append(f"| {name} (`{row['path']}`) | {row['requests']} | {row['errors']} | "
+                     f"{_f(row['median_s'])} | {_f(row['p95_s'])} | "
+                     f"{'yes' if row['target_met'] else '**no**'} |")
+    mem = report["memory"]
+    lines += ["", "## Web workers' memory after exports", "",
+              f"{mem['exports']} exports by the committee, one after another (wrk, one "
+              f"connection; {', '.join(mem['paths'])}, twice over), {mem['errors']} errors, "
+              f"median {_f(mem['median_s'], 2)} s an export; PDF and Word written by a "
+              f"subprocess (app/render_worker.py). Each of the {mem['workers']} gunicorn "
+              "workers' resident set (VmRSS): before "
+              f"{', '.join(_f(v, 1) for v in mem['rss_before_mb'])} MB, after "
+              f"{', '.join(_f(v, 1) for v in mem['rss_after_mb'])} MB: "
+              f"**{'under' if mem['target_met'] else 'NOT under'} 150 MB**."]
     rem = report["reminders"]
     lines += ["", "## Reminder tick", ""]
     if rem.get("available"):
@@ -209,6 +247,7 @@ def main() -> None:
     parser.add_argument("--sections-per-ward", type=int, default=25)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--http-repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--spike-people", type=int, default=2000)
@@ -218,8 +257,8 @@ def main() -> None:
     args = parser.parse_args()
     report = run_all(
         args.server_url, tuple(int(s) for s in args.sizes.split(",")), args.years, args.wards,
-        args.sections_per_ward, args.repeat, args.http_seconds, args.workers, args.clients,
-        args.spike_people, args.spike_window, keep=args.keep,
+        args.sections_per_ward, args.repeat, args.http_seconds, args.http_repeat, args.workers,
+        args.clients, args.spike_people, args.spike_window, keep=args.keep,
     )
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -23,31 +23,30 @@ from bench.http_load import HEADER, answers_for, staff_of_open_round, unanswered
 # (label, module, attribute): the parts timed. A part inside another is listed after it and
 # its time is taken out of the outer part's own line.
 PAGE_PARTS = (
-    ("sign-in: the person and their roles (1 query, with the pool's connection check)",
-     "app.access", "load_signed_in"),
-    ("the round and the person's place in it (1 query)", "app.services.checklist", "_context"),
-    ("the standards with the stored answers (1 query)", "app.services.checklist", "_items"),
+    ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
+    ("the round, the person's place in it and their answers (1 query; no BEGIN/COMMIT; the "
+     "round's standards kept per process)", "app.services.checklist", "checklist_for"),
     ("the page's template (frame, menu, 30 translated strings, CSRF token)",
      "app.checklist.routes", "render_template"),
     ("the items' HTML (kept per process)", "app.checklist.routes", "items_html"),
 )
 SUBMIT_PARTS = (
-    ("sign-in: the person and their roles (1 query, with the pool's connection check)",
-     "app.access", "load_signed_in"),
-    ("the round and the person's place in it (1 query)", "app.services.checklist", "_context"),
-    ("the standards (1 query)", "app.services.checklist", "_items"),
+    ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
+    ("the round and the person's place in it, share-locked (1 query)",
+     "app.services.checklist", "_context"),
+    ("the standards (kept per process)", "app.services.checklist", "_items"),
     ("checking the answers sent", "app.services.checklist", "_validated"),
-    ("creating and locking the response (1 upsert)", "app.services.checklist",
-     "_locked_response"),
-    ("reading the stored answers again under the lock (1 query)", "app.services.checklist",
-     "_stored"),
+    ("the response, its answers and its status (1 statement)", "app.services.checklist",
+     "_first_save"),
     ("the reply (JSON)", "app.api.routes", "checklist_fields"),
 )
 COMMIT = ("COMMIT at the end of the transaction", "app.extensions", "Session.commit")
 SAVE = ("app.api.routes", "save_checklist")
-WRITES = "writing the answers and marking the response submitted (2 statements)"
+WRITES = "the rest of the save (building the result)"
 # Aliases of the parts imported by name elsewhere, wrapped with the same label.
-ALIASES = {("app.access", "load_signed_in"): [("app.auth.sso", "load_signed_in")]}
+ALIASES = {("app.access", "load_signed_in"): [("app.auth.sso", "load_signed_in")],
+           ("app.services.checklist", "checklist_for"): [("app.checklist.routes",
+                                                          "checklist_for")]}
 
 
 @contextmanager
@@ -146,7 +145,7 @@ def run(database_url: str, requests: int = 300) -> dict[str, Any]:
     save = ("save", *SAVE)
     result = {
         "healthz": _measure(health, (), n),
-        "page": _measure(get, (*PAGE_PARTS, COMMIT), n),
+        "page": _measure(get, PAGE_PARTS, n),
         "submit": _measure(put, (*SUBMIT_PARTS, save, COMMIT), n),
     }
     with app.app_context():

@@ -55,6 +55,11 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert spike["errors"] == 0 and spike["exact"] is True
     assert spike["submitted_in_db"] == 10
     assert spike["answers_stored"] == spike["answers_sent"] > 0
+    for row in report["result_pages"].values():
+        assert row["requests"] > 0 and row["errors"] == 0 and row["median_s"] > 0
+    memory = report["memory"]
+    assert memory["exports"] > 0 and memory["errors"] == 0
+    assert len(memory["rss_after_mb"]) == 2 and memory["max_rss_after_mb"] > 0
     reminders = report["reminders"]
     assert reminders["available"] is True and reminders["exact"] is True
     assert reminders["non_respondents"] == 60 and reminders["chiefs"] == 6
@@ -68,7 +73,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert reminders["connections"] >= 1 and reminders["ratio"] > 0
     text = markdown(report)
     for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
-                    "## Deadline spike", "## Reminder tick"):
+                    "## Deadline spike", "## Reminder tick", "## Web workers' memory"):
         assert heading in text
     assert "exactly what was sent" in text
     assert "Tick ÷ baseline" in text

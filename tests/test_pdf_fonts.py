@@ -133,10 +133,10 @@ def test_the_annual_report_pdf_answers_503_with_a_message_without_the_font(
     from app.annual import routes
     from app.models import Grant, GrantRole
 
-    def no_font(_report):
+    def no_font(_name, _report):
         raise PdfFontError("no font")
 
-    monkeypatch.setattr(routes, "annual_pdf", no_font)
+    monkeypatch.setattr(routes, "render", no_font)  # the PDF's subprocess (app/render_worker)
     with app.app_context():
         ward = factories.ward()
         committee = factories.person(section=factories.section("総務課"))

@@ -219,7 +219,7 @@ def test_the_replica_url_is_read_from_the_environment(monkeypatch, tmp_path):
     )
     url, options = reports_replica(app.config) or ("", {})
     assert url == "postgresql+psycopg://kijun@replica.example/kijun"
-    assert options["pool_pre_ping"] is True
+    assert options["pool_recycle"] == 1800
     assert options["connect_args"]["options"] == "-c default_transaction_read_only=on"
     with app.app_context():
         engine = replica_engine()

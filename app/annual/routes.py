@@ -21,14 +21,13 @@ from app.access import access, require_ward, visible_wards
 from app.annual import bp
 from app.extensions import db
 from app.models import Person, Ward, utcnow
+from app.render_worker import render
 from app.replica import reads_from_replica
 from app.services.annual_report import annual_report, report_years
 from app.wareki import fiscal_year_of, tokyo
 from reports.annual import (
     AnnualReport,
-    annual_docx,
     annual_html,
-    annual_pdf,
     report_css,
     report_filename,
 )
@@ -107,7 +106,8 @@ def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as PDF (a download with a Japanese file name)."""
     report = _report(ward_id, fiscal_year)
     try:
-        data = cast(bytes, annual_pdf(report))
+        # Written by a subprocess: the web worker stays small (app/render_worker.py).
+        data = render("annual_pdf", report)
     except PdfFontError as error:
         # The server lacks the Japanese font: say so instead of sending boxes.
         message = _(
@@ -125,4 +125,5 @@ def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 def docx(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as a Word document the committee can still edit."""
     report = _report(ward_id, fiscal_year)
-    return _download(cast(bytes, annual_docx(report)), DOCX_TYPE, report, ward_id, ".docx")
+    data = render("annual_docx", report)  # in a subprocess, as the PDF
+    return _download(data, DOCX_TYPE, report, ward_id, ".docx")

@@ -23,7 +23,7 @@ from app.api.schemas import (
     SaveResult,
     city_time,
 )
-from app.extensions import db
+from app.extensions import db, reads_only
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
@@ -111,6 +111,7 @@ def rounds() -> FlaskResponse:
 
 
 @bp.get("/rounds/<int:round_id>/checklist")
+@reads_only
 @access("person")
 def checklist(round_id: int) -> FlaskResponse:
     """The person's checklist in a round, with their current answers."""

@@ -18,7 +18,7 @@ from app.access import access, roles_of
 from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.rendering import form_states, items_html, stored_states
-from app.extensions import csrf, db
+from app.extensions import csrf, db, reads_only
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
@@ -41,6 +41,7 @@ STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
 
 
 @bp.get("/me")
+@reads_only
 @access("person")
 def my_rounds() -> str:
     """Person: the rounds I answer, my status, the deadline and a button to each checklist."""
@@ -59,6 +60,7 @@ def my_rounds() -> str:
 @csrf.exempt
 @bp.route("/rounds/<int:round_id>/checklist", methods=["GET", "POST"])
 @checks_own_text  # the service names a comment with a NUL beside it
+@reads_only  # a GET only reads: no BEGIN/COMMIT
 @access("person")
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""

@@ -26,6 +26,7 @@ from flask_login import current_user
 from app.access import access, roles_of, ward_scope
 from app.extensions import db
 from app.models import Person
+from app.render_worker import render
 from app.replica import reads_from_replica
 from app.results import bp
 from app.services import audit
@@ -40,7 +41,7 @@ from app.services.exports import (
     section_sheet,
 )
 from reports.csv_files import CsvShape, compliance_csv
-from reports.printing import PdfFontError, compliance_html, compliance_pdf
+from reports.printing import PdfFontError, compliance_html
 from reports.table import ComplianceTable
 from reports.xlsx import compliance_workbook
 
@@ -89,7 +90,8 @@ def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> Respo
     if fmt == "html":
         return Response(compliance_html(table), mimetype="text/html")
     try:
-        data = compliance_workbook(table) if fmt == "xlsx" else compliance_pdf(table)
+        # The PDF is written by a subprocess: the web worker stays small (app/render_worker.py).
+        data = compliance_workbook(table) if fmt == "xlsx" else render("compliance_pdf", table)
     except PdfFontError as error:
         # A character the fonts cannot draw (or no Japanese font): say so, never boxes.
         current_app.logger.error("compliance PDF: %s", error.message)

@@ -52,6 +52,7 @@ from functools import cache
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
@@ -207,6 +208,8 @@ class _Context:
     section_name: str
     response_id: int | None
     response_status: ResponseStatus | None
+    catalogue_revision: int = 0
+    catalogue_loaded_at: datetime | None = None
 
 
 def _progress(status: ResponseStatus | None) -> Progress:
@@ -255,6 +258,8 @@ def _context_query(saving: bool = False) -> sa.Select[Any]:
             Section.name,
             Response.id,
             Response.status,
+            Catalogue.revision,
+            Catalogue.loaded_at,
         )
         .where(Round.id == sa.bindparam("round_id"))
     )
@@ -262,11 +267,83 @@ def _context_query(saving: bool = False) -> sa.Select[Any]:
     return query.with_for_update(read=True, of=Round) if saving else query
 
 
+@dataclass(frozen=True)
+class _Standard:
+    """A standard as the checklist shows it (kept per process, ``_round_standards``)."""
+
+    id: int
+    key: str
+    number: int
+    text: str
+    scene: str
+    audience: Audience
+    ward_specific: bool
+
+
+STANDARDS_CACHE = "kijun.checklist_round_standards"
+STANDARDS_CACHE_SIZE = 256  # rounds (with their revisions) kept per process
+
+
+def _round_standards(ctx: _Context) -> tuple[_Standard, ...]:
+    """The standards of the round's catalogue in catalogue order, kept per process (per app)
+    under the round's and the catalogue's revision: no query while nothing changed, one after
+    any edit (app/models.py ``_bump_revisions`` bumps the revision on every ORM flush that
+    changes a catalogue, a standard or a round, whatever page or command makes it)."""
+    cache: dict[tuple[Any, ...], tuple[_Standard, ...]] = current_app.extensions.setdefault(
+        STANDARDS_CACHE, {}
+    )
+    round_ = ctx.round
+    # The creation times guard against an id reused after a deletion (SQLite).
+    key = (round_.id, round_.revision, round_.created_at, round_.catalogue_id,
+           ctx.catalogue_revision, ctx.catalogue_loaded_at)
+    found = cache.get(key)
+    if found is None:
+        rows = db.session.execute(_standards_query(), {"catalogue_id": round_.catalogue_id})
+        found = tuple(_Standard(*row) for row in rows)
+        if len(cache) >= STANDARDS_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
+@cache
+def _standards_query() -> Any:
+    return (
+        sa.select(Standard.id, Standard.key, Standard.number, Standard.text, Standard.scene,
+                  Standard.audience, Standard.ward_specific)
+        .where(Standard.catalogue_id == sa.bindparam("catalogue_id"))
+        .order_by(Standard.position, Standard.number)
+    )
+
+
+def _staff_items(
+    ctx: _Context, stored: Mapping[int, tuple[Any, str | None]] | None = None
+) -> list[ChecklistItem]:
+    """A staff member's items (the catalogue's ``everyone`` standards; a city-wide catalogue's
+    ward-specific ones are never asked), from the per-process copy, with ``stored`` answers."""
+    city_wide = ctx.catalogue_ward_id is None
+    stored = stored or {}
+    items = []
+    for s in _round_standards(ctx):
+        if s.audience is not Audience.EVERYONE or (city_wide and s.ward_specific):
+            continue
+        value, comment = stored.get(s.id, (None, None))
+        items.append(ChecklistItem(
+            standard_id=s.id, key=s.key, number=s.number, text=s.text, scene=s.scene,
+            part="self", value=AnswerValue(value) if value is not None else None,
+            comment=comment,
+        ))
+    return items
+
+
 def _items(ctx: _Context, *, with_answers: bool = False) -> list[ChecklistItem]:
-    """One query: the standards this person answers in this round, in catalogue order; with
+    """The standards this person answers in this round, in catalogue order; with
     ``with_answers``, each with the stored answer and comment (the person's own, or for a
-    chief's section standards the section's, whichever chief gave them)."""
+    chief's section standards the section's, whichever chief gave them). Staff without
+    answers: no query (the per-process copy); otherwise one."""
     chief = ctx.role is Role.CHIEF
+    if not chief and not with_answers:
+        return _staff_items(ctx)
     query = _items_query(
         chief=chief,
         city_wide=ctx.catalogue_ward_id is None,
@@ -295,6 +372,19 @@ def _items(ctx: _Context, *, with_answers: bool = False) -> list[ChecklistItem]:
         )
         for sid, key, number, text, scene, audience, value, comment in rows
     ]
+
+
+_CONTEXT_COLUMNS = 9  # the columns of _context_query, the round first
+
+
+@cache
+def _page_query() -> sa.Select[Any]:
+    """``_context_query`` with the person's own stored answers, one row each (one row of
+    NULLs when there are none)."""
+    query: sa.Select[Any] = _context_query().outerjoin(
+        Answer, Answer.response_id == Response.id
+    ).add_columns(Answer.standard_id, Answer.value, Answer.comment)
+    return query
 
 
 @cache
@@ -427,10 +517,20 @@ def checklist_for(round_id: int, person: Person, now: datetime | None = None) ->
     """The items of the round that apply to this person, with their current answers.
 
     Raises NotInRound when the person does not answer this round (or it does not exist).
-    Two queries, whatever the number of standards.
+    Staff: one query (the round, their place in it and their stored answers; the standards
+    come from the per-process copy). Chiefs: two (their section's standards are asked apart).
     """
-    ctx = _context(round_id, person)
-    items = _items(ctx, with_answers=True)
+    rows = db.session.execute(
+        _page_query(), {"round_id": round_id, "person_id": person.id}
+    ).all()
+    if not rows:
+        raise _not_in_round()
+    ctx = _Context(*rows[0][:_CONTEXT_COLUMNS])
+    if ctx.role is Role.CHIEF:
+        items = _items(ctx, with_answers=True)
+    else:
+        stored = {row[-3]: (row[-2], row[-1]) for row in rows if row[-3] is not None}
+        items = _staff_items(ctx, stored)
     return Checklist(
         round=ctx.round,
         role=ctx.role,
@@ -500,6 +600,8 @@ def save_checklist(
         raise RoundClosed(closed_message(ctx.round, now))
     items = _items(ctx)
     values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+    if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
+        return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
 
     response = _locked_response(ctx, person.id, now)
     stored = _stored(ctx, person.id)  # again, now that the response is ours alone
@@ -615,14 +717,9 @@ def _validated(
     needs_answer = _(
         "ひとことを残すには、できている・できていない・該当しない から選んでください。"
     )
-    lonely = [sid for sid, note in notes.items() if note and sid not in values]
-    if lonely:
-        # Answers are never deleted, so one stored now is still there after the lock.
-        stored = _stored(ctx, person_id)
-        keys = {item.standard_id: item.key for item in items}
-        for sid in lonely:
-            if sid not in stored:
-                problem("comments", keys[sid], needs_answer)
+    keys = {item.standard_id: item.key for item in items}
+    for sid in _comments_without_answer(ctx, person_id, values, notes):
+        problem("comments", keys[sid], needs_answer)
 
     if fields:
         raise InvalidAnswers(
@@ -631,6 +728,24 @@ def _validated(
             fields,
         )
     return values, notes
+
+
+def _comments_without_answer(
+    ctx: _Context,
+    person_id: int,
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+) -> list[int]:
+    """The standards given a comment but no answer, now or stored (a query only when there
+    are such comments and the person may have stored answers)."""
+    lonely = [sid for sid, note in notes.items() if note and sid not in values]
+    if not lonely:
+        return []
+    # Answers are never deleted, so one stored now is still there after the lock. A person
+    # without a response has no answers of their own (a chief may find the section's).
+    has_stored = ctx.response_id is not None or ctx.role is Role.CHIEF
+    stored = _stored(ctx, person_id) if has_stored else {}
+    return [sid for sid in lonely if sid not in stored]
 
 
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -763,6 +878,110 @@ def _locked_response(ctx: _Context, person_id: int, now: datetime) -> Response:
         _response_upsert(_dialect_name()), [row], execution_options={"populate_existing": True}
     ).one()
     return response
+
+
+def _first_save(
+    ctx: _Context,
+    person_id: int,
+    items: list[ChecklistItem],
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+    *,
+    submit: bool,
+    now: datetime,
+) -> SaveResult:
+    """A staff member's first save on PostgreSQL (no response yet, so no stored answers):
+    the response, its answers and its status in one statement (``_first_save_statement``).
+
+    A concurrent first save of the same person (a double click) meets the other's rows in
+    the statement's ON CONFLICT clauses and waits for its commit, then writes its own answers
+    over them; a save that does not submit never withdraws the other's submission. Such a
+    save may report items as missing that the other one answered (never the reverse)."""
+    rows: list[tuple[int, str, str | None]] = []
+    missing: list[ChecklistItem] = []
+    now_stored: list[ChecklistItem] = []
+    for item in items:
+        value = values.get(item.standard_id)
+        comment = notes.get(item.standard_id)
+        now_stored.append(replace(item, value=value, comment=comment))
+        if value is None:
+            missing.append(item)
+        else:
+            rows.append((item.standard_id, str(value), comment))
+    submitted = submit and not missing
+    _response_id, stored_status = db.session.execute(
+        _first_save_statement(),
+        {
+            "round_id": ctx.round.id,
+            "person_id": person_id,
+            "role": ctx.role,
+            "section_id": ctx.section_id,
+            "status": ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
+            "submitted_at": now if submitted else None,
+            "created_at": now,
+            "updated_at": now,
+            "standard_ids": [row[0] for row in rows],
+            "values": [row[1] for row in rows],
+            "comments": [row[2] for row in rows],
+        },
+    ).one()
+    status = _progress(stored_status)
+    checklist = Checklist(
+        round=ctx.round,
+        role=ctx.role,
+        section_id=ctx.section_id,
+        section_name=ctx.section_name,
+        is_open=True,
+        status=status,
+        items=now_stored,
+    )
+    return SaveResult(status=status, submitted=submitted, missing=missing, checklist=checklist)
+
+
+@cache
+def _first_save_statement() -> Any:
+    """PostgreSQL: ``WITH saved_response AS (INSERT INTO response … ON CONFLICT (round_id,
+    person_id) DO UPDATE … RETURNING id, status), saved_answers AS (INSERT INTO answer
+    SELECT saved_response.id, sent.* FROM saved_response, unnest(…) AS sent ON CONFLICT …
+    DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
+    response: sa.Table = Response.__table__  # type: ignore[assignment]
+    columns = ("round_id", "person_id", "role", "section_id", "status", "submitted_at",
+               "created_at", "updated_at")
+    insert = postgresql.insert(response).values(
+        {name: sa.bindparam(name, type_=response.c[name].type) for name in columns}
+    )
+    submits = insert.excluded.status == ResponseStatus.SUBMITTED
+    saved = insert.on_conflict_do_update(
+        index_elements=[response.c.round_id, response.c.person_id],
+        set_={
+            "role": insert.excluded.role,
+            "section_id": insert.excluded.section_id,
+            "updated_at": insert.excluded.updated_at,
+            # A draft saved over a submission keeps it submitted (the module's rules).
+            "status": sa.case((submits, insert.excluded.status), else_=response.c.status),
+            "submitted_at": sa.case(
+                (submits, insert.excluded.submitted_at), else_=response.c.submitted_at
+            ),
+        },
+    ).returning(response.c.id, response.c.status).cte("saved_response")
+    sent = sa.func.unnest(
+        sa.bindparam("standard_ids", type_=postgresql.ARRAY(sa.Integer)),
+        sa.bindparam("values", type_=postgresql.ARRAY(sa.String)),
+        sa.bindparam("comments", type_=postgresql.ARRAY(sa.Text)),
+    ).table_valued(*_ARRAY_COLUMNS).render_derived(name="sent")
+    answer: sa.Table = Answer.__table__  # type: ignore[assignment]
+    answers = postgresql.insert(answer).from_select(
+        ["response_id", *_ARRAY_COLUMNS],
+        # One response row: joined to every row sent (an explicit join, not a bare product).
+        sa.select(saved.c.id, *(sent.c[name] for name in _ARRAY_COLUMNS)).select_from(
+            saved.join(sent, sa.true())
+        ),
+    )
+    answers = answers.on_conflict_do_update(
+        index_elements=[answer.c.response_id, answer.c.standard_id],
+        set_={"value": answers.excluded.value, "comment": answers.excluded.comment},
+    )
+    return sa.select(saved.c.id, saved.c.status).add_cte(answers.cte("saved_answers"))
 
 
 def section_progress(

@@ -1,0 +1,329 @@
+"""The fast paths of issue 21 keep the behaviour: the checklist's per-process standards follow
+every edit, a dropped database connection is retried once and then answered 503, the page and
+a first submit make few round trips (statement counts, never timings)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import (
+    Audience,
+    Catalogue,
+    Response,
+    ResponseStatus,
+    Round,
+    Standard,
+    Ward,
+    utcnow,
+)
+from app.services.rounds import update_round
+from app.wareki import fiscal_year_of, tokyo
+from tests import factories
+from tests.conftest import PG_URL
+
+
+@pytest.fixture
+def world(app) -> dict[str, int]:
+    """An open round of a three-standard catalogue and one staff member who answers it."""
+    # This fiscal year's, so that the admin's round form (whose year follows the opening)
+    # keeps it.
+    year = fiscal_year_of(tokyo(utcnow()))
+    with app.app_context():
+        section = factories.section()
+        person = factories.person(section=section, fiscal_year=year)
+        catalogue = factories.catalogue(f"test-{year}", fiscal_year=year, standards=3)
+        round_ = factories.round_(catalogue)
+        db.session.commit()
+        return {"round": round_.id, "person": person.id, "catalogue": catalogue.id}
+
+
+def _page(client, world) -> str:
+    response = client.get(f"/rounds/{world['round']}/checklist")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+@contextmanager
+def statements(app) -> Iterator[list[tuple[str, bool]]]:
+    """The statements sent to the database, each with whether it ran outside a transaction."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, _cursor, statement, *_args):
+        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        seen.append((statement, autocommit))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+# --- the per-process standards follow every edit ------------------------------------------------
+
+
+def test_an_edited_standard_text_shows_on_the_next_page(app, client, sign_in, world):
+    """A standard's text changed after the page was shown (as the catalogue editor does, through
+    the ORM) shows on the next page, and the catalogue's revision went up."""
+    sign_in(world["person"])
+    assert "基準1の文" in _page(client, world)
+    with app.app_context():
+        before = db.session.get(Catalogue, world["catalogue"]).revision
+        standard = db.session.scalar(
+            sa.select(Standard).where(Standard.catalogue_id == world["catalogue"],
+                                      Standard.key == "std-1"))
+        standard.text = "窓口で名札を見えるように着けている"
+        db.session.commit()
+        assert db.session.get(Catalogue, world["catalogue"]).revision == before + 1
+    html = _page(client, world)
+    assert "窓口で名札を見えるように着けている" in html
+    assert "基準1の文" not in html
+
+
+def test_standards_added_to_or_removed_from_a_catalogue_show_on_the_next_page(
+    app, client, sign_in, world
+):
+    """A standard added to the catalogue appears and a removed one disappears at once."""
+    sign_in(world["person"])
+    html = _page(client, world)
+    assert "基準2の文" in html and "新しい基準の文" not in html
+    with app.app_context():
+        catalogue = db.session.get(Catalogue, world["catalogue"])
+        removed = next(s for s in catalogue.standards if s.key == "std-2")
+        catalogue.standards.remove(removed)
+        catalogue.standards.append(Standard(key="std-9", number=9, position=9,
+                                            text="新しい基準の文", scene="応対",
+                                            audience=Audience.EVERYONE))
+        db.session.commit()
+    html = _page(client, world)
+    assert "新しい基準の文" in html
+    assert "基準2の文" not in html
+
+
+def test_a_standard_moved_to_the_sections_part_leaves_the_staff_page(app, client, sign_in, world):
+    """A standard whose audience changes to the section's (answered by chiefs only) is no
+    longer on a staff member's page."""
+    sign_in(world["person"])
+    assert "基準3の文" in _page(client, world)
+    with app.app_context():
+        standard = db.session.scalar(
+            sa.select(Standard).where(Standard.catalogue_id == world["catalogue"],
+                                      Standard.key == "std-3"))
+        standard.audience = Audience.SECTION
+        db.session.commit()
+    assert "基準3の文" not in _page(client, world)
+
+
+def test_new_round_dates_show_on_the_next_page(app, client, sign_in, world):
+    """A round's close moved by the admin's round form (update_round) shows on the next page,
+    and the round's revision went up."""
+    sign_in(world["person"])
+    _page(client, world)
+    new_close = datetime(2099, 3, 31, 8, 0, tzinfo=UTC)
+    with app.app_context():
+        round_ = db.session.get(Round, world["round"])
+        before = round_.revision
+        update_round(round_, round_.catalogue.key, [w.name for w in round_.wards],
+                     round_.opens_at, new_close)
+        db.session.commit()
+        assert db.session.get(Round, world["round"]).revision == before + 1
+    assert "2099年3月31日" in _page(client, world)
+
+
+def test_a_catalogue_reloaded_by_the_cli_shows_on_the_next_page(app, client, sign_in, tmp_path):
+    """``flask catalogue load`` of a changed file shows the new wording on the next page."""
+    from app.services.catalogues import load_catalogues
+
+    text = """key: perf-2025
+title: 性能テスト基準
+fiscal_year: 2025
+source: test
+standards:
+  - {number: 1, key: perf-1, text: "%s", scene: 応対, audience: everyone}
+"""
+    (tmp_path / "perf.yaml").write_text(text % "最初の文", encoding="utf-8")
+    with app.app_context():
+        load_catalogues(tmp_path)
+        section = factories.section()
+        person = factories.person(section=section)
+        catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == "perf-2025"))
+        round_id = factories.round_(catalogue).id
+        person_id = person.id
+        db.session.commit()
+    sign_in(person_id)
+    world = {"round": round_id}
+    assert "最初の文" in _page(client, world)
+    (tmp_path / "perf.yaml").write_text(text % "直した文", encoding="utf-8")
+    with app.app_context():
+        load_catalogues(tmp_path)
+        db.session.commit()
+    html = _page(client, world)
+    assert "直した文" in html and "最初の文" not in html
+
+
+# --- round trips ----------------------------------------------------------------------------------
+
+
+def test_the_checklist_page_is_two_statements_without_a_transaction(app, client, sign_in, world):
+    """Once the round's standards are kept, a staff member's page asks the database twice (the
+    person with their roles; the round with their place and answers), outside a transaction:
+    no BEGIN, no COMMIT."""
+    sign_in(world["person"])
+    _page(client, world)  # the standards are read and kept
+    with statements(app) as seen:
+        _page(client, world)
+    assert len(seen) == 2, seen
+    assert all(autocommit for _statement, autocommit in seen)
+    assert not any(s.lstrip().upper().startswith(("BEGIN", "COMMIT")) for s, _a in seen)
+
+
+@pytest.mark.skipif(not PG_URL, reason="the one-statement first save is PostgreSQL's")
+def test_a_first_submit_is_three_statements_on_postgresql(app, client, sign_in, world):
+    """A staff member's first submit asks PostgreSQL three times: the person, the round (with
+    its share lock), then one statement that creates the response, writes the answers and
+    marks it submitted."""
+    sign_in(world["person"])
+    _page(client, world)
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    with statements(app) as seen:
+        response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(seen) == 3, seen
+    assert "FOR SHARE" in seen[1][0]
+    with app.app_context():
+        stored = db.session.scalar(sa.select(Response).where(Response.person_id == world["person"]))
+        assert stored.status is ResponseStatus.SUBMITTED and stored.submitted_at is not None
+        assert len(stored.answers) == 3
+
+
+# --- dropped connections --------------------------------------------------------------------------
+
+
+def _dropped() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError(
+        "SELECT 1", {}, Exception("server closed the connection unexpectedly"),
+        connection_invalidated=True,
+    )
+
+
+@pytest.mark.skipif(not PG_URL, reason="pg_terminate_backend is PostgreSQL's")
+def test_a_killed_backend_is_replaced_and_the_page_still_shows(app, client, sign_in, world):
+    """The backend of the pooled connection is killed between two requests (as a server restart
+    would): the next page is served on a fresh connection, not a 500."""
+    sign_in(world["person"])
+    _page(client, world)
+    with app.app_context():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        db.session.remove()
+        killer = sa.create_engine(PG_URL)
+        with killer.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        killer.dispose()
+    assert "基準1の文" in _page(client, world)
+    with app.app_context():
+        assert db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def test_a_connection_dropped_twice_is_a_clean_503(app, client, sign_in, world, monkeypatch):
+    """A view whose connection drops again on the retry is answered with the 503 page after
+    exactly two tries, never a 500."""
+    sign_in(world["person"])
+    calls: list[int] = []
+
+    def dropped(*_args, **_kwargs):
+        calls.append(1)
+        raise _dropped()
+
+    monkeypatch.setattr("app.checklist.routes.checklist_for", dropped)
+    response = client.get(f"/rounds/{world['round']}/checklist")
+    assert response.status_code == 503
+    assert "うまく表示できませんでした" in response.get_data(as_text=True)
+    assert len(calls) == 2
+
+
+def test_a_connection_dropped_after_a_write_is_not_retried(app, client, sign_in, world,
+                                                           monkeypatch):
+    """A save whose connection drops after it wrote is not run again (it might have been
+    done): one try, then 503."""
+    sign_in(world["person"])
+    calls: list[int] = []
+
+    def write_then_drop(*_args, **_kwargs):
+        calls.append(1)
+        db.session.execute(sa.update(Round).where(Round.id == -1).values(title="x"))
+        raise _dropped()
+
+    monkeypatch.setattr("app.api.routes.save_checklist", write_then_drop)
+    body = {"answers": {"std-1": "yes"}, "submit": False}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 503
+    assert len(calls) == 1
+
+
+def test_a_dropped_connection_before_any_write_is_retried_once(app, client, sign_in, world,
+                                                               monkeypatch):
+    """A connection that drops once before anything was written: the view runs again and the
+    page shows (two tries)."""
+    from app.checklist import routes
+
+    sign_in(world["person"])
+    real = routes.checklist_for
+    calls: list[int] = []
+
+    def once_dropped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise _dropped()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("app.checklist.routes.checklist_for", once_dropped)
+    assert "基準1の文" in _page(client, world)
+    assert len(calls) == 2
+
+
+
+# --- PDF and Word from a subprocess ---------------------------------------------------------------
+
+
+def _same_file(data: bytes) -> bytes | dict[str, bytes]:
+    """A file without what changes from one writing to the next (none found so far: the
+    bytes themselves; a .docx is compared part by part)."""
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as parts:
+            return {name: parts.read(name) for name in parts.namelist()}
+    return data
+
+
+def test_the_render_subprocess_writes_the_files_the_functions_write(app, runner):
+    """The annual report's PDF and Word files and a round's compliance PDF, written by the
+    subprocess the web worker now hands them to, are the files the ``reports/`` functions
+    write in-process."""
+    from app.render_worker import render
+    from app.services.annual_report import annual_report
+    from app.services.exports import round_table
+    from reports.annual import annual_docx, annual_pdf
+    from reports.printing import compliance_pdf
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    with app.app_context():
+        ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == "高津区"))
+        report = annual_report(ward_id, 2025)
+        closed = db.session.scalar(
+            sa.select(Round.id).where(Round.closes_at <= utcnow())
+            .order_by(Round.closes_at.desc()))
+        table = round_table(closed)
+        db.session.commit()
+    for name, data, write in (("annual_docx", report, annual_docx),
+                              ("annual_pdf", report, annual_pdf),
+                              ("compliance_pdf", table, compliance_pdf)):
+        assert _same_file(render(name, data)) == _same_file(write(data)), name
