@@ -299,7 +299,7 @@ def wrk(
     found = [line for line in stdout.decode().splitlines() if line.startswith("KIJUN ")]
     if proc.returncode != 0 or not found:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {stderr.decode()[-2000:]}")
-    raw = json.loads(found[-1][len("KIJUN "):])
+    raw: dict[str, Any] = json.loads(found[-1][len("KIJUN "):])
     count = raw["answered"] if once else raw["requests"]
     if warm_up:
         return raw

@@ -440,8 +440,10 @@ def _items_query(
         )
         values.append(SectionAnswer.value)
         comments.append(SectionAnswer.comment)
-    query = query.add_columns(_first_of(values), _first_of(comments))
-    return query.order_by(Standard.position, Standard.number)
+    ordered: sa.Select[Any] = query.add_columns(_first_of(values), _first_of(comments)).order_by(
+        Standard.position, Standard.number
+    )
+    return ordered
 
 
 def _first_of(columns: list[Any]) -> Any:
