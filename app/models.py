@@ -387,6 +387,11 @@ class Round(Model):
         return round_state(self.opens_at, self.closes_at, now)
 
     @classmethod
+    def opened_by(cls, now: datetime) -> sa.ColumnElement[bool]:
+        """SQL: the round has opened at ``now`` (open or closed; ``round_state``'s rule)."""
+        return cls.opens_at <= now
+
+    @classmethod
     def closed_by(cls, now: datetime) -> sa.ColumnElement[bool]:
         """SQL: the round has closed at ``now`` (``round_state``'s rule, in a query)."""
         return cls.closes_at <= now

@@ -12,6 +12,7 @@ everyone on the Y-2 roster only: 3 + 5 staff and 保険年金課's chief.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,7 +219,10 @@ def _published(app: Flask, client: FlaskClient, runner: FlaskCliRunner, tmp_path
     for year in (Y - 2, Y - 1):
         annual = client.get(f"/annual-report/{world.ward}/{year}")
         assert annual.status_code == 200
-        out[("annual", year)] = annual.get_data()
+        # The page's header carries the sign-out form's CSRF token, new at every request.
+        out[("annual", year)] = re.sub(
+            rb'name="csrf_token" value="[^"]*"', b'name="csrf_token"', annual.get_data()
+        )
     with app.app_context():
         out["trend"] = compliance_trend()
         db.session.commit()

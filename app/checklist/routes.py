@@ -210,7 +210,7 @@ def _render(
         problems=problems,
         notice=notice,
         failed_submit=failed_submit,
-        not_yet_open=sheet.round.opens_at > utcnow(),
+        not_yet_open=sheet.round.state() == "upcoming",
         western_date=western_date,
     )
 

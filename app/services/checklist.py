@@ -70,6 +70,7 @@ from app.models import (
     ResponseStatus,
     Role,
     Round,
+    RoundState,
     Section,
     SectionAnswer,
     Standard,
@@ -146,11 +147,15 @@ class MyRound:
     fiscal_year: int
     opens_at: datetime
     closes_at: datetime
-    is_open: bool
+    state: RoundState
     status: Progress
     role: Role
     section_name: str
     section_id: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
 
 
 @dataclass(frozen=True)
@@ -505,7 +510,7 @@ def rounds_for(person: Person, now: datetime | None = None) -> list[MyRound]:
             fiscal_year=round_.fiscal_year,
             opens_at=round_.opens_at,
             closes_at=round_.closes_at,
-            is_open=round_.is_open(now),
+            state=round_.state(now),
             status=_progress(status),
             role=role,
             section_name=section_name,
@@ -570,7 +575,7 @@ def receipt_for(round_id: int, person: Person) -> Receipt | None:
 
 def closed_message(round_: Round, now: datetime) -> str:
     """Why a round takes no answers now, with its opening or closing time on the city's clock."""
-    if now < round_.opens_at:
+    if round_.state(now) == "upcoming":
         return _(
             "この調査の受付は%(when)sに始まります。それまでは回答できません。",
             when=reiwa_datetime(round_.opens_at),

@@ -177,7 +177,7 @@ def _refuse_rounds_not_closed(
     not_closed = db.session.execute(
         sa.select(Round.id, Round.title)
         .where(
-            Round.closes_at > now,
+            ~Round.closed_by(now),
             sa.or_(
                 Round.fiscal_year < before_fiscal_year,
                 Round.id.in_(sa.select(Response.round_id).where(Response.id.in_(their_responses))),

@@ -334,7 +334,7 @@ def plan(now: datetime) -> PlanReport:
 
     rounds = db.session.scalars(
         sa.select(Round)
-        .where(Round.opens_at <= now, Round.closes_at > now - grace)
+        .where(Round.opened_by(now), ~Round.closed_by(now - grace))
         .order_by(Round.id)
     ).all()
     for round_ in rounds:
