@@ -589,17 +589,20 @@ def stacked_cells(page: Page) -> list[str]:
     return [f"one character per line: {cell}" for cell in found]
 
 
-# Rates that need a sideways scroll to be seen: every rate of a compliance table (a round's,
-# a section's, the weak standards), and the first rate of each row of the other results
-# tables (a breakdown's response rate, the city's own rate), must lie inside the screen.
+# Rates that need a sideways scroll to be seen: every rate of every results table (a round's,
+# a section's, the weak standards, a breakdown's, the city's) must lie inside the screen,
+# left and right edges both (a box's rectangle ignores the clipping of its scrolling region,
+# so a rate that is only reached by scrolling that region sideways is reported too).
 OFFSCREEN_RATES = """width => {
   const found = [];
   const tables = 'table.compliance, table.breakdown, table.city-table';
+  const outside = td => {
+    const box = td.getBoundingClientRect();
+    return box.left < -1 || box.right > width + 1;
+  };
   for (const table of document.querySelectorAll(tables)) {
     for (const row of table.querySelectorAll('tbody tr')) {
-      const rates = [...row.querySelectorAll('td.num')];
-      const wanted = table.classList.contains('compliance') ? rates : rates.slice(0, 1);
-      const out = wanted.find(td => td.getBoundingClientRect().right > width + 1);
+      const out = [...row.querySelectorAll('td.num')].find(outside);
       if (out) {
         found.push(`${table.id || table.className}: ${row.querySelector('th')?.innerText.trim()
           .split(String.fromCharCode(10))[0]}`
