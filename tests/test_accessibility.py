@@ -778,8 +778,9 @@ def test_layout_checks_catch_planted_problems(page: Page, live_server: LiveServe
 
 
 def test_table_checks_catch_planted_problems(page: Page, live_server: LiveServer):
-    """The 360 px table checks are not vacuous: a heading squeezed to one character a line
-    and a compliance rate pushed off the screen are both reported; a 2-character cell is not."""
+    """The 360 px table checks are not vacuous: a heading squeezed to one character a line,
+    a compliance rate pushed off the screen and a city table's later rate that needs a
+    sideways scroll of its region are all reported; a 2-character cell is not."""
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto("/")
     assert stacked_cells(page) == [] and offscreen_rates(page, 360) == []
@@ -799,3 +800,17 @@ def test_table_checks_catch_planted_problems(page: Page, live_server: LiveServer
     assert not any("「区」" in line for line in stacked)
     off = offscreen_rates(page, 360)
     assert len(off) == 1 and off[0].startswith("rate off the screen: compliance: 基準1 at "), off
+    # A city table's later rate, reached only by scrolling its region sideways, counts too.
+    page.evaluate(
+        """() => {
+          document.querySelector('table.compliance').remove();
+          document.querySelector('main').insertAdjacentHTML('afterbegin',
+            '<div class="table-scroll" id="planted-region"><table class="table city-table">'
+            + '<tbody><tr><th scope="row">基準2</th><td class="num">98.8</td>'
+            + '<td class="num" id="planted-far">97.1</td></tr></tbody></table></div>');
+          document.getElementById('planted-far').style.paddingLeft = '400px';
+        }"""
+    )
+    assert _sideways(page) is None
+    off = offscreen_rates(page, 360)
+    assert len(off) == 1 and off[0].startswith("rate off the screen: table city-table: 基準2"), off
