@@ -589,17 +589,20 @@ def stacked_cells(page: Page) -> list[str]:
     return [f"one character per line: {cell}" for cell in found]
 
 
-# Rates that need a sideways scroll to be seen: every rate of a compliance table (a round's,
-# a section's, the weak standards), and the first rate of each row of the other results
-# tables (a breakdown's response rate, the city's own rate), must lie inside the screen.
+# Rates that need a sideways scroll to be seen: every rate of every results table (a round's,
+# a section's, the weak standards, a breakdown's, the city's) must lie inside the screen,
+# left and right edges both (a box's rectangle ignores the clipping of its scrolling region,
+# so a rate that is only reached by scrolling that region sideways is reported too).
 OFFSCREEN_RATES = """width => {
   const found = [];
   const tables = 'table.compliance, table.breakdown, table.city-table';
+  const outside = td => {
+    const box = td.getBoundingClientRect();
+    return box.left < -1 || box.right > width + 1;
+  };
   for (const table of document.querySelectorAll(tables)) {
     for (const row of table.querySelectorAll('tbody tr')) {
-      const rates = [...row.querySelectorAll('td.num')];
-      const wanted = table.classList.contains('compliance') ? rates : rates.slice(0, 1);
-      const out = wanted.find(td => td.getBoundingClientRect().right > width + 1);
+      const out = [...row.querySelectorAll('td.num')].find(outside);
       if (out) {
         found.push(`${table.id || table.className}: ${row.querySelector('th')?.innerText.trim()
           .split(String.fromCharCode(10))[0]}`
@@ -775,8 +778,9 @@ def test_layout_checks_catch_planted_problems(page: Page, live_server: LiveServe
 
 
 def test_table_checks_catch_planted_problems(page: Page, live_server: LiveServer):
-    """The 360 px table checks are not vacuous: a heading squeezed to one character a line
-    and a compliance rate pushed off the screen are both reported; a 2-character cell is not."""
+    """The 360 px table checks are not vacuous: a heading squeezed to one character a line,
+    a compliance rate pushed off the screen and a city table's later rate that needs a
+    sideways scroll of its region are all reported; a 2-character cell is not."""
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto("/")
     assert stacked_cells(page) == [] and offscreen_rates(page, 360) == []
@@ -796,3 +800,17 @@ def test_table_checks_catch_planted_problems(page: Page, live_server: LiveServer
     assert not any("「区」" in line for line in stacked)
     off = offscreen_rates(page, 360)
     assert len(off) == 1 and off[0].startswith("rate off the screen: compliance: 基準1 at "), off
+    # A city table's later rate, reached only by scrolling its region sideways, counts too.
+    page.evaluate(
+        """() => {
+          document.querySelector('table.compliance').remove();
+          document.querySelector('main').insertAdjacentHTML('afterbegin',
+            '<div class="table-scroll" id="planted-region"><table class="table city-table">'
+            + '<tbody><tr><th scope="row">基準2</th><td class="num">98.8</td>'
+            + '<td class="num" id="planted-far">97.1</td></tr></tbody></table></div>');
+          document.getElementById('planted-far').style.paddingLeft = '400px';
+        }"""
+    )
+    assert _sideways(page) is None
+    off = offscreen_rates(page, 360)
+    assert len(off) == 1 and off[0].startswith("rate off the screen: table city-table: 基準2"), off

@@ -100,6 +100,24 @@ def test_a_chief_sees_their_own_sections_sheet(app, client, sign_in, data):
     assert "S2の遵守率" in page and "85.7" in page and "87.5" in page
 
 
+def test_the_sections_sheet_links_back_to_where_its_reader_came_from(
+    app, client, sign_in, data
+):
+    """The section's chief gets a link back to "my rounds"; a committee member gets one back
+    to the round's results for that section."""
+    url = f"/results/rounds/{data['round']}/sections/{data['sections']['S2']}"
+    sign_in(_person(app, data["chiefs"]["S2"]))
+    page = client.get(url).get_data(as_text=True)
+    assert '<p class="back-link"><a href="/me">わたしの調査へ戻る</a></p>' in page
+    sign_in(_person(app, data["committee"]))
+    page = client.get(url).get_data(as_text=True)
+    back = (
+        f'<p class="back-link"><a href="/results/rounds/{data["round"]}'
+        f'?group=section:{data["sections"]["S2"]}">結果に戻る</a></p>'
+    )
+    assert back in page
+
+
 def test_a_chief_on_another_wards_committee_still_sees_their_own_sheet(
     app, client, sign_in, data
 ):

@@ -151,8 +151,15 @@ def section_page(round_id: int, section_id: int) -> ResponseReturnValue:
     except ResultsError as error:
         return _refused(error)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
+    # The way back: the chief came from "my rounds", a committee member from the round's page.
+    own_section = chief_section_key(round_id, _me()) == key
     return render_template(
-        "results/section.html", results=results, sheet=sheet, section_id=section_id
+        "results/section.html",
+        results=results,
+        sheet=sheet,
+        section_id=section_id,
+        section_key=key,
+        own_section=own_section,
     )
 
 
