@@ -47,7 +47,7 @@ from app.models import (
 )
 from app.services import catalogues
 from app.services.catalogues import CatalogueSpec, LoadResult, StandardSpec
-from app.services.checklist import ChecklistItem, _items_query
+from app.services.checklist import ChecklistItem, asked_items
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_label
 
@@ -534,32 +534,12 @@ def preview_viewers(catalogue: Catalogue) -> list[Viewer]:
 
 def preview_items(catalogue: Catalogue, viewer: Viewer) -> list[ChecklistItem]:
     """The standards ``viewer`` would be asked, in order: the checklist's own query
-    (``checklist._items_query``) on this catalogue, without answers. Nothing is written."""
+    (``checklist.asked_items``) on this catalogue, without answers. Nothing is written."""
     if viewer.section_id is None:
         return []
-    query = _items_query(
+    return asked_items(
+        catalogue.id,
+        viewer.section_id,
         chief=viewer.chief,
         city_wide=catalogue.ward_id is None,
-        own_answers=False,
-        section_answers=False,
     )
-    rows = db.session.execute(
-        query,
-        {
-            "catalogue_id": catalogue.id,
-            "round_id": None,
-            "section_id": viewer.section_id,
-            "response_id": None,
-        },
-    ).all()
-    return [
-        ChecklistItem(
-            standard_id=sid,
-            key=key,
-            number=number,
-            text=text,
-            scene=scene,
-            part="self" if audience is Audience.EVERYONE else "section",
-        )
-        for sid, key, number, text, scene, audience, _value, _comment in rows
-    ]

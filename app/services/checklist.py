@@ -349,19 +349,44 @@ def _items(ctx: _Context, *, with_answers: bool = False) -> list[ChecklistItem]:
     chief = ctx.role is Role.CHIEF
     if not chief and not with_answers:
         return _staff_items(ctx)
-    query = _items_query(
+    return asked_items(
+        ctx.round.catalogue_id,
+        ctx.section_id,
         chief=chief,
         city_wide=ctx.catalogue_ward_id is None,
-        own_answers=with_answers and ctx.response_id is not None,
+        round_id=ctx.round.id,
+        response_id=ctx.response_id if with_answers else None,
         section_answers=with_answers and chief,
+    )
+
+
+def asked_items(
+    catalogue_id: int,
+    section_id: int,
+    *,
+    chief: bool,
+    city_wide: bool,
+    round_id: int | None = None,
+    response_id: int | None = None,
+    section_answers: bool = False,
+) -> list[ChecklistItem]:
+    """The standards of a catalogue that a staff member (or, with ``chief``, the chief) of
+    the section is asked, in catalogue order; with ``response_id`` each with the person's
+    stored answer, with ``section_answers`` the section's (the round's). One query. The
+    catalogue editor's preview asks this too, so a preview is the checklist."""
+    query = _items_query(
+        chief=chief,
+        city_wide=city_wide,
+        own_answers=response_id is not None,
+        section_answers=section_answers,
     )
     rows = db.session.execute(
         query,
         {
-            "catalogue_id": ctx.round.catalogue_id,
-            "round_id": ctx.round.id,
-            "section_id": ctx.section_id,
-            "response_id": ctx.response_id,
+            "catalogue_id": catalogue_id,
+            "round_id": round_id,
+            "section_id": section_id,
+            "response_id": response_id,
         },
     ).all()
     return [
@@ -648,7 +673,18 @@ def save_checklist(
         )
         set_committed_value(response, "status", ResponseStatus.SUBMITTED)
         set_committed_value(response, "submitted_at", now)
-    status = _progress(response.status)
+    return _saved(ctx, _progress(response.status), now_stored, submitted, missing)
+
+
+def _saved(
+    ctx: _Context,
+    status: Progress,
+    now_stored: list[ChecklistItem],
+    submitted: bool,
+    missing: list[ChecklistItem],
+) -> SaveResult:
+    """What a save returns: its status and the sheet as now stored (the round is open: the
+    save was taken)."""
     checklist = Checklist(
         round=ctx.round,
         role=ctx.role,
@@ -932,17 +968,7 @@ def _first_save(
             "comments": [row[2] for row in rows],
         },
     ).one()
-    status = _progress(stored_status)
-    checklist = Checklist(
-        round=ctx.round,
-        role=ctx.role,
-        section_id=ctx.section_id,
-        section_name=ctx.section_name,
-        is_open=True,
-        status=status,
-        items=now_stored,
-    )
-    return SaveResult(status=status, submitted=submitted, missing=missing, checklist=checklist)
+    return _saved(ctx, _progress(stored_status), now_stored, submitted, missing)
 
 
 @cache
