@@ -221,6 +221,13 @@ def generate(
         ).scalar_one()
         _exec("INSERT INTO round_ward (round_id, ward_id) SELECT :r, id FROM ward", r=open_round)
         db.session.commit()
+        # As the scheduler's tick does at each close: the closed rounds' counts are written
+        # once, and every result reads them (without this each timed call would count the
+        # round's answers again and roll back, which production never does).
+        from app.services.tally import count_closed_rounds
+
+        say(f"counted {len(count_closed_rounds())} closed rounds")
+        db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
         counts = {
