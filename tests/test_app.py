@@ -188,8 +188,9 @@ def test_home_explains_how_to_load_catalogues_when_there_are_none(client):
 
 
 def test_a_server_error_gets_a_page_that_needs_no_database(tmp_path):
-    """With the database unreachable, a page answers 500 with a plain page in the person's
-    language (skip link, main, a way back, nothing saved) that is built without the database."""
+    """With the database unreachable, a page answers 503 (retried once, then unavailable) with
+    a plain page in the person's language (skip link, main, a way back, nothing saved) that is
+    built without the database."""
     app = create_app(
         {
             "SECRET_KEY": "test-secret",
@@ -198,7 +199,7 @@ def test_a_server_error_gets_a_page_that_needs_no_database(tmp_path):
     )
     client = app.test_client()
     response = client.get("/")
-    assert response.status_code == 500
+    assert response.status_code == 503
     text = response.get_data(as_text=True)
     assert '<html lang="ja">' in text
     assert "<h1>うまく表示できませんでした</h1>" in text
@@ -212,8 +213,8 @@ def test_a_server_error_gets_a_page_that_needs_no_database(tmp_path):
 @pytest.mark.parametrize("how", ["session", "header"])
 def test_a_signed_in_person_gets_the_server_error_page_when_the_database_is_down(tmp_path, how):
     """Signed in (by the session or by the intranet's header) when the database is unreachable:
-    the same plain 500 page, not the server's bare error (loading the person for the page's
-    menu would fail a second time)."""
+    the same plain page with 503, not the server's bare error (loading the person for the
+    page's menu would fail a second time)."""
     app = create_app(
         {
             "SECRET_KEY": "test-secret",
@@ -229,6 +230,6 @@ def test_a_signed_in_person_gets_the_server_error_page_when_the_database_is_down
     else:
         headers["X-Remote-User"] = "0000001"
     response = client.get("/me", headers=headers)
-    assert response.status_code == 500
+    assert response.status_code == 503
     text = response.get_data(as_text=True)
     assert "<h1>うまく表示できませんでした</h1>" in text and '<html lang="ja">' in text
