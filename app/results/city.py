@@ -4,11 +4,9 @@ in ``app.services.city``; a reader granted for some wards only gets a 403."""
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import cast
-from urllib.parse import quote
 
-from flask import render_template, request, send_file
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,6 +16,7 @@ from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Person, Role
 from app.results import bp
+from app.results.downloads import xlsx_response
 from app.results.figures import city_chart, city_notes, city_table
 from app.results.forms import CityForm
 from app.services import audit
@@ -104,13 +103,4 @@ def city_xlsx() -> ResponseReturnValue:
         city_notes(results),
     )
     name = f"市全体_{results.fiscal_year}年度.xlsx"
-    response = send_file(
-        BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        max_age=0,
-    )
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"kijun.xlsx\"; filename*=UTF-8''{quote(name)}"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return xlsx_response(data, name)

@@ -4,11 +4,9 @@ Rules in ``app.services.comments``."""
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import cast
-from urllib.parse import quote
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,6 +15,7 @@ from app.access import access, ward_scope
 from app.extensions import db
 from app.models import Person
 from app.results import bp
+from app.results.downloads import xlsx_response
 from app.results.forms import group_form
 from app.services import audit
 from app.services.comments import (
@@ -116,13 +115,4 @@ def comments_xlsx(round_id: int) -> ResponseReturnValue:
         ],
     )
     name = f"コメント_{view.group.name}_調査{round_id}.xlsx"
-    response = send_file(
-        BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        max_age=0,
-    )
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"kijun.xlsx\"; filename*=UTF-8''{quote(name)}"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return xlsx_response(data, name)

@@ -66,6 +66,19 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
 
 
+def xlsx_response(data: bytes, filename: str) -> Response:
+    """A workbook as a download that keeps its Japanese file name and is never cached (it
+    holds results, which are personal data)."""
+    response = send_file(
+        BytesIO(data),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        max_age=0,
+    )
+    response.headers["Content-Disposition"] = _attachment(filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _log_download(results: RoundResults, fmt: ExportFormat, group: str) -> None:
     """One audit row per download: the files hold personal data (docs/audit.md)."""
     audit.record(
