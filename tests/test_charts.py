@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
+import plotly.graph_objects as go
+
 from reports import charts
 from reports.charts import (
     HeatmapData,
@@ -14,6 +16,12 @@ from reports.charts import (
     StandardRates,
     Value,
 )
+
+
+def validated(figure: charts.Figure) -> go.Figure:
+    """The figure read back by Plotly, which refuses any property plotly.js does not have."""
+    return go.Figure(figure)
+
 
 HIDDEN = Value(None, "＊")
 EMPTY = Value(None, "-")
@@ -32,7 +40,7 @@ ROWS = [
 
 def test_standard_bars_put_staff_beside_chiefs_and_leave_out_hidden_cells():
     """Two bar traces (職員, 所属長) per standard; ＊ and - cells are None, not numbers."""
-    figure = charts.standard_bars(ROWS, "基準ごとの遵守率（高津区）")
+    figure = validated(charts.standard_bars(ROWS, "基準ごとの遵守率（高津区）"))
     staff, chief = figure.data
     assert (staff.name, chief.name) == ("職員", "所属長")
     assert list(staff.x) == ["基準1", "基準14", "基準24"]
@@ -59,7 +67,7 @@ def test_lowest_bars_are_horizontal_lowest_first():
         RoleRate("基準25", "苦情", "所属長", D("83.3")),
         RoleRate("基準14", "声掛け", "職員", D("96.5")),
     ]
-    figure = charts.lowest_bars(items, "遵守率の低い基準")
+    figure = validated(charts.lowest_bars(items, "遵守率の低い基準"))
     (bars,) = figure.data
     assert bars.orientation == "h"
     assert list(bars.y) == ["基準25（所属長）", "基準14（職員）"]
@@ -74,7 +82,7 @@ def test_change_bars_show_points_and_skip_what_cannot_be_compared():
         RateChange("基準1", "広報", D("-1.5"), D("0.0")),
         RateChange("基準23", "庁舎", D("0.2"), None),
     ]
-    figure = charts.change_bars(rows, "前年度との差", "令和6年度")
+    figure = validated(charts.change_bars(rows, "前年度との差", "令和6年度"))
     staff, chief = figure.data
     assert list(staff.y) == [-1.5, 0.2]
     assert list(chief.y) == [0.0, None]
@@ -92,7 +100,7 @@ def test_heatmap_leaves_hidden_cells_as_labelled_gaps():
         ("応対", "対面"),
         ((_v("98.5"), HIDDEN), (_v("97.0"), EMPTY)),
     )
-    figure = charts.scene_heatmap(data, "課×場面の遵守率（職員）")
+    figure = validated(charts.scene_heatmap(data, "課×場面の遵守率（職員）"))
     (heat,) = figure.data
     assert [list(r) for r in heat.z] == [[98.5, None], [97.0, None]]
     assert list(heat.x) == ["応対", "対面"] and list(heat.y) == ["総務課", "区民課"]
@@ -110,7 +118,7 @@ def test_progress_lines_are_cumulative_with_the_expected_number():
         ProgressDay(date(2025, 11, 4), "令和7年11月4日", 10, None, 12),
         ProgressDay(date(2025, 11, 5), "令和7年11月5日", 30, None, 33),
     ]
-    figure = charts.progress_lines(days, 40, "提出数の推移")
+    figure = validated(charts.progress_lines(days, 40, "提出数の推移"))
     names = [trace.name for trace in figure.data]
     assert names == ["全体", "職員", "対象者数（40人）"]
     assert list(figure.data[0].y) == [12, 33]
@@ -145,23 +153,26 @@ def test_words_go_through_the_translate_function_given():
     def translate(message, **values):
         return english.get(message, message) % values if values else english.get(message, message)
 
-    figure = charts.standard_bars(ROWS, "title", _=translate)
+    figure = validated(charts.standard_bars(ROWS, "title", _=translate))
     assert [t.name for t in figure.data] == ["Staff", "Chiefs"]
     assert figure.layout.yaxis.title.text == "Compliance (%)"
-    assert [t.name for t in charts.standard_bars(ROWS, "title").data] == ["職員", "所属長"]
+    assert [t.name for t in validated(charts.standard_bars(ROWS, "title")).data] == [
+        "職員",
+        "所属長",
+    ]
 
 
 def test_rate_axes_start_where_the_data_does_and_say_so():
     """The bars' rate axis runs from a multiple of 5 under the lowest rate to 100, and the
     page's sentence states that range; nothing shown gives 0-100."""
-    figure = charts.standard_bars(ROWS, "t")
+    figure = validated(charts.standard_bars(ROWS, "t"))
     assert tuple(figure.layout.yaxis.range) == (80, 100)  # lowest shown: 83.3
     assert charts.rate_range_note((80, 100)) == "縦軸は 80%〜100% です。"
     assert charts.rate_range_note((90, 100), horizontal=True) == "横軸は 90%〜100% です。"
     assert charts.rate_axis([D("99.5"), None]) == (95, 100)
     assert charts.rate_axis([D("62.4")]) == (60, 100)
     assert charts.rate_axis([None]) == (0, 100)
-    lowest = charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "t")
+    lowest = validated(charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "t"))
     assert tuple(lowest.layout.xaxis.range) == (95, 100)
 
 
@@ -174,7 +185,7 @@ def test_the_heatmap_key_says_darker_is_lower_and_matches_the_colours():
     """The lowest rate gets the darkest colour; the key the page draws has the same colours
     from that rate (darkest) to 100 (lightest)."""
     data = HeatmapData(("総務課", "区民課"), ("応対",), ((_v("92.0"),), (_v("100.0"),)))
-    (heat,) = charts.scene_heatmap(data, "t").data
+    (heat,) = validated(charts.scene_heatmap(data, "t")).data
     assert heat.zmin == 92.0 and heat.zmax == 100 and not heat.reversescale
     scale = [tuple(stop) for stop in heat.colorscale]
     assert _luminance(scale[0][1]) < _luminance(scale[-1][1])  # zmin (lowest) is darkest
@@ -183,3 +194,31 @@ def test_the_heatmap_key_says_darker_is_lower_and_matches_the_colours():
     assert (key[0].rate, key[-1].rate) == (92.0, 100.0)
     lightness = [_luminance(k.color) for k in key]
     assert lightness == sorted(lightness)
+
+
+def test_plain_figures_are_what_plotly_would_write():
+    """Each builder's plain figure is valid Plotly and is, as JSON, exactly what
+    ``go.Figure(...).to_json()`` writes for it (Plotly's default template included), so the
+    charts look as they did when the builders returned ``go.Figure``."""
+    import json
+
+    heat = HeatmapData(
+        ("総務課", "区民課"), ("応対", "対面"), ((_v("98.5"), HIDDEN), (_v("97.0"), EMPTY))
+    )
+    days = [ProgressDay(date(2025, 11, 4), "令和7年11月4日", 10, None, 12)]
+    city = [
+        charts.CitySeries("市全体", (_v("97.0"), HIDDEN), city=True),
+        charts.CitySeries("高津区", (_v("96.0"), EMPTY)),
+    ]
+    figures = [
+        charts.standard_bars(ROWS, "a"),
+        charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "b"),
+        charts.change_bars([RateChange("基準1", "広報", D("-1.5"), None)], "c", "令和6年度"),
+        charts.scene_heatmap(heat, "d"),
+        charts.progress_lines(days, 40, "e"),
+        charts.city_chart(["基準1", "基準2"], city, "f"),
+    ]
+    for figure in figures:
+        plain = json.loads(json.dumps(figure))
+        assert plain == json.loads(validated(figure).to_json())
+        assert plain["layout"]["template"]["layout"]["colorway"]  # Plotly's default template

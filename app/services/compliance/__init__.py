@@ -30,7 +30,8 @@ The package, one module per reason to change (docs/architecture.md):
 
 - ``model``: the values results are made of (cells, groups, rows, the round's facts, settings);
 - ``results``: ``RoundResults``, ``round_results``, ``final_results``;
-- ``cube``: building a round's cube from its closed round's counts;
+- ``cube``: building a round's cube from its closed round's counts (kept per process once
+  counted, under everything it is made of: ``CUBE_CACHE``);
 - ``suppression``: the small-group cells;
 - ``response``: response rates and the response progress;
 - ``overview``: the committee's list of rounds (``rounds_for_committee``);
@@ -40,6 +41,7 @@ Import the public names from here (``from app.services.compliance import ...``).
 """
 
 from app.services.audience import ROLES
+from app.services.compliance.cube import CUBE_CACHE
 from app.services.compliance.model import (
     ALL,
     HIDDEN_CELL,
@@ -70,6 +72,7 @@ from reports.rates import HIDDEN, NO_RATE, Rounding
 
 __all__ = [
     "ALL",
+    "CUBE_CACHE",
     "HIDDEN",
     "HIDDEN_CELL",
     "LEVELS",

@@ -6,11 +6,14 @@ hidden (``suppression``) and the response rates (``response``).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 
 from app.extensions import db
@@ -57,6 +60,7 @@ def round_info(round_id: int) -> RoundInfo | None:
             Round.opens_at,
             Round.closes_at,
             Round.counted_at,
+            Round.revision,
             Catalogue.key,
             Catalogue.title,
             Ward.id,
@@ -77,11 +81,13 @@ def round_info(round_id: int) -> RoundInfo | None:
         fiscal_year=first[2],
         opens_at=first[3],
         closes_at=first[4],
-        catalogue_key=first[6],
-        catalogue_title=first[7],
-        ward_ids=tuple(r[8] for r in rows),
-        ward_names=tuple(r[9] for r in rows),
+        catalogue_key=first[7],
+        catalogue_title=first[8],
+        ward_ids=tuple(r[9] for r in rows),
+        ward_names=tuple(r[10] for r in rows),
         counted=first[5] is not None,
+        counted_at=first[5],
+        revision=first[6],
     )
 
 
@@ -127,9 +133,12 @@ def _standards(info: RoundInfo) -> list[StandardInfo]:
     return standards
 
 
-def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[int, list[str]]]:
-    """One query: the groups of the round's wards in the organisation's order, and for each
-    section the keys of the groups it belongs to (itself, its department, its ward, all)."""
+OrganisationRow = tuple[int, str, int | None, str | None, int, str]
+
+
+def _organisation_rows(info: RoundInfo) -> tuple[OrganisationRow, ...]:
+    """One query: the sections of the round's wards with their department and ward, in the
+    organisation's order."""
     rows = db.session.execute(
         sa.select(
             Section.id,
@@ -152,7 +161,17 @@ def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[in
             Section.id,
         )
     ).all()
-    everyone = _("全体") if len(info.ward_ids) > 1 else info.ward_names[0]
+    return tuple((r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows)
+
+
+def _organisation(
+    info: RoundInfo, rows: Sequence[OrganisationRow], labels: tuple[str, str]
+) -> tuple[dict[str, Group], list[str], dict[int, list[str]]]:
+    """The groups of the round's wards in the organisation's order, and for each section the
+    keys of the groups it belongs to (itself, its department, its ward, all). ``labels``: the
+    names of the whole round and of a ward's sections outside any department."""
+    everyone_label, direct_label = labels
+    everyone = everyone_label if len(info.ward_ids) > 1 else info.ward_names[0]
     groups: dict[str, Group] = {ALL: Group(ALL, "all", everyone, None)}
     order = [ALL]
     belongs: dict[int, list[str]] = {}
@@ -165,7 +184,7 @@ def _organisation(info: RoundInfo) -> tuple[dict[str, Group], list[str], dict[in
             order.append(ward_key)
         dept_key = f"department:{dept_id}" if dept_id else f"department:{ward_id}:direct"
         if dept_key not in groups:
-            name = dept_name or _("部に属さない課")
+            name = dept_name or direct_label
             groups[dept_key] = Group(
                 dept_key, "department", name, ward_key, ward_id, dept_id, None, ward_name, name
             )
@@ -200,10 +219,49 @@ def _merge(totals: dict[Any, list[int]], key: Any, counts: Sequence[int]) -> Non
         total[4] += counts[4]
 
 
+CUBE_CACHE = "kijun.compliance_cubes"
+CUBE_CACHE_SIZE = 8  # counted rounds kept per process (per app); a 20,000-person cube is ~3 MB
+_cube_lock = threading.Lock()
+
+
 def build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> Cube:
-    """Count a round in the database, roll it up and hide the small groups."""
+    """Count a round in the database, roll it up and hide the small groups.
+
+    A counted round's cube is kept per process (per app), under everything it is made of:
+    the round's counts (``counted_at`` with the round's revision; they never change until a
+    reopening discards them), its standards and organisation as read now (two small
+    queries), the settings and the translated labels. A change to any of them builds a new
+    one, so nothing kept is ever out of date. A round still being answered is never kept."""
     standards = _standards(info)
-    groups, order, belongs = _organisation(info)
+    rows = _organisation_rows(info)
+    labels = (_("全体"), _("部に属さない課"))
+    if not info.counted:
+        return _counted_cube(info, standards, rows, labels, min_size, rounding)
+    key = (info, tuple(standards), rows, labels, min_size, rounding)
+    cache: OrderedDict[Any, Cube] = current_app.extensions.setdefault(CUBE_CACHE, OrderedDict())
+    with _cube_lock:
+        found = cache.get(key)
+        if found is not None:
+            cache.move_to_end(key)
+            return found
+    cube = _counted_cube(info, standards, rows, labels, min_size, rounding)
+    with _cube_lock:
+        cache[key] = cube
+        while len(cache) > CUBE_CACHE_SIZE:
+            cache.popitem(last=False)
+    return cube
+
+
+def _counted_cube(
+    info: RoundInfo,
+    standards: list[StandardInfo],
+    rows: Sequence[OrganisationRow],
+    labels: tuple[str, str],
+    min_size: int,
+    rounding: Rounding,
+) -> Cube:
+    """The cube of a round from its counts (none before it is counted: response rates only)."""
+    groups, order, belongs = _organisation(info, rows, labels)
     # Counts per section first ([yes, no, na, people, answering]), then rolled up level by
     # level below, rather than adding every answer row to each of its four groups. Only a
     # final (closed and counted) round has any; its rows number sections × standards.

@@ -164,6 +164,11 @@ class RoundInfo:
     ward_ids: tuple[int, ...]
     ward_names: tuple[str, ...]
     counted: bool = False  # its counts are written (app/services/tally.py): results are final
+    # When it was counted and the round row's revision: together they name one set of
+    # counts (a reopening discards them through the ORM, which bumps the revision), the key
+    # of the per-process cube (cube.py ``build_cube``).
+    counted_at: datetime | None = None
+    revision: int = 0
 
     def state(self, now: datetime | None = None) -> RoundState:
         return round_state(self.opens_at, self.closes_at, now)
