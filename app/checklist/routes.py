@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 
 from app.access import access, roles_of
+from app.auth.sso import signed_in_by_header
 from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
+from app.checklist.frame import framed, framing_enabled, slot
 from app.checklist.rendering import form_states, items_html, stored_states
 from app.extensions import csrf, db, reads_only
 from app.limits import checks_own_text
@@ -37,6 +43,7 @@ from app.services.checklist import (
 from app.services.schedule import request_receipt_mail
 from app.wareki import tokyo
 
+CHECKLIST_PAGE = "checklist/checklist.html"
 STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
 
 
@@ -201,18 +208,69 @@ def _render(
     for problem in problems:
         errors.setdefault(problem.key, []).append(problem.inline)
     states = stored_states(sheet.items) if form is None else form_states(sheet.items, form)
+    item_html = items_html(sheet.items, states, errors, disabled=not sheet.is_open)
+    answered = sum(1 for state in states.values() if state.value)
+    context: dict[str, Any] = {
+        "sheet": sheet,
+        "parts": _parts(sheet.items),
+        "problems": problems,
+        "notice": notice,
+        "failed_submit": failed_submit,
+        "not_yet_open": sheet.round.state() == "upcoming",
+        "western_date": western_date,
+    }
+    if form is None and not problems and not notice and framing_enabled():
+        return _framed(sheet, context, item_html, answered)
     return render_template(
-        "checklist/checklist.html",
-        sheet=sheet,
-        parts=_parts(sheet.items),
-        item_html=items_html(sheet.items, states, errors, disabled=not sheet.is_open),
-        answered=sum(1 for state in states.values() if state.value),
-        problems=problems,
-        notice=notice,
-        failed_submit=failed_submit,
-        not_yet_open=sheet.round.state() == "upcoming",
-        western_date=western_date,
+        CHECKLIST_PAGE,
+        section_name=sheet.section_name,
+        item_html=item_html,
+        answered=answered,
+        **context,
     )
+
+
+def _framed(
+    sheet: Checklist, context: dict[str, Any], item_html: dict[str, Markup], answered: int
+) -> str:
+    """The page from its kept frame (app/checklist/frame.py): the key holds everything the
+    template reads except the slots' values, which are this request's own."""
+    me = _me()
+    round_ = sheet.round
+    key = (
+        str(get_locale()), round_.id, round_.title, round_.fiscal_year, round_.opens_at,
+        round_.closes_at, sheet.role, sheet.is_open, sheet.status, context["not_yet_open"],
+        tuple((item.key, item.part, item.scene) for item in sheet.items),
+        frozenset(roles_of(me)), signed_in_by_header(), current_app.config["MIN_GROUP_SIZE"],
+    )  # fmt: skip
+
+    def write() -> str:
+        return render_template(
+            CHECKLIST_PAGE,
+            section_name=slot("section"),
+            item_html={item_key: slot(f"item:{n}") for n, item_key in enumerate(item_html)},
+            answered=slot("answered"),
+            csrf_token=lambda: slot("csrf"),
+            current_user=FramePerson(slot("name")),
+            **context,
+        )
+
+    values = {
+        "name": escape(me.name),
+        "section": escape(sheet.section_name),
+        "csrf": escape(generate_csrf()),
+        "answered": str(answered),
+        **{f"item:{n}": html for n, html in enumerate(item_html.values())},
+    }
+    return framed(key, write, values)
+
+
+@dataclass(frozen=True)
+class FramePerson:
+    """The signed-in person as the frame's header sees them: a slot for the name."""
+
+    name: Markup
+    is_authenticated: bool = True
 
 
 def _parts(items: list[ChecklistItem]) -> list[Part]:
