@@ -548,7 +548,9 @@ def result_pages(database_url: str, workers: int = 4, seconds: float = 5) -> dic
     """Benchmark 2b: the committee's result pages of the latest closed round, this year beside
     last year, over HTTP (wrk, one connection, each page again and again after one unmeasured
     visit, for ``seconds``): the round page, the breakdown, the largest section's sheet, the
-    compliance API and the xlsx. The target: each under 0.3 s median at 20,000 people."""
+    compliance API and the xlsx. The target: each under 0.3 s median at 20,000 people. The
+    first visit's time is reported too (``first_s``): a worker builds a counted round's
+    results once and keeps them."""
     employee, round_id, _year, _wards, section = _committee_world(database_url)
     pages = {
         "round page": f"/results/rounds/{round_id}",
@@ -562,10 +564,14 @@ def result_pages(database_url: str, workers: int = 4, seconds: float = 5) -> dic
         wrk(port, [raw_request(port, "GET", "/healthz")], workers * 2, 2, warm_up=True)
         for name, path in pages.items():
             request_bytes = raw_request(port, "GET", path, employee)
-            wrk(port, [request_bytes], 1, 120, once=True, timeout_s=120, warm_up=True)
+            first = wrk(port, [request_bytes], 1, 120, once=True, timeout_s=120, warm_up=True)
             row = wrk(port, [request_bytes], 1, seconds, timeout_s=120)
             results[name] = {"path": path, "requests": row["requests"], "errors": row["errors"],
                              "median_s": row["median_ms"] / 1000, "p95_s": row["p95_ms"] / 1000,
+                             # The first visit of all: the round is counted and its results
+                             # built; a worker keeps them (compliance/cube.py), so its later
+                             # visits are the median. The p95 holds the other workers' first.
+                             "first_s": first["p50_us"] / 1e6,
                              "target_met": row["median_ms"] < 300}
     return results
 
