@@ -11,6 +11,7 @@ from app.extensions import db
 from app.i18n import LANG_COOKIE
 from app.models import Role, Round, Section
 from app.services.compliance import ALL, CUBE_CACHE, round_results
+from app.services.compliance import cube as cube_module
 from app.services.tally import count_round, discard_counts
 from tests import factories
 from tests.results_world import World, build_world
@@ -118,3 +119,19 @@ def test_a_ward_reader_after_the_city_reader_sees_only_their_ward(app, world):
         takatsu = round_results(world.round_id, [world.takatsu_ward_id])
         assert {g.ward_id for g in takatsu.groups if g.key != ALL} == {world.takatsu_ward_id}
         assert ALL not in {g.key for g in takatsu.groups}
+
+
+def test_the_kept_results_are_bounded_least_recently_read_first_out(app, world, monkeypatch):
+    """With room for two, reading three rounds keeps the two read last; the one read first
+    is built again when read again."""
+    monkeypatch.setattr(cube_module, "CUBE_CACHE_SIZE", 2)
+    with app.app_context():
+        for round_id in (world.previous_round_id, world.miyamae_round_id, world.round_id):
+            round_results(round_id, with_previous=False)
+        db.session.commit()
+        kept = {key[0].id for key in app.extensions[CUBE_CACHE]}
+        assert kept == {world.miyamae_round_id, world.round_id}
+    with statements(app) as seen:
+        with app.app_context():
+            round_results(world.previous_round_id, with_previous=False)
+    assert any("round_count" in sql for sql, _autocommit in seen)

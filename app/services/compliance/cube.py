@@ -220,7 +220,9 @@ def _merge(totals: dict[Any, list[int]], key: Any, counts: Sequence[int]) -> Non
 
 
 CUBE_CACHE = "kijun.compliance_cubes"
-CUBE_CACHE_SIZE = 8  # counted rounds kept per process (per app); a 20,000-person cube is ~3 MB
+# Counted rounds kept per process (per app): this year and last for two rounds. A 20,000-person
+# cube is ~3.3 MB, so a web worker stays under its 150 MB (docs/benchmarks.md) whatever is read.
+CUBE_CACHE_SIZE = 4
 _cube_lock = threading.Lock()
 
 
