@@ -26,8 +26,8 @@ PAGE_PARTS = (
     ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
     ("the round, the person's place in it and their answers (1 query; no BEGIN/COMMIT; the "
      "round's standards kept per process)", "app.services.checklist", "checklist_for"),
-    ("the page's template (frame, menu, 30 translated strings, CSRF token)",
-     "app.checklist.routes", "render_template"),
+    ("the page from its kept frame (app/checklist/frame.py): the name, section, CSRF token "
+     "and answered count filled in", "app.checklist.routes", "_framed"),
     ("the items' HTML (kept per process)", "app.checklist.routes", "items_html"),
 )
 SUBMIT_PARTS = (
