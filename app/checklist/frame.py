@@ -4,7 +4,8 @@ Most of a checklist page is the same for everybody who reads the same round in t
 language with the same role and menu: the header, the round's facts, the part and scene
 headings, the buttons. Writing it anew with Jinja was most of the page's time once the items
 were kept (rendering.py). So the page is written once with a *slot* wherever a person's own
-value goes, kept under everything else it was written from (``frame_key``), and each request
+value goes, kept under everything else it was written from (the key built by
+app/checklist/routes.py ``_framed``), and each request
 joins the kept pieces with its own values: the person's name, their section, the CSRF token,
 the number answered and each item's fieldset (from rendering.py's kept items).
 

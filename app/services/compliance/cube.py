@@ -85,7 +85,6 @@ def round_info(round_id: int) -> RoundInfo | None:
         catalogue_title=first[8],
         ward_ids=tuple(r[9] for r in rows),
         ward_names=tuple(r[10] for r in rows),
-        counted=first[5] is not None,
         counted_at=first[5],
         revision=first[6],
     )

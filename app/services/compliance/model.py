@@ -163,12 +163,17 @@ class RoundInfo:
     catalogue_title: str
     ward_ids: tuple[int, ...]
     ward_names: tuple[str, ...]
-    counted: bool = False  # its counts are written (app/services/tally.py): results are final
-    # When it was counted and the round row's revision: together they name one set of
-    # counts (a reopening discards them through the ORM, which bumps the revision), the key
-    # of the per-process cube (cube.py ``build_cube``).
+    # When its counts were written (app/services/tally.py), None before: results are final
+    # once it is set. With the round row's revision it names one set of counts (a reopening
+    # discards them through the ORM, which bumps the revision): the key of the per-process
+    # cube (cube.py ``build_cube``).
     counted_at: datetime | None = None
     revision: int = 0
+
+    @property
+    def counted(self) -> bool:
+        """Its counts are written: its results are final."""
+        return self.counted_at is not None
 
     def state(self, now: datetime | None = None) -> RoundState:
         return round_state(self.opens_at, self.closes_at, now)

@@ -56,11 +56,15 @@ def rounds_for_committee(
         if allowed is None or any(w in allowed for w, _name in ids)
     ]
     ensure_counted(visible, now)
-    counted = set(
-        db.session.scalars(
-            sa.select(Round.id).where(Round.id.in_(visible), Round.counted_at.is_not(None))
+    # Read again: ensure_counted may just have counted some.
+    counted_at: dict[int, datetime | None] = {
+        round_id: at
+        for round_id, at in db.session.execute(
+            sa.select(Round.id, Round.counted_at).where(
+                Round.id.in_(visible), Round.counted_at.is_not(None)
+            )
         )
-    ) if visible else set()
+    } if visible else {}
     infos: dict[int, RoundInfo] = {}
     for row in rows:
         round_id = row[0]
@@ -68,9 +72,9 @@ def rounds_for_committee(
             infos[round_id] = RoundInfo(
                 round_id, row[1], row[2], row[3], row[4], row[6], row[7],
                 tuple(w for w, _n in wards[round_id]), tuple(n for _w, n in wards[round_id]),
-                counted=round_id in counted,
+                counted_at=counted_at.get(round_id),
             )
-    heads = headcounts([(round_id, round_id in counted) for round_id in infos])
+    heads = headcounts([(round_id, info.counted) for round_id, info in infos.items()])
     overviews = []
     for round_id, info in infos.items():
         whole = part = 0
