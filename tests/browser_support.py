@@ -128,6 +128,10 @@ def page(
     """A page in a fresh browser context, closed before the live server stops."""
     context = browser.new_context(base_url=live_server.url, **browser_context_options)
     context.set_default_timeout(10_000)
+    # A navigation waits for its page's "load", which on a results page includes plotly.js
+    # (4.6 MB) and, on a round's first visit, its counting; on a busy 2-core CI machine that
+    # once took over 10 s. Playwright's own default for navigations is 30 s.
+    context.set_default_navigation_timeout(30_000)
     try:
         yield context.new_page()
     finally:
