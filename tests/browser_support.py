@@ -87,6 +87,12 @@ def playwright_driver() -> Iterator[Playwright]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (pip install -e '.[test]')")
+    from playwright.sync_api import expect
+
+    # An ``expect`` retries until its condition holds; 5 s (Playwright's default) is short
+    # for five charts drawn on a busy 2-core CI machine, and a longer wait costs nothing
+    # when the condition holds at once.
+    expect.set_options(timeout=15_000)
     manager = sync_playwright()
     driver = manager.start()
     try:
