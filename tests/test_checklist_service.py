@@ -524,3 +524,25 @@ def test_concurrent_submits_never_mix_or_duplicate(app, takatsu, existing):
         assert len(rows) == len(keys) == len({key for key, _, _ in rows})
         stored = ({k: v.value for k, v, _ in rows}, {k: c for k, _, c in rows})
         assert stored in (sets["A"], sets["B"])
+
+
+def test_stored_answers_come_back_exactly_through_the_pages_one_row(app_ctx, takatsu):
+    """The page reads a person's answers as one JSON column (``_page_query``): every value and
+    every comment, with quotes, backslashes, line breaks, "null" and emoji, comes back as
+    stored, and an item without a comment has None, not "" or "None"."""
+    person = _person(takatsu["plain_staff"])
+    keys = takatsu["everyone_keys"]
+    awkward = ['"引用" \\ バックスラッシュ', "一行目\n二行目\t", "null", "🙂 ＡＢＣ", "[1, 2]"]
+    values = ["yes", "no", "na"]
+    answers = {key: values[n % 3] for n, key in enumerate(keys)}
+    comments = {key: awkward[n] for n, key in enumerate(keys[: len(awkward)])}
+    save_checklist(takatsu["round"], person, answers, comments, now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+
+    read = {i.key: (i.value, i.comment) for i in checklist_for(takatsu["round"], person, NOW).items}
+    expected = {
+        key: (AnswerValue(answers[key]), comments.get(key, "").strip() or None) for key in keys
+    }
+    assert read == expected
+    assert len(comments) == len(awkward) < len(keys)  # some items carry no comment
