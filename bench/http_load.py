@@ -79,9 +79,11 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
 
 
 @contextmanager
-def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
-    """Serve the app with gunicorn on a free loopback port; yields the port (and records the
-    server's pid in ``SERVER_PIDS[port]`` for the CPU meter)."""
+def gunicorn(
+    database_url: str, workers: int = 4, target: str = "wsgi:app"
+) -> Iterator[int]:
+    """Serve ``target`` (the app) with gunicorn on a free loopback port; yields the port (and
+    records the server's pid in ``SERVER_PIDS[port]`` for the CPU meter)."""
     port = free_port()
     env = {
         **os.environ,
@@ -92,7 +94,7 @@ def gunicorn(database_url: str, workers: int = 4) -> Iterator[int]:
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+         f"127.0.0.1:{port}", "--log-level", "warning", target],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     try:
@@ -380,9 +382,13 @@ def _server_cpu(row: dict[str, Any]) -> float:
     return float(cpu.get("app", 0.0) + cpu.get("database", 0.0))
 
 
+FLOOR_APP = "bench.floor_app:app"  # the fixed stack's floor (bench/floor_app.py)
+
+
 def checklist_load(
     database_url: str, workers: int = 4, clients: int = 8, seconds: float = 10.0,
-    repeat: int = 3, keep_fresh: int = 0,
+    repeat: int = 3, keep_fresh: int = 0, target: str = "wsgi:app",
+    max_fresh: int | None = None,
 ) -> dict[str, Any]:
     """Benchmark 1: /healthz, the checklist page and the first submit on the same server,
     interleaved ``repeat`` times (healthz, page, healthz, submit). Each ratio is an endpoint's
@@ -391,16 +397,18 @@ def checklist_load(
 
     The page is read by the open round's staff in turn; each submit is a different staff
     member's first save (every answer, submitted), never one of the ``keep_fresh`` people the
-    deadline spike and bench/stages.py keep for themselves."""
+    deadline spike and bench/stages.py keep for themselves, and at most ``max_fresh`` of the
+    others. ``target`` is the app served: Kijun, or ``FLOOR_APP``, the same two requests with
+    nothing but the fixed stack."""
     round_id, staff, keys = staff_of_open_round(database_url)
-    fresh = unanswered_staff(database_url, round_id, staff)[keep_fresh:]
+    fresh = unanswered_staff(database_url, round_id, staff)[keep_fresh:][:max_fresh]
     chunk = max(1, len(fresh) // repeat)
     page = f"/rounds/{round_id}/checklist"
     api = f"/api/v1/rounds/{round_id}/checklist"
     runs: dict[str, list[dict[str, Any]]] = {
         "GET /healthz": [], "GET checklist page": [], "PUT checklist submit": []}
     exhausted = False
-    with gunicorn(database_url, workers) as port:
+    with gunicorn(database_url, workers, target) as port:
         health = [raw_request(port, "GET", "/healthz")]
         pages = [raw_request(port, "GET", page, e) for e in staff[:5000]]
         # Warm-up, not measured: every worker booted, templates compiled, standards kept.

@@ -73,9 +73,17 @@ def run_all(
         largest = max(sizes)
         url = with_database(server_url, f"{prefix}_{largest}")
         say(f"== {largest} people: checklist under gunicorn")
+        reserved = spike_people + stage_requests + 5
+        # The first submits' people: half for Kijun, half for the floor after it.
+        round_id, staff, _keys = http_load.staff_of_open_round(url)
+        share = (len(http_load.unanswered_staff(url, round_id, staff)) - reserved) // 2
         report["checklist"] = http_load.checklist_load(
-            url, workers, clients, http_seconds, http_repeat,
-            keep_fresh=spike_people + stage_requests + 5)
+            url, workers, clients, http_seconds, http_repeat, keep_fresh=reserved,
+            max_fresh=share)
+        say(f"== {largest} people: the fixed stack's floor under gunicorn")
+        report["floor"] = http_load.checklist_load(
+            url, workers, clients, http_seconds, http_repeat, keep_fresh=reserved,
+            max_fresh=share, target=http_load.FLOOR_APP)
         say(f"== {largest} people: deadline spike")
         report["spike"] = http_load.spike(url, spike_people, spike_window, spike_clients,
                                           workers)
@@ -101,6 +109,32 @@ def _range(values: list[float]) -> str:
 
 def _f(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _load_table(c: dict[str, Any], heading: str, intro: str = "") -> list[str]:
+    """The lines of one gunicorn + wrk table (``http_load.checklist_load``'s report)."""
+    lines = ["", f"{heading} ({c['workers']} sync workers; wrk, one thread, "
+             f"{c['clients']} connections, {c['seconds']:g} s a run, {c['repeat']} interleaved "
+             f"repeats; {c['answers_per_submit']} answers per submit, each a different person's"
+             " first save)", ""]
+    if intro:
+        lines += [intro, ""]
+    lines += ["| endpoint | requests | errors | req/s | median (ms) | p95 (ms) | p99 (ms) | "
+              "median ÷ /healthz (range) | server CPU ÷ /healthz's (range) | "
+              "CPU ms a request: app / database / client |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, row in c["endpoints"].items():
+        cpu = row["cpu_ms_per_request"]
+        split = f"{_f(cpu['app'], 2)} / {_f(cpu['database'], 2)} / {_f(cpu['client'], 3)}"
+        lines.append(
+            f"| {name} | {row['requests']} | {row['errors']} | {_f(row['rps'], 1)} | "
+            f"{_f(row['median_ms'], 2)} | {_f(row['p95_ms'], 1)} | {_f(row['p99_ms'], 1)} | "
+            f"{_f(row['ratio'], 2)}× ({_range(row['ratio_range'])}) | "
+            f"{_f(row['cpu_ratio'], 2)}× ({_range(row['cpu_ratio_range'])}) | {split} |")
+    if c.get("first_saves_ran_out"):
+        lines += ["", "The first submits ran out of people before wrk's time was up: their "
+                  "runs were shorter than asked."]
+    return lines
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -149,26 +183,14 @@ def markdown(report: dict[str, Any]) -> str:
                   + ", ".join(
                       f"{fmt} {report['sizes'][largest]['exports'][fmt]['python_peak_mb'] / max(report['sizes'][smallest]['exports'][fmt]['python_peak_mb'], 1e-9):.2f}×"  # noqa: E501
                       for fmt in ("xlsx", "pdf"))]
-    c = report["checklist"]
-    lines += ["", f"## Checklist under gunicorn ({c['workers']} sync workers; wrk, one thread, "
-              f"{c['clients']} connections, {c['seconds']:g} s a run, {c['repeat']} interleaved "
-              f"repeats; {c['answers_per_submit']} answers per submit, each a different person's"
-              " first save)", "",
-              "| endpoint | requests | errors | req/s | median (ms) | p95 (ms) | p99 (ms) | "
-              "median ÷ /healthz (range) | server CPU ÷ /healthz's (range) | "
-              "CPU ms a request: app / database / client |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, row in c["endpoints"].items():
-        cpu = row["cpu_ms_per_request"]
-        split = f"{_f(cpu['app'], 2)} / {_f(cpu['database'], 2)} / {_f(cpu['client'], 3)}"
-        lines.append(
-            f"| {name} | {row['requests']} | {row['errors']} | {_f(row['rps'], 1)} | "
-            f"{_f(row['median_ms'], 2)} | {_f(row['p95_ms'], 1)} | {_f(row['p99_ms'], 1)} | "
-            f"{_f(row['ratio'], 2)}× ({_range(row['ratio_range'])}) | "
-            f"{_f(row['cpu_ratio'], 2)}× ({_range(row['cpu_ratio_range'])}) | {split} |")
-    if c.get("first_saves_ran_out"):
-        lines += ["", "The first submits ran out of people before wrk's time was up: their "
-                  "runs were shorter than asked."]
+    lines += _load_table(
+        report["checklist"], "## Checklist under gunicorn")
+    lines += _load_table(
+        report["floor"], "## The fixed stack's floor under gunicorn (bench/floor_app.py)",
+        "The same page and first submit in the fewest lines Flask, Flask-Login, "
+        "Flask-SQLAlchemy and Flask-WTF allow (sign-in by the header, one statement each, the "
+        "CSRF token and session cookie; no rules, roles or template), served and loaded as "
+        "above: what the fixed stack costs before Kijun does anything.")
     s = report["spike"]
     lines += ["", "## Deadline spike", "",
               f"{s['people']} people submitting at the deadline, all at once (wrk, "
@@ -217,7 +239,40 @@ def markdown(report: dict[str, Any]) -> str:
     else:
         lines.append(f"Not run: {rem.get('reason')}")
     lines += _stages_markdown(report["stages"])
+    lines += _targets_markdown(report)
     return "\n".join(lines) + "\n"
+
+
+def _targets_markdown(report: dict[str, Any]) -> list[str]:
+    """Each target of the performance issue (docs/benchmarks.md) beside this run's figure."""
+    largest = max(report["sizes"], key=int)
+    kijun, floor = (report[app]["endpoints"] for app in ("checklist", "floor"))
+    trend = report["sizes"][largest]["results"]["compliance_trend (10 years)"]["service_s"]
+    slowest = max(row["median_s"] for row in report["result_pages"].values())
+    rows = [
+        ("checklist page ≤ 5× /healthz",
+         f"{_f(kijun['GET checklist page']['ratio'], 2)}× (the floor: "
+         f"{_f(floor['GET checklist page']['ratio'], 2)}×)",
+         kijun["GET checklist page"]["ratio"] <= 5),
+        ("first submit ≤ 8× /healthz",
+         f"{_f(kijun['PUT checklist submit']['ratio'], 2)}× (the floor: "
+         f"{_f(floor['PUT checklist submit']['ratio'], 2)}×)",
+         kijun["PUT checklist submit"]["ratio"] <= 8),
+        ("each result page < 0.3 s, with last year", f"slowest {_f(slowest)} s",
+         all(row["target_met"] for row in report["result_pages"].values())),
+        ("trend < 0.5 s", f"{_f(trend)} s", trend < 0.5),
+        ("web worker RSS < 150 MB after exports",
+         f"{_f(report['memory']['max_rss_after_mb'], 0)} MB", report["memory"]["target_met"]),
+        ("deadline spike: nothing lost", f"{report['spike']['errors']} errors",
+         report["spike"]["exact"] and report["spike"]["errors"] == 0),
+        ("reminder tick: each message once", f"{report['reminders']['sent']} sent",
+         bool(report["reminders"].get("exact"))),
+    ]
+    lines = ["", f"## Targets ({largest} people)", "", "| target | this run | met |",
+             "| --- | --- | --- |"]
+    lines += [f"| {what} | {figure} | {'yes' if met else '**no**'} |"
+              for what, figure, met in rows]
+    return lines
 
 
 def _stages_markdown(st: dict[str, Any]) -> list[str]:

@@ -47,10 +47,11 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
         for fmt in ("xlsx", "pdf"):
             assert entry["exports"][fmt]["bytes"] > 0
             assert entry["exports"][fmt]["python_peak_mb"] > 0
-    endpoints = report["checklist"]["endpoints"]
-    assert set(endpoints) == {"GET /healthz", "GET checklist page", "PUT checklist submit"}
-    for row in endpoints.values():
-        assert row["requests"] > 0 and row["errors"] == 0 and row["ratio"] > 0
+    for app in ("checklist", "floor"):  # Kijun, and the fixed stack's floor beside it
+        endpoints = report[app]["endpoints"]
+        assert set(endpoints) == {"GET /healthz", "GET checklist page", "PUT checklist submit"}
+        for row in endpoints.values():
+            assert row["requests"] > 0 and row["errors"] == 0 and row["ratio"] > 0
     spike = report["spike"]
     assert spike["errors"] == 0 and spike["exact"] is True
     assert spike["submitted_in_db"] == 10
@@ -73,7 +74,8 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert reminders["connections"] >= 1 and reminders["ratio"] > 0
     text = markdown(report)
     for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
-                    "## Deadline spike", "## Reminder tick", "## Web workers' memory"):
+                    "## Deadline spike", "## Reminder tick", "## Web workers' memory",
+                    "## The fixed stack's floor", "## Targets"):
         assert heading in text
     assert "exactly what was sent" in text
     assert "Tick ÷ baseline" in text
