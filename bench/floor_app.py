@@ -1,17 +1,23 @@
-"""The floor: the checklist page's work in the fewest lines the fixed stack allows.
+"""Two floors: the checklist page's and the first submit's work in the fewest lines the stack
+allows, to measure how far the stack itself is from /healthz under the same load.
 
-Flask, Flask-Login (the trusted header), Flask-SQLAlchemy (typed ORM), Flask-WTF's CSRF token
-and the session cookie, as Kijun uses them, and nothing else: no access rules beyond "signed
-in", no round, no roles, no template (the page is one kept string with the person's name,
-the token and their 23 answers put in). Two statements, in AUTOCOMMIT. ``bench/http_load.py``
-serves it beside Kijun, so that the record shows how far the fixed stack itself is from
-/healthz under the same load; it is a yardstick, not a product path.
+- ``app``, the floor of Kijun's extensions: Flask, Flask-Login (the trusted header's request
+  loader returning the ORM person), Flask-SQLAlchemy's session, Flask-WTF's CSRF token and the
+  session cookie, as Kijun uses them.
+- ``bare``, the floor of the fixed stack: Flask, SQLAlchemy Core on an engine's connection and
+  Flask-WTF's CSRF token; the person is a row, with no Flask-Login and no ORM session.
+
+Both do nothing else: no access rules beyond "signed in", no round checks, no roles, no
+validation, no template (the page is one kept string with the person's name, the token and
+their answers put in). Two statements a request, in AUTOCOMMIT. ``bench/http_load.py`` serves
+them beside Kijun; they are yardsticks, not product paths.
 """
 
 from __future__ import annotations
 
 import os
 from html import escape
+from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -68,16 +74,39 @@ ITEM = ("<fieldset><legend>{sid}</legend>" + "".join(
     ("yes", "no", "na")) + "<textarea name=c{sid}>{comment}</textarea></fieldset>")
 
 
+def _page(name: str, rows: Any) -> str:
+    items = "".join(
+        ITEM.format(sid=sid, comment=escape(comment or ""),
+                    **{v: " checked" if v == value else "" for v in ("yes", "no", "na")})
+        for sid, value, comment in rows)
+    return PAGE.format(name=escape(name), csrf=generate_csrf(), items=items)
+
+
+def _submit_parameters(round_id: int, person_id: int) -> dict[str, Any]:
+    body = request.get_json()
+    keys = list(body["answers"])
+    comments = body.get("comments", {})
+    return {"round_id": round_id, "person_id": person_id, "keys": keys,
+            "values": [body["answers"][k] for k in keys],
+            "comments": [comments.get(k) for k in keys]}
+
+
+def _flask(name: str) -> tuple[Flask, CSRFProtect]:
+    flask_app = Flask(name)
+    flask_app.config["SECRET_KEY"] = os.environ["FLASK_SECRET_KEY"]
+    flask_app.add_url_rule("/healthz", "healthz", lambda: "ok")
+    return flask_app, CSRFProtect(flask_app)
+
+
 def create_app() -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        SECRET_KEY=os.environ["FLASK_SECRET_KEY"],
+    """The floor of Kijun's extensions (Flask-Login and Flask-SQLAlchemy's ORM session)."""
+    floor, csrf = _flask("floor")
+    floor.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS={"pool_recycle": 1800, "isolation_level": "AUTOCOMMIT"},
     )
-    db.init_app(app)
-    csrf = CSRFProtect(app)
-    login = LoginManager(app)
+    db.init_app(floor)
+    login = LoginManager(floor)
     header = os.environ["FLASK_AUTH_TRUSTED_HEADER"]
 
     @login.request_loader
@@ -86,36 +115,57 @@ def create_app() -> Flask:
             sa.select(Person).where(Person.employee_id == request.headers.get(header, ""))
         ).first()
 
-    @app.get("/healthz")
-    def healthz() -> str:
-        return "ok"
-
-    @app.get("/rounds/<int:round_id>/checklist")
+    @floor.get("/rounds/<int:round_id>/checklist")
     def checklist(round_id: int) -> str:
         if not current_user.is_authenticated:
             abort(401)
         rows = db.session.execute(ANSWERS, {"round_id": round_id, "person_id": current_user.id})
-        items = "".join(
-            ITEM.format(sid=sid, comment=escape(comment or ""),
-                        **{v: " checked" if v == value else "" for v in ("yes", "no", "na")})
-            for sid, value, comment in rows)
-        return PAGE.format(name=escape(current_user.name), csrf=generate_csrf(), items=items)
+        return _page(current_user.name, rows)
 
-    @app.put("/api/v1/rounds/<int:round_id>/checklist")
+    @floor.put("/api/v1/rounds/<int:round_id>/checklist")
     @csrf.exempt
     def submit(round_id: int) -> dict[str, bool]:
         if not current_user.is_authenticated:
             abort(401)
-        body = request.get_json()
-        keys = list(body["answers"])
-        comments = body.get("comments", {})
-        db.session.execute(FIRST_SUBMIT, {
-            "round_id": round_id, "person_id": current_user.id, "keys": keys,
-            "values": [body["answers"][k] for k in keys],
-            "comments": [comments.get(k) for k in keys]})
+        db.session.execute(FIRST_SUBMIT, _submit_parameters(round_id, current_user.id))
         return {"submitted": True}
 
-    return app
+    return floor
+
+
+PERSON = sa.text("SELECT id, name FROM person WHERE employee_id = :employee_id")
+
+
+def create_bare() -> Flask:
+    """The floor of the fixed stack: Flask, SQLAlchemy Core and Flask-WTF's token."""
+    bare_app, csrf = _flask("bare")
+    engine = sa.create_engine(
+        os.environ["DATABASE_URL"], pool_recycle=1800, isolation_level="AUTOCOMMIT")
+    header = os.environ["FLASK_AUTH_TRUSTED_HEADER"]
+
+    def signed_in(conn: sa.Connection) -> sa.Row[Any]:
+        me = conn.execute(PERSON, {"employee_id": request.headers.get(header, "")}).first()
+        if me is None:
+            abort(401)
+        return me
+
+    @bare_app.get("/rounds/<int:round_id>/checklist")
+    def checklist(round_id: int) -> str:
+        with engine.connect() as conn:
+            me = signed_in(conn)
+            rows = conn.execute(ANSWERS, {"round_id": round_id, "person_id": me.id}).all()
+        return _page(me.name, rows)
+
+    @bare_app.put("/api/v1/rounds/<int:round_id>/checklist")
+    @csrf.exempt
+    def submit(round_id: int) -> dict[str, bool]:
+        with engine.connect() as conn:
+            me = signed_in(conn)
+            conn.execute(FIRST_SUBMIT, _submit_parameters(round_id, me.id))
+        return {"submitted": True}
+
+    return bare_app
 
 
 app = create_app()
+bare = create_bare()

@@ -382,7 +382,9 @@ def _server_cpu(row: dict[str, Any]) -> float:
     return float(cpu.get("app", 0.0) + cpu.get("database", 0.0))
 
 
-FLOOR_APP = "bench.floor_app:app"  # the fixed stack's floor (bench/floor_app.py)
+# The floors (bench/floor_app.py): of Kijun's extensions, and of the fixed stack.
+FLOOR_APP = "bench.floor_app:app"
+BARE_APP = "bench.floor_app:bare"
 
 
 def checklist_load(
@@ -398,8 +400,8 @@ def checklist_load(
     The page is read by the open round's staff in turn; each submit is a different staff
     member's first save (every answer, submitted), never one of the ``keep_fresh`` people the
     deadline spike and bench/stages.py keep for themselves, and at most ``max_fresh`` of the
-    others. ``target`` is the app served: Kijun, or ``FLOOR_APP``, the same two requests with
-    nothing but the fixed stack."""
+    others. ``target`` is the app served: Kijun, or a floor (``FLOOR_APP``, ``BARE_APP``): the
+    same two requests with nothing but the stack."""
     round_id, staff, keys = staff_of_open_round(database_url)
     fresh = unanswered_staff(database_url, round_id, staff)[keep_fresh:][:max_fresh]
     chunk = max(1, len(fresh) // repeat)

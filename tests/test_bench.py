@@ -47,7 +47,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
         for fmt in ("xlsx", "pdf"):
             assert entry["exports"][fmt]["bytes"] > 0
             assert entry["exports"][fmt]["python_peak_mb"] > 0
-    for app in ("checklist", "floor"):  # Kijun, and the fixed stack's floor beside it
+    for app in ("checklist", "floor", "bare"):  # Kijun, and the two floors beside it
         endpoints = report[app]["endpoints"]
         assert set(endpoints) == {"GET /healthz", "GET checklist page", "PUT checklist submit"}
         for row in endpoints.values():
@@ -75,7 +75,8 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     text = markdown(report)
     for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
                     "## Deadline spike", "## Reminder tick", "## Web workers' memory",
-                    "## The fixed stack's floor", "## Targets"):
+                    "## The floor of Kijun's extensions", "## The fixed stack's floor",
+                    "## Targets"):
         assert heading in text
     assert "exactly what was sent" in text
     assert "Tick ÷ baseline" in text
