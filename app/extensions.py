@@ -5,6 +5,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel
@@ -153,6 +154,50 @@ def reads_only(view: View) -> View:
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def saves_lazily(view: View) -> View:
+    """Decorate a view that saves (PUT or POST), on PostgreSQL: its request starts without a
+    transaction (``AUTOCOMMIT``), so that a save that is one statement (a staff member's first
+    save, app/services/checklist.py) makes no BEGIN and no COMMIT round trip. A service whose
+    statements must agree calls ``begin_transaction()`` before them; the view commits or rolls
+    back as ever. SQLite keeps its ``BEGIN IMMEDIATE`` from the first statement."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        session = db.session()
+        if (
+            request.method in ("POST", "PUT")
+            and not session.in_transaction()
+            and session.get_bind().dialect.name == "postgresql"
+        ):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def runs_without_transaction() -> bool:
+    """Whether the session's statements now run each on its own (``reads_only``,
+    ``saves_lazily``), not yet inside a transaction begun by ``begin_transaction()``."""
+    connection = db.session.connection()
+    if not _autocommit(connection):
+        return False
+    driver: Any = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        return bool(driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
+    return not driver.in_transaction  # sqlite3
+
+
+def begin_transaction() -> None:
+    """Make what follows one transaction, on a connection that runs without one: BEGIN now
+    (BEGIN IMMEDIATE on SQLite). The view's commit or rollback ends it (the driver sends
+    COMMIT or ROLLBACK for a transaction that is open, whatever its mode), and so does the
+    pool's rollback when the request fails. Inside the session's own transaction: nothing."""
+    if runs_without_transaction():
+        connection = db.session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
 
 
 def _dropped(error: sa.exc.DBAPIError) -> bool:

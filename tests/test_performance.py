@@ -190,9 +190,9 @@ def test_the_checklist_page_is_two_statements_without_a_transaction(app, client,
 
 @pytest.mark.skipif(not PG_URL, reason="the one-statement first save is PostgreSQL's")
 def test_a_first_submit_is_three_statements_on_postgresql(app, client, sign_in, world):
-    """A staff member's first submit asks PostgreSQL three times: the person, the round (with
-    its share lock), then one statement that creates the response, writes the answers and
-    marks it submitted."""
+    """A staff member's first submit asks PostgreSQL three times and nothing more (no BEGIN,
+    no COMMIT): the person, the round, then one statement that takes the round's share lock,
+    creates the response, writes the answers and marks it submitted."""
     sign_in(world["person"])
     _page(client, world)
     body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
@@ -200,7 +200,8 @@ def test_a_first_submit_is_three_statements_on_postgresql(app, client, sign_in, 
         response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)
     assert len(seen) == 3, seen
-    assert "FOR SHARE" in seen[1][0]
+    assert all(autocommit for _statement, autocommit in seen)
+    assert ["FOR SHARE" in statement for statement, _a in seen] == [False, False, True]
     with app.app_context():
         stored = db.session.scalars(
             sa.select(Response).where(Response.person_id == world["person"])).one()
@@ -329,3 +330,77 @@ def test_the_render_subprocess_writes_the_files_the_functions_write(app, runner)
     assert _same_file(render("annual_docx", report)) == _same_file(annual_docx(report))
     assert _same_file(render("annual_pdf", report)) == _same_file(annual_pdf(report))
     assert _same_file(render("compliance_pdf", table)) == _same_file(compliance_pdf(table))
+
+
+@pytest.mark.skipif(not PG_URL, reason="the one-statement first save is PostgreSQL's")
+def test_a_first_submit_after_the_count_is_refused_and_stores_nothing(
+    app, client, sign_in, world
+):
+    """The round is counted (and committed) between the first submit's reading of the round
+    and its one statement: the statement finds the round no longer taking answers under its
+    lock, so the submit is refused with 409 and no response or answer is stored."""
+    sign_in(world["person"])
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    with app.app_context():
+        engine = db.engine
+
+    def count_first(_conn, _cursor, statement, *_args):
+        if "taking_round" in statement:
+            with engine.connect() as other:  # another request: the count, committed
+                other.execute(sa.update(Round).where(Round.id == world["round"])
+                              .values(counted_at=sa.func.now()))
+                other.commit()
+
+    sa.event.listen(engine, "before_cursor_execute", count_first)
+    try:
+        response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_first)
+    assert response.status_code == 409, response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
+
+
+@pytest.mark.skipif(not PG_URL, reason="the lazily begun transaction is PostgreSQL's")
+def test_a_later_save_is_one_transaction_begun_before_the_round_is_locked(
+    app, client, sign_in, world
+):
+    """A save over a stored draft begins a transaction (BEGIN) before it reads the round under
+    its share lock, and a failure in the middle of it undoes all of it: the response keeps its
+    time and the stored answers their values."""
+    sign_in(world["person"])
+    url = f"/api/v1/rounds/{world['round']}/checklist"
+    draft = {"answers": {"std-1": "yes", "std-2": "no"}, "submit": False}
+    assert client.put(url, json=draft).status_code == 200
+    with app.app_context():
+        before = db.session.scalars(sa.select(Response)).one()
+        stored_before = {a.standard_id: a.value for a in before.answers}
+        updated_before = before.updated_at
+    with statements(app) as seen:
+        response = client.put(url, json={"answers": {"std-1": "na"}, "submit": False})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    begin = next(n for n, (s, _a) in enumerate(seen) if s.strip().upper() == "BEGIN")
+    locked = next(n for n, (s, _a) in enumerate(seen) if "FOR SHARE" in s)
+    assert begin < locked
+
+    with app.app_context():
+        engine = db.engine
+        after_first = db.session.scalars(sa.select(Response)).one()
+        stored_after_first = {a.standard_id: a.value for a in after_first.answers}
+        updated_after_first = after_first.updated_at
+    assert stored_after_first != stored_before and updated_after_first > updated_before
+
+    def fail_on_answers(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT INTO ANSWER"):
+            raise RuntimeError("the answers could not be written")
+
+    sa.event.listen(engine, "before_cursor_execute", fail_on_answers)
+    try:
+        with pytest.raises(RuntimeError):
+            client.put(url, json={"answers": {"std-1": "yes", "std-3": "no"}, "submit": False})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", fail_on_answers)
+    with app.app_context():
+        kept = db.session.scalars(sa.select(Response)).one()
+        assert kept.updated_at == updated_after_first
+        assert {a.standard_id: a.value for a in kept.answers} == stored_after_first

@@ -23,7 +23,7 @@ from app.api.schemas import (
     SaveResult,
     city_time,
 )
-from app.extensions import db, reads_only
+from app.extensions import db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
@@ -155,6 +155,7 @@ def _body_problems(error: pydantic.ValidationError) -> dict[str, str]:
 
 @bp.put("/rounds/<int:round_id>/checklist")
 @checks_own_text  # a form body is a 415 here, whatever it holds
+@saves_lazily  # a first save is one statement: no BEGIN/COMMIT
 @access("person")
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""

@@ -24,7 +24,7 @@ from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.frame import framed, framing_enabled, slot
 from app.checklist.rendering import form_states, items_html, stored_states
-from app.extensions import csrf, db, reads_only
+from app.extensions import csrf, db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
@@ -68,6 +68,7 @@ def my_rounds() -> str:
 @bp.route("/rounds/<int:round_id>/checklist", methods=["GET", "POST"])
 @checks_own_text  # the service names a comment with a NUL beside it
 @reads_only  # a GET only reads: no BEGIN/COMMIT
+@saves_lazily  # a POST that is a first save is one statement: no BEGIN/COMMIT either
 @access("person")
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""

@@ -59,7 +59,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.extensions import db
+from app.extensions import begin_transaction, db, runs_without_transaction
 from app.i18n import localized_datetime as reiwa_datetime
 from app.models import (
     Answer,
@@ -238,12 +238,15 @@ def _in_round(person_id: Any) -> sa.Select[Any]:
     return query
 
 
-def _context(round_id: int, person: Person, *, saving: bool = False) -> _Context:
+def _context(
+    round_id: int, person: Person, *, saving: bool = False, locked: bool = True
+) -> _Context:
     """One query: the round, the catalogue's ward, the assignment and the response status.
-    ``saving`` also takes a share lock on the round's row until the commit, so that the
-    round's counts are not written while this save is under way (app/services/tally.py)."""
+    ``saving`` reads the round afresh and, when ``locked``, takes a share lock on its row until
+    the commit, so that the round's counts are not written while this save is under way
+    (app/services/tally.py)."""
     row = db.session.execute(
-        _context_query(saving),
+        _context_query(saving and locked),
         {"round_id": round_id, "person_id": person.id},
         execution_options={"populate_existing": True} if saving else {},
     ).first()
@@ -652,13 +655,16 @@ def save_checklist(
     in the module docstring.
     """
     now = now or utcnow()
-    ctx = _context(round_id, person, saving=True)
-    if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
-        raise RoundClosed(closed_message(ctx.round, now))
-    items = _items(ctx)
-    values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+    # A view that began without a transaction (``saves_lazily``) reads without the round's
+    # lock: a first save is one statement that takes the lock itself; any other save begins
+    # a transaction and reads again under the lock.
+    lazy = runs_without_transaction()
+    ctx, items, values, notes = _checked(round_id, person, answers, comments, now, lazy=lazy)
     if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
         return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
+    if lazy:
+        begin_transaction()
+        ctx, items, values, notes = _checked(round_id, person, answers, comments, now)
 
     response = _locked_response(ctx, person.id, now)
     stored = _stored(ctx, person.id)  # again, now that the response is ours alone
@@ -699,6 +705,25 @@ def save_checklist(
         set_committed_value(response, "status", ResponseStatus.SUBMITTED)
         set_committed_value(response, "submitted_at", now)
     return _saved(ctx, _progress(response.status), now_stored, submitted, missing)
+
+
+def _checked(
+    round_id: int,
+    person: Person,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None,
+    now: datetime,
+    *,
+    lazy: bool = False,
+) -> tuple[_Context, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
+    """The person's place in the round (share-locked unless ``lazy``), refused unless the
+    round takes answers now, with the items and the answers and comments sent, checked."""
+    ctx = _context(round_id, person, saving=True, locked=not lazy)
+    if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
+        raise RoundClosed(closed_message(ctx.round, now))
+    items = _items(ctx)
+    values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+    return ctx, items, values, notes
 
 
 def _saved(
@@ -964,7 +989,11 @@ def _first_save(
     A concurrent first save of the same person (a double click) meets the other's rows in
     the statement's ON CONFLICT clauses and waits for its commit, then writes its own answers
     over them; a save that does not submit never withdraws the other's submission. Such a
-    save may report items as missing that the other one answered (never the reverse)."""
+    save may report items as missing that the other one answered (never the reverse).
+
+    The statement takes the round's share lock and checks, under it, that the round still
+    takes answers: RoundClosed (nothing written) when it closed or was counted after ``ctx``
+    was read, as happens when the request runs without a transaction (``saves_lazily``)."""
     rows: list[tuple[int, str, str | None]] = []
     missing: list[ChecklistItem] = []
     now_stored: list[ChecklistItem] = []
@@ -977,7 +1006,7 @@ def _first_save(
         else:
             rows.append((item.standard_id, str(value), comment))
     submitted = submit and not missing
-    _response_id, stored_status = db.session.execute(
+    saved = db.session.execute(
         _first_save_statement(),
         {
             "round_id": ctx.round.id,
@@ -992,21 +1021,37 @@ def _first_save(
             "values": [row[1] for row in rows],
             "comments": [row[2] for row in rows],
         },
-    ).one()
-    return _saved(ctx, _progress(stored_status), now_stored, submitted, missing)
+    ).first()
+    if saved is None:  # the round closed or was counted since ``ctx`` was read
+        db.session.refresh(ctx.round)
+        raise RoundClosed(closed_message(ctx.round, now))
+    return _saved(ctx, _progress(saved.status), now_stored, submitted, missing)
 
 
 @cache
 def _first_save_statement() -> Any:
-    """PostgreSQL: ``WITH saved_response AS (INSERT INTO response … ON CONFLICT (round_id,
+    """PostgreSQL: ``WITH taking_round AS (SELECT round.id … FOR SHARE), saved_response AS
+    (INSERT INTO response SELECT taking_round.id, … ON CONFLICT (round_id,
     person_id) DO UPDATE … RETURNING id, status), saved_answers AS (INSERT INTO answer
     SELECT saved_response.id, sent.* FROM saved_response, unnest(…) AS sent ON CONFLICT …
     DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
     response: sa.Table = Response.__table__  # type: ignore[assignment]
-    columns = ("round_id", "person_id", "role", "section_id", "status", "submitted_at",
+    columns = ("person_id", "role", "section_id", "status", "submitted_at",
                "created_at", "updated_at")
-    insert = postgresql.insert(response).values(
-        {name: sa.bindparam(name, type_=response.c[name].type) for name in columns}
+    # The round's share lock, taken by the statement itself (its request may run without a
+    # transaction: ``saves_lazily``), and the round still taking answers once it is held: a
+    # count that committed first (tally) leaves no row here, so nothing is written.
+    now: Any = sa.bindparam("updated_at", type_=response.c.updated_at.type)
+    taking = (
+        sa.select(Round.id)
+        .where(Round.id == sa.bindparam("round_id"), Round.open_at(now),
+               Round.counted_at.is_(None))
+        .with_for_update(read=True)
+        .cte("taking_round")
+    )
+    insert = postgresql.insert(response).from_select(
+        ["round_id", *columns],
+        sa.select(taking.c.id, *(sa.bindparam(n, type_=response.c[n].type) for n in columns)),
     )
     submits = insert.excluded.status == ResponseStatus.SUBMITTED
     saved = insert.on_conflict_do_update(
