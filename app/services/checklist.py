@@ -416,7 +416,7 @@ _CONTEXT_COLUMNS = 9  # the columns of _context_query, the round first
 def _page_query() -> sa.Select[Any]:
     """``_context_query`` with the person's own stored answers in one more column: a JSON
     array of ``[standard id, value, comment]`` (NULL or ``[]`` when there are none). One row
-    rather than one per answer: the page's query costs about half as much (docs/benchmarks.md)."""
+    rather than one per answer: the page's query costs about a third less (docs/benchmarks.md)."""
     answers = (
         sa.select(AnswersJSON(Answer.standard_id, Answer.value, Answer.comment))
         .where(Answer.response_id == Response.id)
