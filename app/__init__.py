@@ -61,7 +61,8 @@ def register_limits(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions of ``app.extensions`` to this app."""
-    from app import models  # registers the tables on the metadata
+    from app import models  # noqa: F401  (registers the tables on the metadata)
+    from app.access import SignedIn
     from app.extensions import (
         babel,
         csrf,
@@ -84,7 +85,7 @@ def register_extensions(app: Flask) -> None:
     install_template_gettext(app)
 
     @login_manager.user_loader
-    def load_person(person_id: str) -> models.Person | None:
+    def load_person(person_id: str) -> SignedIn | None:
         from app.auth.sessions import load_session_person
 
         return load_session_person(person_id)
@@ -103,8 +104,10 @@ def register_security(app: Flask) -> None:
     from flask_babel import gettext
     from werkzeug.exceptions import Unauthorized
 
+    from app.auth.sessions import SigningKeptSessionInterface
     from app.extensions import login_manager
 
+    app.session_interface = SigningKeptSessionInterface()
     if int(app.config.get("PROXY_FIX_X_FOR") or 0) > 0:
         # Behind N reverse proxies: take the client address from X-Forwarded-For (docs/auth.md).
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -18,16 +18,28 @@ results, goals and reports they may see or manage there (``ward_scope``, ``requi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, wraps
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import abort, g, has_request_context
 from flask_login import current_user
 
 from app.extensions import db, login_manager
-from app.models import Assignment, Grant, GrantRole, Person, Role, Round, Section, Ward, utcnow
+from app.models import (
+    Assignment,
+    Grant,
+    GrantRole,
+    Person,
+    PersonRef,
+    Role,
+    Round,
+    Section,
+    Ward,
+    utcnow,
+)
 from app.services.auth import has_left_clause
 from app.wareki import fiscal_year_of, tokyo
 
@@ -59,7 +71,7 @@ def access(*audiences: str) -> Callable[[F], F]:
     return decorator
 
 
-def roles_of(person: Person, now: datetime | None = None) -> set[str]:
+def roles_of(person: PersonRef, now: datetime | None = None) -> set[str]:
     """The audiences a signed-in person belongs to now. Within a request the answer is kept
     (the access check, the menu and the page all ask): it comes with the signed-in person
     (``load_signed_in``), or from one query the first time."""
@@ -71,7 +83,46 @@ def roles_of(person: Person, now: datetime | None = None) -> set[str]:
     return set(known[person.id])
 
 
-def load_signed_in(by: str, value: object) -> Person | None:
+@dataclass(frozen=True, eq=False)
+class SignedIn:
+    """Who is signed in, as every request sees them (Flask-Login's ``current_user``): the
+    person's id, name and session number, read with their roles by one query
+    (``load_signed_in``). Not the ORM ``Person``: loading that object on every request was
+    a measurable part of the checklist page (docs/benchmarks.md). A view that needs the
+    person as an object asks ``signed_in_person()``."""
+
+    id: int
+    name: str
+    session_version: int
+    # Flask-Login's user interface.
+    is_authenticated: ClassVar[bool] = True
+    is_active: ClassVar[bool] = True
+    is_anonymous: ClassVar[bool] = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def signed_in() -> SignedIn | Person:
+    """This request's signed-in person (a ``Person`` right after a password sign-in, which
+    hands Flask-Login the object). Only for views that declared an audience (``access``)."""
+    user: SignedIn | Person = current_user._get_current_object()
+    return user
+
+
+def signed_in_person() -> Person:
+    """The signed-in person as the ORM object: from the session when it is there, or one
+    query by primary key. 401 when the person is gone since the sign-in was read."""
+    user = signed_in()
+    if isinstance(user, Person):
+        return user
+    person = db.session.get(Person, user.id)
+    if person is None:
+        abort(401)
+    return person
+
+
+def load_signed_in(by: str, value: object) -> SignedIn | None:
     """The person whose ``by`` column ("id" or "employee_id") is ``value``, together with
     their roles, in one query; the roles are kept for this request, so that the page's menu
     asks the database nothing more. None for nobody, and for a person the latest roster
@@ -81,7 +132,7 @@ def load_signed_in(by: str, value: object) -> Person | None:
     ).first()
     if row is None:
         return None
-    person, is_chief, left, *has_grants = row
+    person_id, name, session_version, is_chief, left, *has_grants = row
     if left:
         return None
     roles = {"person"} | {
@@ -90,13 +141,14 @@ def load_signed_in(by: str, value: object) -> Person | None:
     if is_chief:
         roles.add("chief")
     if has_request_context():
-        g.setdefault("kijun_roles", {})[person.id] = frozenset(roles)
-    return person
+        g.setdefault("kijun_roles", {})[person_id] = frozenset(roles)
+    return SignedIn(person_id, name, session_version)
 
 
 @cache
-def _signed_in_query(by: str) -> sa.Select[Person, bool, bool, *tuple[bool, ...]]:
-    # Built once (it runs on every page); bound parameters: value, fiscal_year.
+def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[bool, ...]]:
+    # Built once (it runs on every page); bound parameters: value, fiscal_year. Plain columns,
+    # not the ORM entity (``SignedIn``).
     granted = [
         sa.exists().where(Grant.person_id == Person.id, Grant.role == role) for role in GrantRole
     ]
@@ -107,14 +159,16 @@ def _signed_in_query(by: str) -> sa.Select[Person, bool, bool, *tuple[bool, ...]
     )
     left = has_left_clause(sa.bindparam("fiscal_year"))
     column = {"id": Person.id, "employee_id": Person.employee_id}[by]
-    return sa.select(Person, chief, left, *granted).where(
+    return sa.select(
+        Person.id, Person.name, Person.session_version, chief, left, *granted
+    ).where(
         column == sa.bindparam("value"),
         # A person an admin marked "may not sign in" is nobody, by session or header.
         Person.sign_in_blocked.is_(False),
     )
 
 
-def _roles_of(person: Person, now: datetime | None) -> set[str]:
+def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
     """One query: the granted roles, and "chief" when the roster says so this fiscal year."""
     fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
     granted = sa.select(sa.cast(Grant.role, sa.String(20)).label("role")).where(
@@ -149,7 +203,7 @@ _SCOPE_GRANTS: dict[str, tuple[GrantRole, ...]] = {
 }
 
 
-def ward_scope(person: Person, role: ScopeRole) -> set[int] | None:
+def ward_scope(person: PersonRef, role: ScopeRole) -> set[int] | None:
     """The ids of the wards this person may see ("committee") or manage ("admin");
     None = every ward (a city-wide grant), an empty set = none."""
     if role not in _SCOPE_GRANTS:
@@ -164,14 +218,14 @@ def ward_scope(person: Person, role: ScopeRole) -> set[int] | None:
     return {ward_id for ward_id in ward_ids if ward_id is not None}
 
 
-def require_city(person: Person) -> None:
+def require_city(person: PersonRef) -> None:
     """403 unless the person may read every ward (a committee or admin grant with no ward):
     what the city page needs, since its total adds up all the wards."""
     if ward_scope(person, "committee") is not None:
         abort(403)
 
 
-def visible_wards(person: Person, role: ScopeRole) -> list[Ward]:
+def visible_wards(person: PersonRef, role: ScopeRole) -> list[Ward]:
     """The wards ``person`` may see (committee) or manage (admin), in the city's order."""
     query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
     scope = ward_scope(person, role)
@@ -186,21 +240,21 @@ def covers(scope: set[int] | None, ward_ids: Iterable[int]) -> bool:
     return scope is None or (bool(wanted) and wanted <= scope)
 
 
-def require_ward(person: Person, role: ScopeRole, ward_id: int) -> None:
+def require_ward(person: PersonRef, role: ScopeRole, ward_id: int) -> None:
     """403 unless the ward is in the person's scope. Wards are no secret (every ward's name is
     public), so the refusal may say so; resources that belong to a ward answer 404 instead."""
     if not covers(ward_scope(person, role), [ward_id]):
         abort(403)
 
 
-def round_in_scope(person: Person, role: ScopeRole, round_: Round) -> bool:
+def round_in_scope(person: PersonRef, role: ScopeRole, round_: Round) -> bool:
     """Whether every ward of the round is in the person's scope (what managing it needs).
     Reading results is finer: ``round_results`` takes the scope and shows the reader's wards
     of a round that also covers others."""
     return covers(ward_scope(person, role), (ward.id for ward in round_.wards))
 
 
-def require_round(person: Person, role: ScopeRole, round_id: int) -> Round:
+def require_round(person: PersonRef, role: ScopeRole, round_id: int) -> Round:
     """The round, or 404 when it does not exist or is outside the person's scope: the answer
     is the same, so that nobody learns which rounds other wards have."""
     round_ = db.session.get(Round, round_id)
@@ -209,7 +263,7 @@ def require_round(person: Person, role: ScopeRole, round_id: int) -> Round:
     return round_
 
 
-def chief_section_ids(person: Person, fiscal_year: int) -> set[int]:
+def chief_section_ids(person: PersonRef, fiscal_year: int) -> set[int]:
     """The sections this person is chief of in the fiscal year (the roster allows one): what a
     chief sees and edits of their own, whatever their grants."""
     return set(
@@ -223,7 +277,7 @@ def chief_section_ids(person: Person, fiscal_year: int) -> set[int]:
     )
 
 
-def chief_sections_by_year(person: Person, first: int, last: int) -> list[tuple[int, Section]]:
+def chief_sections_by_year(person: PersonRef, first: int, last: int) -> list[tuple[int, Section]]:
     """(fiscal year, section) for each year from ``first`` to ``last`` in which the person is
     a chief, newest first."""
     rows = db.session.execute(
@@ -239,7 +293,7 @@ def chief_sections_by_year(person: Person, first: int, last: int) -> list[tuple[
     return [(year, section) for year, section in rows]
 
 
-def may_manage_section(person: Person, section: Section, fiscal_year: int) -> bool:
+def may_manage_section(person: PersonRef, section: Section, fiscal_year: int) -> bool:
     """Whether the person may edit the section's goals of the year: its chief that year, or
     the committee (or an admin) of its ward."""
     return section.id in chief_section_ids(person, fiscal_year) or covers(

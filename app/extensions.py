@@ -129,6 +129,11 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
     session = db.session()
     if not session.in_transaction() or session.new or session.dirty or session.deleted:
         return
+    if runs_without_transaction():
+        # ``reads_only``: each statement ended itself; the pool's rollback of an idle
+        # connection sends nothing and keeps the prepared statements, so there is nothing to
+        # end (the session's own commit would only cost the request its bookkeeping).
+        return
     connection = session.connection()
     if connection.dialect.name == "postgresql" and connection.info.get(READS_ONLY):
         # Nothing changed, so the loaded objects stay as they are (as after a rollback).

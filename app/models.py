@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -174,6 +174,14 @@ class Section(Model):
 
 
 # --- People and the yearly roster -----------------------------------------------------------
+
+
+class PersonRef(Protocol):
+    """A person as the services that need only their id take them: the ORM ``Person``, or the
+    signed-in person of a request (``app.access.SignedIn``), which is not loaded as one."""
+
+    @property
+    def id(self) -> int: ...
 
 
 class Person(UserMixin, Model):

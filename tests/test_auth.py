@@ -829,6 +829,19 @@ def test_x_forwarded_for_is_ignored_without_proxy_fix(app, client):
 # --- The secret key --------------------------------------------------------------------------
 
 
+def test_a_new_secret_key_ends_sessions_unless_the_old_one_is_a_fallback(app, client, account):
+    """The session cookie's signer is kept between requests, but a new SECRET_KEY is used at
+    once: a cookie signed with the old key no longer signs anyone in, and signs in again when
+    the old key is listed in SECRET_KEY_FALLBACKS."""
+    _login(client, "E1001", PASSWORD)
+    saved = _session_cookie(client)
+    assert _with_cookie(app, saved).get("/me").status_code == 200
+    app.secret_key = "a-rotated-secret"
+    assert _with_cookie(app, saved).get("/me").status_code == 302
+    app.config["SECRET_KEY_FALLBACKS"] = ["test-secret"]
+    assert _with_cookie(app, saved).get("/me").status_code == 200
+
+
 def _app_in(instance: str, monkeypatch, config: dict[str, object]) -> Flask:
     """create_app with its instance folder at ``instance`` and no database configured."""
     import app as app_package

@@ -47,8 +47,12 @@ def people(app: Flask) -> dict[str, int]:
         ids["staff"] = factories.person(section=kumin, name="山田 花子").id
         drafter = factories.person(section=kumin, name="鈴木 一郎")
         factories.response(open_round, drafter, {"std-1": "yes", "std-2": "no"}, section=kumin,
-                           submitted=False, comments={"std-2": "窓口が混む"})
+                           submitted=False, comments={"std-2": '窓口が<混む> & "待つ"'})
         ids["drafter"] = drafter.id
+        other = factories.person(section=kumin, name="佐藤 次郎")
+        factories.response(open_round, other, {"std-1": "yes", "std-2": "no"}, section=kumin,
+                           submitted=False, comments={"std-2": "別のひとこと"})
+        ids["other_drafter"] = other.id
         ids["chief"] = factories.person(section=kumin, role=Role.CHIEF, name="区民 課長").id
         ids["building_chief"] = factories.person(
             section=building, role=Role.CHIEF, name="総務 課長").id
@@ -71,7 +75,7 @@ def test_framed_pages_are_the_pages_jinja_writes(app, client, sign_in, people):
     """Staff, a drafter with a comment, chiefs of two kinds of section, an admin and an HTML
     name, in Japanese and English, on an open and a closed round, each read right after the
     others from kept frames: every page equals the page written in full without frames."""
-    readers = ["staff", "drafter", "chief", "building_chief", "admin", "html"]
+    readers = ["staff", "drafter", "other_drafter", "chief", "building_chief", "admin", "html"]
     visits = [(who, round_name, lang) for lang in ("ja", "en") for round_name in
               ("open", "closed") for who in readers]
     framed = {}
@@ -87,14 +91,18 @@ def test_framed_pages_are_the_pages_jinja_writes(app, client, sign_in, people):
 
 
 def test_a_framed_page_carries_nothing_of_the_reader_before(client, sign_in, people):
-    """The drafter's page, then a colleague's from the same frame: the colleague's page has
-    their own name, no answer chosen and none of the drafter's name or comment; the HTML name
-    and section are escaped."""
+    """The drafter's page, then another drafter's with a comment on the same item, then a
+    colleague's from the same frame: each page has its own name and comment (escaped) and none
+    of the others'; the colleague's has no answer chosen; the HTML name and section are
+    escaped."""
     drafter = _page(client, sign_in, people["drafter"], people["open"])
-    assert "鈴木 一郎" in drafter and "窓口が混む" in drafter
+    assert "鈴木 一郎" in drafter and "窓口が&lt;混む&gt; &amp; &#34;待つ&#34;" in drafter
+    other = _page(client, sign_in, people["other_drafter"], people["open"])
+    assert "別のひとこと" in other and "混む" not in other  # the same kept item, its own comment
     staff = _page(client, sign_in, people["staff"], people["open"])
     assert "山田 花子" in staff
-    assert "鈴木 一郎" not in staff and "窓口が混む" not in staff and " checked" not in staff
+    assert "鈴木 一郎" not in staff and "混む" not in staff and " checked" not in staff
+    assert "別のひとこと" not in staff
     html = _page(client, sign_in, people["html"], people["open"])
     assert "<script>x</script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
     assert "<b>課</b>" not in html and "&lt;b&gt;課&lt;/b&gt;&amp;" in html

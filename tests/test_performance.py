@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import (
     Audience,
     Catalogue,
+    Person,
     Response,
     ResponseStatus,
     Round,
@@ -186,6 +187,31 @@ def test_the_checklist_page_is_two_statements_without_a_transaction(app, client,
     assert len(seen) == 2, seen
     assert all(autocommit for _statement, autocommit in seen)
     assert not any(s.lstrip().upper().startswith(("BEGIN", "COMMIT")) for s, _a in seen)
+
+
+def test_a_page_reads_the_signed_in_person_without_their_password_hash(
+    app, client, sign_in, world
+):
+    """Every page signs the person in from their id, name and session number with their roles
+    (``SignedIn``), not the whole ORM person: no page view reads the password hash, and the
+    checklist page loads no Person object into the session."""
+    sign_in(world["person"])
+    _page(client, world)
+    loaded: list[object] = []
+
+    def on_load(target, _context):
+        loaded.append(target)
+
+    sa.event.listen(Person, "load", on_load)
+    try:
+        with statements(app) as seen:
+            page = _page(client, world)
+    finally:
+        sa.event.remove(Person, "load", on_load)
+    assert "password_hash" not in " ".join(statement for statement, _a in seen)
+    assert loaded == []
+    with app.app_context():
+        assert db.session.get(Person, world["person"]).name in page  # the name is still shown
 
 
 @pytest.mark.skipif(not PG_URL, reason="the one-statement first save is PostgreSQL's")

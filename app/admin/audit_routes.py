@@ -6,17 +6,13 @@ the city's and sign-in failures included.
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import Response, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
-from app.access import access, ward_scope
+from app.access import access, signed_in, ward_scope
 from app.admin import bp
 from app.admin.forms import AUDIT_TARGET_TYPES, AuditFilterForm
 from app.extensions import db
-from app.models import Person
 from app.services.audit import ACTIONS, CSV_HEADER, AuditFilter, audit_query, csv_rows
 from reports.csv_files import rows_csv
 
@@ -29,7 +25,7 @@ def _filter() -> tuple[AuditFilterForm, AuditFilter | None]:
 
 
 def _scope() -> set[int] | None:
-    return ward_scope(cast(Person, current_user._get_current_object()), "admin")
+    return ward_scope(signed_in(), "admin")
 
 
 @bp.get("/audit")

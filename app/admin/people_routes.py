@@ -7,15 +7,13 @@ A person outside my wards is a 404, as if they did not exist.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import cast
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 from wtforms.validators import ValidationError
 
-from app.access import access, ward_scope
+from app.access import access, signed_in_person, ward_scope
 from app.admin import bp
 from app.admin.forms import ConfirmActionForm, GrantForm, PeopleSearchForm, grant_form
 from app.extensions import db
@@ -25,7 +23,7 @@ from app.services.auth import link_max_age, password_link_token
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _scope() -> set[int] | None:

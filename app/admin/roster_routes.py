@@ -3,14 +3,11 @@ what would change (nothing written), confirm. ``flask roster import`` does the s
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from app.access import access, ward_scope
+from app.access import access, signed_in_person, ward_scope
 from app.admin import bp
 from app.admin.forms import RosterConfirmForm, RosterUploadForm
 from app.extensions import db
@@ -20,7 +17,7 @@ from app.services import roster_upload as service
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 @bp.route("/roster", methods=["GET", "POST"])

@@ -10,14 +10,14 @@ confirmation first.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, require_round, roles_of, ward_scope
+from app.access import access, require_round, roles_of, signed_in_person, ward_scope
 from app.admin import bp
 from app.admin.forms import ConfirmRemindForm, LedgerFilterForm, RoundForm, round_form
 from app.extensions import db
@@ -46,7 +46,7 @@ LEDGER_PAGE_SIZE = 50
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _scope() -> set[int] | None:

@@ -9,15 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from io import BytesIO
-from typing import cast
 from urllib.parse import quote
 
 from flask import Response, abort, current_app, render_template, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from app.access import access, require_ward, visible_wards
+from app.access import access, require_ward, signed_in_person, visible_wards
 from app.annual import bp
 from app.extensions import db
 from app.models import Person, Ward, utcnow
@@ -37,7 +35,7 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _report(ward_id: int, fiscal_year: int) -> AnnualReport:

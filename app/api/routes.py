@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import pydantic
 from flask import Response as FlaskResponse
 from flask import current_app, jsonify, request
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.exceptions import BadRequest
 
-from app.access import access, ward_scope
+from app.access import SignedIn, access, signed_in, ward_scope
 from app.api import bp, json_error, reply, schemas
 from app.api.openapi import openapi_document
 from app.api.results import compliance_reply
@@ -43,8 +42,8 @@ from app.services.compliance import ResultsError, final_results
 from app.wareki import fiscal_year_label
 
 
-def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+def _me() -> SignedIn | Person:
+    return signed_in()
 
 
 def round_reply(round_: Round, now: datetime) -> schemas.Round:

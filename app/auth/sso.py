@@ -9,8 +9,7 @@ from __future__ import annotations
 from flask import Request, current_app, g
 from flask_login import current_user
 
-from app.access import load_signed_in
-from app.models import Person
+from app.access import SignedIn, load_signed_in
 from app.services.auth import EMPLOYEE_ID_LENGTH, normalise_employee_id
 
 
@@ -24,7 +23,7 @@ def header_text(value: str) -> str:
         return value
 
 
-def load_person_from_header(request: Request) -> Person | None:
+def load_person_from_header(request: Request) -> SignedIn | None:
     """Flask-Login's request loader: the person named by the trusted header, for this request.
 
     Runs only when the session has no signed-in person. The id is decoded as UTF-8,

@@ -3,7 +3,9 @@
 A checklist page is mostly the same 36 fieldsets again and again: an item without a comment or
 an error looks the same for everybody who chose the same answer in the same language. Those
 are written once per process and kept; writing them anew with Jinja was about half of the
-page's time (docs/benchmarks.md). An item with a comment or an error is always written fresh.
+page's time (docs/benchmarks.md). An item with a comment is kept with a mark where the comment
+goes, and the comment (escaped) is put in per request; an item with an error is always written
+fresh.
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ from dataclasses import dataclass
 
 from flask import current_app, get_template_attribute
 from flask_babel import get_locale
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app.checklist.forms import COMMENT_PREFIX, ChecklistForm
 from app.services.checklist import COMMENT_MAX_LENGTH, ChecklistItem
 
 ITEM_TEMPLATE = "checklist/_item.html"
 CACHE_KEY = "kijun.checklist_item_html"
-CACHE_SIZE = 4096  # 36 standards x 4 answers x 2 (open or not) x 2 languages is 576 a catalogue
+CACHE_SIZE = 4096  # 36 standards x 4 answers x 2 (open or not) x 2 (comment) x 2 languages: 1152
 ANSWER_VALUES = frozenset({None, "yes", "no", "na"})
+# Where a kept item's comment goes: a mark no comment can hold (a NUL is refused).
+COMMENT_SLOT = Markup("\x00kijun-comment\x00")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ def items_html(
     """Each item's fieldset by standard key; ``errors`` are the problems beside each item."""
     macro = get_template_attribute(ITEM_TEMPLATE, "checklist_item")
     # The development server reloads changed templates; kept HTML would hide the change.
-    cache: dict[tuple[object, ...], Markup] | None = None
+    cache: dict[tuple[object, ...], tuple[Markup, ...]] | None = None
     if not current_app.jinja_env.auto_reload:
         cache = current_app.extensions.setdefault(CACHE_KEY, {})
     locale = str(get_locale())
@@ -74,17 +78,20 @@ def items_html(
     for item in items:
         state = states[item.key]
         item_errors = tuple(errors.get(item.key, ()))
-        plain = not (state.comment or state.comment_errors or item_errors)
-        key = (locale, item.key, item.number, item.text, state.value, disabled)
-        if cache is not None and plain and state.value in ANSWER_VALUES:
-            found = cache.get(key)
-            if found is None:
-                if len(cache) >= CACHE_SIZE:
-                    cache.clear()
-                found = cache[key] = _render(macro, item, state, item_errors, disabled)
-            html[item.key] = found
-        else:
+        if cache is None or item_errors or state.comment_errors or state.value not in ANSWER_VALUES:
             html[item.key] = _render(macro, item, state, item_errors, disabled)
+            continue
+        key = (locale, item.key, item.number, item.text, state.value, disabled, bool(state.comment))
+        pieces = cache.get(key)
+        if pieces is None:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            kept = ItemState(state.value, COMMENT_SLOT if state.comment else "")
+            pieces = cache[key] = tuple(
+                _render(macro, item, kept, (), disabled).split(COMMENT_SLOT)
+            )
+        # The comment goes where the kept HTML has its mark, escaped as Jinja would.
+        html[item.key] = escape(state.comment).join(pieces) if state.comment else pieces[0]
     return html
 
 

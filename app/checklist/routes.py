@@ -14,11 +14,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from app.access import access, roles_of
+from app.access import SignedIn, access, roles_of, signed_in, signed_in_person
 from app.auth.sso import signed_in_by_header
 from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
@@ -121,7 +120,7 @@ def receipt(round_id: int) -> ResponseReturnValue:
 @access("person")
 def receipt_mail(round_id: int) -> ResponseReturnValue:
     """Person: send me a copy of my submitted answers (optional; while the round is open)."""
-    me = _me()
+    me = signed_in_person()
     try:
         found = receipt_for(round_id, me)
     except NotInRound:
@@ -183,9 +182,8 @@ class Part:
     scenes: list[tuple[str, list[ChecklistItem]]]
 
 
-def _me() -> Person:
-    person: Person = current_user._get_current_object()
-    return person
+def _me() -> SignedIn | Person:
+    return signed_in()
 
 
 def _checklist_or_404(round_id: int) -> Checklist:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -24,6 +24,7 @@ from app.access import (
     may_manage_section,
     require_ward,
     roles_of,
+    signed_in_person,
     visible_wards,
     ward_scope,
 )
@@ -55,7 +56,7 @@ class Problem:
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 # Problems listed on a page; a sheet with thousands of bad lines gets a count of the rest.

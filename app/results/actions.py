@@ -4,14 +4,11 @@ records on them; the section's chief records what was done. Rules in
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from app.access import access, roles_of, ward_scope
+from app.access import access, roles_of, signed_in_person, ward_scope
 from app.extensions import db
 from app.forms import required
 from app.models import ImprovementAction, Person
@@ -22,7 +19,7 @@ from app.services.compliance import ResultsError, RoundResults, final_results
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _form(results: RoundResults) -> ActionForm:

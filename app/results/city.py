@@ -4,14 +4,11 @@ in ``app.services.city``; a reader granted for some wards only gets a 403."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from app.access import access, require_city
+from app.access import access, require_city, signed_in_person
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Person, Role
@@ -32,7 +29,7 @@ class BadCityQuery(ResultsError):
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _city_view() -> tuple[CityResults, CityForm]:

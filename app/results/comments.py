@@ -4,14 +4,11 @@ Rules in ``app.services.comments``."""
 
 from __future__ import annotations
 
-from typing import cast
-
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from app.access import access, ward_scope
+from app.access import access, signed_in_person, ward_scope
 from app.extensions import db
 from app.models import Person
 from app.results import bp
@@ -30,7 +27,7 @@ from reports.comments_xlsx import comments_workbook
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _refused(error: ResultsError) -> ResponseReturnValue:

@@ -7,7 +7,6 @@ The files are built by ``reports/`` from ``app.services.exports``, which takes e
 from __future__ import annotations
 
 from io import BytesIO
-from typing import cast
 from urllib.parse import quote
 
 from flask import (
@@ -21,9 +20,8 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from app.access import access, roles_of, ward_scope
+from app.access import access, roles_of, signed_in_person, ward_scope
 from app.extensions import db
 from app.models import Person
 from app.render_worker import render
@@ -47,7 +45,7 @@ from reports.xlsx import compliance_workbook
 
 
 def _me() -> Person:
-    return cast(Person, current_user._get_current_object())
+    return signed_in_person()
 
 
 def _refused(error: ResultsError) -> ResponseReturnValue:

@@ -13,17 +13,16 @@ import functools
 import re
 from importlib import resources
 from pathlib import Path
-from typing import cast
 
 from flask import Response, g, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, roles_of, ward_scope
+from app.access import access, roles_of, signed_in, ward_scope
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
-from app.models import Person, Role
+from app.models import Role
 from app.replica import reads_from_replica
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
@@ -43,7 +42,7 @@ YEAR = 365 * 24 * 3600
 
 
 def _ward_ids() -> set[int] | None:
-    return ward_scope(cast(Person, current_user._get_current_object()), "committee")
+    return ward_scope(signed_in(), "committee")
 
 
 def _refused(error: ResultsError, status: int | None = None) -> ResponseReturnValue:

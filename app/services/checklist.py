@@ -68,6 +68,7 @@ from app.models import (
     Audience,
     Catalogue,
     Person,
+    PersonRef,
     Response,
     ResponseStatus,
     Role,
@@ -239,7 +240,7 @@ def _in_round(person_id: Any) -> sa.Select[Any]:
 
 
 def _context(
-    round_id: int, person: Person, *, saving: bool = False, locked: bool = True
+    round_id: int, person: PersonRef, *, saving: bool = False, locked: bool = True
 ) -> _Context:
     """One query: the round, the catalogue's ward, the assignment and the response status.
     ``saving`` reads the round afresh and, when ``locked``, takes a share lock on its row until
@@ -545,7 +546,7 @@ def _stored_query(*, chief: bool) -> Any:
 # --- The contract -------------------------------------------------------------------------------
 
 
-def rounds_for(person: Person, now: datetime | None = None) -> list[MyRound]:
+def rounds_for(person: PersonRef, now: datetime | None = None) -> list[MyRound]:
     """The rounds this person answers (open, upcoming and closed), newest first.
 
     One query, whatever the number of rounds.
@@ -573,7 +574,7 @@ def rounds_for(person: Person, now: datetime | None = None) -> list[MyRound]:
     ]
 
 
-def checklist_for(round_id: int, person: Person, now: datetime | None = None) -> Checklist:
+def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None) -> Checklist:
     """The items of the round that apply to this person, with their current answers.
 
     Raises NotInRound when the person does not answer this round (or it does not exist).
@@ -610,7 +611,7 @@ class Receipt:
     submitted_at: datetime
 
 
-def receipt_for(round_id: int, person: Person) -> Receipt | None:
+def receipt_for(round_id: int, person: PersonRef) -> Receipt | None:
     """The person's submitted answers of a round as they are stored, with the submission's
     time; None when they have not submitted. NotInRound as ``checklist_for``. Three queries."""
     sheet = checklist_for(round_id, person)
@@ -641,7 +642,7 @@ def closed_message(round_: Round, now: datetime) -> str:
 
 def save_checklist(
     round_id: int,
-    person: Person,
+    person: PersonRef,
     answers: Mapping[str, str | None],
     comments: Mapping[str, str | None] | None = None,
     *,
@@ -709,7 +710,7 @@ def save_checklist(
 
 def _checked(
     round_id: int,
-    person: Person,
+    person: PersonRef,
     answers: Mapping[str, str | None],
     comments: Mapping[str, str | None] | None,
     now: datetime,
@@ -1088,7 +1089,7 @@ def _first_save_statement() -> Any:
 
 
 def section_progress(
-    round_id: int, chief: Person, now: datetime | None = None
+    round_id: int, chief: PersonRef, now: datetime | None = None
 ) -> tuple[str, list[SectionMember]]:
     """(section name, members with status) for the chief's own section in this round.
 
