@@ -25,7 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models import Assignment, LoginAttempt, Person, Section, utcnow
+from app.models import Assignment, LoginAttempt, Person, PersonRef, Section, utcnow
 from app.services.directory import directory_bind, directory_enabled
 from app.services.errors import DomainError
 from app.wareki import fiscal_year_of, tokyo
@@ -78,7 +78,7 @@ def set_password(person: Person, password: str) -> None:
     end_sessions(person)
 
 
-def end_sessions(person: Person) -> None:
+def end_sessions(person: PersonRef) -> None:
     """Sign the person out everywhere: every session signed in before now stops working.
 
     Sessions carry the person's ``session_version`` from their sign-in; raising it in one
