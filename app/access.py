@@ -41,6 +41,7 @@ from app.models import (
     utcnow,
 )
 from app.services.auth import has_left_clause
+from app.statements import first_row
 from app.wareki import fiscal_year_of, tokyo
 
 AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
@@ -127,9 +128,9 @@ def load_signed_in(by: str, value: object) -> SignedIn | None:
     their roles, in one query; the roles are kept for this request, so that the page's menu
     asks the database nothing more. None for nobody, and for a person the latest roster
     shows as having left (``has_left_clause``): their grants end with them."""
-    row = db.session.execute(
+    row = first_row(
         _signed_in_query(by), {"value": value, "fiscal_year": fiscal_year_of(tokyo(utcnow()))}
-    ).first()
+    )
     if row is None:
         return None
     person_id, name, session_version, is_chief, left, *has_grants = row

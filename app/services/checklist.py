@@ -57,6 +57,7 @@ from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import begin_transaction, db, runs_without_transaction
@@ -83,6 +84,7 @@ from app.models import (
 )
 from app.services.audience import join_audience
 from app.services.errors import DomainError
+from app.statements import first_row
 
 Part = Literal["self", "section"]
 Progress = Literal["not_started", "draft", "submitted"]
@@ -411,6 +413,19 @@ def asked_items(
 
 
 _CONTEXT_COLUMNS = 9  # the columns of _context_query, the round first
+# The page's row (``first_row``) has the round's columns in its place, in the mapper's order.
+_ROUND_KEYS = tuple(attribute.key for attribute in sa.inspect(Round).column_attrs)
+_ROUND_COLUMNS = len(_ROUND_KEYS)
+_ROUND_MANAGER = manager_of_class(Round)
+
+
+def _round_of(row: tuple[Any, ...]) -> Round:
+    """The round as read by the page's query: a Round the session does not hold (the page
+    only reads it; a save reads the round afresh, ``_context``)."""
+    round_: Round = _ROUND_MANAGER.new_instance()
+    # As the ORM's loading fills an instance: the values are the loaded state, not changes.
+    round_.__dict__.update(zip(_ROUND_KEYS, row[:_ROUND_COLUMNS], strict=True))
+    return round_
 
 
 @cache
@@ -581,12 +596,10 @@ def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None)
     Staff: one query (the round, their place in it and their stored answers; the standards
     come from the per-process copy). Chiefs: two (their section's standards are asked apart).
     """
-    row = db.session.execute(
-        _page_query(), {"round_id": round_id, "person_id": person.id}
-    ).first()
+    row = first_row(_page_query(), {"round_id": round_id, "person_id": person.id})
     if row is None:
         raise _not_in_round()
-    ctx = _Context(*row[:_CONTEXT_COLUMNS])
+    ctx = _Context(_round_of(row), *row[_ROUND_COLUMNS : _ROUND_COLUMNS + _CONTEXT_COLUMNS - 1])
     if ctx.role is Role.CHIEF:
         items = _items(ctx, with_answers=True)
     else:
