@@ -5,6 +5,7 @@ transaction, with the engine's events and SQLAlchemy's errors."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -108,7 +109,7 @@ def test_it_fires_the_engines_events_and_raises_sqlalchemys_errors(app, world):
             for name in ("before_cursor_execute", "after_cursor_execute"):
                 sa.event.remove(engine, name, record)
         assert len(seen) == 2 and seen[0] == seen[1] and "answer" in seen[0]
-        missing = sa.select(sa.column("x")).select_from(sa.table("no_such_table"))
+        missing: sa.Select[Any] = sa.select(sa.column("x")).select_from(sa.table("no_such_table"))
         with pytest.raises(sa.exc.DBAPIError) as raised:
             first_row(missing, {})
         assert not raised.value.connection_invalidated
