@@ -17,8 +17,9 @@ and drops the rest:
   raised as SQLAlchemy's ``DBAPIError`` (``retried_once`` retries it), a bad statement as the
   usual ``sa.exc`` error.
 
-Only for SELECTs that return plain columns: an ORM entity in the select list comes back as its
-columns, one after another.
+For statements that return one row of plain columns: a SELECT (an ORM entity in the select
+list comes back as its columns, one after another), or a ``WITH`` that writes and then selects
+(the first save; its write is noted by the ``before_cursor_execute`` listener, as ever).
 """
 
 from __future__ import annotations

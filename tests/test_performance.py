@@ -226,6 +226,7 @@ def test_a_first_submit_is_three_statements_on_postgresql(app, client, sign_in, 
     with statements(app) as seen:
         response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "submitted"  # as the one statement returned it
     assert len(seen) == 3, seen
     assert all(autocommit for _statement, autocommit in seen)
     assert ["FOR SHARE" in statement for statement, _a in seen] == [False, False, True]

@@ -241,25 +241,19 @@ def _in_round(person_id: Any) -> sa.Select[Any]:
     return query
 
 
-def _context(
-    round_id: int, person: PersonRef, *, saving: bool = False, locked: bool = True
-) -> _Context:
-    """One query: the round, the catalogue's ward, the assignment and the response status.
-    ``saving`` reads the round afresh and, when ``locked``, takes a share lock on its row until
-    the commit, so that the round's counts are not written while this save is under way
-    (app/services/tally.py)."""
-    row = db.session.execute(
-        _context_query(saving and locked),
-        {"round_id": round_id, "person_id": person.id},
-        execution_options={"populate_existing": True} if saving else {},
-    ).first()
+def _context(round_id: int, person: PersonRef, *, locked: bool = True) -> _Context:
+    """One query (``first_row``): the round as it now stands, the catalogue's ward, the
+    assignment and the response status. When ``locked``, it takes a share lock on the round's
+    row until the commit, so that the round's counts are not written while this save is under
+    way (app/services/tally.py)."""
+    row = first_row(_context_query(locked), {"round_id": round_id, "person_id": person.id})
     if row is None:
         raise _not_in_round()
-    return _Context(*row)
+    return _context_of(row)
 
 
 @cache
-def _context_query(saving: bool = False) -> sa.Select[Any]:
+def _context_query(locked: bool = False) -> sa.Select[Any]:
     # Built once with bound parameters: building it was a tenth of a checklist page's time.
     query = (
         _in_round(sa.bindparam("person_id"))
@@ -277,7 +271,7 @@ def _context_query(saving: bool = False) -> sa.Select[Any]:
         .where(Round.id == sa.bindparam("round_id"))
     )
     # FOR SHARE OF round on PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE serialises).
-    return query.with_for_update(read=True, of=Round) if saving else query
+    return query.with_for_update(read=True, of=Round) if locked else query
 
 
 @dataclass(frozen=True)
@@ -419,9 +413,15 @@ _ROUND_COLUMNS = len(_ROUND_KEYS)
 _ROUND_MANAGER = manager_of_class(Round)
 
 
+def _context_of(row: tuple[Any, ...]) -> _Context:
+    """The context from a row of ``_context_query`` or ``_page_query`` read by ``first_row``
+    (the round's columns first)."""
+    return _Context(_round_of(row), *row[_ROUND_COLUMNS : _ROUND_COLUMNS + _CONTEXT_COLUMNS - 1])
+
+
 def _round_of(row: tuple[Any, ...]) -> Round:
-    """The round as read by the page's query: a Round the session does not hold (the page
-    only reads it; a save reads the round afresh, ``_context``)."""
+    """The round as read by the page's or a save's query: a Round the session does not hold
+    (nothing changes it; each request reads it afresh)."""
     round_: Round = _ROUND_MANAGER.new_instance()
     # As the ORM's loading fills an instance: the values are the loaded state, not changes.
     round_.__dict__.update(zip(_ROUND_KEYS, row[:_ROUND_COLUMNS], strict=True))
@@ -599,7 +599,7 @@ def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None)
     row = first_row(_page_query(), {"round_id": round_id, "person_id": person.id})
     if row is None:
         raise _not_in_round()
-    ctx = _Context(_round_of(row), *row[_ROUND_COLUMNS : _ROUND_COLUMNS + _CONTEXT_COLUMNS - 1])
+    ctx = _context_of(row)
     if ctx.role is Role.CHIEF:
         items = _items(ctx, with_answers=True)
     else:
@@ -732,7 +732,7 @@ def _checked(
 ) -> tuple[_Context, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
     """The person's place in the round (share-locked unless ``lazy``), refused unless the
     round takes answers now, with the items and the answers and comments sent, checked."""
-    ctx = _context(round_id, person, saving=True, locked=not lazy)
+    ctx = _context(round_id, person, locked=not lazy)
     if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
         raise RoundClosed(closed_message(ctx.round, now))
     items = _items(ctx)
@@ -1020,7 +1020,7 @@ def _first_save(
         else:
             rows.append((item.standard_id, str(value), comment))
     submitted = submit and not missing
-    saved = db.session.execute(
+    saved = first_row(
         _first_save_statement(),
         {
             "round_id": ctx.round.id,
@@ -1035,11 +1035,12 @@ def _first_save(
             "values": [row[1] for row in rows],
             "comments": [row[2] for row in rows],
         },
-    ).first()
+    )
     if saved is None:  # the round closed or was counted since ``ctx`` was read
-        db.session.refresh(ctx.round)
-        raise RoundClosed(closed_message(ctx.round, now))
-    return _saved(ctx, _progress(saved.status), now_stored, submitted, missing)
+        round_ = db.session.get_one(Round, ctx.round.id, populate_existing=True)
+        raise RoundClosed(closed_message(round_, now))
+    _response_id, status = saved
+    return _saved(ctx, _progress(status), now_stored, submitted, missing)
 
 
 @cache
