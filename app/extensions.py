@@ -49,6 +49,10 @@ class Session(FlaskSQLAlchemySession):
             engine = replica_engine()
             if engine is not None:
                 return engine
+        if bind is None:
+            reading = reading_connection()
+            if reading is not None:
+                return reading
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
@@ -116,7 +120,8 @@ def _note_writes(
 
 
 def end_read_only_transaction(exc: BaseException | None) -> None:
-    """Teardown: end a PostgreSQL transaction that only read with COMMIT, not ROLLBACK.
+    """Teardown: end a PostgreSQL transaction that only read with COMMIT, not ROLLBACK; then
+    hand a ``reads_only`` request's connection back to the pool.
 
     The two mean the same for a transaction without writes, but psycopg forgets its prepared
     statements on every ROLLBACK, so each page view would plan its queries afresh (about a
@@ -124,6 +129,11 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
     anything (or has changes not yet flushed), or a request that failed, is still rolled back
     by Flask-SQLAlchemy.
     """
+    _commit_if_only_read(exc)
+    end_reading()
+
+
+def _commit_if_only_read(exc: BaseException | None) -> None:
     if exc is not None or not db.session.registry.has():
         return
     session = db.session()
@@ -144,21 +154,55 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
 View = TypeVar("View", bound=Callable[..., Any])
 
 
+READING = "kijun_reading"  # g: True in a ``reads_only`` request, then its connection
+
+
 def reads_only(view: View) -> View:
     """Decorate a page that only reads (above ``access``, so that the sign-in is included):
     a GET or HEAD runs its statements without a transaction (``AUTOCOMMIT``), saving the
     BEGIN and COMMIT round trips. Each statement then sees the data committed when it starts;
     the page must not need two statements to agree with each other beyond that (the
     checklist's do not: the person, then the round with the person's answers). On SQLite no
-    ``BEGIN IMMEDIATE`` is taken either, so the page waits on no writer."""
+    ``BEGIN IMMEDIATE`` is taken either, so the page waits on no writer.
+
+    The connection is checked out at the first statement (``reading_connection``) and is the
+    session's bind for the request, so that ``first_row`` needs no session at all: a page
+    whose statements all go through it never builds one (docs/benchmarks.md)."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if request.method in ("GET", "HEAD") and not db.session().in_transaction():
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if request.method in ("GET", "HEAD") and not (
+            db.session.registry.has() and db.session().in_transaction()
+        ):
+            g.setdefault(READING, True)
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
+
+
+def reading_connection() -> sa.Connection | None:
+    """A ``reads_only`` request's connection, in ``AUTOCOMMIT``, checked out at its first
+    statement and handed back at teardown (``end_reading``); None in any other request."""
+    if not has_request_context():
+        return None
+    reading = g.get(READING)
+    if reading is None:
+        return None
+    if reading is True:
+        reading = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        setattr(g, READING, reading)
+    connection: sa.Connection = reading
+    return connection
+
+
+def end_reading() -> None:
+    """Hand a ``reads_only`` request's connection back to the pool (after the session bound
+    to it is closed); the request goes on reading through a new one, if it reads again."""
+    reading = g.get(READING)
+    if isinstance(reading, sa.Connection):
+        db.session.remove()
+        reading.close()
+        setattr(g, READING, True)
 
 
 def saves_lazily(view: View) -> View:
@@ -170,13 +214,10 @@ def saves_lazily(view: View) -> View:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        session = db.session()
-        if (
-            request.method in ("POST", "PUT")
-            and not session.in_transaction()
-            and session.get_bind().dialect.name == "postgresql"
-        ):
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if request.method in ("POST", "PUT"):
+            session = db.session()
+            if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -228,6 +269,7 @@ def retried_once(view: View) -> View:
                 raise
             retry = error.connection_invalidated and not g.get("kijun_wrote")
             db.session.rollback()
+            end_reading()  # an invalidated reading connection is not used again
             if not retry:
                 raise ServiceUnavailable() from error
         try:

@@ -11,7 +11,9 @@ and drops the rest:
 - parameters go through the compiled statement's own bind processors, and each column of the
   row through its type's result processor, as ``Connection.execute`` would;
 - it runs on the session's connection, so inside the request's transaction when there is one
-  (after the session's pending changes are flushed, as autoflush would);
+  (after the session's pending changes are flushed, as autoflush would); in a ``reads_only``
+  page, on the page's own connection, which is also the session's bind, without building a
+  session;
 - the engine's ``before_cursor_execute`` and ``after_cursor_execute`` events fire;
 - an error goes through the connection's own handling: a dropped connection is invalidated and
   raised as SQLAlchemy's ``DBAPIError`` (``retried_once`` retries it), a bad statement as the
@@ -32,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
 
-from app.extensions import db
+from app.extensions import db, reading_connection
 
 Processor = Callable[[Any], Any]
 
@@ -89,10 +91,11 @@ def first_row(
 ) -> tuple[Any, ...] | None:
     """The first row of a SELECT built with SQLAlchemy, its columns converted by their types
     (an ORM entity's columns in its place); None when there is none. One round trip."""
-    session = db.session()
-    if session.autoflush:
-        session.flush()  # nothing to do unless the request changed objects
-    connection = session.connection()
+    if db.session.registry.has() and db.session.autoflush:
+        db.session.flush()  # nothing to do unless the request changed objects
+    # A ``reads_only`` page's own connection (the session's bind too), without building the
+    # session; otherwise the session's, inside its transaction when it has one.
+    connection = reading_connection() or db.session.connection()
     prepared = _prepared(statement, connection.dialect)
     params = _parameters(prepared, parameters)
     dispatch = connection.dispatch

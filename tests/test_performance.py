@@ -12,14 +12,16 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask import g
 
-from app.extensions import db
+from app.extensions import READING, db
 from app.models import (
     Audience,
     Catalogue,
     Person,
     Response,
     ResponseStatus,
+    Role,
     Round,
     Standard,
     Ward,
@@ -187,6 +189,50 @@ def test_the_checklist_page_is_two_statements_without_a_transaction(app, client,
     assert len(seen) == 2, seen
     assert all(autocommit for _statement, autocommit in seen)
     assert not any(s.lstrip().upper().startswith(("BEGIN", "COMMIT")) for s, _a in seen)
+
+
+def test_a_staff_page_builds_no_session_and_returns_its_connection(app, client, sign_in, world):
+    """A staff member's checklist page reads through its own connection (``reads_only``) and
+    builds no ORM session at all; the connection is back in the pool once the page is sent."""
+    seen: list[bool] = []
+    connections: list[sa.Connection] = []
+
+    @app.after_request
+    def note_session(response):
+        seen.append(db.session.registry.has())
+        connections.append(g.get(READING))
+        return response
+
+    sign_in(world["person"])
+    _page(client, world)
+    assert "基準1の文" in _page(client, world)
+    assert seen == [seen[0], False]  # the first page reads the standards through the session
+    assert all(isinstance(c, sa.Connection) and c.closed for c in connections)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
+
+
+def test_a_chiefs_page_reads_through_the_session_without_a_transaction(app, client, sign_in):
+    """A chief's page, which also asks the session (the section's standards), sends every
+    statement on the page's one connection without a transaction, and hands it back."""
+    year = fiscal_year_of(tokyo(utcnow()))
+    with app.app_context():
+        section = factories.section(kinds=("窓口",))
+        chief = factories.person(section=section, role=Role.CHIEF, fiscal_year=year)
+        catalogue = factories.catalogue(f"chief-{year}", fiscal_year=year, standards=2)
+        factories.section_standards(catalogue, (3, ("窓口",)))
+        round_ = factories.round_(catalogue)
+        db.session.commit()
+        world = {"round": round_.id, "person": chief.id}
+    sign_in(world["person"])
+    _page(client, world)
+    with statements(app) as seen:
+        page = _page(client, world)
+    assert "課の基準3の文" in page
+    assert len(seen) >= 3 and all(autocommit for _statement, autocommit in seen), seen
+    assert not any(s.lstrip().upper().startswith(("BEGIN", "COMMIT")) for s, _a in seen)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
 
 
 def test_a_page_reads_the_signed_in_person_without_their_password_hash(
