@@ -50,7 +50,7 @@ class Session(FlaskSQLAlchemySession):
             if engine is not None:
                 return engine
         if bind is None:
-            reading = reading_connection()
+            reading = request_connection()
             if reading is not None:
                 return reading
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
@@ -130,7 +130,7 @@ def end_read_only_transaction(exc: BaseException | None) -> None:
     by Flask-SQLAlchemy.
     """
     _commit_if_only_read(exc)
-    end_reading()
+    end_request_connection()
 
 
 def _commit_if_only_read(exc: BaseException | None) -> None:
@@ -154,7 +154,9 @@ def _commit_if_only_read(exc: BaseException | None) -> None:
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-READING = "kijun_reading"  # g: True in a ``reads_only`` request, then its connection
+# g: True in a request that runs without a transaction (``reads_only``, ``saves_lazily``), then
+# the connection it runs on.
+REQUEST_CONNECTION = "kijun_request_connection"
 
 
 def reads_only(view: View) -> View:
@@ -165,44 +167,47 @@ def reads_only(view: View) -> View:
     checklist's do not: the person, then the round with the person's answers). On SQLite no
     ``BEGIN IMMEDIATE`` is taken either, so the page waits on no writer.
 
-    The connection is checked out at the first statement (``reading_connection``) and is the
-    session's bind for the request, so that ``first_row`` needs no session at all: a page
-    whose statements all go through it never builds one (docs/benchmarks.md)."""
+    The connection is the request's own (``request_connection``), also the session's bind,
+    so that ``first_row`` needs no session at all: a page whose statements all go through it
+    never builds one (docs/benchmarks.md)."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if request.method in ("GET", "HEAD") and not (
             db.session.registry.has() and db.session().in_transaction()
         ):
-            g.setdefault(READING, True)
+            g.setdefault(REQUEST_CONNECTION, True)
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
 
 
-def reading_connection() -> sa.Connection | None:
-    """A ``reads_only`` request's connection, in ``AUTOCOMMIT``, checked out at its first
-    statement and handed back at teardown (``end_reading``); None in any other request."""
+def request_connection() -> sa.Connection | None:
+    """The connection of a request that runs without a transaction (``reads_only``,
+    ``saves_lazily``), in ``AUTOCOMMIT``: checked out at its first statement, the session's
+    bind for the request, handed back at teardown (``end_request_connection``). None in any
+    other request."""
     if not has_request_context():
         return None
-    reading = g.get(READING)
-    if reading is None:
+    held = g.get(REQUEST_CONNECTION)
+    if held is None:
         return None
-    if reading is True:
-        reading = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        setattr(g, READING, reading)
-    connection: sa.Connection = reading
+    if held is True:
+        held = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        setattr(g, REQUEST_CONNECTION, held)
+    connection: sa.Connection = held
     return connection
 
 
-def end_reading() -> None:
-    """Hand a ``reads_only`` request's connection back to the pool (after the session bound
-    to it is closed); the request goes on reading through a new one, if it reads again."""
-    reading = g.get(READING)
-    if isinstance(reading, sa.Connection):
+def end_request_connection() -> None:
+    """Hand the request's connection back to the pool (after the session bound to it is
+    closed, which rolls back a transaction left open); a later statement of the request gets
+    a new one."""
+    held = g.get(REQUEST_CONNECTION)
+    if isinstance(held, sa.Connection):
         db.session.remove()
-        reading.close()
-        setattr(g, READING, True)
+        held.close()
+        setattr(g, REQUEST_CONNECTION, True)
 
 
 def saves_lazily(view: View) -> View:
@@ -210,14 +215,17 @@ def saves_lazily(view: View) -> View:
     transaction (``AUTOCOMMIT``), so that a save that is one statement (a staff member's first
     save, app/services/checklist.py) makes no BEGIN and no COMMIT round trip. A service whose
     statements must agree calls ``begin_transaction()`` before them; the view commits or rolls
-    back as ever. SQLite keeps its ``BEGIN IMMEDIATE`` from the first statement."""
+    back as ever. SQLite keeps its ``BEGIN IMMEDIATE`` from the first statement. The
+    connection is the request's own, as for ``reads_only`` (``request_connection``)."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if request.method in ("POST", "PUT"):
-            session = db.session()
-            if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if (
+            request.method in ("POST", "PUT")
+            and db.engine.dialect.name == "postgresql"
+            and not (db.session.registry.has() and db.session().in_transaction())
+        ):
+            g.setdefault(REQUEST_CONNECTION, True)
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -226,7 +234,7 @@ def saves_lazily(view: View) -> View:
 def runs_without_transaction() -> bool:
     """Whether the session's statements now run each on its own (``reads_only``,
     ``saves_lazily``), not yet inside a transaction begun by ``begin_transaction()``."""
-    connection = db.session.connection()
+    connection = request_connection() or db.session.connection()
     if not _autocommit(connection):
         return False
     driver: Any = connection.connection.dbapi_connection
@@ -241,6 +249,8 @@ def begin_transaction() -> None:
     COMMIT or ROLLBACK for a transaction that is open, whatever its mode), and so does the
     pool's rollback when the request fails. Inside the session's own transaction: nothing."""
     if runs_without_transaction():
+        # Through the session, which then holds the transaction and ends it with the view's
+        # commit or rollback (a BEGIN sent on the bare request connection would not be).
         connection = db.session.connection()
         sqlite = connection.dialect.name == "sqlite"
         connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
@@ -269,7 +279,7 @@ def retried_once(view: View) -> View:
                 raise
             retry = error.connection_invalidated and not g.get("kijun_wrote")
             db.session.rollback()
-            end_reading()  # an invalidated reading connection is not used again
+            end_request_connection()  # an invalidated connection is not used again
             if not retry:
                 raise ServiceUnavailable() from error
         try:

@@ -34,7 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine.interfaces import Dialect
 
-from app.extensions import db, reading_connection
+from app.extensions import db, request_connection
 
 Processor = Callable[[Any], Any]
 
@@ -95,7 +95,7 @@ def first_row(
         db.session.flush()  # nothing to do unless the request changed objects
     # A ``reads_only`` page's own connection (the session's bind too), without building the
     # session; otherwise the session's, inside its transaction when it has one.
-    connection = reading_connection() or db.session.connection()
+    connection = request_connection() or db.session.connection()
     prepared = _prepared(statement, connection.dialect)
     params = _parameters(prepared, parameters)
     dispatch = connection.dispatch

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from app.extensions import READING, db
+from app.extensions import REQUEST_CONNECTION, db
 from app.models import (
     Audience,
     Catalogue,
@@ -200,7 +200,7 @@ def test_a_staff_page_builds_no_session_and_returns_its_connection(app, client, 
     @app.after_request
     def note_session(response):
         seen.append(db.session.registry.has())
-        connections.append(g.get(READING))
+        connections.append(g.get(REQUEST_CONNECTION))
         return response
 
     sign_in(world["person"])
