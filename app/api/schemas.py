@@ -1,7 +1,7 @@
 """The typed shapes of ``/api/v1``: what a request body may hold and what every reply holds.
 
 These models are the API's contract in one place. The save body is validated through
-``SaveRequest``, every reply is built through its model (``model_dump_json()``), and
+``SaveRequest``, every reply is built through its model (``model_dump(mode="json")``), and
 the OpenAPI document (``app.api.openapi``) is generated from their JSON Schemas, so the
 document cannot say one thing while the code does another.
 
