@@ -50,9 +50,9 @@ class Session(FlaskSQLAlchemySession):
             if engine is not None:
                 return engine
         if bind is None:
-            reading = request_connection()
-            if reading is not None:
-                return reading
+            connection = request_connection()
+            if connection is not None:
+                return connection
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
@@ -121,7 +121,7 @@ def _note_writes(
 
 def end_read_only_transaction(exc: BaseException | None) -> None:
     """Teardown: end a PostgreSQL transaction that only read with COMMIT, not ROLLBACK; then
-    hand a ``reads_only`` request's connection back to the pool.
+    hand the request's own connection (``request_connection``) back to the pool.
 
     The two mean the same for a transaction without writes, but psycopg forgets its prepared
     statements on every ROLLBACK, so each page view would plan its queries afresh (about a

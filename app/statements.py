@@ -1,4 +1,4 @@
-"""The hot path's reads, compiled once and run on the session's connection without
+"""The hot path's statements, compiled once and run on the request's connection without
 SQLAlchemy's per-execution work.
 
 The sign-in and the checklist page each run one SELECT on every request. Through
@@ -93,8 +93,8 @@ def first_row(
     (an ORM entity's columns in its place); None when there is none. One round trip."""
     if db.session.registry.has() and db.session.autoflush:
         db.session.flush()  # nothing to do unless the request changed objects
-    # A ``reads_only`` page's own connection (the session's bind too), without building the
-    # session; otherwise the session's, inside its transaction when it has one.
+    # The request's own connection (``reads_only``, ``saves_lazily``; the session's bind too),
+    # without building the session; otherwise the session's, inside its transaction if any.
     connection = request_connection() or db.session.connection()
     prepared = _prepared(statement, connection.dialect)
     params = _parameters(prepared, parameters)

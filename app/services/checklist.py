@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
@@ -412,17 +412,18 @@ def asked_items(
     ]
 
 
-_CONTEXT_COLUMNS = 9  # the columns of _context_query, the round first
-# The page's row (``first_row``) has the round's columns in its place, in the mapper's order.
+# A row of _context_query or _page_query read by ``first_row``: the round's columns (in the
+# mapper's order) in the round's place, then the rest of the context's fields.
 _ROUND_KEYS = tuple(attribute.key for attribute in sa.inspect(Round).column_attrs)
 _ROUND_COLUMNS = len(_ROUND_KEYS)
 _ROUND_MANAGER = manager_of_class(Round)
+_AFTER_ROUND = len(fields(_Context)) - 1
 
 
 def _context_of(row: tuple[Any, ...]) -> _Context:
     """The context from a row of ``_context_query`` or ``_page_query`` read by ``first_row``
     (the round's columns first)."""
-    return _Context(_round_of(row), *row[_ROUND_COLUMNS : _ROUND_COLUMNS + _CONTEXT_COLUMNS - 1])
+    return _Context(_round_of(row), *row[_ROUND_COLUMNS : _ROUND_COLUMNS + _AFTER_ROUND])
 
 
 def _round_of(row: tuple[Any, ...]) -> Round:
