@@ -98,6 +98,8 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
 
 
 READS_ONLY = "kijun_reads_only"
+# g: the rows read ahead of the statements that would read them (``app.statements``).
+READ_AHEAD = "kijun_read_ahead"
 
 
 @sa.event.listens_for(sa.Engine, "begin")
@@ -117,6 +119,8 @@ def _note_writes(
         connection.info[READS_ONLY] = False
         if has_request_context():
             g.kijun_wrote = True  # a dropped connection is not retried after a write
+            # A row read ahead (app/statements.py) may no longer be what a read would see.
+            g.pop(READ_AHEAD, None)
 
 
 def end_read_only_transaction(exc: BaseException | None) -> None:

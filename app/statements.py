@@ -22,6 +22,13 @@ and drops the rest:
 For statements that return one row of plain columns: a SELECT (an ORM entity in the select
 list comes back as its columns, one after another), or a ``WITH`` that writes and then selects
 (the first save; its write is noted by the ``before_cursor_execute`` listener, as ever).
+
+**Reading ahead.** A statement that a view is known to run next can be read in the same round
+trip as one before it (``side_by_side``: the sign-in and the checklist's first read,
+app/access.py ``reads_ahead``). Its row is kept for the request (``keep_read_ahead``) and
+``first_row`` hands it out, once, to the first call with the very same statement and
+parameters; any write in between drops it (the ``before_cursor_execute`` listener), so a
+kept row is always what that read would have returned when it ran.
 """
 
 from __future__ import annotations
@@ -32,9 +39,11 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.visitors import iterate, replacement_traverse
 
-from app.extensions import db, request_connection
+from app.extensions import READ_AHEAD, db, request_connection
 
 Processor = Callable[[Any], Any]
 
@@ -93,6 +102,13 @@ def first_row(
     (an ORM entity's columns in its place); None when there is none. One round trip."""
     if db.session.registry.has() and db.session.autoflush:
         db.session.flush()  # nothing to do unless the request changed objects
+    kept = g.get(READ_AHEAD) if has_request_context() else None
+    if kept:
+        for n, (read, given, row) in enumerate(kept):
+            if read is statement and given == parameters:
+                del kept[n]
+                kept_row: tuple[Any, ...] | None = row
+                return kept_row
     # The request's own connection (``reads_only``, ``saves_lazily``; the session's bind too),
     # without building the session; otherwise the session's, inside its transaction if any.
     connection = request_connection() or db.session.connection()
@@ -115,3 +131,66 @@ def first_row(
         value if process is None else process(value)
         for process, value in zip(prepared.result_processors, row, strict=True)
     )
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Two SELECTs read as one (``side_by_side``): the first's columns, then the other's."""
+
+    statement: sa.Select[*tuple[Any, ...]]
+    first_columns: int
+
+
+def side_by_side(
+    first: sa.Select[*tuple[Any, ...]],
+    ahead: sa.Select[*tuple[Any, ...]],
+    replaced: Mapping[str, sa.ColumnElement[Any]],
+) -> SideBySide:
+    """One SELECT that returns ``first``'s row with ``ahead``'s beside it (NULLs when ahead has
+    none; no row when first has none): one round trip instead of two. Each of ahead's bound
+    parameters named in ``replaced`` becomes that expression (the person ``first`` finds,
+    say); the two share no other parameter names. Both return at most one row. Build it once
+    per pair: it is compiled once per object (``_prepared``)."""
+    if _parameter_names(first) & _parameter_names(ahead) - replaced.keys():
+        raise ValueError("the statements read side by side share a parameter name")
+
+    def replace(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, sa.BindParameter) and element.key in replaced:
+            return replaced[element.key]
+        return None
+
+    found = sa.true().label("kijun_read_ahead_found")
+    marked: Any = ahead.add_columns(found)
+    no_options: dict[str, Any] = {}
+    reading: Any = replacement_traverse(marked, no_options, replace)
+    first_part = first.subquery("first_read")
+    ahead_part = reading.subquery("read_ahead")
+    statement = sa.select(first_part, ahead_part).select_from(
+        first_part.outerjoin(ahead_part, sa.true())
+    )
+    return SideBySide(statement, len(first_part.c))
+
+
+def _parameter_names(statement: sa.Select[*tuple[Any, ...]]) -> set[str]:
+    return {
+        element.key for element in iterate(statement) if isinstance(element, sa.BindParameter)
+    }
+
+
+def split_side_by_side(
+    read: SideBySide, row: tuple[Any, ...]
+) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
+    """A row of ``read.statement`` as the first statement's row and the other's (None when
+    it had none)."""
+    first, ahead = row[: read.first_columns], row[read.first_columns : -1]
+    return first, (ahead if row[-1] else None)
+
+
+def keep_read_ahead(
+    statement: sa.Select[*tuple[Any, ...]],
+    parameters: Mapping[str, Any],
+    row: tuple[Any, ...] | None,
+) -> None:
+    """Keep ``row`` (read side by side with another statement) for this request: the next
+    ``first_row(statement, parameters)`` returns it instead of asking the database."""
+    g.setdefault(READ_AHEAD, []).append((statement, dict(parameters), row))

@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from app.access import SignedIn, access, signed_in, ward_scope
+from app.access import SignedIn, access, reads_ahead, signed_in, ward_scope
 from app.api import bp, json_error, reply, schemas
 from app.api.openapi import openapi_document
 from app.api.results import compliance_reply
@@ -34,8 +34,10 @@ from app.services.checklist import (
     answer_choice_message,
     checklist_for,
     comment_too_long_message,
+    page_read,
     rounds_for,
     save_checklist,
+    save_read,
     unstorable_comment_message,
 )
 from app.services.compliance import ResultsError, final_results
@@ -111,6 +113,7 @@ def rounds() -> FlaskResponse:
 
 @bp.get("/rounds/<int:round_id>/checklist")
 @reads_only
+@reads_ahead(page_read)  # the sign-in reads the checklist's row too: one round trip for both
 @access("person")
 def checklist(round_id: int) -> FlaskResponse:
     """The person's checklist in a round, with their current answers."""
@@ -160,6 +163,7 @@ def _body_problems(error: pydantic.ValidationError) -> dict[str, str]:
 @bp.put("/rounds/<int:round_id>/checklist")
 @checks_own_text  # a form body is a 415 here, whatever it holds
 @saves_lazily  # a first save is one statement: no BEGIN/COMMIT
+@reads_ahead(save_read)  # the sign-in reads the save's context too: one round trip for both
 @access("person")
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""

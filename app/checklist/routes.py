@@ -17,7 +17,14 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from app.access import SignedIn, access, roles_of, signed_in, signed_in_person
+from app.access import (
+    SignedIn,
+    access,
+    reads_ahead,
+    roles_of,
+    signed_in,
+    signed_in_person,
+)
 from app.auth.sso import signed_in_by_header
 from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
@@ -34,6 +41,7 @@ from app.services.checklist import (
     RoundClosed,
     SectionMember,
     checklist_for,
+    page_read,
     receipt_for,
     rounds_for,
     save_checklist,
@@ -68,6 +76,7 @@ def my_rounds() -> str:
 @checks_own_text  # the service names a comment with a NUL beside it
 @reads_only  # a GET only reads: no BEGIN/COMMIT
 @saves_lazily  # a POST that is a first save is one statement: no BEGIN/COMMIT either
+@reads_ahead(page_read)  # the sign-in reads the page's row too: one round trip for both
 @access("person")
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""

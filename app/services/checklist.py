@@ -596,6 +596,17 @@ def rounds_for(person: PersonRef, now: datetime | None = None) -> list[MyRound]:
     ]
 
 
+def page_read(round_id: int) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """What ``checklist_for`` reads first (but the person), for the view's ``reads_ahead``."""
+    return _page_query(), {"round_id": round_id}
+
+
+def save_read(round_id: int) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """What ``save_checklist`` reads first (but the person), for the view's ``reads_ahead``:
+    the context, share-locked unless the save runs without a transaction."""
+    return _context_query(not runs_without_transaction()), {"round_id": round_id}
+
+
 def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None) -> Checklist:
     """The items of the round that apply to this person, with their current answers.
 
