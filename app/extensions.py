@@ -235,6 +235,15 @@ def saves_lazily(view: View) -> View:
     return wrapped  # type: ignore[return-value]
 
 
+def commit() -> None:
+    """Commit the request's work: the session's transaction, when the request built a session
+    at all. A request whose statements all ran on its own connection (``request_connection``,
+    ``first_row``: a first save) has nothing to commit, and building a session only to commit
+    nothing cost a first submit about a tenth of a millisecond."""
+    if db.session.registry.has():
+        db.session.commit()
+
+
 def runs_without_transaction() -> bool:
     """Whether the session's statements now run each on its own (``reads_only``,
     ``saves_lazily``), not yet inside a transaction begun by ``begin_transaction()``."""

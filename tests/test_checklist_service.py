@@ -527,9 +527,10 @@ def test_concurrent_submits_never_mix_or_duplicate(app, takatsu, existing):
 
 
 def test_stored_answers_come_back_exactly_through_the_pages_one_row(app_ctx, takatsu):
-    """The page reads a person's answers as one JSON column (``_page_query``): every value and
-    every comment, with quotes, backslashes, line breaks, "null" and emoji, comes back as
-    stored, and an item without a comment has None, not "" or "None"."""
+    """The page reads a person's answers as one JSON column (``_page_query``), and saves send
+    them as one (``_sent``): every value and every comment, with quotes, backslashes, line
+    breaks, "null" and emoji, comes back as stored by a first save and by a later one, and an
+    item without a comment has None, not "" or "None"."""
     person = _person(takatsu["plain_staff"])
     keys = takatsu["everyone_keys"]
     awkward = ['"引用" \\ バックスラッシュ', "一行目\n二行目\t", "null", "🙂 ＡＢＣ", "[1, 2]"]
@@ -546,3 +547,10 @@ def test_stored_answers_come_back_exactly_through_the_pages_one_row(app_ctx, tak
     }
     assert read == expected
     assert len(comments) == len(awkward) < len(keys)  # some items carry no comment
+    # A later save (rows sent as JSON on PostgreSQL, ``_write_rows``) keeps them exact too.
+    again = {key: awkward[-1 - n] for n, key in enumerate(keys[: len(awkward)])}
+    save_checklist(takatsu["round"], person, answers, again, now=NOW)
+    db.session.commit()
+    db.session.expire_all()
+    read = {i.key: i.comment for i in checklist_for(takatsu["round"], person, NOW).items}
+    assert read == {key: again.get(key, "").strip() or None for key in keys}

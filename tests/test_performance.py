@@ -284,6 +284,31 @@ def test_a_first_submit_is_two_statements_on_postgresql(app, client, sign_in, wo
         assert len(stored.answers) == 3
 
 
+@pytest.mark.skipif(not PG_URL, reason="the one-statement first save is PostgreSQL's")
+def test_a_first_submit_builds_no_session_and_returns_its_connection(app, client, sign_in, world):
+    """A staff member's first submit runs on its own connection and builds no ORM session (so
+    commits none); the connection is back in the pool once the reply is sent, and the
+    submission is stored."""
+    seen: list[bool] = []
+
+    @app.after_request
+    def note_session(response):
+        seen.append(db.session.registry.has())
+        return response
+
+    sign_in(world["person"])
+    _page(client, world)
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert seen[-1] is False
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
+        stored = db.session.scalars(
+            sa.select(Response).where(Response.person_id == world["person"])).one()
+        assert stored.status is ResponseStatus.SUBMITTED
+
+
 # --- dropped connections --------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from app.api.schemas import (
     SaveResult,
     city_time,
 )
-from app.extensions import db, reads_only, saves_lazily
+from app.extensions import commit, db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
@@ -201,7 +201,7 @@ def save(round_id: int) -> FlaskResponse:
     except Exception:
         db.session.rollback()
         raise
-    db.session.commit()
+    commit()  # nothing to commit when the save was one statement (no session)
     return reply(saved)
 
 

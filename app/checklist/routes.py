@@ -30,7 +30,7 @@ from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.frame import framed, framing_enabled, slot
 from app.checklist.rendering import form_states, items_html, stored_states
-from app.extensions import csrf, db, reads_only, saves_lazily
+from app.extensions import commit, csrf, db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.services.checklist import (
@@ -95,7 +95,7 @@ def checklist(round_id: int) -> ResponseReturnValue:
     except InvalidAnswers as invalid:
         db.session.rollback()
         return _render(sheet, form, problems=_service_problems(sheet, invalid)), 400
-    db.session.commit()
+    commit()  # nothing to commit when the save was one statement (no session)
     if submit and not result.submitted:
         missing = [_missing(item) for item in result.missing]
         return _render(_checklist_or_404(round_id), form, problems=missing, failed_submit=True), 422
