@@ -552,5 +552,5 @@ def test_stored_answers_come_back_exactly_through_the_pages_one_row(app_ctx, tak
     save_checklist(takatsu["round"], person, answers, again, now=NOW)
     db.session.commit()
     db.session.expire_all()
-    read = {i.key: i.comment for i in checklist_for(takatsu["round"], person, NOW).items}
-    assert read == {key: again.get(key, "").strip() or None for key in keys}
+    comments_read = {i.key: i.comment for i in checklist_for(takatsu["round"], person, NOW).items}
+    assert comments_read == {key: again.get(key, "").strip() or None for key in keys}
