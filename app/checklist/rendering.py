@@ -37,14 +37,21 @@ class ItemState:
     comment_errors: tuple[str, ...] = ()
 
 
+# The state of an item answered (or not) without a comment: one per answer, shared.
+_PLAIN_STATES = {value: ItemState(value) for value in ANSWER_VALUES}
+
+
 def stored_states(items: Sequence[ChecklistItem]) -> dict[str, ItemState]:
     """The stored answers and comments by standard key."""
-    return {
-        item.key: ItemState(
-        str(item.value) if item.value is not None else None, item.comment or ""
+    states = {}
+    for item in items:
+        value = str(item.value) if item.value is not None else None
+        states[item.key] = (
+            ItemState(value, item.comment)
+            if item.comment
+            else _PLAIN_STATES.get(value) or ItemState(value)
         )
-        for item in items
-    }
+    return states
 
 
 def form_states(items: Sequence[ChecklistItem], form: ChecklistForm) -> dict[str, ItemState]:

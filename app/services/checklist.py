@@ -298,12 +298,21 @@ STANDARDS_CACHE = "kijun.checklist_round_standards"
 STANDARDS_CACHE_SIZE = 256  # rounds (with their revisions) kept per process
 
 
-def _round_standards(ctx: _Context) -> tuple[_Standard, ...]:
+@dataclass(frozen=True)
+class _KeptStandards:
+    """A round's standards as kept per process, with what is made from them alone."""
+
+    standards: tuple[_Standard, ...]
+    # A staff member's items without answers, by whether the catalogue is city-wide.
+    staff_items: dict[bool, tuple[ChecklistItem, ...]] = field(default_factory=dict)
+
+
+def _round_standards(ctx: _Context) -> _KeptStandards:
     """The standards of the round's catalogue in catalogue order, kept per process (per app)
     under the round's and the catalogue's revision: no query while nothing changed, one after
     any edit (app/models.py ``_bump_revisions`` bumps the revision on every ORM flush that
     changes a catalogue, a standard or a round, whatever page or command makes it)."""
-    cache: dict[tuple[Any, ...], tuple[_Standard, ...]] = current_app.extensions.setdefault(
+    cache: dict[tuple[Any, ...], _KeptStandards] = current_app.extensions.setdefault(
         STANDARDS_CACHE, {}
     )
     round_ = ctx.round
@@ -313,7 +322,7 @@ def _round_standards(ctx: _Context) -> tuple[_Standard, ...]:
     found = cache.get(key)
     if found is None:
         rows = db.session.execute(_standards_query(), {"catalogue_id": round_.catalogue_id})
-        found = tuple(_Standard(*row) for row in rows)
+        found = _KeptStandards(tuple(_Standard(*row) for row in rows))
         if len(cache) >= STANDARDS_CACHE_SIZE:
             cache.clear()
         cache[key] = found
@@ -335,19 +344,34 @@ def _staff_items(
 ) -> list[ChecklistItem]:
     """A staff member's items (the catalogue's ``everyone`` standards; a city-wide catalogue's
     ward-specific ones are never asked), from the per-process copy, with ``stored`` answers."""
-    city_wide = ctx.catalogue_ward_id is None
-    stored = stored or {}
+    blank = _blank_staff_items(ctx)
+    if not stored:
+        return list(blank)
     items = []
-    for s in _round_standards(ctx):
-        if s.audience is not Audience.EVERYONE or (city_wide and s.ward_specific):
-            continue
-        value, comment = stored.get(s.id, (None, None))
-        items.append(ChecklistItem(
-            standard_id=s.id, key=s.key, number=s.number, text=s.text, scene=s.scene,
-            part="self", value=AnswerValue(value) if value is not None else None,
-            comment=comment,
-        ))
+    for item in blank:
+        answer = stored.get(item.standard_id)
+        if answer is None:
+            items.append(item)
+        else:
+            value, comment = answer
+            items.append(item.answered(AnswerValue(value) if value is not None else None, comment))
     return items
+
+
+def _blank_staff_items(ctx: _Context) -> tuple[ChecklistItem, ...]:
+    """A staff member's items without answers, made once per process with the standards they
+    come from (``_round_standards``): items are immutable, so every page and save shares them
+    and makes new ones only for the items answered."""
+    kept = _round_standards(ctx)
+    city_wide = ctx.catalogue_ward_id is None
+    blank = kept.staff_items.get(city_wide)
+    if blank is None:
+        blank = kept.staff_items[city_wide] = tuple(
+            ChecklistItem(s.id, s.key, s.number, s.text, s.scene, "self")
+            for s in kept.standards
+            if s.audience is Audience.EVERYONE and not (city_wide and s.ward_specific)
+        )
+    return blank
 
 
 def _items(ctx: _Context, *, with_answers: bool = False) -> list[ChecklistItem]:
