@@ -23,16 +23,19 @@ from bench.http_load import HEADER, answers_for, staff_of_open_round, unanswered
 # (label, module, attribute): the parts timed. A part inside another is listed after it and
 # its time is taken out of the outer part's own line.
 PAGE_PARTS = (
-    ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
-    ("the round, the person's place in it and their answers (1 query; no BEGIN/COMMIT; the "
-     "round's standards kept per process)", "app.services.checklist", "checklist_for"),
+    ("sign-in: the person and their roles, with the page's row read beside them (1 query; "
+     "no BEGIN/COMMIT)", "app.access", "load_signed_in"),
+    ("the round, the person's place in it and their answers (the row the sign-in read; the "
+     "round's standards and blank items kept per process)", "app.services.checklist",
+     "checklist_for"),
     ("the page from its kept frame (app/checklist/frame.py): the name, section, CSRF token "
      "and answered count filled in", "app.checklist.routes", "_framed"),
     ("the items' HTML (kept per process)", "app.checklist.routes", "items_html"),
 )
 SUBMIT_PARTS = (
-    ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
-    ("the round and the person's place in it, share-locked (1 query)",
+    ("sign-in: the person and their roles, with the save's context read beside them "
+     "(1 query)", "app.access", "load_signed_in"),
+    ("the round and the person's place in it (the row the sign-in read)",
      "app.services.checklist", "_context"),
     ("the standards (kept per process)", "app.services.checklist", "_items"),
     ("checking the answers sent", "app.services.checklist", "_validated"),
