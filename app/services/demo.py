@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from app.extensions import db
+from app.extensions import db, refresh_statistics
 from app.models import (
     Answer,
     AnswerValue,
@@ -165,6 +165,7 @@ def build_demo(surveys_dir: Path) -> DemoSummary:
     for ward_name, seed, scale in OTHER_WARDS:
         _other_ward(ward_name, random.Random(seed), scale)  # noqa: S311 - demo data
     _city_order_and_account()
+    refresh_statistics()  # every table was empty before: see refresh_statistics
     current = rosters[max(rosters)]
     return DemoSummary(
         DEMO_WARD,

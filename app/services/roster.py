@@ -26,7 +26,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from email_validator import EmailNotValidError, validate_email
 
-from app.extensions import db
+from app.extensions import db, refresh_statistics
 from app.models import (
     SECTION_KINDS,
     Assignment,
@@ -537,6 +537,8 @@ def import_roster(rows: Sequence[RosterRow], fiscal_year: int) -> RosterSummary:
     org = _sync_organisation(rows)
     known, people = _sync_people(rows, fiscal_year)
     summary = _sync_assignments(rows, fiscal_year, org, known, people)
+    # The first roster of a database fills empty tables: see refresh_statistics.
+    refresh_statistics(Ward, Department, Section, Person, Assignment)
     db.session.expire_all()  # objects loaded before the import see the new rows
     return summary
 

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from app.extensions import db
+from app.extensions import db, refresh_statistics
 from app.models import (
     Answer,
     AnswerValue,
@@ -254,7 +254,11 @@ def count_closed_rounds(now: datetime | None = None) -> list[int]:
         .where(Round.counted_at.is_(None), Round.closed_by(now))
         .order_by(Round.id)
     ).all()
-    return [round_id for round_id in pending if count_round(round_id, now)]
+    counted = [round_id for round_id in pending if count_round(round_id, now)]
+    if counted:
+        # The first round a database counts fills empty tables: see refresh_statistics.
+        refresh_statistics(RoundCount, RoundHeadcount, RoundDayCount)
+    return counted
 
 
 def discard_counts(round_: Round) -> None:
