@@ -537,8 +537,9 @@ def import_roster(rows: Sequence[RosterRow], fiscal_year: int) -> RosterSummary:
     org = _sync_organisation(rows)
     known, people = _sync_people(rows, fiscal_year)
     summary = _sync_assignments(rows, fiscal_year, org, known, people)
-    # The first roster of a database fills empty tables: see refresh_statistics.
-    refresh_statistics(Ward, Department, Section, Person, Assignment)
+    if summary.changed_anything:
+        # The first roster of a database fills empty tables: see refresh_statistics.
+        refresh_statistics(Ward, Department, Section, Person, Assignment)
     db.session.expire_all()  # objects loaded before the import see the new rows
     return summary
 
