@@ -79,8 +79,8 @@ def test_a_roster_import_recounts_what_autovacuum_took_for_empty(app: Flask):
     """Autovacuum analyzing ``person`` while a first roster is loading records no rows on its
     pages; the import's own ANALYZE puts the planner's count back to the rows really there."""
     with app.app_context():
-        for _ in range(300):  # the load so far, not committed yet
-            db.session.add(Person(employee_id=f"E{_:05d}", name="職員", email=None))
+        for n in range(300):  # the load so far, not committed yet
+            db.session.add(Person(employee_id=f"E{n:05d}", name="職員", email=None))
         db.session.flush()
         _analyze_elsewhere("person")
         rows, pages = _statistics("person")
