@@ -41,6 +41,7 @@ from app.models import (
     utcnow,
 )
 from app.services.auth import has_left_clause
+from app.services.grants import in_force_clause
 from app.statements import (
     SideBySide,
     first_row,
@@ -215,7 +216,12 @@ def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[boo
     # Built once (it runs on every page); bound parameters: value, fiscal_year. Plain columns,
     # not the ORM entity (``SignedIn``).
     granted = [
-        sa.exists().where(Grant.person_id == Person.id, Grant.role == role) for role in GrantRole
+        sa.exists().where(
+            Grant.person_id == Person.id,
+            Grant.role == role,
+            in_force_clause(sa.bindparam("fiscal_year")),
+        )
+        for role in GrantRole
     ]
     chief = sa.exists().where(
         Assignment.person_id == Person.id,
@@ -236,7 +242,7 @@ def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
     """One query: the granted roles, and "chief" when the roster says so this fiscal year."""
     fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
     granted = sa.select(sa.cast(Grant.role, sa.String(20)).label("role")).where(
-        Grant.person_id == person.id
+        Grant.person_id == person.id, in_force_clause(fiscal_year)
     )
     chief = sa.select(sa.literal("chief", sa.String(20))).where(
         sa.exists().where(
@@ -274,7 +280,9 @@ def ward_scope(person: PersonRef, role: ScopeRole) -> set[int] | None:
         raise ValueError(f"unknown scope role: {role!r}")
     ward_ids = db.session.scalars(
         sa.select(Grant.ward_id).where(
-            Grant.person_id == person.id, Grant.role.in_(_SCOPE_GRANTS[role])
+            Grant.person_id == person.id,
+            Grant.role.in_(_SCOPE_GRANTS[role]),
+            in_force_clause(fiscal_year_of(tokyo(utcnow()))),
         )
     ).all()
     if any(ward_id is None for ward_id in ward_ids):

@@ -100,6 +100,10 @@ def person_password_link(person_id: int) -> ResponseReturnValue:
         abort(400)
     if target.sign_in_blocked:
         return _page(target, error=_("サインインを止めている人にはリンクを発行できません。")), 400
+    try:
+        people.require_identity_in_scope(target, _scope())
+    except people.PeopleError as error:
+        return _page(target, error=error.message), 403
     link = url_for("auth.set_password", token=password_link_token(target), _external=True)
     expires = utcnow() + timedelta(seconds=link_max_age())
     people.log_password_link(_me(), target, expires)
@@ -117,7 +121,7 @@ def person_sign_in(person_id: int) -> ResponseReturnValue:
         abort(400)
     blocked = request.form.get("blocked") == "1"
     try:
-        people.set_sign_in_blocked(_me(), target, blocked)
+        people.set_sign_in_blocked(_me(), target, blocked, _scope())
     except people.PeopleError as error:
         db.session.rollback()
         return _page(target, error=error.message), 400

@@ -39,6 +39,7 @@ GENESIS = ""  # the prev_hash of the first row
 # The stable action names, with what the log page calls them. Add new ones here.
 ACTIONS: dict[str, Any] = {
     "roster.import": _l("名簿の取込み"),
+    "roster.transfer_out": _l("ほかの区の名簿への異動"),
     "catalogue.create": _l("基準の作成"),
     "catalogue.update": _l("基準の変更"),
     "catalogue.publish": _l("基準の公開"),

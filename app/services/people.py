@@ -16,9 +16,19 @@ from flask_babel import gettext as _
 
 from app.access import covers
 from app.extensions import db
-from app.models import Assignment, Grant, GrantRole, LoginAttempt, Person, Section, Ward
+from app.models import (
+    Assignment,
+    Grant,
+    GrantRole,
+    LoginAttempt,
+    Person,
+    Section,
+    Ward,
+    utcnow,
+)
 from app.services import audit
-from app.services.grants import grant_role, revoke_role
+from app.services.grants import grant_role, grants_in_force, revoke_role
+from app.wareki import fiscal_year_of, tokyo
 
 SEARCH_LIMIT = 100
 
@@ -62,6 +72,25 @@ def in_scope(person: Person, ward_ids: set[int] | None) -> bool:
     return ward_id is not None and covers(ward_ids, [ward_id])
 
 
+def holds_grant_outside(person: Person, scope: set[int] | None) -> bool:
+    """Whether the person holds a grant that an admin of ``scope`` does not cover: a
+    city-wide grant, or one for a ward outside ``scope`` (never, for a city-wide admin)."""
+    if scope is None:
+        return False
+    return any(grant.ward_id is None or grant.ward_id not in scope for grant in person.grants)
+
+
+def require_identity_in_scope(person: Person, scope: set[int] | None) -> None:
+    """Refuse (PeopleError) to act on how a person signs in (a password link, a sign-in
+    block) when they hold authority outside the admin's wards: otherwise a ward admin could
+    take over another ward's admin or a city-wide committee member (docs/admin.md,
+    "Identity")."""
+    if holds_grant_outside(person, scope):
+        raise PeopleError(
+            _("この人はほかの区または全市の権限を持っています。サインインに関わる操作は全市の管理者が行います。")
+        )
+
+
 @dataclass(frozen=True)
 class PersonRow:
     person: Person
@@ -102,6 +131,7 @@ class PersonDetail:
     grants: list[Grant]
     last_sign_in: datetime | None
     has_password: bool
+    grants_in_force: set[int]
 
 
 def person_detail(person: Person) -> PersonDetail:
@@ -125,6 +155,7 @@ def person_detail(person: Person) -> PersonDetail:
         grants=sorted(person.grants, key=lambda g: (g.role.value, g.ward_id or 0)),
         last_sign_in=last,
         has_password=person.password_hash is not None,
+        grants_in_force=grants_in_force(person, fiscal_year_of(tokyo(utcnow()))),
     )
 
 
@@ -169,8 +200,12 @@ def change_grant(
     return changed
 
 
-def set_sign_in_blocked(admin: Person, person: Person, blocked: bool) -> bool:
-    """Mark that the person may (not) sign in; audited. False when it was so already."""
+def set_sign_in_blocked(
+    admin: Person, person: Person, blocked: bool, scope: set[int] | None
+) -> bool:
+    """Mark that the person may (not) sign in; audited. False when it was so already.
+    PeopleError for a person holding authority outside the admin's ``scope``."""
+    require_identity_in_scope(person, scope)
     if admin.id == person.id and blocked:
         raise PeopleError(_("自分自身のサインインは止められません。"))
     if person.sign_in_blocked == blocked:

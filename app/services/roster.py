@@ -515,7 +515,9 @@ class _Organisation:
     sections_updated: int = 0
 
 
-def import_roster(rows: Sequence[RosterRow], fiscal_year: int) -> RosterSummary:
+def import_roster(
+    rows: Sequence[RosterRow], fiscal_year: int, *, keep_identity: frozenset[str] = frozenset()
+) -> RosterSummary:
     """Make the database hold this roster as the wards' assignments for ``fiscal_year``.
 
     All or nothing: every problem (see ``check_rows``) is collected first and reported in one
@@ -525,7 +527,9 @@ def import_roster(rows: Sequence[RosterRow], fiscal_year: int) -> RosterSummary:
     assignment for ``fiscal_year`` is created or updated. People assigned in ``fiscal_year`` to
     a section of the file's wards but missing from the file lose that assignment, unless they
     already have a response in a round of that year (then it is kept, see
-    ``RosterSummary.kept``). Assignments of other years are not touched. Never commits.
+    ``RosterSummary.kept``). Assignments of other years are not touched. The people of
+    ``keep_identity`` (employee ids) keep their stored name and mail address whatever the file
+    says (``roster_upload.check_identity``). Never commits.
     """
     if not rows:
         raise RosterError(["名簿に職員の行がありません"])
@@ -535,7 +539,7 @@ def import_roster(rows: Sequence[RosterRow], fiscal_year: int) -> RosterSummary:
 
     db.session.flush()  # pending changes first: the bulk statements below bypass the session
     org = _sync_organisation(rows)
-    known, people = _sync_people(rows, fiscal_year)
+    known, people = _sync_people(rows, fiscal_year, keep_identity)
     summary = _sync_assignments(rows, fiscal_year, org, known, people)
     if summary.changed_anything:
         # The first roster of a database fills empty tables: see refresh_statistics.
@@ -826,9 +830,10 @@ class _PeopleCounts:
 
 
 def _sync_people(
-    rows: Sequence[RosterRow], fiscal_year: int
+    rows: Sequence[RosterRow], fiscal_year: int, keep_identity: frozenset[str]
 ) -> tuple[dict[str, _Known], _PeopleCounts]:
-    """Add the new people, update names and emails; return everyone with their assignments."""
+    """Add the new people, update names and emails (not those of ``keep_identity``); return
+    everyone with their assignments."""
     current = so.aliased(Assignment)
     previous = so.aliased(Assignment)
     known: dict[str, _Known] = {}
@@ -874,7 +879,9 @@ def _sync_people(
     changed_people = [
         {"id": known[row.employee_id].person_id, "name": row.name, "email": row.email}
         for row in rows
-        if row.employee_id in known and details[row.employee_id] != (row.name, row.email)
+        if row.employee_id in known
+        and row.employee_id not in keep_identity
+        and details[row.employee_id] != (row.name, row.email)
     ]
     if new_people:
         created = db.session.execute(

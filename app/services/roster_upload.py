@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 
 from app.access import covers
 from app.extensions import db
-from app.models import Assignment, Person, Section, Ward
+from app.models import Assignment, Grant, Person, Section, Ward
 from app.services import audit
 from app.services.roster import RosterError, RosterRow, RosterSummary, import_roster, read_roster
 
@@ -43,6 +43,30 @@ class UploadError(Exception):
 
 
 @dataclass(frozen=True)
+class CrossWardMove:
+    """A person this roster takes from a ward outside the admin's wards (an April transfer)."""
+
+    employee_id: str
+    name: str  # as stored: the file cannot change it
+    from_ward_id: int
+    from_ward: str
+    to_ward: str
+
+
+@dataclass(frozen=True)
+class IdentityCheck:
+    """What a ward admin's roster may do to people whose identity it does not own.
+
+    ``kept``: employee ids whose stored name and mail address the import keeps (people who
+    hold a grant, and people arriving from a ward outside the admin's); ``moves``: the
+    cross-ward transfers the confirming admin takes on. docs/admin.md, "Identity".
+    """
+
+    kept: frozenset[str] = frozenset()
+    moves: tuple[CrossWardMove, ...] = ()
+
+
+@dataclass(frozen=True)
 class Preview:
     """What the import would do, and the digests the confirmation must name."""
 
@@ -51,6 +75,7 @@ class Preview:
     fiscal_year: int
     summary: RosterSummary
     summary_digest: str
+    identity: IdentityCheck = IdentityCheck()
 
 
 def upload_dir() -> Path:
@@ -103,23 +128,150 @@ def _summary_digest(summary: RosterSummary) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _run(path: Path, fiscal_year: int, scope: set[int] | None) -> RosterSummary:
+def _run(
+    path: Path, fiscal_year: int, scope: set[int] | None
+) -> tuple[RosterSummary, IdentityCheck]:
     try:
         rows = read_roster(path)
         _check_scope(rows, scope)
-        return import_roster(rows, fiscal_year)
+        identity = check_identity(rows, fiscal_year, scope)
+        return import_roster(rows, fiscal_year, keep_identity=identity.kept), identity
     except RosterError as error:
         raise UploadError(error.errors) from error
+
+
+# --- Identity: a person belongs to no single ward's file -------------------------------------
+
+
+@dataclass(frozen=True)
+class _Held:
+    person_id: int
+    name: str
+    this_year_ward: int | None  # the ward of the person's assignment in the file's year
+    earlier_ward: int | None  # the ward of their latest assignment before that year
+    grants_outside: bool  # a grant the admin's scope does not cover (or a city-wide one)
+    has_grant: bool
+
+
+def _held(employee_ids: list[str], fiscal_year: int, scope: set[int]) -> dict[str, _Held]:
+    """For the file's people already in the database: where they are, and what they hold."""
+    held: dict[str, _Held] = {}
+    for start in range(0, len(employee_ids), 500):
+        chunk = employee_ids[start : start + 500]
+        people = db.session.execute(
+            sa.select(Person.employee_id, Person.id, Person.name).where(
+                Person.employee_id.in_(chunk)
+            )
+        ).all()
+        ids = [pid for _eid, pid, _name in people]
+        places = _places(ids, fiscal_year)
+        grants = _grants_of(ids)
+        for eid, pid, name in people:
+            this_year, earlier = places.get(pid, (None, None))
+            wards = grants.get(pid, [])
+            outside = any(w is None or w not in scope for w in wards)
+            held[eid] = _Held(pid, name, this_year, earlier, outside, bool(wards))
+    return held
+
+
+def _places(person_ids: list[int], fiscal_year: int) -> dict[int, tuple[int | None, int | None]]:
+    """Each person's ward in ``fiscal_year`` and in their latest earlier year."""
+    rows = db.session.execute(
+        sa.select(Assignment.person_id, Assignment.fiscal_year, Section.ward_id)
+        .join(Section, Section.id == Assignment.section_id)
+        .where(Assignment.person_id.in_(person_ids), Assignment.fiscal_year <= fiscal_year)
+        .order_by(Assignment.person_id, Assignment.fiscal_year)
+    ).all()
+    places: dict[int, tuple[int | None, int | None]] = {}
+    for pid, year, ward_id in rows:
+        this_year, earlier = places.get(pid, (None, None))
+        places[pid] = (ward_id, earlier) if year == fiscal_year else (this_year, ward_id)
+    return places
+
+
+def _grants_of(person_ids: list[int]) -> dict[int, list[int | None]]:
+    grants: dict[int, list[int | None]] = {}
+    for pid, ward_id in db.session.execute(
+        sa.select(Grant.person_id, Grant.ward_id).where(Grant.person_id.in_(person_ids))
+    ):
+        grants.setdefault(pid, []).append(ward_id)
+    return grants
+
+
+def check_identity(
+    rows: list[RosterRow], fiscal_year: int, scope: set[int] | None
+) -> IdentityCheck:
+    """The rule of who a ward admin's roster may take, and whose name and mail it may change.
+
+    A city-wide admin (``scope`` None) and the command line may do anything. A ward admin's
+    file may add people and take a person whose last assignment is in another ward (an April
+    transfer), but it never changes the name or mail address of a person who holds any grant
+    or who arrives from another ward (``kept``), and it is refused (RosterError, with the
+    lines) for a person assigned this same year to a ward outside the admin's, or a person
+    holding a grant outside the admin's wards who would move: that is another ward's
+    authority, which only a city-wide admin moves.
+    """
+    if scope is None:
+        return IdentityCheck()
+    held = _held([row.employee_id for row in rows], fiscal_year, scope)
+    ward_names: dict[int, str] = {w: n for w, n in db.session.execute(sa.select(Ward.id, Ward.name))}
+    errors: list[str] = []
+    kept: set[str] = set()
+    moves: list[CrossWardMove] = []
+    for row in rows:
+        person = held.get(row.employee_id)
+        if person is None:
+            continue
+        came_from = person.earlier_ward if person.this_year_ward is None else None
+        if person.this_year_ward is not None and person.this_year_ward not in scope:
+            errors.append(
+                f"{row.line}行目: 職員番号 {row.employee_id} は同じ年度の"
+                f"{ward_names[person.this_year_ward]}の名簿に載っています"
+                "（その区の名簿から外れてから取り込むか、全市の管理者に依頼してください）"
+            )
+            continue
+        arriving = came_from is not None and came_from not in scope
+        never_placed = person.this_year_ward is None and person.earlier_ward is None
+        if person.grants_outside and (arriving or never_placed):
+            errors.append(
+                f"{row.line}行目: 職員番号 {row.employee_id} はほかの区または全市の権限を"
+                "持っているため、この名簿では取り込めません（全市の管理者が取り込みます）"
+            )
+            continue
+        if person.has_grant or arriving:
+            kept.add(row.employee_id)
+        if arriving and came_from is not None:
+            moves.append(CrossWardMove(row.employee_id, person.name, came_from,
+                                       ward_names[came_from], row.ward))
+    if errors:
+        raise RosterError(errors)
+    return IdentityCheck(frozenset(kept), tuple(moves))
+
+
+def _log_moves(admin: Person, identity: IdentityCheck, fiscal_year: int) -> None:
+    """One audit row per ward people were taken from, readable by that ward's admins."""
+    by_ward: dict[int, list[str]] = {}
+    for move in identity.moves:
+        by_ward.setdefault(move.from_ward_id, []).append(move.employee_id)
+    for ward_id, employee_ids in sorted(by_ward.items()):
+        audit.record(
+            "roster.transfer_out",
+            actor=admin,
+            target_type="roster",
+            target_id=fiscal_year,
+            after={"fiscal_year": fiscal_year, "employee_ids": sorted(employee_ids)},
+            ward_id=ward_id,
+        )
 
 
 def preview_upload(sha256: str, suffix: str, fiscal_year: int, scope: set[int] | None) -> Preview:
     """Run the import of the stored file and roll it back: what would change, nothing written.
     UploadError lists every bad line (with its line number)."""
     try:
-        summary = _run(_stored(sha256, suffix), fiscal_year, scope)
+        summary, identity = _run(_stored(sha256, suffix), fiscal_year, scope)
     finally:
         db.session.rollback()
-    return Preview(sha256, suffix, fiscal_year, summary, _summary_digest(summary))
+    return Preview(sha256, suffix, fiscal_year, summary, _summary_digest(summary), identity)
 
 
 def confirm_upload(
@@ -137,13 +289,14 @@ def confirm_upload(
         raise UploadError(
             [_("確認の間に名簿のファイルが変わりました。もう一度アップロードしてください。")], 409
         )
-    summary = _run(path, fiscal_year, scope)
+    summary, identity = _run(path, fiscal_year, scope)
     if _summary_digest(summary) != summary_digest:
         raise UploadError(
             [_("確認の間にデータベースが変わり、取込みの結果が確認した内容と違います。"
                "もう一度確認してください。")], 409
         )
     log_roster_import(admin, summary, sha256=sha256)
+    _log_moves(admin, identity, fiscal_year)
     path.unlink(missing_ok=True)
     return summary
 

@@ -69,6 +69,7 @@ from app.models import (
 from app.services.audience import join_audience
 from app.services.auth import has_left_clause
 from app.services.compliance import ALL, ResponseRate, round_results
+from app.services.grants import in_force_clause
 from app.services.mail import Outgoing
 from app.services.rounds import parse_reminder_days
 from app.services.tally import count_closed_rounds
@@ -250,6 +251,7 @@ def _committee(round_: Round, now: datetime) -> sa.Select[Any]:
     whom the latest roster shows as having left (their grants stop working)."""
     return sa.select(Grant.person_id).join(Person, Person.id == Grant.person_id).where(
         ~has_left_clause(fiscal_year_of(tokyo(now))),
+        in_force_clause(fiscal_year_of(tokyo(now))),
         Grant.role == GrantRole.COMMITTEE,
         sa.or_(
             Grant.ward_id.is_(None),
