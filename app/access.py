@@ -40,8 +40,8 @@ from app.models import (
     Ward,
     utcnow,
 )
-from app.services.auth import has_left_clause
-from app.services.grants import in_force_clause
+from app.services.identity.auth import has_left_clause
+from app.services.organisation.grants import in_force_clause
 from app.statements import (
     SideBySide,
     first_row,

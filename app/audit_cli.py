@@ -1,11 +1,11 @@
-"""``flask audit verify``: check the audit log's hash chain (app/services/audit.py)."""
+"""``flask audit verify``: check the audit log's hash chain (app/services/governance/audit.py)."""
 
 from __future__ import annotations
 
 import click
 
 from app.cli_help import N_, Group
-from app.services.audit import verify_chain
+from app.services.governance.audit import verify_chain
 
 audit_cli = Group("audit", help=N_("操作の記録（監査ログ）。"))
 

@@ -34,7 +34,7 @@ def _url() -> str:
 def backup_create_command(output: Path | None) -> None:
     """Back the database up to one file while the app runs (``create_backup``)."""
     from app.models import utcnow
-    from app.services.backup import BackupError, create_backup, default_backup_name
+    from app.services.governance.backup import BackupError, create_backup, default_backup_name
     from app.wareki import tokyo
 
     url = _url()
@@ -60,7 +60,7 @@ def backup_create_command(output: Path | None) -> None:
 def backup_restore_command(path: Path, force: bool) -> None:
     """Restore a backup; a database with data only with --force (``restore_backup``)."""
     from app.extensions import db
-    from app.services.backup import BackupError, restore_backup
+    from app.services.governance.backup import BackupError, restore_backup
 
     db.session.remove()
     try:

@@ -17,8 +17,8 @@ from app.cli_help import N_, Command, Group
 
 if TYPE_CHECKING:
     from app.models import Round
-    from app.services.catalogues import LoadResult
-    from app.services.compliance import RoundResults
+    from app.services.catalogue.catalogues import LoadResult
+    from app.services.results.compliance import RoundResults
     from reports.table import ComplianceTable
 
 catalogue_cli = Group("catalogue", help=N_("サービス基準（カタログ）の読み込みと一覧。"))
@@ -43,7 +43,7 @@ def catalogue_load_command(path: Path) -> None:
     On any error prints every error to stderr, writes nothing and exits with status 1.
     """
     from app.extensions import db
-    from app.services.catalogues import CatalogueError, load_catalogues
+    from app.services.catalogue.catalogues import CatalogueError, load_catalogues
 
     try:
         results = load_catalogues(path)
@@ -70,7 +70,7 @@ def _log_catalogue_load(results: list[LoadResult], path: Path) -> None:
 
     from app.extensions import db
     from app.models import Catalogue
-    from app.services import audit
+    from app.services.governance import audit
 
     changed = {r.key: r for r in results if r.status != "unchanged"}
     if not changed:
@@ -104,7 +104,7 @@ def _log_catalogue_load(results: list[LoadResult], path: Path) -> None:
 )
 def catalogue_list_command() -> None:
     """List the loaded catalogues: key, fiscal year (令和N年度), ward or 全区共通, standards."""
-    from app.services.catalogues import list_catalogues
+    from app.services.catalogue.catalogues import list_catalogues
     from app.wareki import fiscal_year_label
 
     summaries = list_catalogues()
@@ -145,7 +145,7 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
     prints the summary without writing. See docs/roster.md for the file format.
     """
     from app.extensions import db
-    from app.services.roster import RosterError, import_roster, read_roster
+    from app.services.organisation.roster import RosterError, import_roster, read_roster
 
     try:
         summary = import_roster(read_roster(path), fiscal_year)
@@ -163,7 +163,7 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
     if dry_run:
         db.session.rollback()
     else:
-        from app.services.roster_upload import log_roster_import
+        from app.services.organisation.roster_upload import log_roster_import
 
         log_roster_import(None, summary, source=str(path))
         db.session.commit()
@@ -198,7 +198,7 @@ def demo_command() -> None:
     from flask import current_app
 
     from app.extensions import db
-    from app.services.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
+    from app.services.operations.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
 
     summary = build_demo(Path(current_app.config["SURVEYS_DIR"]))
     if summary.already_present:
@@ -279,8 +279,8 @@ def round_create_command(
     """
     from app.admin.routes import round_values
     from app.extensions import db
-    from app.services import audit
-    from app.services.rounds import RoundError, catalogue_year_mismatch, create_round
+    from app.services.governance import audit
+    from app.services.rounds.rounds import RoundError, catalogue_year_mismatch, create_round
 
     times, days, errors = _round_options(opens, closes, reminder_days)
     if not errors and not confirm_year:
@@ -321,7 +321,7 @@ def _round_options(
 ) -> tuple[list[datetime], tuple[int, ...] | None, list[str]]:
     """The opening and closing times and the reminder days as given on the command line
     (None: the default), with the message of each that cannot be read."""
-    from app.services.rounds import parse_datetime, parse_reminder_days
+    from app.services.rounds.rounds import parse_datetime, parse_reminder_days
 
     errors: list[str] = []
     times = []
@@ -360,7 +360,7 @@ def _echo_created_round(round_: Round) -> None:
 
 
 def _reminder_days_text(stored: str) -> str:
-    from app.services.rounds import parse_reminder_days
+    from app.services.rounds.rounds import parse_reminder_days
 
     days = parse_reminder_days(stored)
     return "、".join(f"{d}日前" for d in days) + "に送る" if days else "送らない"
@@ -377,7 +377,7 @@ def round_list_command() -> None:
     """List every round, newest first: id, state (受付中/受付前/終了), title, catalogue, wards
     and the period on the city's clock."""
     from app.models import utcnow
-    from app.services.rounds import list_rounds
+    from app.services.rounds.rounds import list_rounds
     from app.wareki import reiwa_datetime
 
     rounds = list_rounds(utcnow())
@@ -471,8 +471,8 @@ def report_compliance_command(
     """Write a round's compliance table to a file or, with ``--output -``, to stdout (the
     closing message then goes to stderr, so that the table can be piped)."""
     from app.extensions import db
-    from app.services.compliance import ResultsError, final_results
-    from app.services.exports import ExportFormat, compliance_table, export_filename
+    from app.services.results.compliance import ResultsError, final_results
+    from app.services.results.exports import ExportFormat, compliance_table, export_filename
     from reports.printing import PdfFontError
 
     try:
@@ -512,7 +512,7 @@ def report_compliance_command(
 def report_groups_command(round_id: int) -> None:
     """List the round's visible groups: key, level and the names down to the group."""
     from app.extensions import db
-    from app.services.compliance import ResultsError, round_results
+    from app.services.results.compliance import ResultsError, round_results
 
     try:
         results = round_results(round_id, with_previous=False)
@@ -559,8 +559,8 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     section-level answers are always shown. File names are 課の遵守率_<課>_調査<ID>.<format>.
     """
     from app.extensions import db
-    from app.services.compliance import ResultsError, final_results
-    from app.services.exports import ExportFormat, export_filename, section_sheet
+    from app.services.results.compliance import ResultsError, final_results
+    from app.services.results.exports import ExportFormat, export_filename, section_sheet
     from reports.printing import PdfFontError
 
     try:
@@ -614,7 +614,7 @@ def published_import_command(
 
     from app.extensions import db
     from app.models import Ward
-    from app.services.published import PublishedImportError, preview_import, save_import
+    from app.services.results.published import PublishedImportError, preview_import, save_import
     from app.wareki import fiscal_year_label
 
     ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == ward_name))

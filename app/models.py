@@ -298,7 +298,7 @@ class Catalogue(Model):
     # (``_bump_revisions``): the key of the checklist's per-process copy of the standards.
     revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     # None while the catalogue is a draft (next year's standards being edited in the browser,
-    # app/services/catalogue_drafts.py): a draft is not offered for rounds nor shown publicly.
+    # app/services/catalogue/drafts.py): a draft is not offered for rounds nor shown publicly.
     published_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime(), default=utcnow)
 
     ward: so.Mapped[Ward | None] = so.relationship()
@@ -381,7 +381,7 @@ class Round(Model):
     reminder_days: so.Mapped[str] = so.mapped_column(
         sa.String(40), default="7,3,1", server_default="7,3,1"
     )
-    # When the closed round's counts were written (app/services/tally.py); None while it has
+    # When the closed round's counts were written (app/services/results/tally.py); None while it has
     # not closed, or has been reopened since.
     counted_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
     # Bumped by every flush that changes the round (``_bump_revisions``), like
@@ -421,7 +421,7 @@ def _bump_revisions(session: so.Session, _context: Any, _instances: Any) -> None
     """Add one to the revision of every catalogue and round this flush changes (a standard's
     change, addition or removal counts for its catalogue), whoever changes them: the admin
     pages, the catalogue editor, ``flask catalogue load``. Per-process copies keyed by the
-    revision (app/services/checklist.py) are thus replaced after any edit made through the
+    revision (app/services/rounds/checklist.py) are thus replaced after any edit made through the
     ORM. A Core ``sa.update()`` of these tables bypasses this hook and must bump ``revision``
     itself (docs/benchmarks.md)."""
     catalogues: dict[int, Catalogue] = {}
@@ -527,7 +527,7 @@ class SectionAnswer(Model):
     response: so.Mapped[Response] = so.relationship()
 
 
-# --- The counts of a closed round (app/services/tally.py, docs/results.md) ----------------------
+# --- The counts of a closed round (app/services/results/tally.py, docs/results.md) --------------
 
 
 class RoundCount(Model):
@@ -743,7 +743,8 @@ class YearPlan(Model):
 
 
 class AuditEvent(Model):
-    """One state-changing action, appended by ``app.services.audit.record`` and never changed.
+    """One state-changing action, appended by ``app.services.governance.audit.record`` and never
+    changed.
 
     Who (``actor_id`` and the employee id they had; None for the scheduler and for sign-in
     failures), when, from which address, what (``action``, a stable name), on which object,
@@ -784,7 +785,7 @@ class AuditEvent(Model):
 
 class PublishedTable(Model):
     """A ward's compliance table of a past fiscal year as published in its annual report,
-    imported by an admin (``app/services/published.py``) because that year's answers were
+    imported by an admin (``app/services/results/published.py``) because that year's answers were
     never in Kijun. It fills the 前年度 columns of the next year's round; it carries rates
     only, never counts, so nothing about people is ever derived from it."""
 

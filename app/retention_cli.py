@@ -1,6 +1,6 @@
 """``flask --app wsgi retention purge``: remove the personal data of people who left.
 
-The rules live in ``app.services.retention``; this command commits once, all or nothing.
+The rules live in ``app.services.governance.retention``; this command commits once, all or nothing.
 """
 
 import dataclasses
@@ -45,8 +45,8 @@ def retention_purge_command(before_fiscal_year: int, dry_run: bool) -> None:
     closed. ``--dry-run`` prints what would go and writes nothing.
     """
     from app.extensions import db
-    from app.services import audit
-    from app.services.retention import RetentionError, plan_purge, purge_personal_data
+    from app.services.governance import audit
+    from app.services.governance.retention import RetentionError, plan_purge, purge_personal_data
 
     try:
         if dry_run:

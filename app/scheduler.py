@@ -5,8 +5,8 @@
 while the previous one ran is run once, never twice; never two at once). Web workers never
 build a scheduler: nothing here runs unless one of these commands is called.
 
-``tick`` is the caller of ``app.services.schedule``: like a CLI command it commits, once after
-planning, once per claimed batch, and once per message sent, so that a crash between two sends
+``tick`` is the caller of ``app.services.operations.schedule``: like a CLI command it commits, once
+after planning, once per claimed batch, and once per message sent, so that a crash between two sends
 leaves every message already sent marked ``sent``.
 """
 
@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from app.cli_help import N_, Group
 from app.extensions import db
 from app.models import utcnow
-from app.services.mail import (
+from app.services.operations.mail import (
     CONNECTION_ERRORS,
     MESSAGE_ERRORS,
     Mailer,
@@ -35,7 +35,7 @@ from app.services.mail import (
     SmtpMailer,
     build_message,
 )
-from app.services.schedule import (
+from app.services.operations.schedule import (
     Due,
     PlanReport,
     claim,
@@ -69,7 +69,7 @@ def _audit_plan(report: Any) -> None:
     whose mail it planned (messages by kind) and one per round whose counts it wrote. Ticks that
     change nothing write nothing; each sent message is in the ledger itself."""
     from app.models import Round
-    from app.services import audit
+    from app.services.governance import audit
 
     planned: dict[int, dict[str, int]] = {}
     for (round_id, kind), count in report.written.items():
@@ -333,7 +333,7 @@ def scheduler_tick_command(dry_run: bool, now_text: str | None) -> None:
     if the SMTP server could not be reached (the messages stay in the ledger for the next
     tick).
     """
-    from app.services.rounds import parse_datetime
+    from app.services.rounds.rounds import parse_datetime
 
     now = None
     if now_text:

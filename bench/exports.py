@@ -26,7 +26,7 @@ def measure(database_url: str, fmt: str) -> dict[str, Any]:
 
     from app import create_app
     from app.extensions import db
-    from app.services.exports import round_table
+    from app.services.results.exports import round_table
     from reports.printing import compliance_pdf
     from reports.xlsx import compliance_workbook
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Audience  # noqa: E402
-from app.services.catalogues import read_catalogues  # noqa: E402
+from app.services.catalogue.catalogues import read_catalogues  # noqa: E402
 
 WARDS = ("川崎区", "幸区", "中原区", "高津区", "宮前区", "多摩区", "麻生区")
 DEPARTMENTS = ("まちづくり推進部", "区民サービス部", "地域みまもり支援センター", "道路公園センター")
@@ -224,7 +224,7 @@ def generate(
         # As the scheduler's tick does at each close: the closed rounds' counts are written
         # once, and every result reads them (without this each timed call would count the
         # round's answers again and roll back, which production never does).
-        from app.services.tally import count_closed_rounds
+        from app.services.results.tally import count_closed_rounds
 
         say(f"counted {len(count_closed_rounds())} closed rounds")
         db.session.commit()

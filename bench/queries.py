@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
-from app.services.compliance import compliance_trend, round_results
+from app.services.results.compliance import compliance_trend, round_results
 from bench.common import timed_pair
 
 # The round's answers counted by section, role and standard in one statement: the counts

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Catalogue, Round, Ward  # noqa: E402
-from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo  # noqa: E402
+from app.services.operations.demo import DEMO_PASSWORD, DEMO_WARD, build_demo  # noqa: E402
 from app.wareki import fiscal_year_label, fiscal_year_of, tokyo  # noqa: E402
 
 STAFF = "900001"

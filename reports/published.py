@@ -5,7 +5,7 @@ year's table of its annual report (seed 000, section 3).
 The file holds one or more column groups (fiscal years, e.g. 令和6年度 and 令和7年度), each split
 into 職員 and 所属長. Every data row is read with its line number (the CSV line, or the sheet's
 row), so that whoever imports it can be told which line did not fit. Nothing here knows the
-database or Flask: the app matches the rows to a catalogue (``app/services/published.py``).
+database or Flask: the app matches the rows to a catalogue (``app/services/results/published.py``).
 
 Problems are given as codes with their line, for the app to put into words:
 

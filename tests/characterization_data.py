@@ -1,7 +1,7 @@
 """The data sets of the characterization test (tests/test_characterization.py).
 
-``build_demo_fixed``: the demo (app/services/demo.py) with its one open round moved to fixed
-dates, because the demo opens it "now" and the goldens must not depend on the day they run.
+``build_demo_fixed``: the demo (app/services/operations/demo.py) with its one open round moved to
+fixed dates, because the demo opens it "now" and the goldens must not depend on the day they run.
 
 ``build_city7``: a generated 7-ward city, small and fully deterministic (one seeded
 ``random.Random``, explicit 職員番号, names, addresses and submission times): 2–3 sections per
@@ -41,7 +41,7 @@ from app.models import (
     Ward,
     utcnow,
 )
-from app.services.demo import build_demo
+from app.services.operations.demo import build_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,18 +31,18 @@ from app.models import (
     Ward,
     WorkingTeam,
 )
-from app.services import schedule
-from app.services.auth import password_link_token
-from app.services.catalogue_drafts import create_next_year
-from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
-from app.services.demo_goals import DEMO_GOALS_YEAR
+from app.services.catalogue.drafts import create_next_year
+from app.services.identity.auth import password_link_token
+from app.services.operations import schedule
+from app.services.operations.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
+from app.services.operations.demo_goals import DEMO_GOALS_YEAR
 from app.wareki import fiscal_year_of, tokyo
 from tests.browser_support import LiveServer
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]}
 
-# The demo accounts (app/services/demo.py), and who signs in as none of them.
+# The demo accounts (app/services/operations/demo.py), and who signs in as none of them.
 ACCOUNTS = {
     "anonymous": None,
     "staff": "900001",  # 区民課の職員

@@ -11,9 +11,9 @@ from flask import g
 
 from app.extensions import db
 from app.models import ImprovementAction, Section
-from app.services.actions import weak_standards
-from app.services.annual_report import annual_report
-from app.services.compliance import final_results
+from app.services.goals.annual_report import annual_report
+from app.services.results.actions import weak_standards
+from app.services.results.compliance import final_results
 from reports.annual import annual_html
 from tests import factories
 from tests.results_world import build_world

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Catalogue, Grant, GrantRole, MailLedger, MailState, Round
-from app.services.schedule import NO_EMAIL
+from app.services.operations.schedule import NO_EMAIL
 from app.wareki import TOKYO
 from tests import factories
 
@@ -211,7 +211,7 @@ def test_rounds_page_and_round_list_say_each_rounds_state(app, client, admin, ru
 def test_closed_round_keeps_its_times_and_takes_a_new_title(app_ctx):
     """update_round refuses to move a closed round's close to another past time, but renames
     it."""
-    from app.services.rounds import RoundError, update_round
+    from app.services.rounds.rounds import RoundError, update_round
 
     catalogue = factories.catalogue("test-2026", fiscal_year=2026)
     closes = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -231,8 +231,8 @@ def test_reopening_a_closed_round_discards_its_counts(app_ctx):
     counted_at cleared, so its results are hidden again until the new close."""
 
     from app.models import RoundCount, RoundHeadcount
-    from app.services.rounds import update_round
-    from app.services.tally import count_round
+    from app.services.results.tally import count_round
+    from app.services.rounds.rounds import update_round
 
     catalogue = factories.catalogue("test-2026", fiscal_year=2026)
     closes = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
@@ -363,7 +363,7 @@ def test_a_city_admin_manages_every_round(client, admin, app):
 
 def test_the_round_services_keep_to_the_ward_scope(app_ctx):
     """list_rounds lists, and create_round / update_round accept, only wards in the scope."""
-    from app.services.rounds import RoundError, create_round, list_rounds, update_round
+    from app.services.rounds.rounds import RoundError, create_round, list_rounds, update_round
 
     takatsu, saiwai = factories.ward("高津区"), factories.ward("幸区")
     catalogue = factories.catalogue("test-2026", fiscal_year=2026)

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Person, Ward
-from app.services.annual_report import annual_report, issued_label
-from app.services.demo import DEMO_SECTIONS
-from app.services.demo_goals import TEAMS
+from app.services.goals.annual_report import annual_report, issued_label
+from app.services.operations.demo import DEMO_SECTIONS
+from app.services.operations.demo_goals import TEAMS
 from reports.annual import annual_docx, annual_html, annual_pdf
 from tests import factories
 

@@ -13,7 +13,7 @@ from app.api import ERROR_CODES, json_error
 from app.api.openapi import OPERATIONS, SHARED, openapi_document, openapi_path
 from app.extensions import db
 from app.models import Answer, Response, Role
-from app.services.compliance import ResultsError, ResultsNotFinal
+from app.services.results.compliance import ResultsError, ResultsNotFinal
 from tests import factories
 
 URL = "/api/v1/rounds/{}/checklist"

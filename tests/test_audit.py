@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, Grant, GrantRole, Person, Role
-from app.services import audit
-from app.services.auth import set_password
+from app.services.governance import audit
+from app.services.identity.auth import set_password
 from app.wareki import TOKYO, fiscal_year_of, tokyo
 from tests import factories
 

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from app import create_app
 from app.extensions import db
 from app.models import Grant, LoginAttempt, Person, utcnow
-from app.services.auth import password_link_token, prune_login_attempts
+from app.services.identity.auth import password_link_token, prune_login_attempts
 from tests import factories
 
 PASSWORD = "correct-horse-battery"

@@ -16,8 +16,8 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Role, Round, Section
-from app.services.auth import set_password
-from app.services.catalogues import load_catalogues
+from app.services.catalogue.catalogues import load_catalogues
+from app.services.identity.auth import set_password
 from app.wareki import TOKYO
 from tests import factories
 from tests.browser_support import LiveServer

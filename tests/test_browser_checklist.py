@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import Audience, Catalogue, Role, Round
-from app.services.catalogues import load_catalogues
+from app.services.catalogue.catalogues import load_catalogues
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 from tests.browser_support import LiveServer

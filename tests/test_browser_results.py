@@ -14,7 +14,7 @@ from playwright.sync_api import Page, Route, expect
 
 from app.extensions import db
 from app.models import Round, Ward, round_ward
-from app.services.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
+from app.services.operations.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
 from tests.browser_support import LiveServer
 
 CHARTS = ["chart-standards", "chart-lowest", "chart-change", "chart-heatmap", "chart-progress"]

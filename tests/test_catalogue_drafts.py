@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, Catalogue, Grant, GrantRole, Person, Role, Round, Standard
-from app.services import catalogue_drafts as drafts
-from app.services.catalogues import load_catalogues
-from app.services.checklist import checklist_for
-from app.services.rounds import RoundError, create_round
+from app.services.catalogue import drafts as drafts
+from app.services.catalogue.catalogues import load_catalogues
+from app.services.rounds.checklist import checklist_for
+from app.services.rounds.rounds import RoundError, create_round
 from tests import factories
 
 

@@ -27,7 +27,7 @@ from app.models import (
     Standard,
     Ward,
 )
-from app.services.catalogues import (
+from app.services.catalogue.catalogues import (
     CatalogueError,
     list_catalogues,
     load_catalogues,

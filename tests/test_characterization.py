@@ -45,7 +45,7 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Person, Round
-from app.services.compliance import (
+from app.services.results.compliance import (
     ROLES,
     compliance_trend,
     final_results,
@@ -53,7 +53,7 @@ from app.services.compliance import (
     round_results,
     rounds_for_committee,
 )
-from app.services.tally import ensure_counted
+from app.services.results.tally import ensure_counted
 from tests.characterization_data import build_city7, build_demo_fixed
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

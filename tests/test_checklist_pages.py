@@ -22,7 +22,7 @@ from app.models import (
     Round,
     Standard,
 )
-from app.services.catalogues import load_catalogues
+from app.services.catalogue.catalogues import load_catalogues
 from app.wareki import fiscal_year_of, reiwa_datetime, tokyo
 from tests import factories
 

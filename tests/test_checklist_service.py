@@ -26,8 +26,8 @@ from app.models import (
     SectionAnswer,
     Standard,
 )
-from app.services.catalogues import load_catalogues
-from app.services.checklist import (
+from app.services.catalogue.catalogues import load_catalogues
+from app.services.rounds.checklist import (
     InvalidAnswers,
     NotInRound,
     RoundClosed,

@@ -28,8 +28,8 @@ from app.models import (
     Ward,
     round_ward,
 )
-from app.services.city import ALL_STANDARDS, CITY, city_results
-from app.services.demo import CITY_WARDS, build_demo
+from app.services.operations.demo import CITY_WARDS, build_demo
+from app.services.results.city import ALL_STANDARDS, CITY, city_results
 from tests import factories
 
 NOW = datetime.now(UTC)

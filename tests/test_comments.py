@@ -21,8 +21,8 @@ from openpyxl import load_workbook
 
 from app.extensions import db
 from app.models import Grant, GrantRole, HiddenComment
-from app.services.comments import group_comments
-from app.services.compliance import ResultsNotFinal, final_results, round_results
+from app.services.results.comments import group_comments
+from app.services.results.compliance import ResultsNotFinal, final_results, round_results
 from tests import factories
 
 NOW = datetime.now(UTC)

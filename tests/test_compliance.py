@@ -1,4 +1,4 @@
-"""Compliance results of a round (app/services/compliance/) against hand-computed tables."""
+"""Compliance results of a round (app/services/results/compliance/) against hand-computed tables."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,7 +10,7 @@ from sqlalchemy import event
 from app import create_app
 from app.extensions import db
 from app.models import Audience, Response, Role, Standard
-from app.services.compliance import (
+from app.services.results.compliance import (
     ALL,
     ResultsError,
     response_progress,

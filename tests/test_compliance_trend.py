@@ -1,4 +1,5 @@
-"""The ten-year trend (app/services/compliance.compliance_trend) against hand-computed rates."""
+"""The ten-year trend (app/services/results/compliance/trend.py ``compliance_trend``) against
+hand-computed rates."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,7 +8,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Role
-from app.services.compliance import ALL, compliance_trend, round_results, std_column
+from app.services.results.compliance import ALL, compliance_trend, round_results, std_column
 from tests import factories
 
 STAFF, CHIEF = Role.STAFF, Role.CHIEF

@@ -21,7 +21,7 @@ from app.models import (
     Ward,
     round_ward,
 )
-from app.services.demo import CITY_CATALOGUE, CITY_WARDS, DEMO_PASSWORD, DEMO_WARD
+from app.services.operations.demo import CITY_CATALOGUE, CITY_WARDS, DEMO_PASSWORD, DEMO_WARD
 
 
 def _count(model, *where):

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from app.extensions import db
 from app.models import Role, Section
-from app.services.exports import round_table
+from app.services.results.exports import round_table
 from reports.csv_files import compliance_csv
 from reports.printing import compliance_html, compliance_pdf
 from reports.xlsx import compliance_workbook
@@ -183,8 +183,8 @@ def test_the_cli_names_an_unknown_round(runner, app_ctx):
 def test_a_chiefs_sheet_puts_the_section_beside_its_ward(exported_round, app_ctx):
     """S2's sheet: its own rate (7 of 7) beside the ward's (15 of 16); S3's own is hidden, and
     S1's too, as the sibling that would give S3's away."""
-    from app.services.compliance import round_results
-    from app.services.exports import section_sheet
+    from app.services.results.compliance import round_results
+    from app.services.results.exports import section_sheet
 
     results = round_results(exported_round["round"])
     by_name = {g.name: g.key for g in results.groups}
@@ -198,7 +198,7 @@ def test_a_chiefs_sheet_puts_the_section_beside_its_ward(exported_round, app_ctx
 
 def test_the_chief_of_a_section_is_found_for_the_rounds_year(exported_round, app_ctx):
     """The chief of S2 in FY2025 gets S2's key; a staff member gets none."""
-    from app.services.exports import chief_section_key
+    from app.services.results.exports import chief_section_key
 
     s2 = db.session.scalars(sa.select(Section).where(Section.name == "S2")).one()
     chief = factories.person(section=s2, role=Role.CHIEF, fiscal_year=2025)

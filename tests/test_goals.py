@@ -17,7 +17,7 @@ from app.models import (
     WorkingTeam,
     YearPlan,
 )
-from app.services import goals as service
+from app.services.goals import goals as service
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 

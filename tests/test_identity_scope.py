@@ -1,7 +1,8 @@
 """A person's identity belongs to no single ward's file: a ward admin's roster cannot take over
 another ward's admin or a city-wide committee member, cannot rewrite the name or mail of people
 it does not own, and a ward's grant stops once its holder's roster is another ward's
-(app/services/roster_upload.py ``check_identity``, app/services/grants.py ``in_force_clause``)."""
+(app/services/organisation/roster_upload.py ``check_identity``, app/services/organisation/grants.py
+``in_force_clause``)."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def test_a_transfer_from_another_ward_moves_the_person_but_keeps_their_name_and_
     with app.app_context():
         rows = db.session.scalars(sa.select(AuditEvent).where(
             AuditEvent.action == "roster.transfer_out")).all()
-        assert [(r.ward_id, json.loads(r.after)["employee_ids"]) for r in rows] == [
+        assert [(r.ward_id, json.loads(r.after or "{}")["employee_ids"]) for r in rows] == [
             (city["takatsu"], ["100007"])]
 
 

@@ -1,6 +1,7 @@
 """Directory sign-in against a real OpenLDAP server (Debian's slapd, started here on 127.0.0.1):
 the employee number and directory password sign in, a wrong password fails and is throttled
-like a local one, roles still come from the roster and grants (app/services/directory.py)."""
+like a local one, roles still come from the roster and grants
+(app/services/identity/directory.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Role
-from app.services.directory import bind_name
+from app.services.identity.directory import bind_name
 from tests import factories
 from tests.browser_support import in_ci
 
@@ -136,7 +137,7 @@ def test_a_wrong_directory_password_fails_and_is_throttled(directory_app, client
 
 def test_an_empty_password_is_never_an_anonymous_bind(directory_app, client):
     """LDAP accepts an unauthenticated bind; the sign-in refuses an empty password itself."""
-    from app.services.directory import directory_bind
+    from app.services.identity.directory import directory_bind
 
     with directory_app.app_context():
         assert directory_bind(directory_app.config, "100001", "") is False

@@ -1,5 +1,5 @@
 """The admin's people pages: search, a person's page, grants within the ward, password links
-shown once, and "may not sign in" (app/services/people.py)."""
+shown once, and "may not sign in" (app/services/organisation/people.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent, Grant, GrantRole, Person, Role
-from app.services.auth import SignInOutcome, check_sign_in, set_password
+from app.services.identity.auth import SignInOutcome, check_sign_in, set_password
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 

@@ -27,7 +27,7 @@ from app.models import (
     Ward,
     utcnow,
 )
-from app.services.rounds import update_round
+from app.services.rounds.rounds import update_round
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 from tests.conftest import PG_URL
@@ -145,7 +145,7 @@ def test_new_round_dates_show_on_the_next_page(app, client, sign_in, world):
 
 def test_a_catalogue_reloaded_by_the_cli_shows_on_the_next_page(app, client, sign_in, tmp_path):
     """``flask catalogue load`` of a changed file shows the new wording on the next page."""
-    from app.services.catalogues import load_catalogues
+    from app.services.catalogue.catalogues import load_catalogues
 
     text = """key: perf-2025
 title: 性能テスト基準
@@ -378,7 +378,7 @@ def test_a_dropped_connection_before_any_write_is_retried_once(app, client, sign
                                                                monkeypatch):
     """A connection that drops once before anything was written: the view runs again and the
     page shows (two tries)."""
-    from app.services.checklist import checklist_for as real
+    from app.services.rounds.checklist import checklist_for as real
 
     sign_in(world["person"])
     calls: list[int] = []
@@ -413,8 +413,8 @@ def test_the_render_subprocess_writes_the_files_the_functions_write(app, runner)
     subprocess the web worker now hands them to, are the files the ``reports/`` functions
     write in-process."""
     from app.render_worker import render
-    from app.services.annual_report import annual_report
-    from app.services.exports import round_table
+    from app.services.goals.annual_report import annual_report
+    from app.services.results.exports import round_table
     from reports.annual import annual_docx, annual_pdf
     from reports.printing import compliance_pdf
 

@@ -23,8 +23,8 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import Answer, Response, Role, Round, Section
-from app.services.checklist import save_checklist
-from app.services.compliance import round_results
+from app.services.results.compliance import round_results
+from app.services.rounds.checklist import save_checklist
 from tests import factories
 from tests.results_world import World, build_world
 
@@ -296,8 +296,8 @@ def test_a_submit_racing_the_close_is_either_counted_or_refused(app, world):
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time")
     from app.models import Person, RoundCount
-    from app.services.checklist import RoundClosed
-    from app.services.tally import count_round
+    from app.services.results.tally import count_round
+    from app.services.rounds.checklist import RoundClosed
 
     with app.app_context():
         catalogue = factories.catalogue("race-2026", fiscal_year=2026, standards=1)

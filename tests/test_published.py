@@ -23,10 +23,15 @@ from app.models import (
     RoundCount,
     Ward,
 )
-from app.services.catalogues import load_catalogues
-from app.services.compliance import compliance_trend, final_results
-from app.services.exports import compliance_table
-from app.services.published import PublishedImportError, preview_import, read_table, save_import
+from app.services.catalogue.catalogues import load_catalogues
+from app.services.results.compliance import compliance_trend, final_results
+from app.services.results.exports import compliance_table
+from app.services.results.published import (
+    PublishedImportError,
+    preview_import,
+    read_table,
+    save_import,
+)
 from reports.csv_files import compliance_csv
 from reports.xlsx import compliance_workbook
 from tests import factories

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Answer, Catalogue, Response, Role, SectionAnswer, Ward
-from app.services.catalogues import load_catalogues
+from app.services.catalogue.catalogues import load_catalogues
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,7 +115,7 @@ def test_an_optional_mail_copy_of_the_receipt(app_ctx, client, sign_in):
     """On request, one copy per submission is queued in the send ledger, and the message the
     scheduler renders lists the stored answers and the comment."""
     from app.models import MailLedger
-    from app.services import schedule
+    from app.services.operations import schedule
 
     round_id, chief, _catalogue = _takatsu_chief()
     sign_in(chief)

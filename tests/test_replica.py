@@ -21,7 +21,7 @@ from app.config import reports_replica
 from app.extensions import db
 from app.models import Round
 from app.replica import reads_from_replica, replica_engine
-from app.services.tally import count_closed_rounds, discard_counts
+from app.services.results.tally import count_closed_rounds, discard_counts
 from tests.results_world import World, build_world
 
 PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
@@ -94,7 +94,7 @@ def _statements_by_database(app: Flask) -> Counter[str]:
             def count(_conn: object, _cursor: object, statement: str, *_args: object,
                       name: str = name) -> None:
                 # The audit log's row of a download is the one write a report view makes, on
-                # the primary in a transaction of its own (app/services/audit.py).
+                # the primary in a transaction of its own (app/services/governance/audit.py).
                 audit = "audit_event" in statement or "pg_advisory_xact_lock" in statement
                 counts[f"{name} (audit log)" if audit else name] += 1
 

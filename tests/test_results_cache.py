@@ -10,9 +10,9 @@ from flask import Flask
 from app.extensions import db
 from app.i18n import LANG_COOKIE
 from app.models import Role, Round, Section
-from app.services.compliance import ALL, CUBE_CACHE, round_results
-from app.services.compliance import cube as cube_module
-from app.services.tally import count_round, discard_counts
+from app.services.results.compliance import ALL, CUBE_CACHE, round_results
+from app.services.results.compliance import cube as cube_module
+from app.services.results.tally import count_round, discard_counts
 from tests import factories
 from tests.results_world import World, build_world
 from tests.test_performance import statements

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import Role
 from app.results.routes import plotly_js_path
-from app.services.compliance import round_results
+from app.services.results.compliance import round_results
 from tests import factories
 from tests.results_world import World, build_world
 
@@ -259,7 +259,7 @@ def test_round_page_queries_do_not_grow_with_people(app, client, sign_in, world)
     def add_people_and_count_again(people: int) -> None:
         with app.app_context():
             from app.models import Round, Section
-            from app.services.tally import discard_counts
+            from app.services.results.tally import discard_counts
 
             round_ = db.session.get_one(Round, world.round_id)
             section = db.session.scalars(sa.select(Section).where(Section.name == "区民課")).one()

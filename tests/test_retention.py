@@ -42,8 +42,8 @@ from app.models import (
     utcnow,
     working_team_member,
 )
-from app.services.compliance import compliance_trend, round_results, std_column
-from app.services.retention import PURGED_NAME, plan_purge, purge_personal_data
+from app.services.governance.retention import PURGED_NAME, plan_purge, purge_personal_data
+from app.services.results.compliance import compliance_trend, round_results, std_column
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 
@@ -449,7 +449,7 @@ def test_an_open_round_of_a_year_before_the_cut_off_refuses_the_purge(app, runne
 
 def test_the_purge_runs_the_same_statements_for_many_people_as_for_few(app, world):
     """The number of SQL statements does not grow with the number of people purged."""
-    from app.services.tally import count_closed_rounds
+    from app.services.results.tally import count_closed_rounds
 
     def statements() -> int:
         seen: list[str] = []
@@ -480,7 +480,7 @@ def test_the_purge_runs_the_same_statements_for_many_people_as_for_few(app, worl
 def test_a_round_whose_answers_were_purged_cannot_be_reopened(app, runner, world):
     """Reopening discards a round's counts: once some of its answers are purged that would
     change its published rates, so it is refused; a round with all its answers reopens."""
-    from app.services.rounds import RoundError, update_round
+    from app.services.rounds.rounds import RoundError, update_round
 
     result = runner.invoke(args=["retention", "purge", "--before-fiscal-year", str(Y - 1)])
     assert result.exit_code == 0, result.output

@@ -23,7 +23,7 @@ from app.models import (
     Ward,
     section_kind_link,
 )
-from app.services.roster import (
+from app.services.organisation.roster import (
     RosterError,
     RosterRow,
     RosterSummary,

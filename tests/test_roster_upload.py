@@ -1,6 +1,6 @@
 """The roster in the browser: upload, a preview that writes nothing, confirm; a changed file
 or database is refused at confirm; another ward's roster is refused
-(app/services/roster_upload.py)."""
+(app/services/organisation/roster_upload.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Assignment, AuditEvent, Grant, GrantRole, Person, Role
-from app.services import roster_upload
+from app.services.organisation import roster_upload
 from tests import factories
 
 YEAR = 2027

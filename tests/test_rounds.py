@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Round
-from app.services.catalogues import load_catalogues
-from app.services.rounds import RoundError, create_round, list_rounds, parse_datetime
+from app.services.catalogue.catalogues import load_catalogues
+from app.services.rounds.rounds import RoundError, create_round, list_rounds, parse_datetime
 from app.wareki import TOKYO
 from tests import factories
 

@@ -12,8 +12,8 @@ from openpyxl import load_workbook
 
 from app.extensions import db
 from app.models import Role
-from app.services.compliance import round_results
-from app.services.exports import compliance_table, section_sheet
+from app.services.results.compliance import round_results
+from app.services.results.exports import compliance_table, section_sheet
 from reports.cells import safe_text
 from reports.csv_files import compliance_csv
 from reports.xlsx import compliance_workbook

@@ -29,9 +29,8 @@ from app.models import (
     Section,
 )
 from app.scheduler import SchedulerLock, build_scheduler, tick
-from app.services.mail import MailSettings, SmtpMailer
-from app.services.rounds import update_round
-from app.services.schedule import (
+from app.services.operations.mail import MailSettings, SmtpMailer
+from app.services.operations.schedule import (
     AFTER_CLOSE,
     NO_EMAIL,
     due_reminder_days,
@@ -40,6 +39,7 @@ from app.services.schedule import (
     remind_now_count,
     retry_delay,
 )
+from app.services.rounds.rounds import update_round
 from app.wareki import TOKYO
 from tests import factories
 

@@ -172,10 +172,10 @@ PY_UI_MODULES = (
     "app/main/routes.py",
     "app/errors.py",
     "app/checklist/forms.py",
-    "app/services/checklist.py",
-    "app/services/rounds.py",
-    "app/services/schedule.py",
-    "app/services/goals.py",
+    "app/services/rounds/checklist.py",
+    "app/services/rounds/rounds.py",
+    "app/services/operations/schedule.py",
+    "app/services/goals/goals.py",
     "app/i18n.py",
     "reports/charts.py",
 )
@@ -190,18 +190,19 @@ PY_ALLOWLIST = {
     ("app/i18n.py", "日"),
     # Data: the committee's default name, and the default round title after the 令和 year.
     ("app/goals/routes.py", "サービス推進部会"),
-    ("app/services/rounds.py", " 区役所サービス基準 自己点検"),
+    ("app/services/rounds/rounds.py", " 区役所サービス基準 自己点検"),
     # Stored in the mail ledger in Japanese; shown through reason_label's messages.
-    ("app/services/schedule.py", "メールアドレスが登録されていません"),
-    ("app/services/schedule.py", "送る前に提出されました"),
-    ("app/services/schedule.py", "新しい催促に置き換わったか、予定が変わりました"),
-    ("app/services/schedule.py", "送る前に締め切られました"),
-    ("app/services/schedule.py", "送る前に課の全員が提出しました"),
-    ("app/services/schedule.py", "管理者が今すぐ送りました"),  # stored like the reasons above
+    ("app/services/operations/schedule.py", "メールアドレスが登録されていません"),
+    ("app/services/operations/schedule.py", "送る前に提出されました"),
+    ("app/services/operations/schedule.py", "新しい催促に置き換わったか、予定が変わりました"),
+    ("app/services/operations/schedule.py", "送る前に締め切られました"),
+    ("app/services/operations/schedule.py", "送る前に課の全員が提出しました"),
+    # stored like the reasons above
+    ("app/services/operations/schedule.py", "管理者が今すぐ送りました"),
     # Data in the goals service: the city's scenes, the goal sheet's column headings (the
     # report's own), a chief's title in the report (区民課長) and the committee's 委員.
     *(
-        ("app/services/goals.py", text)
+        ("app/services/goals/goals.py", text)
         for text in (
             "お知らせ", "応対", "対面応対", "地域訪問", "共通", "庁内体制", "庁舎案内",
             "部署名", "部署", "課", "番号", "場面", "目標", "目標及び具体的な取組内容",

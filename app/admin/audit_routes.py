@@ -1,4 +1,5 @@
-"""Admin: the audit log, filtered, a page at a time or as a CSV file (``app.services.audit``).
+"""Admin: the audit log, filtered, a page at a time or as a CSV file
+(``app.services.governance.audit``).
 
 An admin of some wards reads the rows of those wards only; a city-wide admin reads every row,
 the city's and sign-in failures included.
@@ -13,7 +14,7 @@ from app.access import access, signed_in, ward_scope
 from app.admin import bp
 from app.admin.forms import AUDIT_TARGET_TYPES, AuditFilterForm
 from app.extensions import db
-from app.services.audit import ACTIONS, CSV_HEADER, AuditFilter, audit_query, csv_rows
+from app.services.governance.audit import ACTIONS, CSV_HEADER, AuditFilter, audit_query, csv_rows
 from reports.csv_files import rows_csv
 
 AUDIT_PAGE_SIZE = 50

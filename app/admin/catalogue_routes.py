@@ -2,7 +2,7 @@
 
 A ward's catalogue is copied as next year's draft, edited (the ward's own standards: text, scene,
 audience; new standards; retiring; numbers), previewed as each kind of person would see the
-checklist, exported to YAML and published. The rules are in ``app.services.catalogue_drafts``
+checklist, exported to YAML and published. The rules are in ``app.services.catalogue.drafts``
 (which runs those of ``flask catalogue load``). Each action is one transaction with its audit
 row. A catalogue of a ward outside the admin's scope, a city-wide one or an unknown key is a 404.
 """
@@ -22,8 +22,7 @@ from app.admin.routes import _me, _scope
 from app.checklist.rendering import items_html, stored_states
 from app.extensions import db
 from app.models import Catalogue
-from app.services import audit
-from app.services.catalogue_drafts import (
+from app.services.catalogue.drafts import (
     NUMBER_MAX,
     DraftError,
     add_standard,
@@ -42,6 +41,7 @@ from app.services.catalogue_drafts import (
     ward_catalogue,
     ward_catalogues,
 )
+from app.services.governance import audit
 
 
 def _catalogue(key: str) -> Catalogue:

@@ -25,16 +25,16 @@ from app.extensions import db
 from app.forms import SelectChoice, required
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Catalogue, GrantRole, MailState, Round, Ward
-from app.services.audit import ACTIONS, AuditFilter
-from app.services.auth import normalise_employee_id
-from app.services.rounds import (
+from app.services.governance.audit import ACTIONS, AuditFilter
+from app.services.identity.auth import normalise_employee_id
+from app.services.operations.schedule import STATE_LABELS
+from app.services.rounds.rounds import (
     DEFAULT_REMINDER_DAYS,
     TITLE_MAX_LENGTH,
     format_reminder_days,
     parse_datetime,
     parse_reminder_days,
 )
-from app.services.schedule import STATE_LABELS
 from app.wareki import TOKYO, tokyo
 from app.wareki import fiscal_year_label as era_fiscal_year_label
 

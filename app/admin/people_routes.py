@@ -1,5 +1,5 @@
-"""Admin: people and their roles (``app.services.people``): search, a person's page, grant and
-revoke within my wards, a one-time password link shown once, and "may not sign in".
+"""Admin: people and their roles (``app.services.organisation.people``): search, a person's page,
+grant and revoke within my wards, a one-time password link shown once, and "may not sign in".
 
 A person outside my wards is a 404, as if they did not exist.
 """
@@ -18,8 +18,8 @@ from app.admin import bp
 from app.admin.forms import ConfirmActionForm, GrantForm, PeopleSearchForm, grant_form
 from app.extensions import db
 from app.models import GrantRole, Person, utcnow
-from app.services import people
-from app.services.auth import link_max_age, password_link_token
+from app.services.identity.auth import link_max_age, password_link_token
+from app.services.organisation import people
 
 
 def _me() -> Person:

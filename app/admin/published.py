@@ -2,7 +2,8 @@
 year's published table"): upload, preview what matched and which lines did not, then import.
 
 The file travels back with the confirmation (base64 in a hidden field, at most 1 MB) so that
-nothing is stored before the admin has seen the preview. Rules in ``app.services.published``.
+nothing is stored before the admin has seen the preview. Rules in
+``app.services.results.published``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.admin.routes import _me, _scope
 from app.extensions import db
 from app.forms import required
 from app.i18n import localized_fiscal_year_label
-from app.services.published import (
+from app.services.results.published import (
     ImportPreview,
     PublishedImportError,
     delete_published,

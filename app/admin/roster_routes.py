@@ -1,5 +1,6 @@
-"""Admin: the year's roster in the browser (``app.services.roster_upload``): upload, preview
-what would change (nothing written), confirm. ``flask roster import`` does the same import."""
+"""Admin: the year's roster in the browser (``app.services.organisation.roster_upload``): upload,
+preview what would change (nothing written), confirm. ``flask roster import`` does the same
+import."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from app.admin.forms import RosterConfirmForm, RosterUploadForm
 from app.extensions import db
 from app.forms import required
 from app.models import Person
-from app.services import roster_upload as service
+from app.services.organisation import roster_upload as service
 
 
 def _me() -> Person:

@@ -1,9 +1,9 @@
 """Admin: the rounds, creating and editing one, and a round's send ledger.
 
-The rules live in ``app.services.rounds`` and ``app.services.schedule``; these views validate
-the form, call the service, commit once and redirect, or render the form again with what went
-wrong. An admin granted for some wards sees and manages only the rounds all of whose wards are
-theirs; any other round is a 404 (``app.access.require_round``), as if it did not exist.
+The rules live in ``app.services.rounds.rounds`` and ``app.services.operations.schedule``; these
+views validate the form, call the service, commit once and redirect, or render the form again with
+what went wrong. An admin granted for some wards sees and manages only the rounds all of whose wards
+are theirs; any other round is a 404 (``app.access.require_round``), as if it did not exist.
 Saving times that open or close a round at once (mail goes out, answers stop) asks for a
 confirmation first.
 """
@@ -23,15 +23,8 @@ from app.admin.forms import ConfirmRemindForm, LedgerFilterForm, RoundForm, roun
 from app.extensions import db
 from app.forms import required
 from app.models import Person, Round, utcnow
-from app.services import audit
-from app.services.rounds import (
-    RoundError,
-    catalogue_year_mismatch,
-    create_round,
-    list_rounds,
-    update_round,
-)
-from app.services.schedule import (
+from app.services.governance import audit
+from app.services.operations.schedule import (
     STATE_LABELS,
     immediate_effects,
     kind_label,
@@ -40,6 +33,13 @@ from app.services.schedule import (
     reason_label,
     remind_now,
     remind_now_count,
+)
+from app.services.rounds.rounds import (
+    RoundError,
+    catalogue_year_mismatch,
+    create_round,
+    list_rounds,
+    update_round,
 )
 
 LEDGER_PAGE_SIZE = 50

@@ -1,7 +1,7 @@
 """The annual report (実施状況報告書) of a ward and fiscal year: HTML, PDF and Word downloads.
 
 The committee (and admins) of the ward read it. The data comes from
-``app.services.annual_report`` and the documents from ``reports/annual.py``.
+``app.services.goals.annual_report`` and the documents from ``reports/annual.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import Person, Ward, utcnow
 from app.render_worker import render
 from app.replica import reads_from_replica
-from app.services.annual_report import annual_report, report_years
+from app.services.goals.annual_report import annual_report, report_years
 from app.wareki import fiscal_year_of, tokyo
 from reports.annual import (
     AnnualReport,

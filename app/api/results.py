@@ -22,7 +22,7 @@ from app.api.schemas import (
 )
 from app.api.schemas import ResponseRate as ResponseRateReply
 from app.models import Role
-from app.services.compliance import (
+from app.services.results.compliance import (
     Cell,
     ResponseRate,
     RoundInfo,

@@ -26,7 +26,8 @@ from app.extensions import commit, db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
-from app.services.checklist import (
+from app.services.results.compliance import ResultsError, final_results
+from app.services.rounds.checklist import (
     Checklist,
     InvalidAnswers,
     NotInRound,
@@ -40,7 +41,6 @@ from app.services.checklist import (
     save_read,
     unstorable_comment_message,
 )
-from app.services.compliance import ResultsError, final_results
 from app.wareki import fiscal_year_label
 
 

@@ -28,8 +28,8 @@ from pydantic_core import core_schema
 
 from app.limits import MAX_ID
 from app.models import AnswerValue, Audience, Role
-from app.services.checklist import COMMENT_MAX_LENGTH, Part, Progress
-from app.services.compliance import CellState, Level
+from app.services.results.compliance import CellState, Level
+from app.services.rounds.checklist import COMMENT_MAX_LENGTH, Part, Progress
 from app.wareki import tokyo
 from reports.rates import Rounding
 

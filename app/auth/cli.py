@@ -28,7 +28,7 @@ def _fail(message: str) -> click.exceptions.Exit:
 
 
 def _person(employee_id: str) -> Person:
-    from app.services.auth import find_person
+    from app.services.identity.auth import find_person
 
     person = find_person(employee_id)
     if person is None:
@@ -37,7 +37,7 @@ def _person(employee_id: str) -> Person:
 
 
 def _ward(name: str | None) -> Ward | None:
-    from app.services.grants import GrantError, find_ward
+    from app.services.organisation.grants import GrantError, find_ward
 
     if name is None:
         return None
@@ -70,7 +70,7 @@ def set_password_command(employee_id: str, password_stdin: bool) -> None:
     input. Exits with status 1 for an unknown employee id or a password that breaks the rules.
     """
     from app.extensions import db
-    from app.services.auth import PasswordRuleError, set_password
+    from app.services.identity.auth import PasswordRuleError, set_password
 
     person = _person(employee_id)
     if password_stdin:
@@ -108,8 +108,8 @@ def password_link_command(employee_id: str, base_url: str | None) -> None:
     from flask import current_app, url_for
 
     from app.extensions import db
-    from app.services.auth import link_max_age, password_link_token
-    from app.services.people import log_password_link
+    from app.services.identity.auth import link_max_age, password_link_token
+    from app.services.organisation.people import log_password_link
     from app.wareki import reiwa_datetime, tokyo
 
     person = _person(employee_id)
@@ -143,7 +143,7 @@ def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
     Running it again changes nothing. Exits with status 1 for an unknown person or ward.
     """
     from app.extensions import db
-    from app.services.people import change_grant
+    from app.services.organisation.people import change_grant
 
     person = _person(employee_id)
     ward = _ward(ward_name)
@@ -173,7 +173,7 @@ def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
     Exits with status 1 for an unknown person or ward; a grant that was not there is reported.
     """
     from app.extensions import db
-    from app.services.people import change_grant
+    from app.services.organisation.people import change_grant
 
     person = _person(employee_id)
     ward = _ward(ward_name)
@@ -192,7 +192,7 @@ def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
 )
 def list_grants_command() -> None:
     """List every committee and admin grant: employee id, name, role and ward (or 全市)."""
-    from app.services.grants import list_grants
+    from app.services.organisation.grants import list_grants
 
     grants = list_grants()
     if not grants:
@@ -216,7 +216,7 @@ def list_grants_command() -> None:
 def prune_attempts_command(days: int) -> None:
     """Delete the records of sign-in attempts older than --days days (30 by default)."""
     from app.extensions import db
-    from app.services.auth import prune_login_attempts
+    from app.services.identity.auth import prune_login_attempts
 
     removed = prune_login_attempts(utcnow() - timedelta(days=days))
     db.session.commit()

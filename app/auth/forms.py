@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from app.services.auth import EMPLOYEE_ID_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from app.services.identity.auth import EMPLOYEE_ID_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):

@@ -28,8 +28,8 @@ from app.auth.sessions import start_session
 from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_header_id
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
-from app.services import auth as auth_service
-from app.services.audit import audit_sign_in_refused
+from app.services.governance.audit import audit_sign_in_refused
+from app.services.identity import auth as auth_service
 
 LANDING_ENDPOINT = "checklist.my_rounds"
 

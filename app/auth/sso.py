@@ -10,7 +10,7 @@ from flask import Request, current_app, g
 from flask_login import current_user
 
 from app.access import SignedIn, load_signed_in
-from app.services.auth import EMPLOYEE_ID_LENGTH, normalise_employee_id
+from app.services.identity.auth import EMPLOYEE_ID_LENGTH, normalise_employee_id
 
 
 def header_text(value: str) -> str:

@@ -15,7 +15,7 @@ from wtforms import Field, RadioField, SubmitField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from app.forms import SelectChoice
-from app.services.checklist import COMMENT_MAX_LENGTH, ChecklistItem
+from app.services.rounds.checklist import COMMENT_MAX_LENGTH, ChecklistItem
 
 ANSWER_CHOICES = [
     SelectChoice("yes", _l("できている")),

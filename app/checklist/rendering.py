@@ -18,7 +18,7 @@ from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from app.checklist.forms import COMMENT_PREFIX, ChecklistForm
-from app.services.checklist import COMMENT_MAX_LENGTH, ChecklistItem
+from app.services.rounds.checklist import COMMENT_MAX_LENGTH, ChecklistItem
 
 ITEM_TEMPLATE = "checklist/_item.html"
 CACHE_KEY = "kijun.checklist_item_html"

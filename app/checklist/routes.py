@@ -1,7 +1,7 @@
 """My rounds, the checklist (save a draft or submit) and the chief's view of the section.
 
-The rules live in ``app.services.checklist``; these views validate the form, call the service,
-commit once and redirect (POST/redirect/GET) or render the page again with what went wrong.
+The rules live in ``app.services.rounds.checklist``; these views validate the form, call the
+service, commit once and redirect (POST/redirect/GET) or render the page again with what went wrong.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from app.checklist.rendering import form_states, items_html, stored_states
 from app.extensions import commit, csrf, db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
-from app.services.checklist import (
+from app.services.operations.schedule import request_receipt_mail
+from app.services.rounds.checklist import (
     Checklist,
     ChecklistItem,
     InvalidAnswers,
@@ -47,7 +48,6 @@ from app.services.checklist import (
     save_checklist,
     section_progress,
 )
-from app.services.schedule import request_receipt_mail
 from app.wareki import tokyo
 
 CHECKLIST_PAGE = "checklist/checklist.html"

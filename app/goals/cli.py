@@ -69,7 +69,7 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
     named in the sheet gets exactly the sheet's goals for the year (docs/goals.md).
     """
     from app.extensions import db
-    from app.services.goals import GoalsError, import_goals, read_goal_sheet
+    from app.services.goals.goals import GoalsError, import_goals, read_goal_sheet
 
     ward_id = _ward_id(ward_name)
     try:
@@ -99,7 +99,7 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
 def goals_lock_command(ward_name: str, fiscal_year: int) -> None:
     """Lock a ward's year; a locked year is left as it is (exit 0), so scripts may repeat it."""
     from app.extensions import db
-    from app.services.goals import is_locked, lock_year
+    from app.services.goals.goals import is_locked, lock_year
     from app.wareki import fiscal_year_label
 
     ward_id = _ward_id(ward_name)
@@ -124,7 +124,7 @@ def goals_lock_command(ward_name: str, fiscal_year: int) -> None:
 def goals_unlock_command(ward_name: str, fiscal_year: int) -> None:
     """Unlock a ward's year; an unlocked year is left as it is (exit 0)."""
     from app.extensions import db
-    from app.services.goals import is_locked, unlock_year
+    from app.services.goals.goals import is_locked, unlock_year
     from app.wareki import fiscal_year_label
 
     ward_id = _ward_id(ward_name)

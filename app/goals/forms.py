@@ -11,7 +11,7 @@ from wtforms.fields import FieldList
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.models import ServiceGoal
-from app.services.goals import (
+from app.services.goals.goals import (
     COMMITTEE_NAME_MAX_LENGTH,
     MAX_GOALS,
     SCENE_MAX_LENGTH,

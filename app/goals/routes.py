@@ -1,6 +1,6 @@
 """The goal pages: a chief's section goals, the committee's year (plan, teams, import, lock).
 
-The rules live in ``app.services.goals``; these views check who may see what, validate the
+The rules live in ``app.services.goals.goals``; these views check who may see what, validate the
 form, call the service, commit once and redirect, or render the page again with the errors.
 Chiefs edit the goals of the section they are chief of in that fiscal year; the committee (and
 admins) edit anything of their wards' years. A locked year refuses every change.
@@ -41,8 +41,8 @@ from app.goals.forms import (
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.limits import upload
 from app.models import Person, Section, Ward, WorkingTeam, utcnow
-from app.services import audit
-from app.services import goals as service
+from app.services.goals import goals as service
+from app.services.governance import audit
 from app.wareki import fiscal_year_of, tokyo
 
 

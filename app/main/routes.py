@@ -4,7 +4,7 @@ from flask import abort, render_template
 
 from app.access import access
 from app.main import bp
-from app.services.catalogues import catalogue_with_standards, public_catalogues
+from app.services.catalogue.catalogues import catalogue_with_standards, public_catalogues
 
 
 @bp.get("/")
@@ -41,7 +41,7 @@ def readyz() -> tuple[str, int, dict[str, str]]:
     from flask import current_app
 
     from app.config import reports_replica
-    from app.services.readiness import readiness
+    from app.services.operations.readiness import readiness
 
     replica = reports_replica(current_app.config)
     checks = readiness(

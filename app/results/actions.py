@@ -1,6 +1,6 @@
 """Improvement actions: the weak standards of a closed round and the actions the committee
 records on them; the section's chief records what was done. Rules in
-``app.services.actions``."""
+``app.services.results.actions``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from app.forms import required
 from app.models import ImprovementAction, Person
 from app.results import bp
 from app.results.forms import ActionForm, OutcomeForm
-from app.services import actions as service
-from app.services.compliance import ResultsError, RoundResults, final_results
+from app.services.results import actions as service
+from app.services.results.compliance import ResultsError, RoundResults, final_results
 
 
 def _me() -> Person:

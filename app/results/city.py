@@ -1,6 +1,6 @@
 """The city page (committee members whose grant covers every ward): the shared standards across
 the wards' closed rounds of a fiscal year, its chart and table, and the xlsx of the same. Rules
-in ``app.services.city``; a reader granted for some wards only gets a 403."""
+in ``app.services.results.city``; a reader granted for some wards only gets a 403."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from app.results import bp
 from app.results.downloads import xlsx_response
 from app.results.figures import city_chart, city_notes, city_table
 from app.results.forms import CityForm
-from app.services import audit
-from app.services.city import CityResults, city_results
-from app.services.compliance import ResultsError
+from app.services.governance import audit
+from app.services.results.city import CityResults, city_results
+from app.services.results.compliance import ResultsError
 from reports.city_xlsx import city_workbook
 
 

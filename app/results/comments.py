@@ -1,6 +1,6 @@
 """The committee's comments page: a final round's comments per standard for one group, with
 no name or section, hiding a comment that identifies someone, and the xlsx of the same.
-Rules in ``app.services.comments``."""
+Rules in ``app.services.results.comments``."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from app.models import Person
 from app.results import bp
 from app.results.downloads import xlsx_response
 from app.results.forms import group_form
-from app.services import audit
-from app.services.comments import (
+from app.services.governance import audit
+from app.services.results.comments import (
     GroupComments,
     comment_rows,
     group_comments,
     hide_comment,
     no_such_comment,
 )
-from app.services.compliance import ResultsError, RoundResults, final_results
+from app.services.results.compliance import ResultsError, RoundResults, final_results
 from reports.comments_xlsx import comments_workbook
 
 

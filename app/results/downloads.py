@@ -1,7 +1,8 @@
 """Downloads of the compliance table (xlsx, CSV, PDF, print view) and the chief's sheet.
 
-The files are built by ``reports/`` from ``app.services.exports``, which takes every number from
-``app.services.compliance``: small groups are already hidden in every format. CSV is streamed.
+The files are built by ``reports/`` from ``app.services.results.exports``, which takes every number
+from ``app.services.results.compliance``: small groups are already hidden in every format. CSV is
+streamed.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from app.models import Person
 from app.render_worker import render
 from app.replica import reads_from_replica
 from app.results import bp
-from app.services import audit
-from app.services.compliance import ResultsError, RoundResults, final_results
-from app.services.exports import (
+from app.services.governance import audit
+from app.services.results.compliance import ResultsError, RoundResults, final_results
+from app.services.results.exports import (
     FORMATS,
     MEDIA_TYPES,
     ExportFormat,

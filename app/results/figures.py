@@ -15,8 +15,8 @@ from flask_babel import gettext as _
 from app.i18n import localized_date as reiwa_date
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Role
-from app.services.city import CITY, CityResults, CityStandard
-from app.services.compliance import (
+from app.services.results.city import CITY, CityResults, CityStandard
+from app.services.results.compliance import (
     Cell,
     Group,
     ProgressPoint,

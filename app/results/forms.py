@@ -13,7 +13,7 @@ from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from app.forms import SelectChoice
-from app.services.compliance import ALL, Group
+from app.services.results.compliance import ALL, Group
 
 LEVEL_CHOICES = [
     SelectChoice("ward", _l("区ごと")),

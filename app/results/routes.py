@@ -3,8 +3,8 @@ and a breakdown by ward, department or section; and plotly.js served by the app 
 
 A reader granted for some wards only reads those wards (``ward_scope``); a round that
 does not exist or covers none of their wards is a 404 either way, so that nobody learns which
-rounds other wards have. Every number comes from ``app.services.compliance``, which has already
-hidden the small groups.
+rounds other wards have. Every number comes from ``app.services.results.compliance``, which has
+already hidden the small groups.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from app.replica import reads_from_replica
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
 from app.results.forms import BreakdownForm, group_form
-from app.services.actions import effects_of_last_years_actions
-from app.services.compliance import (
+from app.services.results.actions import effects_of_last_years_actions
+from app.services.results.compliance import (
     ALL,
     ResultsError,
     RoundInfo,

@@ -1,10 +1,11 @@
 """Reading tabular files: CSV and Excel (.xlsx), with line numbers and size limits.
 
-Every import of a sheet reads it here: the roster (``app.services.roster``), the goal sheets
-(``app.services.goals``) and last year's published tables (``app.services.published``). Each
-reader returns the file's records as ``(line, cells)``, the line being the file's own (the
-header is line 1, a CSV record spanning lines is numbered by its first line), so that the caller
-can name the line of each problem. The callers parse the cells; nothing here knows a column.
+Every import of a sheet reads it here: the roster (``app.services.organisation.roster``), the goal
+sheets (``app.services.goals.goals``) and last year's published tables
+(``app.services.results.published``). Each reader returns the file's records as ``(line, cells)``,
+the line being the file's own (the header is line 1, a CSV record spanning lines is numbered by its
+first line), so that the caller can name the line of each problem. The callers parse the cells;
+nothing here knows a column.
 
 - CSV is UTF-8 (a byte order mark is dropped) when the file is valid UTF-8, else Shift_JIS
   (cp932, as Excel saves it on Japanese Windows). A NUL character (a UTF-16 or binary file) is

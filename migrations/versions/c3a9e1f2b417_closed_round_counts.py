@@ -1,5 +1,5 @@
 """round_count, round_headcount, round_day_count and round.counted_at: the counts a closed
-round's results are read from, written once at the close (app/services/tally.py). Rounds
+round's results are read from, written once at the close (app/services/results/tally.py). Rounds
 closed before this migration are counted at their first reading.
 
 Revision ID: c3a9e1f2b417

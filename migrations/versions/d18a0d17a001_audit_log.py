@@ -1,4 +1,4 @@
-"""audit_event: the append-only, hash-chained audit log (app/services/audit.py)
+"""audit_event: the append-only, hash-chained audit log (app/services/governance/audit.py)
 
 Revision ID: d18a0d17a001
 Revises: c3a9e1f2b417

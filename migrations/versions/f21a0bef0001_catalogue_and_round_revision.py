@@ -1,7 +1,7 @@
 """catalogue.revision and round.revision: bumped by every ORM flush that changes them
 
 The checklist keeps each round's standards per process, keyed by these numbers
-(app/services/checklist.py, app/models.py ``_bump_revisions``). Existing rows start at 0.
+(app/services/rounds/checklist.py, app/models.py ``_bump_revisions``). Existing rows start at 0.
 
 Revision ID: f21a0bef0001
 Revises: f21a0ca7a001

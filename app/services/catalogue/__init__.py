@@ -1,0 +1,1 @@
+"""Catalogue: the service standards' catalogues, read from YAML and edited as drafts."""

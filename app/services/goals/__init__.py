@@ -1,0 +1,1 @@
+"""Goals: the sections' yearly goals and the annual report."""

@@ -1,0 +1,1 @@
+"""Governance: the audit log, retention of personal data and backups."""

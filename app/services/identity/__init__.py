@@ -1,0 +1,1 @@
+"""Identity: signing in, passwords and the directory (LDAP)."""

@@ -1,0 +1,1 @@
+"""Operations: the scheduler's mail plan, mail, readiness and the demo data."""

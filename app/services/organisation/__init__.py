@@ -1,0 +1,1 @@
+"""Organisation: the roster, its upload, people and their granted roles."""

@@ -1,0 +1,236 @@
+"""People and roles for the admin's pages: search, a person's years and grants, grant and
+revoke within the admin's wards, password links, and the "may not sign in" mark.
+
+Which people an admin manages: those whose latest assignment is in one of the admin's wards
+(a city-wide admin: everyone). Every change writes its audit row; functions flush, never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_babel import gettext as _
+
+from app.access import covers
+from app.extensions import db
+from app.models import (
+    Assignment,
+    Grant,
+    GrantRole,
+    LoginAttempt,
+    Person,
+    Section,
+    Ward,
+    utcnow,
+)
+from app.services.governance import audit
+from app.services.organisation.grants import grant_role, grants_in_force, revoke_role
+from app.wareki import fiscal_year_of, tokyo
+
+SEARCH_LIMIT = 100
+
+
+class PeopleError(Exception):
+    """A change an admin may not make; ``message`` is in the page's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _latest_assignment() -> sa.Subquery:
+    """Each person's assignment of their latest fiscal year on the roster."""
+    ranked = sa.select(
+        Assignment.person_id,
+        Assignment.section_id,
+        sa.func.row_number()
+        .over(partition_by=Assignment.person_id, order_by=Assignment.fiscal_year.desc())
+        .label("rank"),
+    ).subquery()
+    return sa.select(ranked.c.person_id, ranked.c.section_id).where(ranked.c.rank == 1).subquery()
+
+
+def person_ward_id(person: Person) -> int | None:
+    """The ward of the person's latest assignment (None: never on a roster)."""
+    return db.session.scalar(
+        sa.select(Section.ward_id)
+        .join(Assignment, Assignment.section_id == Section.id)
+        .where(Assignment.person_id == person.id)
+        .order_by(Assignment.fiscal_year.desc())
+        .limit(1)
+    )
+
+
+def in_scope(person: Person, ward_ids: set[int] | None) -> bool:
+    """Whether an admin of ``ward_ids`` (None: the city) manages this person."""
+    if ward_ids is None:
+        return True
+    ward_id = person_ward_id(person)
+    return ward_id is not None and covers(ward_ids, [ward_id])
+
+
+def holds_grant_outside(person: Person, scope: set[int] | None) -> bool:
+    """Whether the person holds a grant that an admin of ``scope`` does not cover: a
+    city-wide grant, or one for a ward outside ``scope`` (never, for a city-wide admin)."""
+    if scope is None:
+        return False
+    return any(grant.ward_id is None or grant.ward_id not in scope for grant in person.grants)
+
+
+def require_identity_in_scope(person: Person, scope: set[int] | None) -> None:
+    """Refuse (PeopleError) to act on how a person signs in (a password link, a sign-in
+    block) when they hold authority outside the admin's wards: otherwise a ward admin could
+    take over another ward's admin or a city-wide committee member (docs/admin.md,
+    "Identity")."""
+    if holds_grant_outside(person, scope):
+        raise PeopleError(
+            _("この人はほかの区または全市の権限を持っています。サインインに関わる操作は全市の管理者が行います。")
+        )
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    person: Person
+    section: str | None
+    ward: str | None
+
+
+def search_people(text: str, ward_ids: set[int] | None) -> list[PersonRow]:
+    """People of the admin's wards whose employee id, name or latest section contains
+    ``text`` (all of them when empty), by employee id, at most ``SEARCH_LIMIT``."""
+    latest = _latest_assignment()
+    query = (
+        sa.select(Person, Section.name, Ward.name)
+        .outerjoin(latest, latest.c.person_id == Person.id)
+        .outerjoin(Section, Section.id == latest.c.section_id)
+        .outerjoin(Ward, Ward.id == Section.ward_id)
+    )
+    if ward_ids is not None:
+        query = query.where(Section.ward_id.in_(sorted(ward_ids)))
+    wanted = text.strip()
+    if wanted:
+        like = "%" + wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                Person.employee_id.like(like, escape="\\"),
+                Person.name.like(like, escape="\\"),
+                Section.name.like(like, escape="\\"),
+            )
+        )
+    rows = db.session.execute(query.order_by(Person.employee_id).limit(SEARCH_LIMIT))
+    return [PersonRow(person, section, ward) for person, section, ward in rows]
+
+
+@dataclass(frozen=True)
+class PersonDetail:
+    person: Person
+    assignments: list[Assignment]
+    grants: list[Grant]
+    last_sign_in: datetime | None
+    has_password: bool
+    grants_in_force: set[int]
+
+
+def person_detail(person: Person) -> PersonDetail:
+    """The person's years on the roster (newest first), grants and last sign-in."""
+    assignments = list(
+        db.session.scalars(
+            sa.select(Assignment)
+            .where(Assignment.person_id == person.id)
+            .options(so.joinedload(Assignment.section).joinedload(Section.ward))
+            .order_by(Assignment.fiscal_year.desc())
+        )
+    )
+    last = db.session.scalar(
+        sa.select(sa.func.max(LoginAttempt.at)).where(
+            LoginAttempt.employee_id == person.employee_id, LoginAttempt.succeeded.is_(True)
+        )
+    )
+    return PersonDetail(
+        person=person,
+        assignments=assignments,
+        grants=sorted(person.grants, key=lambda g: (g.role.value, g.ward_id or 0)),
+        last_sign_in=last,
+        has_password=person.password_hash is not None,
+        grants_in_force=grants_in_force(person, fiscal_year_of(tokyo(utcnow()))),
+    )
+
+
+def _grant_ward(ward_id: int | None, scope: set[int] | None) -> Ward | None:
+    if ward_id is None:
+        if scope is not None:
+            raise PeopleError(_("全市の権限は、全市の管理者だけが変えられます。"))
+        return None
+    if not covers(scope, [ward_id]):
+        raise PeopleError(_("ほかの区の権限は変えられません。"))
+    ward = db.session.get(Ward, ward_id)
+    if ward is None:
+        raise PeopleError(_("その区はありません。"))
+    return ward
+
+
+def change_grant(
+    admin: Person | None,
+    person: Person,
+    role: GrantRole,
+    ward_id: int | None,
+    scope: set[int] | None,
+    *,
+    grant: bool,
+) -> bool:
+    """Grant (or revoke) ``role`` for a ward (None: the city) within the admin's ``scope``;
+    audited (``admin`` None: the command line). False when nothing changed. PeopleError
+    outside the scope."""
+    ward = _grant_ward(ward_id, scope)
+    changed = grant_role(person, role, ward) if grant else revoke_role(person, role, ward)
+    if changed:
+        value = {"role": role.value, "ward_id": ward_id}
+        audit.record(
+            "grant.add" if grant else "grant.revoke",
+            actor=admin,
+            target_type="person",
+            target_id=person.id,
+            before=None if grant else value,
+            after=value if grant else None,
+            ward_id=ward_id if ward_id is not None else person_ward_id(person),
+        )
+    return changed
+
+
+def set_sign_in_blocked(
+    admin: Person, person: Person, blocked: bool, scope: set[int] | None
+) -> bool:
+    """Mark that the person may (not) sign in; audited. False when it was so already.
+    PeopleError for a person holding authority outside the admin's ``scope``."""
+    require_identity_in_scope(person, scope)
+    if admin.id == person.id and blocked:
+        raise PeopleError(_("自分自身のサインインは止められません。"))
+    if person.sign_in_blocked == blocked:
+        return False
+    audit.record(
+        "person.sign_in_blocked" if blocked else "person.sign_in_allowed",
+        actor=admin,
+        target_type="person",
+        target_id=person.id,
+        before={"sign_in_blocked": person.sign_in_blocked},
+        after={"sign_in_blocked": blocked},
+        ward_id=person_ward_id(person),
+    )
+    person.sign_in_blocked = blocked
+    db.session.flush()
+    return True
+
+
+def log_password_link(admin: Person | None, person: Person, expires: datetime) -> None:
+    """Audit the issue of a one-time password link (the link itself is never logged)."""
+    audit.record(
+        "person.password_link",
+        actor=admin,
+        target_type="person",
+        target_id=person.id,
+        after={"expires": expires.isoformat()},
+        ward_id=person_ward_id(person),
+    )

@@ -1,0 +1,1 @@
+"""Results: counts, compliance, the city, comments, exports, published tables, actions."""

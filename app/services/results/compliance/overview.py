@@ -1,0 +1,88 @@
+"""The rounds the committee may read, with their overall response rate (the committee's list)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Catalogue, Round, Ward, round_ward
+from app.services.results.compliance.model import RoundInfo, settings
+from app.services.results.tally import ensure_counted, headcounts
+from reports.rates import percentage
+
+# --- Rounds the committee may read ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundOverview:
+    """A round in the committee's list; the counts are None when the group is too small."""
+
+    round: RoundInfo
+    expected: int | None
+    submitted: int | None
+    rate: Decimal | None
+
+
+def rounds_for_committee(
+    ward_ids: Iterable[int] | None, now: datetime | None = None
+) -> list[RoundOverview]:
+    """The rounds covering the reader's wards (None: every ward), newest first, with their
+    overall response rate over those wards (``tally.headcounts``: a closed round's from its
+    counts, which are written first if need be; the caller commits). A handful of queries,
+    whatever the number of rounds."""
+    min_size, rounding = settings()
+    allowed = None if ward_ids is None else set(ward_ids)
+    rows = db.session.execute(
+        sa.select(
+            Round.id, Round.title, Round.fiscal_year, Round.opens_at, Round.closes_at,
+            Round.counted_at, Catalogue.key, Catalogue.title, Ward.id, Ward.name,
+        )
+        .join(Catalogue, Catalogue.id == Round.catalogue_id)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .join(Ward, Ward.id == round_ward.c.ward_id)
+        .order_by(Round.opens_at.desc(), Round.id.desc(), Ward.sort_order, Ward.id)
+    ).all()
+    wards: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for row in rows:
+        wards[row[0]].append((row[8], row[9]))
+    visible = [
+        round_id for round_id, ids in wards.items()
+        if allowed is None or any(w in allowed for w, _name in ids)
+    ]
+    ensure_counted(visible, now)
+    # Read again: ensure_counted may just have counted some.
+    counted_at: dict[int, datetime | None] = {
+        round_id: at
+        for round_id, at in db.session.execute(
+            sa.select(Round.id, Round.counted_at).where(
+                Round.id.in_(visible), Round.counted_at.is_not(None)
+            )
+        )
+    } if visible else {}
+    infos: dict[int, RoundInfo] = {}
+    for row in rows:
+        round_id = row[0]
+        if round_id in visible and round_id not in infos:
+            infos[round_id] = RoundInfo(
+                round_id, row[1], row[2], row[3], row[4], row[6], row[7],
+                tuple(w for w, _n in wards[round_id]), tuple(n for _w, n in wards[round_id]),
+                counted_at=counted_at.get(round_id),
+            )
+    heads = headcounts([(round_id, info.counted) for round_id, info in infos.items()])
+    overviews = []
+    for round_id, info in infos.items():
+        whole = part = 0
+        for _section, ward_id, _role, expected, submitted in heads.get(round_id, ()):
+            if allowed is None or ward_id in allowed:
+                whole, part = whole + expected, part + submitted
+        if 0 < whole < min_size:
+            overviews.append(RoundOverview(info, None, None, None))
+        else:
+            overviews.append(RoundOverview(info, whole, part, percentage(part, whole, rounding)))
+    return overviews

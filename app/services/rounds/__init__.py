@@ -1,0 +1,1 @@
+"""Rounds: a round's settings, its audience and the checklist people answer."""
