@@ -184,29 +184,7 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``flask --app wsgi <group> <command>`` groups."""
-    from app.audit_cli import audit_cli
-    from app.auth.cli import users_cli
-    from app.backup import backup_cli
-    from app.cli import (
-        catalogue_cli,
-        demo_command,
-        published_cli,
-        report_cli,
-        roster_cli,
-        round_cli,
-    )
-    from app.goals.cli import goals_cli
-    from app.retention_cli import retention_cli
-    from app.scheduler import scheduler_cli
+    """Add the ``flask --app wsgi <group> <command>`` groups (app/cli/)."""
+    from app.cli import register_cli
 
-    for command in (
-        catalogue_cli, roster_cli, demo_command, round_cli, report_cli, published_cli
-    ):
-        app.cli.add_command(command)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(scheduler_cli)
-    app.cli.add_command(goals_cli)
-    app.cli.add_command(backup_cli)
-    app.cli.add_command(retention_cli)
-    app.cli.add_command(audit_cli)
+    register_cli(app)

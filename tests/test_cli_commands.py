@@ -178,3 +178,26 @@ def test_help_follows_the_ui_language_setting(database_url):
         for name in english.cli.commands:
             shown = runner.invoke(args=[name, "--help"]).output
             assert not HIRAGANA.search(shown), (name, shown)
+
+
+def test_every_ward_option_resolves_names_one_way(runner, app, tmp_path):
+    """`--ward` goes through one helper for every command: `高津` finds 高津区 (goals, users),
+    and an unknown ward exits 1 listing the wards there are (goals, published, users)."""
+    with app.app_context():
+        factories.ward()
+        factories.person(employee_id="E1001")
+        db.session.commit()
+    short = runner.invoke(args=["goals", "lock", "--ward", "高津", "--fiscal-year", "2025"])
+    assert short.exit_code == 0 and "高津区" in short.output, short.output
+    granted = runner.invoke(args=["users", "grant", "committee", "E1001", "--ward", "高津"])
+    assert granted.exit_code == 0 and "高津区" in granted.output, granted.output
+    sheet = tmp_path / "table.csv"
+    sheet.write_text("x\n", encoding="utf-8")
+    for args in (
+        ["goals", "lock", "--ward", "火星区", "--fiscal-year", "2025"],
+        ["published", "import", str(sheet), "--ward", "火星区", "--year", "2024"],
+        ["users", "grant", "committee", "E1001", "--ward", "火星区"],
+    ):
+        refused = runner.invoke(args=args)
+        assert refused.exit_code == 1, args
+        assert "区「火星区」はありません。登録されている区: 高津区" in refused.output, args

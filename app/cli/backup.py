@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from app.cli_help import N_, Group
+from app.cli.help import N_, Group
 
 backup_cli = Group("backup", help=N_("データベースのバックアップと復元。"))
 

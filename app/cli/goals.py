@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 
-from app.cli_help import N_, Group
+from app.cli.help import N_, Group
+from app.cli.wards import ward_named
 
 goals_cli = Group("goals", help=N_("サービス向上目標の取り込みと年度の確定（ロック）。"))
 
@@ -23,17 +23,6 @@ _year_option = click.option(
     required=True,
     help=N_("年度（4月始まりの年度の西暦。令和7年度なら 2025）。"),
 )
-
-
-def _ward_id(ward_name: str) -> int:
-    from app.extensions import db
-    from app.models import Ward
-
-    ward_id = db.session.scalar(sa.select(Ward.id).where(Ward.name == ward_name.strip()))
-    if ward_id is None:
-        click.echo(f"区「{ward_name}」はありません。", err=True)
-        raise click.exceptions.Exit(1)
-    return ward_id
 
 
 def _fail(errors: list[str], what: str) -> None:
@@ -71,7 +60,7 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
     from app.extensions import db
     from app.services.goals.goals import GoalsError, import_goals, read_goal_sheet
 
-    ward_id = _ward_id(ward_name)
+    ward_id = ward_named(ward_name).id
     try:
         summary = import_goals(read_goal_sheet(path), ward_id, fiscal_year)
     except GoalsError as error:
@@ -102,8 +91,9 @@ def goals_lock_command(ward_name: str, fiscal_year: int) -> None:
     from app.services.goals.goals import is_locked, lock_year
     from app.wareki import fiscal_year_label
 
-    ward_id = _ward_id(ward_name)
-    label = f"{ward_name} {fiscal_year_label(fiscal_year)}"
+    ward = ward_named(ward_name)
+    ward_id = ward.id
+    label = f"{ward.name} {fiscal_year_label(fiscal_year)}"
     if is_locked(ward_id, fiscal_year):
         click.echo(f"{label}はすでに確定（ロック）されています。何も変えていません。")
         return
@@ -127,8 +117,9 @@ def goals_unlock_command(ward_name: str, fiscal_year: int) -> None:
     from app.services.goals.goals import is_locked, unlock_year
     from app.wareki import fiscal_year_label
 
-    ward_id = _ward_id(ward_name)
-    label = f"{ward_name} {fiscal_year_label(fiscal_year)}"
+    ward = ward_named(ward_name)
+    ward_id = ward.id
+    label = f"{ward.name} {fiscal_year_label(fiscal_year)}"
     if not is_locked(ward_id, fiscal_year):
         click.echo(f"{label}はロックされていません。何も変えていません。")
         return

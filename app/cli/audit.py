@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli_help import N_, Group
+from app.cli.help import N_, Group
 from app.services.governance.audit import verify_chain
 
 audit_cli = Group("audit", help=N_("操作の記録（監査ログ）。"))

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import click
 
-from app.cli_help import N_, Group
+from app.cli.help import N_, Group
+from app.cli.wards import optional_ward
 from app.models import GrantRole, Person, Ward, utcnow
 
 users_cli = Group("users", help=N_("サインイン用のパスワードと、推進委員会・管理者の権限。"))
@@ -34,17 +35,6 @@ def _person(employee_id: str) -> Person:
     if person is None:
         raise _fail(f"職員番号 {employee_id} の職員は名簿にありません。")
     return person
-
-
-def _ward(name: str | None) -> Ward | None:
-    from app.services.organisation.grants import GrantError, find_ward
-
-    if name is None:
-        return None
-    try:
-        return find_ward(name)
-    except GrantError as exc:
-        raise _fail(exc.message) from exc
 
 
 def _scope(ward: Ward | None) -> str:
@@ -146,7 +136,7 @@ def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
     from app.services.organisation.people import change_grant
 
     person = _person(employee_id)
-    ward = _ward(ward_name)
+    ward = optional_ward(ward_name)
     # Audited like the page's grant (actor None: the command line).
     added = change_grant(None, person, GrantRole(role), ward.id if ward else None, None,
                          grant=True)
@@ -176,7 +166,7 @@ def revoke_command(role: str, employee_id: str, ward_name: str | None) -> None:
     from app.services.organisation.people import change_grant
 
     person = _person(employee_id)
-    ward = _ward(ward_name)
+    ward = optional_ward(ward_name)
     removed = change_grant(None, person, GrantRole(role), ward.id if ward else None, None,
                            grant=False)
     db.session.commit()

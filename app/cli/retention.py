@@ -7,7 +7,7 @@ import dataclasses
 
 import click
 
-from app.cli_help import N_, Group
+from app.cli.help import N_, Group
 
 retention_cli = Group(
     "retention", help=N_("保存期間を過ぎた個人情報（名簿から外れた人の回答など）の削除。")
