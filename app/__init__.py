@@ -142,7 +142,9 @@ def register_blueprints(app: Flask) -> None:
     from app import admin, annual, api, auth, checklist, goals, main, results
     from app.admin import (  # noqa: F401
         audit_routes,
+        catalogue_routes,
         people_routes,
+        published,
         roster_routes,
     )
     from app.admin import routes as admin_routes  # noqa: F401

@@ -10,8 +10,9 @@ from __future__ import annotations
 from flask import Response, render_template, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from app.access import access, signed_in, ward_scope
+from app.access import access
 from app.admin import bp
+from app.admin.common import admin_scope
 from app.admin.forms import AUDIT_TARGET_TYPES, AuditFilterForm
 from app.extensions import db
 from app.services.governance.audit import ACTIONS, CSV_HEADER, AuditFilter, audit_query, csv_rows
@@ -25,9 +26,6 @@ def _filter() -> tuple[AuditFilterForm, AuditFilter | None]:
     return form, (form.wanted() if form.validate() else None)
 
 
-def _scope() -> set[int] | None:
-    return ward_scope(signed_in(), "admin")
-
 
 @bp.get("/audit")
 @access("admin")
@@ -37,7 +35,7 @@ def audit_log() -> ResponseReturnValue:
     if wanted is None:
         return render_template("admin/audit.html", form=form, page=None), 400
     page = db.paginate(
-        audit_query(_scope(), wanted), per_page=AUDIT_PAGE_SIZE, max_per_page=AUDIT_PAGE_SIZE
+        audit_query(admin_scope(), wanted), per_page=AUDIT_PAGE_SIZE, max_per_page=AUDIT_PAGE_SIZE
     )
     return render_template(
         "admin/audit.html",
@@ -56,7 +54,7 @@ def audit_csv() -> ResponseReturnValue:
     form, wanted = _filter()
     if wanted is None:
         return render_template("admin/audit.html", form=form, page=None), 400
-    query = audit_query(_scope(), wanted)
+    query = audit_query(admin_scope(), wanted)
     response = Response(
         stream_with_context(rows_csv(CSV_HEADER, csv_rows(query))), mimetype="text/csv"
     )

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from app.access import access
 from app.admin import bp
 from app.admin.catalogue_forms import ConfirmForm, NextYearForm, PublishForm, StandardForm
-from app.admin.routes import _me, _scope
+from app.admin.common import admin_scope, signed_in_admin
 from app.checklist.rendering import items_html, stored_states
 from app.extensions import db
 from app.models import Catalogue
@@ -45,7 +45,7 @@ from app.services.governance import audit
 
 
 def _catalogue(key: str) -> Catalogue:
-    found = ward_catalogue(key, _scope())
+    found = ward_catalogue(key, admin_scope())
     if found is None:
         abort(404)
     return found
@@ -54,7 +54,7 @@ def _catalogue(key: str) -> Catalogue:
 def _log(action: str, catalogue: Catalogue, before: Any = None, after: Any = None) -> None:
     audit.record(
         action,
-        actor=_me(),
+        actor=signed_in_admin(),
         target_type="catalogue",
         target_id=catalogue.key,
         before=before,
@@ -67,7 +67,7 @@ def _log(action: str, catalogue: Catalogue, before: Any = None, after: Any = Non
 @access("admin")
 def catalogues() -> str:
     """Admin: my wards' catalogues, drafts first among each year's."""
-    return render_template("admin/catalogues.html", catalogues=ward_catalogues(_scope()))
+    return render_template("admin/catalogues.html", catalogues=ward_catalogues(admin_scope()))
 
 
 @bp.route("/catalogues/<key>/next", methods=["GET", "POST"])

@@ -13,8 +13,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
 
-from app.access import access, signed_in_person, ward_scope
+from app.access import access
 from app.admin import bp
+from app.admin.common import admin_scope, signed_in_admin
 from app.admin.forms import ConfirmActionForm, GrantForm, PeopleSearchForm, grant_form
 from app.extensions import db
 from app.models import GrantRole, Person, utcnow
@@ -22,17 +23,9 @@ from app.services.identity.auth import link_max_age, password_link_token
 from app.services.organisation import people
 
 
-def _me() -> Person:
-    return signed_in_person()
-
-
-def _scope() -> set[int] | None:
-    return ward_scope(_me(), "admin")
-
-
 def _person(person_id: int) -> Person:
     person = db.session.get(Person, person_id)
-    if person is None or not people.in_scope(person, _scope()):
+    if person is None or not people.in_scope(person, admin_scope()):
         abort(404)
     return person
 
@@ -44,7 +37,7 @@ def people_list() -> ResponseReturnValue:
     form = PeopleSearchForm(formdata=request.args)
     if not form.validate():
         return render_template("admin/people.html", form=form, rows=[]), 400
-    rows = people.search_people(form.q.data or "", _scope())
+    rows = people.search_people(form.q.data or "", admin_scope())
     return render_template("admin/people.html", form=form, rows=rows, limit=people.SEARCH_LIMIT)
 
 
@@ -53,12 +46,12 @@ def _page(person: Person, form: GrantForm | None = None, error: str | None = Non
     return render_template(
         "admin/person.html",
         detail=people.person_detail(person),
-        form=form or grant_form(_scope()),
+        form=form or grant_form(admin_scope()),
         action_form=ConfirmActionForm(),
         error=error,
         link=link,
         expires=expires,
-        scope=_scope(),
+        scope=admin_scope(),
     )
 
 
@@ -74,12 +67,12 @@ def person(person_id: int) -> ResponseReturnValue:
 def person_grant(person_id: int) -> ResponseReturnValue:
     """Admin: grant or revoke committee or admin for one of my wards (or the city)."""
     target = _person(person_id)
-    form = grant_form(_scope())
+    form = grant_form(admin_scope())
     try:
         if not form.validate_on_submit():
             raise ValidationError(_("入力が正しくありません。"))
         changed = people.change_grant(
-            _me(), target, GrantRole(form.role.data), form.ward_id(), _scope(),
+            signed_in_admin(), target, GrantRole(form.role.data), form.ward_id(), admin_scope(),
             grant=form.operation.data == "grant",
         )
     except (ValidationError, people.PeopleError) as error:
@@ -101,12 +94,12 @@ def person_password_link(person_id: int) -> ResponseReturnValue:
     if target.sign_in_blocked:
         return _page(target, error=_("サインインを止めている人にはリンクを発行できません。")), 400
     try:
-        people.require_identity_in_scope(target, _scope())
+        people.require_identity_in_scope(target, admin_scope())
     except people.PeopleError as error:
         return _page(target, error=error.message), 403
     link = url_for("auth.set_password", token=password_link_token(target), _external=True)
     expires = utcnow() + timedelta(seconds=link_max_age())
-    people.log_password_link(_me(), target, expires)
+    people.log_password_link(signed_in_admin(), target, expires)
     db.session.commit()
     response = _page(target, link=link, expires=expires)
     return response, 200, {"Cache-Control": "no-store"}
@@ -121,7 +114,7 @@ def person_sign_in(person_id: int) -> ResponseReturnValue:
         abort(400)
     blocked = request.form.get("blocked") == "1"
     try:
-        people.set_sign_in_blocked(_me(), target, blocked, _scope())
+        people.set_sign_in_blocked(signed_in_admin(), target, blocked, admin_scope())
     except people.PeopleError as error:
         db.session.rollback()
         return _page(target, error=error.message), 400

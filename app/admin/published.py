@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 
 from app.access import access, require_ward, visible_wards
 from app.admin import bp
+from app.admin.common import admin_scope, signed_in_admin
 from app.admin.forms import PublishedConfirmForm, PublishedUploadForm
-from app.admin.routes import _me, _scope
 from app.extensions import db
 from app.forms import required
 from app.i18n import localized_fiscal_year_label
@@ -34,7 +34,7 @@ from app.services.results.published import (
 
 def _upload_form() -> PublishedUploadForm:
     form = PublishedUploadForm()
-    form.ward.choices = [(w.id, w.name) for w in visible_wards(_me(), "admin")]
+    form.ward.choices = [(w.id, w.name) for w in visible_wards(signed_in_admin(), "admin")]
     return form
 
 
@@ -42,7 +42,7 @@ def _page(form: PublishedUploadForm, errors: list[str] | None = None) -> str:
     return render_template(
         "admin/published.html",
         form=form,
-        tables=published_tables(_scope()),
+        tables=published_tables(admin_scope()),
         errors=errors or [],
         confirm=PublishedConfirmForm(),
     )
@@ -62,7 +62,7 @@ def published_preview() -> ResponseReturnValue:
     form = _upload_form()
     if not form.validate_on_submit():
         return _page(form), 400
-    require_ward(_me(), "admin", form.ward.data)
+    require_ward(signed_in_admin(), "admin", form.ward.data)
     data = form.table.data.read()
     filename = form.table.data.filename or ""
     try:
@@ -85,7 +85,7 @@ def _confirmed(form: PublishedConfirmForm) -> tuple[ImportPreview, str]:
         data = base64.b64decode(form.payload.data or "", validate=True)
     except (ValueError, binascii.Error):
         abort(400)
-    require_ward(_me(), "admin", ward_id)
+    require_ward(signed_in_admin(), "admin", ward_id)
     filename = form.filename.data or ""
     return preview_import(ward_id, fiscal_year, data, filename), filename
 
@@ -101,7 +101,7 @@ def published_import() -> ResponseReturnValue:
         preview, filename = _confirmed(form)
     except PublishedImportError as error:
         return _page(_upload_form(), error.messages), 400
-    save_import(preview, filename, _me().id)
+    save_import(preview, filename, signed_in_admin().id)
     db.session.commit()
     flash(
         _("%(ward)s %(year)sの公表値を取り込みました（基準 %(n)s 件）。",
@@ -117,7 +117,7 @@ def published_import() -> ResponseReturnValue:
 def published_delete(table_id: int) -> ResponseReturnValue:
     """Admin: remove an imported table of one of my wards (404 for any other)."""
     if not PublishedConfirmForm().validate_on_submit() or not delete_published(
-        table_id, _scope()
+        table_id, admin_scope()
     ):
         abort(404)
     db.session.commit()

@@ -8,17 +8,13 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.access import access, signed_in_person, ward_scope
+from app.access import access, ward_scope
 from app.admin import bp
+from app.admin.common import signed_in_admin
 from app.admin.forms import RosterConfirmForm, RosterUploadForm
 from app.extensions import db
 from app.forms import required
-from app.models import Person
 from app.services.organisation import roster_upload as service
-
-
-def _me() -> Person:
-    return signed_in_person()
 
 
 @bp.route("/roster", methods=["GET", "POST"])
@@ -33,7 +29,7 @@ def roster_upload() -> ResponseReturnValue:
         sha256, suffix = service.store_upload(form.roster.data.filename or "",
                                               form.roster.data.read())
         preview = service.preview_upload(sha256, suffix, required(form.fiscal_year.data),
-                                         ward_scope(_me(), "admin"))
+                                         ward_scope(signed_in_admin(), "admin"))
     except service.UploadError as error:
         return render_template("admin/roster.html", form=form, errors=error.errors), error.status
     confirm = RosterConfirmForm(formdata=None, sha256=preview.sha256, suffix=preview.suffix,
@@ -55,9 +51,9 @@ def roster_confirm() -> ResponseReturnValue:
                                errors=[_("確認の内容が正しくありません。")]), 400
     try:
         summary = service.confirm_upload(
-            _me(), form.sha256.data or "", form.suffix.data or "",
+            signed_in_admin(), form.sha256.data or "", form.suffix.data or "",
             int(required(form.fiscal_year.data)), form.summary_digest.data or "",
-            ward_scope(_me(), "admin"),
+            ward_scope(signed_in_admin(), "admin"),
         )
     except service.UploadError as error:
         db.session.rollback()

@@ -10,19 +10,18 @@ confirmation first.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, require_round, roles_of, signed_in_person, ward_scope
+from app.access import access, require_round, roles_of
 from app.admin import bp
+from app.admin.common import admin_scope, signed_in_admin
 from app.admin.forms import ConfirmRemindForm, LedgerFilterForm, RoundForm, round_form
 from app.extensions import db
 from app.forms import required
-from app.models import Person, Round, utcnow
+from app.models import Round, utcnow
 from app.services.governance import audit
 from app.services.operations.schedule import (
     STATE_LABELS,
@@ -39,26 +38,20 @@ from app.services.rounds.rounds import (
     catalogue_year_mismatch,
     create_round,
     list_rounds,
+    round_values,
     update_round,
 )
 
 LEDGER_PAGE_SIZE = 50
 
 
-def _me() -> Person:
-    return signed_in_person()
-
-
-def _scope() -> set[int] | None:
-    """The wards whose rounds I manage (None: every ward)."""
-    return ward_scope(_me(), "admin")
 
 
 @bp.get("/rounds")
 @access("admin")
 def rounds() -> str:
     """Admin: the rounds I manage, newest first, with the number of messages in each state."""
-    listed = list_rounds(ward_ids=_scope())
+    listed = list_rounds(ward_ids=admin_scope())
     return render_template(
         "admin/rounds.html",
         rounds=listed,
@@ -71,22 +64,22 @@ def rounds() -> str:
 @access("admin")
 def new_round() -> ResponseReturnValue:
     """Admin: create a round (catalogue, wards, title, times, reminder days)."""
-    return _save(round_form(ward_ids=_scope()), None)
+    return _save(round_form(ward_ids=admin_scope()), None)
 
 
 @bp.route("/rounds/<int:round_id>/edit", methods=["GET", "POST"])
 @access("admin")
 def edit_round(round_id: int) -> ResponseReturnValue:
     """Admin: change a round; what may change depends on whether it has opened or closed."""
-    round_ = require_round(_me(), "admin", round_id)
-    return _save(round_form(round_, ward_ids=_scope()), round_)
+    round_ = require_round(signed_in_admin(), "admin", round_id)
+    return _save(round_form(round_, ward_ids=admin_scope()), round_)
 
 
 @bp.get("/rounds/<int:round_id>/mail")
 @access("admin")
 def ledger(round_id: int) -> str:
     """Admin: the round's send ledger, 50 messages a page, with the count in each state."""
-    round_ = require_round(_me(), "admin", round_id)
+    round_ = require_round(signed_in_admin(), "admin", round_id)
     form = LedgerFilterForm(formdata=request.args)
     state = form.chosen() if form.validate() else None
     page = db.paginate(
@@ -111,7 +104,7 @@ def ledger(round_id: int) -> str:
 def remind(round_id: int) -> ResponseReturnValue:
     """Admin: remind the round's non-respondents now. GET shows how many it will reach and
     asks to confirm; POST writes their reminders to the ledger (the scheduler sends them)."""
-    round_ = require_round(_me(), "admin", round_id)
+    round_ = require_round(signed_in_admin(), "admin", round_id)
     now = utcnow()
     form = ConfirmRemindForm()
     if not round_.is_open(now):
@@ -122,7 +115,7 @@ def remind(round_id: int) -> ResponseReturnValue:
     reach = remind_now(round_, now)
     audit.record(
         "round.remind_now",
-        actor=_me(),
+        actor=signed_in_admin(),
         target_type="round",
         target_id=round_.id,
         after={"reminders": reach},
@@ -152,7 +145,7 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     if mismatch and not form.confirm_year.data:
         return _render(form, round_, effects=effects, year_mismatch=mismatch)
     args = (form.catalogue.data, required(form.wards.data), opens_at, closes_at, form.title.data)
-    scope = _scope()
+    scope = admin_scope()
     before = None if round_ is None else round_values(round_)
     try:
         if round_ is None:
@@ -167,7 +160,7 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     after = round_values(round_)
     audit.record(
         "round.create" if before is None else "round.update",
-        actor=_me(),
+        actor=signed_in_admin(),
         target_type="round",
         target_id=round_.id,
         before=before,
@@ -177,19 +170,6 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     db.session.commit()
     flash(_("調査 %(id)s を保存しました。", id=round_.id), "success")
     return redirect(url_for(".rounds"))
-
-
-def round_values(round_: Round) -> dict[str, Any]:
-    """What the audit log keeps of a round: its catalogue, wards, title, times, reminders."""
-    return {
-        "title": round_.title,
-        "catalogue": round_.catalogue.key,
-        "fiscal_year": round_.fiscal_year,
-        "ward_ids": [ward.id for ward in round_.wards],
-        "opens_at": round_.opens_at.isoformat(),
-        "closes_at": round_.closes_at.isoformat(),
-        "reminder_days": round_.reminder_days,
-    }
 
 
 def _render(
@@ -222,6 +202,3 @@ def admin_helpers() -> dict[str, object]:
         return bool(g.can_manage_rounds)
 
     return {"can_manage_rounds": can_manage_rounds}
-
-from app.admin import catalogue_routes as _catalogue_routes  # noqa: E402,F401
-from app.admin import published as _published  # noqa: E402,F401  (registers its views on bp)

@@ -69,10 +69,14 @@ def round_create_command(
     line, the id alone. Unreadable times are reported first; otherwise every problem found is
     printed. Errors go to stderr, nothing is written and the exit status is 1.
     """
-    from app.admin.routes import round_values
     from app.extensions import db
     from app.services.governance import audit
-    from app.services.rounds.rounds import RoundError, catalogue_year_mismatch, create_round
+    from app.services.rounds.rounds import (
+        RoundError,
+        catalogue_year_mismatch,
+        create_round,
+        round_values,
+    )
 
     times, days, errors = _round_options(opens, closes, reminder_days)
     if not errors and not confirm_year:

@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -424,3 +425,16 @@ def list_rounds(
         )
         for r, key in rows
     ]
+
+
+def round_values(round_: Round) -> dict[str, Any]:
+    """What the audit log keeps of a round: its catalogue, wards, title, times, reminders."""
+    return {
+        "title": round_.title,
+        "catalogue": round_.catalogue.key,
+        "fiscal_year": round_.fiscal_year,
+        "ward_ids": [ward.id for ward in round_.wards],
+        "opens_at": round_.opens_at.isoformat(),
+        "closes_at": round_.closes_at.isoformat(),
+        "reminder_days": round_.reminder_days,
+    }
