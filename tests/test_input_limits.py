@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Answer, Grant, GrantRole, Person, Role, ServiceGoal
-from app.services.organisation.roster import RosterError, read_roster
+from app.services.organisation.roster_file import RosterError, read_roster
 from tests import factories
 
 API = "/api/v1/rounds/{}/checklist"

@@ -19,7 +19,8 @@ from flask import Flask
 from app.extensions import db
 from app.models import Answer, Person, Role, RoundCount
 from app.services.operations.demo import build_demo
-from app.services.organisation.roster import RosterRow, import_roster
+from app.services.organisation.roster import import_roster
+from app.services.organisation.roster_file import RosterRow
 from app.services.results.tally import count_closed_rounds
 from tests import factories
 from tests.conftest import PG_URL

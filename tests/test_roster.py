@@ -23,13 +23,8 @@ from app.models import (
     Ward,
     section_kind_link,
 )
-from app.services.organisation.roster import (
-    RosterError,
-    RosterRow,
-    RosterSummary,
-    import_roster,
-    read_roster,
-)
+from app.services.organisation.roster import RosterSummary, import_roster
+from app.services.organisation.roster_file import RosterError, RosterRow, read_roster
 from tests import factories
 
 HEADER = "employee_id,name,email,ward,department,section,role,section_kinds"

@@ -42,7 +42,8 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
     prints the summary without writing. See docs/roster.md for the file format.
     """
     from app.extensions import db
-    from app.services.organisation.roster import RosterError, import_roster, read_roster
+    from app.services.organisation.roster import import_roster
+    from app.services.organisation.roster_file import RosterError, read_roster
 
     try:
         summary = import_roster(read_roster(path), fiscal_year)

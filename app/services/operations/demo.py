@@ -42,7 +42,8 @@ from app.models import (
 )
 from app.services.catalogue.catalogues import load_catalogues
 from app.services.operations.demo_goals import build_demo_goals
-from app.services.organisation.roster import RosterRow, import_roster
+from app.services.organisation.roster import import_roster
+from app.services.organisation.roster_file import RosterRow
 from app.wareki import fiscal_year_label, fiscal_year_of
 
 DEMO_WARD = "高津区"

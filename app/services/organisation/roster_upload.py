@@ -25,13 +25,8 @@ from app.access import covers
 from app.extensions import db
 from app.models import Assignment, Grant, Person, Section, Ward
 from app.services.governance import audit
-from app.services.organisation.roster import (
-    RosterError,
-    RosterRow,
-    RosterSummary,
-    import_roster,
-    read_roster,
-)
+from app.services.organisation.roster import RosterSummary, import_roster
+from app.services.organisation.roster_file import RosterError, RosterRow, read_roster
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
