@@ -18,6 +18,8 @@ from app.models import (
     YearPlan,
 )
 from app.services.goals import goals as service
+from app.services.goals import sheet as goal_sheet
+from app.services.goals import teams as team_service
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
 
@@ -182,17 +184,19 @@ def test_a_locked_year_refuses_every_service_write(app, world):
         team = db.session.get_one(WorkingTeam, team_id)
         chief = db.session.get_one(Person, world["chief"])
         goal = [service.GoalInput(1, "共通", "目標")]
-        row = service.GoalRow(2, "総務課", None, 1, "共通", "目標", None)
+        row = goal_sheet.GoalRow(2, "総務課", None, 1, "共通", "目標", None)
         attempts = [
             lambda: service.save_section_goals(somu, YEAR, goal, chief),
             lambda: service.copy_section_goals(somu, YEAR, chief, replace=True),
-            lambda: service.save_team(world["ward"], YEAR, name="X", purpose="", member_ids=[]),
+            lambda: team_service.save_team(
+                world["ward"], YEAR, name="X", purpose="", member_ids=[]
+            ),
             lambda: service.save_team_goals(team, goal, chief),
-            lambda: service.delete_team(team),
-            lambda: service.copy_teams(world["ward"], YEAR, replace=True),
+            lambda: team_service.delete_team(team),
+            lambda: team_service.copy_teams(world["ward"], YEAR, replace=True),
             lambda: service.save_plan(world["ward"], YEAR, policy="", summary="",
                                       committee_name="部会", committee_members=""),
-            lambda: service.import_goals([row], world["ward"], YEAR),
+            lambda: goal_sheet.import_goals([row], world["ward"], YEAR),
         ]
         for attempt in attempts:
             with pytest.raises(service.GoalsError) as refused:
@@ -264,9 +268,9 @@ def test_copying_last_years_teams_brings_members_and_goals(app, world):
         member = db.session.get_one(Person, world["staff"])
         old = factories.working_team(fiscal_year=YEAR - 1, name="研修WT", members=[member])
         factories.service_goal(team=old, goal="研修", result="済")
-        assert service.copy_teams(world["ward"], YEAR) == 1
+        assert team_service.copy_teams(world["ward"], YEAR) == 1
         with pytest.raises(service.GoalsError):
-            service.copy_teams(world["ward"], YEAR)
+            team_service.copy_teams(world["ward"], YEAR)
         (team,) = service.ward_teams(world["ward"], YEAR)
         assert team.name == "研修WT" and team.members == [member]
         assert [(g.goal, g.result) for g in service.team_goals(team.id)] == [("研修", None)]
@@ -296,7 +300,7 @@ def test_import_rejects_a_bad_sheet_whole_and_names_every_bad_row(app, world, tm
     ])
     with app.app_context():
         with pytest.raises(service.GoalsError) as refused:
-            service.import_goals(service.read_goal_sheet(path), world["ward"], YEAR)
+            goal_sheet.import_goals(goal_sheet.read_goal_sheet(path), world["ward"], YEAR)
         assert db.session.scalar(sa.select(sa.func.count(ServiceGoal.id))) == 0
     errors = refused.value.errors
     assert errors[0].startswith("3行目: 部署名「存在しない課」は高津区の課にも")
@@ -311,7 +315,7 @@ def test_import_checks_the_department_written_above_the_section(app, world, tmp_
     """「区民サービス部\n総務課」 is refused: 総務課 is in まちづくり推進部."""
     path = _sheet(tmp_path / "goals.xlsx", [("区民サービス部\n総務課", 1, "応対", "目標", "")])
     with app.app_context(), pytest.raises(service.GoalsError) as refused:
-        service.import_goals(service.read_goal_sheet(path), world["ward"], YEAR)
+        goal_sheet.import_goals(goal_sheet.read_goal_sheet(path), world["ward"], YEAR)
     assert refused.value.errors == [
         "2行目: 総務課 の部は「まちづくり推進部」です（シートでは「区民サービス部」）"
     ]
@@ -332,7 +336,7 @@ def test_import_writes_a_good_sheet_and_replaces_the_named_sections(app, world, 
         ("研修ワーキングチーム", 1, "庁内体制", "研修", "済"),
     ])
     with app.app_context():
-        summary = service.import_goals(service.read_goal_sheet(path), world["ward"], YEAR)
+        summary = goal_sheet.import_goals(goal_sheet.read_goal_sheet(path), world["ward"], YEAR)
         db.session.commit()
         assert (summary.rows, summary.sections, summary.teams) == (3, 1, 1)
     assert _goals(app, world["somu"]) == [
@@ -345,7 +349,7 @@ def test_import_needs_the_columns(app, world, tmp_path):
     """A sheet without 目標 and 場面 columns is refused on its header line."""
     path = _sheet(tmp_path / "goals.xlsx", [("総務課", 1)], header=("部署名", "No"))
     with app.app_context(), pytest.raises(service.GoalsError) as refused:
-        service.read_goal_sheet(path)
+        goal_sheet.read_goal_sheet(path)
     assert refused.value.errors == ["1行目: 必要な列がありません: 場面、目標"]
 
 

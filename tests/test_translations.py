@@ -176,6 +176,8 @@ PY_UI_MODULES = (
     "app/services/rounds/rounds.py",
     "app/services/operations/schedule.py",
     "app/services/goals/goals.py",
+    "app/services/goals/sheet.py",
+    "app/services/goals/teams.py",
     "app/i18n.py",
     "reports/charts.py",
 )
@@ -199,14 +201,20 @@ PY_ALLOWLIST = {
     ("app/services/operations/schedule.py", "送る前に課の全員が提出しました"),
     # stored like the reasons above
     ("app/services/operations/schedule.py", "管理者が今すぐ送りました"),
-    # Data in the goals service: the city's scenes, the goal sheet's column headings (the
-    # report's own), a chief's title in the report (区民課長) and the committee's 委員.
+    # Data in the goals service: the city's scenes, a chief's title in the report (区民課長)
+    # and the committee's 委員; the goal sheet's column headings (the report's own).
     *(
         ("app/services/goals/goals.py", text)
         for text in (
             "お知らせ", "応対", "対面応対", "地域訪問", "共通", "庁内体制", "庁舎案内",
+            "課", "所", "長", "課長", "委員",
+        )
+    ),  # fmt: skip
+    *(
+        ("app/services/goals/sheet.py", text)
+        for text in (
             "部署名", "部署", "課", "番号", "場面", "目標", "目標及び具体的な取組内容",
-            "実施結果", "実施結果及び目標の達成度", "結果", "所", "長", "課長", "委員",
+            "実施結果", "実施結果及び目標の達成度", "結果",
         )
     ),  # fmt: skip
     # The roles' identities in reports/charts.py; role_name says them through gettext.

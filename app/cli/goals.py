@@ -58,7 +58,8 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
     named in the sheet gets exactly the sheet's goals for the year (docs/goals.md).
     """
     from app.extensions import db
-    from app.services.goals.goals import GoalsError, import_goals, read_goal_sheet
+    from app.services.goals.goals import GoalsError
+    from app.services.goals.sheet import import_goals, read_goal_sheet
 
     ward_id = ward_named(ward_name).id
     try:

@@ -42,6 +42,8 @@ from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.limits import upload
 from app.models import Person, Section, Ward, WorkingTeam, utcnow
 from app.services.goals import goals as service
+from app.services.goals import sheet as goal_sheet
+from app.services.goals import teams as team_service
 from app.services.governance import audit
 from app.wareki import fiscal_year_of, tokyo
 
@@ -339,8 +341,8 @@ def import_sheet(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _year_page(ward, _year(fiscal_year), form, _form_problems(form)), 400
     try:
-        summary = service.import_goals(
-            service.read_upload(form.sheet.data.filename or "", form.sheet.data.read()),
+        summary = goal_sheet.import_goals(
+            goal_sheet.read_upload(form.sheet.data.filename or "", form.sheet.data.read()),
             ward.id,
             fiscal_year,
             _me(),
@@ -411,7 +413,7 @@ def copy_teams(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
             url_for(".copy_teams", ward_id=ward_id, fiscal_year=fiscal_year),
             _("置き換える"), back,
         )
-    return _run(lambda: service.copy_teams(ward.id, fiscal_year, replace=True),
+    return _run(lambda: team_service.copy_teams(ward.id, fiscal_year, replace=True),
                 _("前年度のワーキングチームを写しました。"), back,
                 lambda: _audit("goals.update", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
                                after={"teams_copied_from_previous_year": True}))
@@ -426,7 +428,7 @@ def new_team(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     problems: list[Problem] = []
     if form.validate_on_submit():
         try:
-            team = service.save_team(ward.id, _year(fiscal_year), **_team_fields(form))
+            team = team_service.save_team(ward.id, _year(fiscal_year), **_team_fields(form))
         except service.GoalsError as error:
             db.session.rollback()
             problems = _problems(error, "team-form")
@@ -445,7 +447,7 @@ def _team_fields(form: TeamForm) -> dict[str, Any]:
     return {
         "name": form.name.data or "",
         "purpose": form.purpose.data or "",
-        "member_ids": service.split_employee_ids(form.members.data or ""),
+        "member_ids": team_service.split_employee_ids(form.members.data or ""),
     }
 
 
@@ -459,7 +461,7 @@ def team(team_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         before = _team_values(team)
         try:
-            service.save_team(team.ward_id, team.fiscal_year, team=team, **_team_fields(form))
+            team_service.save_team(team.ward_id, team.fiscal_year, team=team, **_team_fields(form))
         except service.GoalsError as error:
             db.session.rollback()
             return _team_page(_team(team_id), form, None, _problems(error, "team-form")), 400
@@ -523,7 +525,7 @@ def delete_team(team_id: int) -> ResponseReturnValue:
         )
     before = _team_values(team)
     ward_id, deleted_id = team.ward_id, team.id
-    return _run(lambda: service.delete_team(team), _("ワーキングチームを削除しました。"), back,
+    return _run(lambda: team_service.delete_team(team), _("ワーキングチームを削除しました。"), back,
                 lambda: _audit("goals.update", "working_team", deleted_id, ward_id, before,
                                {"deleted": True}))
 
