@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Audience  # noqa: E402
-from app.services.catalogue.catalogues import read_catalogues  # noqa: E402
+from app.services.catalogue.reading import read_catalogues  # noqa: E402
 
 WARDS = ("川崎区", "幸区", "中原区", "高津区", "宮前区", "多摩区", "麻生区")
 DEPARTMENTS = ("まちづくり推進部", "区民サービス部", "地域みまもり支援センター", "道路公園センター")

@@ -27,12 +27,9 @@ from app.models import (
     Standard,
     Ward,
 )
-from app.services.catalogue.catalogues import (
-    CatalogueError,
-    list_catalogues,
-    load_catalogues,
-    read_catalogues,
-)
+from app.services.catalogue.catalogues import list_catalogues, load_catalogues
+from app.services.catalogue.parsing import CatalogueError
+from app.services.catalogue.reading import read_catalogues
 from tests import factories
 
 SURVEYS = Path(__file__).resolve().parent.parent / "surveys"

@@ -19,8 +19,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms import SelectChoice
 from app.models import SCENES, SECTION_KINDS
-from app.services.catalogue.catalogues import KEY_MAX_LENGTH, TITLE_MAX_LENGTH
 from app.services.catalogue.drafts import NUMBER_MAX, TEXT_MAX_LENGTH, StandardChange
+from app.services.catalogue.parsing import KEY_MAX_LENGTH, TITLE_MAX_LENGTH
 
 AUDIENCE_CHOICES = [
     SelectChoice("everyone", _l("全員（職員も所属長も、自分について答える）")),

@@ -38,7 +38,8 @@ def catalogue_load_command(path: Path) -> None:
     On any error prints every error to stderr, writes nothing and exits with status 1.
     """
     from app.extensions import db
-    from app.services.catalogue.catalogues import CatalogueError, load_catalogues
+    from app.services.catalogue.catalogues import load_catalogues
+    from app.services.catalogue.parsing import CatalogueError
 
     try:
         results = load_catalogues(path)

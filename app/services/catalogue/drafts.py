@@ -6,7 +6,7 @@ does not offer it, ``rounds.create_round`` refuses it) and the public pages do n
 
 Every change goes through the rules of ``flask catalogue load``, not a copy of them: the
 catalogue as it would be after the change is written out as a catalogue file
-(:func:`catalogue_document`), read back with ``catalogues.read_catalogues`` (every check of the
+(:func:`catalogue_document`), read back with ``reading.read_catalogues`` (every check of the
 file format: keys, numbers, scenes, audiences, section kinds…) and written with
 ``catalogues.upsert_catalogues`` (which refuses to reword, move to another scene or audience, or
 drop a standard that already has answers). The export is the same document, so what the browser
@@ -45,8 +45,9 @@ from app.models import (
     section_kind_link,
     utcnow,
 )
-from app.services.catalogue import catalogues
-from app.services.catalogue.catalogues import CatalogueSpec, LoadResult, StandardSpec
+from app.services.catalogue import catalogues, parsing, reading
+from app.services.catalogue.catalogues import LoadResult
+from app.services.catalogue.parsing import CatalogueSpec, StandardSpec
 from app.services.errors import DomainError
 from app.services.rounds.checklist import ChecklistItem, asked_items
 from app.wareki import fiscal_year_label
@@ -250,7 +251,7 @@ def export_yaml(catalogue: Catalogue, now: datetime | None = None) -> str:
 
 
 def _validated(document: Mapping[str, Any]) -> CatalogueSpec:
-    """The document read by ``catalogues.read_catalogues``, or DraftError with its messages.
+    """The document read by ``reading.read_catalogues``, or DraftError with its messages.
 
     The reader takes a file, so the document is written to a private temporary directory
     first; the file's name is taken out of the messages again."""
@@ -258,8 +259,8 @@ def _validated(document: Mapping[str, Any]) -> CatalogueSpec:
         path = Path(directory) / "catalogue.yaml"
         path.write_text(_dump(document), encoding="utf-8")
         try:
-            return catalogues.read_catalogues(path)[0]
-        except catalogues.CatalogueError as error:
+            return reading.read_catalogues(path)[0]
+        except parsing.CatalogueError as error:
             raise DraftError([_strip(message, path) for message in error.errors]) from error
 
 
@@ -282,7 +283,7 @@ def _write(catalogue: Catalogue, standards: Sequence[StandardSpec]) -> LoadResul
     )
     try:
         return catalogues.upsert_catalogues([spec])[0]
-    except catalogues.CatalogueError as error:
+    except parsing.CatalogueError as error:
         where = f"{spec.path}: "
         raise DraftError([m.replace(where, "") for m in error.errors]) from error
 
@@ -298,10 +299,10 @@ def next_year_defaults(source: Catalogue) -> tuple[str, str]:
     if source.key.endswith(f"-{old}"):
         key = f"{source.key[: -len(old)]}{year}"
     else:
-        key = f"{source.key[: catalogues.KEY_MAX_LENGTH - 5]}-{year}"
+        key = f"{source.key[: parsing.KEY_MAX_LENGTH - 5]}-{year}"
     title = source.title.replace(fiscal_year_label(source.fiscal_year), fiscal_year_label(year))
     if title == source.title:
-        title = f"{fiscal_year_label(year)} {source.title}"[: catalogues.TITLE_MAX_LENGTH]
+        title = f"{fiscal_year_label(year)} {source.title}"[: parsing.TITLE_MAX_LENGTH]
     return key, title
 
 
@@ -368,7 +369,7 @@ def _by_number(specs: list[StandardSpec]) -> list[StandardSpec]:
 
 def _new_key(catalogue: Catalogue, specs: Sequence[StandardSpec]) -> str:
     """A key no catalogue has used: ``<catalogue key>-<n>``, e.g. ``takatsu-2026-1``."""
-    base = catalogue.key[: catalogues.KEY_MAX_LENGTH - 4]
+    base = catalogue.key[: parsing.KEY_MAX_LENGTH - 4]
     used = set(
         db.session.scalars(sa.select(Standard.key).where(Standard.key.like(f"{base}-%")))
     ) | {s.key for s in specs}
