@@ -217,8 +217,8 @@ def end_request_connection() -> None:
 def saves_lazily(view: View) -> View:
     """Decorate a view that saves (PUT or POST), on PostgreSQL: its request starts without a
     transaction (``AUTOCOMMIT``), so that a save that is one statement (a staff member's first
-    save, app/services/rounds/checklist.py) makes no BEGIN and no COMMIT round trip. A service whose
-    statements must agree calls ``begin_transaction()`` before them; the view commits or rolls
+    save, app/services/rounds/checklist_save.py) makes no BEGIN and no COMMIT round trip. A service
+    whose statements must agree calls ``begin_transaction()`` before them; the view commits or rolls
     back as ever. SQLite keeps its ``BEGIN IMMEDIATE`` from the first statement. The
     connection is the request's own, as for ``reads_only`` (``request_connection``)."""
 

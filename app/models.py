@@ -421,8 +421,8 @@ def _bump_revisions(session: so.Session, _context: Any, _instances: Any) -> None
     """Add one to the revision of every catalogue and round this flush changes (a standard's
     change, addition or removal counts for its catalogue), whoever changes them: the admin
     pages, the catalogue editor, ``flask catalogue load``. Per-process copies keyed by the
-    revision (app/services/rounds/checklist.py) are thus replaced after any edit made through the
-    ORM. A Core ``sa.update()`` of these tables bypasses this hook and must bump ``revision``
+    revision (app/services/rounds/checklist_page.py) are thus replaced after any edit made through
+    the ORM. A Core ``sa.update()`` of these tables bypasses this hook and must bump ``revision``
     itself (docs/benchmarks.md)."""
     catalogues: dict[int, Catalogue] = {}
     rounds: dict[int, Round] = {}

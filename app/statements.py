@@ -60,8 +60,8 @@ class _Prepared:
     result_processors: tuple[Processor | None, ...]
 
 
-# Keyed by the statement (built once, app/access.py and app/services/rounds/checklist.py) and the
-# engine's dialect; bounded, since every test app has an engine of its own.
+# Keyed by the statement (built once, app/access.py and app/services/rounds/checklist_page.py) and
+# the engine's dialect; bounded, since every test app has an engine of its own.
 @lru_cache(maxsize=128)
 def _prepared(statement: sa.Select[*tuple[Any, ...]], dialect: Dialect) -> _Prepared:
     compiled: Any = statement.compile(dialect=dialect)

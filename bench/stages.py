@@ -26,7 +26,7 @@ PAGE_PARTS = (
     ("sign-in: the person and their roles, with the page's row read beside them (1 query; "
      "no BEGIN/COMMIT)", "app.access", "load_signed_in"),
     ("the round, the person's place in it and their answers (the row the sign-in read; the "
-     "round's standards and blank items kept per process)", "app.services.rounds.checklist",
+     "round's standards and blank items kept per process)", "app.services.rounds.checklist_page",
      "checklist_for"),
     ("the page from its kept frame (app/checklist/frame.py): the name, section, CSRF token "
      "and answered count filled in", "app.checklist.routes", "_framed"),
@@ -36,18 +36,19 @@ SUBMIT_PARTS = (
     ("sign-in: the person and their roles, with the save's context read beside them "
      "(1 query)", "app.access", "load_signed_in"),
     ("the round and the person's place in it (the row the sign-in read)",
-     "app.services.rounds.checklist", "_context"),
-    ("the standards (kept per process)", "app.services.rounds.checklist", "_items"),
-    ("checking the answers sent", "app.services.rounds.checklist", "_validated"),
-    ("the response, its answers and its status (1 statement)", "app.services.rounds.checklist",
+     "app.services.rounds.checklist_save", "round_context"),
+    ("the standards (kept per process)", "app.services.rounds.checklist_save", "items_of"),
+    ("checking the answers sent", "app.services.rounds.checklist_save", "_validated"),
+    ("the response, its answers and its status (1 statement)", "app.services.rounds.checklist_save",
      "_first_save"),
     ("the reply (JSON)", "app.api.routes", "checklist_fields"),
 )
 SAVE = ("app.api.routes", "save_checklist")
+SERVICE = "app.services.rounds.checklist"  # the service's modules (checklist_page, checklist_save)
 WRITES = "the rest of the save (building the result)"
 # Aliases of the parts imported by name elsewhere, wrapped with the same label.
 ALIASES = {("app.access", "load_signed_in"): [("app.auth.sso", "load_signed_in")],
-           ("app.services.rounds.checklist", "checklist_for"): [("app.checklist.routes",
+           ("app.services.rounds.checklist_page", "checklist_for"): [("app.checklist.routes",
                                                           "checklist_for")]}
 
 
@@ -103,7 +104,7 @@ def _measure(
         cpu = time.process_time() - cpu
     ms = {label: totals[label] * 1000 / requests for label, _m, _n in parts}
     if "save" in ms:  # the save's own statements: the save minus its timed steps
-        inner = [label for label, module, _n in parts if module == "app.services.rounds.checklist"]
+        inner = [label for label, module, _n in parts if module.startswith(SERVICE)]
         ms[WRITES] = ms.pop("save") - sum(ms[label] for label in inner)
     whole = wall * 1000 / requests
     ms["the rest: Flask, Werkzeug, Flask-Login, the session cookie"] = whole - sum(ms.values())

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import AuditEvent, Catalogue, Grant, GrantRole, Person, Role, Round, Standard
 from app.services.catalogue import drafts as drafts
 from app.services.catalogue.catalogues import load_catalogues
-from app.services.rounds.checklist import checklist_for
+from app.services.rounds.checklist_page import checklist_for
 from app.services.rounds.rounds import RoundError, create_round
 from tests import factories
 

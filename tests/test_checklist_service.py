@@ -27,16 +27,9 @@ from app.models import (
     Standard,
 )
 from app.services.catalogue.catalogues import load_catalogues
-from app.services.rounds.checklist import (
-    InvalidAnswers,
-    NotInRound,
-    RoundClosed,
-    SectionMember,
-    checklist_for,
-    rounds_for,
-    save_checklist,
-    section_progress,
-)
+from app.services.rounds.checklist import InvalidAnswers, NotInRound, RoundClosed, SectionMember
+from app.services.rounds.checklist_page import checklist_for, rounds_for, section_progress
+from app.services.rounds.checklist_save import save_checklist
 from app.wareki import reiwa_datetime
 from tests import factories
 

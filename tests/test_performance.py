@@ -378,7 +378,7 @@ def test_a_dropped_connection_before_any_write_is_retried_once(app, client, sign
                                                                monkeypatch):
     """A connection that drops once before anything was written: the view runs again and the
     page shows (two tries)."""
-    from app.services.rounds.checklist import checklist_for as real
+    from app.services.rounds.checklist_page import checklist_for as real
 
     sign_in(world["person"])
     calls: list[int] = []

@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from app.extensions import db
 from app.models import Answer, Response, Role, Round, Section
 from app.services.results.compliance import round_results
-from app.services.rounds.checklist import save_checklist
+from app.services.rounds.checklist_save import save_checklist
 from tests import factories
 from tests.results_world import World, build_world
 

@@ -18,7 +18,7 @@ from app.access import _AHEAD, _signed_in_query, load_signed_in
 from app.extensions import READ_AHEAD, db
 from app.models import GrantRole, Person, Role, Round
 from app.services.organisation.grants import grant_role
-from app.services.rounds.checklist import _page_query, _round_of, checklist_for, page_read
+from app.services.rounds.checklist_page import _page_query, _round_of, checklist_for, page_read
 from app.statements import first_row, side_by_side
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories

@@ -173,6 +173,8 @@ PY_UI_MODULES = (
     "app/errors.py",
     "app/checklist/forms.py",
     "app/services/rounds/checklist.py",
+    "app/services/rounds/checklist_page.py",
+    "app/services/rounds/checklist_save.py",
     "app/services/rounds/rounds.py",
     "app/services/operations/schedule.py",
     "app/services/goals/goals.py",

@@ -27,16 +27,11 @@ from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
 from app.services.results.compliance import ResultsError, final_results
-from app.services.rounds.checklist import (
-    Checklist,
-    InvalidAnswers,
-    NotInRound,
-    RoundClosed,
+from app.services.rounds.checklist import Checklist, InvalidAnswers, NotInRound, RoundClosed
+from app.services.rounds.checklist_page import checklist_for, page_read, rounds_for
+from app.services.rounds.checklist_save import (
     answer_choice_message,
-    checklist_for,
     comment_too_long_message,
-    page_read,
-    rounds_for,
     save_checklist,
     save_read,
     unstorable_comment_message,

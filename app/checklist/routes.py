@@ -1,6 +1,7 @@
 """My rounds, the checklist (save a draft or submit) and the chief's view of the section.
 
-The rules live in ``app.services.rounds.checklist``; these views validate the form, call the
+The rules live in ``app.services.rounds.checklist`` (reading: ``checklist_page``, saving:
+``checklist_save``); these views validate the form, call the
 service, commit once and redirect (POST/redirect/GET) or render the page again with what went wrong.
 """
 
@@ -41,13 +42,15 @@ from app.services.rounds.checklist import (
     NotInRound,
     RoundClosed,
     SectionMember,
+)
+from app.services.rounds.checklist_page import (
     checklist_for,
     page_read,
     receipt_for,
     rounds_for,
-    save_checklist,
     section_progress,
 )
+from app.services.rounds.checklist_save import save_checklist
 from app.wareki import tokyo
 
 CHECKLIST_PAGE = "checklist/checklist.html"

@@ -49,7 +49,8 @@ from app.services.catalogue import catalogues, parsing, reading
 from app.services.catalogue.catalogues import LoadResult
 from app.services.catalogue.parsing import CatalogueSpec, StandardSpec
 from app.services.errors import DomainError
-from app.services.rounds.checklist import ChecklistItem, asked_items
+from app.services.rounds.checklist import ChecklistItem
+from app.services.rounds.checklist_page import asked_items
 from app.wareki import fiscal_year_label
 
 MAX_STANDARDS = 100  # a catalogue's standards; the city's list has 36
@@ -535,7 +536,7 @@ def preview_viewers(catalogue: Catalogue) -> list[Viewer]:
 
 def preview_items(catalogue: Catalogue, viewer: Viewer) -> list[ChecklistItem]:
     """The standards ``viewer`` would be asked, in order: the checklist's own query
-    (``checklist.asked_items``) on this catalogue, without answers. Nothing is written."""
+    (``checklist_page.asked_items``) on this catalogue, without answers. Nothing is written."""
     if viewer.section_id is None:
         return []
     return asked_items(

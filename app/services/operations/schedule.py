@@ -688,7 +688,7 @@ def _receipt_message(r: _LedgerRow, context: dict[str, Any]) -> _Message:
     person = db.session.get(Person, r.person_id)
     if person is None:
         return None
-    from app.services.rounds.checklist import checklist_for
+    from app.services.rounds.checklist_page import checklist_for
 
     context["sheet"] = checklist_for(round_.id, person)
     context["labels"] = {"yes": _("できている"), "no": _("できていない"), "na": _("該当しない")}

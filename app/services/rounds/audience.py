@@ -5,7 +5,7 @@
   ``audience``).
 - Of a catalogue's standards, the ``everyone`` ones are asked of staff and chiefs alike, each for
   themself; the ``section`` ones of the chief only, once for the section (and only of sections
-  of the standard's kinds, when it names any: ``checklist._items_query``); a city catalogue's
+  of the standard's kinds, when it names any: ``checklist_page._items_query``); a city catalogue's
   ward-specific list belongs to no ward in particular and is asked of nobody (``asked_roles``).
 """
 

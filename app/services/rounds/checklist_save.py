@@ -1,0 +1,525 @@
+"""Saving a checklist: answers checked, then written in one transaction (see the rules in
+``app/services/rounds/checklist.py``).
+
+A staff member's first save is one statement that takes the round's share lock itself
+(``_first_save_statement``); every other save begins a transaction and reads the round again
+under the lock (``round_context``). On PostgreSQL the rows sent reach the server as one JSON
+parameter (``_sent``, ``_sent_json``); on SQLite as an executemany. Nothing commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.extensions import begin_transaction, db, runs_without_transaction
+from app.models import (
+    Answer,
+    AnswerValue,
+    PersonRef,
+    Response,
+    ResponseStatus,
+    Role,
+    Round,
+    SectionAnswer,
+    utcnow,
+)
+from app.services.rounds.checklist import (
+    ANSWER_VALUES,
+    COMMENT_MAX_LENGTH,
+    UNSTORABLE,
+    Checklist,
+    ChecklistItem,
+    InvalidAnswers,
+    Progress,
+    RoundClosed,
+    SaveResult,
+)
+from app.services.rounds.checklist_page import (
+    RoundContext,
+    closed_message,
+    context_query,
+    items_of,
+    progress_of,
+    round_context,
+    stored_answers,
+)
+from app.statements import first_row
+
+
+def save_read(round_id: int) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """What ``save_checklist`` reads first (but the person), for the view's ``reads_ahead``:
+    the context, share-locked unless the save runs without a transaction."""
+    return context_query(not runs_without_transaction()), {"round_id": round_id}
+
+
+def save_checklist(
+    round_id: int,
+    person: PersonRef,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None = None,
+    *,
+    submit: bool = False,
+    now: datetime | None = None,
+) -> SaveResult:
+    """Save answers (keys are standard keys; values "yes", "no", "na") and optionally submit.
+
+    Raises NotInRound, RoundClosed (nothing changed), or InvalidAnswers (nothing changed).
+    Flushes, never commits. The rules (kept answers, comments, submission, concurrency) are
+    in the module docstring.
+    """
+    now = now or utcnow()
+    # A view that began without a transaction (``saves_lazily``) reads without the round's
+    # lock: a first save is one statement that takes the lock itself; any other save begins
+    # a transaction and reads again under the lock.
+    lazy = runs_without_transaction()
+    ctx, items, values, notes = _checked(round_id, person, answers, comments, now, lazy=lazy)
+    if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
+        return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
+    if lazy:
+        begin_transaction()
+        ctx, items, values, notes = _checked(round_id, person, answers, comments, now)
+
+    response = _locked_response(ctx, person.id, now)
+    stored = stored_answers(ctx, person.id)  # again, now that the response is ours alone
+
+    own_rows: list[dict[str, Any]] = []
+    section_rows: list[dict[str, Any]] = []
+    missing: list[ChecklistItem] = []
+    now_stored: list[ChecklistItem] = []
+    for item in items:
+        sid = item.standard_id
+        old_value, old_comment = stored.get(sid, (None, None))
+        value = values.get(sid, old_value)
+        comment = notes[sid] if sid in notes else old_comment
+        now_stored.append(item.answered(value, comment))
+        if value is None:
+            missing.append(item)
+            continue
+        if (value, comment) == (old_value, old_comment):
+            continue
+        row = {"standard_id": sid, "response_id": response.id, "value": value, "comment": comment}
+        if item.part == "self":
+            own_rows.append(row)
+        else:
+            section_rows.append({**row, "round_id": ctx.round.id, "section_id": ctx.section_id})
+
+    _write_rows(_answer_upsert, own_rows)
+    _write_rows(_section_answer_upsert, section_rows)
+
+    submitted = submit and not missing
+    if submitted:
+        # A plain UPDATE, not the ORM's flush of the changed object (a third of a submit's
+        # time in Python); the loaded object is told the new values.
+        db.session.execute(
+            _submit_update(),
+            {"response_id": response.id, "submitted_at": now},
+            execution_options={"synchronize_session": False},
+        )
+        set_committed_value(response, "status", ResponseStatus.SUBMITTED)
+        set_committed_value(response, "submitted_at", now)
+    return _saved(ctx, progress_of(response.status), now_stored, submitted, missing)
+
+
+def _checked(
+    round_id: int,
+    person: PersonRef,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None,
+    now: datetime,
+    *,
+    lazy: bool = False,
+) -> tuple[RoundContext, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
+    """The person's place in the round (share-locked unless ``lazy``), refused unless the
+    round takes answers now, with the items and the answers and comments sent, checked."""
+    ctx = round_context(round_id, person, locked=not lazy)
+    if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
+        raise RoundClosed(closed_message(ctx.round, now))
+    items = items_of(ctx)
+    values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+    return ctx, items, values, notes
+
+
+def _saved(
+    ctx: RoundContext,
+    status: Progress,
+    now_stored: list[ChecklistItem],
+    submitted: bool,
+    missing: list[ChecklistItem],
+) -> SaveResult:
+    """What a save returns: its status and the sheet as now stored (the round is open: the
+    save was taken)."""
+    checklist = Checklist(
+        round=ctx.round,
+        role=ctx.role,
+        section_id=ctx.section_id,
+        section_name=ctx.section_name,
+        is_open=True,
+        status=status,
+        items=now_stored,
+    )
+    return SaveResult(status=status, submitted=submitted, missing=missing, checklist=checklist)
+
+
+def answer_choice_message() -> str:
+    """What an answer that is not yes, no or na is told (the JSON API's checks say it too)."""
+    return _("できている（yes）・できていない（no）・該当しない（na）から選んでください。")
+
+
+def unstorable_comment_message() -> str:
+    """What a comment with a NUL or a lone surrogate is told."""
+    return _("ひとことに使えない文字（NUL や壊れた文字）が入っています。消してください。")
+
+
+def comment_too_long_message() -> str:
+    """What a comment over COMMENT_MAX_LENGTH (after trimming) is told."""
+    return _("ひとことは %(max)d 文字までにしてください。", max=COMMENT_MAX_LENGTH)
+
+
+def _unknown_standard_message() -> str:
+    # Looked up only when needed: a translated string costs a save about a tenth of a
+    # millisecond, and a save without problems needs none.
+    return _("この調査にない基準です。")
+
+
+def _validated(
+    items: list[ChecklistItem],
+    answers: Mapping[str, Any],
+    comments: Mapping[str, Any],
+    ctx: RoundContext,
+    person_id: int,
+) -> tuple[dict[int, AnswerValue], dict[int, str | None]]:
+    """The given values and comments by standard id, or InvalidAnswers naming every problem."""
+    by_key = {item.key: item for item in items}
+    by_standard: dict[str, str] = {}
+    fields: dict[str, str] = {}
+
+    def problem(kind: str, key: str, message: str) -> None:
+        by_standard.setdefault(key, message)
+        fields[f"{kind}.{key}"] = message
+
+    values: dict[int, AnswerValue] = {}
+    for key, raw in answers.items():
+        item = by_key.get(key)
+        if item is None:
+            problem("answers", str(key), _unknown_standard_message())
+        elif raw is None or raw == "":
+            continue
+        elif not isinstance(raw, str) or raw not in ANSWER_VALUES:
+            problem("answers", key, answer_choice_message())
+        else:
+            values[item.standard_id] = ANSWER_VALUES[raw]
+
+    notes: dict[int, str | None] = {}
+    for key, raw in comments.items():
+        item = by_key.get(key)
+        if item is None:
+            problem("comments", str(key), _unknown_standard_message())
+        elif raw is None:
+            continue
+        elif not isinstance(raw, str):
+            problem("comments", key, _("ひとことは文字で書いてください。"))
+        elif UNSTORABLE.search(raw):
+            problem("comments", key, unstorable_comment_message())
+        elif len(raw.strip()) > COMMENT_MAX_LENGTH:
+            problem("comments", key, comment_too_long_message())
+        else:
+            notes[item.standard_id] = raw.strip() or None
+
+    keys = {item.standard_id: item.key for item in items}
+    for sid in _comments_without_answer(ctx, person_id, values, notes):
+        problem("comments", keys[sid], _(
+            "ひとことを残すには、できている・できていない・該当しない から選んでください。"
+        ))
+
+    if fields:
+        raise InvalidAnswers(
+            _("回答に %(count)d 件の誤りがあります。何も保存していません。", count=len(fields)),
+            by_standard,
+            fields,
+        )
+    return values, notes
+
+
+def _comments_without_answer(
+    ctx: RoundContext,
+    person_id: int,
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+) -> list[int]:
+    """The standards given a comment but no answer, now or stored (a query only when there
+    are such comments and the person may have stored answers)."""
+    lonely = [sid for sid, note in notes.items() if note and sid not in values]
+    if not lonely:
+        return []
+    # Answers are never deleted, so one stored now is still there after the lock. A person
+    # without a response has no answers of their own (a chief may find the section's).
+    has_stored = ctx.response_id is not None or ctx.role is Role.CHIEF
+    stored = stored_answers(ctx, person_id) if has_stored else {}
+    return [sid for sid in lonely if sid not in stored]
+
+
+_INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _write_rows(upsert: Any, rows: list[dict[str, Any]]) -> None:
+    """Upsert answer rows with one fixed statement, built once per database kind, so that its
+    compiled form is reused by every save.
+
+    On PostgreSQL the rows go as one JSON parameter that the statement reads as a table
+    (``_sent``): one statement run once (an executemany runs it once per row, which cost a
+    first submit about a millisecond more, in Python and in PostgreSQL). On SQLite they go
+    as the rows of an executemany; render_nulls sends a missing comment as NULL, so that rows
+    with and without a comment stay in one executemany."""
+    if not rows:
+        return
+    dialect = _dialect_name()
+    if dialect == "postgresql":
+        sent = _sent_json((row["standard_id"], row["value"], row["comment"]) for row in rows)
+        scalars = {name: rows[0][name] for name in rows[0] if name not in _SENT_COLUMNS}
+        db.session.execute(upsert(dialect), {**scalars, "sent": sent})
+    else:
+        db.session.execute(upsert(dialect), rows, execution_options={"render_nulls": True})
+
+
+# The columns that differ from row to row of one save; the others (the response, and for
+# the section's answers the round and section) are the same for all its rows.
+_SENT_COLUMNS = ("standard_id", "value", "comment")
+
+
+def _sent() -> Any:
+    """PostgreSQL: the rows of a save as a table, ``json_to_recordset(:sent) AS
+    sent(standard_id INTEGER, value VARCHAR, comment TEXT)``. One JSON text costs the driver
+    less than three arrays, whose every element it adapts in Python."""
+    return (
+        sa.func.json_to_recordset(sa.cast(sa.bindparam("sent", type_=sa.Text), postgresql.JSON))
+        .table_valued(
+            sa.column("standard_id", sa.Integer),
+            sa.column("value", sa.String),
+            sa.column("comment", sa.Text),
+        )
+        .render_derived(name="sent", with_types=True)
+    )
+
+
+def _sent_json(rows: Iterable[tuple[int, Any, str | None]]) -> str:
+    """The ``sent`` parameter: the rows (standard id, value, comment) as a JSON array."""
+    return json.dumps(
+        [
+            {"standard_id": sid, "value": str(value), "comment": comment}
+            for sid, value, comment in rows
+        ],
+        ensure_ascii=False,
+    )
+
+
+def _insert_sent(model: Any, *same: str) -> Any:
+    """PostgreSQL: ``INSERT INTO <model> (<same…>, standard_id, value, comment) SELECT
+    :<same…>, sent.* FROM json_to_recordset(:sent) AS sent(…)``."""
+    rows = _sent()
+    columns = [sa.bindparam(name, type_=sa.Integer) for name in same]
+    select = sa.select(*columns, *(rows.c[name] for name in _SENT_COLUMNS))
+    return postgresql.insert(model.__table__).from_select([*same, *_SENT_COLUMNS], select)
+
+
+def _insert(dialect: str, model: Any, *same: str) -> Any:
+    if dialect == "postgresql":
+        return _insert_sent(model, *same)
+    return _INSERTS[dialect](model)
+
+
+def _dialect_name() -> str:
+    """The database's name; PostgreSQL in production, SQLite embedded (both have ON CONFLICT)."""
+    name = db.engine.dialect.name  # not the session's bind: asking it would build a session
+    if name not in _INSERTS:
+        raise NotImplementedError(f"unsupported database: {name}")
+    return name
+
+
+@cache
+def _response_upsert(dialect: str) -> Any:
+    insert = _INSERTS[dialect](Response)
+    return insert.on_conflict_do_update(
+        index_elements=[Response.round_id, Response.person_id],
+        set_={
+            "role": insert.excluded.role,
+            "section_id": insert.excluded.section_id,
+            "updated_at": insert.excluded.updated_at,
+        },
+    ).returning(Response)
+
+
+@cache
+def _submit_update() -> Any:
+    return (
+        sa.update(Response)
+        .where(Response.id == sa.bindparam("response_id"))
+        .values(status=ResponseStatus.SUBMITTED, submitted_at=sa.bindparam("submitted_at"))
+    )
+
+
+@cache
+def _answer_upsert(dialect: str) -> Any:
+    insert = _insert(dialect, Answer, "response_id")
+    return insert.on_conflict_do_update(
+        index_elements=[Answer.response_id, Answer.standard_id],
+        set_={"value": insert.excluded.value, "comment": insert.excluded.comment},
+    )
+
+
+@cache
+def _section_answer_upsert(dialect: str) -> Any:
+    insert = _insert(dialect, SectionAnswer, "round_id", "section_id", "response_id")
+    return insert.on_conflict_do_update(
+        index_elements=[
+            SectionAnswer.round_id,
+            SectionAnswer.section_id,
+            SectionAnswer.standard_id,
+        ],
+        set_={
+            "value": insert.excluded.value,
+            "comment": insert.excluded.comment,
+            "response_id": insert.excluded.response_id,
+        },
+    )
+
+
+def _locked_response(ctx: RoundContext, person_id: int, now: datetime) -> Response:
+    """The person's response in this round, created if needed, locked until the commit, with
+    this save's role, section and time written on it: one INSERT ... ON CONFLICT DO UPDATE
+    ... RETURNING.
+
+    The update takes the row's lock, so a concurrent save waits for this transaction (a
+    concurrent first save waits on the unique index, then updates the row this one inserted).
+    SQLite holds its write lock since BEGIN IMMEDIATE anyway.
+    """
+    row = {
+        "round_id": ctx.round.id,
+        "person_id": person_id,
+        "role": ctx.role,
+        "section_id": ctx.section_id,
+        "status": ResponseStatus.DRAFT,
+        "created_at": now,
+        "updated_at": now,
+    }
+    response: Response = db.session.scalars(
+        _response_upsert(_dialect_name()), [row], execution_options={"populate_existing": True}
+    ).one()
+    return response
+
+
+def _first_save(
+    ctx: RoundContext,
+    person_id: int,
+    items: list[ChecklistItem],
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+    *,
+    submit: bool,
+    now: datetime,
+) -> SaveResult:
+    """A staff member's first save on PostgreSQL (no response yet, so no stored answers):
+    the response, its answers and its status in one statement (``_first_save_statement``).
+
+    A concurrent first save of the same person (a double click) meets the other's rows in
+    the statement's ON CONFLICT clauses and waits for its commit, then writes its own answers
+    over them; a save that does not submit never withdraws the other's submission. Such a
+    save may report items as missing that the other one answered (never the reverse).
+
+    The statement takes the round's share lock and checks, under it, that the round still
+    takes answers: RoundClosed (nothing written) when it closed or was counted after ``ctx``
+    was read, as happens when the request runs without a transaction (``saves_lazily``)."""
+    rows: list[tuple[int, str, str | None]] = []
+    missing: list[ChecklistItem] = []
+    now_stored: list[ChecklistItem] = []
+    for item in items:
+        value = values.get(item.standard_id)
+        comment = notes.get(item.standard_id)
+        now_stored.append(item.answered(value, comment))
+        if value is None:
+            missing.append(item)
+        else:
+            rows.append((item.standard_id, value, comment))
+    submitted = submit and not missing
+    saved = first_row(
+        _first_save_statement(),
+        {
+            "round_id": ctx.round.id,
+            "person_id": person_id,
+            "role": ctx.role,
+            "section_id": ctx.section_id,
+            "status": ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
+            "submitted_at": now if submitted else None,
+            "created_at": now,
+            "updated_at": now,
+            "sent": _sent_json(rows),
+        },
+    )
+    if saved is None:  # the round closed or was counted since ``ctx`` was read
+        round_ = db.session.get_one(Round, ctx.round.id, populate_existing=True)
+        raise RoundClosed(closed_message(round_, now))
+    _response_id, status = saved
+    return _saved(ctx, progress_of(status), now_stored, submitted, missing)
+
+
+@cache
+def _first_save_statement() -> Any:
+    """PostgreSQL: ``WITH taking_round AS (SELECT round.id … FOR SHARE), saved_response AS
+    (INSERT INTO response SELECT taking_round.id, … ON CONFLICT (round_id,
+    person_id) DO UPDATE … RETURNING id, status), saved_answers AS (INSERT INTO answer
+    SELECT saved_response.id, sent.* FROM saved_response, json_to_recordset(…) AS sent ON CONFLICT …
+    DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
+    response: sa.Table = Response.__table__  # type: ignore[assignment]
+    columns = ("person_id", "role", "section_id", "status", "submitted_at",
+               "created_at", "updated_at")
+    # The round's share lock, taken by the statement itself (its request may run without a
+    # transaction: ``saves_lazily``), and the round still taking answers once it is held: a
+    # count that committed first (tally) leaves no row here, so nothing is written.
+    now: Any = sa.bindparam("updated_at", type_=response.c.updated_at.type)
+    taking = (
+        sa.select(Round.id)
+        .where(Round.id == sa.bindparam("round_id"), Round.open_at(now),
+               Round.counted_at.is_(None))
+        .with_for_update(read=True)
+        .cte("taking_round")
+    )
+    insert = postgresql.insert(response).from_select(
+        ["round_id", *columns],
+        sa.select(taking.c.id, *(sa.bindparam(n, type_=response.c[n].type) for n in columns)),
+    )
+    submits = insert.excluded.status == ResponseStatus.SUBMITTED
+    saved = insert.on_conflict_do_update(
+        index_elements=[response.c.round_id, response.c.person_id],
+        set_={
+            "role": insert.excluded.role,
+            "section_id": insert.excluded.section_id,
+            "updated_at": insert.excluded.updated_at,
+            # A draft saved over a submission keeps it submitted (the module's rules).
+            "status": sa.case((submits, insert.excluded.status), else_=response.c.status),
+            "submitted_at": sa.case(
+                (submits, insert.excluded.submitted_at), else_=response.c.submitted_at
+            ),
+        },
+    ).returning(response.c.id, response.c.status).cte("saved_response")
+    sent = _sent()
+    answer: sa.Table = Answer.__table__  # type: ignore[assignment]
+    answers = postgresql.insert(answer).from_select(
+        ["response_id", *_SENT_COLUMNS],
+        # One response row: joined to every row sent (an explicit join, not a bare product).
+        sa.select(saved.c.id, *(sent.c[name] for name in _SENT_COLUMNS)).select_from(
+            saved.join(sent, sa.true())
+        ),
+    )
+    answers = answers.on_conflict_do_update(
+        index_elements=[answer.c.response_id, answer.c.standard_id],
+        set_={"value": answers.excluded.value, "comment": answers.excluded.comment},
+    )
+    return sa.select(saved.c.id, saved.c.status).add_cte(answers.cte("saved_answers"))
