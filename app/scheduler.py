@@ -33,16 +33,8 @@ from app.services.operations.mail import (
     SmtpMailer,
     build_message,
 )
-from app.services.operations.schedule import (
-    Due,
-    PlanReport,
-    claim,
-    due_now,
-    mark_failed,
-    mark_sent,
-    plan,
-    render,
-)
+from app.services.operations.schedule import Due, PlanReport, due_now, plan
+from app.services.operations.sending import claim, mark_failed, mark_sent, render
 
 log = logging.getLogger("kijun.scheduler")
 

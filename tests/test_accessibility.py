@@ -33,7 +33,7 @@ from app.models import (
 )
 from app.services.catalogue.drafts import create_next_year
 from app.services.identity.auth import password_link_token
-from app.services.operations import schedule
+from app.services.operations import schedule, sending
 from app.services.operations.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
 from app.services.operations.demo_goals import DEMO_GOALS_YEAR
 from app.wareki import fiscal_year_of, tokyo
@@ -356,11 +356,11 @@ def _build(app: Flask) -> Demo:
         db.session.add(open_round)
         db.session.flush()
         schedule.plan(now)  # the opening mail and a reminder, pending in the ledger
-        for n, ledger_id in enumerate(schedule.claim(now, 6)):
+        for n, ledger_id in enumerate(sending.claim(now, 6)):
             if n % 2:
-                schedule.mark_sent(ledger_id, now)
+                sending.mark_sent(ledger_id, now)
             else:
-                schedule.mark_failed([ledger_id], now, "550 mailbox unavailable")
+                sending.mark_failed([ledger_id], now, "550 mailbox unavailable")
 
         def section_id(name: str) -> int:
             return db.session.scalars(

@@ -115,7 +115,7 @@ def test_an_optional_mail_copy_of_the_receipt(app_ctx, client, sign_in):
     """On request, one copy per submission is queued in the send ledger, and the message the
     scheduler renders lists the stored answers and the comment."""
     from app.models import MailLedger
-    from app.services.operations import schedule
+    from app.services.operations import sending
 
     round_id, chief, _catalogue = _takatsu_chief()
     sign_in(chief)
@@ -126,7 +126,7 @@ def test_an_optional_mail_copy_of_the_receipt(app_ctx, client, sign_in):
     assert client.post(f"/rounds/{round_id}/receipt/mail").status_code == 302
     rows = db.session.scalars(sa.select(MailLedger)).all()
     assert len(rows) == 1 and rows[0].kind.startswith("receipt:")
-    (message,) = schedule.render([rows[0].id], datetime.now(UTC))
+    (message,) = sending.render([rows[0].id], datetime.now(UTC))
     assert "【回答の控え】" in message.subject
     assert "窓口の案内板が見えにくい" in message.body
     words = {"yes": "できている", "no": "できていない", "na": "該当しない"}

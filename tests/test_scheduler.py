@@ -37,8 +37,8 @@ from app.services.operations.schedule import (
     plan,
     remind_now,
     remind_now_count,
-    retry_delay,
 )
+from app.services.operations.sending import retry_delay
 from app.services.rounds.rounds import update_round
 from app.wareki import TOKYO
 from tests import factories
