@@ -14,11 +14,7 @@ from typing import Any
 
 import yaml
 
-from app.models import (
-    SCENES,
-    SECTION_KINDS,
-    Audience,
-)
+from app.models import SCENES, SECTION_KINDS, Audience
 from app.services.errors import DomainError
 
 # A key is a lowercase ASCII slug: "notice-media", "takatsu-hygiene", "city-2024".

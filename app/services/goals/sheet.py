@@ -18,13 +18,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
-from app.models import (
-    Person,
-    Section,
-    ServiceGoal,
-    Ward,
-    WorkingTeam,
-)
+from app.models import Person, Section, ServiceGoal, Ward, WorkingTeam
 from app.services import tabular
 from app.services.goals.goals import (
     MAX_GOALS,

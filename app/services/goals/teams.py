@@ -15,11 +15,7 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
-from app.models import (
-    Person,
-    ServiceGoal,
-    WorkingTeam,
-)
+from app.models import Person, ServiceGoal, WorkingTeam
 from app.services.goals.goals import (
     TEAM_NAME_MAX_LENGTH,
     GoalsError,

@@ -16,14 +16,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from app.models import (
-    SECTION_KINDS,
-    Department,
-    Person,
-    Role,
-    Section,
-    Ward,
-)
+from app.models import SECTION_KINDS, Department, Person, Role, Section, Ward
 from app.services import tabular
 from app.services.errors import DomainError
 

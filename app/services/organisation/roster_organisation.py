@@ -14,18 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import (
-    SECTION_KINDS,
-    Department,
-    Section,
-    SectionKind,
-    Ward,
-    section_kind_link,
-)
-from app.services.organisation.roster_file import (
-    RosterRow,
-    name_key,
-)
+from app.models import SECTION_KINDS, Department, Section, SectionKind, Ward, section_kind_link
+from app.services.organisation.roster_file import RosterRow, name_key
 
 # Employee ids per ``IN (...)`` lookup: far below SQLite's 32,766 and PostgreSQL's 65,535
 # parameters, so 20,000 people take 4 lookups.
