@@ -1,4 +1,4 @@
-"""The data sets of the characterization test (tests/test_characterization.py).
+"""The data sets of the characterization test (tests/results/test_characterization.py).
 
 ``build_demo_fixed``: the demo (app/services/operations/demo.py) with its one open round moved to
 fixed dates, because the demo opens it "now" and the goldens must not depend on the day they run.

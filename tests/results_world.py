@@ -1,5 +1,6 @@
 """A small two-ward round whose every figure below is worked out by hand, shared by the tests
-of the committee's pages and API (tests/test_results_pages.py, tests/test_results_api.py).
+of the committee's pages and API (tests/results/test_results_pages.py,
+tests/results/test_results_api.py).
 
 MIN_GROUP_SIZE is the default 5. Round "令和7年度 点検" (FY2025, 高津区 and 宮前区), catalogue
 t-2025: std-1 (No.1), std-2 (No.2), sec-24 (No.24, the chief for the section).

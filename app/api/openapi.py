@@ -5,7 +5,7 @@ Nothing here describes a body by hand: the schemas are the JSON Schemas of the m
 paths and methods are the app's URL rules, and who may call an operation (its security, 401 and
 403) is its view's ``@access``. What is left is a small table per view, ``OPERATIONS``: its
 words (Japanese), its models and its error answers. A rule under ``/api/`` without an entry, or
-an entry without a rule, makes the document fail to build (tests/test_api.py).
+an entry without a rule, makes the document fail to build (tests/web/test_api.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ the number answered and each item's fieldset (from rendering.py's kept items).
 The frame is written with slots, never with anybody's values, so nothing of one person can
 reach another's page; a value that is not a slot is in the key, so a frame is only ever used
 for a page that would be written the same. A page with a message to show (a flash, a problem,
-a notice) or a query string is always written in full. tests/test_checklist_frame.py checks
+a notice) or a query string is always written in full. tests/rounds/test_checklist_frame.py checks
 that a framed page is the very page Jinja would write, for people in different sections,
 roles, menus, states and languages.
 """

@@ -15,7 +15,7 @@ from app.services.results.compliance import cube as cube_module
 from app.services.results.tally import count_round, discard_counts
 from tests import factories
 from tests.results_world import World, build_world
-from tests.test_performance import statements
+from tests.web.test_performance import statements
 
 
 @pytest.fixture

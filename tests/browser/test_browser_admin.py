@@ -23,7 +23,7 @@ from tests import factories
 from tests.browser_support import LiveServer
 
 PASSWORD = "admin-password-2026"
-DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 HEADER = "職員番号,氏名,メールアドレス,区,部,課,役割"
 ROSTER = [
     HEADER,

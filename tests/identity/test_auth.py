@@ -845,7 +845,7 @@ def test_a_new_secret_key_ends_sessions_unless_the_old_one_is_a_fallback(app, cl
 def _app_in(instance: str, monkeypatch, config: dict[str, object]) -> Flask:
     """create_app with its instance folder at ``instance`` and no database configured."""
     import app as app_package
-    from tests.test_app import _flask_with_instance_path
+    from tests.web.test_app import _flask_with_instance_path
 
     for name in ("DATABASE_URL", "FLASK_SQLALCHEMY_DATABASE_URI", "FLASK_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)

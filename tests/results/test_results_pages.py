@@ -21,7 +21,7 @@ from app.services.results.compliance import round_results
 from tests import factories
 from tests.results_world import World, build_world
 
-STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "app" / "static"
 
 
 @pytest.fixture

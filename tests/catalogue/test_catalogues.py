@@ -32,7 +32,7 @@ from app.services.catalogue.parsing import CatalogueError
 from app.services.catalogue.reading import read_catalogues
 from tests import factories
 
-SURVEYS = Path(__file__).resolve().parent.parent / "surveys"
+SURVEYS = Path(__file__).resolve().parents[2] / "surveys"
 EXPECTED_COUNTS = {"city-2024": 36, "takatsu-2024": 31, "takatsu-2025": 31, "miyamae-2020": 33}
 
 HEADER = """\

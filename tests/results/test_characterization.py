@@ -56,7 +56,7 @@ from app.services.results.compliance import (
 from app.services.results.tally import ensure_counted
 from tests.characterization_data import build_city7, build_demo_fixed
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("KIJUN_UPDATE_GOLDEN") == "1"
 TREND_NOW = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 CSRF = re.compile(r'(name="csrf_token" value=")[^"]*(")')

@@ -133,7 +133,7 @@ def _create_round_wrongly(page: Page) -> None:
     expect(page.locator("#error-summary, .field-error").first).to_be_visible()
 
 
-SEED_TABLE = Path(__file__).resolve().parent / "data" / "takatsu-published-r6-r7.csv"
+SEED_TABLE = Path(__file__).resolve().parents[1] / "data" / "takatsu-published-r6-r7.csv"
 
 
 def _add_standard_wrongly(page: Page) -> None:

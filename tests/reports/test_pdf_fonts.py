@@ -16,7 +16,7 @@ from app.extensions import db
 from reports.printing import PdfFontError, html_to_pdf
 from tests import factories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PDFFONTS = shutil.which("pdffonts")
 PDFTOTEXT = shutil.which("pdftotext")
 needs_poppler = pytest.mark.skipif(

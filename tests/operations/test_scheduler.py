@@ -44,7 +44,7 @@ from app.wareki import TOKYO
 from tests import factories
 
 PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 OPENS = datetime(2026, 11, 2, 9, 0, tzinfo=TOKYO)
 CLOSES = datetime(2026, 11, 30, 17, 15, tzinfo=TOKYO)

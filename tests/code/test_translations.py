@@ -34,7 +34,7 @@ from app.models import (
 from tests import factories
 from tests.results_world import World, build_world
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "app" / "translations"
 PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 MO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.mo"

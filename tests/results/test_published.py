@@ -36,7 +36,7 @@ from reports.csv_files import compliance_csv
 from reports.xlsx import compliance_workbook
 from tests import factories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_CSV = ROOT / "tests" / "data" / "takatsu-published-r6-r7.csv"
 OPENS = datetime(2025, 11, 4, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 from app.extensions import db
 from tests import factories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Flask-Migrate's group: the README names only `db upgrade`; the rest is Alembic's own
 # documentation (docs/data-model.md).
 THIRD_PARTY_GROUPS = {"db"}

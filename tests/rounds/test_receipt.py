@@ -14,7 +14,7 @@ from app.models import Answer, Catalogue, Response, Role, SectionAnswer, Ward
 from app.services.catalogue.catalogues import load_catalogues
 from tests import factories
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _takatsu_chief() -> tuple[int, int, Catalogue]:

@@ -1,0 +1,1 @@
+"""Tests of the standards' catalogues and their drafts."""

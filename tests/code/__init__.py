@@ -1,0 +1,1 @@
+"""Tests of the code itself: its shape, types, translations and pinned packages."""

@@ -1,0 +1,1 @@
+"""Tests of the goals and the annual report."""

@@ -1,0 +1,1 @@
+"""Tests of governance: the audit log, retention and backups."""

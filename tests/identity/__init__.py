@@ -1,0 +1,1 @@
+"""Tests of identity: signing in, the directory, and who may use what."""

@@ -1,0 +1,1 @@
+"""Tests of operations: the scheduler, the demo, readiness, migrations, benchmarks."""

@@ -1,0 +1,1 @@
+"""Tests of the organisation: the roster, its upload, people, and reading sheets."""

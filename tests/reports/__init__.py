@@ -1,0 +1,1 @@
+"""Tests of reports/: the pure builders, without an app."""

@@ -1,0 +1,1 @@
+"""Tests of the results: counts, compliance, the city, comments, exports, published tables."""
