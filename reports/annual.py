@@ -188,11 +188,6 @@ def _circled(n: int) -> str:
     return CIRCLED[n - 1] if 1 <= n <= len(CIRCLED) else f"({n})"
 
 
-def report_filename(report: AnnualReport, suffix: str) -> str:
-    """``令和7年度_高津区_実施状況報告書.pdf``."""
-    return f"{report.year_label}_{report.ward}_実施状況報告書{suffix}"
-
-
 # --- HTML and PDF ------------------------------------------------------------------------------
 
 

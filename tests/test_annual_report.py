@@ -157,7 +157,7 @@ def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo
         assert response.status_code == 200 and mimetype in response.mimetype
         name = quote(f"令和7年度_高津区_実施状況報告書.{suffix}")
         assert f"filename*=UTF-8''{name}" in response.headers["Content-Disposition"]
-        plain = f'filename="kijun-annual-report-2025-ward{demo["ward"]}.{suffix}"'
+        plain = f'filename="FY2025_ward-{demo["ward"]}_annual-report.{suffix}"'
         assert plain in response.headers["Content-Disposition"]
     index = client.get("/annual-report/").get_data(as_text=True)
     assert f'href="{base}/report.pdf"' in index

@@ -23,6 +23,8 @@ from app.services.comments import (
     no_such_comment,
 )
 from app.services.compliance import ResultsError, RoundResults, final_results
+from app.services.download_names import download_name
+from app.services.exports import group_scope
 from reports.comments_xlsx import comments_workbook
 
 
@@ -111,5 +113,5 @@ def comments_xlsx(round_id: int) -> ResponseReturnValue:
             "だけを、提出の順とは関係のない順に並べています。",
         ],
     )
-    name = f"コメント_{view.group.name}_調査{round_id}.xlsx"
-    return xlsx_response(data, name)
+    scope = group_scope(results, group_key)
+    return xlsx_response(data, download_name(results.round.fiscal_year, scope, "comments", ".xlsx"))
