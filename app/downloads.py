@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from io import BytesIO
 
 from flask import Response, send_file, stream_with_context
@@ -29,7 +29,7 @@ def send_download(data: bytes, mimetype: str, name: DownloadName) -> Response:
     return _named(response, name)
 
 
-def stream_download(chunks: Iterable[str], mimetype: str, name: DownloadName) -> Response:
+def stream_download(chunks: Iterator[str], mimetype: str, name: DownloadName) -> Response:
     """Text written as it is made (a CSV), as an attachment named ``name``."""
     response = Response(stream_with_context(chunks), mimetype=mimetype)
     response.headers["Content-Type"] = mimetype
