@@ -240,8 +240,12 @@ def test_each_download_is_named_by_year_ward_and_what_it_is(app, client, sign_in
     s2 = data["sections"]["S2"]
     base = f"/results/rounds/{data['round']}"
     expected = {
-        f"{base}/export/xlsx": (f"{year}_高津区_遵守率.xlsx", f"{fy}_ward-{ward_id}_compliance.xlsx"),
-        f"{base}/export/csv": (f"{year}_高津区_遵守率.csv", f"{fy}_ward-{ward_id}_compliance.csv"),
+        f"{base}/export/xlsx": (
+            f"{year}_高津区_遵守率.xlsx", f"{fy}_ward-{ward_id}_compliance.xlsx"
+        ),
+        f"{base}/export/csv": (
+            f"{year}_高津区_遵守率.csv", f"{fy}_ward-{ward_id}_compliance.csv"
+        ),
         f"{base}/export/csv-long": (
             f"{year}_高津区_遵守率_件数つき.csv", f"{fy}_ward-{ward_id}_compliance-long.csv"
         ),
