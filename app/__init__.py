@@ -175,10 +175,12 @@ def register_template_helpers(app: Flask) -> None:
         localized_date,
         localized_datetime,
         localized_fiscal_year_label,
+        scene_label,
         western_date_ja,
     )
 
     app.add_template_global(is_english)
+    app.add_template_filter(scene_label, "scene_label")
     app.add_template_filter(localized_fiscal_year_label, "fiscal_year_label")
     app.add_template_filter(localized_date, "reiwa_date")
     app.add_template_filter(localized_datetime, "reiwa_datetime")

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from babel.support import NullTranslations
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask_babel import lazy_gettext as _l
 
 from app.wareki import TOKYO, fiscal_year_label, reiwa_date, reiwa_datetime, tokyo
 
@@ -113,3 +114,20 @@ def localized_date(day: date | datetime) -> str:
 def localized_datetime(moment: datetime) -> str:
     """The ``reiwa_datetime`` filter: the era, or the Western date and time on English pages."""
     return english_datetime(moment) if is_english() else reiwa_datetime(moment)
+
+
+# The scenes (場面) of the standards (``app.models.SCENES``, in its order) are the catalogue's data,
+# stored in Japanese, and headings on the pages: an English page shows them in English.
+SCENE_WORDS = (
+    _l("お知らせ"), _l("応対"), _l("対面"), _l("地域訪問"),
+    _l("共通"), _l("庁内体制"), _l("庁舎案内"),
+)  # fmt: skip
+
+
+def scene_label(scene: str) -> str:
+    """The ``scene_label`` filter: a scene as the page's language says it (``お知らせ``,
+    ``Notices``); a scene the city has not listed is shown as it is stored."""
+    from app.models import SCENES
+
+    words = dict(zip(SCENES, SCENE_WORDS, strict=True))
+    return str(words[scene]) if scene in words else scene

@@ -11,14 +11,16 @@ membership.
 The HTML is one self-contained document (its styles inline): the browser shows it and
 WeasyPrint prints it. In the PDF the cover, the table of contents and the policy have no page
 number and page 1 is the first page after them (as in the seed); the table of contents takes
-its page numbers from where the headings land (``target-counter``). The .docx has the same
-headings (Word's 見出し styles), tables and page numbers in the footer; its table of contents
-is a Word field that Word fills in when the file is opened, so the committee can edit the text
-and update the numbers. Nothing here knows Flask or the database.
+its page numbers from where the headings land (``target-counter``). The .docx is on A4 with
+the PDF's margins and has the same headings (Word's 見出し styles), tables and page numbers
+in the footer; its table of contents is a Word field that Word fills in when the file is
+opened, so the committee can edit the text and update the numbers. Nothing here knows Flask
+or the database.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from io import BytesIO
@@ -186,11 +188,6 @@ def _circled(n: int) -> str:
     return CIRCLED[n - 1] if 1 <= n <= len(CIRCLED) else f"({n})"
 
 
-def report_filename(report: AnnualReport, suffix: str) -> str:
-    """``令和7年度_高津区_実施状況報告書.pdf``."""
-    return f"{report.year_label}_{report.ward}_実施状況報告書{suffix}"
-
-
 # --- HTML and PDF ------------------------------------------------------------------------------
 
 
@@ -237,6 +234,7 @@ def annual_pdf(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | No
 # --- Word ------------------------------------------------------------------------------------
 
 DOCX_FONT = "游明朝"
+A4_MM = (210, 297)
 DOCX_HEADING_FONT = "游ゴシック"
 
 
@@ -251,7 +249,7 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
     _docx_front_matter(document, report)
     # The body: its own Word section, page numbers from 1 in the footer.
     body = document.add_section(WD_SECTION.NEW_PAGE)
-    _docx_page_numbers(body)
+    _docx_page_numbers(document, body)
     toc = {entry.anchor: entry.title for entry in report.toc}
     document.add_heading(toc["report-intro"], level=1)
     document.add_paragraph(report.intro)
@@ -269,6 +267,7 @@ def annual_docx(report: AnnualReport, out: IO[bytes] | None = None) -> bytes | N
         document.add_paragraph(report.compliance_note)
     document.add_heading(toc["report-committee"], level=1)
     _docx_committee(document, report)
+    _docx_page_setup(document)
     if out is not None:
         document.save(out)
         return None
@@ -355,15 +354,40 @@ def _centered(document: Any, text: str, size: int, *, bold: bool = False) -> Non
     run.font.size = Pt(size)
 
 
+def page_margins_mm() -> tuple[float, float, float, float]:
+    """The page's margins (top, right, bottom, left, in mm) from the report's ``@page`` rule:
+    the PDF's, which the Word file copies."""
+    page = re.search(r"@page\s*\{([^}]*)\}", report_css())
+    margin = re.search(r"margin:\s*([^;]+);", page.group(1)) if page else None
+    if margin is None:
+        raise ValueError("annual_report.css has no @page margin")
+    values = [float(v.removesuffix("mm")) for v in margin.group(1).split()]
+    # CSS's shorthand: one value for all sides, (vertical, horizontal), (top, horizontal,
+    # bottom) or (top, right, bottom, left).
+    top = values[0]
+    right = values[1] if len(values) > 1 else top
+    bottom = values[2] if len(values) > 2 else top
+    left = values[3] if len(values) > 3 else right
+    return top, right, bottom, left
+
+
+def _docx_page_setup(document: Any) -> None:
+    """Every Word section on A4 portrait with the PDF's margins (python-docx's public API)."""
+    from docx.shared import Mm
+
+    top, right, bottom, left = page_margins_mm()
+    for section in document.sections:
+        section.page_width, section.page_height = Mm(A4_MM[0]), Mm(A4_MM[1])
+        section.top_margin, section.bottom_margin = Mm(top), Mm(bottom)
+        section.left_margin, section.right_margin = Mm(left), Mm(right)
+
+
 def _set_east_asian_font(style: Any, name: str) -> None:
+    """The style's font, for Latin and for Japanese (``w:eastAsia``) text alike."""
     from docx.oxml.ns import qn
 
-    style.font.name = name
-    r_pr = style.element.get_or_add_rPr()
-    fonts = r_pr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = r_pr.makeelement(qn("w:rFonts"), {})
-        r_pr.append(fonts)
+    style.font.name = name  # writes the style's w:rPr/w:rFonts
+    fonts = style.element.find(f"{qn('w:rPr')}/{qn('w:rFonts')}")
     fonts.set(qn("w:eastAsia"), name)
 
 
@@ -395,14 +419,14 @@ def _field(paragraph: Any, instruction: str, shown: str) -> None:
 
     def char(kind: str) -> None:
         run = paragraph.add_run()
-        element = run._r.makeelement(qn("w:fldChar"), {qn("w:fldCharType"): kind})
-        run._r.append(element)
+        element = run.element.makeelement(qn("w:fldChar"), {qn("w:fldCharType"): kind})
+        run.element.append(element)
 
     char("begin")
     run = paragraph.add_run()
-    text = run._r.makeelement(qn("w:instrText"), {qn("xml:space"): "preserve"})
+    text = run.element.makeelement(qn("w:instrText"), {qn("xml:space"): "preserve"})
     text.text = f" {instruction} "
-    run._r.append(text)
+    run.element.append(text)
     char("separate")
     paragraph.add_run(shown)
     char("end")
@@ -421,8 +445,16 @@ def _docx_toc(document: Any, entries: list[TocEntry]) -> None:
     note.runs[0].italic = True
 
 
-def _docx_page_numbers(section: Any) -> None:
-    """Page numbers from 1, centred in the footer of this Word section only."""
+# The children of w:sectPr that come after w:pgNumType (ECMA-376 Part 1, 17.6.17).
+_AFTER_PG_NUM_TYPE = (
+    "cols", "formProt", "vAlign", "noEndnote", "titlePg", "textDirection", "bidi",
+    "rtlGutter", "docGrid", "printerSettings", "sectPrChange",
+)
+
+
+def _docx_page_numbers(document: Any, section: Any) -> None:
+    """Page numbers from 1, centred in the footer of the document's last Word section (the
+    one just added) only."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
 
@@ -431,9 +463,15 @@ def _docx_page_numbers(section: Any) -> None:
     paragraph = footer.paragraphs[0]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _field(paragraph, "PAGE", "1")
-    sect_pr = section._sectPr
+    # python-docx has no API for the numbering's start: the last section's properties are
+    # the body's own w:sectPr, reached through the document's public ``element``.
+    sect_pr = document.element.find(f"{qn('w:body')}/{qn('w:sectPr')}")
     numbering = sect_pr.makeelement(qn("w:pgNumType"), {qn("w:start"): "1"})
-    sect_pr.append(numbering)
+    later = [child for child in sect_pr if child.tag in {qn(f"w:{t}") for t in _AFTER_PG_NUM_TYPE}]
+    if later:
+        later[0].addprevious(numbering)
+    else:
+        sect_pr.append(numbering)
 
 
 def _header_cells(cells: Any, texts: tuple[str, ...]) -> None:

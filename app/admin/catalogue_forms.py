@@ -18,6 +18,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms import SelectChoice
+from app.i18n import SCENE_WORDS
 from app.models import SCENES, SECTION_KINDS
 from app.services.catalogue.drafts import NUMBER_MAX, TEXT_MAX_LENGTH, StandardChange
 from app.services.catalogue.parsing import KEY_MAX_LENGTH, TITLE_MAX_LENGTH
@@ -70,7 +71,7 @@ class StandardForm(FlaskForm):
     # validate_choice=False: the choices are checked below, with messages that say what to do.
     scene = RadioField(
         _l("場面"),
-        choices=[SelectChoice(s, s) for s in SCENES],
+        choices=[SelectChoice(s, label) for s, label in zip(SCENES, SCENE_WORDS, strict=True)],
         validators=[InputRequired(message=_l("場面を選んでください。"))],
         validate_choice=False,
     )

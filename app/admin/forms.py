@@ -175,12 +175,24 @@ class LedgerFilterForm(FlaskForm):
 AUDIT_TARGET_TYPES: dict[str, Any] = {
     "person": _l("職員"),
     "round": _l("調査"),
-    "catalogue": _l("基準"),
+    "catalogue": _l("基準（カタログ）"),
     "roster": _l("名簿"),
     "section": _l("課"),
     "year_plan": _l("年度の計画"),
     "working_team": _l("ワーキングチーム"),
 }
+# How a row of the log names its object: its kind and its id (a catalogue by its title too,
+# AUDIT_CATALOGUE_NAME), in one message each, so that each language orders them its own way.
+AUDIT_TARGET_NAMES: dict[str, Any] = {
+    "person": _l("職員 %(id)s"),
+    "round": _l("調査 %(id)s"),
+    "catalogue": _l("基準（カタログ） %(id)s"),
+    "roster": _l("名簿 %(id)s"),
+    "section": _l("課 %(id)s"),
+    "year_plan": _l("年度の計画 %(id)s"),
+    "working_team": _l("ワーキングチーム %(id)s"),
+}
+AUDIT_CATALOGUE_NAME = _l("基準（カタログ）「%(title)s」（%(key)s）")
 
 
 class AuditFilterForm(FlaskForm):

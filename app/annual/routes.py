@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from io import BytesIO
-from urllib.parse import quote
 
-from flask import Response, abort, current_app, render_template, send_file, url_for
+from flask import Response, abort, current_app, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.access import access, require_ward, signed_in_person, visible_wards
 from app.annual import bp
+from app.downloads import send_download
 from app.extensions import db
 from app.models import Person, Ward, utcnow
 from app.render_worker import render
 from app.replica import reads_from_replica
 from app.services.goals.annual_report import annual_report, report_years
+from app.services.results.download_names import download_name, ward_part
 from app.wareki import fiscal_year_of, tokyo
-from reports.annual import (
-    AnnualReport,
-    annual_html,
-    report_css,
-    report_filename,
-)
+from reports.annual import AnnualReport, annual_html, report_css
 from reports.printing import PdfFontError
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -51,15 +46,11 @@ def _report(ward_id: int, fiscal_year: int) -> AnnualReport:
 def _download(
     data: bytes, mimetype: str, report: AnnualReport, ward_id: int, suffix: str
 ) -> Response:
-    """A download named 令和7年度_高津区_実施状況報告書.pdf (RFC 5987), with a plain ASCII name
-    for clients that read only ``filename``: kijun-annual-report-2025-ward2.pdf."""
-    plain = f"kijun-annual-report-{report.fiscal_year}-ward{ward_id}{suffix}"
-    response = send_file(BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=plain)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{plain}\"; "
-        f"filename*=UTF-8''{quote(report_filename(report, suffix))}"
-    )
-    return response
+    """A download named 令和7年度_高津区_実施状況報告書.pdf, with a plain ASCII name for clients
+    that read only ``filename``: FY2025_ward-2_annual-report.pdf."""
+    scope = [ward_part(ward_id, report.ward)]
+    name = download_name(report.fiscal_year, scope, "annual-report", suffix)
+    return send_download(data, mimetype, name)
 
 
 def _style_hash() -> str:

@@ -79,7 +79,9 @@ def _group_key(results: RoundResults, given: str) -> str:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-    help=N_("書き出すファイル。「-」なら標準出力。省略すると「遵守率_高津区_調査12.xlsx」のような名前。"),
+    help=N_(
+        "書き出すファイル。「-」なら標準出力。省略すると「令和7年度_高津区_遵守率.xlsx」のような名前。"
+    ),
 )
 @click.option(
     "--group",
@@ -96,17 +98,18 @@ def report_compliance_command(
     closing message then goes to stderr, so that the table can be piped)."""
     from app.extensions import db
     from app.services.results.compliance import ResultsError, final_results
-    from app.services.results.exports import ExportFormat, compliance_table, export_filename
+    from app.services.results.exports import ExportFormat, compliance_table, export_name
     from reports.printing import PdfFontError
 
     try:
         results = final_results(round_id)
-        table = compliance_table(results, _group_key(results, group_key))
+        key = _group_key(results, group_key)
+        table = compliance_table(results, key)
     except ResultsError as error:
         raise click.ClickException(error.message) from error
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     to_stdout = output is not None and str(output) == "-"
-    path = output or Path(export_filename(table, round_id, cast(ExportFormat, fmt)))
+    path = output or Path(export_name(results, key, cast(ExportFormat, fmt)).text)
     try:
         if to_stdout:
             _write_table(table, fmt, sys.stdout.buffer)
@@ -156,7 +159,7 @@ def report_groups_command(round_id: int) -> None:
     help=N_(
         "調査の課ごとに、所属長向けの表（課の遵守率と区の遵守率）を1ファイルずつ書き出す。\n\n"
         "MIN_GROUP_SIZE 人未満の集計は隠す（＊）。課としての回答（課の基準）は常に示す。ファイ"
-        "ル名は 課の遵守率_<課>_調査<番号>.<形式>。"
+        "ル名は <年度>_<区>_<課>_遵守率.<形式>（例 令和7年度_高津区_総務課_遵守率.xlsx）。"
     ),
 )
 @click.option(
@@ -180,11 +183,12 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     """Write one chief's sheet per section of a round: the section's rates beside its ward's.
 
     Cells of groups smaller than MIN_GROUP_SIZE are hidden (＊); a section's own
-    section-level answers are always shown. File names are 課の遵守率_<課>_調査<ID>.<format>.
+    section-level answers are always shown. File names are 令和7年度_高津区_総務課_遵守率.xlsx
+    (``app/services/results/download_names.py``).
     """
     from app.extensions import db
     from app.services.results.compliance import ResultsError, final_results
-    from app.services.results.exports import ExportFormat, export_filename, section_sheet
+    from app.services.results.exports import ExportFormat, export_name, section_sheet
     from reports.printing import PdfFontError
 
     try:
@@ -198,7 +202,7 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
         if group.level != "section":
             continue
         sheet = section_sheet(results, group.key)
-        path = output_dir / export_filename(sheet, round_id, cast(ExportFormat, fmt))
+        path = output_dir / export_name(results, group.key, cast(ExportFormat, fmt)).text
         try:
             with path.open("wb") as out:
                 _write_table(sheet, fmt, out)

@@ -19,6 +19,7 @@ from app.results.forms import CityForm
 from app.services.governance import audit
 from app.services.results.city import CityResults, city_results
 from app.services.results.compliance import ResultsError
+from app.services.results.download_names import CITY, download_name
 from reports.city_xlsx import city_workbook
 
 
@@ -99,5 +100,6 @@ def city_xlsx() -> ResponseReturnValue:
         rows,
         city_notes(results),
     )
-    name = f"市全体_{results.fiscal_year}年度.xlsx"
-    return xlsx_response(data, name)
+    return xlsx_response(
+        data, download_name(results.fiscal_year, [CITY], "compliance", ".xlsx")
+    )

@@ -23,6 +23,8 @@ from app.services.results.comments import (
     no_such_comment,
 )
 from app.services.results.compliance import ResultsError, RoundResults, final_results
+from app.services.results.download_names import download_name
+from app.services.results.exports import group_scope
 from reports.comments_xlsx import comments_workbook
 
 
@@ -59,10 +61,13 @@ def comments(round_id: int) -> ResponseReturnValue:
     except ResultsError as error:
         return _refused(error)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
+    show_all = request.args.get("all") == "1"  # every standard, not only those with comments
     return render_template(
         "results/comments.html",
         results=results,
         view=view,
+        show_all=show_all,
+        listed=view.standards if show_all else view.commented,
         form=group_form(results.groups, request.args, group_key),
         note=_rules_note(results.min_group_size),
     )
@@ -83,7 +88,10 @@ def hide(round_id: int) -> ResponseReturnValue:
         return _refused(error)
     db.session.commit()
     flash(_("コメントを隠しました。"), "success")
-    return redirect(url_for(".comments", round_id=round_id, group=group_key or None))
+    show_all = "1" if request.form.get("all") == "1" else None
+    return redirect(
+        url_for(".comments", round_id=round_id, group=group_key or None, all=show_all)
+    )
 
 
 @bp.get("/rounds/<int:round_id>/comments.xlsx")
@@ -111,5 +119,5 @@ def comments_xlsx(round_id: int) -> ResponseReturnValue:
             "だけを、提出の順とは関係のない順に並べています。",
         ],
     )
-    name = f"コメント_{view.group.name}_調査{round_id}.xlsx"
-    return xlsx_response(data, name)
+    scope = group_scope(results, group_key)
+    return xlsx_response(data, download_name(results.round.fiscal_year, scope, "comments", ".xlsx"))

@@ -7,22 +7,12 @@ streamed.
 
 from __future__ import annotations
 
-from io import BytesIO
-from urllib.parse import quote
-
-from flask import (
-    Response,
-    abort,
-    current_app,
-    render_template,
-    request,
-    send_file,
-    stream_with_context,
-)
+from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from app.access import access, roles_of, signed_in_person, ward_scope
+from app.downloads import send_download, stream_download
 from app.extensions import db
 from app.models import Person
 from app.render_worker import render
@@ -30,13 +20,14 @@ from app.replica import reads_from_replica
 from app.results import bp
 from app.services.governance import audit
 from app.services.results.compliance import ResultsError, RoundResults, final_results
+from app.services.results.download_names import DownloadName
 from app.services.results.exports import (
     FORMATS,
     MEDIA_TYPES,
     ExportFormat,
     chief_section_key,
     compliance_table,
-    export_filename,
+    export_name,
     section_sheet,
 )
 from reports.csv_files import CsvShape, compliance_csv
@@ -59,23 +50,11 @@ def _format(name: str) -> ExportFormat:
     return name  # narrowed to ExportFormat by the membership test
 
 
-def _attachment(filename: str) -> str:
-    """A Content-Disposition that keeps a Japanese file name (RFC 6266 / 5987)."""
-    fallback = "kijun" + filename[filename.rfind(".") :] if "." in filename else "kijun"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-
-
-def xlsx_response(data: bytes, filename: str) -> Response:
-    """A workbook as a download that keeps its Japanese file name and is never cached (it
-    holds results, which are personal data)."""
-    response = send_file(
-        BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        max_age=0,
+def xlsx_response(data: bytes, name: DownloadName) -> Response:
+    """A workbook as a download (never cached: it holds results, which are personal data)."""
+    return send_download(
+        data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", name
     )
-    response.headers["Content-Disposition"] = _attachment(filename)
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _log_download(results: RoundResults, fmt: ExportFormat, group: str) -> None:
@@ -90,15 +69,12 @@ def _log_download(results: RoundResults, fmt: ExportFormat, group: str) -> None:
     )
 
 
-def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> ResponseReturnValue:
+def _download(
+    table: ComplianceTable, fmt: ExportFormat, name: DownloadName
+) -> ResponseReturnValue:
     if fmt in ("csv", "csv-long"):
         shape: CsvShape = "long" if fmt == "csv-long" else "wide"
-        response = Response(
-            stream_with_context(compliance_csv(table, shape)), mimetype="text/csv"
-        )
-        response.headers["Content-Type"] = MEDIA_TYPES[fmt]
-        response.headers["Content-Disposition"] = _attachment(filename)
-        return response
+        return stream_download(compliance_csv(table, shape), MEDIA_TYPES[fmt], name)
     if fmt == "html":
         return Response(compliance_html(table), mimetype="text/html")
     try:
@@ -112,12 +88,7 @@ def _download(table: ComplianceTable, fmt: ExportFormat, filename: str) -> Respo
             "管理者に連絡してください。"
         )
         return render_template("results/error.html", message=message), 503
-    return send_file(
-        BytesIO(data),
-        mimetype=MEDIA_TYPES[fmt],
-        as_attachment=True,
-        download_name=filename,
-    )
+    return send_download(data, MEDIA_TYPES[fmt], name)
 
 
 @bp.get("/rounds/<int:round_id>/export/<fmt>")
@@ -134,7 +105,7 @@ def export(round_id: int, fmt: str) -> ResponseReturnValue:
         return _refused(error)
     _log_download(results, export_format, group)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
-    return _download(table, export_format, export_filename(table, round_id, export_format))
+    return _download(table, export_format, export_name(results, group, export_format))
 
 
 def _sheet_results(round_id: int, section_id: int) -> tuple[RoundResults, str]:
@@ -190,4 +161,4 @@ def section_export(round_id: int, section_id: int, fmt: str) -> ResponseReturnVa
         return _refused(error)
     _log_download(results, export_format, key)
     db.session.commit()  # the round's counts, if it closed since anyone last looked
-    return _download(sheet, export_format, export_filename(sheet, round_id, export_format))
+    return _download(sheet, export_format, export_name(results, key, export_format))

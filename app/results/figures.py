@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from app.i18n import localized_date as reiwa_date
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
+from app.i18n import scene_label
 from app.models import Role
 from app.services.results.city import CITY, CityResults, CityStandard
 from app.services.results.compliance import (
@@ -192,7 +193,8 @@ def heatmap_chart(results: RoundResults, group_key: str, title: str) -> Chart:
     cells = tuple(
         tuple(_value(by_key[s.key].scenes[scene]) for scene in results.scenes) for s in sections
     )
-    data = HeatmapData(names, results.scenes, cells, charts.STAFF)
+    scenes = tuple(scene_label(scene) for scene in results.scenes)
+    data = HeatmapData(names, scenes, cells, charts.STAFF)
     return Chart(
         "chart-heatmap",
         _("課ごと・場面ごとの遵守率（職員）"),
@@ -200,7 +202,7 @@ def heatmap_chart(results: RoundResults, group_key: str, title: str) -> Chart:
         figure_json(charts.scene_heatmap(data, title, _=_)),
         DataTable(
             _("課ごと・場面ごとの遵守率（職員、%）"),
-            (_("課"), *results.scenes),
+            (_("課"), *scenes),
             [(name, [c.text for c in row]) for name, row in zip(names, cells, strict=True)],
         ),
         key=charts.heatmap_key(data),

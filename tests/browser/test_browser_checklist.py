@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.models import Audience, Catalogue, Role, Round
+from app.models import Assignment, Audience, Catalogue, Person, Role, Round, Section
 from app.services.catalogue.catalogues import load_catalogues
 from app.wareki import fiscal_year_of, tokyo
 from tests import factories
@@ -224,3 +224,58 @@ def test_checklist_fits_a_phone_and_200_percent_text(page: Page, live_server, tm
         _no_sideways_scroll(page, f"checklist at {width}px with 200% text")
     page.goto("/me")
     _no_sideways_scroll(page, "/me at 200% text")
+
+
+def _submit_everything(live_server: LiveServer, setup: Setup) -> None:
+    """The person's answers to every item, submitted, with a comment or two (one long)."""
+    with live_server.app.app_context():
+        person = db.session.scalars(
+            sa.select(Person).where(Person.employee_id == setup.employee_id)
+        ).one()
+        section = db.session.get(Section, db.session.scalars(
+            sa.select(Assignment.section_id).where(Assignment.person_id == person.id)
+        ).one())
+        round_ = db.session.get(Round, setup.round_id)
+        assert round_ is not None and section is not None
+        values = {key: ("yes", "no", "na")[i % 3] for i, key in enumerate(setup.keys)}
+        comments = {
+            setup.keys[0]: "窓口の案内板が見えにくいので、文字を大きくしてほしいという声があった。",
+            setup.keys[5]: "電話が集中する時間帯は、折り返しの連絡を約束して対応している。",
+        }
+        factories.response(round_, person, values, section=section, comments=comments)
+        db.session.commit()
+
+
+def test_the_receipt_reads_on_a_phone(page: Page, live_server):
+    """At 360 px the receipt gives each standard's text room for at least 8 characters a line
+    (its content box at least 8 × its font size wide), puts the answer under the text, and is
+    no taller than the checklist of the same round; it never scrolls sideways."""
+    setup = _setup(live_server)
+    _submit_everything(live_server, setup)
+    _sign_in(page, setup.employee_id)
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"/rounds/{setup.round_id}/checklist")
+    expect(page.locator("fieldset").first).to_be_visible()
+    checklist_height = page.evaluate("() => document.documentElement.scrollHeight")
+
+    page.goto(f"/rounds/{setup.round_id}/receipt")
+    expect(page.locator("h1")).to_have_text("提出した回答の控え")
+    _no_sideways_scroll(page, "the receipt at 360px")
+    cells = page.locator(".receipt td.std-text").evaluate_all(
+        """els => els.map(e => {
+            const s = getComputedStyle(e), r = e.getBoundingClientRect();
+            return {width: r.width - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight),
+                    font: parseFloat(s.fontSize)};
+        })"""
+    )
+    assert len(cells) == len(setup.keys)
+    narrow = [c for c in cells if c["width"] < 8 * c["font"]]
+    assert not narrow, f"standards' text narrower than 8 characters at 360px: {narrow[:3]}"
+    # The answer stands under its standard's text, not in a column beside it.
+    first = f"#receipt-{setup.keys[0]}"
+    text_box = page.locator(f"{first} .std-text").bounding_box()
+    answer_box = page.locator(f"{first} .answer").bounding_box()
+    assert text_box is not None and answer_box is not None
+    assert answer_box["y"] >= text_box["y"] + text_box["height"] - 1
+    receipt_height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert receipt_height <= checklist_height, (receipt_height, checklist_height)

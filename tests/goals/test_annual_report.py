@@ -1,21 +1,30 @@
 """The annual report (実施状況報告書) of the demo ward: HTML, PDF and Word, pages and queries."""
 
+import ast
 import io
 import re
 import shutil
 import subprocess
+from pathlib import Path
 from urllib.parse import quote
 
 import docx
 import pytest
 import sqlalchemy as sa
 
+import reports.annual as annual_module
 from app.extensions import db
 from app.models import Grant, GrantRole, Person, Ward
 from app.services.goals.annual_report import annual_report, issued_label
 from app.services.operations.demo import DEMO_SECTIONS
 from app.services.operations.demo_goals import TEAMS
-from reports.annual import annual_docx, annual_html, annual_pdf
+from reports.annual import (
+    AnnualReport,
+    annual_docx,
+    annual_html,
+    annual_pdf,
+    page_margins_mm,
+)
 from tests import factories
 
 PDFTOTEXT = shutil.which("pdftotext")
@@ -148,7 +157,7 @@ def test_the_committee_reads_and_downloads_the_report(app, client, sign_in, demo
         assert response.status_code == 200 and mimetype in response.mimetype
         name = quote(f"令和7年度_高津区_実施状況報告書.{suffix}")
         assert f"filename*=UTF-8''{name}" in response.headers["Content-Disposition"]
-        plain = f'filename="kijun-annual-report-2025-ward{demo["ward"]}.{suffix}"'
+        plain = f'filename="FY2025_ward-{demo["ward"]}_annual-report.{suffix}"'
         assert plain in response.headers["Content-Disposition"]
     index = client.get("/annual-report/").get_data(as_text=True)
     assert f'href="{base}/report.pdf"' in index
@@ -229,3 +238,44 @@ def test_the_number_of_queries_does_not_grow_with_the_ward(app_ctx):
     grow(9, 3)
     db.session.expire_all()
     assert _statements(app_ctx, ward.id) == small
+
+
+def _small_report() -> AnnualReport:
+    return AnnualReport(
+        ward="高津区", fiscal_year=2025, year_label="令和7年度", issued="2026(令和8)年3月",
+        committee_name="サービス推進部会", policy=["方針"], summary=["総括"], departments=[],
+        teams=[], compliance=None, committee=[],
+    )
+
+
+def test_the_docx_is_a4_with_the_pdfs_margins():
+    """Every Word section of the report is A4 portrait (210 × 297 mm) with the margins of the
+    PDF's @page rule (20, 16, 18, 16 mm), and the body's page numbers start at 1."""
+    from docx.oxml.ns import qn
+
+    assert page_margins_mm() == (20.0, 16.0, 18.0, 16.0)
+    data = annual_docx(_small_report())
+    assert data is not None
+    document = docx.Document(io.BytesIO(data))
+    assert len(document.sections) == 2  # the front matter and the body
+    for section in document.sections:
+        width, height = section.page_width, section.page_height
+        assert width is not None and height is not None
+        assert (round(width.mm), round(height.mm)) == (210, 297)
+        margins = (section.top_margin, section.right_margin, section.bottom_margin,
+                   section.left_margin)
+        assert tuple(round(m.mm, 1) for m in margins if m is not None) == (20.0, 16.0, 18.0, 16.0)
+    body = document.element.find(f"{qn('w:body')}/{qn('w:sectPr')}")
+    tags = [child.tag.split("}")[1] for child in body]
+    assert tags.index("pgNumType") < tags.index("cols")  # the schema's order: Word reads it
+    assert body.find(qn("w:pgNumType")).get(qn("w:start")) == "1"
+
+
+def test_the_report_builders_use_no_private_attribute():
+    """reports/annual.py reaches python-docx through its public API only: no ``obj._name``."""
+    tree = ast.parse(Path(annual_module.__file__).read_text(encoding="utf-8"))
+    private = sorted(
+        node.attr for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+    )
+    assert private == []

@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -235,7 +236,8 @@ def test_a_city_committee_member_sees_the_page_and_downloads_an_audited_xlsx(
     app, client, sign_in, three_wards
 ):
     """A grant with no ward opens the city page (table, chart, link from the results list);
-    the xlsx holds the same numbers and its download is in the audit log."""
+    the xlsx (令和7年度_市全体_遵守率.xlsx) holds the same numbers and its download is in the
+    audit log."""
     with app.app_context():
         sign_in(_committee(None))
     assert 'href="/results/city"' in client.get("/results/").get_data(as_text=True)
@@ -246,6 +248,10 @@ def test_a_city_committee_member_sees_the_page_and_downloads_an_audited_xlsx(
     assert "各区の遵守率の平均ではありません" in html
     response = client.get(f"/results/city.xlsx?year={YEAR}")
     assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="FY2025_city_compliance.xlsx"; '
+        f"filename*=UTF-8''{quote('令和7年度_市全体_遵守率.xlsx')}"
+    )
     sheet = load_workbook(io.BytesIO(response.data)).worksheets[0]
     rows = [tuple(row) for row in sheet.iter_rows(values_only=True)]
     header = next(r for r in rows if r[0] == "基準 No")

@@ -171,3 +171,42 @@ def test_the_checklist_says_who_reads_the_comments(app_ctx, client, sign_in):
     sign_in(person)
     html = client.get(f"/rounds/{round_.id}/checklist").get_data(as_text=True)
     assert 'id="who-reads-comments"' in html and "サービス推進委員会" in html
+
+
+def test_the_page_lists_only_the_standards_with_comments_unless_asked(app_ctx, client, sign_in):
+    """By default only the standards with comments are listed, each with its count (std-1:
+    14); 「すべての基準を表示」 (?all=1) lists every standard, std-2's 「コメントはありません」
+    too. In a group too small to be shown nothing is listed, and ?all=1 says why, never a
+    comment."""
+    world = _world()
+    sign_in(world["member"])
+    url = f"/results/rounds/{world['round']}/comments"
+    html = client.get(url).get_data(as_text=True)
+    assert 'id="c-std-1"' in html and 'id="c-std-2"' not in html
+    assert '<span class="comment-count">コメント 14件</span>' in html
+    assert "コメントはありません。" not in html
+    assert "（1 / 2 基準）" in html
+    assert f'href="{url}?group=all&amp;all=1">すべての基準を表示</a>' in html
+    every = client.get(f"{url}?group=all&all=1").get_data(as_text=True)
+    assert 'id="c-std-1"' in every and 'id="c-std-2"' in every
+    assert "コメントはありません。" in every and "すべての基準（2）を表示しています。" in every
+    assert f'href="{url}?group=all">コメントのある基準だけを表示</a>' in every
+    assert 'name="all" value="1"' in every  # the group form and the hide buttons keep it
+    small = client.get(f"{url}?group=section:{world['soumu']}").get_data(as_text=True)
+    assert 'id="c-std-1"' not in small and "表示できるコメントはありません。" in small
+    small_all = client.get(f"{url}?group=section:{world['soumu']}&all=1").get_data(as_text=True)
+    assert "人未満のため" in small_all and "コメント 3件" not in small_all
+    assert not any(text in small + small_all for text in world["texts"] if "総務課" in text)
+
+
+def test_hiding_a_comment_keeps_the_chosen_view(app_ctx, client, sign_in):
+    """A comment hidden from the view of every standard leads back to that view."""
+    world = _world()
+    sign_in(world["member"])
+    url = f"/results/rounds/{world['round']}/comments"
+    html = client.get(f"{url}?all=1").get_data(as_text=True)
+    token = html.split('name="token" value="')[1].split('"')[0]
+    done = client.post(f"{url}/hide", data={"token": token, "group": "all", "all": "1"})
+    assert done.headers["Location"] == f"{url}?group=all&all=1"
+    done = client.post(f"{url}/hide", data={"token": token, "group": "all"})
+    assert done.headers["Location"] == f"{url}?group=all"

@@ -215,6 +215,6 @@ def test_the_cli_writes_one_sheet_per_section(runner, exported_round, tmp_path):
     )
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "sheets").iterdir())
-    assert names == [f"課の遵守率_S{i}_調査{exported_round['round']}.xlsx" for i in (1, 2, 3)]
+    assert names == [f"令和7年度_高津区_S{i}_遵守率.xlsx" for i in (1, 2, 3)]
     book = load_workbook(tmp_path / "sheets" / names[2])
     assert book["遵守率"]["C6"].value == "＊"

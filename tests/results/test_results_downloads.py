@@ -3,13 +3,14 @@
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
 
 from app.extensions import db
 from app.models import Grant, GrantRole, Role
-from app.wareki import fiscal_year_of, tokyo
+from app.wareki import fiscal_year_label, fiscal_year_of, tokyo
 from tests import factories
 
 NOW = datetime.now(UTC)
@@ -223,3 +224,87 @@ def test_each_download_writes_one_audit_row(app, client, sign_in, data):
     ]
     assert '"format":"csv"' in (rows[0].after or "")
     assert f'"group":"section:{section}"' in (rows[1].after or "")
+
+
+def _disposition(text_name: str, ascii_name: str) -> str:
+    """The header RFC 6266 asks for: the ASCII twin, then the percent-encoded UTF-8 name."""
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(text_name)}"
+
+
+def test_each_download_is_named_by_year_ward_and_what_it_is(app, client, sign_in, data):
+    """The committee's table (the round, a section, the long CSV, the PDF) and the comments
+    are named 令和N年度_高津区_…, each with an ASCII twin in ``filename``."""
+    year, fy = fiscal_year_label(YEAR), f"FY{YEAR}"
+    with app.app_context():
+        ward_id = factories.ward().id
+    s2 = data["sections"]["S2"]
+    base = f"/results/rounds/{data['round']}"
+    expected = {
+        f"{base}/export/xlsx": (
+            f"{year}_高津区_遵守率.xlsx", f"{fy}_ward-{ward_id}_compliance.xlsx"
+        ),
+        f"{base}/export/csv": (
+            f"{year}_高津区_遵守率.csv", f"{fy}_ward-{ward_id}_compliance.csv"
+        ),
+        f"{base}/export/csv-long": (
+            f"{year}_高津区_遵守率_件数つき.csv", f"{fy}_ward-{ward_id}_compliance-long.csv"
+        ),
+        f"{base}/export/pdf?group=section:{s2}": (
+            f"{year}_高津区_S2_遵守率.pdf", f"{fy}_ward-{ward_id}_section-{s2}_compliance.pdf"
+        ),
+        f"{base}/sections/{s2}/export/xlsx": (
+            f"{year}_高津区_S2_遵守率.xlsx", f"{fy}_ward-{ward_id}_section-{s2}_compliance.xlsx"
+        ),
+        f"{base}/comments.xlsx": (
+            f"{year}_高津区_コメント.xlsx", f"{fy}_ward-{ward_id}_comments.xlsx"
+        ),
+    }
+    sign_in(_person(app, data["committee"]))
+    for url, (text_name, ascii_name) in expected.items():
+        response = client.get(url)
+        assert response.status_code == 200 and response.get_data(), url  # a CSV is streamed
+        assert response.headers["Content-Disposition"] == _disposition(text_name, ascii_name)
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_chief_downloads_their_sheet_named_by_their_section(app, client, sign_in, data):
+    """The chief's own sheet: 令和N年度_高津区_S2_遵守率.xlsx."""
+    s2 = data["sections"]["S2"]
+    sign_in(_person(app, data["chiefs"]["S2"]))
+    response = client.get(f"/results/rounds/{data['round']}/sections/{s2}/export/xlsx")
+    assert response.status_code == 200
+    with app.app_context():
+        ward_id = factories.ward().id
+    assert response.headers["Content-Disposition"] == _disposition(
+        f"{fiscal_year_label(YEAR)}_高津区_S2_遵守率.xlsx",
+        f"FY{YEAR}_ward-{ward_id}_section-{s2}_compliance.xlsx",
+    )
+
+
+def test_a_round_of_several_wards_is_named_after_them_or_the_city(app_ctx):
+    """A round of two of three wards names both; a round of every ward is 市全体; a section's
+    name loses the characters no file name may hold."""
+    from app.services.results.compliance import final_results
+    from app.services.results.exports import export_name
+
+    catalogue = factories.catalogue("multi", fiscal_year=2025, standards=1)
+    wards = [factories.ward(name) for name in ("川崎区", "高津区", "宮前区")]
+    ids = [w.id for w in wards]
+    some = factories.closed_round(catalogue, wards=wards[1:], fiscal_year=2025)
+    every = factories.closed_round(catalogue, wards=wards, fiscal_year=2025)
+    odd = factories.section('総務/課:"1"', ward_name="宮前区")
+    for round_ in (some, every):
+        for _i in range(5):
+            person = factories.person(section=odd, fiscal_year=2025)
+            factories.response(round_, person, {"std-1": "yes"}, section=odd)
+    db.session.commit()
+    name = export_name(final_results(some.id), "all", "xlsx")
+    assert (name.text, name.ascii) == (
+        "令和7年度_高津区・宮前区_遵守率.xlsx", f"FY2025_wards-{ids[1]}-{ids[2]}_compliance.xlsx"
+    )
+    name = export_name(final_results(every.id), "all", "csv")
+    assert (name.text, name.ascii) == ("令和7年度_市全体_遵守率.csv", "FY2025_city_compliance.csv")
+    name = export_name(final_results(every.id), f"section:{odd.id}", "xlsx")
+    assert name.text == "令和7年度_宮前区_総務課1_遵守率.xlsx"
+    assert name.ascii == f"FY2025_ward-{ids[2]}_section-{odd.id}_compliance.xlsx"
+    assert name.content_disposition.startswith(f'attachment; filename="{name.ascii}"; ')

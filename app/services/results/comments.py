@@ -76,6 +76,12 @@ class GroupComments:
     def count(self) -> int:
         return sum(len(s.comments) for s in self.standards)
 
+    @property
+    def commented(self) -> tuple[StandardComments, ...]:
+        """The standards with a comment to read here (or one the committee hid), in the
+        catalogue's order: a standard not shown for its group's size is never among them."""
+        return tuple(s for s in self.standards if s.comments or s.hidden_by_committee)
+
 
 @dataclass(frozen=True)
 class _Raw:

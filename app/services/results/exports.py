@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.models import Assignment, Person, Role, Round
+from app.models import Assignment, Person, Role, Round, Ward
 from app.services.results.compliance import (
     ALL,
     Cell,
@@ -22,6 +22,15 @@ from app.services.results.compliance import (
     RoundResults,
     final_results,
     std_column,
+)
+from app.services.results.download_names import (
+    CITY,
+    DownloadKind,
+    DownloadName,
+    NamePart,
+    download_name,
+    ward_part,
+    wards_part,
 )
 from app.wareki import fiscal_year_label
 from reports.table import NO_CELL, ComplianceTable, RateCell, TableRow
@@ -38,7 +47,7 @@ MEDIA_TYPES: dict[ExportFormat, str] = {
 SUFFIXES: dict[ExportFormat, str] = {
     "xlsx": ".xlsx",
     "csv": ".csv",
-    "csv-long": "_long.csv",
+    "csv-long": ".csv",
     "html": ".html",
     "pdf": ".pdf",
 }
@@ -147,8 +156,28 @@ def round_table(
     return compliance_table(final_results(round_id, ward_ids), group_key)
 
 
-def export_filename(table: ComplianceTable, round_id: int, fmt: ExportFormat) -> str:
-    """``遵守率_高津区_調査12.xlsx`` (a chief's sheet: ``課の遵守率_総務課_調査12.xlsx``)."""
-    scope = "".join(ch for ch in table.scope if ch not in '\\/:*?"<>|')
-    prefix = "遵守率" if table.group_kind == "年度" else "課の遵守率"
-    return f"{prefix}_{scope}_調査{round_id}{SUFFIXES[fmt]}"
+def group_scope(results: RoundResults, group_key: str) -> list[NamePart]:
+    """The scope of a download of one group, outermost first: the ward (several wards, or the
+    city when the round covers every ward), then the department or section within it."""
+    group = results.group(group_key)
+    info = results.round
+    if group.level == "all":
+        wards = list(zip(info.ward_ids, info.ward_names, strict=True))
+        if len(wards) == 1:
+            return [ward_part(*wards[0])]
+        every = db.session.scalar(sa.select(sa.func.count()).select_from(Ward))
+        return [CITY if len(wards) == every else wards_part(wards)]
+    unit = NamePart(group.name, group.key.replace(":", "-"))
+    if group.ward_id is None:  # not so: a ward, department or section has its ward
+        return [unit]
+    ward = ward_part(group.ward_id, group.ward_name or group.name)
+    return [ward] if group.level == "ward" else [ward, unit]
+
+
+def export_name(results: RoundResults, group_key: str, fmt: ExportFormat) -> DownloadName:
+    """The file name of a group's table (or a section's chief's sheet):
+    ``令和7年度_高津区_遵守率.xlsx``, ``令和7年度_高津区_総務課_遵守率.xlsx``."""
+    kind: DownloadKind = "compliance-long" if fmt == "csv-long" else "compliance"
+    return download_name(
+        results.round.fiscal_year, group_scope(results, group_key), kind, SUFFIXES[fmt]
+    )
