@@ -32,10 +32,11 @@ def _v(text: str) -> Value:
 
 
 ROWS = [
-    StandardRates("基準1", "広報", _v("97.8"), _v("100.0")),
-    StandardRates("基準14", "声掛け", _v("96.5"), HIDDEN),
-    StandardRates("基準24", "管理職会議", EMPTY, _v("83.3")),
+    StandardRates("基準1", "広報", _v("97.8"), _v("100.0"), 1),
+    StandardRates("基準14", "声掛け", _v("96.5"), HIDDEN, 14),
+    StandardRates("基準24", "管理職会議", EMPTY, _v("83.3"), 24),
 ]
+CITY_STANDARDS = [charts.StandardName(1, "基準1", "広報"), charts.StandardName(2, "基準2", "案内")]
 
 
 def test_standard_bars_put_staff_beside_chiefs_and_leave_out_hidden_cells():
@@ -43,10 +44,14 @@ def test_standard_bars_put_staff_beside_chiefs_and_leave_out_hidden_cells():
     figure = validated(charts.standard_bars(ROWS, "基準ごとの遵守率（高津区）"))
     staff, chief = figure.data
     assert (staff.name, chief.name) == ("職員", "所属長")
-    assert list(staff.x) == ["基準1", "基準14", "基準24"]
+    assert list(staff.x) == ["1", "14", "24"]  # the axis names a standard by its number
     assert list(staff.y) == [97.8, 96.5, None]
     assert list(chief.y) == [100.0, None, 83.3]
-    assert list(chief.customdata) == ["100.0", "＊", "83.3"]
+    assert [list(c) for c in chief.customdata] == [
+        ["100.0", "基準1 広報"],
+        ["＊", "基準14 声掛け"],
+        ["83.3", "基準24 管理職会議"],
+    ]  # the rate as published, and the standard's label and text for the hover
     assert figure.layout.barmode == "group"
     assert figure.layout.title.text == "基準ごとの遵守率（高津区）"
     assert figure.layout.font.family == "Noto Sans CJK JP, sans-serif"
@@ -57,7 +62,7 @@ def test_standard_bars_summary_names_the_lowest_per_role():
     assert charts.standard_bars_summary(ROWS) == (
         "職員の遵守率が最も低いのは基準14（96.5%）、所属長は基準24（83.3%）です。"
     )
-    nothing = [StandardRates("基準1", "", HIDDEN, EMPTY)]
+    nothing = [StandardRates("基準1", "", HIDDEN, EMPTY, 1)]
     assert charts.standard_bars_summary(nothing) == "表示できる遵守率はまだありません。"
 
 
@@ -79,8 +84,8 @@ def test_lowest_bars_are_horizontal_lowest_first():
 def test_change_bars_show_points_and_skip_what_cannot_be_compared():
     """Change against last year per standard and role; None where either year is not shown."""
     rows = [
-        RateChange("基準1", "広報", D("-1.5"), D("0.0")),
-        RateChange("基準23", "庁舎", D("0.2"), None),
+        RateChange("基準1", "広報", D("-1.5"), D("0.0"), 1),
+        RateChange("基準23", "庁舎", D("0.2"), None, 23),
     ]
     figure = validated(charts.change_bars(rows, "前年度との差", "令和6年度"))
     staff, chief = figure.data
@@ -213,10 +218,10 @@ def test_plain_figures_are_what_plotly_would_write():
     figures = [
         charts.standard_bars(ROWS, "a"),
         charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "b"),
-        charts.change_bars([RateChange("基準1", "広報", D("-1.5"), None)], "c", "令和6年度"),
+        charts.change_bars([RateChange("基準1", "広報", D("-1.5"), None, 1)], "c", "令和6年度"),
         charts.scene_heatmap(heat, "d"),
         charts.progress_lines(days, 40, "e"),
-        charts.city_chart(["基準1", "基準2"], city, "f"),
+        charts.city_chart(CITY_STANDARDS, city, "f"),
     ]
     for figure in figures:
         plain = json.loads(json.dumps(figure))
