@@ -27,8 +27,10 @@ Rate axes start where the data does (``rate_axis``), and the page states the ran
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -101,6 +103,7 @@ class StandardRates:
     text: str
     staff: Value
     chief: Value
+    number: int  # 14: the category on the chart's axis
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class RateChange:
     text: str
     staff: Decimal | None
     chief: Decimal | None
+    number: int
 
 
 @dataclass(frozen=True)
@@ -149,18 +153,93 @@ def _number(value: Decimal | None) -> float | None:
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    """A chart's layout: its title at the top of the figure, the legend (if any) in a row of
+    its own between the title and the plot, and margins that grow to what the axes' labels
+    and titles need, so that nothing covers or cuts off anything else (docs/results.md)."""
     layout: dict[str, Any] = {
-        "title": {"text": title, "x": 0, "xanchor": "left"},
+        # Placed in the figure (container), not on the plot: the margin it needs is reserved
+        # above everything the plot itself pushes up (the legend), never shared with it.
+        "title": {
+            "text": title, "x": 0, "xanchor": "left", "xref": "container",
+            "y": 1, "yanchor": "top", "yref": "container", "automargin": True,
+            "pad": {"t": 8, "b": 8, "l": 4},
+        },
         "font": {"family": FONT_FAMILY, "size": 14, "color": "#1a1a1a"},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
-        "margin": {"l": 56, "r": 16, "t": 56, "b": 56},
-        "legend": {"orientation": "h", "x": 0, "y": -0.18},
-        "hoverlabel": {"font": {"family": FONT_FAMILY}},
+        # The least margins: automargin (axes, title) and the legend push them further.
+        "margin": {"l": 8, "r": 16, "t": 8, "b": 8, "autoexpand": True},
+        # Above the plot, its bottom on the plot's top edge: it pushes the top margin by its
+        # own height, whatever the number of rows it wraps into on a phone.
+        "legend": {
+            "orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom",
+            "xref": "paper", "yref": "paper",
+        },
+        "hoverlabel": {"font": {"family": FONT_FAMILY}, "align": "left"},
         "separators": ".,",
-    }
+    }  # fmt: skip
     layout.update(extra)
     return layout
+
+
+def _axis(title: str | None = None, **extra: Any) -> dict[str, Any]:
+    """An axis whose tick labels and title push the margins instead of being cut off."""
+    axis: dict[str, Any] = {"automargin": True, **extra}
+    if title is not None:
+        axis["title"] = {"text": title, "standoff": 8}
+    return axis
+
+
+def _standard_axis(_: Translate) -> dict[str, Any]:
+    """The axis of standards: one category per standard, named by its number (a long label
+    would be cut or rotated off the chart); the hover and the table say the whole text."""
+    return _axis(_("基準"), type="category")
+
+
+HOVER_LINE = 24  # characters a line of a hover label
+
+
+def hover_heading(label: str, text: str) -> str:
+    """``基準14 来庁者に…`` for a hover label, in lines of at most ``HOVER_LINE`` characters.
+    Plotly reads hover text as HTML-like markup, so the text is escaped: a standard's words
+    are shown as written, never as a link or a tag."""
+    lines = textwrap.wrap(f"{label} {text}".strip(), HOVER_LINE) or [label]
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
+
+
+NARROW_FONT_SIZE = 12
+NARROW_EXTRA_HEIGHT = 80  # px: the title in two lines and the legend in more rows
+
+
+def title_lines(title: str) -> tuple[str, str]:
+    """The title in two lines for a phone, broken before its parenthesis: ``("基準ごとの遵守率",
+    "（高津区）")``; ``(title, "")`` when it has none."""
+    for mark in ("（", " ("):
+        head, found, tail = title.partition(mark)
+        if found and head:
+            return head, (found + tail).strip()
+    return title, ""
+
+
+def narrow_layout(figure: Figure) -> dict[str, Any]:
+    """The changes to a figure's layout on a phone (a chart under 600 px wide, drawn by the
+    page's charts.js), as plotly's dotted paths: smaller words, the title in two lines (the
+    second as plotly's subtitle, which the title's automargin makes room for), more height
+    for them, and a heatmap's scenes written upright (slanted, they run into each other)."""
+    layout = figure["layout"]
+    head, tail = title_lines(layout["title"]["text"])
+    changes: dict[str, Any] = {
+        "font.size": NARROW_FONT_SIZE,
+        "title.text": head,
+        "title.font.size": NARROW_FONT_SIZE + 3,
+        "title.subtitle.text": tail,
+        "title.subtitle.font.size": NARROW_FONT_SIZE + 1,
+    }
+    if "height" in layout:
+        changes["height"] = layout["height"] + NARROW_EXTRA_HEIGHT
+    if any(trace["type"] == "heatmap" for trace in figure["data"]):
+        changes["xaxis.tickangle"] = -90  # the scenes' names upright, side by side
+    return changes
 
 
 # --- Rate axes --------------------------------------------------------------------------------
@@ -199,8 +278,10 @@ def rate_range_note(
 
 
 def standard_bars(rows: Sequence[StandardRates], title: str, _: Translate = untranslated) -> Figure:
-    """Grouped bars per standard, 職員 beside 所属長; ``-`` and ``＊`` cells have no bar."""
-    labels = [row.label for row in rows]
+    """Grouped bars per standard, 職員 beside 所属長; ``-`` and ``＊`` cells have no bar. The
+    standards are named by their number on the axis, by their label and text in the hover."""
+    numbers = [str(row.number) for row in rows]
+    headings = [hover_heading(row.label, row.text) for row in rows]
     traces = []
     for name, color, pick in (
         (STAFF, STAFF_COLOR, attrgetter("staff")),
@@ -212,11 +293,11 @@ def standard_bars(rows: Sequence[StandardRates], title: str, _: Translate = untr
             _trace(
                 "bar",
                 name=name,
-                x=labels,
+                x=numbers,
                 y=[_number(v.number) for v in values],
-                customdata=[v.text for v in values],
+                customdata=[[v.text, heading] for v, heading in zip(values, headings, strict=True)],
                 marker={"color": color},
-                hovertemplate="%{x} " + name + ": %{customdata}%<extra></extra>",
+                hovertemplate="%{customdata[1]}<br>" + name + ": %{customdata[0]}%<extra></extra>",
             )
         )
     return _figure(
@@ -224,12 +305,12 @@ def standard_bars(rows: Sequence[StandardRates], title: str, _: Translate = untr
         _layout(
             title,
             barmode="group",
-            yaxis={
-                "title": {"text": _("遵守率（%）")},
-                "range": list(rate_axis([v.number for r in rows for v in (r.staff, r.chief)])),
-                "ticksuffix": "",
-            },
-            xaxis={"title": {"text": _("基準")}, "tickangle": -45},
+            yaxis=_axis(
+                _("遵守率（%）"),
+                range=list(rate_axis([v.number for r in rows for v in (r.staff, r.chief)])),
+            ),
+            xaxis=_standard_axis(_),
+            height=420,
         ),
     )
 
@@ -278,19 +359,18 @@ def lowest_bars(items: Sequence[RoleRate], title: str, _: Translate = untranslat
                 textposition="outside",
                 cliponaxis=False,  # the rate printed beyond a bar that reaches 100
                 marker={"color": colors},
-                hovertemplate="%{y}: %{x:.1f}%<extra></extra>",
+                customdata=[hover_heading(item.label, item.text) for item in items],
+                hovertemplate="%{customdata}<br>%{y}: %{x:.1f}%<extra></extra>",
             )
         ],
         _layout(
             title,
             showlegend=False,
-            xaxis={
-                "title": {"text": _("遵守率（%）")},
-                "range": list(rate_axis([item.rate for item in items])),
-            },
-            yaxis={"autorange": "reversed", "automargin": True},
-            margin={"l": 16, "r": 16, "t": 56, "b": 56},
-            height=max(320, 60 + 34 * len(items)),
+            xaxis=_axis(_("遵守率（%）"), range=list(rate_axis([item.rate for item in items]))),
+            yaxis=_axis(autorange="reversed", type="category"),
+            # Room on the right for the rate printed beyond a bar that reaches 100.
+            margin={"l": 8, "r": 48, "t": 8, "b": 8},
+            height=max(320, 100 + 34 * len(items)),
         ),
     )
     return figure
@@ -313,17 +393,22 @@ def lowest_summary(items: Sequence[RoleRate], _: Translate = untranslated) -> st
 def change_bars(
     rows: Sequence[RateChange], title: str, previous_label: str, _: Translate = untranslated
 ) -> Figure:
-    """Grouped bars of this year's rate minus last year's, in points, per standard and role."""
-    labels = [row.label for row in rows]
+    """Grouped bars of this year's rate minus last year's, in points, per standard and role
+    (the standards named by their number on the axis, as in ``standard_bars``)."""
+    numbers = [str(row.number) for row in rows]
+    headings = [hover_heading(row.label, row.text) for row in rows]
     points = _("ポイント")
     traces = [
         _trace(
             "bar",
             name=role_name(name, _),
-            x=labels,
+            x=numbers,
             y=[_number(pick(row)) for row in rows],
+            customdata=headings,
             marker={"color": color},
-            hovertemplate=f"%{{x}} {role_name(name, _)}: %{{y:+.1f}} {points}<extra></extra>",
+            hovertemplate=(
+                f"%{{customdata}}<br>{role_name(name, _)}: %{{y:+.1f}} {points}<extra></extra>"
+            ),
         )
         for name, color, pick in (
             (STAFF, STAFF_COLOR, attrgetter("staff")),
@@ -335,13 +420,14 @@ def change_bars(
         _layout(
             title,
             barmode="group",
-            yaxis={
-                "title": {"text": _("%(year)sとの差（ポイント）", year=previous_label)},
-                "zeroline": True,
-                "zerolinecolor": "#1a1a1a",
-                "zerolinewidth": 2,
-            },
-            xaxis={"title": {"text": _("基準")}, "tickangle": -45},
+            yaxis=_axis(
+                _("%(year)sとの差（ポイント）", year=previous_label),
+                zeroline=True,
+                zerolinecolor="#1a1a1a",
+                zerolinewidth=2,
+            ),
+            xaxis=_standard_axis(_),
+            height=420,
         ),
     )
 
@@ -388,7 +474,7 @@ def scene_heatmap(data: HeatmapData, title: str, _: Translate = untranslated) ->
             "y": data.rows[r],
             "text": cell.text,
             "showarrow": False,
-            "font": {"family": FONT_FAMILY, "size": 14, "color": "#1a1a1a"},
+            "font": {"color": "#1a1a1a"},  # the layout's family and size (smaller on a phone)
         }
         for r, row in enumerate(data.cells)
         for c, cell in enumerate(row)
@@ -419,10 +505,23 @@ def scene_heatmap(data: HeatmapData, title: str, _: Translate = untranslated) ->
         _layout(
             title,
             annotations=annotations,
-            xaxis={"side": "top", "title": {"text": _("場面")}},
-            yaxis={"autorange": "reversed", "automargin": True},
-            margin={"l": 16, "r": 16, "t": 96, "b": 24},
-            height=max(320, 120 + 30 * len(data.rows)),
+            # Every section and scene named on the axes, even where no cell is coloured (a
+            # section whose every cell is hidden still has its row, with its ＊ labels).
+            xaxis=_axis(
+                _("場面"),
+                side="top",
+                type="category",
+                categoryorder="array",
+                categoryarray=list(data.columns),
+                range=[-0.5, len(data.columns) - 0.5],
+            ),
+            yaxis=_axis(
+                type="category",
+                categoryorder="array",
+                categoryarray=list(data.rows),
+                range=[len(data.rows) - 0.5, -0.5],
+            ),
+            height=max(320, 160 + 30 * len(data.rows)),
         ),
     )
 
@@ -519,8 +618,9 @@ def progress_lines(
         traces,
         _layout(
             title,
-            xaxis={"title": {"text": _("提出日")}, "type": "date", "tickformat": "%m/%d"},
-            yaxis={"title": {"text": _("その日までに提出した人の数")}, "rangemode": "tozero"},
+            xaxis=_axis(_("提出日"), type="date", tickformat="%m/%d"),
+            yaxis=_axis(_("その日までに提出した人の数"), rangemode="tozero"),
+            height=400,
         ),
     )
 
@@ -563,57 +663,72 @@ WARD_SYMBOLS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class StandardName:
+    """A standard as the city chart names it: its number on the axis, its label in sentences
+    (``基準14``) and its text in the hover."""
+
+    number: int
+    label: str
+    text: str
+
+
 def city_chart(
-    labels: Sequence[str], series: Sequence[CitySeries], title: str, _: Translate = untranslated
+    standards: Sequence[StandardName],
+    series: Sequence[CitySeries],
+    title: str,
+    _: Translate = untranslated,
 ) -> Figure:
     """The city's rate per standard as bars, each ward's as a marker of its own colour and
-    shape; hidden and ``-`` cells are left out. The rate axis starts where the data does."""
-    numbers = [v.number for s in series for v in s.values]
-    traces: list[dict[str, Any]] = []
-    for index, line in enumerate(s for s in series if not s.city):
-        traces.append(
-            _trace(
-                "scatter",
-                name=line.name,
-                x=list(labels),
-                y=[_number(v.number) for v in line.values],
-                customdata=[v.text for v in line.values],
-                mode="markers",
-                marker={
-                    "color": WARD_COLORS[index % len(WARD_COLORS)],
-                    "symbol": WARD_SYMBOLS[index % len(WARD_SYMBOLS)],
-                    "size": 9,
-                },
-                hovertemplate="%{x} " + line.name + ": %{customdata}%<extra></extra>",
-            )
+    shape; hidden and ``-`` cells are left out. The standards are named by their number on the
+    axis; the rate axis starts where the data does."""
+    numbers = [str(s.number) for s in standards]
+    headings = [hover_heading(s.label, s.text) for s in standards]
+    axis = rate_axis([v.number for s in series for v in s.values])
+
+    def trace(kind: str, line: CitySeries, **properties: Any) -> dict[str, Any]:
+        return _trace(
+            kind,
+            name=line.name,
+            x=numbers,
+            y=[_number(v.number) for v in line.values],
+            customdata=[[v.text, h] for v, h in zip(line.values, headings, strict=True)],
+            hovertemplate="%{customdata[1]}<br>" + line.name + ": %{customdata[0]}%<extra></extra>",
+            **properties,
         )
-    for line in (s for s in series if s.city):
-        traces.insert(
-            0,
-            _trace(
-                "bar",
-                name=line.name,
-                x=list(labels),
-                y=[_number(v.number) for v in line.values],
-                customdata=[v.text for v in line.values],
-                marker={"color": "#c8c8c8", "line": {"color": EVERYONE_COLOR, "width": 1}},
-                hovertemplate="%{x} " + line.name + ": %{customdata}%<extra></extra>",
-            ),
+
+    traces = [
+        trace(
+            "bar", line,
+            marker={"color": "#c8c8c8", "line": {"color": EVERYONE_COLOR, "width": 1}},
         )
+        for line in series if line.city
+    ] + [
+        trace(
+            "scatter", line,
+            mode="markers",
+            marker={
+                "color": WARD_COLORS[index % len(WARD_COLORS)],
+                "symbol": WARD_SYMBOLS[index % len(WARD_SYMBOLS)],
+                "size": 9,
+            },
+        )
+        for index, line in enumerate(s for s in series if not s.city)
+    ]  # fmt: skip
     return _figure(
         traces,
         _layout(
             title,
-            yaxis={"title": {"text": _("遵守率（%）")}, "range": list(rate_axis(numbers))},
-            xaxis={"title": {"text": _("基準")}, "tickangle": -45},
-            legend={"orientation": "h", "x": 0, "y": -0.25},
-            margin={"l": 56, "r": 16, "t": 56, "b": 96},
+            yaxis=_axis(_("遵守率（%）"), range=list(axis)),
+            xaxis=_standard_axis(_),
             height=460,
         ),
     )
 
 
-def city_summary(labels: Sequence[str], city: CitySeries, _: Translate = untranslated) -> str:
+def city_summary(
+    standards: Sequence[StandardName], city: CitySeries, _: Translate = untranslated
+) -> str:
     """``市全体で遵守率が最も低いのは基準11（98.9%）です。``"""
     shown = [(v.number, i) for i, v in enumerate(city.values) if v.number is not None]
     if not shown:
@@ -621,5 +736,5 @@ def city_summary(labels: Sequence[str], city: CitySeries, _: Translate = untrans
     _rate, index = min(shown)
     return _(
         "%(city)sで遵守率が最も低いのは%(label)s（%(rate)s%%）です。",
-        city=city.name, label=labels[index], rate=city.values[index].text,
+        city=city.name, label=standards[index].label, rate=city.values[index].text,
     )  # fmt: skip

@@ -43,11 +43,13 @@ LOWEST_COUNT = 10
 @dataclass(frozen=True)
 class DataTable:
     """The numbers of a chart as an HTML table: column headings, and rows of a heading cell
-    followed by value cells."""
+    followed by value cells; ``notes``, when given, one per row: the words under the row's
+    heading (a standard's text, which the chart's axis names by its number only)."""
 
     caption: str
     columns: tuple[str, ...]
     rows: list[tuple[str, list[str]]]
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,14 @@ def _value(cell: Cell) -> Value:
 
 
 def figure_json(figure: charts.Figure) -> dict[str, Any]:
-    """The figure with the app's Plotly config, as the page's script reads it."""
-    return {"data": figure["data"], "layout": figure["layout"], "config": charts.CONFIG}
+    """The figure with the app's Plotly config and its layout's changes on a phone
+    (``charts.narrow_layout``), as the page's script (app/static/charts.js) reads it."""
+    return {
+        "data": figure["data"],
+        "layout": figure["layout"],
+        "config": charts.CONFIG,
+        "narrow": charts.narrow_layout(figure),
+    }
 
 
 def _points(value: Any) -> str:
@@ -116,7 +124,7 @@ def sections_under(results: RoundResults, group_key: str) -> list[Group]:
 def standards_chart(rows: Sequence[StandardRow], title: str) -> Chart:
     data = [
         StandardRates(label(r), r.standard.text, _value(r.current[Role.STAFF]),
-                      _value(r.current[Role.CHIEF]))
+                      _value(r.current[Role.CHIEF]), r.standard.number)
         for r in rows
     ]
     return Chart(
@@ -128,6 +136,7 @@ def standards_chart(rows: Sequence[StandardRow], title: str) -> Chart:
             _("基準ごとの遵守率（%）"),
             (_("基準"), charts.role_name(charts.STAFF, _), charts.role_name(charts.CHIEF, _)),
             [(d.label, [d.staff.text, d.chief.text]) for d in data],
+            [d.text for d in data],
         ),
         axis=charts.rate_range_note(
             charts.rate_axis([v.number for d in data for v in (d.staff, d.chief)]), _=_
@@ -153,6 +162,7 @@ def lowest_chart(results: RoundResults, group_key: str, title: str) -> Chart:
             _("遵守率の低い基準"),
             (_("基準"), _("区分"), _("遵守率（%）")),
             [(i.label, [charts.role_name(i.role, _), format_rate(i.rate)]) for i in items],
+            [i.text for i in items],
         ),
         axis=charts.rate_range_note(charts.rate_axis([i.rate for i in items]), True, _),
     )
@@ -166,7 +176,10 @@ def change_chart(
     if any(r.previous_imported for r in rows):
         notes.append(published_note(previous_year))
     data = [
-        RateChange(label(r), r.standard.text, r.change(Role.STAFF), r.change(Role.CHIEF))
+        RateChange(
+            label(r), r.standard.text, r.change(Role.STAFF), r.change(Role.CHIEF),
+            r.standard.number,
+        )
         for r in rows
     ]
     return Chart(
@@ -178,6 +191,7 @@ def change_chart(
             _("前年度との差（ポイント）"),
             (_("基準"), charts.role_name(charts.STAFF, _), charts.role_name(charts.CHIEF, _)),
             [(d.label, [_points(d.staff), _points(d.chief)]) for d in data],
+            [d.text for d in data],
         ),
         notes=notes,
     )
@@ -309,7 +323,10 @@ def city_table(results: CityResults, role: Role | None) -> CityTable:
 
 def city_chart(results: CityResults, role: Role) -> Chart:
     """The city's rate per standard (bars) and each ward's (markers), for one role."""
-    labels = [_("基準%(number)s", number=s.number) for s in results.standards]
+    standards = [
+        charts.StandardName(s.number, _("基準%(number)s", number=s.number), s.text)
+        for s in results.standards
+    ]
     series = [
         charts.CitySeries(
             name,
@@ -325,15 +342,16 @@ def city_chart(results: CityResults, role: Role) -> Chart:
     return Chart(
         "chart-city",
         title,
-        charts.city_summary(labels, series[0], _),
-        figure_json(charts.city_chart(labels, series, title, _)),
+        charts.city_summary(standards, series[0], _),
+        figure_json(charts.city_chart(standards, series, title, _)),
         DataTable(
             _("基準ごとの遵守率（%(role)s、%%）", role=role_label),
             (_("基準"), *(name for name, _r in table.columns)),
             [
-                (label, [c.text for c in cells])
-                for label, (_s, cells) in zip(labels, table.rows, strict=True)
+                (s.label, [c.text for c in cells])
+                for s, (_s, cells) in zip(standards, table.rows, strict=True)
             ],
+            [s.text for s in standards],
         ),
         axis=charts.rate_range_note(charts.rate_axis(numbers), _=_),
     )

@@ -32,10 +32,11 @@ def _v(text: str) -> Value:
 
 
 ROWS = [
-    StandardRates("基準1", "広報", _v("97.8"), _v("100.0")),
-    StandardRates("基準14", "声掛け", _v("96.5"), HIDDEN),
-    StandardRates("基準24", "管理職会議", EMPTY, _v("83.3")),
+    StandardRates("基準1", "広報", _v("97.8"), _v("100.0"), 1),
+    StandardRates("基準14", "声掛け", _v("96.5"), HIDDEN, 14),
+    StandardRates("基準24", "管理職会議", EMPTY, _v("83.3"), 24),
 ]
+CITY_STANDARDS = [charts.StandardName(1, "基準1", "広報"), charts.StandardName(2, "基準2", "案内")]
 
 
 def test_standard_bars_put_staff_beside_chiefs_and_leave_out_hidden_cells():
@@ -43,10 +44,14 @@ def test_standard_bars_put_staff_beside_chiefs_and_leave_out_hidden_cells():
     figure = validated(charts.standard_bars(ROWS, "基準ごとの遵守率（高津区）"))
     staff, chief = figure.data
     assert (staff.name, chief.name) == ("職員", "所属長")
-    assert list(staff.x) == ["基準1", "基準14", "基準24"]
+    assert list(staff.x) == ["1", "14", "24"]  # the axis names a standard by its number
     assert list(staff.y) == [97.8, 96.5, None]
     assert list(chief.y) == [100.0, None, 83.3]
-    assert list(chief.customdata) == ["100.0", "＊", "83.3"]
+    assert [list(c) for c in chief.customdata] == [
+        ["100.0", "基準1 広報"],
+        ["＊", "基準14 声掛け"],
+        ["83.3", "基準24 管理職会議"],
+    ]  # the rate as published, and the standard's label and text for the hover
     assert figure.layout.barmode == "group"
     assert figure.layout.title.text == "基準ごとの遵守率（高津区）"
     assert figure.layout.font.family == "Noto Sans CJK JP, sans-serif"
@@ -57,7 +62,7 @@ def test_standard_bars_summary_names_the_lowest_per_role():
     assert charts.standard_bars_summary(ROWS) == (
         "職員の遵守率が最も低いのは基準14（96.5%）、所属長は基準24（83.3%）です。"
     )
-    nothing = [StandardRates("基準1", "", HIDDEN, EMPTY)]
+    nothing = [StandardRates("基準1", "", HIDDEN, EMPTY, 1)]
     assert charts.standard_bars_summary(nothing) == "表示できる遵守率はまだありません。"
 
 
@@ -79,8 +84,8 @@ def test_lowest_bars_are_horizontal_lowest_first():
 def test_change_bars_show_points_and_skip_what_cannot_be_compared():
     """Change against last year per standard and role; None where either year is not shown."""
     rows = [
-        RateChange("基準1", "広報", D("-1.5"), D("0.0")),
-        RateChange("基準23", "庁舎", D("0.2"), None),
+        RateChange("基準1", "広報", D("-1.5"), D("0.0"), 1),
+        RateChange("基準23", "庁舎", D("0.2"), None, 23),
     ]
     figure = validated(charts.change_bars(rows, "前年度との差", "令和6年度"))
     staff, chief = figure.data
@@ -213,12 +218,110 @@ def test_plain_figures_are_what_plotly_would_write():
     figures = [
         charts.standard_bars(ROWS, "a"),
         charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "b"),
-        charts.change_bars([RateChange("基準1", "広報", D("-1.5"), None)], "c", "令和6年度"),
+        charts.change_bars([RateChange("基準1", "広報", D("-1.5"), None, 1)], "c", "令和6年度"),
         charts.scene_heatmap(heat, "d"),
         charts.progress_lines(days, 40, "e"),
-        charts.city_chart(["基準1", "基準2"], city, "f"),
+        charts.city_chart(CITY_STANDARDS, city, "f"),
     ]
     for figure in figures:
         plain = json.loads(json.dumps(figure))
         assert plain == json.loads(validated(figure).to_json())
         assert plain["layout"]["template"]["layout"]["colorway"]  # Plotly's default template
+
+
+def _all_figures() -> list[charts.Figure]:
+    heat = HeatmapData(("総務課",), ("応対",), ((_v("98.5"),),))
+    city = [charts.CitySeries("市全体", (_v("97.0"), HIDDEN), city=True)]
+    return [
+        charts.standard_bars(ROWS, "基準ごとの遵守率（高津区）"),
+        charts.lowest_bars([RoleRate("基準14", "声掛け", "職員", D("96.5"))], "b"),
+        charts.change_bars([RateChange("基準1", "広報", D("-1.5"), None, 1)], "c", "令和6年度"),
+        charts.scene_heatmap(heat, "d"),
+        charts.progress_lines([ProgressDay(date(2025, 11, 4), "令和7年11月4日", 1, 1, 2)], 4, "e"),
+        charts.city_chart(CITY_STANDARDS, city, "f"),
+    ]
+
+
+def test_the_legend_sits_above_the_plot_under_the_title():
+    """Every chart's legend is a row above the plot (its bottom on the plot's top edge, so it
+    pushes the top margin), and the title is placed in the figure with automargin, so that
+    its room is kept above the legend's: neither covers the other, the ticks or the plot."""
+    for figure in _all_figures():
+        layout = validated(figure).layout
+        assert (layout.legend.orientation, layout.legend.y, layout.legend.yanchor) == (
+            "h",
+            1,
+            "bottom",
+        )
+        assert (layout.legend.xref, layout.legend.yref) == ("paper", "paper")
+        assert layout.title.yref == "container" and layout.title.automargin is True
+        assert layout.xaxis.automargin is True and layout.yaxis.automargin is True
+        assert layout.margin.autoexpand is not False
+
+
+def test_standards_are_named_by_number_on_the_axis_and_in_full_in_the_hover():
+    """The axis of standards is categorical with the bare numbers (no label to cut to 「基…」);
+    the hover names the standard with its whole text."""
+    bars = validated(charts.standard_bars(ROWS, "t"))
+    assert bars.layout.xaxis.type == "category"
+    assert "%{customdata[1]}" in bars.data[0].hovertemplate
+    change = validated(
+        charts.change_bars([RateChange("基準23", "庁舎", D("0.2"), None, 23)], "c", "令和6年度")
+    )
+    assert list(change.data[0].x) == ["23"] and list(change.data[0].customdata) == ["基準23 庁舎"]
+    city = validated(
+        charts.city_chart(CITY_STANDARDS, [charts.CitySeries("高津区", (_v("1"), EMPTY))], "f")
+    )
+    assert list(city.data[0].x) == ["1", "2"]
+    assert [list(c) for c in city.data[0].customdata] == [["1", "基準1 広報"], ["-", "基準2 案内"]]
+    assert charts.city_summary(CITY_STANDARDS, charts.CitySeries("市", (EMPTY, _v("97.0")))) == (
+        "市で遵守率が最も低いのは基準2（97.0%）です。"
+    )
+
+
+def test_a_standards_words_in_the_hover_are_text_never_markup():
+    """A standard's text is escaped for plotly's hover (which reads <a>, <b>, <br> as markup)
+    and broken into short lines: a text planted with a link stays words."""
+    planted = 'いつも<a href="javascript:alert(1)">ここ</a>を押す' + "あ" * 40
+    heading = charts.hover_heading("基準3", planted)
+    assert "<" not in heading.replace("<br>", "")  # the only markup: the line breaks
+    assert heading.replace("<br>", "").startswith('基準3 いつも&lt;a href="javascri')
+    assert charts.hover_heading("基準4", "A & B") == "基準4 A &amp; B"
+    lines = heading.split("<br>")
+    assert len(lines) > 1
+    assert all(len(line) <= charts.HOVER_LINE + 10 for line in lines)  # the escapes add some
+    rows = [StandardRates("基準3", planted, _v("99.0"), _v("98.0"), 3)]
+    (staff, _chief) = validated(charts.standard_bars(rows, "t")).data
+    assert staff.customdata[0][1] == heading
+
+
+def test_a_phone_gets_smaller_words_the_title_in_two_lines_and_more_height():
+    """The narrow layout (applied by charts.js under 600 px) breaks the title before its
+    parenthesis into the title and plotly's subtitle, shrinks the font, adds height, writes a
+    heatmap's scenes upright, and is valid Plotly once applied."""
+    for figure in _all_figures():
+        narrow = charts.narrow_layout(figure)
+        assert narrow["font.size"] < figure["layout"]["font"]["size"]
+        assert narrow["height"] > figure["layout"]["height"]
+        applied = go.Figure(figure)
+        applied.update_layout({path.replace(".", "_"): v for path, v in narrow.items()})
+    standards = charts.narrow_layout(_all_figures()[0])
+    assert (standards["title.text"], standards["title.subtitle.text"]) == (
+        "基準ごとの遵守率",
+        "（高津区）",
+    )
+    assert charts.title_lines("Compliance (Takatsu)") == ("Compliance", "(Takatsu)")
+    assert charts.title_lines("b") == ("b", "")
+    assert charts.narrow_layout(_all_figures()[3])["xaxis.tickangle"] == -90
+    assert "xaxis.tickangle" not in standards
+
+
+def test_a_heatmap_names_every_row_even_when_every_cell_is_hidden():
+    """A section whose every cell is hidden keeps its row and the scenes on the axes
+    (categories given, not only read from the data), with its ＊ labels."""
+    data = HeatmapData(("総務課",), ("応対", "対面"), ((HIDDEN, HIDDEN),))
+    layout = validated(charts.scene_heatmap(data, "t")).layout
+    assert list(layout.xaxis.categoryarray) == ["応対", "対面"]
+    assert list(layout.yaxis.categoryarray) == ["総務課"]
+    assert tuple(layout.yaxis.range) == (0.5, -0.5)  # the first row on top
+    assert [a.text for a in layout.annotations] == ["＊", "＊"]

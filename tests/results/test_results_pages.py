@@ -121,7 +121,10 @@ def test_hidden_and_empty_cells_are_never_plotted(client, sign_in, world):
         "chart-standards", "chart-lowest", "chart-change", "chart-heatmap", "chart-progress"
     }
     staff, chief = charts["chart-standards"]["data"]
-    assert staff["x"] == ["基準1", "基準2", "基準24"]
+    assert staff["x"] == ["1", "2", "24"]  # the axis names a standard by its number
+    assert [heading.split(" ", 1)[0] for _rate, heading in staff["customdata"]] == [
+        "基準1", "基準2", "基準24"
+    ]  # the hover by its label and text
     assert staff["y"] == [73.3, 76.9, None]
     assert chief["y"] == [None, None, 66.7]
     heatmap = charts["chart-heatmap"]
@@ -130,6 +133,25 @@ def test_hidden_and_empty_cells_are_never_plotted(client, sign_in, world):
     assert {a["text"] for a in heatmap["layout"]["annotations"]} == {"＊"}
     assert charts["chart-standards"]["config"]["displaylogo"] is False
     assert "職員の遵守率が最も低いのは基準1（73.3%）、所属長は基準24（66.7%）です。" in html
+
+
+def test_a_chart_names_standards_by_number_and_its_table_gives_their_words(
+    client, sign_in, world
+):
+    """The charts of standards put only the number on the axis; each standard's whole text is
+    in the hover and under its label in the table beside the chart (the page's only place
+    for the words once the axis is numbers)."""
+    sign_in(world.takatsu_committee)
+    html = _html(client, f"/results/rounds/{world.round_id}")
+    charts = _charts(html)
+    for chart in ("chart-standards", "chart-change"):
+        table = html.split(f'id="{chart}-table-caption"', 1)[1].split("</table>", 1)[0]
+        trace = charts[chart]["data"][0]
+        headings = [c[1] if isinstance(c, list) else c for c in trace["customdata"]]
+        for number, heading in zip(trace["x"], headings, strict=True):
+            label, text = heading.replace("<br>", "").split(" ", 1)
+            assert label == f"基準{number}"
+            assert text and f'{label}<small class="std-note">{text}</small>' in table
 
 
 def test_rate_axes_start_at_the_data_and_the_heatmap_has_its_key(client, sign_in, world):
