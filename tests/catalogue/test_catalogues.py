@@ -640,3 +640,55 @@ def test_cli_load_bad_file_exits_nonzero(
     assert result.stdout == ""
     with app.app_context():
         assert list_catalogues() == []
+
+
+def _exported_with_ward(app: Flask, key: str, tmp_path: Path, old: str, new: str) -> Path:
+    """The catalogue exported as the browser exports it, with its ``ward:`` line rewritten."""
+    from app.services.catalogue.drafts import export_yaml
+
+    with app.app_context():
+        catalogue = db.session.scalars(sa.select(Catalogue).where(Catalogue.key == key)).one()
+        text = export_yaml(catalogue)
+    assert text.count(old) == 1, text[:400]
+    path = tmp_path / f"{key}.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_cli_refuses_to_move_a_catalogue_with_rounds_to_another_ward(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """An exported catalogue with rounds, loaded back with another ``ward:``, exits 1 naming
+    the catalogue and its rounds, and stays in its ward; without rounds the move is allowed."""
+    assert runner.invoke(args=["catalogue", "load", str(SURVEYS)]).exit_code == 0
+    with app.app_context():
+        catalogue = db.session.scalars(
+            sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
+        ).one()
+        first = factories.round_(catalogue, wards=[catalogue.ward], title="令和7年度 点検")
+        second = factories.round_(catalogue, wards=[catalogue.ward], title="追加の点検")
+        db.session.commit()
+        ids = (first.id, second.id)
+    for new in ("ward: 宮前区\n", ""):  # another ward, or none (city-wide)
+        path = _exported_with_ward(app, "takatsu-2025", tmp_path, "ward: 高津区\n", new)
+        result = runner.invoke(args=["catalogue", "load", str(path)])
+        assert result.exit_code == 1, result.output
+        assert "takatsu-2025" in result.stderr and "区を 高津区 から" in result.stderr
+        assert f"#{ids[0]} 令和7年度 点検" in result.stderr
+        assert f"#{ids[1]} 追加の点検" in result.stderr
+        with app.app_context():
+            rows = db.session.execute(
+                sa.select(Catalogue.key, Ward.name).join(Ward, Catalogue.ward_id == Ward.id)
+            ).all()
+            assert ("takatsu-2025", "高津区") in rows
+            assert "宮前区" not in {name for _key, name in rows if _key == "takatsu-2025"}
+
+    # The same move of a catalogue nobody has used yet (takatsu-2024 has no round) loads.
+    path = _exported_with_ward(app, "takatsu-2024", tmp_path, "ward: 高津区\n", "ward: 宮前区\n")
+    result = runner.invoke(args=["catalogue", "load", str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        moved = db.session.scalars(
+            sa.select(Catalogue).where(Catalogue.key == "takatsu-2024")
+        ).one()
+        assert moved.ward is not None and moved.ward.name == "宮前区"

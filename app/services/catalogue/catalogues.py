@@ -8,7 +8,8 @@ its rules are in ``docs/catalogue.md``.
 
 Reading collects every error of every file before giving up (:class:`CatalogueError`); loading
 validates everything first, then checks that no standard which already has answers would change
-its text, scene or audience or disappear, and only then writes. Like every service it flushes but
+its text, scene or audience or disappear, and that no catalogue with rounds would change its
+ward, and only then writes. Like every service it flushes but
 never commits: the caller (the ``flask catalogue load`` command, the demo builder) commits.
 """
 
@@ -27,6 +28,7 @@ from app.extensions import db
 from app.models import (
     Answer,
     Catalogue,
+    Round,
     SectionAnswer,
     SectionKind,
     Standard,
@@ -156,6 +158,38 @@ def _refusals(plan: _Plan, answered: set[int]) -> list[str]:
     return messages
 
 
+def _ward_refusal(plan: _Plan, rounds: dict[int, list[tuple[int, str]]]) -> list[str]:
+    """A catalogue with rounds keeps its ward: a new ``ward:`` would move the rounds' published
+    standards (and their answers) to another ward without a word."""
+    catalogue = plan.catalogue
+    if catalogue is None or catalogue.id not in rounds:
+        return []
+    before = catalogue.ward.name if catalogue.ward is not None else None
+    if before == plan.spec.ward:
+        return []
+    named = "、".join(f"#{round_id} {title}" for round_id, title in rounds[catalogue.id])
+    return [
+        f"{plan.spec.path}: カタログ {plan.spec.key} にはすでに調査があるため（{named}）、"
+        f"区を {before or '全区共通'} から {plan.spec.ward or '全区共通'} に変えられません"
+        "（区を変えるなら新しい key のカタログにしてください）"
+    ]
+
+
+def _rounds_by_catalogue(catalogue_ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+    """The rounds (id, title) of each of these catalogues that has any, oldest first."""
+    if not catalogue_ids:
+        return {}
+    found: dict[int, list[tuple[int, str]]] = {}
+    query = (
+        sa.select(Round.catalogue_id, Round.id, Round.title)
+        .where(Round.catalogue_id.in_(catalogue_ids))
+        .order_by(Round.id)
+    )
+    for catalogue_id, round_id, title in db.session.execute(query):
+        found.setdefault(catalogue_id, []).append((round_id, title))
+    return found
+
+
 def _answered_standard_ids(catalogue_ids: list[int]) -> set[int]:
     """Ids of the standards of these catalogues that have an answer or a section answer."""
     if not catalogue_ids:
@@ -214,12 +248,18 @@ def upsert_catalogues(specs: Sequence[CatalogueSpec]) -> list[LoadResult]:
 
     Catalogues and standards are matched by key. Raises :class:`CatalogueError`, having
     written nothing, when a standard that already has answers would change its text, scene or
-    audience or be removed.
+    audience or be removed, or when a catalogue that has rounds would change its ward.
     """
     existing = _stored_catalogues([spec.key for spec in specs])
-    answered = _answered_standard_ids([c.id for c in existing.values()])
+    catalogue_ids = [c.id for c in existing.values()]
+    answered = _answered_standard_ids(catalogue_ids)
+    rounds = _rounds_by_catalogue(catalogue_ids)
     plans = [_plan(spec, existing.get(spec.key)) for spec in specs]
-    refusals = [message for plan in plans for message in _refusals(plan, answered)]
+    refusals = [
+        message
+        for plan in plans
+        for message in (*_ward_refusal(plan, rounds), *_refusals(plan, answered))
+    ]
     if refusals:
         raise CatalogueError(refusals)
 
