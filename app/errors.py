@@ -15,14 +15,34 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 
-def _texts(code: int, exc: HTTPException | None = None) -> tuple[str, str]:
-    """The page's heading and its one-sentence explanation for an HTTP status."""
-    from app.limits import UnstorableText
+def refusal_text(exc: HTTPException) -> str | None:
+    """The sentence that explains a refusal of ``app.limits`` (a control character in a form,
+    the path or the query; a page number too large), or None for any other error; the API's
+    JSON error says it too."""
+    from app.limits import UnreadableAddress, UnstorableText
 
     if isinstance(exc, UnstorableText):
-        return _("送られた内容を受け付けられませんでした"), _(
-            "入力に使えない文字（NUL）が入っています。その文字を消してから、もう一度送ってください。"
+        return _(
+            "入力に使えない文字（NUL などの制御文字）が入っています。"
+            "その文字を消してから、もう一度送ってください。"
         )
+    if isinstance(exc, UnreadableAddress) and exc.reason == "page":
+        return _(
+            "ページの番号が大きすぎます。リンクやブックマークのアドレスを確かめてください。"
+        )
+    if isinstance(exc, UnreadableAddress):
+        return _(
+            "アドレス（URL）に使えない文字（NUL などの制御文字）が入っています。"
+            "リンクやブックマークのアドレスを確かめてください。"
+        )
+    return None
+
+
+def _texts(code: int, exc: HTTPException | None = None) -> tuple[str, str]:
+    """The page's heading and its one-sentence explanation for an HTTP status."""
+    refusal = refusal_text(exc) if exc is not None else None
+    if refusal is not None:
+        return _("送られた内容を受け付けられませんでした"), refusal
     if code == 403:
         return _("このページは表示できません"), _(
             "このページを見る権限がありません。必要なときは、管理者に相談してください。"

@@ -9,9 +9,15 @@ One mechanism each, registered by the factory, so that no route has to remember 
 - ``<int:...>`` in every URL rule is ``IdConverter``: a number above PostgreSQL's ``integer``
   (2³¹−1) does not match the rule, so it is a 404 like any id that does not exist, instead of
   an error from the database.
-- A form field with a NUL character (which PostgreSQL's text cannot hold) is refused with
+- A path or a query argument (name or value) with a control character (U+0000 to U+001F; a
+  NUL is what PostgreSQL's text cannot hold) is refused with ``UnreadableAddress`` (a 400 page
+  saying so) before any view runs, on every route, and before a 404 for a path no rule has.
+- A form field with a NUL or another control character but tab, CR and LF is refused with
   ``UnstorableText`` (a 400 page saying so) before any view runs; a view that names the field
   itself (the checklist's comments) is marked ``@checks_own_text``.
+- A page number (``page``, ``per_page``: ``db.paginate`` reads them) beyond ``MAX_PAGE`` is
+  refused the same way (``UnreadableAddress``, a 400), instead of an OFFSET beyond the
+  database's integers.
 - JSON bodies are parsed by ``BoundedJSONProvider``: nesting deeper than ``JSON_MAX_DEPTH`` is
   a decoding error (the API answers it as it answers malformed JSON), never a RecursionError.
 """
@@ -19,8 +25,9 @@ One mechanism each, registered by the factory, so that no route has to remember 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
@@ -29,6 +36,13 @@ from werkzeug.routing import IntegerConverter
 
 # The largest value of PostgreSQL's ``integer``, the type of every id column.
 MAX_ID = 2**31 - 1
+# The largest page number a paged list (``db.paginate``) reads from its ``page`` argument.
+MAX_PAGE = MAX_ID
+# The query arguments ``db.paginate`` reads as integers.
+PAGE_ARGS = ("page", "per_page")
+# Control characters: none in a path or a query; a form may hold tab, LF and CR.
+ADDRESS_CONTROLS = re.compile("[\x00-\x1f]")
+FORM_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # Room for the multipart envelope and the form's other fields around an uploaded file.
 UPLOAD_FORM_ALLOWANCE = 64 * 1024
 
@@ -120,15 +134,45 @@ def checks_own_text(view: F) -> F:
 
 
 class UnstorableText(BadRequest):
-    """A form field holds a NUL character (app.errors shows a page that says so)."""
+    """A form field holds a NUL or another control character (app.errors shows a page that
+    says so)."""
+
+
+class UnreadableAddress(BadRequest):
+    """The path or the query holds a control character (``reason`` "control"), or a page
+    number beyond ``MAX_PAGE`` ("page"); app.errors shows a page that says which, the API a
+    JSON error."""
+
+    def __init__(self, reason: Literal["control", "page"]) -> None:
+        super().__init__()
+        self.reason = reason
 
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
+def _check_address() -> None:
+    """No control character in the path or the query; no page number beyond ``MAX_PAGE``."""
+    if ADDRESS_CONTROLS.search(request.path) or any(
+        ADDRESS_CONTROLS.search(name) or ADDRESS_CONTROLS.search(value)
+        for name, value in request.args.items(multi=True)
+    ):
+        raise UnreadableAddress("control")
+    for name in PAGE_ARGS:
+        for value in request.args.getlist(name):
+            try:
+                number = int(value)
+            except ValueError:
+                continue  # not a number: db.paginate answers it with a 404 itself
+            if abs(number) > MAX_PAGE:
+                raise UnreadableAddress("page")
+
+
 def _check_request() -> None:
-    """Before any other ``before_request``: the upload limit for views marked ``@upload``
-    (set before the CSRF check reads the form), then no NUL in a form's fields."""
+    """Before any other ``before_request``: the path and the query (``_check_address``), the
+    upload limit for views marked ``@upload`` (set before the CSRF check reads the form), then
+    no control character but tab, CR and LF in a form's fields."""
+    _check_address()
     view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and getattr(view, "takes_upload", False):
         request.max_content_length = (
@@ -136,15 +180,15 @@ def _check_request() -> None:
         )
     if request.mimetype not in _FORM_TYPES or getattr(view, "checks_own_text", False):
         return
-    if any("\x00" in value for _name, value in request.form.items(multi=True)):
+    if any(FORM_CONTROLS.search(value) for _name, value in request.form.items(multi=True)):
         raise UnstorableText()
 
 
 def register_limits(app: Flask) -> None:
-    """The id converter, the JSON depth bound, the upload allowance and the NUL check of
-    forms. Call it before the blueprints are registered (their rules take the converter when
-    added) and before the extensions (the allowance must run before Flask-WTF's CSRF check
-    reads the form)."""
+    """The id converter, the JSON depth bound, the check of the path and the query, the
+    upload allowance and the control-character check of forms. Call it before the blueprints
+    are registered (their rules take the converter when added) and before the extensions (the
+    allowance must run before Flask-WTF's CSRF check reads the form)."""
     app.url_map.converters["int"] = IdConverter
     app.json = BoundedJSONProvider(app)
     app.before_request(_check_request)

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.api.schemas import Error, ErrorCode, Reply, ValidationError
-from app.errors import error_page
+from app.errors import error_page, refusal_text
 from app.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -100,7 +100,7 @@ def _http_error(exc: HTTPException) -> Any:
         return exc
     if not request.path.startswith("/api/"):
         return error_page(exc)
-    response = json_error(exc.code)
+    response = json_error(exc.code, refusal_text(exc))
     if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response

@@ -54,6 +54,13 @@ def error(code: ErrorCode, message: str) -> Answer:
 SHARED: dict[str, Answer] = {
     "Unauthorized": error(ErrorCode.UNAUTHORIZED, "サインインしてください。"),
     "Forbidden": error(ErrorCode.FORBIDDEN, "この操作はできません。"),
+    # Any operation: a control character in the path or the query, or a page number past the
+    # database's integers (app/limits.py, before any view runs).
+    "BadAddress": error(
+        ErrorCode.BAD_REQUEST,
+        "アドレス（URL）に使えない文字（NUL などの制御文字）が入っています。"
+        "リンクやブックマークのアドレスを確かめてください。",
+    ),
     "NotFound": error(ErrorCode.NOT_FOUND, "この調査の対象ではありません。"),
     "TooLarge": error(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -78,7 +85,8 @@ class Operation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# By the view's endpoint. 401 and 403 are added from the view's @access.
+# By the view's endpoint. 401 and 403 are added from the view's @access, 400 (BadAddress)
+# to every operation.
 OPERATIONS: dict[str, Operation] = {
     "api.rounds": Operation(
         operation_id="listRounds",
@@ -259,6 +267,7 @@ def _content(answer: Answer) -> dict[str, Any]:
 def _operation(op: Operation, audiences: frozenset[str], schemas: dict[str, Any]) -> Any:
     """One operation's object: its words, parameters, body and answers."""
     answers: dict[int, Answer | str] = dict(op.answers)
+    answers.setdefault(400, "BadAddress")
     document: dict[str, Any] = {"operationId": op.operation_id}
     if op.tag:
         document["tags"] = [op.tag]

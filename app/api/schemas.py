@@ -108,6 +108,8 @@ class ComplianceQuery(BaseModel):
                 "集計単位のキー（all、ward:ID、department:ID、section:ID）。"
                 "省略すると読める範囲の全体。"
             ),
+            # No control character: the query is refused before the view (400, BadAddress).
+            pattern="^[^\\x00-\\x1f]*$",
         ),
     ] = None
 

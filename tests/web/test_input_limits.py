@@ -110,12 +110,31 @@ def test_nul_in_any_other_form_is_a_400_page_that_says_so(client, sign_in, world
     )
     response = client.post(url, data=data)
     assert response.status_code == 400
-    assert "使えない文字（NUL）" in response.get_data(as_text=True)
+    assert "使えない文字（NUL" in response.get_data(as_text=True)
     client.set_cookie("lang", "en")
     response = client.post(url, data=data)
     assert response.status_code == 400
     assert "NUL" in response.get_data(as_text=True)
     assert _goals(app) == 0
+
+
+def test_other_control_characters_in_a_form_are_refused_but_tab_and_newlines_are_kept(
+    client, sign_in, world, app
+):
+    """A BEL or an ESC in a form field is a 400 like a NUL; tab, CR and LF (a pasted
+    paragraph) are not refused."""
+    sign_in(world["boss"])
+    url = f"/goals/sections/{world['section']}/{FISCAL_YEAR}"
+    for bad in ("\x07", "\x1b[31m", "\x0b"):
+        data = {"goals-0-scene": "共通", "goals-0-goal": f"目{bad}標", "goals-0-result": ""}
+        response = client.post(url, data=data)
+        assert response.status_code == 400, repr(bad)
+        assert "制御文字" in response.get_data(as_text=True)
+    assert _goals(app) == 0
+    data = {"goals-0-scene": "共通", "goals-0-goal": "窓口の\t目標\r\n二行目", "goals-0-result": ""}
+    response = client.post(url, data=data)
+    assert response.status_code != 400
+    assert _goals(app) == 1
 
 
 # --- JSON bodies and the API's request contract ---------------------------------------------
@@ -249,6 +268,86 @@ def test_an_id_beyond_the_databases_integers_is_a_404_on_every_route(client, sig
     assert response.status_code == 404
     assert response.get_json()["message"] != "見つかりません。"
     assert _answers(app) == 0
+
+
+# --- Control characters in the path and the query, and page numbers ---------------------
+
+HUGE_PAGE = "99999999999999999999"  # past PostgreSQL's bigint (an OFFSET it cannot take)
+
+
+def _every_route(app, samples: dict[str, object]) -> list[tuple[str, str, str]]:
+    """(method, url with a NUL in a path segment, plain url) for every rule and method. The
+    NUL goes in the rule's text arguments (a catalogue's key, a token, a format), or, for a
+    rule with none, at the end of its path (no rule matches that: the check runs first)."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        values = {arg: samples.get(arg, 1) for arg in rule.arguments}
+        plain = rule.build(values)[1]
+        texts = [arg for arg in rule.arguments if not isinstance(values[arg], int)]
+        if texts:
+            poisoned = rule.build(values | dict.fromkeys(texts, "a\x00b"))[1]
+        else:
+            poisoned = plain.rstrip("/") + "%00"
+        assert "%00" in poisoned, poisoned
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append((method, poisoned, plain))
+    return routes
+
+
+def _samples(world) -> dict[str, object]:
+    """A value for every URL argument: the world's ids, and real keys for the text ones."""
+    return {"key": "limits-2025", "round_id": world["round"], "ward_id": world["ward"],
+            "section_id": world["section"], "person_id": world["staff"],
+            "fiscal_year": FISCAL_YEAR, "fmt": "xlsx", "code": "ja", "filename": "x.css",
+            "token": "not-a-token", "standard_key": "std-1"}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "admin"])
+def test_a_control_character_in_any_path_or_query_is_a_400_never_a_500(
+    client, sign_in, world, app, who
+):
+    """Every route answers a NUL in its path, a NUL in a query value and a control character
+    in a query name with 400 (a page that says so; JSON under /api/), anonymous or signed in
+    as an admin who is also a chief and on the committee; nothing is written."""
+    if who == "admin":
+        sign_in(world["boss"])
+    routes = _every_route(app, _samples(world))
+    assert len(routes) >= 80
+    for method, poisoned, plain in routes:
+        for url in (poisoned, plain + "?q=%00&person=a%00b", plain + "?x%1by=1&next=%0a"):
+            response = client.open(url, method=method, data={"title": "t"})
+            assert response.status_code == 400, (who, method, url, response.status_code)
+            if url.startswith("/api/"):
+                assert "URL" in response.get_json()["message"]
+            else:
+                assert "使えない文字（NUL などの制御文字）" in response.get_data(as_text=True)
+    assert _answers(app) == 0 and _goals(app) == 0
+    # In English too.
+    client.set_cookie("lang", "en")
+    response = client.get("/catalogues/%00")
+    assert response.status_code == 400 and "control character" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "admin"])
+def test_a_page_number_past_the_databases_integers_is_a_400_never_a_500(
+    client, sign_in, world, app, who
+):
+    """``?page=`` and ``?per_page=`` past 2³¹−1 are a 400 on every route (a page that says
+    so; JSON under /api/); the largest page allowed still reaches the paged lists, which
+    find nothing there (404)."""
+    if who == "admin":
+        sign_in(world["boss"])
+    for method, _poisoned, plain in _every_route(app, _samples(world)):
+        for query in (f"page={HUGE_PAGE}", f"page=-{HUGE_PAGE}", f"per_page={HUGE_PAGE}",
+                      f"page=1&page={2**31}"):
+            response = client.open(f"{plain}?{query}", method=method)
+            assert response.status_code == 400, (who, method, plain, query)
+            if not plain.startswith("/api/"):
+                assert "ページの番号が大きすぎます" in response.get_data(as_text=True)
+    if who == "admin":
+        for paged in ("/admin/audit", f"/admin/rounds/{world['round']}/mail"):
+            assert client.get(f"{paged}?page=1").status_code == 200
+            assert client.get(f"{paged}?page={2**31 - 1}").status_code == 404
 
 
 # --- Roster and goal sheets -----------------------------------------------------------------
