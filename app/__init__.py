@@ -14,6 +14,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_limits(app)
     register_extensions(app)
     register_security(app)
+    register_caching(app)
     register_blueprints(app)
     register_template_helpers(app)
     register_commands(app)
@@ -134,6 +135,13 @@ def register_security(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def register_caching(app: Flask) -> None:
+    """``Cache-Control: no-store`` on every response but the static assets' (``app.caching``)."""
+    from app.caching import register_caching as register
+
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,6 +1,6 @@
 """A file as a download: its name from ``app/services/results/download_names.py`` in the
 ``Content-Disposition`` header (RFC 6266: a plain ASCII ``filename`` and the Japanese
-``filename*``), never cached (results are personal data).
+``filename*``). Never cached (results are personal data), as no response is: ``app.caching``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ def _named(response: Response, name: DownloadName) -> Response:
     # Werkzeug's own ASCII name for a Japanese one is its characters with the kana and kanji
     # dropped (令和7年度_高津区_遵守率.xlsx -> 7__.xlsx): the header is written again with ours.
     response.headers["Content-Disposition"] = name.content_disposition
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def send_download(data: bytes, mimetype: str, name: DownloadName) -> Response:
     """``data`` as an attachment named ``name``."""
     response = send_file(
-        BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name.text, max_age=0
+        BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=name.text
     )
     return _named(response, name)
 

@@ -262,10 +262,7 @@ def catalogue_export(key: str) -> Response:
     return Response(
         export_yaml(found),
         mimetype="application/yaml",
-        headers={
-            "Content-Disposition": f"attachment; filename={found.key}.yaml",
-            "Cache-Control": "no-store",
-        },
+        headers={"Content-Disposition": f"attachment; filename={found.key}.yaml"},
     )
 
 

@@ -101,8 +101,7 @@ def person_password_link(person_id: int) -> ResponseReturnValue:
     expires = utcnow() + timedelta(seconds=link_max_age())
     people.log_password_link(signed_in_admin(), target, expires)
     db.session.commit()
-    response = _page(target, link=link, expires=expires)
-    return response, 200, {"Cache-Control": "no-store"}
+    return _page(target, link=link, expires=expires)
 
 
 @bp.post("/people/<int:person_id>/sign-in")

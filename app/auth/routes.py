@@ -48,13 +48,6 @@ def _account_context() -> dict[str, Any]:
     }
 
 
-@bp.after_request
-def _no_store(response: Response) -> Response:
-    """Sign-in pages and set-password links are never kept in a cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path on this site ("/..."), else None: no scheme, no host, no
     "//" or backslash tricks, no control characters."""

@@ -30,7 +30,7 @@ def catalogue(key: str) -> str:
 def healthz() -> tuple[str, int, dict[str, str]]:
     """Public: "ok" without touching the database: the liveness check (is the process
     serving?) and the benchmarks' baseline. Readiness, with the database, is ``/readyz``."""
-    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.get("/readyz")
@@ -54,5 +54,5 @@ def readyz() -> tuple[str, int, dict[str, str]]:
             current_app.logger.warning("readyz: %s unavailable: %s", check.name, check.detail)
     ready = all(check.ok for check in checks)
     body = "\n".join(f"{c.name}: {'ok' if c.ok else 'unavailable'}" for c in checks) + "\n"
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
     return body, 200 if ready else 503, headers

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.access import access, roles_of, signed_in, ward_scope
+from app.caching import cacheable
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Role
@@ -154,6 +155,7 @@ def plotly_version() -> str:
 
 @vendor_bp.get("/plotly.min.js")
 @access("public")
+@cacheable
 def plotly_js() -> Response:
     """plotly.js from the installed plotly package, cached for a year (the URL carries the
     package version, so an upgrade is fetched anew)."""
