@@ -3,6 +3,7 @@
 import functools
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
@@ -17,6 +18,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 from werkzeug.exceptions import ServiceUnavailable
 
+from app.private_files import ensure_private_file
 from app.replica import on_replica, replica_engine
 
 # Named constraints let Alembic's batch mode alter SQLite tables and keep
@@ -68,6 +70,20 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+
+
+@sa.event.listens_for(sa.Engine, "do_connect")
+def _private_sqlite_file(
+    dialect: sa.Dialect, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+) -> None:
+    """Embedded SQLite: the database file is created 0600 before SQLite opens it (SQLite gives
+    its -wal and -shm files the same mode), and an existing one of ours is made 0600
+    (``app.private_files``); ``flask db upgrade`` and the app's first connection alike."""
+    if dialect.name != "sqlite" or cparams.get("uri"):
+        return
+    database = cargs[0] if cargs else cparams.get("database")
+    if isinstance(database, str) and database and database != ":memory:":
+        ensure_private_file(Path(database))
 
 
 @sa.event.listens_for(sa.Engine, "connect")

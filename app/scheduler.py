@@ -8,7 +8,8 @@ build a scheduler: nothing here runs unless one of those commands is called.
 
 ``tick`` is the caller of ``app.services.operations.schedule``: like a CLI command it commits, once
 after planning, once per claimed batch, and once per message sent, so that a crash between two sends
-leaves every message already sent marked ``sent``.
+leaves every message already sent marked ``sent``. Each tick first removes the roster uploads that
+waited more than a day for their confirmation (``sweep_uploads``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app.services.operations.mail import (
 )
 from app.services.operations.schedule import Due, PlanReport, due_now, plan
 from app.services.operations.sending import claim, mark_failed, mark_sent, render
+from app.services.organisation.roster_upload import sweep_uploads
 
 log = logging.getLogger("kijun.scheduler")
 
@@ -84,6 +86,8 @@ def tick(
     the messages that would be sent in ``due``, sending nothing. Needs an app context.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    if not dry_run:
+        _sweep_uploads(clock())
     try:
         report = plan(clock())
         if dry_run:
@@ -113,6 +117,15 @@ def tick(
         if outgoing and not _send(outgoing, mailer, clock, result):
             break  # the server is unreachable: the rest waits for the next tick
     return result
+
+
+def _sweep_uploads(now: datetime) -> None:
+    """Remove the roster uploads older than a day (``app.services.roster_upload``); a folder
+    this process may not read is logged and never stops the mail."""
+    try:
+        sweep_uploads(now)
+    except OSError as error:
+        log.warning("roster uploads not swept: %s", _describe(error))
 
 
 def _send(

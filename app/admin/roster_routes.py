@@ -1,6 +1,6 @@
 """Admin: the year's roster in the browser (``app.services.organisation.roster_upload``): upload,
-preview what would change (nothing written), confirm. ``flask roster import`` does the same
-import."""
+preview what would change (nothing written), confirm or cancel. ``flask roster import`` does the
+same import."""
 
 from __future__ import annotations
 
@@ -61,4 +61,21 @@ def roster_confirm() -> ResponseReturnValue:
     db.session.commit()
     for line in summary.lines():
         flash(line, "success")
+    return redirect(url_for(".roster_upload"))
+
+
+@bp.post("/roster/cancel")
+@access("admin")
+def roster_cancel() -> ResponseReturnValue:
+    """Admin: drop the previewed roster (取り消す): its stored file is removed, nothing else."""
+    form = RosterConfirmForm()
+    upload = RosterUploadForm(formdata=None)
+    if not form.validate_on_submit():
+        return render_template("admin/roster.html", form=upload,
+                               errors=[_("確認の内容が正しくありません。")]), 400
+    try:
+        service.discard_upload(form.sha256.data or "", form.suffix.data or "")
+    except service.UploadError as error:
+        return render_template("admin/roster.html", form=upload, errors=error.errors), error.status
+    flash(_("取込みを取り消しました。アップロードしたファイルは消しました。"), "success")
     return redirect(url_for(".roster_upload"))

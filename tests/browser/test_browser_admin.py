@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from app.extensions import db
-from app.models import Grant, GrantRole, Role, Round, Section
+from app.models import Assignment, Grant, GrantRole, Role, Round, Section
 from app.services.catalogue.catalogues import load_catalogues
 from app.services.identity.auth import set_password
 from app.wareki import TOKYO
@@ -104,6 +104,33 @@ def test_roster_upload_shows_the_bad_row_then_imports_the_corrected_file(
     page.get_by_role("button", name="この内容で取り込む").click()
     expect(page.locator(".flash-success").first).to_contain_text("の名簿: 高津区、3人")
     shots(page, "roster-done")
+
+
+def test_cancelling_a_roster_preview_removes_the_uploaded_file(
+    page: Page, live_server, tmp_path
+):
+    """The preview's 取込みを取り消す button (a second submit of the confirmation's form)
+    goes back to the upload page saying so, with the stored file gone and nothing imported."""
+    _world(live_server, tmp_path)
+    _sign_in(page)
+    page.goto("/admin/roster")
+    page.get_by_label("年度（西暦、4月始まり）").fill("2027")
+    page.get_by_label("名簿のファイル（.csv または .xlsx）").set_input_files(
+        str(_csv(tmp_path / "roster.csv", ROSTER)))
+    page.get_by_role("button", name="変わる内容を確認する").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("名簿の確認")
+    uploads = tmp_path / "uploads"
+    assert len(list(uploads.iterdir())) == 1
+    page.get_by_role("button", name="取込みを取り消す").click()
+    expect(page.get_by_role("heading", level=1, name="名簿の取込み")).to_be_visible()
+    expect(page.locator(".flash-success").first).to_contain_text("取込みを取り消しました")
+    assert list(uploads.iterdir()) == []
+    with live_server.app.app_context():
+        assert db.session.scalar(
+            sa.select(sa.func.count()).select_from(Assignment)
+            .where(Assignment.fiscal_year == 2027)
+        ) == 0  # nothing of the 2027 roster was imported
+        db.session.remove()
 
 
 def test_a_committee_grant_shows_in_the_audit_log(page: Page, live_server, tmp_path, shots):

@@ -4,6 +4,7 @@ every committed response and every row of every table, on SQLite and on PostgreS
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import uuid
 from collections.abc import Iterator
@@ -187,3 +188,26 @@ def test_a_sqlite_backup_is_one_file_with_the_wal_contents(tmp_path, monkeypatch
     assert not (tmp_path / "copy.sqlite3-wal").exists()
     copy = _rows(f"sqlite:///{tmp_path / 'copy.sqlite3'}")
     assert {row[1] for row in copy["ward"]} == {"幸区"}
+
+
+def test_backups_and_a_restored_sqlite_database_are_0600(
+    app, runner, database_url, other_database_url, tmp_path
+):
+    """`flask backup create` writes its file 0600 (SQLite's copy or pg_dump's), also over an
+    older 0644 file; a restore that creates a new SQLite database creates it 0600."""
+    _world(app)
+    backup_file = tmp_path / "kijun.backup"
+    backup_file.write_bytes(b"an older backup")
+    os.chmod(backup_file, 0o644)
+    result = runner.invoke(args=["backup", "create", "--output", str(backup_file)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(backup_file.stat().st_mode) == 0o600
+
+    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url})
+    restored = restore_app.test_cli_runner().invoke(args=["backup", "restore", str(backup_file)])
+    assert restored.exit_code == 0, restored.output
+    with restore_app.app_context():
+        db.engine.dispose()
+    if not PG_URL:
+        target = Path(sa.engine.make_url(other_database_url).database or "")
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600

@@ -5,7 +5,11 @@ or database is refused at confirm; another ward's roster is refused
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
+import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -156,3 +160,100 @@ def test_a_file_of_another_type_is_refused(app, client, world):
     response = upload(client, b"hello", name="roster.txt")
     assert response.status_code == 400
     assert ".csv または .xlsx" in response.get_data(as_text=True)
+
+
+# --- The uploaded file: private while it waits, and never kept ------------------------------
+
+
+def stored_files(app) -> list[Path]:
+    with app.test_request_context():
+        return sorted(roster_upload.upload_dir().iterdir())
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def age(path: Path, hours: float) -> None:
+    """Make a stored upload look ``hours`` old."""
+    then = time.time() - hours * 3600
+    os.utime(path, (then, then))
+
+
+def test_the_stored_upload_is_0600_in_a_0700_folder_and_removed_once_imported(
+    app, client, world, tmp_path
+):
+    """The waiting file is readable by the app's user alone (an existing folder made 0755 by
+    hand is made 0700), and the confirmation removes it."""
+    folder = tmp_path / "uploads"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    page = upload(client, csv_bytes(GOOD)).get_data(as_text=True)
+    fields = confirm_fields(page)
+    [stored] = stored_files(app)
+    assert stored.name == f"{fields['sha256']}{fields['suffix']}"
+    assert mode(stored) == 0o600
+    assert mode(folder) == 0o700
+    assert client.post("/admin/roster/confirm", data=fields).status_code == 302
+    assert stored_files(app) == []
+
+
+def test_cancel_removes_the_file_and_writes_nothing(app, client, world):
+    """The preview's 取り消す button removes the stored file; nothing is imported, and the
+    same fields can no longer be confirmed."""
+    before = counts(app)
+    page = upload(client, csv_bytes(GOOD)).get_data(as_text=True)
+    assert 'formaction="/admin/roster/cancel"' in page and "取込みを取り消す" in page
+    fields = confirm_fields(page)
+    assert len(stored_files(app)) == 1
+    response = client.post("/admin/roster/cancel", data=fields, follow_redirects=True)
+    assert response.status_code == 200
+    assert "取込みを取り消しました" in response.get_data(as_text=True)
+    assert stored_files(app) == []
+    assert counts(app) == before
+    assert client.post("/admin/roster/confirm", data=fields).status_code == 409
+    assert counts(app) == before
+    # A forged name is refused and removes nothing outside the folder.
+    forged = dict(fields, sha256="../" * 3 + "etc/passwd")
+    assert client.post("/admin/roster/cancel", data=forged).status_code == 400
+
+
+def test_a_refused_preview_or_confirmation_removes_its_file_at_once(app, client, world):
+    """A preview with bad lines, one naming another ward, and a confirmation refused because
+    the file changed leave no file behind."""
+    bad = GOOD[:2] + ["100002,,t@example.jp,高津区,区民サービス部,区民課,部長"] + GOOD[3:]
+    assert upload(client, csv_bytes(bad)).status_code == 400
+    assert stored_files(app) == []
+    other_ward = GOOD + ["200001,幸 三郎,s@example.jp,幸区,,幸総務課,職員"]
+    assert upload(client, csv_bytes(other_ward)).status_code == 403
+    assert stored_files(app) == []
+    fields = confirm_fields(upload(client, csv_bytes(GOOD)).get_data(as_text=True))
+    [stored] = stored_files(app)
+    stored.write_bytes(csv_bytes(GOOD[:2]))
+    assert client.post("/admin/roster/confirm", data=fields).status_code == 409
+    assert stored_files(app) == []
+
+
+def test_uploads_older_than_a_day_are_swept_by_the_next_upload_and_the_scheduler_tick(
+    app, client, world
+):
+    """A preview left open for more than 24 hours is removed when anyone uploads again, or
+    by the scheduler's next tick; a younger one stays until then."""
+    from app.models import utcnow
+    from app.scheduler import tick
+
+    upload(client, csv_bytes(GOOD))
+    [first] = stored_files(app)
+    age(first, 25)
+    upload(client, csv_bytes(GOOD[:3]))
+    [second] = stored_files(app)
+    assert second != first and not first.exists()
+
+    age(second, 23)
+    with app.app_context():
+        tick(utcnow())
+    assert stored_files(app) == [second]
+    age(second, 24.1)
+    with app.app_context():
+        tick(utcnow())
+    assert stored_files(app) == []

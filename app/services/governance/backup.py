@@ -21,6 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app.private_files import ensure_private_file, make_private
 from app.services.errors import DomainError
 
 SQLITE_SUFFIX = ".sqlite3"
@@ -91,8 +92,8 @@ def _run(command: list[str], env: dict[str, str]) -> None:
 def create_backup(url: str, target: Path) -> BackupResult:
     """Write a backup of the database at ``url`` to ``target`` while the app keeps running.
 
-    The file appears only when complete (written next to it, then renamed); an existing
-    ``target`` is replaced."""
+    The file appears only when complete (written next to it, then renamed), mode 0600; an
+    existing ``target`` is replaced."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial_name = tempfile.mkstemp(prefix=".partial-", dir=target.parent)
     os.close(handle)
@@ -105,6 +106,7 @@ def create_backup(url: str, target: Path) -> BackupResult:
             libpq_url, env = _libpq(url)
             _run([_tool("pg_dump"), "--format=custom", f"--file={partial}", libpq_url], env)
             engine = "postgresql"
+        make_private(partial)  # it holds everyone's data: 0600, whatever wrote it
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
@@ -199,6 +201,7 @@ def _target_has_data(url: str, engine: sa.Engine) -> bool:
 
 def _sqlite_restore(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_file(target)  # a new database file is 0600, as the app would create it
     source_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     target_db = sqlite3.connect(target, timeout=15)
     try:

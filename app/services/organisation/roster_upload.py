@@ -7,14 +7,22 @@ import inside the transaction and rolls it back, as ``--dry-run`` does, and hand
 file's digest and a digest of what the import would do. The confirmation names both: it is refused
 when the stored file no longer has that SHA-256, or when the import would now do something else than
 the admin saw (another import in between). Functions never commit.
+
+The file holds everyone's name and mail address, so it is kept only while it waits: written
+0600 in a 0700 folder (``app.private_files``), and removed when it is imported, when the
+preview or the confirmation refuses it, when the admin cancels (取り消す), and at the latest
+``UPLOAD_MAX_AGE`` after it was stored (``sweep_uploads``: on every new upload and on every
+scheduler tick).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -23,14 +31,20 @@ from flask_babel import gettext as _
 
 from app.access import covers
 from app.extensions import db
-from app.models import Assignment, Grant, Person, Section, Ward
+from app.models import Assignment, Grant, Person, Section, Ward, utcnow
+from app.private_files import private_dir, write_private
 from app.services.governance import audit
 from app.services.organisation.roster import RosterSummary, import_roster
 from app.services.organisation.roster_file import RosterError, RosterRow, read_roster
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# How long an upload may wait for its confirmation before sweep_uploads removes it.
+UPLOAD_MAX_AGE = timedelta(hours=24)
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_STORED_NAME = re.compile(r"^[0-9a-f]{64}\.(?:csv|xlsx)$")
+
+log = logging.getLogger("kijun.roster_upload")
 
 
 class UploadError(Exception):
@@ -79,13 +93,15 @@ class Preview:
     identity: IdentityCheck = IdentityCheck()
 
 
+def _upload_path() -> Path:
+    configured = current_app.config.get("ROSTER_UPLOAD_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path) / "roster-uploads"
+
+
 def upload_dir() -> Path:
     """Where uploads wait for their confirmation: ``ROSTER_UPLOAD_DIR``, by default
-    ``instance/roster-uploads`` (a file is removed when its import is confirmed)."""
-    configured = current_app.config.get("ROSTER_UPLOAD_DIR")
-    path = Path(configured) if configured else Path(current_app.instance_path) / "roster-uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    ``instance/roster-uploads``; created 0700 (an existing one is made 0700)."""
+    return private_dir(_upload_path())
 
 
 def _stored(sha256: str, suffix: str) -> Path:
@@ -103,9 +119,38 @@ def store_upload(filename: str, data: bytes) -> tuple[str, str]:
         raise UploadError([_("ファイルが空です。")])
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError([_("ファイルが大きすぎます（20 MB まで）。")])
+    sweep_uploads()
     sha256 = hashlib.sha256(data).hexdigest()
-    _stored(sha256, suffix).write_bytes(data)
+    write_private(_stored(sha256, suffix), data)
     return sha256, suffix
+
+
+def discard_upload(sha256: str, suffix: str) -> None:
+    """Remove a stored upload (the admin cancelled, or it was refused); a name that is not
+    an upload's is refused (UploadError), a file already gone is fine."""
+    _stored(sha256, suffix).unlink(missing_ok=True)
+
+
+def sweep_uploads(now: datetime | None = None) -> int:
+    """Remove the uploads stored more than ``UPLOAD_MAX_AGE`` before ``now``; return how many.
+    Called on every new upload and by every scheduler tick (``app.scheduler.tick``)."""
+    folder = _upload_path()
+    if not folder.is_dir():
+        return 0
+    cutoff = ((now or utcnow()) - UPLOAD_MAX_AGE).timestamp()
+    removed = 0
+    for path in folder.iterdir():
+        if not _STORED_NAME.match(path.name):
+            continue
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # removed meanwhile (confirmed, cancelled, another sweep)
+    if removed:
+        log.info("removed %d roster upload(s) older than %s", removed, UPLOAD_MAX_AGE)
+    return removed
 
 
 def _check_scope(rows: list[RosterRow], scope: set[int] | None) -> None:
@@ -269,9 +314,13 @@ def _log_moves(admin: Person, identity: IdentityCheck, fiscal_year: int) -> None
 
 def preview_upload(sha256: str, suffix: str, fiscal_year: int, scope: set[int] | None) -> Preview:
     """Run the import of the stored file and roll it back: what would change, nothing written.
-    UploadError lists every bad line (with its line number)."""
+    UploadError lists every bad line (with its line number); the file is then removed."""
+    path = _stored(sha256, suffix)
     try:
-        summary, identity = _run(_stored(sha256, suffix), fiscal_year, scope)
+        summary, identity = _run(path, fiscal_year, scope)
+    except UploadError:
+        path.unlink(missing_ok=True)
+        raise
     finally:
         db.session.rollback()
     return Preview(sha256, suffix, fiscal_year, summary, _summary_digest(summary), identity)
@@ -286,8 +335,21 @@ def confirm_upload(
     scope: set[int] | None,
 ) -> RosterSummary:
     """Import the previewed file for good (the caller commits) and log it. Refused (409) when
-    the stored file changed since the preview or the import would now differ from it."""
+    the stored file changed since the preview or the import would now differ from it. The
+    file is removed either way: imported, or refused (the admin uploads it again)."""
     path = _stored(sha256, suffix)
+    try:
+        summary, identity = _checked_import(path, sha256, fiscal_year, summary_digest, scope)
+    finally:
+        path.unlink(missing_ok=True)
+    log_roster_import(admin, summary, sha256=sha256)
+    _log_moves(admin, identity, fiscal_year)
+    return summary
+
+
+def _checked_import(
+    path: Path, sha256: str, fiscal_year: int, summary_digest: str, scope: set[int] | None
+) -> tuple[RosterSummary, IdentityCheck]:
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
         raise UploadError(
             [_("確認の間に名簿のファイルが変わりました。もう一度アップロードしてください。")], 409
@@ -296,12 +358,9 @@ def confirm_upload(
     if _summary_digest(summary) != summary_digest:
         raise UploadError(
             [_("確認の間にデータベースが変わり、取込みの結果が確認した内容と違います。"
-               "もう一度確認してください。")], 409
+               "もう一度アップロードして確認してください。")], 409
         )
-    log_roster_import(admin, summary, sha256=sha256)
-    _log_moves(admin, identity, fiscal_year)
-    path.unlink(missing_ok=True)
-    return summary
+    return summary, identity
 
 
 def log_roster_import(
