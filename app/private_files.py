@@ -2,8 +2,9 @@
 
 The embedded SQLite database (and the ``-wal``/``-shm``/``-journal`` files SQLite makes beside
 it with the database's mode), its backups, and the rosters waiting for their confirmation
-(``app.services.roster_upload``) all hold names, mail addresses or answers; on a server where
-other accounts log in, the umask's usual 0644 would let every one of them read those.
+(``app.services.organisation.roster_upload``) all hold names, mail addresses or answers; on a
+server where other accounts log in, the umask's usual 0644 would let every one of them read
+those.
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ def tick(
 
 
 def _sweep_uploads(now: datetime) -> None:
-    """Remove the roster uploads older than a day (``app.services.roster_upload``); a folder
-    this process may not read is logged and never stops the mail."""
+    """Remove the roster uploads older than a day (``app.services.organisation.roster_upload``);
+    a folder this process may not read is logged and never stops the mail."""
     try:
         sweep_uploads(now)
     except OSError as error:
