@@ -49,6 +49,9 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "WTF_CSRF_ENABLED": False,
+            # Files the app keeps in its instance folder go under the test's own folder: the
+            # SQLite and PostgreSQL suites run side by side (.ci/test) in one checkout.
+            "ROSTER_UPLOAD_DIR": str(tmp_path / "roster-uploads"),
         }
     )
     with app.app_context():
