@@ -11,6 +11,13 @@ total has exactly one hidden part, since hiding a cell can expose a cell of anot
 Cells built from nobody (0 people) are published as "-": they reveal nothing and never need
 hiding. Cells listed in ``exempt`` are never hidden (a section's own answers are statements
 about the section, not about a person) and are not used to protect others.
+
+A total whose parts another page publishes, or hides, on its own (the city's sum of the wards'
+figures, each on its ward's round page) cannot be protected by hiding a part here: a part shown
+there stays known, and a part hidden there is hidden already. Such a total (``open_totals``)
+is hidden as soon as any of its parts is. Hidden beside two or more hidden parts too: their sum
+would be worked out against the same page read at another time (a third small ward's round
+closes later: after minus before gives it) or against the other page's own totals.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ def suppress(
     exempt: Iterable[K] = (),
     also_hide: Iterable[K] = (),
     weak_totals: Iterable[tuple[K, Sequence[K]]] = (),
+    open_totals: Iterable[tuple[K, Sequence[K]]] = (),
 ) -> set[K]:
     """The cells to hide.
 
@@ -48,25 +56,32 @@ def suppress(
     built from fewer people than the cell's size, say); they are protected the same way.
     ``weak_totals`` are totals that are worth less than their parts (staff and chiefs of a
     section added up, say): when one of their parts is hidden, the total is hidden instead of
-    another part.
+    another part. ``open_totals`` are totals of cells that other pages publish or hide on
+    their own: when any of their parts is hidden, the total is hidden, and no part is.
     """
     min_size = check_min_size(min_size)
     never = set(exempt)
     hidden = {cell for cell, size in sizes.items() if 0 < size < min_size and cell not in never}
     hidden.update(cell for cell in also_hide if cell not in never)
     relations = [
-        (total, [p for p in parts if p not in never], weak)
-        for weak, group in ((False, totals), (True, weak_totals))
+        (total, [p for p in parts if p not in never], kind)
+        for kind, group in (("total", totals), ("weak", weak_totals), ("open", open_totals))
         for total, parts in group
         if total not in never
     ]
     changed = True
     while changed:
         changed = False
-        for total, parts, weak in relations:
+        for total, parts, kind in relations:
             if sizes.get(total, 0) == 0:
                 continue
             hidden_parts = [p for p in parts if p in hidden]
+            if kind == "open":
+                if hidden_parts and total not in hidden:
+                    hidden.add(total)
+                    changed = True
+                continue
+            weak = kind == "weak"
             if total in hidden:
                 # A hidden total is the sum of its parts: when every part is shown, it could be
                 # worked out from them, so the smallest part is hidden too.

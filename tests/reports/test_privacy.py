@@ -63,6 +63,27 @@ def test_a_weak_total_is_hidden_instead_of_a_sibling():
     assert hidden == {"chief", "all"}
 
 
+def test_an_open_total_is_hidden_and_no_part_of_it_is():
+    """City 30 = a 3 + b 10 + c 17, each ward on its own page: hiding b here would hide
+    nothing (its page shows it), so the city goes instead, and b and c stay."""
+    sizes = {"city": 30, "a": 3, "b": 10, "c": 17}
+    assert suppress(sizes, [], 5, open_totals=[("city", ["a", "b", "c"])]) == {"a", "city"}
+
+
+def test_an_open_total_over_two_hidden_parts_is_hidden_too():
+    """City 30 = a 2 + b 3 + c 25: a + b would be the city read before a third small part joins
+    minus after, so the city is hidden with two hidden parts as with one; parts hidden for
+    another reason (also_hide) count the same, exempt ones never."""
+    sizes = {"city": 30, "a": 2, "b": 3, "c": 25}
+    assert suppress(sizes, [], 5, open_totals=[("city", ["a", "b", "c"])]) == {"a", "b", "city"}
+    sizes = {"city": 30, "a": 10, "b": 20, "sec": 1}
+    opened = [("city", ["a", "b", "sec"])]
+    assert suppress(sizes, [], 5, exempt={"sec"}, open_totals=opened) == set()
+    assert suppress(sizes, [], 5, exempt={"sec"}, also_hide={"b"}, open_totals=opened) == {
+        "b", "city"
+    }
+
+
 def test_the_minimum_cannot_be_set_below_three():
     """A minimum group of 2 is refused."""
     with pytest.raises(ValueError, match="3"):

@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.services.operations.demo import CITY_WARDS, build_demo
 from app.services.results.city import ALL_STANDARDS, CITY, city_results
+from app.services.results.compliance import final_results, std_column
 from tests import factories
 
 NOW = datetime.now(UTC)
@@ -81,7 +82,9 @@ def _hand_counts(fiscal_year: int) -> dict[tuple[str, Role, str], list[int]]:
 @pytest.mark.parametrize("fiscal_year", [2024, 2025])
 def test_city_rates_equal_hand_counts_over_the_seven_demo_wards(app, fiscal_year):
     """Every ward's rate and the city's on the city page equal the rates worked out by hand
-    from the answers table; the city's is the sum of counts, not an average of the wards'."""
+    from the answers table; the city's is the sum of counts, not an average of the wards'. A
+    ward's cell is hidden exactly where its own round's page hides it, and the city's wherever
+    a ward's is."""
     with app.app_context():
         build_demo(Path(app.config["SURVEYS_DIR"]))
         db.session.commit()
@@ -91,7 +94,8 @@ def test_city_rates_equal_hand_counts_over_the_seven_demo_wards(app, fiscal_year
         names = {w.id: w.name for w in results.wards}
         assert [names[w.id] for w in results.wards_with_rounds] == list(CITY_WARDS)
         assert [s.number for s in results.standards] == list(range(1, 29))
-        shown = hidden = 0
+        pages = {w.id: final_results(w.round_id) for w in results.wards_with_rounds if w.round_id}
+        shown = hidden = city_shown = 0
         for standard in results.standards:
             for role in (Role.STAFF, Role.CHIEF):
                 city = results.cell(CITY, role, standard.key)
@@ -99,18 +103,29 @@ def test_city_rates_equal_hand_counts_over_the_seven_demo_wards(app, fiscal_year
                 if expected is None:
                     assert city.state == "empty", (standard.number, role)
                     continue
-                assert city.state == "shown" and city.rate == _rate(*expected)
-                assert (city.complies, city.not_complies) == tuple(expected)
+                wards_hidden = False
                 for ward in results.wards_with_rounds:
                     cell = results.cell(ward.id, role, standard.key)
+                    page = pages[ward.id]
+                    group = next(g.key for g in page.groups if g.ward_id == ward.id)
+                    on_page = page.cell(group, std_column(standard.key), role)
+                    assert (cell.state == "hidden") == (on_page.state == "hidden")
                     if cell.state == "hidden":
                         hidden += 1
+                        wards_hidden = True
                         continue
                     shown += cell.state == "shown"
                     ward_counts = hand.get((ward.name, role, standard.key), [0, 0])
                     assert cell.rate == _rate(*ward_counts), (ward.name, standard.number)
+                if wards_hidden:
+                    assert city.state == "hidden", (standard.number, role)
+                    continue
+                city_shown += 1
+                assert city.state == "shown" and city.rate == _rate(*expected)
+                assert (city.complies, city.not_complies) == tuple(expected)
         assert shown > 250  # most of the 357 cells are shown: the demo wards are large enough
         assert hidden > 0  # 麻生区's chiefs are fewer than MIN_GROUP_SIZE
+        assert city_shown >= len(results.standards)  # the staff's city rates are all shown
         # Not an average of averages: for some standard the two differ.
         differs = False
         for standard in results.standards:
@@ -158,33 +173,37 @@ def three_wards(app):
 
 
 def test_the_city_total_minus_the_shown_wards_does_not_give_a_small_ward_away(app, three_wards):
-    """Differencing attack: 麻生区 (2 people) is hidden; the city total minus every ward shown
-    must not equal 麻生区's counts, so another ward is hidden with it."""
+    """Differencing attack: 麻生区 (2 people) is hidden; 川崎区 and 幸区 are shown, here as on
+    their own round pages, so no ward is hidden to cover it: the city's total is hidden, on
+    every standard and on all standards together."""
     with app.app_context():
         results = city_results(YEAR)
         by_name = {w.name: w.id for w in results.wards}
         for key in ("std-1", "std-2", "std-3", ALL_STANDARDS):
-            city = results.cell(CITY, Role.STAFF, key)
-            assert city.state == "shown"
-            small = results.cell(by_name["麻生区"], Role.STAFF, key)
-            assert small.state == "hidden"
-            # The attacker: the city's counts minus those of every ward shown.
-            assert city.complies is not None and city.not_complies is not None
-            left = [city.complies, city.not_complies]
-            for ward in results.wards_with_rounds:
-                cell = results.cell(ward.id, Role.STAFF, key)
-                if cell.state == "shown":
-                    assert cell.complies is not None and cell.not_complies is not None
-                    left[0] -= cell.complies
-                    left[1] -= cell.not_complies
-            truth = {"std-1": [0, 2], "std-2": [0, 2], "std-3": [2, 0], ALL_STANDARDS: [2, 4]}
-            assert left != truth[key], key
-            hidden = [
-                w.name
-                for w in results.wards_with_rounds
-                if results.cell(w.id, Role.STAFF, key).state == "hidden"
-            ]
-            assert len(hidden) >= 2
+            assert results.cell(by_name["麻生区"], Role.STAFF, key).state == "hidden"
+            assert results.cell(CITY, Role.STAFF, key).state == "hidden", key
+            for name in ("川崎区", "幸区"):
+                assert results.cell(by_name[name], Role.STAFF, key).state == "shown"
+        assert results.cell(by_name["幸区"], Role.STAFF, "std-1").rate == Decimal("71.4")
+
+
+def test_the_city_total_is_shown_where_no_ward_is_hidden(app):
+    """With every ward shown, nothing is hidden: the city's rate is the sum of the wards' counts
+    (std-1: 6 + 5 + 4 of 6 + 7 + 5 comply), and so is its line of all standards."""
+    with app.app_context():
+        catalogue = factories.catalogue("city-large", fiscal_year=YEAR, standards=2)
+        yes, no = {"std-1": "yes", "std-2": "yes"}, {"std-1": "no", "std-2": "yes"}
+        for name, answers in (
+            ("川崎区", [yes] * 6), ("幸区", [no] * 2 + [yes] * 5), ("麻生区", [no] + [yes] * 4),
+        ):  # fmt: skip
+            round_ = factories.closed_round(catalogue, wards=[factories.ward(name)])
+            _ward_with_people(name, round_, answers)
+        db.session.commit()
+        results = city_results(YEAR)
+        city = results.cell(CITY, Role.STAFF, "std-1")
+        assert city.state == "shown" and (city.complies, city.not_complies) == (15, 3)
+        assert results.cell(CITY, Role.STAFF, ALL_STANDARDS).state == "shown"
+        assert {c.state for c in results.cells.values()} <= {"shown", "empty"}
 
 
 def test_only_closed_rounds_count(app, three_wards):
@@ -205,8 +224,8 @@ def test_only_closed_rounds_count(app, three_wards):
         results = city_results(YEAR)
         nakahara = next(w for w in results.wards if w.name == "中原区")
         assert nakahara.round_id is None
-        city = results.cell(CITY, Role.STAFF, "std-1")
-        assert (city.complies, city.not_complies) == (11, 4)
+        assert not [key for key in results.cells if key[0] == nakahara.id]
+        assert [w.name for w in results.wards_with_rounds] == ["川崎区", "幸区", "麻生区"]
 
 
 def _committee(ward_name: str | None, role: GrantRole = GrantRole.COMMITTEE):
@@ -257,9 +276,10 @@ def test_a_city_committee_member_sees_the_page_and_downloads_an_audited_xlsx(
     header = next(r for r in rows if r[0] == "基準 No")
     assert header[2:4] == ("市全体 職員", "市全体 所属長")
     std1 = next(r for r in rows if r[0] == "基準1")
-    # 11 of 15 staff comply: 73.3; 麻生区 hidden, and another ward with it.
-    assert std1[2] == pytest.approx(73.3)
-    assert "＊" in std1
+    # 麻生区 hidden, and with it the city's total (川崎区 and 幸区 are on their own pages).
+    assert header[4::2] == ("川崎区 職員", "幸区 職員", "麻生区 職員")
+    assert std1[2] == "＊" and std1[8] == "＊"
+    assert std1[4] == pytest.approx(100.0) and std1[6] == pytest.approx(71.4)
     with app.app_context():
         events = db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.action == "results.download")

@@ -1,9 +1,11 @@
 """The differencing attacks, played as a chief and as a committee member would: over time
 (before and after one colleague submits), across levels (a ward minus its sections), across
-roles (全体 minus 職員), and across formats (the API beside the CSV with counts). Each test
-recovers nothing: no individual answer and no hidden count (docs/results.md).
+roles (全体 minus 職員), across formats (the API beside the CSV with counts), and across pages
+(the city page beside every ward's own round, read before and after a ward's round closes).
+Each test recovers nothing: no individual answer and no hidden count (docs/results.md).
 
-The world is tests/results_world.py: two wards, sections of 4 to 7 people, three chiefs.
+The world is tests/results_world.py: two wards, sections of 4 to 7 people, three chiefs; the
+city's tests build the demo or a few wards of their own.
 """
 
 from __future__ import annotations
@@ -68,35 +70,70 @@ def _people(cell: dict[str, Any]) -> int | None:
     return sum(cell[k] or 0 for k in ("complies", "not_complies", "not_applicable"))
 
 
-def _rank(rows: list[dict[object, Fraction]]) -> int:
-    """The rank of a set of linear forms (Gaussian elimination over the rationals)."""
-    pivots: list[tuple[object, dict[object, Fraction]]] = []
+def _reduced(rows: list[dict[object, Fraction]]) -> dict[object, dict[object, Fraction]]:
+    """The rows' reduced echelon form (Gauss-Jordan over the rationals), by pivot: every pivot
+    row has a 1 at its pivot and nothing at any other pivot."""
+    pivots: dict[object, dict[object, Fraction]] = {}
     for row in rows:
         row = {k: v for k, v in row.items() if v}
-        for var, pivot in pivots:
-            if row.get(var):
-                factor = row[var] / pivot[var]
-                for k, v in pivot.items():
+        for var in [k for k in row if k in pivots]:
+            factor = row.get(var)
+            if factor:
+                for k, v in pivots[var].items():
                     row[k] = row.get(k, Fraction(0)) - factor * v
-                row = {k: v for k, v in row.items() if v}
-        if row:
-            pivots.append((next(iter(row)), row))
-    return len(pivots)
+        row = {k: v for k, v in row.items() if v}
+        if not row:
+            continue
+        var = next(iter(row))
+        row = {k: v / row[var] for k, v in row.items()}
+        for other in pivots.values():
+            factor = other.get(var)
+            if factor:
+                for k, v in row.items():
+                    other[k] = other.get(k, Fraction(0)) - factor * v
+                for k in [k for k, v in other.items() if not v]:
+                    del other[k]
+        pivots[var] = row
+    return pivots
 
 
-def _recoverable(equations: list[tuple[list[object], int]], unknowns: set[object]) -> set[object]:
-    """The unknowns that a system of published sums (each: cells that add up to a total, the
-    known ones already subtracted) determines exactly: a unit vector in the equations' span."""
-    forms = [{cell: Fraction(1) for cell in cells if cell in unknowns} for cells, _ in equations]
+def _recoverable(equations: list[dict[object, Fraction]], unknowns: set[object]) -> set[object]:
+    """The unknowns that a system of published sums (each: a linear form of cells that is
+    zero, the known ones moved to the other side) determines exactly: a unit vector in the
+    equations' span, that is a row of the reduced echelon form with one entry. Unknowns that
+    share no equation are solved apart (each such part of the system is small)."""
+    forms = [{c: v for c, v in form.items() if c in unknowns} for form in equations]
     forms = [f for f in forms if f]
-    base = _rank(forms)
-    return {u for u in unknowns if _rank([*forms, {u: Fraction(1)}]) == base}
+    parent: dict[object, object] = {u: u for u in unknowns}
+
+    def root(u: object) -> object:
+        while parent[u] != u:
+            parent[u] = parent[parent[u]]
+            u = parent[u]
+        return u
+
+    for form in forms:
+        first, *rest = form
+        for other in rest:
+            parent[root(other)] = root(first)
+    parts: dict[object, list[dict[object, Fraction]]] = {}
+    for form in forms:
+        parts.setdefault(root(next(iter(form))), []).append(form)
+    found: set[object] = set()
+    for rows in parts.values():
+        found |= {var for var, row in _reduced(rows).items() if len(row) == 1}
+    return found
 
 
 def _attack(relations: list[tuple[object, list[object]]], values: dict[object, int | None]):
     """Every hidden value (None) that the published totals and parts give away."""
     unknowns = {cell for cell, value in values.items() if value is None}
-    equations = [([total, *parts], 0) for total, parts in relations]
+    equations = []
+    for total, parts in relations:
+        form = {total: Fraction(1)}
+        for part in parts:
+            form[part] = form.get(part, Fraction(0)) - 1
+        equations.append(form)
     return _recoverable(equations, unknowns)
 
 
@@ -339,3 +376,233 @@ def test_a_submit_racing_the_close_is_either_counted_or_refused(app, world):
             )
         db.session.rollback()
         assert db.session.get_one(Round, round_id).counted_at is not None
+
+
+# --- The city page beside the wards' own pages, and over time ----------------------------------
+
+FIELDS = ("complies", "not_complies", "not_applicable")
+Values = dict[object, int | None]
+Relations = list[tuple[object, list[object]]]
+
+
+def _learn(values: Values, var: object, value: int | None) -> None:
+    """One more source's figure for a variable: a number from any source makes it known."""
+    if value is None:
+        values.setdefault(var, None)
+        return
+    known = values.get(var)
+    assert known is None or known == value, var  # two pages never disagree on a figure
+    values[var] = value
+
+
+def _round_pages(results: Any, values: Values, relations: Relations) -> dict[int, str]:
+    """What a round's own pages publish (final_results: the source of its page, breakdown,
+    API and files): every group's standard, scene and all-standards cells by role and count,
+    with the sums that tie them (a group = its sub-groups, a scene = its standards, all
+    standards = its scenes). Returns each ward's group key."""
+    from app.services.results.compliance import ALL, scene_column, std_column
+
+    rid = results.round.id
+    person = [s for s in results.standards if not s.section_level]
+    columns = [std_column(s.key) for s in results.standards]
+    scenes = {scene_column(s.scene) for s in person}
+    columns += [*scenes, ALL]
+    for group in results.groups:
+        for role in Role:
+            for column in columns:
+                cell = results.cell(group.key, column, role)
+                for f in FIELDS:
+                    value = None if cell.state == "hidden" else getattr(cell, f) or 0
+                    _learn(values, (rid, group.key, column, role, f), value)
+                    if group.parent_key is not None:
+                        kids = [g.key for g in results.groups if g.parent_key == group.parent_key]
+                        relations.append((
+                            (rid, group.parent_key, column, role, f),
+                            [(rid, k, column, role, f) for k in kids],
+                        ))
+            for f in FIELDS:
+                for scene in scenes:
+                    parts = [std_column(s.key) for s in person if scene_column(s.scene) == scene]
+                    relations.append((
+                        (rid, group.key, scene, role, f),
+                        [(rid, group.key, p, role, f) for p in parts],
+                    ))
+                relations.append((
+                    (rid, group.key, ALL, role, f), [(rid, group.key, s, role, f) for s in scenes]
+                ))
+    return {g.ward_id: g.key for g in results.groups if g.level == "ward" and g.ward_id}
+
+
+def _city_page(city: Any, label: str, wards: dict[int, tuple[int, str]], values: Values,
+               relations: Relations) -> None:
+    """What a city page publishes (``city``: city_results; its table and xlsx, as if every
+    shown rate came with its counts, the strongest reader): the city's and each ward's cell per
+    role and standard, tied by its sums (the city = its wards). A ward's cell is the same
+    figure as its group's on its own round's pages (``wards``: ward id -> (round id, group
+    key))."""
+    from app.services.results.city import CITY
+    from app.services.results.compliance import std_column
+
+    def var(group: int, role: Role, key: str, f: str) -> object:
+        if group == CITY:
+            return (label, key, role, f)
+        rid, ward_key = wards[group]
+        return (rid, ward_key, std_column(key), role, f)
+
+    groups = [CITY, *(w.id for w in city.wards_with_rounds)]
+    for role in Role:
+        for f in FIELDS:
+            for standard in city.standards:
+                for group in groups:
+                    cell = city.cell(group, role, standard.key)
+                    value = None if cell.state == "hidden" else getattr(cell, f) or 0
+                    _learn(values, var(group, role, standard.key, f), value)
+                relations.append(
+                    (var(CITY, role, standard.key, f), [var(w, role, standard.key, f)
+                                                        for w in groups[1:]])
+                )
+
+
+def _wards_cells(found: set[object]) -> set[object]:
+    """The wards' own cells among the values found (keyed by round id): what people answered.
+    A city cell hidden although the wards' own pages add up to it (the total of a round of
+    several wards plus the other wards, say) gives nothing of theirs away."""
+    return {var for var in found if isinstance(var, tuple) and isinstance(var[0], int)}
+
+
+def test_the_city_page_beside_every_wards_own_pages_reveals_no_hidden_count(app, client, sign_in):
+    """Across pages (the demo, both years, both roles): the city page's figures (its hidden
+    marks read from the page itself) beside every group of every ward's own round (the
+    committee member reads both) determine no hidden count, by any linear combination: the
+    city minus the six wards shown never gives 麻生区's chiefs."""
+    from pathlib import Path
+
+    from app.models import Person
+    from app.services.operations.demo import CITY_COMMITTEE_ACCOUNT, build_demo
+    from app.services.results.city import CITY, city_results
+    from app.services.results.compliance import final_results
+
+    with app.app_context():
+        build_demo(Path(app.config["SURVEYS_DIR"]))
+        db.session.commit()
+        reader = db.session.scalars(
+            sa.select(Person.id).where(Person.employee_id == CITY_COMMITTEE_ACCOUNT)
+        ).one()
+    sign_in(reader)
+    for year in (2024, 2025):
+        values: Values = {}
+        relations: Relations = []
+        with app.app_context():
+            city = city_results(year)
+            wards = {}
+            for ward in city.wards_with_rounds:
+                assert ward.round_id is not None
+                keys = _round_pages(final_results(ward.round_id), values, relations)
+                wards[ward.id] = (ward.round_id, keys[ward.id])
+            _city_page(city, "city", wards, values, relations)
+            db.session.commit()
+        for role in ("staff", "chief"):
+            html = client.get(f"/results/city?year={year}&role={role}").get_data(as_text=True)
+            table = html.split('class="table city-table', 1)[1].split("</table>", 1)[0]
+            for row, standard in zip(re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</tr>", table,
+                                                re.S), city.standards, strict=True):
+                marks = ["rate-hidden" in td for td in re.findall(r"<td[^>]*>", row)]
+                groups = [CITY, *(w.id for w in city.wards_with_rounds)]
+                assert marks == [
+                    city.cell(g, Role(role), standard.key).state == "hidden" for g in groups
+                ], (year, role, standard.number)
+        asao = next(w.id for w in city.wards_with_rounds if w.name == "麻生区")
+        assert any(
+            values[var] is None
+            for var in values
+            if isinstance(var, tuple) and var[1] == wards[asao][1] and var[3] is Role.CHIEF
+        )  # the attack has a target: 麻生区's chiefs (4 sections) are hidden on its own page
+        assert _wards_cells(_attack(relations, values)) == set(), year
+
+
+def test_a_ward_closing_later_does_not_give_itself_away_on_the_city_page(app):
+    """Over time: the city page read before and after a small ward's round closes (and every
+    ward's own page) gives away no hidden count, staff or chief: the city's total over the
+    wards hidden on their pages was the way (after minus before = the ward that joined)."""
+    from app.services.results.city import city_results
+    from app.services.results.compliance import final_results
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        catalogue = factories.catalogue("city-later", fiscal_year=2025, standards=2)
+        rounds = []
+        for name, staff, closes in (
+            ("川崎区", 6, None), ("幸区", 7, None), ("宮前区", 2, None), ("多摩区", 3, None),
+            ("麻生区", 2, now + timedelta(hours=1)),
+        ):  # fmt: skip
+            round_ = factories.round_(
+                catalogue, wards=[factories.ward(name)], opens_at=now - timedelta(days=10),
+                closes_at=closes or now - timedelta(days=1),
+            )
+            section = factories.section(f"{name}の課", ward_name=name)
+            for n in range(staff + 1):
+                role = Role.CHIEF if n == staff else Role.STAFF
+                person = factories.person(section=section, role=role)
+                answers = {"std-1": "no" if n % 2 else "yes", "std-2": "yes" if n else "no"}
+                factories.response(round_, person, answers, section=section, role=role)
+            rounds.append(round_.id)
+        db.session.commit()
+
+        values: Values = {}
+        relations: Relations = []
+        before = city_results(2025, now)
+        after = city_results(2025, now + timedelta(hours=2))
+        assert len(before.wards_with_rounds) == 4 and len(after.wards_with_rounds) == 5
+        wards = {}
+        for round_id in rounds:
+            results = final_results(round_id)
+            ward_id = results.round.ward_ids[0]
+            wards[ward_id] = (round_id, _round_pages(results, values, relations)[ward_id])
+        _city_page(before, "city before", wards, values, relations)
+        _city_page(after, "city after", wards, values, relations)
+        db.session.commit()
+    asao = wards[max(wards)]
+    assert values[(*asao, "std:std-1", Role.STAFF, "complies")] is None  # a target
+    assert values[(*asao, "std:std-1", Role.CHIEF, "complies")] is None
+    assert _wards_cells(_attack(relations, values)) == set()
+
+
+def test_a_ward_its_round_hides_as_a_complement_stays_hidden_on_the_city_page(app):
+    """Across pages: a round of three wards hides its small ward and, to protect it, its next
+    smallest; the city page hides that one too (else the round's total minus the two wards
+    shown gives the small one), and its own total with them."""
+    from app.services.results.city import CITY, city_results
+    from app.services.results.compliance import final_results
+
+    with app.app_context():
+        catalogue = factories.catalogue("city-joint", fiscal_year=2025, standards=2)
+        joint = factories.closed_round(
+            catalogue, wards=[factories.ward(n) for n in ("宮前区", "多摩区", "麻生区")]
+        )
+        alone = factories.closed_round(catalogue, wards=[factories.ward("川崎区")])
+        for round_, name, staff in (
+            (joint, "宮前区", 9), (joint, "多摩区", 6), (joint, "麻生区", 2), (alone, "川崎区", 7),
+        ):  # fmt: skip
+            section = factories.section(f"{name}の課", ward_name=name)
+            for n in range(staff):
+                person = factories.person(section=section)
+                answers = {"std-1": "no" if n % 3 else "yes", "std-2": "yes"}
+                factories.response(round_, person, answers, section=section)
+        db.session.commit()
+
+        values: Values = {}
+        relations: Relations = []
+        city = city_results(2025)
+        wards = {}
+        for round_id in (joint.id, alone.id):
+            keys = _round_pages(final_results(round_id), values, relations)
+            wards.update({ward_id: (round_id, key) for ward_id, key in keys.items()})
+        _city_page(city, "city", wards, values, relations)
+        by_name = {w.name: w.id for w in city.wards_with_rounds}
+        tama, asao = by_name["多摩区"], by_name["麻生区"]
+        db.session.commit()
+    assert values[(*wards[tama], "std:std-1", Role.STAFF, "complies")] is None
+    assert city.cell(tama, Role.STAFF, "std-1").state == "hidden"
+    assert city.cell(asao, Role.STAFF, "std-1").state == "hidden"
+    assert city.cell(CITY, Role.STAFF, "std-1").state == "hidden"
+    assert _wards_cells(_attack(relations, values)) == set()

@@ -7,13 +7,17 @@ of one fiscal year counts in the one that closed last. The city's rate is worked
 counts: the sum of できている over the sum of できている + できていない across the wards, not
 an average of the wards' rates.
 
-The small-group rule is the round table's (``app.services.results.compliance``): a ward's cell built
-from fewer than ``MIN_GROUP_SIZE`` people (or answers) is hidden; section-level answers are
-statements about sections and are never hidden. The city's cell is the sum of the wards' cells,
-so when exactly one ward of a standard is hidden, the city minus the wards shown would give it
-away: another ward is hidden too (``reports.privacy.suppress``), and so is a ward that a
-round of several wards would need to protect its own total. The "all standards" line is the sum
-of the person-level standards: where one of them is hidden, the line is hidden instead.
+One publication rule for a ward's figure: the city page shows a ward's cell exactly when the
+ward's own round page shows it (``app.services.results.compliance`` hides a cell of fewer
+than ``MIN_GROUP_SIZE`` people or answers, and in a round of several wards a ward that covers
+another), and the same reader reads both. So no ward is hidden here to cover another: a
+figure its own page shows stays known. The city's cell, the sum of the wards', is hidden as
+soon as one ward's is (``reports.privacy.suppress``, ``open_totals``): beside the wards' own
+pages the city minus the wards shown would give the hidden ones, and over time (a small
+ward's round closing after the page was read) the city after minus the city before would
+give the ward that joined. The "all standards" line of a ward or of the city, the sum of its
+person-level standards, is hidden the same way. Section-level answers are statements about
+sections and are never hidden.
 """
 
 from __future__ import annotations
@@ -29,7 +33,15 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import Audience, Catalogue, Role, Round, Standard, Ward, round_ward, utcnow
-from app.services.results.compliance import HIDDEN_CELL, NOT_ASKED, Cell, ResultsError, settings
+from app.services.results.compliance import (
+    HIDDEN_CELL,
+    NOT_ASKED,
+    Cell,
+    ResultsError,
+    round_results,
+    settings,
+    std_column,
+)
 from app.services.results.tally import counts_by_ward, ensure_counted
 from app.services.rounds.audience import ROLES, asked_roles
 from reports.privacy import suppress
@@ -124,7 +136,9 @@ def city_results(fiscal_year: int | None = None, now: datetime | None = None) ->
     chosen, round_wards, titles = _chosen_rounds(year, now)
     standards = _shared_standards(year)
     counts = _ward_counts(chosen, standards, now)
-    cells = _city_cells(counts, chosen, round_wards, standards, min_size, rounding)
+    joint = {r for r, wards in round_wards.items() if len(wards) > 1}
+    hidden_on_pages = _hidden_on_ward_pages(chosen, joint, standards)
+    cells = _city_cells(counts, standards, hidden_on_pages, min_size, rounding)
     wards = tuple(
         CityWard(w.id, w.name, chosen.get(w.id), titles.get(chosen.get(w.id, -1)))
         for w in db.session.scalars(sa.select(Ward).order_by(Ward.sort_order, Ward.id))
@@ -198,11 +212,7 @@ def _ward_counts(
     }
     counts: dict[CityKey, _Tally] = defaultdict(lambda: [0, 0, 0])
     for round_id, ward_id, role, key, yes, no, na in counts_by_ward(now):
-        if role not in asked.get(key, frozenset()):
-            continue
-        if chosen.get(ward_id) != round_id:
-            if round_id in chosen.values():  # a round of the year, this ward counts elsewhere
-                counts[(-round_id, role, f"{key}@{ward_id}")] = [yes, no, na]
+        if role not in asked.get(key, frozenset()) or chosen.get(ward_id) != round_id:
             continue
         for group in (ward_id, CITY):
             tally = counts[(group, role, key)]
@@ -212,22 +222,49 @@ def _ward_counts(
     return dict(counts)
 
 
+def _hidden_on_ward_pages(
+    chosen: dict[int, int], joint: set[int], standards: Sequence[CityStandard]
+) -> set[CityKey]:
+    """The wards' cells that their own round's page hides (``round_results``, the round's one
+    publication rule), per role and shared person-level standard, where that page can hide
+    more than the small-group rule does here: a round of several wards hides a ward to cover
+    another (``joint``: the rounds of several wards). A round of one ward is that ward's
+    whole, and its page hides the ward's cell for being small only (the same ``suppress`` on
+    the same counts; tests/results/test_city.py compares every ward's cell with its page), so
+    its results are not built for the city."""
+    keys = [s.key for s in standards if not s.section_level]
+    hidden: set[CityKey] = set()
+    for round_id in sorted(set(chosen.values()) & joint):
+        results = round_results(round_id, with_previous=False)
+        for group in results.groups:
+            if group.level != "ward" or group.ward_id is None:
+                continue
+            if chosen.get(group.ward_id) != round_id:
+                continue
+            hidden.update(
+                (group.ward_id, role, key)
+                for role in ROLES
+                for key in keys
+                if results.cell(group.key, std_column(key), role).state == "hidden"
+            )
+    return hidden
+
+
 def _city_cells(
     counts: dict[CityKey, _Tally],
-    chosen: dict[int, int],
-    round_wards: dict[int, set[int]],
     standards: Sequence[CityStandard],
+    hidden_on_pages: set[CityKey],
     min_size: int,
     rounding: Rounding,
 ) -> dict[CityKey, Cell]:
-    """The rates, with small groups and the cells that would give them away hidden."""
+    """The rates: a ward's cell hidden where its own page hides it; the city's, and every "all
+    standards" line, hidden where one of its parts is."""
     person_keys = [s.key for s in standards if not s.section_level]
-    # A ward's cell in a round the city does not take it from is on that round's page only.
-    elsewhere = {k: counts.pop(k) for k in [k for k in counts if k[0] < 0]}
-    sizes = {k: sum(t) for k, t in (counts | elsewhere).items()}
+    sizes = {k: sum(t) for k, t in counts.items()}
     answering = {k: t[0] + t[1] for k, t in counts.items()}
     # All standards: built from as many people as its most answered standard (a lower bound).
     groups = sorted({k[0] for k in counts})  # CITY and the wards
+    wards = [g for g in groups if g != CITY]
     for group in groups:
         for role in ROLES:
             parts = [(group, role, key) for key in person_keys if (group, role, key) in counts]
@@ -237,13 +274,18 @@ def _city_cells(
                 sizes[total] = max(sizes[p] for p in parts)
                 answering[total] = max(answering[p] for p in parts)
     exempt = {k for k in counts if k[2] not in {*person_keys, ALL_STANDARDS}}
+    columns = sorted({(role, key) for (_g, role, key) in counts}, key=lambda c: (c[0].value, c[1]))
     hidden = suppress(
         sizes,
-        _relations(counts, chosen, round_wards, sizes),
+        [],
         min_size,
         exempt=exempt,
-        also_hide={k for k, n in answering.items() if 0 < n < min_size and k not in exempt},
-        weak_totals=[
+        also_hide=hidden_on_pages
+        | {k for k, n in answering.items() if 0 < n < min_size and k not in exempt},
+        open_totals=[
+            ((CITY, role, key), [(w, role, key) for w in wards]) for role, key in columns
+        ]
+        + [
             ((group, role, ALL_STANDARDS), [(group, role, key) for key in person_keys])
             for group in groups
             for role in ROLES
@@ -257,33 +299,3 @@ def _city_cells(
         rate = compliance_rate(yes, no, rounding)
         cells[key] = Cell("shown" if rate is not None else "empty", yes, no, na, rate)
     return cells
-
-
-def _relations(
-    counts: dict[CityKey, _Tally],
-    chosen: dict[int, int],
-    round_wards: dict[int, set[int]],
-    sizes: dict[CityKey, int],
-) -> list[tuple[CityKey, list[CityKey]]]:
-    """The published totals and their parts: the city is the sum of its wards; a round of
-    several wards publishes its own total on its page, so its wards' cells are parts of a
-    total too (keyed by the round's id, negated): the city's cell of a ward it takes from that
-    round, or the ward's cell in that round (on the round's page only) when it takes the ward
-    from a later round."""
-    columns = {(role, key) for (group, role, key) in counts if group >= 0}
-    wards = sorted(chosen)
-    relations: list[tuple[CityKey, list[CityKey]]] = []
-    for role, key in sorted(columns, key=lambda c: (c[0].value, c[1])):
-        relations.append(((CITY, role, key), [(w, role, key) for w in wards]))
-        for round_id, its_wards in round_wards.items():
-            if len(its_wards) < 2:
-                continue
-            parts: list[CityKey] = [
-                (w, role, key) if chosen.get(w) == round_id else (-round_id, role, f"{key}@{w}")
-                for w in sorted(its_wards)
-            ]
-            total = (-round_id, role, key)
-            sizes[total] = sum(sizes.get(p, 0) for p in parts)
-            relations.append((total, parts))
-    return relations
-
