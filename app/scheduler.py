@@ -18,10 +18,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import utcnow
@@ -128,18 +130,43 @@ def _sweep_uploads(now: datetime) -> None:
         log.warning("roster uploads not swept: %s", _describe(error))
 
 
+def _built(
+    outgoing: list[Outgoing], sender: str, clock: Callable[[], datetime], result: TickResult
+) -> list[tuple[Outgoing, EmailMessage]]:
+    """The batch's messages as they will be sent. One that cannot be built (a line break in
+    a round's title or a section's name would end its Subject header: ``email`` refuses it)
+    is marked failed with the reason, tried again after the back-off, and logged; every other
+    message of the batch still goes."""
+    built: list[tuple[Outgoing, EmailMessage]] = []
+    for mail in outgoing:
+        try:
+            built.append((mail, build_message(mail, sender, clock())))
+        except ValueError as error:
+            reason = _("メールを組み立てられません。調査の題名、氏名、課の名前などに改行や"
+                       "制御文字がないか確かめてください。")
+            mark_failed([mail.ledger_id], clock(), f"{reason} {_describe(error)}")
+            result.failed += 1
+            log.warning("mail ledger row %d cannot be built: %s", mail.ledger_id,
+                        _describe(error))
+    db.session.commit()
+    return built
+
+
 def _send(
     outgoing: list[Outgoing], mailer: Mailer, clock: Callable[[], datetime], result: TickResult
 ) -> bool:
     """Send a batch over one connection, marking each message as it goes; False when the
     connection failed (the batch's unsent messages are then marked failed)."""
     sender = str(current_app.config["MAIL_FROM"])
-    done: set[int] = set()
+    built = _built(outgoing, sender, clock, result)
+    done: set[int] = {mail.ledger_id for mail in outgoing} - {m.ledger_id for m, _m in built}
+    if not built:
+        return True
     try:
         with mailer.connect() as connection:
-            for mail in outgoing:
+            for mail, message in built:
                 try:
-                    connection.send(build_message(mail, sender, clock()))
+                    connection.send(message)
                 except MESSAGE_ERRORS as error:
                     mark_failed([mail.ledger_id], clock(), _describe(error))
                     result.failed += 1

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import SelectChoice
+from app.forms import OneLine, SelectChoice
 from app.i18n import SCENE_WORDS
 from app.models import SCENES, SECTION_KINDS
 from app.services.catalogue.drafts import NUMBER_MAX, TEXT_MAX_LENGTH, StandardChange
@@ -47,6 +47,7 @@ class NextYearForm(FlaskForm):
             InputRequired(message=_l("題名を入れてください。")),
             Length(max=TITLE_MAX_LENGTH, message=_l("題名は %(max)d 文字までにしてください。",
                                                     max=TITLE_MAX_LENGTH)),
+            OneLine(),
         ],
     )
 

@@ -22,7 +22,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.extensions import db
-from app.forms import SelectChoice, required
+from app.forms import OneLine, SelectChoice, required
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Catalogue, GrantRole, MailState, Round, Ward
 from app.services.governance.audit import ACTIONS, AuditFilter
@@ -82,6 +82,7 @@ class RoundForm(FlaskForm):
                 max=TITLE_MAX_LENGTH,
                 message=_l("題名は %(max)d 文字までにしてください。", max=TITLE_MAX_LENGTH),
             ),
+            OneLine(),
         ],
     )
     opens = StringField(

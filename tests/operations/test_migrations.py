@@ -128,3 +128,71 @@ def test_a_rounds_response_rates_are_counted_from_indexes_alone(empty_database_u
     assert "INCLUDE (section_id, role)" in found["ix_response_round_id_status"][0]
     for name, (_definition, plan) in found.items():
         assert f"Index Only Scan using {name}" in plan, plan
+
+
+def test_titles_and_names_are_repaired_onto_one_line(empty_database_url):
+    """Rows written before the one-line rule (app/services/one_line.py) are repaired by its
+    migration: each control character a space, spaces collapsed; a section's repaired name its
+    ward already has gets the row's id; a repaired round's revision moves on."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import UTCDateTime
+
+    now = datetime.now(UTC)
+
+    def table(name: str, *columns: str, **typed: sa.types.TypeEngine[datetime]) -> sa.TableClause:
+        return sa.table(name, *(sa.column(c) for c in columns),
+                        *(sa.column(c, t) for c, t in typed.items()))
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    with app.app_context():
+        upgrade(revision="citycrlf0001-1")  # the schema just before the repair
+        with db.engine.begin() as conn:
+            ward = table("ward", "id", "name", "sort_order")
+            conn.execute(sa.insert(ward), [
+                {"id": 1, "name": "高津\r\n区", "sort_order": 1},
+                {"id": 2, "name": "宮前区", "sort_order": 2},
+            ])
+            conn.execute(sa.insert(table("department", "id", "ward_id", "name", "sort_order")),
+                         [{"id": 1, "ward_id": 1, "name": "区民\u2028サービス部", "sort_order": 0}])
+            conn.execute(
+                sa.insert(table("section", "id", "ward_id", "department_id", "name", "sort_order")),
+                [{"id": 1, "ward_id": 1, "department_id": 1, "name": "総務 課", "sort_order": 0},
+                 {"id": 2, "ward_id": 1, "department_id": 1, "name": "総務\t課", "sort_order": 1},
+                 {"id": 3, "ward_id": 2, "department_id": None, "name": "総務\n課",
+                  "sort_order": 0}],
+            )
+            conn.execute(
+                sa.insert(table("person", "id", "employee_id", "name", created_at=UTCDateTime())),
+                [{"id": 1, "employee_id": "100001", "name": "山田\r\nBcc: x@example.jp",
+                  "created_at": now},
+                 {"id": 2, "employee_id": "100002", "name": "佐藤  花子", "created_at": now}],
+            )
+            conn.execute(
+                sa.insert(table("catalogue", "id", "key", "title", "fiscal_year",
+                                loaded_at=UTCDateTime())),
+                [{"id": 1, "key": "c-2025", "title": "令和7年度\x85基準", "fiscal_year": 2025,
+                  "loaded_at": now}],
+            )
+            conn.execute(
+                sa.insert(table("round", "id", "title", "catalogue_id", "fiscal_year",
+                                opens_at=UTCDateTime(), closes_at=UTCDateTime(),
+                                created_at=UTCDateTime())),
+                [{"id": 1, "title": "点検\r\nBcc: evil@example.jp", "catalogue_id": 1,
+                  "fiscal_year": 2025, "opens_at": now, "closes_at": now + timedelta(days=1),
+                  "created_at": now}],
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            def names(name: str, column: str = "name") -> list[object]:
+                return list(conn.scalars(sa.text(f"SELECT {column} FROM {name} ORDER BY id")))
+
+            assert names("ward") == ["高津 区", "宮前区"]
+            assert names("department") == ["区民 サービス部"]
+            assert names("section") == ["総務 課", "総務 課 (2)", "総務 課"]
+            assert names("person") == ["山田 Bcc: x@example.jp", "佐藤  花子"]  # no control: as is
+            assert names("catalogue", "title") == ["令和7年度 基準"]
+            assert names("round", "title") == ["点検 Bcc: evil@example.jp"]
+            assert names("round", "revision") == [1]
+            assert names("catalogue", "revision") == [1]
+        db.engine.dispose()

@@ -703,3 +703,63 @@ def test_a_tick_that_plans_mail_writes_one_audit_row_per_round(app, smtp, world)
     assert [(r.action, r.actor_id, r.target_id) for r in rows] == [
         ("scheduler.plan", None, str(world["round"]))]
     assert '"opened":6' in (rows[0].after or "")
+
+
+# --- A message that cannot be built -----------------------------------------------------------
+
+
+def test_a_round_title_with_a_line_break_fails_alone_and_every_other_message_goes(
+    app, smtp, world, caplog
+):
+    """Old data (written before titles were one line): a round titled ``…\\r\\nBcc: …``, put
+    in the database directly. Its messages cannot be built; each is marked failed with the
+    reason and logged, the tick does not raise, and every other round's message is delivered,
+    now and at the next ticks. Nothing reaches the injected Bcc."""
+    with app.app_context():
+        good = db.session.get_one(Round, world["round"])
+        bad = factories.round_(good.catalogue, opens_at=OPENS, closes_at=CLOSES, fiscal_year=FY)
+        db.session.commit()
+        db.session.execute(
+            sa.update(Round)
+            .where(Round.id == bad.id)
+            .values(title="点検\r\nBcc: evil@example.jp")
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        bad_id = bad.id
+        with caplog.at_level("WARNING", logger="kijun.scheduler"):
+            first = tick(OPENS + timedelta(minutes=1))
+            later = tick(CLOSES - timedelta(days=7))
+        rows = ledger()
+        failed = [r for r in rows if r.round_id == bad_id and r.state is MailState.FAILED]
+        assert {r.state for r in rows if r.round_id == bad_id} == {
+            MailState.FAILED, MailState.SKIPPED  # skipped: the person without an address
+        }
+        assert all("改行" in (r.last_error or "") for r in failed)
+        assert {r.state for r in rows if r.round_id == world["round"]} <= {
+            MailState.SENT, MailState.SKIPPED
+        }
+    assert first.sent == 5 and first.failed == 5
+    assert later.sent > 0
+    assert "evil@example.jp" not in smtp.inbox.recipients()
+    subjects = [m["Subject"] for m in smtp.inbox.to(world["email"]["a"])]
+    assert subjects == ["【回答のお願い】テスト調査", "【締め切りまであと7日】テスト調査"]
+    assert sum("cannot be built" in r.getMessage() for r in caplog.records) >= 5
+
+
+def test_a_person_whose_address_breaks_a_header_fails_alone(app, smtp, world):
+    """One person's old address with a line break in it: that message fails with the reason,
+    the others of the same batch go."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(Person)
+            .where(Person.id == world["id"]["b"])
+            .values(email="b@example.jp\r\nBcc: evil@example.jp")
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        result = tick(OPENS + timedelta(minutes=1))
+        states = {r.person_id: r.state for r in ledger("opened")}
+    assert states[world["id"]["b"]] is MailState.FAILED
+    assert result.sent == 4 and result.failed == 1
+    assert smtp.inbox.recipients() == addresses(world, "chief1", "a", "chief2", "c")

@@ -16,6 +16,7 @@ import yaml
 
 from app.models import SCENES, SECTION_KINDS, Audience
 from app.services.errors import DomainError
+from app.services.one_line import one_line_problem
 
 # A key is a lowercase ASCII slug: "notice-media", "takatsu-hygiene", "city-2024".
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -351,6 +352,8 @@ def _parse_catalogue_fields(doc: CatalogueDoc, data: dict[Any, Any]) -> None:
             continue
         if not isinstance(value, str) or len(value.strip()) > limit:
             doc.error(f"{name} は{limit}文字までの文字列で書いてください")
+        elif name == "title" and (problem := one_line_problem(value.strip(), name)):
+            doc.error(problem)  # a catalogue's title is a line of pages, files and mail
         else:
             setattr(doc, name, value.strip())
     fiscal_year = data.get("fiscal_year")
@@ -361,10 +364,12 @@ def _parse_catalogue_fields(doc: CatalogueDoc, data: dict[Any, Any]) -> None:
             doc.error(f'fiscal_year "{fiscal_year}" は年度の西暦で書いてください（例: 2024）')
     ward = data.get("ward")
     if ward is not None:
-        if isinstance(ward, str) and ward.strip() and len(ward.strip()) <= WARD_MAX_LENGTH:
-            doc.ward = ward.strip()
-        else:
+        if not (isinstance(ward, str) and ward.strip() and len(ward.strip()) <= WARD_MAX_LENGTH):
             doc.error(f"ward は区の名前で書いてください（例: 高津区、{WARD_MAX_LENGTH}文字まで）")
+        elif problem := one_line_problem(ward.strip(), "ward"):
+            doc.error(problem)  # a new ward's name comes from here
+        else:
+            doc.ward = ward.strip()
 
 
 def _parse_extends(doc: CatalogueDoc, data: dict[Any, Any]) -> None:

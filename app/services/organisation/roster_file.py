@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from app.models import SECTION_KINDS, Department, Person, Role, Section, Ward
 from app.services import tabular
 from app.services.errors import DomainError
+from app.services.one_line import one_line_problem
 
 # Canonical column -> its Japanese header (also used to name columns in messages).
 COLUMNS: dict[str, str] = {
@@ -273,7 +274,8 @@ def _field_problems(
     department: str | None,
     section: str,
 ) -> list[str]:
-    """Missing or too long values (without the line number)."""
+    """Missing or too long values, and names on more than one line (without the line
+    number)."""
     problems: list[str] = []
     values = {
         "employee_id": employee_id,
@@ -289,6 +291,8 @@ def _field_problems(
                 problems.append(f"{COLUMNS[key]}がありません")
         elif len(value) > MAX_LENGTHS[key]:
             problems.append(f"{COLUMNS[key]}が長すぎます（{MAX_LENGTHS[key]}文字まで）")
+        elif key != "email" and (problem := one_line_problem(value, COLUMNS[key])):
+            problems.append(problem)  # names reach mail subjects and lines
     return problems
 
 

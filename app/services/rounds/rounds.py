@@ -31,6 +31,7 @@ from app.extensions import db
 from app.models import Catalogue, Round, RoundState, Ward, round_state, round_ward, utcnow
 from app.services.errors import DomainError
 from app.services.governance.retention import answers_purged
+from app.services.one_line import one_line_problem
 from app.services.results.tally import discard_counts
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
@@ -117,7 +118,8 @@ def create_round(
 
     Checks, collecting every problem before giving up (RoundError): the catalogue and each ward
     exist; at least one ward; a ward's own catalogue (``catalogue.ward`` set) only for that
-    ward; both times are aware and ``opens_at < closes_at``; the title fits. The fiscal year
+    ward; both times are aware and ``opens_at < closes_at``; the title fits on one line
+    (``app.services.one_line``). The fiscal year
     is the opening's (see the module docstring); the default title is
     「令和N年度 区役所サービス基準 自己点検」 for that year. ``reminder_days`` (days before the
     close, see ``parse_reminder_days``) defaults to 7, 3 and 1. ``allowed_ward_ids`` is the
@@ -323,6 +325,8 @@ def _checked(
     final_title = (title or "").strip() or default_title(fiscal_year)
     if len(final_title) > TITLE_MAX_LENGTH:
         errors.append(_("題名は %(max)d 文字までにしてください。", max=TITLE_MAX_LENGTH))
+    if (problem := one_line_problem(final_title, _("題名"))) is not None:
+        errors.append(problem)  # the title is the subject of the round's mail
 
     if errors or catalogue is None:
         raise RoundError(errors)
