@@ -581,6 +581,31 @@ class RoundDayCount(Model):
     submitted: so.Mapped[int]
 
 
+class RoundSection(Model):
+    """The organisation of a closed round as it was at its close: each section of the round's
+    wards with its name, its department and its ward (names and orders), written with the
+    counts. Every result of the round groups its counts by these rows, never by today's
+    ``Section``/``Department``/``Ward``, so next April's roster (a section moved to another
+    department, renamed, reordered, a new section) changes nothing about a closed round
+    (docs/results.md, "A closed round is a record")."""
+
+    __tablename__ = "round_section"
+
+    round_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("section.id"), primary_key=True)
+    section_name: so.Mapped[str] = so.mapped_column(sa.String(100))
+    section_order: so.Mapped[int]
+    # None: the section stood directly under its ward.
+    department_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("department.id"))
+    department_name: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    department_order: so.Mapped[int | None]
+    ward_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("ward.id"))
+    ward_name: so.Mapped[str] = so.mapped_column(sa.String(50))
+    ward_order: so.Mapped[int]
+
+
 # --- Mail sent by the scheduler (docs/scheduler.md) ---------------------------------------------
 
 

@@ -42,7 +42,7 @@ from app.services.results.compliance import (
     settings,
     std_column,
 )
-from app.services.results.tally import counts_by_ward, ensure_counted
+from app.services.results.tally import counts_by_ward, ensure_counted, ward_names_at_close
 from app.services.rounds.audience import ROLES, asked_roles
 from reports.privacy import suppress
 from reports.rates import Rounding, compliance_rate
@@ -139,8 +139,11 @@ def city_results(fiscal_year: int | None = None, now: datetime | None = None) ->
     joint = {r for r, wards in round_wards.items() if len(wards) > 1}
     hidden_on_pages = _hidden_on_ward_pages(chosen, joint, standards)
     cells = _city_cells(counts, standards, hidden_on_pages, min_size, rounding)
+    named = ward_names_at_close(chosen)
     wards = tuple(
-        CityWard(w.id, w.name, chosen.get(w.id), titles.get(chosen.get(w.id, -1)))
+        CityWard(
+            w.id, named.get(w.id, w.name), chosen.get(w.id), titles.get(chosen.get(w.id, -1))
+        )
         for w in db.session.scalars(sa.select(Ward).order_by(Ward.sort_order, Ward.id))
     )
     return CityResults(

@@ -37,6 +37,7 @@ from app.extensions import db, refresh_statistics
 from app.models import (
     Answer,
     AnswerValue,
+    Department,
     Response,
     ResponseStatus,
     Role,
@@ -44,9 +45,12 @@ from app.models import (
     RoundCount,
     RoundDayCount,
     RoundHeadcount,
+    RoundSection,
     Section,
     SectionAnswer,
     Standard,
+    Ward,
+    round_ward,
     utcnow,
 )
 from app.replica import on_replica
@@ -138,6 +142,7 @@ def count_round(
     _write_answer_counts(round_id, session)
     _write_day_counts(round_id, session)
     _write_headcounts(round_id, session)
+    _write_organisation(round_id, session)
     return True
 
 
@@ -217,6 +222,49 @@ def _write_headcounts(round_id: int, session: so.Session) -> None:
         )
 
 
+def organisation_at_close(round_id: int | sa.ColumnElement[int]) -> sa.Select[Any]:
+    """SELECT the organisation of a round's wards as it stands now, as ``round_section``
+    keeps it (the columns in the table's order): every section of the round's wards, with
+    its department (none for a section directly under its ward) and ward, names and orders.
+    ``_write_organisation`` writes it at the close; the migration that made the table wrote
+    it for the rounds counted before."""
+    return (
+        sa.select(
+            round_ward.c.round_id,
+            Section.id,
+            Section.name,
+            Section.sort_order,
+            Department.id,
+            Department.name,
+            Department.sort_order,
+            Ward.id,
+            Ward.name,
+            Ward.sort_order,
+        )
+        .select_from(round_ward)
+        .join(Section, Section.ward_id == round_ward.c.ward_id)
+        .join(Ward, Ward.id == Section.ward_id)
+        .outerjoin(Department, Department.id == Section.department_id)
+        .where(round_ward.c.round_id == round_id)
+    )
+
+
+ORGANISATION_COLUMNS = [
+    "round_id", "section_id", "section_name", "section_order",
+    "department_id", "department_name", "department_order",
+    "ward_id", "ward_name", "ward_order",
+]
+
+
+def _write_organisation(round_id: int, session: so.Session) -> None:
+    """The round's organisation as it is at the close (``round_section``): what its groups,
+    names and order are read from ever after, whatever later rosters do. One INSERT ...
+    SELECT."""
+    session.execute(
+        sa.insert(RoundSection).from_select(ORGANISATION_COLUMNS, organisation_at_close(round_id))
+    )
+
+
 def ensure_counted(round_ids: Iterable[int], now: datetime | None = None) -> bool:
     """Count every round of ``round_ids`` that has closed and is not counted yet (usually
     none: the scheduler counts each round within a minute of its close). True when all the
@@ -257,20 +305,69 @@ def count_closed_rounds(now: datetime | None = None) -> list[int]:
     counted = [round_id for round_id in pending if count_round(round_id, now)]
     if counted:
         # The first round a database counts fills empty tables: see refresh_statistics.
-        refresh_statistics(RoundCount, RoundHeadcount, RoundDayCount)
+        refresh_statistics(RoundCount, RoundHeadcount, RoundDayCount, RoundSection)
     return counted
 
 
 def discard_counts(round_: Round) -> None:
     """Forget a reopened round's counts: its results are hidden again until it closes.
     Flushes, never commits."""
-    for model in (RoundCount, RoundHeadcount, RoundDayCount):
+    for model in (RoundCount, RoundHeadcount, RoundDayCount, RoundSection):
         db.session.execute(sa.delete(model).where(model.round_id == round_.id))
     round_.counted_at = None
     db.session.flush()
 
 
 # --- Reading ----------------------------------------------------------------------------------
+
+
+def _at_close(counts: type[RoundCount | RoundHeadcount | RoundDayCount]) -> sa.ColumnElement[bool]:
+    """Join a round's counts to its organisation at the close (``round_section``)."""
+    return sa.and_(
+        RoundSection.round_id == counts.round_id, RoundSection.section_id == counts.section_id
+    )
+
+
+# (section id, its name, department id, its name, ward id, its name)
+OrganisationRow = tuple[int, str, int | None, str | None, int, str]
+
+
+def round_organisation(round_id: int) -> tuple[OrganisationRow, ...]:
+    """A counted round's sections as they were at its close, with their department and ward,
+    in that organisation's order (sections directly under a ward before its departments).
+    One query."""
+    rows = db.session.execute(
+        sa.select(
+            RoundSection.section_id,
+            RoundSection.section_name,
+            RoundSection.department_id,
+            RoundSection.department_name,
+            RoundSection.ward_id,
+            RoundSection.ward_name,
+        )
+        .where(RoundSection.round_id == round_id)
+        .order_by(
+            RoundSection.ward_order,
+            RoundSection.ward_id,
+            RoundSection.department_id.is_not(None),
+            RoundSection.department_order,
+            RoundSection.department_id,
+            RoundSection.section_order,
+            RoundSection.section_id,
+        )
+    ).all()
+    return tuple((r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows)
+
+
+def ward_names_at_close(chosen: dict[int, int]) -> dict[int, str]:
+    """Each ward's name at the close of the counted round ``chosen`` for it (ward id -> round
+    id). One query."""
+    rows = db.session.execute(
+        sa.select(RoundSection.round_id, RoundSection.ward_id, RoundSection.ward_name)
+        .where(RoundSection.round_id.in_(sorted(set(chosen.values()))))
+        .distinct()
+    ).all()
+    return {ward_id: name for round_id, ward_id, name in rows if chosen.get(ward_id) == round_id}
 
 
 def is_counted(round_id: int) -> bool:
@@ -301,17 +398,19 @@ def counts_by_ward(now: datetime) -> list[tuple[int, int, Role, str, int, int, i
     rows = db.session.execute(
         sa.select(
             RoundCount.round_id,
-            Section.ward_id,
+            RoundSection.ward_id,
             RoundCount.role,
             RoundCount.standard_key,
             sa.func.sum(RoundCount.complies),
             sa.func.sum(RoundCount.not_complies),
             sa.func.sum(RoundCount.not_applicable),
         )
-        .join(Section, Section.id == RoundCount.section_id)
+        .join(RoundSection, _at_close(RoundCount))
         .join(Round, Round.id == RoundCount.round_id)
         .where(Round.counted_at.is_not(None), Round.closed_by(now))
-        .group_by(RoundCount.round_id, Section.ward_id, RoundCount.role, RoundCount.standard_key)
+        .group_by(
+            RoundCount.round_id, RoundSection.ward_id, RoundCount.role, RoundCount.standard_key
+        )
     ).all()
     return [(r, w, Role(role), k, int(y), int(n), int(na)) for r, w, role, k, y, n, na in rows]
 
@@ -328,12 +427,12 @@ def headcounts(rounds: Sequence[tuple[int, bool]]) -> dict[int, list[Headcount]]
             sa.select(
                 RoundHeadcount.round_id,
                 RoundHeadcount.section_id,
-                Section.ward_id,
+                RoundSection.ward_id,
                 RoundHeadcount.role,
                 RoundHeadcount.expected,
                 RoundHeadcount.submitted,
             )
-            .join(Section, Section.id == RoundHeadcount.section_id)
+            .join(RoundSection, _at_close(RoundHeadcount))
             .where(RoundHeadcount.round_id.in_(counted))
         ):
             result[round_id].append(
@@ -366,7 +465,11 @@ def submitted_by_day(
             .group_by(day, Response.role)
         )
         section_column = Response.section_id
-    if ward_id is not None:
+    if ward_id is not None and counted:
+        query = query.join(RoundSection, _at_close(RoundDayCount)).where(
+            RoundSection.ward_id == ward_id
+        )
+    elif ward_id is not None:
         query = query.join(Section, Section.id == section_column).where(
             Section.ward_id == ward_id
         )

@@ -17,7 +17,17 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.extensions import db
-from app.models import Catalogue, Department, Role, Round, Section, Standard, Ward, round_ward
+from app.models import (
+    Catalogue,
+    Department,
+    Role,
+    Round,
+    RoundSection,
+    Section,
+    Standard,
+    Ward,
+    round_ward,
+)
 from app.services.results.compliance.model import (
     ALL,
     Cell,
@@ -32,7 +42,7 @@ from app.services.results.compliance.model import (
 )
 from app.services.results.compliance.response import response_rates
 from app.services.results.compliance.suppression import suppressed_cells
-from app.services.results.tally import answer_counts
+from app.services.results.tally import OrganisationRow, answer_counts, round_organisation
 from app.services.rounds.audience import asked_roles
 from reports.rates import Rounding
 
@@ -51,7 +61,14 @@ class Cube:
 
 
 def round_info(round_id: int) -> RoundInfo | None:
-    """One query: the round, its catalogue and its wards."""
+    """One query: the round, its catalogue and its wards (a counted round's wards named and
+    ordered as at its close, ``round_section``)."""
+    at_close = (
+        sa.select(RoundSection.ward_id, RoundSection.ward_name, RoundSection.ward_order)
+        .where(RoundSection.round_id == round_id)
+        .distinct()
+        .subquery()
+    )
     rows = db.session.execute(
         sa.select(
             Round.id,
@@ -64,13 +81,14 @@ def round_info(round_id: int) -> RoundInfo | None:
             Catalogue.key,
             Catalogue.title,
             Ward.id,
-            Ward.name,
+            sa.func.coalesce(at_close.c.ward_name, Ward.name),
         )
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .join(round_ward, round_ward.c.round_id == Round.id)
         .join(Ward, Ward.id == round_ward.c.ward_id)
+        .outerjoin(at_close, at_close.c.ward_id == Ward.id)
         .where(Round.id == round_id)
-        .order_by(Ward.sort_order, Ward.id)
+        .order_by(sa.func.coalesce(at_close.c.ward_order, Ward.sort_order), Ward.id)
     ).all()
     if not rows:
         return None
@@ -132,12 +150,13 @@ def _standards(info: RoundInfo) -> list[StandardInfo]:
     return standards
 
 
-OrganisationRow = tuple[int, str, int | None, str | None, int, str]
-
-
 def _organisation_rows(info: RoundInfo) -> tuple[OrganisationRow, ...]:
     """One query: the sections of the round's wards with their department and ward, in the
-    organisation's order."""
+    organisation's order. A counted round's are those of its close (``round_section``,
+    ``tally.round_organisation``): a later roster changes nothing about a closed round. A
+    round not counted yet shows only response rates, grouped by the organisation as it is."""
+    if info.counted:
+        return round_organisation(info.id)
     rows = db.session.execute(
         sa.select(
             Section.id,
@@ -230,9 +249,10 @@ def build_cube(info: RoundInfo, min_size: int, rounding: Rounding) -> Cube:
 
     A counted round's cube is kept per process (per app), under everything it is made of:
     the round's counts (``counted_at`` with the round's revision; they never change until a
-    reopening discards them), its standards and organisation as read now (two small
-    queries), the settings and the translated labels. A change to any of them builds a new
-    one, so nothing kept is ever out of date. A round still being answered is never kept."""
+    reopening discards them), its standards as read now and its organisation at the close
+    (two small queries), the settings and the translated labels. A change to any of them
+    builds a new one, so nothing kept is ever out of date. A round still being answered is
+    never kept."""
     standards = _standards(info)
     rows = _organisation_rows(info)
     labels = (_("全体"), _("部に属さない課"))
