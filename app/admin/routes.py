@@ -4,8 +4,9 @@ The rules live in ``app.services.rounds.rounds`` and ``app.services.operations.s
 views validate the form, call the service, commit once and redirect, or render the form again with
 what went wrong. An admin granted for some wards sees and manages only the rounds all of whose wards
 are theirs; any other round is a 404 (``app.access.require_round``), as if it did not exist.
-Saving times that open or close a round at once (mail goes out, answers stop) asks for a
-confirmation first.
+Saving times that open or close a round at once (mail goes out, answers stop), or that reopen
+a closed round, asks for a confirmation first; reopening is refused once anyone has read the
+round's results (``app.services.results.readers``), and a reopening is logged as such.
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ from app.services.operations.schedule import (
     remind_now,
     remind_now_count,
 )
+from app.services.results.readers import reopen_refusal
 from app.services.rounds.rounds import (
     RoundError,
     catalogue_year_mismatch,
     create_round,
     list_rounds,
+    reopens,
     round_values,
     update_round,
 )
@@ -147,6 +150,7 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
     args = (form.catalogue.data, required(form.wards.data), opens_at, closes_at, form.title.data)
     scope = admin_scope()
     before = None if round_ is None else round_values(round_)
+    reopening = round_ is not None and reopens(round_, opens_at, closes_at, now)
     try:
         if round_ is None:
             round_ = create_round(*args, reminder_days=form.cadence(), allowed_ward_ids=scope)
@@ -159,7 +163,7 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
         return _render(form, round_, errors=error.errors), 400
     after = round_values(round_)
     audit.record(
-        "round.create" if before is None else "round.update",
+        "round.create" if before is None else "round.reopen" if reopening else "round.update",
         actor=signed_in_admin(),
         target_type="round",
         target_id=round_.id,
@@ -179,6 +183,8 @@ def _render(
     effects: list[str] | None = None,
     year_mismatch: str | None = None,
 ) -> str:
+    now = utcnow()
+    closed = round_ is not None and round_.state(now) == "closed"
     return render_template(
         "admin/round_form.html",
         form=form,
@@ -186,7 +192,8 @@ def _render(
         errors=errors or [],
         effects=effects,
         year_mismatch=year_mismatch,
-        now=utcnow(),
+        now=now,
+        reopen_refused=reopen_refusal(round_.id) if round_ is not None and closed else None,
     )
 
 

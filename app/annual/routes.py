@@ -20,8 +20,9 @@ from app.extensions import db
 from app.models import Person, Ward, utcnow
 from app.render_worker import render
 from app.replica import reads_from_replica
-from app.services.goals.annual_report import annual_report, report_years
+from app.services.goals.annual_report import annual_report_with_results, report_years
 from app.services.results.download_names import download_name, ward_part
+from app.services.results.readers import note_download, note_read
 from app.wareki import fiscal_year_of, tokyo
 from reports.annual import AnnualReport, annual_html, report_css
 from reports.printing import PdfFontError
@@ -33,12 +34,18 @@ def _me() -> Person:
     return signed_in_person()
 
 
-def _report(ward_id: int, fiscal_year: int) -> AnnualReport:
-    """The report, if the reader may see the ward (404 for no ward, 403 for another's)."""
+def _report(ward_id: int, fiscal_year: int, download: str | None = None) -> AnnualReport:
+    """The report, if the reader may see the ward (404 for no ward, 403 for another's). When
+    it prints a round's compliance table, the audit log records the read, or the download
+    in the format ``download`` (a round read is not reopened)."""
     if not 2000 <= fiscal_year <= 2100 or db.session.get(Ward, ward_id) is None:
         abort(404)
     require_ward(_me(), "committee", ward_id)
-    report = annual_report(ward_id, fiscal_year)
+    report, results = annual_report_with_results(ward_id, fiscal_year)
+    if results is not None and download is not None:
+        note_download(results, _me(), {"format": download, "annual_report": fiscal_year})
+    elif results is not None:
+        note_read(results, _me())
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return report
 
@@ -93,7 +100,7 @@ def view(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 @access("committee", "admin")
 def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as PDF (a download with a Japanese file name)."""
-    report = _report(ward_id, fiscal_year)
+    report = _report(ward_id, fiscal_year, "annual_report.pdf")
     try:
         # Written by a subprocess: the web worker stays small (app/render_worker.py).
         data = render("annual_pdf", report)
@@ -113,6 +120,6 @@ def pdf(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
 @access("committee", "admin")
 def docx(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     """Committee: the report as a Word document the committee can still edit."""
-    report = _report(ward_id, fiscal_year)
+    report = _report(ward_id, fiscal_year, "annual_report.docx")
     data = render("annual_docx", report)  # in a subprocess, as the PDF
     return _download(data, DOCX_TYPE, report, ward_id, ".docx")

@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from app.access import SignedIn, access, reads_ahead, signed_in, ward_scope
+from app.access import SignedIn, access, reads_ahead, signed_in, signed_in_person, ward_scope
 from app.api import bp, json_error, reply, schemas
 from app.api.openapi import openapi_document
 from app.api.results import compliance_reply
@@ -27,6 +27,7 @@ from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
 from app.services.results.compliance import ResultsError, final_results
+from app.services.results.readers import note_read
 from app.services.rounds.checklist import Checklist, InvalidAnswers, NotInRound, RoundClosed
 from app.services.rounds.checklist_page import checklist_for, page_read, rounds_for
 from app.services.rounds.checklist_save import (
@@ -213,6 +214,7 @@ def compliance(round_id: int) -> FlaskResponse:
         body = compliance_reply(results, query.group or results.top.key)
     except ResultsError as exc:
         return json_error(exc.status, exc.message, code=exc.code)
+    note_read(results, signed_in_person())
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return reply(body)
 

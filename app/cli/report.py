@@ -99,6 +99,7 @@ def report_compliance_command(
     from app.extensions import db
     from app.services.results.compliance import ResultsError, final_results
     from app.services.results.exports import ExportFormat, compliance_table, export_name
+    from app.services.results.readers import note_download
     from reports.printing import PdfFontError
 
     try:
@@ -107,6 +108,8 @@ def report_compliance_command(
         table = compliance_table(results, key)
     except ResultsError as error:
         raise click.ClickException(error.message) from error
+    # Like every results file, in the audit log (a round read is not reopened).
+    note_download(results, None, {"format": fmt, "group": table.scope, "source": "cli"})
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     to_stdout = output is not None and str(output) == "-"
     path = output or Path(export_name(results, key, cast(ExportFormat, fmt)).text)
@@ -189,12 +192,14 @@ def report_sections_command(round_id: int, fmt: str, output_dir: Path) -> None:
     from app.extensions import db
     from app.services.results.compliance import ResultsError, final_results
     from app.services.results.exports import ExportFormat, export_name, section_sheet
+    from app.services.results.readers import note_download
     from reports.printing import PdfFontError
 
     try:
         results = final_results(round_id, with_previous=False)
     except ResultsError as error:
         raise click.ClickException(error.message) from error
+    note_download(results, None, {"format": fmt, "group": "sections", "source": "cli"})
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     output_dir.mkdir(parents=True, exist_ok=True)
     written = 0

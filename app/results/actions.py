@@ -16,6 +16,7 @@ from app.results import bp
 from app.results.forms import ActionForm, OutcomeForm
 from app.services.results import actions as service
 from app.services.results.compliance import ResultsError, RoundResults, final_results
+from app.services.results.readers import note_read
 
 
 def _me() -> Person:
@@ -52,6 +53,13 @@ def _page(results: RoundResults, form: ActionForm, errors: list[str] | None = No
     )
 
 
+def _read_page(results: RoundResults, form: ActionForm, errors: list[str] | None = None) -> str:
+    """The page, its figures read by me (the audit log, app/services/results/readers.py)."""
+    note_read(results, _me())
+    db.session.commit()  # and the round's counts, if it closed since anyone last looked
+    return _page(results, form, errors)
+
+
 @bp.route("/rounds/<int:round_id>/actions", methods=["GET", "POST"])
 @access("committee", "admin")
 def actions(round_id: int) -> ResponseReturnValue:
@@ -62,11 +70,8 @@ def actions(round_id: int) -> ResponseReturnValue:
     except ResultsError as error:
         return render_template("results/error.html", message=error.message), error.status
     form = _form(results)
-    if not form.is_submitted():
-        db.session.commit()  # the round's counts, if it closed since anyone last looked
-        return _page(results, form)
-    if not form.validate():
-        return _page(results, form), 400
+    if not form.is_submitted() or not form.validate():
+        return _read_page(results, form), 400 if form.is_submitted() else 200
     ward_id = service.section_ward(form.section.data)
     try:
         service.create_action(
@@ -75,7 +80,7 @@ def actions(round_id: int) -> ResponseReturnValue:
         )
     except service.ActionError as error:
         db.session.rollback()
-        return _page(results, form, error.messages), 400
+        return _read_page(results, form, error.messages), 400
     db.session.commit()
     flash(_("改善の取組を登録しました。"), "success")
     return redirect(url_for(".actions", round_id=round_id))

@@ -16,10 +16,10 @@ from app.results import bp
 from app.results.downloads import xlsx_response
 from app.results.figures import city_chart, city_notes, city_table
 from app.results.forms import CityForm
-from app.services.governance import audit
 from app.services.results.city import CityResults, city_results
 from app.services.results.compliance import ResultsError
 from app.services.results.download_names import CITY, download_name
+from app.services.results.readers import note_round_download, note_round_reads
 from reports.city_xlsx import city_workbook
 
 
@@ -61,6 +61,7 @@ def city() -> ResponseReturnValue:
         results, form = _city_view()
     except ResultsError as error:
         return _refused(error)
+    note_round_reads(results.rounds.items(), _me())
     db.session.commit()  # the counts of rounds that closed since anyone last looked
     role = Role(form.role.data or "staff")
     return render_template(
@@ -84,13 +85,8 @@ def city_xlsx() -> ResponseReturnValue:
         results, _form = _city_view()
     except ResultsError as error:
         return _refused(error)
-    audit.record(
-        "results.download",
-        actor=_me(),
-        target_type="city",
-        target_id=results.fiscal_year,
-        after={"format": "city.xlsx", "fiscal_year": results.fiscal_year},
-        ward_id=None,
+    note_round_download(
+        results.rounds.items(), _me(), {"format": "city.xlsx", "fiscal_year": results.fiscal_year}
     )
     db.session.commit()
     columns, rows = city_table(results, None).for_workbook()

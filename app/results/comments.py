@@ -14,7 +14,6 @@ from app.models import Person
 from app.results import bp
 from app.results.downloads import xlsx_response
 from app.results.forms import group_form
-from app.services.governance import audit
 from app.services.results.comments import (
     GroupComments,
     comment_rows,
@@ -25,6 +24,7 @@ from app.services.results.comments import (
 from app.services.results.compliance import ResultsError, RoundResults, final_results
 from app.services.results.download_names import download_name
 from app.services.results.exports import group_scope
+from app.services.results.readers import note_download, note_read
 from reports.comments_xlsx import comments_workbook
 
 
@@ -60,6 +60,7 @@ def comments(round_id: int) -> ResponseReturnValue:
         results, group_key, view = _group_view(round_id)
     except ResultsError as error:
         return _refused(error)
+    note_read(results, _me())
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     show_all = request.args.get("all") == "1"  # every standard, not only those with comments
     return render_template(
@@ -103,14 +104,7 @@ def comments_xlsx(round_id: int) -> ResponseReturnValue:
         results, group_key, view = _group_view(round_id)
     except ResultsError as error:
         return _refused(error)
-    audit.record(
-        "results.download",
-        actor=_me(),
-        target_type="round",
-        target_id=results.round.id,
-        after={"format": "comments.xlsx", "group": group_key},
-        ward_id=audit.single_ward(list(results.round.ward_ids)),
-    )
+    note_download(results, _me(), {"format": "comments.xlsx", "group": group_key})
     db.session.commit()
     data = comments_workbook(
         results.round.title, view.group.name, comment_rows(view),

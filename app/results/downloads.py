@@ -18,7 +18,6 @@ from app.models import Person
 from app.render_worker import render
 from app.replica import reads_from_replica
 from app.results import bp
-from app.services.governance import audit
 from app.services.results.compliance import ResultsError, RoundResults, final_results
 from app.services.results.download_names import DownloadName
 from app.services.results.exports import (
@@ -30,6 +29,7 @@ from app.services.results.exports import (
     export_name,
     section_sheet,
 )
+from app.services.results.readers import note_download, note_read
 from reports.csv_files import CsvShape, compliance_csv
 from reports.printing import PdfFontError, compliance_html
 from reports.table import ComplianceTable
@@ -58,15 +58,9 @@ def xlsx_response(data: bytes, name: DownloadName) -> Response:
 
 
 def _log_download(results: RoundResults, fmt: ExportFormat, group: str) -> None:
-    """One audit row per download: the files hold personal data (docs/audit.md)."""
-    audit.record(
-        "results.download",
-        actor=_me(),
-        target_type="round",
-        target_id=results.round.id,
-        after={"format": fmt, "group": group},
-        ward_id=audit.single_ward(list(results.round.ward_ids)),
-    )
+    """One audit row per download: the files hold personal data, and a round whose results
+    were handed out is not reopened (docs/audit.md, app/services/results/readers.py)."""
+    note_download(results, _me(), {"format": fmt, "group": group})
 
 
 def _download(
@@ -133,6 +127,7 @@ def section_page(round_id: int, section_id: int) -> ResponseReturnValue:
         sheet = section_sheet(results, key)
     except ResultsError as error:
         return _refused(error)
+    note_read(results, _me())
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     # The way back: the chief came from "my rounds", a committee member from the round's page.
     own_section = chief_section_key(round_id, _me()) == key

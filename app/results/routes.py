@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, roles_of, signed_in, ward_scope
+from app.access import access, roles_of, signed_in, signed_in_person, ward_scope
 from app.caching import cacheable
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
@@ -38,6 +38,7 @@ from app.services.results.compliance import (
     round_results,
     rounds_for_committee,
 )
+from app.services.results.readers import note_read
 
 YEAR = 365 * 24 * 3600
 
@@ -79,6 +80,7 @@ def round_page(round_id: int) -> ResponseReturnValue:
         group = results.group(group_key)
     except ResultsError as error:
         return _refused(error)
+    note_read(results, signed_in_person())  # the audit log: a read round is not reopened
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     return render_template(
         "results/round.html",
@@ -110,6 +112,7 @@ def breakdown(round_id: int) -> ResponseReturnValue:
         results = round_results(round_id, _ward_ids(), with_previous=False)
     except ResultsError as error:
         return _refused(error)
+    note_read(results, signed_in_person())
     db.session.commit()  # the round's counts, if it closed since anyone last looked
     role = Role(form.role.data)
     return render_template(

@@ -255,8 +255,8 @@ def test_a_city_committee_member_sees_the_page_and_downloads_an_audited_xlsx(
     app, client, sign_in, three_wards
 ):
     """A grant with no ward opens the city page (table, chart, link from the results list);
-    the xlsx (令和7年度_市全体_遵守率.xlsx) holds the same numbers and its download is in the
-    audit log."""
+    the xlsx (令和7年度_市全体_遵守率.xlsx) holds the same numbers; the page is a read and the
+    file a download of each round it includes, in the audit log."""
     with app.app_context():
         sign_in(_committee(None))
     assert 'href="/results/city"' in client.get("/results/").get_data(as_text=True)
@@ -281,10 +281,14 @@ def test_a_city_committee_member_sees_the_page_and_downloads_an_audited_xlsx(
     assert std1[2] == "＊" and std1[8] == "＊"
     assert std1[4] == pytest.approx(100.0) and std1[6] == pytest.approx(71.4)
     with app.app_context():
-        events = db.session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.action == "results.download")
-        ).all()
-        assert [(e.target_type, e.target_id) for e in events] == [("city", str(YEAR))]
+        rounds = sorted(str(round_id) for round_id in three_wards.values())
+        for action in ("results.read", "results.download"):
+            events = db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == action)
+            ).all()
+            assert sorted(e.target_id or "" for e in events) == rounds
+            assert {e.target_type for e in events} == {"round"}
+        assert all(f'"fiscal_year":{YEAR}' in (e.after or "") for e in events)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,12 @@ from app.services.goals.goals import (
     ward_teams,
 )
 from app.services.results.actions import actions_for_report
-from app.services.results.compliance import ResultsError, ResultsNotFinal, final_results
+from app.services.results.compliance import (
+    ResultsError,
+    ResultsNotFinal,
+    RoundResults,
+    final_results,
+)
 from app.services.results.exports import compliance_table
 from app.wareki import fiscal_year_label, reiwa_date
 from reports.annual import (
@@ -63,19 +68,23 @@ def report_round_id(ward_id: int, fiscal_year: int) -> int | None:
     )
 
 
-def _compliance(ward_id: int, fiscal_year: int) -> tuple[ComplianceTable | None, str]:
-    """Section 3: the compliance table of the ward's round of the year (last year beside)."""
+def _compliance(
+    ward_id: int, fiscal_year: int
+) -> tuple[ComplianceTable | None, str, RoundResults | None]:
+    """Section 3: the compliance table of the ward's round of the year (last year beside),
+    and the results it is taken from (None: the report has no table)."""
     round_id = report_round_id(ward_id, fiscal_year)
     if round_id is None:
-        return None, f"{fiscal_year_label(fiscal_year)}の自己点検（調査）はまだありません。"
+        return None, f"{fiscal_year_label(fiscal_year)}の自己点検（調査）はまだありません。", None
     try:
         results = final_results(round_id, [ward_id])
         table = compliance_table(results, results.top.key)
     except ResultsNotFinal:
-        return None, "調査はまだ締め切られていません。遵守率の表は締め切りのあとに載ります。"
+        note = "調査はまだ締め切られていません。遵守率の表は締め切りのあとに載ります。"
+        return None, note, None
     except ResultsError as error:
-        return None, error.message
-    return table, ""
+        return None, error.message, None
+    return table, "", results
 
 
 def _entries(goals: list[ServiceGoal]) -> list[GoalEntry]:
@@ -102,6 +111,15 @@ def report_years(ward_ids: Sequence[int], current: int) -> dict[int, list[int]]:
 
 def annual_report(ward_id: int, fiscal_year: int) -> AnnualReport:
     """Everything the report prints for the ward and year (``GoalsError`` for no such ward)."""
+    return annual_report_with_results(ward_id, fiscal_year)[0]
+
+
+def annual_report_with_results(
+    ward_id: int, fiscal_year: int
+) -> tuple[AnnualReport, RoundResults | None]:
+    """The report, and the round results its compliance table prints (None: no table), so
+    that the reader's view or download is recorded as a read of that round
+    (app/services/results/readers.py)."""
     ward = db.session.get(Ward, ward_id)
     if ward is None:
         raise GoalsError(["区が見つかりません。"])
@@ -122,8 +140,8 @@ def annual_report(ward_id: int, fiscal_year: int) -> AnnualReport:
             GoalBlock(section.name, _entries(by_section.get(section.id, [])))
         )
     teams = ward_teams(ward_id, fiscal_year)
-    compliance, note = _compliance(ward_id, fiscal_year)
-    return AnnualReport(
+    compliance, note, results = _compliance(ward_id, fiscal_year)
+    report = AnnualReport(
         ward=ward.name,
         fiscal_year=fiscal_year,
         year_label=fiscal_year_label(fiscal_year),
@@ -149,3 +167,4 @@ def annual_report(ward_id: int, fiscal_year: int) -> AnnualReport:
             for a, standard in actions_for_report(ward_id, fiscal_year)
         ],
     )
+    return report, results

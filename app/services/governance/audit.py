@@ -58,6 +58,8 @@ ACTIONS: dict[str, Any] = {
     "auth.sign_in_failed": _l("サインインの失敗"),
     "auth.sign_in_throttled": _l("サインインの制限"),
     "results.download": _l("結果ファイルのダウンロード"),
+    "results.read": _l("締め切った調査の結果の閲覧"),
+    "round.reopen": _l("締め切った調査の再開"),
     "scheduler.plan": _l("自動送信の予定・集計（スケジューラー）"),
     "retention.purge": _l("保存期間を過ぎた個人情報の削除"),
     "comment.hide": _l("コメントを非表示"),
@@ -121,13 +123,17 @@ def record(
     after: Any = None,
     ward_id: int | None = None,
     at: datetime | None = None,
+    once_since: datetime | None = None,
 ) -> str:
     """Append one row to the log (flushed, not committed) and return its hash.
 
     ``actor`` is the person who acted (None: the scheduler, or an unknown person at sign-in);
     the client address is taken from the request when there is one. ``before``/``after`` are
     JSON-serialisable values (dicts of the changed fields); ``ward_id`` is the ward the action
-    concerns (None: city-wide), which decides which admins may read the row.
+    concerns (None: city-wide), which decides which admins may read the row. With
+    ``once_since``, nothing is appended when the log already holds the same action by the same
+    actor on the same target at or after that time (checked under the writers' lock); the
+    hash returned is then that row's.
     """
     if action not in ACTIONS:
         raise AuditError(f"unknown audit action: {action!r}")
@@ -146,13 +152,29 @@ def record(
     if on_replica():
         # A report request reads the replica; its log row goes to the primary on its own.
         with db.engine.begin() as connection:
-            return _append(connection, fields)
-    return _append(db.session.connection(), fields)
+            return _append(connection, fields, once_since)
+    return _append(db.session.connection(), fields, once_since)
 
 
-def _append(connection: sa.Connection, fields: dict[str, Any]) -> str:
+def _append(
+    connection: sa.Connection, fields: dict[str, Any], once_since: datetime | None = None
+) -> str:
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+    if once_since is not None:
+        earlier = connection.execute(
+            sa.select(AuditEvent.hash)
+            .where(
+                AuditEvent.action == fields["action"],
+                AuditEvent.actor_id == fields["actor_id"],  # IS NULL for None
+                AuditEvent.target_type == fields["target_type"],
+                AuditEvent.target_id == fields["target_id"],
+                AuditEvent.at >= once_since,
+            )
+            .limit(1)
+        ).scalar()
+        if earlier is not None:
+            return str(earlier)
     last = connection.execute(
         sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     ).scalar()

@@ -556,8 +556,9 @@ def immediate_effects(
     if was_closed and state != "closed":
         effects.append(
             _(
-                "保存すると受け付けが再開します。集計した結果は捨てられ、新しい締め切りまで"
-                "誰も結果を見られなくなります。"
+                "締め切り後の調査を再開します。集計した結果は捨てられ、新しい締め切りまで"
+                "誰も結果を見られなくなります。締め切りのあとで結果が一度でも読まれると、"
+                "もう再開できません。よろしいですか。"
             )
         )
     if not was_closed and state == "closed":

@@ -90,6 +90,8 @@ class CityResults:
     min_group_size: int
     rounding: Rounding
     cells: dict[CityKey, Cell] = field(default_factory=dict)
+    # The rounds the figures come from, each with all its wards (for the audit log's rows).
+    rounds: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def cell(self, group: int, role: Role, key: str) -> Cell:
         """A ward's (or the city's) cell; "-" where nobody of the role answered it."""
@@ -146,8 +148,9 @@ def city_results(fiscal_year: int | None = None, now: datetime | None = None) ->
         )
         for w in db.session.scalars(sa.select(Ward).order_by(Ward.sort_order, Ward.id))
     )
+    rounds = {r: tuple(sorted(round_wards[r])) for r in sorted(set(chosen.values()))}
     return CityResults(
-        year, tuple(years), tuple(standards), wards, min_size, rounding, cells
+        year, tuple(years), tuple(standards), wards, min_size, rounding, cells, rounds
     )
 
 

@@ -32,6 +32,7 @@ from app.models import Catalogue, Round, RoundState, Ward, round_state, round_wa
 from app.services.errors import DomainError
 from app.services.governance.retention import answers_purged
 from app.services.one_line import one_line_problem
+from app.services.results.readers import reopen_refusal
 from app.services.results.tally import discard_counts
 from app.wareki import TOKYO, fiscal_year_label, fiscal_year_of, tokyo
 
@@ -163,7 +164,8 @@ def update_round(
     round has opened, its catalogue, wards and opening stay as they are (people have answered
     against them); the close and the reminder cadence may move, also to now (which closes the
     round). Once it has closed, the title may change, and the close may move to a later time
-    to reopen it: its counts are then discarded and its results hidden again until it closes
+    to reopen it, as long as nobody has read its results (``readers.reopen_refusal``): its
+    counts are then discarded and its results hidden again until it closes
     (app/services/results/tally.py). Mail already written in the send
     ledger stays as it is: the ledger's one row per (round, person, kind) means the opened mail
     and a reminder of a given days-before-close are never sent twice, whatever the new times
@@ -177,7 +179,7 @@ def update_round(
     same_wards = {w.name for w in round_.wards} == {n.strip() for n in ward_names if n.strip()}
     same_catalogue_and_wards = catalogue_key == round_.catalogue.key and same_wards
     was_closed = round_.state(now) == "closed"
-    reopened = was_closed and round_state(opens_at, closes_at, now) != "closed"
+    reopened = reopens(round_, opens_at, closes_at, now)
     if was_closed:
         unchanged = (
             opens_at == round_.opens_at
@@ -207,6 +209,12 @@ def update_round(
     return round_
 
 
+def reopens(round_: Round, opens_at: datetime, closes_at: datetime, now: datetime) -> bool:
+    """Whether these times reopen a round that has closed (its close moved later than now).
+    A reopening is refused once anyone has read the round's results (``update_round``)."""
+    return round_.state(now) == "closed" and round_state(opens_at, closes_at, now) != "closed"
+
+
 def _outside_scope(round_: Round, allowed_ward_ids: Collection[int] | None) -> list[str]:
     """A refusal when the round is also of a ward outside the admin's scope (None: every
     ward)."""
@@ -221,7 +229,8 @@ def _outside_scope(round_: Round, allowed_ward_ids: Collection[int] | None) -> l
 
 def _closed_round_refusals(round_: Round, unchanged: bool, reopened: bool) -> list[str]:
     """What a closed round refuses: any change but the title and a close moved later
-    (``unchanged`` says there is none), and reopening once answers have been purged."""
+    (``unchanged`` says there is none), and reopening once its results have been read
+    (``readers.reopen_refusal``: the audit log knows) or answers have been purged."""
     errors: list[str] = []
     if not unchanged:
         errors.append(
@@ -230,6 +239,9 @@ def _closed_round_refusals(round_: Round, unchanged: bool, reopened: bool) -> li
                 "（今より後）のほかは変えられません。"
             )
         )
+    refusal = reopen_refusal(round_.id) if reopened else None
+    if refusal is not None:
+        errors.append(refusal)
     if reopened and answers_purged(round_.id):
         # Reopening discards the counts, and the purged answers cannot be counted again.
         errors.append(
