@@ -25,8 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from app.extensions import db
-from app.models import Grant, GrantRole, Role
+from app.models import Grant, GrantRole, Role, Ward
 from tests import factories
 
 OPENS = datetime(2025, 11, 4, 0, 0, tzinfo=UTC)
@@ -139,3 +141,99 @@ def build_world() -> World:
         chief=chiefs[0].id,
     )
 
+
+
+# --- Next April's reorganisation, and everything the committee can fetch ---------------------
+
+
+def reorganise_next_year() -> None:
+    """Next year's roster (FY2026) for both wards, imported as an admin would, then what an
+    admin could change by hand: 総務課 moves from まちづくり推進部 to 区民サービス部, 区民課's
+    people move to a renamed 区民窓口課, 宮前区民課 moves to a new department, a new section in
+    a new department comes first; then 保険年金課 is renamed 保険課, まちづくり推進部 is renamed
+    地域振興部, and every order is reversed. The caller commits."""
+    from app.models import Assignment, Department, Person, Section
+    from app.services.organisation.roster import import_roster
+    from app.services.organisation.roster_file import RosterRow
+
+    moves = {
+        "区民課": ("区民サービス部", "区民窓口課"),
+        "保険年金課": ("区民サービス部", "保険年金課"),
+        "総務課": ("区民サービス部", "総務課"),
+        "宮前区民課": ("宮前区民サービス部", "宮前区民課"),
+    }
+    rows = [
+        RosterRow(2, "N000001", "新任 一郎", None, "高津区", "地域みまもり支援センター",
+                  "地域支援課", Role.CHIEF, ())
+    ]
+    people = db.session.execute(
+        sa.select(Person.employee_id, Person.name, Section.name, Section.ward_id, Assignment.role)
+        .join(Assignment, Assignment.person_id == Person.id)
+        .join(Section, Section.id == Assignment.section_id)
+        .where(Assignment.fiscal_year == 2025)
+        .order_by(Person.id)
+    ).all()
+    wards = {w.id: w.name for w in db.session.scalars(sa.select(Ward))}
+    for line, (employee_id, name, section, ward_id, role) in enumerate(people, start=3):
+        department, new_name = moves[section]
+        rows.append(RosterRow(line, employee_id, name, None, wards[ward_id], department,
+                              new_name, Role(role), ()))
+    import_roster(rows, 2026)
+    db.session.scalars(sa.select(Section).where(Section.name == "保険年金課")).one().name = "保険課"
+    db.session.scalars(
+        sa.select(Department).where(Department.name == "まちづくり推進部")
+    ).one().name = "地域振興部"
+    for model in (Ward, Department, Section):
+        for item in db.session.scalars(sa.select(model)):
+            item.sort_order = 100 - item.sort_order
+
+
+def everything_fetched(client, sign_in, world: World) -> dict[str, bytes]:
+    """Every page and file of the world's closed rounds that the city's committee member can
+    reach (and the section sheets), by address: each group's page, table files, comments and
+    API reply, every breakdown, each section's sheet, the actions, the city page and file and
+    the annual report. Workbooks as their unzipped parts, without their write times. Of the
+    annual report, its compliance chapter (its goals are the sections' of today, not the
+    round's); of the actions page, all but the form's list of sections that may take a new
+    action (today's sections)."""
+    import io
+    import re
+    import zipfile
+
+    from app.services.results.compliance import round_results
+
+    sign_in(world.city_committee)
+    round_id = world.round_id
+    base = f"/results/rounds/{round_id}"
+    groups = [g.key for g in round_results(round_id).groups]
+    db.session.commit()
+    urls = [f"/results/city?role={role}" for role in ("staff", "chief")]
+    urls += [f"{base}/actions", f"/annual-report/{world.takatsu_ward_id}/2025", "/results/"]
+    urls += [f"{base}/breakdown?level={level}&role={role}"
+             for level in ("ward", "department", "section") for role in ("staff", "chief")]
+    for key in groups:
+        urls += [f"{base}?group={key}", f"/api/v1/rounds/{round_id}/compliance?group={key}",
+                 f"{base}/comments?group={key}"]
+        urls += [f"{base}/export/{fmt}?group={key}" for fmt in ("csv", "csv-long", "html")]
+        if key.startswith("section:"):
+            section = key.split(":")[1]
+            urls += [f"{base}/sections/{section}", f"{base}/sections/{section}/export/csv"]
+    books = [f"{base}/export/xlsx", f"{base}/comments.xlsx", "/results/city.xlsx"]
+    fetched: dict[str, bytes] = {}
+    for url in urls + books:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = response.get_data()
+        if url in books:
+            with zipfile.ZipFile(io.BytesIO(body)) as book:
+                times = rb"<dcterms:(created|modified)[^<]*"
+                body = b"".join(
+                    name.encode() + re.sub(times, b"", book.read(name))
+                    for name in sorted(book.namelist())
+                )
+        if url.startswith("/annual-report/"):
+            body = body.split(b'id="report-compliance"')[1].split(b'id="report-committee"')[0]
+        if url.endswith("/actions"):
+            body = re.sub(rb'<select id="section".*?</select>', b"", body, flags=re.S)
+        fetched[url] = body
+    return fetched

@@ -196,3 +196,45 @@ def test_titles_and_names_are_repaired_onto_one_line(empty_database_url):
             assert names("round", "revision") == [1]
             assert names("catalogue", "revision") == [1]
         db.engine.dispose()
+
+
+def test_rounds_counted_before_get_the_organisation_as_it_stands(empty_database_url):
+    """Upgrading a database whose rounds were counted before ``round_section`` existed writes
+    each counted round's sections with their department and ward as they stand then (the best
+    record there is of them); a round not counted yet gets none (it is written at its close)."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
+    when = "2025-11-01 00:00:00+00:00"
+    with app.app_context():
+        upgrade(revision="snapshot0001-1")  # the schema just before round_section
+        with db.engine.begin() as conn:
+            for statement in (
+                "INSERT INTO ward (id, name, sort_order) VALUES (1, '高津区', 3), (2, '幸区', 2)",
+                "INSERT INTO department (id, ward_id, name, sort_order)"
+                " VALUES (1, 1, '区民サービス部', 5)",
+                "INSERT INTO section (id, ward_id, department_id, name, sort_order)"
+                " VALUES (1, 1, 1, '区民課', 7), (2, 1, NULL, '危機管理担当', 8),"
+                " (3, 2, NULL, '幸区の課', 1)",
+                "INSERT INTO catalogue (id, key, title, fiscal_year, loaded_at, revision)"
+                f" VALUES (1, 'c', 'c', 2025, '{when}', 0)",
+                "INSERT INTO round (id, title, catalogue_id, fiscal_year, opens_at, closes_at,"
+                " created_at, reminder_days, counted_at, revision) VALUES"
+                f" (1, 'counted', 1, 2025, '2025-10-01 00:00:00+00:00', '{when}', '{when}', '',"
+                f" '{when}', 0), (2, 'not counted', 1, 2025, '2025-10-01 00:00:00+00:00',"
+                f" '{when}', '{when}', '', NULL, 0)",
+                "INSERT INTO round_ward (round_id, ward_id) VALUES (1, 1), (2, 1), (2, 2)",
+            ):
+                conn.execute(sa.text(statement))
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT round_id, section_id, section_name, section_order, department_id,"
+                    " department_name, department_order, ward_id, ward_name, ward_order"
+                    " FROM round_section ORDER BY round_id, section_id"
+                )
+            ).all()
+        db.engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (1, 1, "区民課", 7, 1, "区民サービス部", 5, 1, "高津区", 3),
+        (1, 2, "危機管理担当", 8, None, None, None, 1, "高津区", 3),
+    ]
