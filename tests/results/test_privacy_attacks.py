@@ -4,6 +4,10 @@ roles (全体 minus 職員), across formats (the API beside the CSV with counts)
 (the city page beside every ward's own round, read before and after a ward's round closes).
 Each test recovers nothing: no individual answer and no hidden count (docs/results.md).
 
+And the same views at two times of a closed round: before and after next April's roster
+reorganises its sections, and before and after an attempt to reopen it (a closed round is a
+record: docs/results.md).
+
 The world is tests/results_world.py: two wards, sections of 4 to 7 people, three chiefs; the
 city's tests build the demo or a few wards of their own.
 """
@@ -13,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -28,7 +32,7 @@ from app.models import Answer, Response, Role, Round, Section
 from app.services.results.compliance import round_results
 from app.services.rounds.checklist_save import save_checklist
 from tests import factories
-from tests.results_world import World, build_world
+from tests.results_world import World, build_world, everything_fetched, reorganise_next_year
 
 API = "/api/v1/rounds/{}/compliance"
 ROLES = ("staff", "chief")
@@ -137,20 +141,20 @@ def _attack(relations: list[tuple[object, list[object]]], values: dict[object, i
     return _recoverable(equations, unknowns)
 
 
-def test_no_hidden_count_follows_from_the_published_ones(client, sign_in, world, app):
-    """Across levels and roles: from every count the API publishes for every group (each
-    standard's answers by role, the responses by role and in all), the sums that tie them
-    (a parent group = its children, 全体 = 職員 + 所属長) determine no hidden count, by any
-    linear combination (a ward minus its sections, 全体 minus 職員, and all their mixtures)."""
-    sign_in(world.city_committee)
-    groups = _groups(app, world.round_id)
-    published = _published(client, world.round_id, groups)
+Relation = tuple[object, list[object]]  # a published total and its parts
+
+
+def _system(
+    groups: dict[str, str | None], published: dict[str, Any]
+) -> tuple[dict[object, int | None], list[Relation]]:
+    """Every count the API published for every group (None: hidden), and the sums that tie
+    them: a parent group = its children (as the reply's groups were then), 全体 = 職員 + 所属長."""
     children: dict[str, list[str]] = {}
     for key, parent in groups.items():
         if parent is not None:
             children.setdefault(parent, []).append(key)
     values: dict[object, int | None] = {}
-    relations: list[tuple[object, list[object]]] = []
+    relations: list[Relation] = []
     for key, body in published.items():
         for (std, role), cell in _cells(body):
             for field in ("complies", "not_complies", "not_applicable"):
@@ -167,6 +171,17 @@ def test_no_hidden_count_follows_from_the_published_ones(client, sign_in, world,
     for parent, kids in children.items():
         for slot in [c for c in values if isinstance(c, tuple) and c[0] == parent]:
             relations.append((slot, [(kid, *slot[1:]) for kid in kids]))
+    return values, relations
+
+
+def test_no_hidden_count_follows_from_the_published_ones(client, sign_in, world, app):
+    """Across levels and roles: from every count the API publishes for every group (each
+    standard's answers by role, the responses by role and in all), the sums that tie them
+    (a parent group = its children, 全体 = 職員 + 所属長) determine no hidden count, by any
+    linear combination (a ward minus its sections, 全体 minus 職員, and all their mixtures)."""
+    sign_in(world.city_committee)
+    groups = _groups(app, world.round_id)
+    values, relations = _system(groups, _published(client, world.round_id, groups))
     hidden = {cell for cell, value in values.items() if value is None}
     assert len(hidden) > 20  # the world has hidden cells at every level: the attack has targets
     # Published values are constants: an equation's unknowns must add up to a known number.
@@ -606,3 +621,123 @@ def test_a_ward_its_round_hides_as_a_complement_stays_hidden_on_the_city_page(ap
     assert city.cell(asao, Role.STAFF, "std-1").state == "hidden"
     assert city.cell(CITY, Role.STAFF, "std-1").state == "hidden"
     assert _wards_cells(_attack(relations, values)) == set()
+
+
+# --- The same views at two times: a reorganisation, a reopening ------------------------------
+
+
+def _signed_attack(
+    relations: list[Relation],
+    values: dict[object, int | None],
+    same: Sequence[tuple[object, object]],
+) -> set[object]:
+    """Every hidden value that the published sums (total − parts = 0) and the values that are
+    the same people's answers at two times (before − after = 0) determine exactly, by the
+    elimination above (``_recoverable``)."""
+    unknowns = {cell for cell, value in values.items() if value is None}
+    forms: list[dict[object, Fraction]] = []
+    signed = [[(total, 1), *((part, -1) for part in parts)] for total, parts in relations]
+    signed += [[(first, 1), (second, -1)] for first, second in same]
+    for terms in signed:
+        form: dict[object, Fraction] = {}
+        for cell, sign in terms:
+            form[cell] = form.get(cell, Fraction(0)) + sign
+        forms.append(form)
+    return _recoverable(forms, unknowns)
+
+
+def _at(time: str, values: dict[object, int | None], relations: list[Relation]):
+    """The values and sums of one reading, each cell tagged with the time it was read."""
+    return (
+        {(time, cell): value for cell, value in values.items()},
+        [((time, total), [(time, part) for part in parts]) for total, parts in relations],
+    )
+
+
+def _over_time(
+    before: tuple[dict[str, str | None], dict[str, Any]],
+    after: tuple[dict[str, str | None], dict[str, Any]],
+) -> tuple[set[object], int]:
+    """What the two readings give away together, and how many hidden values they hold: each
+    reading's values and sums (each with the groups as its reply gave them), and every
+    section's values the same at both times (the same people's answers of a closed round)."""
+    values_b, relations_b = _at("before", *_system(*before))
+    values_a, relations_a = _at("after", *_system(*after))
+    values = values_b | values_a
+    sections = [key for key in before[0] if key.startswith("section:") and key in after[0]]
+    same = [
+        (("before", cell), ("after", cell))
+        for cell in _system(*before)[0]
+        if isinstance(cell, tuple) and cell[0] in sections and ("after", cell) in values
+    ]
+    hidden = sum(1 for value in values.values() if value is None)
+    return _signed_attack(relations_b + relations_a, values, same), hidden
+
+
+def test_a_reorganisation_gives_nothing_away_between_two_readings(app, client, sign_in, world):
+    """Over time, the reorganisation: a committee member saves every fetch of the closed round
+    (every page and file, and the API's counts of every group), next April's roster moves
+    総務課 (4 people, hidden) into 区民サービス部 and renames and reorders the rest, and the
+    member fetches everything again. Read against today's organisation, 区民サービス部 after
+    minus before was 総務課; now every fetch is the same and the elimination over both readings,
+    with each section the same people at both times, determines no hidden value."""
+    with app.app_context():
+        saved = everything_fetched(client, sign_in, world)
+    groups = _groups(app, world.round_id)
+    before = (groups, _published(client, world.round_id, groups))
+    with app.app_context():
+        reorganise_next_year()
+        db.session.commit()
+    groups = _groups(app, world.round_id)
+    after = (groups, _published(client, world.round_id, groups))
+    recovered, hidden = _over_time(before, after)
+    assert hidden > 40
+    assert recovered == set()
+    with app.app_context():
+        assert everything_fetched(client, sign_in, world) == saved
+
+
+def test_a_reopening_after_a_reading_is_refused_and_gives_nothing_away(
+    app, client, sign_in, world
+):
+    """Over time, the reopening: a committee member saves every fetch of the closed round; an
+    admin then moves its close later so that one more colleague of 総務課 could submit: refused
+    in the admin's form (its results were read), and the colleague's submit is refused as after
+    the close. Every fetch after is the same, and the elimination over both readings
+    determines no hidden value."""
+    from app.models import Person
+    from app.services.rounds.checklist import RoundClosed
+    from tests.rounds.test_admin import local
+
+    with app.app_context():
+        section = db.session.get_one(Section, world.soumu_section_id)
+        colleague = factories.person(section=section, fiscal_year=2025).id
+        db.session.commit()
+        saved = everything_fetched(client, sign_in, world)
+    groups = _groups(app, world.round_id)
+    before = (groups, _published(client, world.round_id, groups))
+    with app.app_context():
+        round_ = db.session.get_one(Round, world.round_id)
+        later = datetime.now(UTC) + timedelta(days=7)
+        form = {
+            "catalogue": round_.catalogue.key, "wards": [w.name for w in round_.wards],
+            "title": round_.title, "opens": local(round_.opens_at), "closes": local(later),
+            "reminder_days": round_.reminder_days, "confirm": "y",
+        }
+    sign_in(world.admin)
+    refused = client.post(f"/admin/rounds/{world.round_id}/edit", data=form)
+    assert refused.status_code == 400 and "再開できません" in refused.get_data(as_text=True)
+    with app.app_context():
+        with pytest.raises(RoundClosed):
+            save_checklist(
+                world.round_id, db.session.get_one(Person, colleague),
+                {"std-1": "no", "std-2": "no"}, submit=True,
+            )
+        db.session.rollback()
+    groups = _groups(app, world.round_id)
+    after = (groups, _published(client, world.round_id, groups))
+    recovered, hidden = _over_time(before, after)
+    assert hidden > 40
+    assert recovered == set()
+    with app.app_context():
+        assert everything_fetched(client, sign_in, world) == saved
