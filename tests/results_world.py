@@ -183,9 +183,12 @@ def reorganise_next_year() -> None:
     db.session.scalars(
         sa.select(Department).where(Department.name == "まちづくり推進部")
     ).one().name = "地域振興部"
-    for model in (Ward, Department, Section):
-        for item in db.session.scalars(sa.select(model)):
-            item.sort_order = 100 - item.sort_order
+    for ward_row in db.session.scalars(sa.select(Ward)):
+        ward_row.sort_order = 100 - ward_row.sort_order
+    for department_row in db.session.scalars(sa.select(Department)):
+        department_row.sort_order = 100 - department_row.sort_order
+    for section_row in db.session.scalars(sa.select(Section)):
+        section_row.sort_order = 100 - section_row.sort_order
 
 
 def everything_fetched(client, sign_in, world: World) -> dict[str, bytes]:

@@ -9,12 +9,15 @@ the API twice). Hiding small groups does not help against that. So:
   progress, itself under the small-group rule (``app.services.results.compliance``);
 - at the first request or scheduler tick after the close, the round's counts are written once
   (``count_round``), per section × role × standard, with the respondents and the people
-  expected, and ``Round.counted_at`` is set. No row names a person;
+  expected, and ``Round.counted_at`` is set. No row names a person. The organisation of that
+  moment is written with them (``round_section``: each section's name, department and ward),
+  and every result groups the counts by it, so a later roster changes nothing either;
 - every result of a closed round (pages, API, exports, charts, the annual report, the mail to
   the committee, the trend) reads only those rows, so nothing about it changes afterwards, not
   even when the answers themselves are purged years later;
 - reopening a round (moving its close later) discards its counts (``discard_counts``); its
-  results are hidden again until it closes.
+  results are hidden again until it closes. A round whose results anyone has read is not
+  reopened (``app/services/results/readers.py``).
 
 Concurrency: a save takes a share lock on the round's row (``checklist_page.context_query``, or in
 a first save's one statement ``checklist_save._first_save_statement``) and ``count_round`` takes
