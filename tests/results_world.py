@@ -151,7 +151,7 @@ def reorganise_next_year() -> None:
     admin could change by hand: 総務課 moves from まちづくり推進部 to 区民サービス部, 区民課's
     people move to a renamed 区民窓口課, 宮前区民課 moves to a new department, a new section in
     a new department comes first; then 保険年金課 is renamed 保険課, まちづくり推進部 is renamed
-    地域振興部, and every order is reversed. The caller commits."""
+    地域振興部, 宮前区 is renamed 宮前, and every order is reversed. The caller commits."""
     from app.models import Assignment, Department, Person, Section
     from app.services.organisation.roster import import_roster
     from app.services.organisation.roster_file import RosterRow
@@ -183,8 +183,9 @@ def reorganise_next_year() -> None:
     db.session.scalars(
         sa.select(Department).where(Department.name == "まちづくり推進部")
     ).one().name = "地域振興部"
+    db.session.scalars(sa.select(Ward).where(Ward.name == "宮前区")).one().name = "宮前"
     for ward_row in db.session.scalars(sa.select(Ward)):
-        ward_row.sort_order = 100 - ward_row.sort_order
+        ward_row.sort_order = 100 - ward_row.sort_order - ward_row.id
     for department_row in db.session.scalars(sa.select(Department)):
         department_row.sort_order = 100 - department_row.sort_order
     for section_row in db.session.scalars(sa.select(Section)):

@@ -141,12 +141,13 @@ def city_results(fiscal_year: int | None = None, now: datetime | None = None) ->
     joint = {r for r, wards in round_wards.items() if len(wards) > 1}
     hidden_on_pages = _hidden_on_ward_pages(chosen, joint, standards)
     cells = _city_cells(counts, standards, hidden_on_pages, min_size, rounding)
-    named = ward_names_at_close(chosen)
+    # A ward with a round is named and placed as at that round's close; the others as now.
+    at_close = ward_names_at_close(chosen)
+    today = db.session.execute(sa.select(Ward.id, Ward.name, Ward.sort_order)).all()
+    named = {w: at_close.get(w, (name, order)) for w, name, order in today}
     wards = tuple(
-        CityWard(
-            w.id, named.get(w.id, w.name), chosen.get(w.id), titles.get(chosen.get(w.id, -1))
-        )
-        for w in db.session.scalars(sa.select(Ward).order_by(Ward.sort_order, Ward.id))
+        CityWard(w, named[w][0], chosen.get(w), titles.get(chosen.get(w, -1)))
+        for w in sorted(named, key=lambda w: (named[w][1], w))
     )
     rounds = {r: tuple(sorted(round_wards[r])) for r in sorted(set(chosen.values()))}
     return CityResults(

@@ -362,15 +362,37 @@ def round_organisation(round_id: int) -> tuple[OrganisationRow, ...]:
     return tuple((r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows)
 
 
-def ward_names_at_close(chosen: dict[int, int]) -> dict[int, str]:
-    """Each ward's name at the close of the counted round ``chosen`` for it (ward id -> round
-    id). One query."""
+def wards_at_close(round_id: int | None = None) -> sa.Subquery:
+    """A subquery of the counted rounds' wards as at their close (``round_section``), one row
+    per round and ward: ``round_id``, ``ward_id``, ``ward_name``, ``ward_order`` (only
+    ``round_id``'s when given). Outer-joined by the queries that name and order a round's
+    wards, which fall back on today's ``Ward`` for a round not counted."""
+    query = sa.select(
+        RoundSection.round_id, RoundSection.ward_id, RoundSection.ward_name, RoundSection.ward_order
+    ).distinct()
+    if round_id is not None:
+        query = query.where(RoundSection.round_id == round_id)
+    return query.subquery()
+
+
+def ward_names_at_close(chosen: dict[int, int]) -> dict[int, tuple[str, int]]:
+    """Each ward's name and order at the close of the counted round ``chosen`` for it (ward id
+    -> round id). One query."""
     rows = db.session.execute(
-        sa.select(RoundSection.round_id, RoundSection.ward_id, RoundSection.ward_name)
+        sa.select(
+            RoundSection.round_id,
+            RoundSection.ward_id,
+            RoundSection.ward_name,
+            RoundSection.ward_order,
+        )
         .where(RoundSection.round_id.in_(sorted(set(chosen.values()))))
         .distinct()
     ).all()
-    return {ward_id: name for round_id, ward_id, name in rows if chosen.get(ward_id) == round_id}
+    return {
+        ward_id: (name, order)
+        for round_id, ward_id, name, order in rows
+        if chosen.get(ward_id) == round_id
+    }
 
 
 def is_counted(round_id: int) -> bool:

@@ -22,7 +22,6 @@ from app.models import (
     Department,
     Role,
     Round,
-    RoundSection,
     Section,
     Standard,
     Ward,
@@ -42,7 +41,12 @@ from app.services.results.compliance.model import (
 )
 from app.services.results.compliance.response import response_rates
 from app.services.results.compliance.suppression import suppressed_cells
-from app.services.results.tally import OrganisationRow, answer_counts, round_organisation
+from app.services.results.tally import (
+    OrganisationRow,
+    answer_counts,
+    round_organisation,
+    wards_at_close,
+)
 from app.services.rounds.audience import asked_roles
 from reports.rates import Rounding
 
@@ -63,12 +67,7 @@ class Cube:
 def round_info(round_id: int) -> RoundInfo | None:
     """One query: the round, its catalogue and its wards (a counted round's wards named and
     ordered as at its close, ``round_section``)."""
-    at_close = (
-        sa.select(RoundSection.ward_id, RoundSection.ward_name, RoundSection.ward_order)
-        .where(RoundSection.round_id == round_id)
-        .distinct()
-        .subquery()
-    )
+    at_close = wards_at_close(round_id)
     rows = db.session.execute(
         sa.select(
             Round.id,

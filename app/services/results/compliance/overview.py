@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_ward
 from app.services.results.compliance.model import RoundInfo, settings
-from app.services.results.tally import ensure_counted, headcounts
+from app.services.results.tally import ensure_counted, headcounts, wards_at_close
 from reports.rates import percentage
 
 # --- Rounds the committee may read ------------------------------------------------------------
@@ -38,15 +38,25 @@ def rounds_for_committee(
     whatever the number of rounds."""
     min_size, rounding = settings()
     allowed = None if ward_ids is None else set(ward_ids)
+    at_close = wards_at_close()  # a counted round's wards are named as at its close
     rows = db.session.execute(
         sa.select(
             Round.id, Round.title, Round.fiscal_year, Round.opens_at, Round.closes_at,
-            Round.counted_at, Catalogue.key, Catalogue.title, Ward.id, Ward.name,
+            Round.counted_at, Catalogue.key, Catalogue.title, Ward.id,
+            sa.func.coalesce(at_close.c.ward_name, Ward.name),
         )
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .join(round_ward, round_ward.c.round_id == Round.id)
         .join(Ward, Ward.id == round_ward.c.ward_id)
-        .order_by(Round.opens_at.desc(), Round.id.desc(), Ward.sort_order, Ward.id)
+        .outerjoin(
+            at_close, sa.and_(at_close.c.round_id == Round.id, at_close.c.ward_id == Ward.id)
+        )
+        .order_by(
+            Round.opens_at.desc(),
+            Round.id.desc(),
+            sa.func.coalesce(at_close.c.ward_order, Ward.sort_order),
+            Ward.id,
+        )
     ).all()
     wards: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for row in rows:
