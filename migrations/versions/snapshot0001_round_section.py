@@ -10,7 +10,7 @@ runs: the best record there is of them (the organisation at their close was neve
 round reorganised since its close therefore keeps today's grouping, as it showed until now.
 
 Revision ID: snapshot0001
-Revises: f21a0bef0001
+Revises: citycrlf0001
 Create Date: 2026-12-07 17:13:36.648876
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'snapshot0001'
-down_revision = 'f21a0bef0001'
+down_revision = 'citycrlf0001'
 branch_labels = None
 depends_on = None
 
