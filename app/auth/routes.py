@@ -28,7 +28,6 @@ from app.auth.sessions import start_session
 from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_header_id
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
-from app.services.governance.audit import audit_sign_in_refused
 from app.services.identity import auth as auth_service
 
 LANDING_ENDPOINT = "checklist.my_rounds"
@@ -85,8 +84,8 @@ def login() -> Any:
         result = auth_service.check_sign_in(
             form.employee_id.data or "", form.password.data or "", request.remote_addr or ""
         )
-        if result.person is None:  # audit log: failures and lockouts (docs/audit.md)
-            audit_sign_in_refused(form.employee_id.data or "", result.outcome)
+        # A refused sign-in is a row of the login-attempt table, not of the audit log: an
+        # anonymous client must not be able to grow the log (docs/audit.md).
         db.session.commit()
         if result.person is not None:
             start_session(result.person)
