@@ -29,6 +29,7 @@ from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_h
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
 from app.services.identity import auth as auth_service
+from app.services.organisation.people import log_password_set
 
 LANDING_ENDPOINT = "checklist.my_rounds"
 
@@ -148,7 +149,7 @@ def set_password(token: str) -> Any:
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            auth_service.redeem_password_token(token, form.password.data or "")
+            changed = auth_service.redeem_password_token(token, form.password.data or "")
         except auth_service.PasswordLinkError as exc:
             db.session.rollback()
             return _link_refused(exc)
@@ -156,6 +157,7 @@ def set_password(token: str) -> Any:
             db.session.rollback()
             form.password.errors = [exc.message]
         else:
+            log_password_set(changed, changed, "link")
             db.session.commit()
             flash(
                 _("パスワードを設定しました。新しいパスワードでサインインしてください。"),

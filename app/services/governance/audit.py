@@ -40,6 +40,7 @@ from app.services.governance.audit_anchor import (
     mac_matches,
     note_append,
     read_anchor,
+    restart_anchor,
     row_mac,
     write_anchor,
 )
@@ -76,6 +77,14 @@ ACTIONS: dict[str, Any] = {
     "retention.purge": _l("保存期間を過ぎた個人情報の削除"),
     "comment.hide": _l("コメントを非表示"),
     "comment.show": _l("コメントを再表示"),
+    "action.create": _l("改善の取組の登録"),
+    "action.outcome": _l("改善の取組の実施結果の記録"),
+    "published.import": _l("公表値の表の取込み"),
+    "published.delete": _l("公表値の表の削除"),
+    "person.password_set": _l("パスワードの設定"),
+    "auth.attempts_pruned": _l("古いサインインの記録の削除"),
+    "backup.restore": _l("バックアップからの復元"),
+    "demo.build": _l("デモデータの作成"),
 }
 
 
@@ -192,6 +201,20 @@ def _append(connection: sa.Connection, fields: dict[str, Any]) -> Anchor:
         .returning(AuditEvent.id)
     ).scalar_one()
     return Anchor(seq, digest, event_id)
+
+
+def record_restore(source: str) -> None:
+    """Audit a database restored from the backup ``source`` (``backup.restore``, no actor: the
+    command line), with the anchor it replaces, and let this commit's anchor replace the
+    file's: the restored log legitimately ends before it. The cut is then on record, signed."""
+    try:
+        before = read_anchor(audit_key())
+        replaced: Any = None if before is None else {"seq": before.seq, "hash": before.hash}
+    except AnchorError:
+        replaced = "unreadable"
+    record("backup.restore", actor=None, target_type="backup", target_id=source,
+           after={"file": source, "anchor_replaced": replaced})
+    restart_anchor(db.session())
 
 
 # --- Checking the chain --------------------------------------------------------------------------
