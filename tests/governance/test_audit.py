@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import AuditEvent, Grant, GrantRole, LoginAttempt, Person, Role
 from app.services.governance import audit
+from app.services.governance.audit_anchor import audit_key, read_anchor
 from app.services.identity.auth import set_password
 from app.wareki import TOKYO, fiscal_year_of, tokyo
 from tests import factories
@@ -118,7 +119,8 @@ def test_a_rolled_back_action_leaves_no_row(app, wards):
 
 
 def test_concurrent_writers_keep_one_chain(app, wards):
-    """Two writers at once never fork the chain (advisory lock on PostgreSQL, SQLite's lock)."""
+    """Two writers at once never fork the chain (advisory lock on PostgreSQL, SQLite's lock),
+    and the anchor they leave names the last row, whichever wrote it last."""
     errors: list[BaseException] = []
 
     def write(tag: str) -> None:
@@ -140,6 +142,8 @@ def test_concurrent_writers_keep_one_chain(app, wards):
     with app.app_context():
         assert len(events()) == 16
         assert list(audit.verify_chain()) == []
+        anchor = read_anchor(audit_key())
+        assert anchor is not None and (anchor.seq, anchor.hash) == (16, events()[-1].hash)
 
 
 def test_creating_and_editing_a_round_are_logged_with_before_and_after(

@@ -161,6 +161,7 @@ def test_a_restore_is_on_record_and_restarts_the_audit_anchor(app, runner, tmp_p
         fourth = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert fourth is not None and fourth.seq == 4
         fourth_hash = fourth.hash
+        db.session.remove()
         db.engine.dispose()
     restored = runner.invoke(args=["backup", "restore", "--force", str(backup_file)])
     assert restored.exit_code == 0, restored.output
@@ -169,6 +170,7 @@ def test_a_restore_is_on_record_and_restarts_the_audit_anchor(app, runner, tmp_p
         assert [(r.action, r.seq) for r in rows] == [
             ("round.update", 1), ("round.update", 2), ("backup.restore", 3)]
         assert f'"hash":"{fourth_hash}"' in (rows[-1].after or "")
+        db.session.remove()
         db.engine.dispose()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
