@@ -243,7 +243,8 @@ def test_backups_and_a_restored_sqlite_database_are_0600(
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(backup_file.stat().st_mode) == 0o600
 
-    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url})
+    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url,
+                              "AUDIT_ANCHOR_PATH": str(tmp_path / "restored-anchor.json")})
     restored = restore_app.test_cli_runner().invoke(args=["backup", "restore", str(backup_file)])
     assert restored.exit_code == 0, restored.output
     with restore_app.app_context():
@@ -251,3 +252,34 @@ def test_backups_and_a_restored_sqlite_database_are_0600(
     if not PG_URL:
         target = Path(sa.engine.make_url(other_database_url).database or "")
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_a_restore_drill_into_another_database_leaves_the_live_anchor_alone(
+    app, runner, other_database_url, tmp_path
+):
+    """The quarterly drill restores into a scratch database from the live checkout (the same
+    anchor file): the live anchor is not moved, and verify on the scratch database says the
+    anchor is another database's."""
+    from app.services.governance import audit
+
+    with app.app_context():
+        for n in range(2):
+            audit.record("round.update", actor=None, target_type="round", target_id=n)
+            db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    anchor_path = Path(app.config["AUDIT_ANCHOR_PATH"])
+    live = anchor_path.read_text(encoding="utf-8")
+    backup_file = tmp_path / "kijun.backup"
+    assert runner.invoke(args=["backup", "create", "--output", str(backup_file)]).exit_code == 0
+    drill = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url,
+                        "SECRET_KEY": "test-secret", "AUDIT_ANCHOR_PATH": str(anchor_path)})
+    drill_runner = drill.test_cli_runner()
+    restored = drill_runner.invoke(args=["backup", "restore", str(backup_file)])
+    assert restored.exit_code == 0, restored.output
+    assert anchor_path.read_text(encoding="utf-8") == live
+    checked = drill_runner.invoke(args=["audit", "verify"])
+    assert checked.exit_code == 1 and "別のデータベース" in checked.output
+    with drill.app_context():
+        db.engine.dispose()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0

@@ -37,6 +37,7 @@ from app.services.governance.audit_anchor import (
     Anchor,
     AnchorError,
     audit_key,
+    database_identity,
     mac_matches,
     note_append,
     read_anchor,
@@ -200,7 +201,7 @@ def _append(connection: sa.Connection, fields: dict[str, Any]) -> Anchor:
         )
         .returning(AuditEvent.id)
     ).scalar_one()
-    return Anchor(seq, digest, event_id)
+    return Anchor(seq, digest, event_id, database_identity(connection.engine.url))
 
 
 def record_restore(source: str) -> None:
@@ -229,8 +230,9 @@ def record_restore(source: str) -> None:
 # anchor     the anchored row is there but not at the anchored place, or not signed
 # no_anchor  signed rows but no anchor file (the file was removed, or the wrong path)
 # bad_anchor the anchor file does not verify with the key (edited, or another key)
+# other_database  the anchor file is another database's (AUDIT_ANCHOR_PATH is not this one's)
 PROBLEMS = ("link", "hash", "key", "unsigned", "truncated", "emptied", "anchor", "no_anchor",
-            "bad_anchor")
+            "bad_anchor", "other_database")
 
 
 @dataclass(frozen=True)
@@ -299,6 +301,9 @@ def verify_chain() -> Iterator[ChainProblem]:
     except AnchorError:
         anchor, altered = None, True
         yield ChainProblem(None, "bad_anchor")
+    if anchor is not None and anchor.database != database_identity(db.engine.url):
+        anchor, altered = None, True
+        yield ChainProblem(None, "other_database")
     walk = _Walk(key, anchor)
     rows = db.session.execute(
         sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=500)

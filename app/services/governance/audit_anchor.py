@@ -71,21 +71,34 @@ def mac_matches(seq: int | None, digest: str, mac: str | None, key: bytes) -> bo
     return hmac.compare_digest(mac, row_mac(seq, digest, key))
 
 
+def database_identity(url: sa.URL) -> str:
+    """Which database a log is in, for its anchor: the engine and the database's name (a
+    SQLite file's absolute path), not the host, so that moving the server keeps it. A restore
+    drill into a scratch database thus never touches the live database's anchor."""
+    name = url.database or ""
+    if url.get_backend_name() == "sqlite" and name not in ("", ":memory:"):
+        name = os.path.abspath(name)
+    return f"{url.get_backend_name()}:{name}"
+
+
 @dataclass(frozen=True)
 class Anchor:
-    """The last row a commit left: its place in the log (= the rows up to it), hash and id."""
+    """The last row a commit left: its place in the log (= the rows up to it), hash and id,
+    and the database it is in (``database_identity``)."""
 
     seq: int
     hash: str
     event_id: int
+    database: str
 
     def mac(self, key: bytes) -> str:
-        material = f"anchor:{self.seq}:{self.hash}:{self.event_id}".encode()
+        material = f"anchor:{self.seq}:{self.hash}:{self.event_id}:{self.database}".encode()
         return hmac.new(key, material, hashlib.sha256).hexdigest()
 
     def signed_text(self, key: bytes) -> str:
-        values = {"seq": self.seq, "hash": self.hash, "id": self.event_id, "mac": self.mac(key)}
-        return json.dumps(values, sort_keys=True) + "\n"
+        values = {"seq": self.seq, "hash": self.hash, "id": self.event_id,
+                  "database": self.database, "mac": self.mac(key)}
+        return json.dumps(values, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 class AnchorError(Exception):
@@ -106,7 +119,8 @@ def read_anchor(key: bytes) -> Anchor | None:
         return None
     try:
         values = json.loads(text)
-        anchor = Anchor(int(values["seq"]), str(values["hash"]), int(values["id"]))
+        anchor = Anchor(int(values["seq"]), str(values["hash"]), int(values["id"]),
+                        str(values["database"]))
         mac = str(values["mac"])
     except (ValueError, KeyError, TypeError) as error:
         raise AnchorError("unreadable") from error
@@ -122,17 +136,20 @@ def anchor_log() -> logging.Logger:
 
 def write_anchor(anchor: Anchor, *, restart: bool = False) -> None:
     """Log the anchor, and write it to the file unless the file already holds a later one
-    (``restart``: whatever it holds, after a restored backup). An unreadable file is left as
-    it is and reported in the log. Never raises: the commit it follows has happened."""
+    (``restart``: whatever it holds, after a restored backup). A file that does not verify,
+    or that anchors another database, is left as it is and reported in the log. Never raises:
+    the commit it follows has happened."""
     anchor_log().info(
-        "audit anchor: seq=%d hash=%s id=%d", anchor.seq, anchor.hash, anchor.event_id
+        "audit anchor: seq=%d hash=%s id=%d database=%s",
+        anchor.seq, anchor.hash, anchor.event_id, anchor.database,
     )
     try:
         _replace_file(anchor, restart)
-    except AnchorError:
+    except AnchorError as error:
         anchor_log().error(
-            "audit anchor: %s does not verify with the audit key; left as it is (run "
-            "`flask audit verify`)", anchor_path()
+            "audit anchor: %s %s; left as it is (run `flask audit verify`)", anchor_path(),
+            "anchors another database" if str(error) == "database"
+            else "does not verify with the audit key",
         )
     except OSError as error:
         anchor_log().error("audit anchor: cannot write %s: %s", anchor_path(), error)
@@ -145,8 +162,10 @@ def _replace_file(anchor: Anchor, restart: bool) -> None:
     lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        current = None if restart else read_anchor(key)
-        if current is not None and current.seq >= anchor.seq:
+        current = read_anchor(key)
+        if current is not None and current.database != anchor.database:
+            raise AnchorError("database")
+        if current is not None and not restart and current.seq >= anchor.seq:
             return
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".audit-anchor-")
         try:
