@@ -79,5 +79,5 @@ def backup_restore_command(path: Path, force: bool) -> None:
         db.session.rollback()
         raise click.ClickException(
             "復元を操作の記録に書けませんでした（古い版のバックアップなら flask db upgrade の後、"
-            f"docs/audit.md の「バックアップからの復元」に従ってください）: {error.orig}"
+            f"docs/audit.md の「After a restore」に従ってください）: {error.orig}"
         ) from error
