@@ -86,6 +86,23 @@ def test_deleting_the_last_rows_is_found(app, runner):
     assert MESSAGES["truncated"] in result.output
 
 
+def test_rows_appended_after_a_cut_do_not_carry_the_anchor_past_it(app, caplog):
+    """After the last two rows are deleted the app goes on appending, more rows than were cut:
+    the anchor stays on the deleted row, so verify still finds the cut, and the application
+    log says why the anchor did not move."""
+    with app.app_context():
+        _write(4)
+        before = _anchor(app)
+        last_two = [r.id for r in _rows()[-2:]]
+        db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id.in_(last_two)))
+        db.session.commit()
+        _write(3, start=10)
+        assert _anchor(app) == before
+        assert _reasons() == ["truncated"]
+    refused = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert refused and "its end was cut" in refused[-1]
+
+
 def test_deleting_every_row_is_found(app, runner):
     """An emptied log fails verify: the anchor names a row and there is none."""
     with app.app_context():

@@ -38,6 +38,7 @@ from app.services.governance.audit_anchor import (
     AnchorError,
     audit_key,
     database_identity,
+    file_anchor_quietly,
     mac_matches,
     note_append,
     read_anchor,
@@ -148,7 +149,7 @@ def record(
 ) -> str:
     """Append one row to the log (flushed, not committed) and return its hash.
 
-    ``actor`` is the person who acted (None: the scheduler, or an unknown person at sign-in);
+    ``actor`` is the person who acted (None: the scheduler or the command line);
     the client address is taken from the request when there is one. ``before``/``after`` are
     JSON-serialisable values (dicts of the changed fields); ``ward_id`` is the ward the action
     concerns (None: city-wide), which decides which admins may read the row.
@@ -192,6 +193,7 @@ def _append(connection: sa.Connection, fields: dict[str, Any]) -> Anchor:
         seq = last.seq + 1
     else:  # the first signed row after rows written before the key: counted once
         seq = int(connection.execute(sa.select(sa.func.count(AuditEvent.id))).scalar_one()) + 1
+    follows = _holds_anchored_row(connection, prev_hash)
     digest = row_hash(fields, prev_hash)
     event_id = connection.execute(
         sa.insert(AuditEvent)
@@ -201,7 +203,20 @@ def _append(connection: sa.Connection, fields: dict[str, Any]) -> Anchor:
         )
         .returning(AuditEvent.id)
     ).scalar_one()
-    return Anchor(seq, digest, event_id, database_identity(connection.engine.url))
+    return Anchor(seq, digest, event_id, database_identity(connection.engine.url), follows)
+
+
+def _holds_anchored_row(connection: sa.Connection, last_hash: str) -> bool:
+    """Whether the log still holds the row the anchor file names (as its last row, or as the
+    previous row of one): False when its end was cut, so that a new row never carries the
+    anchor past the cut. True without a file (or one verify will report anyway)."""
+    anchored = file_anchor_quietly()
+    if anchored is None or anchored.hash == last_hash:
+        return True
+    successor = connection.execute(
+        sa.select(AuditEvent.id).where(AuditEvent.prev_hash == anchored.hash).limit(1)
+    ).first()
+    return successor is not None
 
 
 def record_restore(source: str) -> None:

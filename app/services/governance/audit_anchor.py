@@ -90,6 +90,9 @@ class Anchor:
     hash: str
     event_id: int
     database: str
+    # False when the log no longer held the file's anchored row as this row was appended: the
+    # log was cut, and this row must not carry the anchor past the cut (never written).
+    follows_file: bool = True
 
     def mac(self, key: bytes) -> str:
         material = f"anchor:{self.seq}:{self.hash}:{self.event_id}:{self.database}".encode()
@@ -134,6 +137,20 @@ def anchor_log() -> logging.Logger:
     return current_app.logger.getChild(LOGGER_NAME)
 
 
+ANCHOR_REFUSALS = {
+    "database": "anchors another database",
+    "cut": "names a row the log no longer holds (its end was cut)",
+}
+
+
+def file_anchor_quietly() -> Anchor | None:
+    """The file's anchor when it verifies (None: no file, or one that does not verify)."""
+    try:
+        return read_anchor(audit_key())
+    except AnchorError:
+        return None
+
+
 def write_anchor(anchor: Anchor, *, restart: bool = False) -> None:
     """Log the anchor, and write it to the file unless the file already holds a later one
     (``restart``: whatever it holds, after a restored backup). A file that does not verify,
@@ -148,14 +165,15 @@ def write_anchor(anchor: Anchor, *, restart: bool = False) -> None:
     except AnchorError as error:
         anchor_log().error(
             "audit anchor: %s %s; left as it is (run `flask audit verify`)", anchor_path(),
-            "anchors another database" if str(error) == "database"
-            else "does not verify with the audit key",
+            ANCHOR_REFUSALS.get(str(error), "does not verify with the audit key"),
         )
     except OSError as error:
         anchor_log().error("audit anchor: cannot write %s: %s", anchor_path(), error)
 
 
 def _replace_file(anchor: Anchor, restart: bool) -> None:
+    if not (anchor.follows_file or restart):
+        raise AnchorError("cut")
     path = anchor_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = audit_key()
