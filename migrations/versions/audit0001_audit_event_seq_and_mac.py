@@ -5,7 +5,7 @@ Rows written before stay without either and are verified by their hash chain alo
 row written after the upgrade gets the number of rows before it plus one.
 
 Revision ID: audit0001
-Revises: f21a0bef0001
+Revises: citycrlf0001
 Create Date: 2026-12-07 17:30:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'audit0001'
-down_revision = 'f21a0bef0001'
+down_revision = 'citycrlf0001'
 branch_labels = None
 depends_on = None
 

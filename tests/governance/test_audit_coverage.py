@@ -67,6 +67,7 @@ UNLOGGED_ROUTES = {
     # Previews write nothing; their confirmations (roster_confirm, published_import) do.
     "admin.roster_upload": "the roster's preview",
     "admin.published_preview": "the published table's preview",
+    "admin.roster_cancel": "drops a preview's waiting file; the database is unchanged",
 }
 
 # Commands that change no shared state.
