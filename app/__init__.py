@@ -74,9 +74,11 @@ def register_extensions(app: Flask) -> None:
     )
     from app.i18n import install_template_gettext, select_locale
     from app.replica import init_replica
+    from app.services.governance import audit_anchor
 
     db.init_app(app)
     init_replica(app)
+    audit_anchor.init_app(app)  # the audit log's anchor after each commit, and its log line
     # Registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session.
     app.teardown_appcontext(end_read_only_transaction)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)

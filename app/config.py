@@ -166,6 +166,15 @@ class Defaults:
     # Directory of the catalogue YAML files loaded by `flask catalogue load` and the demo.
     SURVEYS_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "surveys")
 
+    # --- The audit log (docs/audit.md) ---
+    # The key that signs every row of the audit log (an HMAC), kept outside the database and
+    # outside its backups. None: derived from SECRET_KEY (app/services/governance/audit_anchor.py
+    # ``KEY_LABEL``); set it on its own in production (docs/deploy.md).
+    AUDIT_KEY: str | None = None
+    # The file that holds the last row's place and hash after each commit (mode 0600). None:
+    # instance/audit-anchor.json.
+    AUDIT_ANCHOR_PATH: str | None = None
+
     # --- Sign-in (docs/auth.md) ---
     # Failed sign-ins allowed per account and per client address within the window; more are
     # refused without checking the password until the oldest failure leaves the window.

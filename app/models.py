@@ -776,8 +776,12 @@ class AuditEvent(Model):
     the values before and after (canonical JSON text), and the ward it concerns (None: the
     city or no ward), which is what an admin's ward scope filters on. ``hash`` is the SHA-256
     of the row's fields and ``prev_hash`` (the previous row's hash), so that a row edited or
-    deleted in the database breaks the chain (``flask audit verify``). The actor and ward are
-    kept without foreign keys: the log outlives what it speaks of, and no cascade may touch it.
+    deleted in the database breaks the chain (``flask audit verify``). ``seq`` is the row's
+    place in the log (1 for the first row) and ``mac`` the HMAC of ``seq`` and ``hash`` under
+    the audit key, a secret kept outside the database (``AUDIT_KEY``), so that a row appended
+    or rewritten without the key is found too; both are empty on rows written before the key
+    was used (app/services/governance/audit_anchor.py). The actor and ward are kept without
+    foreign keys: the log outlives what it speaks of, and no cascade may touch it.
     """
 
     __tablename__ = "audit_event"
@@ -800,6 +804,8 @@ class AuditEvent(Model):
     after: so.Mapped[str | None] = so.mapped_column(sa.Text)
     prev_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
     hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    seq: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    mac: so.Mapped[str | None] = so.mapped_column(sa.String(64))
 
     def __repr__(self) -> str:
         return f"<AuditEvent {self.id} {self.action} {self.target_type}:{self.target_id}>"

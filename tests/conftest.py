@@ -52,6 +52,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             # Files the app keeps in its instance folder go under the test's own folder: the
             # SQLite and PostgreSQL suites run side by side (.ci/test) in one checkout.
             "ROSTER_UPLOAD_DIR": str(tmp_path / "roster-uploads"),
+            "AUDIT_ANCHOR_PATH": str(tmp_path / "audit-anchor.json"),  # docs/audit.md
         }
     )
     with app.app_context():

@@ -101,7 +101,7 @@ def published_import() -> ResponseReturnValue:
         preview, filename = _confirmed(form)
     except PublishedImportError as error:
         return _page(_upload_form(), error.messages), 400
-    save_import(preview, filename, signed_in_admin().id)
+    save_import(preview, filename, signed_in_admin())
     db.session.commit()
     flash(
         _("%(ward)s %(year)sの公表値を取り込みました（基準 %(n)s 件）。",
@@ -117,7 +117,7 @@ def published_import() -> ResponseReturnValue:
 def published_delete(table_id: int) -> ResponseReturnValue:
     """Admin: remove an imported table of one of my wards (404 for any other)."""
     if not PublishedConfirmForm().validate_on_submit() or not delete_published(
-        table_id, admin_scope()
+        table_id, admin_scope(), signed_in_admin()
     ):
         abort(404)
     db.session.commit()

@@ -28,8 +28,8 @@ from app.auth.sessions import start_session
 from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_header_id
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
-from app.services.governance.audit import audit_sign_in_refused
 from app.services.identity import auth as auth_service
+from app.services.organisation.people import log_password_set
 
 LANDING_ENDPOINT = "checklist.my_rounds"
 
@@ -85,8 +85,8 @@ def login() -> Any:
         result = auth_service.check_sign_in(
             form.employee_id.data or "", form.password.data or "", request.remote_addr or ""
         )
-        if result.person is None:  # audit log: failures and lockouts (docs/audit.md)
-            audit_sign_in_refused(form.employee_id.data or "", result.outcome)
+        # A refused sign-in is a row of the login-attempt table, not of the audit log: an
+        # anonymous client must not be able to grow the log (docs/audit.md).
         db.session.commit()
         if result.person is not None:
             start_session(result.person)
@@ -149,7 +149,7 @@ def set_password(token: str) -> Any:
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            auth_service.redeem_password_token(token, form.password.data or "")
+            changed = auth_service.redeem_password_token(token, form.password.data or "")
         except auth_service.PasswordLinkError as exc:
             db.session.rollback()
             return _link_refused(exc)
@@ -157,6 +157,7 @@ def set_password(token: str) -> Any:
             db.session.rollback()
             form.password.errors = [exc.message]
         else:
+            log_password_set(changed, changed, "link")
             db.session.commit()
             flash(
                 _("パスワードを設定しました。新しいパスワードでサインインしてください。"),

@@ -58,8 +58,12 @@ def backup_create_command(output: Path | None) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help=N_("データのあるデータベースでも上書きする。"))
 def backup_restore_command(path: Path, force: bool) -> None:
-    """Restore a backup; a database with data only with --force (``restore_backup``)."""
+    """Restore a backup; a database with data only with --force (``restore_backup``). The
+    restored log gets a ``backup.restore`` row and the audit anchor starts again from it."""
+    import sqlalchemy as sa
+
     from app.extensions import db
+    from app.services.governance.audit import record_restore
     from app.services.governance.backup import BackupError, restore_backup
 
     db.session.remove()
@@ -68,3 +72,12 @@ def backup_restore_command(path: Path, force: bool) -> None:
     except BackupError as error:
         raise click.ClickException(error.message) from error
     click.echo(f"{path} から復元しました。")
+    try:
+        record_restore(path.name)
+        db.session.commit()
+    except sa.exc.DBAPIError as error:
+        db.session.rollback()
+        raise click.ClickException(
+            "復元を操作の記録に書けませんでした（古い版のバックアップなら flask db upgrade の後、"
+            f"docs/audit.md の「After a restore」に従ってください）: {error.orig}"
+        ) from error

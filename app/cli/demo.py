@@ -35,12 +35,16 @@ def demo_command() -> None:
     from flask import current_app
 
     from app.extensions import db
+    from app.services.governance import audit
     from app.services.operations.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, build_demo
 
     summary = build_demo(Path(current_app.config["SURVEYS_DIR"]))
     if summary.already_present:
         click.echo("デモデータは作成済みです。今のデータをそのまま使います。")
     else:
+        audit.record("demo.build", actor=None, target_type="demo", target_id=summary.ward,
+                     after={"wards": summary.wards, "sections": summary.sections,
+                            "people": summary.people, "rounds": summary.rounds})
         db.session.commit()
         click.echo(
             f"デモデータを作りました: {summary.ward}・{summary.sections} 課・"

@@ -59,7 +59,7 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
     """
     from app.extensions import db
     from app.services.goals.goals import GoalsError
-    from app.services.goals.sheet import import_goals, read_goal_sheet
+    from app.services.goals.sheet import import_goals, log_import, read_goal_sheet
 
     ward_id = ward_named(ward_name).id
     try:
@@ -70,6 +70,7 @@ def goals_import_command(path: Path, ward_name: str, fiscal_year: int, dry_run: 
     if dry_run:
         db.session.rollback()
     else:
+        log_import(summary, ward_id, path.name, None)
         db.session.commit()
     for line in summary.lines(dry_run=dry_run):
         click.echo(line)
@@ -124,6 +125,6 @@ def goals_unlock_command(ward_name: str, fiscal_year: int) -> None:
     if not is_locked(ward_id, fiscal_year):
         click.echo(f"{label}はロックされていません。何も変えていません。")
         return
-    unlock_year(ward_id, fiscal_year)
+    unlock_year(ward_id, fiscal_year, None)
     db.session.commit()
     click.echo(f"{label}のロックを解除しました。")

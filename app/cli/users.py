@@ -61,6 +61,7 @@ def set_password_command(employee_id: str, password_stdin: bool) -> None:
     """
     from app.extensions import db
     from app.services.identity.auth import PasswordRuleError, set_password
+    from app.services.organisation.people import log_password_set
 
     person = _person(employee_id)
     if password_stdin:
@@ -73,6 +74,7 @@ def set_password_command(employee_id: str, password_stdin: bool) -> None:
         set_password(person, password)
     except PasswordRuleError as exc:
         raise _fail(exc.message) from exc
+    log_password_set(None, person, "command")
     db.session.commit()
     click.echo(f"{person.employee_id} {person.name} のパスワードを設定しました。")
 
@@ -206,8 +208,13 @@ def list_grants_command() -> None:
 def prune_attempts_command(days: int) -> None:
     """Delete the records of sign-in attempts older than --days days (30 by default)."""
     from app.extensions import db
+    from app.services.governance import audit
     from app.services.identity.auth import prune_login_attempts
 
-    removed = prune_login_attempts(utcnow() - timedelta(days=days))
+    before = utcnow() - timedelta(days=days)
+    removed = prune_login_attempts(before)
+    if removed:
+        audit.record("auth.attempts_pruned", actor=None, target_type="login_attempt",
+                     target_id=None, after={"before": before.isoformat(), "removed": removed})
     db.session.commit()
     click.echo(f"{days}日より前のサインイン記録を {removed} 件削除しました。")

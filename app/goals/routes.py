@@ -350,8 +350,7 @@ def import_sheet(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     except service.GoalsError as error:
         db.session.rollback()
         return _year_page(ward, fiscal_year, form, _problems(error, "import-form")), 400
-    _audit("goals.import", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
-           after={"file": form.sheet.data.filename or "", "summary": summary.lines()})
+    goal_sheet.log_import(summary, ward.id, form.sheet.data.filename or "", _me())
     db.session.commit()
     for line in summary.lines():
         flash(line, "success")
@@ -374,9 +373,7 @@ def lock(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
             url_for(".lock", ward_id=ward_id, fiscal_year=fiscal_year), _("確定する"), back,
         )
     return _run(lambda: service.lock_year(ward.id, fiscal_year, _me()),
-                _("%(year)sを確定しました。", year=fiscal_year_label(fiscal_year)), back,
-                lambda: _audit("year.lock", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
-                               {"locked": False}, {"locked": True}))
+                _("%(year)sを確定しました。", year=fiscal_year_label(fiscal_year)), back)
 
 
 @bp.post("/wards/<int:ward_id>/<int:fiscal_year>/unlock")
@@ -386,11 +383,9 @@ def unlock(ward_id: int, fiscal_year: int) -> ResponseReturnValue:
     ward = _ward(ward_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    return _run(lambda: service.unlock_year(ward.id, _year(fiscal_year)),
+    return _run(lambda: service.unlock_year(ward.id, _year(fiscal_year), _me()),
                 _("ロックを解除しました。"),
-                url_for(".year", ward_id=ward_id, fiscal_year=fiscal_year),
-                lambda: _audit("year.unlock", "year_plan", f"{ward.id}:{fiscal_year}", ward.id,
-                               {"locked": True}, {"locked": False}))
+                url_for(".year", ward_id=ward_id, fiscal_year=fiscal_year))
 
 
 # --- Working teams --------------------------------------------------------------------------------

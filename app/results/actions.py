@@ -101,7 +101,7 @@ def outcome(action_id: int) -> ResponseReturnValue:
     form = OutcomeForm(outcome=action.outcome)
     if form.validate_on_submit():
         try:
-            service.record_outcome(action, form.outcome.data or "")
+            service.record_outcome(action, form.outcome.data or "", me)
         except service.ActionError as error:
             db.session.rollback()
             return render_template(

@@ -665,6 +665,7 @@ def test_cli_refuses_to_move_a_catalogue_with_rounds_to_another_ward(
         catalogue = db.session.scalars(
             sa.select(Catalogue).where(Catalogue.key == "takatsu-2025")
         ).one()
+        assert catalogue.ward is not None
         first = factories.round_(catalogue, wards=[catalogue.ward], title="令和7年度 点検")
         second = factories.round_(catalogue, wards=[catalogue.ward], title="追加の点検")
         db.session.commit()

@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditEvent, Grant, GrantRole, Person, Role
+from app.models import AuditEvent, Grant, GrantRole, LoginAttempt, Person, Role
 from app.services.governance import audit
+from app.services.governance.audit_anchor import audit_key, read_anchor
 from app.services.identity.auth import set_password
 from app.wareki import TOKYO, fiscal_year_of, tokyo
 from tests import factories
@@ -90,7 +91,8 @@ def test_verify_fails_after_a_row_is_altered_in_the_database(app, runner, wards)
 
 
 def test_verify_fails_after_a_row_is_deleted(app, runner, wards):
-    """Deleting a row in the middle breaks the link of the next one."""
+    """Deleting a row in the middle breaks the link of the next one, and the anchored last row
+    is no longer at its anchored place."""
     with app.app_context():
         for n in range(3):
             audit.record("round.update", actor=None, target_type="round", target_id=n)
@@ -98,7 +100,7 @@ def test_verify_fails_after_a_row_is_deleted(app, runner, wards):
         middle = events()[1].id
         db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id == middle))
         db.session.commit()
-        assert [p.reason for p in audit.verify_chain()] == ["link"]
+        assert [p.reason for p in audit.verify_chain()] == ["link", "anchor"]
     assert runner.invoke(args=["audit", "verify"]).exit_code == 1
 
 
@@ -117,7 +119,8 @@ def test_a_rolled_back_action_leaves_no_row(app, wards):
 
 
 def test_concurrent_writers_keep_one_chain(app, wards):
-    """Two writers at once never fork the chain (advisory lock on PostgreSQL, SQLite's lock)."""
+    """Two writers at once never fork the chain (advisory lock on PostgreSQL, SQLite's lock),
+    and the anchor they leave names the last row, whichever wrote it last."""
     errors: list[BaseException] = []
 
     def write(tag: str) -> None:
@@ -139,6 +142,8 @@ def test_concurrent_writers_keep_one_chain(app, wards):
     with app.app_context():
         assert len(events()) == 16
         assert list(audit.verify_chain()) == []
+        anchor = read_anchor(audit_key())
+        assert anchor is not None and (anchor.seq, anchor.hash) == (16, events()[-1].hash)
 
 
 def test_creating_and_editing_a_round_are_logged_with_before_and_after(
@@ -169,22 +174,25 @@ def test_creating_and_editing_a_round_are_logged_with_before_and_after(
         assert updated.actor_id == wards["admin_takatsu"]
 
 
-def test_failed_and_throttled_sign_ins_are_logged(app, client, wards):
-    """A wrong password writes auth.sign_in_failed, a locked-out account auth.sign_in_throttled,
-    in the person's ward; the password itself is never written."""
-    app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] = 2
+def test_refused_sign_ins_do_not_grow_the_log(app, client, wards):
+    """50 refused sign-ins from an anonymous client (unknown ids, a wrong password, then the
+    throttle) add no row to the chain; the failures are in the login-attempt table."""
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 1000
     with app.app_context():
         set_password(db.session.get_one(Person, wards["staff"]), "correct horse battery")
         db.session.commit()
-    for _ in range(3):
-        client.post("/auth/login", data={"employee_id": "S000001", "password": "wrong-guess-1"})
+    statuses = set()
+    for n in range(50):
+        employee_id = "S000001" if n % 2 else f"NOBODY{n:03d}"
+        response = client.post(
+            "/auth/login", data={"employee_id": employee_id, "password": "wrong-guess-1"})
+        statuses.add(response.status_code)
+    assert statuses == {200, 429}  # wrong ids and passwords, then the account's throttle
     with app.app_context():
-        rows = events()
-        assert [r.action for r in rows] == [
-            "auth.sign_in_failed", "auth.sign_in_failed", "auth.sign_in_throttled"]
-        assert {r.ward_id for r in rows} == {wards["takatsu"]}
-        assert rows[0].target_id == str(wards["staff"])
-        assert all("wrong-guess" not in (r.after or "") for r in rows)
+        assert events() == []
+        failures = db.session.scalar(
+            sa.select(sa.func.count(LoginAttempt.id)).where(LoginAttempt.succeeded.is_(False)))
+        assert failures == 25 + app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
 
 
 def test_locking_and_unlocking_a_year_are_logged(app, client, sign_in, wards):

@@ -121,7 +121,8 @@ def test_a_backup_during_writes_restores_every_committed_response_and_every_row(
     assert result.exit_code == 0, result.output
     committed_by_the_end = set(writer.committed)
 
-    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url})
+    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url,
+                              "AUDIT_ANCHOR_PATH": str(tmp_path / "restored-anchor.json")})
     restored = restore_app.test_cli_runner().invoke(args=["backup", "restore", str(backup_file)])
     assert restored.exit_code == 0, restored.output
     with restore_app.app_context():
@@ -131,9 +132,48 @@ def test_a_backup_during_writes_restores_every_committed_response_and_every_row(
     restored_ids = {row[0] for row in copy["response"]}
     assert committed_before <= restored_ids <= committed_by_the_end
     assert {row for row in source["response"] if row[0] in restored_ids} == copy["response"]
+    # The restore is on record: one row more in the restored log.
+    restores = {row for row in copy["audit_event"] if row[5] == "backup.restore"}
+    assert len(restores) == 1
+    copy["audit_event"] -= restores
     for name, rows in source.items():
         if name != "response":
             assert copy[name] == rows, name
+
+
+def test_a_restore_is_on_record_and_restarts_the_audit_anchor(app, runner, tmp_path):
+    """Rows written after the backup are gone after a restore, legitimately: the restored log
+    gets a backup.restore row naming the anchor it replaces, and `audit verify` passes."""
+    from app.models import AuditEvent
+    from app.services.governance import audit
+
+    def write(count: int) -> None:
+        with app.app_context():
+            for n in range(count):
+                audit.record("round.update", actor=None, target_type="round", target_id=n)
+                db.session.commit()
+
+    write(2)
+    backup_file = tmp_path / "kijun.backup"
+    assert runner.invoke(args=["backup", "create", "--output", str(backup_file)]).exit_code == 0
+    write(2)
+    with app.app_context():
+        fourth = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert fourth is not None and fourth.seq == 4
+        fourth_hash = fourth.hash
+        db.session.remove()
+        db.engine.dispose()
+    restored = runner.invoke(args=["backup", "restore", "--force", str(backup_file)])
+    assert restored.exit_code == 0, restored.output
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)))
+        assert [(r.action, r.seq) for r in rows] == [
+            ("round.update", 1), ("round.update", 2), ("backup.restore", 3)]
+        assert f'"hash":"{fourth_hash}"' in (rows[-1].after or "")
+        db.session.remove()
+        db.engine.dispose()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
 
 
 def test_restore_refuses_a_database_with_data_unless_forced(app, runner, database_url, tmp_path):
@@ -203,7 +243,8 @@ def test_backups_and_a_restored_sqlite_database_are_0600(
     assert result.exit_code == 0, result.output
     assert stat.S_IMODE(backup_file.stat().st_mode) == 0o600
 
-    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url})
+    restore_app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url,
+                              "AUDIT_ANCHOR_PATH": str(tmp_path / "restored-anchor.json")})
     restored = restore_app.test_cli_runner().invoke(args=["backup", "restore", str(backup_file)])
     assert restored.exit_code == 0, restored.output
     with restore_app.app_context():
@@ -211,3 +252,34 @@ def test_backups_and_a_restored_sqlite_database_are_0600(
     if not PG_URL:
         target = Path(sa.engine.make_url(other_database_url).database or "")
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_a_restore_drill_into_another_database_leaves_the_live_anchor_alone(
+    app, runner, other_database_url, tmp_path
+):
+    """The quarterly drill restores into a scratch database from the live checkout (the same
+    anchor file): the live anchor is not moved, and verify on the scratch database says the
+    anchor is another database's."""
+    from app.services.governance import audit
+
+    with app.app_context():
+        for n in range(2):
+            audit.record("round.update", actor=None, target_type="round", target_id=n)
+            db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    anchor_path = Path(app.config["AUDIT_ANCHOR_PATH"])
+    live = anchor_path.read_text(encoding="utf-8")
+    backup_file = tmp_path / "kijun.backup"
+    assert runner.invoke(args=["backup", "create", "--output", str(backup_file)]).exit_code == 0
+    drill = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": other_database_url,
+                        "SECRET_KEY": "test-secret", "AUDIT_ANCHOR_PATH": str(anchor_path)})
+    drill_runner = drill.test_cli_runner()
+    restored = drill_runner.invoke(args=["backup", "restore", str(backup_file)])
+    assert restored.exit_code == 0, restored.output
+    assert anchor_path.read_text(encoding="utf-8") == live
+    checked = drill_runner.invoke(args=["audit", "verify"])
+    assert checked.exit_code == 1 and "別のデータベース" in checked.output
+    with drill.app_context():
+        db.engine.dispose()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from app.config import reports_replica
 from app.extensions import db
 from app.models import Round
 from app.replica import reads_from_replica, replica_engine
+from app.services.governance.audit import verify_chain
 from app.services.results.tally import count_closed_rounds, discard_counts
 from tests.results_world import World, build_world
 
@@ -74,6 +76,7 @@ def reports_app(app: Flask, replica_url: str) -> Iterator[tuple[Flask, World]]:
             "SQLALCHEMY_DATABASE_URI": PG_URL,
             "REPORTS_DATABASE_URL": replica_url,
             "WTF_CSRF_ENABLED": False,
+            "AUDIT_ANCHOR_PATH": app.config["AUDIT_ANCHOR_PATH"],
         }
     )
     yield reports, world
@@ -133,6 +136,9 @@ def test_report_pages_and_files_read_only_the_replica(reports_app):
     assert counts["replica"] > 0
     assert counts["primary"] == 0
     assert counts["primary (audit log)"] > 0  # the download's audit row
+    with reports_app.app_context():  # signed and anchored like any other row
+        assert list(verify_chain()) == []
+        assert Path(reports_app.config["AUDIT_ANCHOR_PATH"]).exists()
 
 
 @needs_pg

@@ -40,6 +40,7 @@ from app.models import (
     utcnow,
 )
 from app.services.errors import DomainError
+from app.services.governance import audit
 
 MAX_GOALS = 3
 SCENE_MAX_LENGTH = 20
@@ -294,8 +295,15 @@ def save_plan(
     return plan
 
 
+def _log_lock(action: str, ward_id: int, fiscal_year: int, by: Person | None) -> None:
+    locked = action == "year.lock"
+    audit.record(action, actor=by, target_type="year_plan", target_id=f"{ward_id}:{fiscal_year}",
+                 before={"locked": not locked}, after={"locked": locked}, ward_id=ward_id)
+
+
 def lock_year(ward_id: int, fiscal_year: int, by: Person | None) -> YearPlan:
-    """Lock the ward's year: goals, teams and the plan become read-only (``by`` None: CLI)."""
+    """Lock the ward's year: goals, teams and the plan become read-only; audited
+    (``year.lock``; ``by`` None: the command line)."""
     plan = ensure_plan(ward_id, fiscal_year)
     if plan.locked_at is not None:
         raise GoalsError(
@@ -303,11 +311,13 @@ def lock_year(ward_id: int, fiscal_year: int, by: Person | None) -> YearPlan:
         )
     plan.locked_at = utcnow()
     plan.locked_by_id = by.id if by else None
+    _log_lock("year.lock", ward_id, fiscal_year, by)
     return plan
 
 
-def unlock_year(ward_id: int, fiscal_year: int) -> YearPlan:
-    """Unlock the ward's year so that it can be edited again."""
+def unlock_year(ward_id: int, fiscal_year: int, by: Person | None) -> YearPlan:
+    """Unlock the ward's year so that it can be edited again; audited (``year.unlock``;
+    ``by`` None: the command line)."""
     plan = plan_for(ward_id, fiscal_year)
     if plan is None or plan.locked_at is None:
         raise GoalsError(
@@ -315,6 +325,7 @@ def unlock_year(ward_id: int, fiscal_year: int) -> YearPlan:
         )
     plan.locked_at = None
     plan.locked_by_id = None
+    _log_lock("year.unlock", ward_id, fiscal_year, by)
     return plan
 
 

@@ -34,6 +34,7 @@ from app.services.goals.goals import (
     ward_sections,
     ward_teams,
 )
+from app.services.governance import audit
 
 IMPORT_COLUMNS: dict[str, str] = {
     "owner": "部署名",
@@ -355,6 +356,14 @@ def import_goals(
         teams=sum(1 for kind, _ in wanted if kind == "t"),
         changes=tuple(changes),
     )
+
+
+def log_import(summary: ImportSummary, ward_id: int, source: str, by: Person | None) -> None:
+    """The audit row of an import that is kept (``goals.import``; ``by`` None: the command
+    line): the file's name and what it changed."""
+    audit.record("goals.import", actor=by, target_type="year_plan",
+                 target_id=f"{ward_id}:{summary.fiscal_year}", ward_id=ward_id,
+                 after={"file": source, "summary": summary.lines()})
 
 
 def _wanted_goals(

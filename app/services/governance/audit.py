@@ -1,11 +1,15 @@
-"""The audit log: one append-only row per state-changing action, chained by SHA-256.
+"""The audit log: one append-only row per state-changing action, chained by SHA-256, signed
+with a key kept outside the database and anchored outside it.
 
 ``record`` is the only writer. Each row's ``hash`` covers its fields and the previous row's
-hash (``prev_hash``), so a row changed or deleted in the database breaks the chain, which
-``verify_chain`` (``flask audit verify``) reports. Writers are serialised so the chain never
-forks: on PostgreSQL by a transaction-scoped advisory lock taken before the last row is read;
-SQLite transactions already begin with the write lock (``BEGIN IMMEDIATE``, app/extensions.py).
-A unique ``prev_hash`` would refuse a fork anyway.
+hash (``prev_hash``), so a row changed or deleted in the database breaks the chain; its ``mac``
+(the HMAC of its place ``seq`` and hash under the audit key) cannot be made without the key;
+and after the commit the last row is written to the anchor file and the application log
+(``app/services/governance/audit_anchor.py``), so a log cut short or emptied is found.
+``verify_chain`` (``flask audit verify``) reports each. Writers are serialised so the chain
+never forks: on PostgreSQL by a transaction-scoped advisory lock taken before the last row is
+read; SQLite transactions already begin with the write lock (``BEGIN IMMEDIATE``,
+app/extensions.py). A unique ``prev_hash`` would refuse a fork anyway.
 
 Functions flush but never commit: the row is part of the action's own transaction, so an
 action that rolls back leaves no row. The one exception is a request served by the read
@@ -26,11 +30,22 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 
-from app.extensions import db
-from app.models import Assignment, AuditEvent, Person, Section, utcnow
+from app.extensions import begin_transaction, db
+from app.models import AuditEvent, Person, utcnow
 from app.replica import on_replica
-from app.services.identity.auth import find_person, normalise_employee_id
-from app.wareki import fiscal_year_of, tokyo
+from app.services.governance.audit_anchor import (
+    Anchor,
+    AnchorError,
+    audit_key,
+    database_identity,
+    file_anchor_quietly,
+    mac_matches,
+    note_append,
+    read_anchor,
+    restart_anchor,
+    row_mac,
+    write_anchor,
+)
 
 # A fixed key for PostgreSQL's advisory lock that serialises writers of the log.
 ADVISORY_LOCK_KEY = 0x4B494A554E0A  # "KIJUN\n"
@@ -55,6 +70,8 @@ ACTIONS: dict[str, Any] = {
     "goals.import": _l("目標の取込み"),
     "year.lock": _l("年度の確定"),
     "year.unlock": _l("年度の確定解除"),
+    # Refused sign-ins are kept in the login-attempt table, not here (anonymous clients must
+    # not grow the log); these two name the rows written before that.
     "auth.sign_in_failed": _l("サインインの失敗"),
     "auth.sign_in_throttled": _l("サインインの制限"),
     "results.download": _l("結果ファイルのダウンロード"),
@@ -64,6 +81,14 @@ ACTIONS: dict[str, Any] = {
     "retention.purge": _l("保存期間を過ぎた個人情報の削除"),
     "comment.hide": _l("コメントを非表示"),
     "comment.show": _l("コメントを再表示"),
+    "action.create": _l("改善の取組の登録"),
+    "action.outcome": _l("改善の取組の実施結果の記録"),
+    "published.import": _l("公表値の表の取込み"),
+    "published.delete": _l("公表値の表の削除"),
+    "person.password_set": _l("パスワードの設定"),
+    "auth.attempts_pruned": _l("古いサインインの記録の削除"),
+    "backup.restore": _l("バックアップからの復元"),
+    "demo.build": _l("デモデータの作成"),
 }
 
 
@@ -127,7 +152,7 @@ def record(
 ) -> str:
     """Append one row to the log (flushed, not committed) and return its hash.
 
-    ``actor`` is the person who acted (None: the scheduler, or an unknown person at sign-in);
+    ``actor`` is the person who acted (None: the scheduler or the command line);
     the client address is taken from the request when there is one. ``before``/``after`` are
     JSON-serialisable values (dicts of the changed fields); ``ward_id`` is the ward the action
     concerns (None: city-wide), which decides which admins may read the row. With
@@ -152,13 +177,22 @@ def record(
     if on_replica():
         # A report request reads the replica; its log row goes to the primary on its own.
         with db.engine.begin() as connection:
-            return _append(connection, fields, once_since)
-    return _append(db.session.connection(), fields, once_since)
+            appended = _append(connection, fields, once_since)
+        if isinstance(appended, str):
+            return appended
+        write_anchor(appended)
+        return appended.hash
+    begin_transaction()  # a request that runs without one: the row and its lock in one
+    appended = _append(db.session.connection(), fields, once_since)
+    if isinstance(appended, str):  # ``once_since`` found the row already there
+        return appended
+    note_append(db.session(), appended)  # written to the anchor file after the commit
+    return appended.hash
 
 
 def _append(
     connection: sa.Connection, fields: dict[str, Any], once_since: datetime | None = None
-) -> str:
+) -> Anchor | str:
     if connection.dialect.name == "postgresql":
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
     if once_since is not None:
@@ -176,42 +210,156 @@ def _append(
         if earlier is not None:
             return str(earlier)
     last = connection.execute(
-        sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar()
-    prev_hash = last or GENESIS
+        sa.select(AuditEvent.hash, AuditEvent.seq).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    prev_hash = last.hash if last is not None else GENESIS
+    if last is None:
+        seq = 1
+    elif last.seq is not None:
+        seq = last.seq + 1
+    else:  # the first signed row after rows written before the key: counted once
+        seq = int(connection.execute(sa.select(sa.func.count(AuditEvent.id))).scalar_one()) + 1
+    follows = _holds_anchored_row(connection, prev_hash)
     digest = row_hash(fields, prev_hash)
-    connection.execute(sa.insert(AuditEvent).values(**fields, prev_hash=prev_hash, hash=digest))
-    return digest
+    event_id = connection.execute(
+        sa.insert(AuditEvent)
+        .values(
+            **fields, prev_hash=prev_hash, hash=digest, seq=seq,
+            mac=row_mac(seq, digest, audit_key()),
+        )
+        .returning(AuditEvent.id)
+    ).scalar_one()
+    return Anchor(seq, digest, event_id, database_identity(connection.engine.url), follows)
+
+
+def _holds_anchored_row(connection: sa.Connection, last_hash: str) -> bool:
+    """Whether the log still holds the row the anchor file names (as its last row, or as the
+    previous row of one): False when its end was cut, so that a new row never carries the
+    anchor past the cut. True without a file (or one verify will report anyway)."""
+    anchored = file_anchor_quietly()
+    if anchored is None or anchored.hash == last_hash:
+        return True
+    successor = connection.execute(
+        sa.select(AuditEvent.id).where(AuditEvent.prev_hash == anchored.hash).limit(1)
+    ).first()
+    return successor is not None
+
+
+def record_restore(source: str) -> None:
+    """Audit a database restored from the backup ``source`` (``backup.restore``, no actor: the
+    command line), with the anchor it replaces, and let this commit's anchor replace the
+    file's: the restored log legitimately ends before it. The cut is then on record, signed."""
+    try:
+        before = read_anchor(audit_key())
+        replaced: Any = None if before is None else {"seq": before.seq, "hash": before.hash}
+    except AnchorError:
+        replaced = "unreadable"
+    record("backup.restore", actor=None, target_type="backup", target_id=source,
+           after={"file": source, "anchor_replaced": replaced})
+    restart_anchor(db.session())
 
 
 # --- Checking the chain --------------------------------------------------------------------------
 
+# What ``verify_chain`` finds (``flask audit verify`` says each in words):
+# link       the row's prev_hash is not the previous row's hash (a row deleted or inserted)
+# hash       the row's fields do not make its hash (edited)
+# key        the row's mac is not the audit key's (rewritten or added without the key)
+# unsigned   a row without a mac after signed rows (added without the key)
+# truncated  the anchored row is not in the log: its last rows were deleted
+# emptied    the anchor names a row, but the log is empty: every row was deleted
+# anchor     the anchored row is there but not at the anchored place, or not signed
+# no_anchor  signed rows but no anchor file (the file was removed, or the wrong path)
+# bad_anchor the anchor file does not verify with the key (edited, or another key)
+# other_database  the anchor file is another database's (AUDIT_ANCHOR_PATH is not this one's)
+PROBLEMS = ("link", "hash", "key", "unsigned", "truncated", "emptied", "anchor", "no_anchor",
+            "bad_anchor", "other_database")
+
 
 @dataclass(frozen=True)
 class ChainProblem:
-    """A row whose hash or link does not match: edited, inserted or deleted by hand."""
+    """A row whose hash, link or key does not match (edited, inserted or deleted by hand), or
+    a log that does not reach its anchor (``event_id`` None: the log as a whole)."""
 
-    event_id: int
+    event_id: int | None
     reason: str
 
 
+@dataclass
+class _Walk:
+    """The state of one pass over the log, row by row in id order."""
+
+    key: bytes
+    anchor: Anchor | None
+    previous: str = GENESIS
+    rows: int = 0
+    signed: bool = False
+    anchored: tuple[int, AuditEvent] | None = None  # (place, row) of the anchored row
+
+    def check(self, event: AuditEvent) -> ChainProblem | None:
+        self.rows += 1
+        fields = {column: getattr(event, column) for column in HASHED_FIELDS}
+        problem = None
+        if event.prev_hash != self.previous:
+            problem = "link"
+        elif row_hash(fields, event.prev_hash) != event.hash:
+            problem = "hash"
+        elif event.mac is None:
+            problem = "unsigned" if self.signed else None
+        elif not mac_matches(event.seq, event.hash, event.mac, self.key):
+            problem = "key"
+        self.signed = self.signed or event.mac is not None
+        if self.anchor is not None and event.hash == self.anchor.hash:
+            self.anchored = (self.rows, event)
+        self.previous = event.hash
+        return None if problem is None else ChainProblem(event.id, problem)
+
+    def end(self) -> ChainProblem | None:
+        if self.anchor is None:
+            return ChainProblem(None, "no_anchor") if self.signed else None
+        if self.anchored is None:
+            return ChainProblem(None, "emptied" if self.rows == 0 else "truncated")
+        place, event = self.anchored
+        if place != self.anchor.seq or event.seq != self.anchor.seq or not mac_matches(
+            event.seq, event.hash, event.mac, self.key
+        ):
+            return ChainProblem(event.id, "anchor")
+        return None
+
+
 def verify_chain() -> Iterator[ChainProblem]:
-    """Every row whose stored hash is not the hash of its fields, or whose ``prev_hash`` is
-    not the previous row's hash, in id order (nothing: the log is intact)."""
-    previous = GENESIS
+    """Every row whose stored hash is not the hash of its fields, whose ``prev_hash`` is not
+    the previous row's hash, or whose mac is not the audit key's, in id order; then the log
+    as a whole when it does not reach the anchored row (nothing: the log is intact).
+
+    Rows written before the key was used (no mac) are checked by their chain alone; once a
+    signed row exists every later row must be signed. A log may run past its anchor (a
+    process stopped between its commit and the anchor's write) but never stop short of it."""
+    key = audit_key()
+    altered = False
+    try:
+        anchor = read_anchor(key)
+    except AnchorError:
+        anchor, altered = None, True
+        yield ChainProblem(None, "bad_anchor")
+    if anchor is not None and anchor.database != database_identity(db.engine.url):
+        anchor, altered = None, True
+        yield ChainProblem(None, "other_database")
+    walk = _Walk(key, anchor)
     rows = db.session.execute(
         sa.select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=500)
     ).scalars()
     for event in rows:
-        fields = {column: getattr(event, column) for column in _HASHED}
-        if event.prev_hash != previous:
-            yield ChainProblem(event.id, "link")
-        elif row_hash(fields, event.prev_hash) != event.hash:
-            yield ChainProblem(event.id, "hash")
-        previous = event.hash
+        problem = walk.check(event)
+        if problem is not None:
+            yield problem
+    end = walk.end()
+    if end is not None and not altered:
+        yield end
 
 
-_HASHED = (
+# The columns a row's hash covers (with prev_hash), in row_hash's material.
+HASHED_FIELDS = (
     "at",
     "actor_id",
     "actor_employee_id",
@@ -302,32 +450,3 @@ def csv_rows(query: sa.Select[AuditEvent]) -> Iterator[tuple[object, ...]]:
             event.after or "",
             event.hash,
         )
-
-
-def audit_sign_in_refused(typed_employee_id: str, outcome: str) -> None:
-    """Log a refused sign-in: ``auth.sign_in_failed`` or, when the account or address was
-    throttled, ``auth.sign_in_throttled``. The row names what was typed, never the password;
-    it belongs to the person's ward this year when such a person exists (so that ward's admins
-    see attempts on their people), else to no ward."""
-    key = normalise_employee_id(typed_employee_id)[:32]
-    person = find_person(key) if key else None
-    record(
-        "auth.sign_in_throttled" if outcome == "throttled" else "auth.sign_in_failed",
-        actor=None,
-        target_type="person",
-        target_id=person.id if person is not None else None,
-        after={"employee_id": key},
-        ward_id=current_ward_of(person) if person is not None else None,
-    )
-
-
-def current_ward_of(person: Person) -> int | None:
-    """The ward of the person's section in this fiscal year, or None (not on the roster)."""
-    return db.session.scalar(
-        sa.select(Section.ward_id)
-        .join(Assignment, Assignment.section_id == Section.id)
-        .where(
-            Assignment.person_id == person.id,
-            Assignment.fiscal_year == fiscal_year_of(tokyo(utcnow())),
-        )
-    )

@@ -224,6 +224,19 @@ def set_sign_in_blocked(
     return True
 
 
+def log_password_set(actor: Person | None, person: Person, via: str) -> None:
+    """Audit a new password (never the password): set by the person through a one-time link
+    (``via`` "link", the actor is the person) or by the command line ("command", no actor)."""
+    audit.record(
+        "person.password_set",
+        actor=actor,
+        target_type="person",
+        target_id=person.id,
+        after={"via": via},
+        ward_id=person_ward_id(person),
+    )
+
+
 def log_password_link(admin: Person | None, person: Person, expires: datetime) -> None:
     """Audit the issue of a one-time password link (the link itself is never logged)."""
     audit.record(

@@ -23,6 +23,7 @@ from app.access import chief_section_ids
 from app.extensions import db
 from app.models import ImprovementAction, Person, Role, Round, Section, utcnow
 from app.services.errors import DomainError
+from app.services.governance import audit
 from app.services.results.compliance import ROLES, RoundResults, StandardRow
 
 ACTION_MAX_LENGTH = 1000
@@ -96,8 +97,9 @@ def create_action(
     due: date,
     by: Person,
 ) -> ImprovementAction:
-    """Record an action for a standard of a final round in one of the reader's wards.
-    ActionError when something does not fit. Flushes, never commits."""
+    """Record an action for a standard of a final round in one of the reader's wards, with
+    its audit row (``action.create``). ActionError when something does not fit. Flushes,
+    never commits."""
     results.require_final()
     errors = []
     if ward_id not in action_ward_ids(results):
@@ -124,6 +126,15 @@ def create_action(
     )
     db.session.add(item)
     db.session.flush()
+    audit.record(
+        "action.create",
+        actor=by,
+        target_type="improvement_action",
+        target_id=item.id,
+        after={"round_id": item.round_id, "standard_key": standard_key, "action": text,
+               "section_id": section_id, "due": due.isoformat()},
+        ward_id=ward_id,
+    )
     return item
 
 
@@ -155,13 +166,23 @@ def may_record_outcome(action: ImprovementAction, person: Person, committee: boo
     )
 
 
-def record_outcome(action: ImprovementAction, outcome: str) -> None:
-    """What the section did. ActionError for an empty or too long text. Flushes."""
+def record_outcome(action: ImprovementAction, outcome: str, by: Person) -> None:
+    """What the section did, with its audit row (``action.outcome``: the text before and
+    after). ActionError for an empty or too long text. Flushes."""
     text = outcome.strip()
     if not text:
         raise ActionError([_("実施したことを書いてください。")])
     if len(text) > ACTION_MAX_LENGTH:
         raise ActionError([_("取組の内容は%(n)s字までにしてください。", n=ACTION_MAX_LENGTH)])
+    audit.record(
+        "action.outcome",
+        actor=by,
+        target_type="improvement_action",
+        target_id=action.id,
+        before={"outcome": action.outcome},
+        after={"outcome": text},
+        ward_id=action.ward_id,
+    )
     action.outcome = text
     action.outcome_at = utcnow()
     db.session.flush()

@@ -28,6 +28,7 @@ from app.i18n import localized_fiscal_year_label
 from app.models import (
     Audience,
     Catalogue,
+    Person,
     PublishedRate,
     PublishedTable,
     Role,
@@ -36,6 +37,7 @@ from app.models import (
 )
 from app.services import tabular
 from app.services.errors import DomainError
+from app.services.governance import audit
 from app.wareki import fiscal_year_label
 from reports.published import PublishedCell, PublishedFile, parse_csv, parse_sheet
 
@@ -254,13 +256,20 @@ def _tenths(cell: PublishedCell) -> int | None:
     return None if cell.rate is None else int(cell.rate * 10)
 
 
-def save_import(
-    preview: ImportPreview, source: str, imported_by_id: int | None
-) -> PublishedTable:
-    """Write the previewed table, replacing the ward's table of that year if there is one.
-    Flushes, never commits."""
+def _table_values(table: PublishedTable) -> dict[str, object]:
+    """What the audit log says of a table: its year, file and import."""
+    return {"fiscal_year": table.fiscal_year, "source": table.source,
+            "imported_at": table.imported_at.isoformat() if table.imported_at else None}
+
+
+def save_import(preview: ImportPreview, source: str, by: Person | None) -> PublishedTable:
+    """Write the previewed table, replacing the ward's table of that year if there is one,
+    with its audit row (``published.import``; ``by`` None: the command line). Flushes, never
+    commits."""
     existing = _existing(preview.ward_id, preview.fiscal_year)
+    before = None
     if existing is not None:
+        before = _table_values(existing)
         db.session.delete(existing)
         db.session.flush()
     table = PublishedTable(
@@ -268,7 +277,7 @@ def save_import(
         fiscal_year=preview.fiscal_year,
         catalogue_id=preview.catalogue_id,
         source=source[:200],
-        imported_by_id=imported_by_id,
+        imported_by_id=by.id if by is not None else None,
     )
     for row in preview.rows:
         for role, cell in ((Role.STAFF, row.staff), (Role.CHIEF, row.chief)):
@@ -282,14 +291,33 @@ def save_import(
             )
     db.session.add(table)
     db.session.flush()
+    audit.record(
+        "published.import",
+        actor=by,
+        target_type="published_table",
+        target_id=table.id,
+        before=before,
+        after={**_table_values(table), "catalogue_id": preview.catalogue_id,
+               "standards": len(preview.rows)},
+        ward_id=preview.ward_id,
+    )
     return table
 
 
-def delete_published(table_id: int, ward_ids: Iterable[int] | None) -> bool:
-    """Remove an imported table of one of ``ward_ids`` (None: any). Flushes, never commits."""
+def delete_published(table_id: int, ward_ids: Iterable[int] | None, by: Person) -> bool:
+    """Remove an imported table of one of ``ward_ids`` (None: any), with its audit row
+    (``published.delete``). Flushes, never commits."""
     table = db.session.get(PublishedTable, table_id)
     if table is None or (ward_ids is not None and table.ward_id not in set(ward_ids)):
         return False
+    audit.record(
+        "published.delete",
+        actor=by,
+        target_type="published_table",
+        target_id=table.id,
+        before=_table_values(table),
+        ward_id=table.ward_id,
+    )
     db.session.delete(table)
     db.session.flush()
     return True
