@@ -62,6 +62,9 @@ ACTIONS: dict[str, Any] = {
     "retention.purge": _l("保存期間を過ぎた個人情報の削除"),
     "comment.hide": _l("コメントを非表示"),
     "comment.show": _l("コメントを再表示"),
+    "action.create": _l("改善の取組の登録"),
+    "action.update": _l("改善の取組の変更"),
+    "action.delete": _l("改善の取組の削除"),
 }
 
 
