@@ -97,11 +97,12 @@ def _write(rows: list[tuple[ImprovementAction, int, str]], now: datetime) -> int
 
     if not rows:
         return 0
-    emails = dict(
-        db.session.execute(
+    emails = {
+        person_id: email
+        for person_id, email in db.session.execute(
             sa.select(Person.id, Person.email).where(Person.id.in_({p for _a, p, _k in rows}))
-        ).tuples()
-    )
+        )
+    }
     values = []
     for action, person_id, kind in rows:
         address = (emails.get(person_id) or "").strip()
