@@ -52,6 +52,8 @@ def downgrade():
     with op.batch_alter_table('improvement_action', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_improvement_action_owner_id_person'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_improvement_action_owner_id'))
+        # The status's CHECK goes first: SQLite's batch copy would keep it without its column.
+        batch_op.drop_constraint(batch_op.f('ck_improvement_action_action_status'), type_='check')
         batch_op.drop_column('updated_at')
         batch_op.drop_column('evidence_note')
         batch_op.drop_column('evidence_url')
