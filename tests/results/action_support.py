@@ -16,7 +16,7 @@ from app.services.results.compliance import final_results
 from tests.results_world import World
 
 
-def switch(sign_in, person_id: int) -> None:  # type: ignore[no-untyped-def]
+def switch(sign_in, person_id: int) -> None:
     """Sign another person in (app_ctx keeps ``g``, where Flask-Login caches the person)."""
     for name in ("_login_user", "kijun_roles", "can_read_results", "can_manage_rounds"):
         g.pop(name, None)

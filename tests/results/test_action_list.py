@@ -50,9 +50,9 @@ def listed(app_ctx) -> tuple[World, dict[str, int]]:
     done.status = ActionStatus.DONE
     results = final_results(world.miyamae_round_id)
     choice = action_records.owner_choices([world.miyamae_ward_id])[0]
+    plan = action_records.ActionPlan("std-1", "宮前区の取組", choice.value, date(2027, 1, 31))
     other = action_records.create_action(
-        results, action_records.ActionPlan("std-1", "宮前区の取組", choice.value, date(2027, 1, 31)),
-        db.session.get_one(Person, world.city_committee),
+        results, plan, db.session.get_one(Person, world.city_committee)
     )
     db.session.commit()
     return world, {"late": late.id, "doing": doing.id, "done": done.id, "other": other.id}

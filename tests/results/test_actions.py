@@ -30,7 +30,7 @@ def _section(name: str) -> Section:
     return db.session.get_one(Section, section_id(name))
 
 
-def _post(client, world, **fields):  # type: ignore[no-untyped-def]
+def _post(client, world, **fields):
     data = {"standard": "std-1", "action": "朝礼で広報の手順を確認する", "due": "2025-03-31"}
     data.update(fields)
     return client.post(f"/results/rounds/{world.previous_round_id}/actions", data=data)
