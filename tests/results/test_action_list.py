@@ -67,6 +67,7 @@ def test_the_list_shows_my_wards_open_actions_by_due_date(client, sign_in, liste
     marked; not the done one, not 宮前区's."""
     world, ids = listed
     sign_in(world.takatsu_committee)
+    assert 'href="/results/actions"' in client.get("/results/").get_data(as_text=True)
     html = client.get("/results/actions").get_data(as_text=True)
     assert _ids(html) == [ids["late"], ids["doing"]]
     late = html.split(f'id="listed-{ids["late"]}"')[1].split("</li>")[0]

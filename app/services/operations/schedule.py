@@ -325,7 +325,8 @@ def plan(now: datetime) -> PlanReport:
     """Write the rows the clock calls for and skip the waiting ones that became pointless.
 
     A constant number of statements per round concerned (open, or closed within the summary
-    window), whatever the number of people. Flushes, never commits.
+    window), whatever the number of people, then the improvement actions' reminders
+    (``action_mail.plan_actions``). Flushes, never commits.
     """
     report = PlanReport()
     grace = timedelta(days=int(current_app.config["SCHEDULER_CLOSED_SUMMARY_DAYS"]))
