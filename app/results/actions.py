@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.access import access, roles_of, signed_in_person, ward_scope
+from app.access import access, roles_of, signed_in_person, visible_wards, ward_scope
 from app.extensions import db
 from app.forms import SelectChoice
 from app.goals.forms import ConfirmForm
@@ -22,7 +22,14 @@ from app.services.results import action_list as listing
 from app.services.results import action_records as records
 from app.services.results import actions as service
 from app.services.results.compliance import ResultsError, RoundResults, final_results
-from app.wareki import fiscal_year_label, reiwa_date, tokyo
+from app.services.results.download_names import (
+    CITY,
+    DownloadName,
+    download_name,
+    ward_part,
+    wards_part,
+)
+from app.wareki import fiscal_year_label, fiscal_year_of, reiwa_date, tokyo
 from reports.actions_xlsx import ActionSheetRow, actions_workbook
 
 
@@ -255,4 +262,14 @@ def action_list_xlsx() -> ResponseReturnValue:
     db.session.commit()
     lines = [listing.filter_text(form.status.data or listing.OPEN, bool(form.overdue.data))]
     data = actions_workbook("改善の取組", lines, [_sheet_row(a) for a in rows])
-    return xlsx_response(data, f"改善の取組_{reiwa_date(tokyo(utcnow()))}.xlsx")
+    return xlsx_response(data, _list_name(scope))
+
+
+def _list_name(scope: set[int] | None) -> DownloadName:
+    """``令和8年度_高津区_改善の取組.xlsx``: this fiscal year and the reader's wards."""
+    if scope is None:
+        part = CITY
+    else:
+        wards = [(w.id, w.name) for w in visible_wards(_me(), "committee")]
+        part = ward_part(*wards[0]) if len(wards) == 1 else wards_part(wards)
+    return download_name(fiscal_year_of(tokyo(utcnow())), [part], "actions", ".xlsx")

@@ -6,7 +6,7 @@ Existing actions become 未着手 (status 'todo') with no owner. The ledger's un
 its id (action:<id>, action-due:<id>); action_id ties the rows to the action (deleted with it).
 
 Revision ID: actions0001
-Revises: f21a0bef0001
+Revises: citycrlf0001
 Create Date: 2026-12-07 17:12:43.699009
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'actions0001'
-down_revision = 'f21a0bef0001'
+down_revision = 'citycrlf0001'
 branch_labels = None
 depends_on = None
 

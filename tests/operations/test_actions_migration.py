@@ -20,7 +20,7 @@ def test_an_older_action_becomes_not_started_with_no_owner(empty_database_url): 
     owner, no evidence; the downgrade and the upgrade keep the row."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database_url})
     with app.app_context():
-        upgrade(revision="f21a0bef0001")
+        upgrade(revision="citycrlf0001")
         section = factories.section("区民課")
         round_ = factories.closed_round(factories.catalogue("t-2025"), wards=[section.ward])
         db.session.execute(
@@ -38,7 +38,7 @@ def test_an_older_action_becomes_not_started_with_no_owner(empty_database_url): 
         assert (action.status, action.owner_id, action.evidence_url) == (
             ActionStatus.TODO, None, None)
         db.session.remove()
-        downgrade(revision="f21a0bef0001")
+        downgrade(revision="citycrlf0001")
         upgrade()
         assert db.session.scalar(sa.select(sa.func.count(ImprovementAction.id))) == 1
         db.session.remove()

@@ -7,6 +7,7 @@ import json
 import re
 from datetime import date, timedelta
 from io import BytesIO
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ from app.models import (
 )
 from app.services.results import action_records
 from app.services.results.compliance import final_results
-from app.wareki import tokyo
+from app.wareki import fiscal_year_label, fiscal_year_of, tokyo
 from tests import factories
 from tests.results.action_support import owner, record, section_id
 from tests.results_world import World, build_world
@@ -130,6 +131,8 @@ def test_the_xlsx_holds_the_filtered_list_safely_and_is_logged(client, sign_in, 
     response = client.get("/results/actions.xlsx?status=all")
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
+    year = fiscal_year_label(fiscal_year_of(tokyo(utcnow())))
+    assert quote(f"{year}_高津区_改善の取組.xlsx") in response.headers["Content-Disposition"]
     sheet = load_workbook(BytesIO(response.data)).active
     assert sheet is not None
     rows = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
