@@ -206,6 +206,8 @@ class Defaults:
     # or staff and chiefs this many points apart.
     WEAK_RATE_THRESHOLD = 95.0
     WEAK_GAP_POINTS = 5.0
+    # An improvement action's owner and section chief are mailed this many days before its due.
+    ACTION_REMINDER_DAYS = 7
     # Number of proxies in front of the app that set X-Forwarded-For (0 = none; see docs/auth.md).
     PROXY_FIX_X_FOR = 0
     # --- Mail and the scheduler (docs/scheduler.md) ---

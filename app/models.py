@@ -623,7 +623,9 @@ class MailLedger(Model):
     """One message of a round to one person: written before it is sent, marked after.
 
     ``kind`` is ``opened``, ``reminder:<days before close>``, ``digest:<days before close>``
-    (to a chief) or ``closed`` (to the committee); one row per (round, person, kind) ever.
+    (to a chief) or ``closed`` (to the committee); or, for an improvement action recorded on
+    the round, ``action:<action id>`` (assigned) or ``action-due:<action id>`` (before the due
+    date) to its owner and the section's chief. One row per (round, person, kind) ever.
     """
 
     __tablename__ = "mail_ledger"
@@ -639,6 +641,11 @@ class MailLedger(Model):
         sa.ForeignKey("person.id", ondelete="CASCADE"), index=True
     )
     kind: so.Mapped[str] = so.mapped_column(sa.String(20))
+    # An improvement action's mail (kind ``action:<id>`` or ``action-due:<id>``, so the unique
+    # (round, person, kind) is one message per action, person and kind); None for a round's.
+    action_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("improvement_action.id", ondelete="CASCADE"), index=True
+    )
     state: so.Mapped[MailState] = so.mapped_column(
         _enum(MailState, "mail_state"), default=MailState.PENDING
     )
@@ -892,9 +899,23 @@ class HiddenComment(Model):
 # --- Improvement actions on weak standards (docs/results.md, "Improvement actions") -------------
 
 
+class ActionStatus(enum.StrEnum):
+    """Where an improvement action stands (docs/results.md, "Improvement actions")."""
+
+    TODO = "todo"  # 未着手
+    DOING = "doing"  # 対応中
+    DONE = "done"  # 完了
+    DROPPED = "dropped"  # 見送り (with a reason)
+
+
+# The statuses of an action still to be done: listed as open, mailed before the due date.
+OPEN_ACTION_STATUSES: tuple[ActionStatus, ...] = (ActionStatus.TODO, ActionStatus.DOING)
+
+
 class ImprovementAction(Model):
     """What the committee decided to do about a standard after a round closed: the action,
-    the section that carries it out, and by when; the section then records what it did.
+    the section that carries it out and the person in it who owns it (from the section's
+    roster), by when, and where it stands; the owner records what was done and the evidence.
     The next year's round shows it beside the standard's rate before and after."""
 
     __tablename__ = "improvement_action"
@@ -914,5 +935,20 @@ class ImprovementAction(Model):
     created_by_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("person.id", ondelete="SET NULL")
     )
+    # None only for actions recorded before owners existed.
+    owner_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="SET NULL"), index=True
+    )
+    assigned_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    status: so.Mapped[ActionStatus] = so.mapped_column(
+        _enum(ActionStatus, "action_status"),
+        default=ActionStatus.TODO,
+        server_default=ActionStatus.TODO.value,
+    )
+    status_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)  # why 見送り
+    evidence_url: so.Mapped[str | None] = so.mapped_column(sa.String(2000))  # http(s) only
+    evidence_note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    updated_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
 
     section: so.Mapped[Section] = so.relationship()
+    owner: so.Mapped[Person | None] = so.relationship(foreign_keys=[owner_id])

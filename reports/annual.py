@@ -64,13 +64,24 @@ class DepartmentBlock:
 
 @dataclass(frozen=True)
 class ActionEntry:
-    """An improvement action on a standard after the year's round (docs/annual-report.md)."""
+    """An improvement action on a standard after a round (docs/annual-report.md): the ward's
+    rates before and after it (職員, 所属長) are the compliance table's cells as published
+    (``-``, ``＊``), never a section's."""
 
     standard: str  # 基準14 来庁された市民に、…
     action: str
     section: str
     due: str  # 令和8年3月31日
     outcome: str | None
+    status: str = ""  # 未着手 / 対応中 / 完了 / 見送り（理由：…）
+    before: tuple[str, str] | None = None  # the year the action followed: (職員, 所属長)
+    after: tuple[str, str] | None = None  # the next year's
+
+    def change(self, role: int) -> str:
+        """``80.0 → 73.3`` for a role (0: 職員, 1: 所属長)."""
+        before = self.before[role] if self.before else "-"
+        after = self.after[role] if self.after else "-"
+        return f"{before} → {after}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,9 @@ class AnnualReport:
     team_memberships: list[TeamMembership] = field(default_factory=list)
     compliance_note: str = ""  # why there is no table, or which round it comes from
     locked: bool = False
-    actions: list[ActionEntry] = field(default_factory=list)
+    actions: list[ActionEntry] = field(default_factory=list)  # after this year's round
+    # Decided after last year's round, with the rates before (last year) and after (this year).
+    previous_actions: list[ActionEntry] = field(default_factory=list)
 
     @property
     def office(self) -> str:
@@ -307,7 +320,7 @@ def _docx_front_matter(document: Any, report: AnnualReport) -> None:
 
 def _docx_goal_chapter(document: Any, report: AnnualReport) -> None:
     """The goals chapter after its heading: each department's sections, the working teams,
-    then the improvement actions."""
+    then the improvement actions (last year's with their rates, then this year's)."""
     document.add_paragraph(report.goals_lead)
     for department in report.departments:
         if department.name:
@@ -320,13 +333,24 @@ def _docx_goal_chapter(document: Any, report: AnnualReport) -> None:
         if team.purpose:
             document.add_paragraph(team.purpose)
         _docx_goals(document, team)
+    if report.previous_actions:
+        document.add_heading("前年度の改善の取組と遵守率の変化", level=2)
+        for entry in report.previous_actions:
+            document.add_paragraph(
+                _docx_action(entry)
+                + f" 遵守率（前年度 → 今年度）職員 {entry.change(0)}、所属長 {entry.change(1)}"
+            )
     if report.actions:
         document.add_heading("サービス基準の改善の取組", level=2)
         for entry in report.actions:
-            document.add_paragraph(
-                f"{entry.standard}：{entry.action}（担当 {entry.section}・期限 {entry.due}）"
-                + (f" 実施したこと：{entry.outcome}" if entry.outcome else "")
-            )
+            document.add_paragraph(_docx_action(entry))
+
+
+def _docx_action(entry: ActionEntry) -> str:
+    return (
+        f"{entry.standard}：{entry.action}（担当 {entry.section}・期限 {entry.due}・"
+        f"{entry.status}）" + (f" 実施したこと：{entry.outcome}" if entry.outcome else "")
+    )
 
 
 def _docx_committee(document: Any, report: AnnualReport) -> None:

@@ -1,6 +1,7 @@
 """The forms of the committee's pages: which group, which level and role to show (GET, no
 CSRF token: they only choose what to read, so the chosen view has its own address and works
-without JavaScript), and the improvement actions (POST, with the token).
+without JavaScript), and the improvement actions (POST, with the token; the list's filter by
+GET).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Sequence
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from app.forms import SelectChoice
@@ -57,33 +58,71 @@ class BreakdownForm(FlaskForm):
 
 
 class ActionForm(FlaskForm):
-    """An improvement action: the standard, what will be done, by which section, by when.
-    The choices are set by the view from the round's standards and the reader's wards."""
+    """An improvement action: the standard, what will be done, its owner (a person of a
+    section's roster: the section comes with them), by when. The view sets the choices from
+    the round's standards and the rosters of the reader's wards; the service checks them."""
 
-    standard = SelectField(
-        _l("基準"), validators=[InputRequired(message=_l("基準を選んでください。"))]
-    )
+    standard = SelectField(_l("基準"), validate_choice=False)
     action = TextAreaField(
         _l("取組の内容"),
         validators=[InputRequired(message=_l("取組の内容を書いてください。")), Length(max=1000)],
     )
-    section = SelectField(
-        _l("担当の課"),
-        coerce=int,
-        validators=[InputRequired(message=_l("担当の課を選んでください。"))],
+    owner = SelectField(
+        _l("担当者"),
+        description=_l("課ごとに、今年度の名簿の人から選びます。所属長と担当者にメールが届きます。"),
+        validate_choice=False,
     )
     due = DateField(
         _l("期限"), validators=[InputRequired(message=_l("期限を日付で入れてください。"))]
     )
 
 
-class OutcomeForm(FlaskForm):
-    """What the section did about an action."""
+STATUS_CHOICES = [
+    SelectChoice("todo", _l("未着手")),
+    SelectChoice("doing", _l("対応中")),
+    SelectChoice("done", _l("完了")),
+    SelectChoice("dropped", _l("見送り")),
+]
 
-    outcome = TextAreaField(
-        _l("実施したこと"),
-        validators=[InputRequired(message=_l("実施したことを書いてください。")), Length(max=1000)],
+
+class ProgressForm(FlaskForm):
+    """Where an action stands: the status (a reason for 見送り), what was done, evidence."""
+
+    status = RadioField(_l("状況"), choices=STATUS_CHOICES, validate_choice=False)
+    reason = TextAreaField(
+        _l("見送りの理由"), description=_l("見送りにするときは必ず書いてください。"),
+        validators=[Length(max=1000)],
     )
+    outcome = TextAreaField(_l("実施したこと"), validators=[Length(max=1000)])
+    evidence_url = StringField(
+        _l("根拠のリンク（任意）"),
+        description=_l("http:// か https:// で始まるアドレス。庁内の資料の場所など。"),
+        validators=[Length(max=2000)],
+    )
+    evidence_note = TextAreaField(_l("根拠のメモ（任意）"), validators=[Length(max=1000)])
+
+
+class EditActionForm(ActionForm, ProgressForm):
+    """The committee's change of an action: everything."""
+
+
+class ActionListForm(FlaskForm):
+    """Which actions the committee's list shows (GET, no token): the view sets the sections."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("状況"),
+        choices=[
+            SelectChoice("open", _l("未完了（未着手・対応中）")),
+            SelectChoice("all", _l("すべて")),
+            *STATUS_CHOICES,
+        ],
+        default="open",
+    )
+    section = SelectField(_l("担当の課"), default="")
+    overdue = BooleanField(_l("期限を過ぎたものだけ"))
 
 
 class CityForm(FlaskForm):

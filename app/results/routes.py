@@ -28,7 +28,7 @@ from app.replica import reads_from_replica
 from app.results import bp, vendor_bp
 from app.results.figures import compared, round_charts
 from app.results.forms import BreakdownForm, group_form
-from app.services.results.actions import effects_of_last_years_actions
+from app.services.results.actions import effects_of_last_years_actions, status_label
 from app.services.results.compliance import (
     ALL,
     ResultsError,
@@ -128,7 +128,8 @@ def breakdown(round_id: int) -> ResponseReturnValue:
 
 @bp.app_context_processor
 def results_helpers() -> dict[str, object]:
-    """``can_read_results()`` for the navigation: committee or admin (asked once a request)."""
+    """``can_read_results()`` for the navigation: committee or admin (asked once a request);
+    ``action_status(status)``: an improvement action's status in words."""
 
     def can_read_results() -> bool:
         if not current_user.is_authenticated:
@@ -137,7 +138,7 @@ def results_helpers() -> dict[str, object]:
             g.can_read_results = bool({"committee", "admin"} & roles_of(current_user))
         return bool(g.can_read_results)
 
-    return {"can_read_results": can_read_results}
+    return {"can_read_results": can_read_results, "action_status": status_label}
 
 
 # --- plotly.js, served by the app (never a CDN) -------------------------------------------

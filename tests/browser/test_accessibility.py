@@ -69,6 +69,7 @@ NOT_PAGES = {
     "admin.catalogue_export": "a YAML download (a catalogue)",
     "results.comments_xlsx": "an Excel download (the comments)",
     "results.city_xlsx": "an Excel download (the city page)",
+    "results.action_list_xlsx": "an Excel download (the improvement actions)",
 }
 
 
@@ -86,7 +87,7 @@ class Demo:
     catalogue_key: str
     password_token: str
     staff_id: int  # a staff member of the demo ward (the admin's people pages)
-    action_id: int  # the demo's improvement action on the FY2024 round
+    action_id: int  # the demo's improvement action on the FY2024 round (done)
     other_ward_round: int  # 川崎区's 令和7年度 round (the city-wide member reads it)
     draft_key: str = "takatsu-2026"  # next year's standards, a draft copied from takatsu-2025
 
@@ -139,6 +140,13 @@ SEED_TABLE = Path(__file__).resolve().parents[1] / "data" / "takatsu-published-r
 def _add_standard_wrongly(page: Page) -> None:
     """Send the new-standard form with a taken number and no text: the error summary."""
     page.fill("input[name=number]", "1")
+    page.locator("form button[type=submit]").last.click()
+    expect(page.locator("#error-summary")).to_be_visible()
+
+
+def _drop_without_reason(page: Page) -> None:
+    """Set an action 見送り with no reason: the page comes back with the error summary."""
+    page.locator("input[name=status][value=dropped]").check()
     page.locator("form button[type=submit]").last.click()
     expect(page.locator("#error-summary")).to_be_visible()
 
@@ -236,8 +244,16 @@ VISITS: list[Visit] = [
           _u("results.comments", round_id=_latest)),
     Visit("committee", "weak standards and actions", "results.actions",
           _u("results.actions", round_id=lambda d: d.oldest_closed)),
-    Visit("committee", "an action's outcome", "results.outcome",
+    Visit("committee", "an action's status", "results.outcome",
           _u("results.outcome", action_id=lambda d: d.action_id)),
+    Visit("committee", "an action's status refused", "results.outcome",
+          _u("results.outcome", action_id=lambda d: d.action_id), then=_drop_without_reason),
+    Visit("committee", "change an action", "results.edit_action",
+          _u("results.edit_action", action_id=lambda d: d.action_id)),
+    Visit("committee", "open improvement actions", "results.action_list",
+          _u("results.action_list")),
+    Visit("committee", "every improvement action, overdue", "results.action_list",
+          _u("results.action_list", status="all", overdue="y")),
     Visit("committee", "section sheet", "results.section_page",
           _u("results.section_page", round_id=_latest, section_id=lambda d: d.kumin_id)),
     Visit("committee", "goals", "goals.index", _u("goals.index")),
@@ -383,7 +399,9 @@ def _build(app: Flask) -> Demo:
             catalogue_key="takatsu-2025",
             password_token=password_link_token(staff),
             staff_id=staff.id,
-            action_id=db.session.scalars(sa.select(ImprovementAction.id)).one(),
+            action_id=db.session.scalars(
+                sa.select(ImprovementAction.id).order_by(ImprovementAction.id)
+            ).first() or 0,
             other_ward_round=next(
                 r.id
                 for r in db.session.scalars(sa.select(Round).order_by(Round.fiscal_year.desc()))

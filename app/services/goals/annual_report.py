@@ -25,7 +25,7 @@ from app.services.goals.goals import (
     ward_sections,
     ward_teams,
 )
-from app.services.results.actions import actions_for_report
+from app.services.results.actions import STATUS_NAMES, actions_for_report
 from app.services.results.compliance import (
     ResultsError,
     ResultsNotFinal,
@@ -162,9 +162,34 @@ def annual_report_with_results(
         ],
         team_memberships=[TeamMembership(team.name, len(team.members)) for team in teams],
         locked=plan is not None and plan.locked_at is not None,
-        actions=[
-            ActionEntry(standard, a.action, a.section.name, reiwa_date(a.due), a.outcome)
-            for a, standard in actions_for_report(ward_id, fiscal_year)
-        ],
+        actions=_action_entries(ward_id, fiscal_year, compliance, last_year=False),
+        previous_actions=_action_entries(ward_id, fiscal_year - 1, compliance, last_year=True),
     )
     return report, results
+
+
+def _action_entries(
+    ward_id: int, fiscal_year: int, table: ComplianceTable | None, last_year: bool
+) -> list[ActionEntry]:
+    """The actions recorded on the ward's rounds of a fiscal year, with their status. Last
+    year's (``last_year``) carry their standard's rates before and after from the report's
+    own compliance table (the ward's cells, small groups hidden): this year's column is
+    "after", last year's "before"; never a rate of the owner's section."""
+    rows = {row.key: row for row in table.rows} if table is not None else {}
+    compared = table is not None and len(table.column_groups) == 2
+    entries = []
+    for action, standard in actions_for_report(ward_id, fiscal_year):
+        row = rows.get(action.standard_key)
+        before = after = None
+        if last_year and row is not None:
+            after = (row.groups[-1][0].text, row.groups[-1][1].text)
+            if compared:
+                before = (row.groups[0][0].text, row.groups[0][1].text)
+        status = STATUS_NAMES[action.status] + (
+            f"（理由：{action.status_reason}）" if action.status_reason else ""
+        )
+        entries.append(ActionEntry(
+            standard, action.action, action.section.name, reiwa_date(action.due),
+            action.outcome, status, before, after,
+        ))
+    return entries

@@ -89,6 +89,8 @@ ACTIONS: dict[str, Any] = {
     "auth.attempts_pruned": _l("古いサインインの記録の削除"),
     "backup.restore": _l("バックアップからの復元"),
     "demo.build": _l("デモデータの作成"),
+    "action.update": _l("改善の取組の変更"),
+    "action.delete": _l("改善の取組の削除"),
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from werkzeug.security import generate_password_hash
 
 from app.extensions import db, refresh_statistics
 from app.models import (
+    ActionStatus,
     Answer,
     AnswerValue,
     Assignment,
@@ -159,7 +160,7 @@ def build_demo(surveys_dir: Path) -> DemoSummary:
         _demo_round(rng, "takatsu-2024", 2024, datetime(2024, 11, 5, 9, 0, tzinfo=TOKYO)),
         _demo_round(rng, "takatsu-2025", 2025, datetime(2025, 11, 4, 9, 0, tzinfo=TOKYO)),
     ]
-    _demo_action(rounds[0])
+    _demo_actions(rounds)
     rounds.append(_demo_open_round(max(rosters)))
     build_demo_goals(db.session.scalars(sa.select(Ward).where(Ward.name == DEMO_WARD)).one())
     # The rest of the city comes after 高津区, from seeds of its own: 高津区 stays as it was.
@@ -304,23 +305,36 @@ def _city_order_and_account() -> None:
     db.session.flush()
 
 
-def _demo_action(round_: Round) -> None:
-    """One improvement action on the FY2024 round (No.11, the phone: the standard staff slip
-    on most), carried out by 区民課, so that the FY2025 round shows it before and after."""
+def _demo_actions(rounds: list[Round]) -> None:
+    """Two improvement actions, both given to 区民課's chief of the round's year: one on the
+    FY2024 round (No.11, the phone: the standard staff slip on most), done, so that the FY2025
+    round shows it before and after; one on the FY2025 round (No.16, the name tag), still in
+    progress, for the committee's list of open actions."""
     section = db.session.scalars(
         sa.select(Section).join(Ward).where(Ward.name == DEMO_WARD, Section.name == "区民課")
     ).one()
-    db.session.add(
-        ImprovementAction(
-            round_id=round_.id,
-            ward_id=section.ward_id,
-            standard_key="phone-three-rings",
-            action="電話は3コール以内に取るよう、朝礼で毎週確認する。",
-            section_id=section.id,
-            due=datetime(2025, 3, 31).date(),
-            outcome="4月から毎週の朝礼で確認し、電話の取り方の研修を1回行った。",
-        )
+    entries = (
+        (rounds[0], "phone-three-rings", "電話は3コール以内に取るよう、朝礼で毎週確認する。",
+         date(2025, 3, 31), ActionStatus.DONE,
+         "4月から毎週の朝礼で確認し、電話の取り方の研修を1回行った。"),
+        (rounds[1], "name-tag", "名札を見える位置に着けているか、課内で声を掛け合う。",
+         date(2026, 3, 31), ActionStatus.DOING, None),
     )
+    for round_, key, text, due, status, outcome in entries:
+        chief = db.session.scalar(
+            sa.select(Assignment.person_id).where(
+                Assignment.section_id == section.id,
+                Assignment.fiscal_year == round_.fiscal_year,
+                Assignment.role == Role.CHIEF,
+            )
+        )
+        db.session.add(
+            ImprovementAction(
+                round_id=round_.id, ward_id=section.ward_id, standard_key=key, action=text,
+                section_id=section.id, owner_id=chief, assigned_at=round_.closes_at,
+                due=due, status=status, outcome=outcome,
+            )
+        )
     db.session.flush()
 
 

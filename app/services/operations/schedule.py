@@ -32,6 +32,10 @@ PostgreSQL; SQLite's BEGIN IMMEDIATE serialises whole transactions), so two tick
 the same row, and a row claimed by a tick that died is taken again after the claim expires.
 A waiting reminder or digest is skipped once the round has closed, and a reminder once its
 person has submitted.
+
+The improvement actions recorded on a closed round use the same ledger, with their own kinds
+(``action:<id>``, ``action-due:<id>``): app/services/operations/action_mail.py, whose
+``plan_actions`` runs at the end of ``plan``.
 """
 
 from __future__ import annotations
@@ -66,6 +70,13 @@ from app.models import (
     round_ward,
 )
 from app.services.identity.auth import has_left_clause
+from app.services.operations.action_mail import (
+    ACTION,
+    ACTION_CLOSED,
+    ACTION_DUE,
+    ACTION_REASSIGNED,
+    plan_actions,
+)
 from app.services.organisation.grants import in_force_clause
 from app.services.results.tally import count_closed_rounds
 from app.services.rounds.audience import join_audience
@@ -140,6 +151,8 @@ _REASON_LABELS: dict[str, Any] = {
     AFTER_CLOSE: _l("送る前に締め切られました"),
     NOBODY_LEFT: _l("送る前に課の全員が提出しました"),
     REMINDED_NOW: _l("管理者が今すぐ送りました"),
+    ACTION_CLOSED: _l("送る前に取組が完了または見送りになりました"),
+    ACTION_REASSIGNED: _l("送る前に担当が変わりました"),
 }
 
 
@@ -164,6 +177,10 @@ def kind_label(kind: str) -> str:
         ))
     if kind.startswith(RECEIPT):
         return str(_("回答の控え（本人の求めで）"))
+    if kind.startswith(ACTION):
+        return str(_("改善の取組の担当のお知らせ（担当者と所属長へ）"))
+    if kind.startswith(ACTION_DUE):
+        return str(_("改善の取組の期限前のお知らせ（担当者と所属長へ）"))
     return kind
 
 
@@ -308,7 +325,8 @@ def plan(now: datetime) -> PlanReport:
     """Write the rows the clock calls for and skip the waiting ones that became pointless.
 
     A constant number of statements per round concerned (open, or closed within the summary
-    window), whatever the number of people. Flushes, never commits.
+    window), whatever the number of people, then the improvement actions' reminders
+    (``action_mail.plan_actions``). Flushes, never commits.
     """
     report = PlanReport()
     grace = timedelta(days=int(current_app.config["SCHEDULER_CLOSED_SUMMARY_DAYS"]))
@@ -317,7 +335,11 @@ def plan(now: datetime) -> PlanReport:
 
     closed_rounds = sa.select(Round.id).where(Round.closed_by(now))
     report.skipped[AFTER_CLOSE] = _skip(
-        sa.and_(MailLedger.kind != CLOSED, MailLedger.round_id.in_(closed_rounds)),
+        sa.and_(
+            MailLedger.kind != CLOSED,
+            MailLedger.action_id.is_(None),  # an action's mail follows its round's close
+            MailLedger.round_id.in_(closed_rounds),
+        ),
         AFTER_CLOSE,
         now,
     )
@@ -340,6 +362,8 @@ def plan(now: datetime) -> PlanReport:
         for kind, count in _plan_round(round_, now, report).items():
             if count:
                 report.written[(round_.id, kind)] = count
+    written, report.skipped[ACTION_CLOSED] = plan_actions(now)
+    report.written.update(written)
     db.session.flush()
     return report
 

@@ -33,6 +33,13 @@ from app.models import (
     Round,
     Section,
 )
+from app.services.operations.action_mail import (
+    ActionMail,
+    action_id_of,
+    action_message,
+    is_action_kind,
+    load_actions,
+)
 from app.services.operations.mail import Outgoing
 from app.services.operations.schedule import (
     ALREADY_SUBMITTED,
@@ -160,6 +167,7 @@ class _RenderBatch:
     base_url: str
     waiting_on: dict[tuple[int, int], tuple[str, list[_Member]]]
     rates: dict[int, tuple[list[tuple[str, ResponseRate]], ResponseRate]]
+    actions: dict[int, ActionMail]
 
 
 def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
@@ -176,6 +184,9 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
         base_url=str(current_app.config["BASE_URL"]).rstrip("/"),
         waiting_on=_section_non_respondents(digests),
         rates=_response_rates(sorted({r.Round.id for r in rows if r.kind == CLOSED})),
+        actions=load_actions(
+            {a for a in (action_id_of(r.kind) for r in rows) if a is not None}, now
+        ),
     )
     out: list[Outgoing] = []
     skipped: dict[str, list[int]] = defaultdict(list)
@@ -186,6 +197,7 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
             continue
         context: dict[str, Any] = {
             "name": r.name,
+            "base_url": batch.base_url,
             "round": round_,
             "deadline": reiwa_datetime(round_.closes_at),
             "checklist_url": f"{batch.base_url}/rounds/{round_.id}/checklist",
@@ -234,6 +246,10 @@ def _message(r: _LedgerRow, context: dict[str, Any], batch: _RenderBatch) -> _Me
         return _receipt_message(r, context)
     if r.kind.startswith(DIGEST):
         return _digest_message(r, context, batch)
+    if is_action_kind(r.kind):
+        action_id = action_id_of(r.kind)
+        info = batch.actions.get(action_id) if action_id is not None else None
+        return action_message(r.kind, r.person_id, context, info, batch.now)
     wards, overall = batch.rates[round_.id]
     rate = overall.text
     context.update(

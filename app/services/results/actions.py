@@ -2,31 +2,66 @@
 
 After a round closes, the committee sees its weak standards for a ward: those under the
 ``WEAK_RATE_THRESHOLD`` setting, those that fell against last year, and those with a gap of at
-least ``WEAK_GAP_POINTS`` between staff and chiefs. For any standard it records an action:
-what will be done, by which section, and by when; the section's chief records what was done.
-The next year's round shows each action beside the standard's rate before and after (the
-ward's cells of the two rounds, small groups hidden as everywhere).
+least ``WEAK_GAP_POINTS`` between staff and chiefs. For any standard it records an action (the
+changes: ``action_records.py``; the committee's list: ``action_list.py``; the mail:
+``app/services/operations/action_mail.py``). The next year's round shows each action beside the
+standard's rate before and after, and its status: the ward's cells of the two rounds as the
+results give them (small groups hidden as everywhere), never a rate of the owner's section.
+
+This module holds what the others read: the weak standards, the statuses, the roster an owner
+is chosen from, and the actions beside their rates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from app.access import chief_section_ids
 from app.extensions import db
-from app.models import ImprovementAction, Person, Role, Round, Section, utcnow
+from app.models import (
+    ActionStatus,
+    Assignment,
+    ImprovementAction,
+    Role,
+    Round,
+    Section,
+    Standard,
+    utcnow,
+)
 from app.services.errors import DomainError
-from app.services.governance import audit
 from app.services.results.compliance import ROLES, RoundResults, StandardRow
+from app.wareki import fiscal_year_of, tokyo
 
 ACTION_MAX_LENGTH = 1000
+
+STATUS_LABELS: dict[ActionStatus, Any] = {
+    ActionStatus.TODO: _l("未着手"),
+    ActionStatus.DOING: _l("対応中"),
+    ActionStatus.DONE: _l("完了"),
+    ActionStatus.DROPPED: _l("見送り"),
+}
+
+
+# The same in Japanese, for the files (the xlsx, the annual report), which are in Japanese.
+STATUS_NAMES: dict[ActionStatus, str] = {
+    ActionStatus.TODO: "未着手",
+    ActionStatus.DOING: "対応中",
+    ActionStatus.DONE: "完了",
+    ActionStatus.DROPPED: "見送り",
+}
+
+
+def status_label(status: ActionStatus | str) -> str:
+    """未着手 / 対応中 / 完了 / 見送り, in the reader's language."""
+    return str(STATUS_LABELS[ActionStatus(status)])
 
 
 class ActionError(DomainError):
@@ -76,73 +111,62 @@ def action_ward_ids(results: RoundResults) -> list[int]:
     return [g.ward_id for g in results.groups if g.level == "ward" and g.ward_id is not None]
 
 
-def ward_sections(ward_id: int) -> list[tuple[int, str]]:
-    """(id, name) of a ward's sections, in the organisation's order."""
-    return [
-        (section_id, name)
-        for section_id, name in db.session.execute(
-            sa.select(Section.id, Section.name)
-            .where(Section.ward_id == ward_id)
-            .order_by(Section.sort_order, Section.id)
+# --- The roster an owner comes from ----------------------------------------------------------
+
+
+def roster_years(ward_ids: Iterable[int], now: datetime | None = None) -> dict[int, int]:
+    """For each ward, the fiscal year of its latest roster up to this fiscal year: the roster
+    an action's owner is chosen from and its section's chief is read from (a ward without a
+    roster is left out). One query."""
+    wanted = list(ward_ids)
+    if not wanted:
+        return {}
+    current = fiscal_year_of(tokyo(now or utcnow()))
+    rows = db.session.execute(
+        sa.select(Section.ward_id, sa.func.max(Assignment.fiscal_year))
+        .join(Section, Section.id == Assignment.section_id)
+        .where(Section.ward_id.in_(wanted), Assignment.fiscal_year <= current)
+        .group_by(Section.ward_id)
+    )
+    return {ward_id: year for ward_id, year in rows if year is not None}
+
+
+def section_chiefs(
+    sections: Iterable[tuple[int, int]], now: datetime | None = None
+) -> dict[int, int]:
+    """For (section id, ward id) pairs: the person id of each section's chief in its ward's
+    roster year (a section without a chief is left out). Two queries."""
+    pairs = set(sections)
+    years = roster_years({ward_id for _section, ward_id in pairs}, now)
+    wanted = [(section_id, years[ward_id]) for section_id, ward_id in pairs if ward_id in years]
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        sa.select(Assignment.section_id, Assignment.person_id).where(
+            Assignment.role == Role.CHIEF,
+            sa.or_(
+                *(
+                    sa.and_(Assignment.section_id == section_id, Assignment.fiscal_year == year)
+                    for section_id, year in wanted
+                )
+            ),
         )
-    ]
+    )
+    return {section_id: person_id for section_id, person_id in rows}
 
 
-def create_action(
-    results: RoundResults,
-    ward_id: int,
-    standard_key: str,
-    action: str,
-    section_id: int,
-    due: date,
-    by: Person,
-) -> ImprovementAction:
-    """Record an action for a standard of a final round in one of the reader's wards, with
-    its audit row (``action.create``). ActionError when something does not fit. Flushes,
-    never commits."""
-    results.require_final()
-    errors = []
-    if ward_id not in action_ward_ids(results):
-        errors.append(_("この区の取組は登録できません。"))
-    if standard_key not in {s.key for s in results.standards}:
-        errors.append(_("基準を選んでください。"))
-    text = action.strip()
-    if not text:
-        errors.append(_("取組の内容を書いてください。"))
-    elif len(text) > ACTION_MAX_LENGTH:
-        errors.append(_("取組の内容は%(n)s字までにしてください。", n=ACTION_MAX_LENGTH))
-    if section_id not in {s for s, _name in ward_sections(ward_id)}:
-        errors.append(_("担当の課を選んでください。"))
-    if errors:
-        raise ActionError(errors)
-    item = ImprovementAction(
-        round_id=results.round.id,
-        ward_id=ward_id,
-        standard_key=standard_key,
-        action=text,
-        section_id=section_id,
-        due=due,
-        created_by_id=by.id,
-    )
-    db.session.add(item)
-    db.session.flush()
-    audit.record(
-        "action.create",
-        actor=by,
-        target_type="improvement_action",
-        target_id=item.id,
-        after={"round_id": item.round_id, "standard_key": standard_key, "action": text,
-               "section_id": section_id, "due": due.isoformat()},
-        ward_id=ward_id,
-    )
-    return item
+# --- Actions beside their rates ----------------------------------------------------------------
 
 
 def round_actions(round_id: int, ward_ids: Iterable[int]) -> list[ImprovementAction]:
-    """The actions recorded on a round for some wards, by standard and date."""
+    """The actions recorded on a round for some wards, by standard and date, with their
+    section and owner."""
     return list(
         db.session.scalars(
             sa.select(ImprovementAction)
+            .options(
+                so.joinedload(ImprovementAction.section), so.joinedload(ImprovementAction.owner)
+            )
             .where(
                 ImprovementAction.round_id == round_id,
                 ImprovementAction.ward_id.in_(list(ward_ids)),
@@ -150,42 +174,6 @@ def round_actions(round_id: int, ward_ids: Iterable[int]) -> list[ImprovementAct
             .order_by(ImprovementAction.standard_key, ImprovementAction.id)
         )
     )
-
-
-def may_record_outcome(action: ImprovementAction, person: Person, committee: bool) -> bool:
-    """The committee of the ward, or the chief of the section that carries it out (in the
-    round's fiscal year or the next, when the work is done)."""
-    if committee:
-        return True
-    fiscal_year = db.session.scalar(sa.select(Round.fiscal_year).where(Round.id == action.round_id))
-    if fiscal_year is None:
-        return False
-    return any(
-        action.section_id in chief_section_ids(person, year)
-        for year in (fiscal_year, fiscal_year + 1)
-    )
-
-
-def record_outcome(action: ImprovementAction, outcome: str, by: Person) -> None:
-    """What the section did, with its audit row (``action.outcome``: the text before and
-    after). ActionError for an empty or too long text. Flushes."""
-    text = outcome.strip()
-    if not text:
-        raise ActionError([_("実施したことを書いてください。")])
-    if len(text) > ACTION_MAX_LENGTH:
-        raise ActionError([_("取組の内容は%(n)s字までにしてください。", n=ACTION_MAX_LENGTH)])
-    audit.record(
-        "action.outcome",
-        actor=by,
-        target_type="improvement_action",
-        target_id=action.id,
-        before={"outcome": action.outcome},
-        after={"outcome": text},
-        ward_id=action.ward_id,
-    )
-    action.outcome = text
-    action.outcome_at = utcnow()
-    db.session.flush()
 
 
 @dataclass(frozen=True)
@@ -200,7 +188,9 @@ class ActionEffect:
 
 def effects_of_last_years_actions(results: RoundResults) -> list[ActionEffect]:
     """The actions recorded on the previous round, for the reader's wards, with before and
-    after. Empty when there is no previous round or the round is not final."""
+    after: the ward's rows of this round's table, small groups already hidden (never a rate
+    of the owner's section). Empty when there is no previous round or the round is not
+    final."""
     if results.previous is None or not results.final:
         return []
     effects = []
@@ -222,10 +212,9 @@ def effects_of_last_years_actions(results: RoundResults) -> list[ActionEffect]:
 def actions_for_report(ward_id: int, fiscal_year: int) -> list[tuple[ImprovementAction, str]]:
     """The actions recorded on the ward's rounds of a fiscal year with the standard's text
     ("基準N …" of that round's catalogue): the annual report lists them beside the goals."""
-    from app.models import Standard
-
     rows = db.session.execute(
         sa.select(ImprovementAction, Standard.number, Standard.text)
+        .options(so.joinedload(ImprovementAction.section))
         .join(Round, Round.id == ImprovementAction.round_id)
         .join(
             Standard,
@@ -238,8 +227,3 @@ def actions_for_report(ward_id: int, fiscal_year: int) -> list[tuple[Improvement
         .order_by(Standard.position, ImprovementAction.id)
     ).all()
     return [(action, f"基準{number} {text}") for action, number, text in rows]
-
-
-def section_ward(section_id: int) -> int:
-    """The ward of a section (0 when there is no such section: refused by create_action)."""
-    return db.session.scalar(sa.select(Section.ward_id).where(Section.id == section_id)) or 0

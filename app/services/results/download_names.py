@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from app.wareki import fiscal_year_label
 
-DownloadKind = Literal["compliance", "compliance-long", "comments", "annual-report"]
+DownloadKind = Literal["compliance", "compliance-long", "comments", "annual-report", "actions"]
 
 # What the file is: (its Japanese word in the name, its ASCII word).
 KINDS: dict[DownloadKind, tuple[str, str]] = {
@@ -27,6 +27,7 @@ KINDS: dict[DownloadKind, tuple[str, str]] = {
     "compliance-long": ("遵守率_件数つき", "compliance-long"),
     "comments": ("コメント", "comments"),
     "annual-report": ("実施状況報告書", "annual-report"),
+    "actions": ("改善の取組", "improvement-actions"),
 }
 
 # Characters no file name may hold on Windows (and control characters), taken out of names
