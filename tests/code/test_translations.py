@@ -156,6 +156,7 @@ def test_the_template_scan_finds_unwrapped_japanese():
 # administrator (docs/language.md).
 PY_UI_MODULES = (
     "app/__init__.py",
+    "app/admin/audit_sentences.py",
     "app/admin/forms.py",
     "app/admin/routes.py",
     "app/api/__init__.py",
