@@ -194,7 +194,7 @@ def _pairs(ids: set[Any], key: Any, value: Any) -> dict[Any, Any]:
     if not ids:
         return {}
     query = sa.select(key, value).where(key.in_(sorted(ids)))
-    return {k: v for k, v in db.session.execute(query).tuples()}
+    return {k: v for k, v in db.session.execute(query)}
 
 
 def _places(ids: set[Any], model: type[Section] | type[Department]) -> dict[int, Place]:
@@ -205,7 +205,7 @@ def _places(ids: set[Any], model: type[Section] | type[Department]) -> dict[int,
         .join(Ward, Ward.id == model.ward_id)
         .where(model.id.in_(sorted(ids)))
     )
-    return {i: Place(name, ward) for i, name, ward in db.session.execute(query).tuples()}
+    return {i: Place(name, ward) for i, name, ward in db.session.execute(query)}
 
 
 def audit_names(rows: Sequence[AuditRow]) -> AuditNames:
