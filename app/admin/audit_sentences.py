@@ -24,6 +24,7 @@ from app.i18n import (
     localized_fiscal_year_label,
     localized_list,
     localized_period,
+    scene_label,
 )
 from app.models import AuditEvent
 from app.services.governance.audit import ACTIONS
@@ -232,6 +233,8 @@ class Words:
                 return value
         if key == "fiscal_year":
             return self.year(value)
+        if key == "scene" and isinstance(value, str):
+            return scene_label(value)
         text = str(value)
         return text if len(text) <= LONGEST_VALUE else text[: LONGEST_VALUE - 1] + "…"
 

@@ -52,7 +52,7 @@ def catalogue_label(catalogue: Catalogue) -> str:
     """A catalogue in the round form's menu: its title and key, with the fiscal year in front
     only when the title does not already begin with it (「令和7年度 区役所サービス基準…」
     would otherwise read 「令和7年度 令和7年度 …」)."""
-    title = f"{catalogue.title}（{catalogue.key}）"
+    title = str(_l("%(title)s（%(key)s）", title=catalogue.title, key=catalogue.key))
     if catalogue.title.startswith(era_fiscal_year_label(catalogue.fiscal_year)):
         return title
     return f"{fiscal_year_label(catalogue.fiscal_year)} {title}"
