@@ -153,7 +153,7 @@ class Words:
         """Who acted: the person, or the command line, or the scheduler."""
         if event.actor_id is None:
             if event.action.startswith("scheduler."):
-                return _("自動処理（スケジューラー）")
+                return _("自動処理")
             return _("管理用のコマンド")
         if as_int(event.actor_id) in self.names.people:
             return self.person(event.actor_id)
