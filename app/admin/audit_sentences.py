@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from app.admin.forms import AUDIT_TARGET_TYPES
+from app.admin.forms import AUDIT_TARGET_NAMES, AUDIT_TARGET_TYPES
 from app.i18n import (
     is_english,
     localized_datetime,
@@ -129,6 +129,14 @@ def _get(values: Any, key: str) -> Any:
     return values.get(key) if isinstance(values, dict) else None
 
 
+def _by_id(kind: str, target_id: object) -> str:
+    """An object by its kind and id, when there is nothing else to name it by."""
+    if kind in AUDIT_TARGET_NAMES and target_id:
+        return str(AUDIT_TARGET_NAMES[kind] % {"id": target_id})
+    label = str(AUDIT_TARGET_TYPES.get(kind, kind))
+    return f"{label} {target_id}" if target_id else label
+
+
 class Words:
     """The names and values of one page's rows, in the page's language."""
 
@@ -162,14 +170,15 @@ class Words:
         return _("名簿から削除された人")
 
     def round(self, row: AuditRow) -> str:
-        """The round's title of today, else the one the row kept."""
+        """The round's title of today, else the one the row kept, else 「調査 3」."""
         title = self.names.rounds.get(as_int(row.event.target_id) or 0)
         title = title or _get(row.after, "title") or _get(row.before, "title")
-        return str(title) if title else _("削除された調査")
+        return str(title) if title else _by_id("round", row.event.target_id)
 
     def catalogue(self, key: object) -> str:
-        """A catalogue's title (its key only when it no longer exists)."""
-        return self.names.catalogues.get(str(key), str(key))
+        """A catalogue's title; one no longer there by its key: 「基準（カタログ） t-2025」."""
+        title = self.names.catalogues.get(str(key))
+        return title if title is not None else _by_id("catalogue", key)
 
     def ward(self, ward_id: object) -> str:
         """A ward's name; none: 「全市」."""
@@ -498,8 +507,7 @@ def _target(row: AuditRow, w: Words) -> str:
     }
     if event.target_type in describe:
         return describe[event.target_type]()
-    kind = str(AUDIT_TARGET_TYPES.get(event.target_type, event.target_type))
-    return f"{kind} {event.target_id}" if event.target_id else kind
+    return _by_id(event.target_type, event.target_id)
 
 
 def sentence(row: AuditRow, w: Words) -> str:
