@@ -12,7 +12,7 @@ from babel.support import NullTranslations
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
-from app.wareki import TOKYO, fiscal_year_label, reiwa_date, reiwa_datetime, tokyo
+from app.wareki import REIWA_START, TOKYO, fiscal_year_label, reiwa_date, reiwa_datetime, tokyo
 
 LANGUAGES: tuple[str, ...] = ("ja", "en")
 LANG_COOKIE = "lang"
@@ -131,3 +131,19 @@ def scene_label(scene: str) -> str:
 
     words = dict(zip(SCENES, SCENE_WORDS, strict=True))
     return str(words[scene]) if scene in words else scene
+
+
+def localized_period(start: datetime, end: datetime) -> str:
+    """A period from day to day on the city's clock: ``令和9年11月1日〜11月26日`` (the year
+    once when both days share it), or ``1 November 2027 – 26 November 2027`` in English."""
+    if is_english():
+        return f"{english_date(start)} – {english_date(end)}"
+    first, last = _day(start), _day(end)
+    if first.year != last.year or (first < REIWA_START <= last):
+        return f"{reiwa_date(first)}〜{reiwa_date(last)}"
+    return f"{reiwa_date(first)}〜{last.month}月{last.day}日"
+
+
+def localized_list(items: list[str]) -> str:
+    """Names one after the other: ``高津区、宮前区``, or ``Takatsu, Miyamae`` in English."""
+    return (", " if is_english() else "、").join(items)

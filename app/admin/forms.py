@@ -52,7 +52,7 @@ def catalogue_label(catalogue: Catalogue) -> str:
     """A catalogue in the round form's menu: its title and key, with the fiscal year in front
     only when the title does not already begin with it (「令和7年度 区役所サービス基準…」
     would otherwise read 「令和7年度 令和7年度 …」)."""
-    title = f"{catalogue.title}（{catalogue.key}）"
+    title = str(_l("%(title)s（%(key)s）", title=catalogue.title, key=catalogue.key))
     if catalogue.title.startswith(era_fiscal_year_label(catalogue.fiscal_year)):
         return title
     return f"{fiscal_year_label(catalogue.fiscal_year)} {title}"
@@ -182,8 +182,8 @@ AUDIT_TARGET_TYPES: dict[str, Any] = {
     "year_plan": _l("年度の計画"),
     "working_team": _l("ワーキングチーム"),
 }
-# How a row of the log names its object: its kind and its id (a catalogue by its title too,
-# AUDIT_CATALOGUE_NAME), in one message each, so that each language orders them its own way.
+# How the log names an object that is no longer on file and whose row kept no name: its kind and
+# its id, in one message each, so that each language orders them its own way (「Round 3」).
 AUDIT_TARGET_NAMES: dict[str, Any] = {
     "person": _l("職員 %(id)s"),
     "round": _l("調査 %(id)s"),
@@ -193,7 +193,6 @@ AUDIT_TARGET_NAMES: dict[str, Any] = {
     "year_plan": _l("年度の計画 %(id)s"),
     "working_team": _l("ワーキングチーム %(id)s"),
 }
-AUDIT_CATALOGUE_NAME = _l("基準（カタログ）「%(title)s」（%(key)s）")
 
 
 class AuditFilterForm(FlaskForm):

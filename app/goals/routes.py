@@ -451,8 +451,7 @@ def _team_fields(form: TeamForm) -> dict[str, Any]:
 def team(team_id: int) -> ResponseReturnValue:
     """Committee: a working team's name, purpose and members (POST), and its goals."""
     team = _team(team_id)
-    form = TeamForm(prefix="team", obj=team,
-                    members="\n".join(p.employee_id for p in team.members))
+    form = TeamForm(prefix="team", data=_team_data(team))
     if form.validate_on_submit():
         before = _team_values(team)
         try:
@@ -466,6 +465,13 @@ def team(team_id: int) -> ResponseReturnValue:
         return redirect(url_for(".team", team_id=team_id))
     return _team_page(team, form, None, _form_problems(form)), (
         400 if form.is_submitted() else 200)
+
+
+def _team_data(team: WorkingTeam) -> dict[str, str]:
+    """The team form's values: the members as their 職員番号, one a line (not the Person
+    objects, which WTForms would take from the team as ``obj`` before any keyword)."""
+    return {"name": team.name, "purpose": team.purpose,
+            "members": "\n".join(p.employee_id for p in team.members)}
 
 
 def _team_page(
@@ -485,8 +491,7 @@ def team_goals(team_id: int) -> ResponseReturnValue:
     """Committee: a working team's 0-3 goals and results."""
     team = _team(team_id)
     form = GoalsForm()
-    members = "\n".join(p.employee_id for p in team.members)
-    info = TeamForm(prefix="team", formdata=None, obj=team, members=members)
+    info = TeamForm(prefix="team", formdata=None, data=_team_data(team))
     if not form.validate_on_submit():
         return _team_page(team, info, form, _form_problems(form)), 400
     before = _goal_values(service.team_goals(team.id))

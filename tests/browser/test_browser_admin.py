@@ -134,7 +134,8 @@ def test_cancelling_a_roster_preview_removes_the_uploaded_file(
 
 
 def test_a_committee_grant_shows_in_the_audit_log(page: Page, live_server, tmp_path, shots):
-    """Search a person, grant committee for the ward, and read the row in 操作の記録."""
+    """Search a person, grant committee for the ward, and read the row in 操作の記録 as a
+    sentence with both people's names and the ward's."""
     _world(live_server, tmp_path)
     _sign_in(page)
     page.goto("/admin/people")
@@ -150,8 +151,8 @@ def test_a_committee_grant_shows_in_the_audit_log(page: Page, live_server, tmp_p
     shots(page, "person")
     page.get_by_role("link", name="この人の操作の記録").click()
     row = page.get_by_role("row").filter(has_text="権限の付与")
-    expect(row).to_contain_text("900004")
-    expect(row).to_contain_text("committee")
+    expect(row).to_contain_text(
+        "総務 事務（900004）が 高津 太郎（100002） に 推進委員会（高津区）の権限を付与しました")
     shots(page, "audit")
 
 

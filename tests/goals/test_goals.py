@@ -1,5 +1,6 @@
 """Service goals: chiefs' and committee's pages, working teams, the year plan, the lock, import."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -442,3 +443,25 @@ def test_lock_and_unlock_are_idempotent_and_say_the_state(app, runner, world):
     assert unlocked.exit_code == 0 and "ロックされていません" in unlocked.output
     with app.app_context():
         assert not service.is_locked(world["ward"], YEAR)
+
+
+def test_a_teams_page_lists_its_members_by_staff_number(app, client, sign_in, world):
+    """The team's form shows its members as 職員番号, one a line (never the Python objects),
+    so that saving the form unchanged keeps them."""
+    with app.app_context():
+        staff = db.session.get_one(Person, world["staff"])
+        chief = db.session.get_one(Person, world["chief"])
+        team = factories.working_team(fiscal_year=YEAR, name="窓口WT", members=[staff, chief])
+        db.session.commit()
+        team_id, numbers = team.id, sorted([staff.employee_id, chief.employee_id])
+    _as(app, sign_in, world, "committee")
+    page = client.get(f"/goals/teams/{team_id}").get_data(as_text=True)
+    assert "<Person" not in page and "&lt;Person" not in page
+    members = re.search(r'<textarea[^>]*name="team-members"[^>]*>(.*?)</textarea>', page, re.S)
+    assert members is not None and members.group(1).split() == numbers
+    saved = client.post(f"/goals/teams/{team_id}", data={
+        "team-name": "窓口WT", "team-purpose": "", "team-members": members.group(1)})
+    assert saved.status_code == 302
+    with app.app_context():
+        kept = db.session.get_one(WorkingTeam, team_id)
+        assert sorted(p.employee_id for p in kept.members) == numbers

@@ -31,8 +31,9 @@ def _text(html: str) -> str:
 
 
 def test_the_audit_log_names_a_round_and_a_catalogue(app_ctx, client, sign_in):
-    """English: 「Round 7」 (not 「Rounds 7」) and the catalogue's title with its key (not
-    「Standard t-2025」); Japanese: 「調査 7」 and 「基準（カタログ）「…」（t-2025）」."""
+    """In the rows' sentences a round no longer on file is 「Round 7」 (not 「Rounds 7」) and a
+    catalogue is its title (not 「Standard t-2025」), or its kind and key once it is gone;
+    Japanese: 「調査 7」 and the title."""
     world = build_world()
     title = db.session.scalars(sa.select(Catalogue.title).where(Catalogue.key == "t-2025")).one()
     audit.record("round.create", actor=None, target_type="round", target_id=7)
@@ -41,11 +42,12 @@ def test_the_audit_log_names_a_round_and_a_catalogue(app_ctx, client, sign_in):
     db.session.commit()
     sign_in(world.admin)
     japanese = _text(client.get("/admin/audit").get_data(as_text=True))
-    assert "調査 7" in japanese and f"基準（カタログ）「{title}」（t-2025）" in japanese
+    assert "調査 7 を作成しました" in japanese and f"が {title} を公開しました" in japanese
     _english(client)
     english = _text(client.get("/admin/audit").get_data(as_text=True))
     assert "Round 7" in english and "Rounds 7" not in english
-    assert f"Catalogue “{title}” (t-2025)" in english and "Standard t-2025" not in english
+    assert f"An admin command published {title} (" in english
+    assert "Standard t-2025" not in english
     assert "Catalogue gone-1" in english  # a catalogue no longer there: its key
 
 

@@ -15,7 +15,7 @@ never commits: the caller (the ``flask catalogue load`` command, the demo builde
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -403,14 +403,3 @@ def list_catalogues() -> list[CatalogueSummary]:
         for key, title, year, ward, n in db.session.execute(query)
     ]
 
-
-def catalogue_titles(keys: Iterable[str]) -> dict[str, str]:
-    """The titles of the catalogues with these keys (a key with no catalogue is left out), in
-    one query: the audit log names a catalogue by its title."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    rows = db.session.execute(
-        sa.select(Catalogue.key, Catalogue.title).where(Catalogue.key.in_(wanted))
-    )
-    return {key: title for key, title in rows}
