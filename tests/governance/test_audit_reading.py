@@ -18,6 +18,7 @@ from app.extensions import db
 from app.i18n import LANG_COOKIE
 from app.models import AuditEvent, Grant, GrantRole, Round
 from app.services.governance import audit
+from app.services.governance.audit_names import audit_names
 from app.services.rounds.rounds import round_values
 from tests import factories
 from tests.governance.audit_rows import Objects, record_every_action
@@ -257,7 +258,7 @@ def test_names_from_the_rows_are_text_not_markup(app, client, sign_in, world):
 def test_values_are_formatted_for_the_reader(app, world):
     """Dates in 令和, ward ids as names, yes/no, and long texts cut with the rest kept raw."""
     with app.test_request_context("/"):
-        words = audit_sentences.Words(audit_sentences.audit_names([]))
+        words = audit_sentences.Words(audit_names([]))
         assert words.value("published", True) == "はい"
         assert words.value("opens_at", "2027-11-01T00:00:00+00:00") == "令和9年11月1日 9時00分"
         assert words.value("text", "あ" * 500).endswith("…")
