@@ -331,6 +331,7 @@ class RosterConfirmForm(FlaskForm):
     suffix = HiddenField(validators=[InputRequired()])
     fiscal_year = HiddenField(validators=[InputRequired()])
     summary_digest = HiddenField(validators=[InputRequired()])
+    acknowledged = BooleanField(_l("確認しました（注意があっても、この内容で取り込みます）"))
 
 
 class PublishedUploadForm(FlaskForm):

@@ -70,6 +70,8 @@ NOT_PAGES = {
     "annual.docx": "a Word download",
     "admin.audit_csv": "a CSV download (the audit log)",
     "admin.catalogue_export": "a YAML download (a catalogue)",
+    "admin.roster_template": "a CSV or Excel download (the roster's template)",
+    "admin.roster_download": "a CSV or Excel download (a year's roster)",
     "results.comments_xlsx": "an Excel download (the comments)",
     "results.city_xlsx": "an Excel download (the city page)",
 }
@@ -157,6 +159,21 @@ def _preview_published(page: Page) -> None:
     page.set_input_files("input[name=table]", str(SEED_TABLE))
     page.locator("#upload-form button[type=submit]").click()
     expect(page.locator("#skipped")).to_be_visible()
+
+
+def _preview_roster_with_warnings(page: Page) -> None:
+    """Upload a roster whose section has no chief and one person no address: the preview
+    with its warnings and the 「確認しました」 box."""
+    path = Path(tempfile.mkdtemp(prefix="kijun-roster-")) / "roster.csv"
+    path.write_bytes("\r\n".join([
+        "職員番号,氏名,メールアドレス,区,部,課,役割",
+        "700001,試験 一郎,t1@example.jp,高津区,区民サービス部,区民課,職員",
+        "700002,試験 二郎,,高津区,区民サービス部,区民課,職員",
+    ]).encode("utf-8-sig"))
+    page.fill("input[name=fiscal_year]", "2030")
+    page.set_input_files("input[name=roster]", str(path))
+    page.locator("form button[type=submit]").last.click()
+    expect(page.locator("[data-warning=no_chief]")).to_be_visible()
 
 
 def _u(endpoint: str, **values: Any) -> Callable[[Demo], str]:
@@ -314,6 +331,8 @@ VISITS: list[Visit] = [
     # The preview is the answer to a POST: no GET endpoint to match.
     Visit("admin", "published table preview", "", _u("admin.published"),
           then=_preview_published),
+    Visit("admin", "roster preview with warnings", "", _u("admin.roster_upload"),
+          then=_preview_roster_with_warnings),
 ]
 
 ROLES = list(ACCOUNTS)
@@ -405,10 +424,11 @@ def _build(app: Flask) -> Demo:
 
 
 def _demo_mailbox(app: Flask, message: Outgoing, now: datetime) -> str:
-    """The demo's mailbox turned on (in a folder of its own) with ``message`` in it; the
-    message's file name."""
+    """The demo's mailbox turned on (in a folder of its own) with ``message`` in it, and the
+    roster uploads kept in a folder of their own; the message's file name."""
     folder = Path(tempfile.mkdtemp(prefix="kijun-demo-mail-"))
-    app.config.update(DEMO_MAILBOX=True, DEMO_MAIL_DIR=str(folder))
+    app.config.update(DEMO_MAILBOX=True, DEMO_MAIL_DIR=str(folder),
+                      ROSTER_UPLOAD_DIR=tempfile.mkdtemp(prefix="kijun-roster-uploads-"))
     with FileMailer(folder).connect() as connection:
         connection.send(build_message(message, "kijun@city.test", now))
     (written,) = folder.iterdir()

@@ -19,7 +19,9 @@ from urllib.parse import quote
 
 from app.wareki import fiscal_year_label
 
-DownloadKind = Literal["compliance", "compliance-long", "comments", "annual-report"]
+DownloadKind = Literal[
+    "compliance", "compliance-long", "comments", "annual-report", "roster", "roster-template"
+]
 
 # What the file is: (its Japanese word in the name, its ASCII word).
 KINDS: dict[DownloadKind, tuple[str, str]] = {
@@ -27,6 +29,8 @@ KINDS: dict[DownloadKind, tuple[str, str]] = {
     "compliance-long": ("遵守率_件数つき", "compliance-long"),
     "comments": ("コメント", "comments"),
     "annual-report": ("実施状況報告書", "annual-report"),
+    "roster": ("名簿", "roster"),
+    "roster-template": ("名簿の見本", "roster-template"),
 }
 
 # Characters no file name may hold on Windows (and control characters), taken out of names
