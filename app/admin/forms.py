@@ -362,6 +362,20 @@ class PublishedUploadForm(FlaskForm):
     )
 
 
+class CatalogueUploadForm(FlaskForm):
+    """A catalogue file (YAML) of a year Kijun has no catalogue for (the published page)."""
+
+    catalogue = FileField(
+        _l("カタログのファイル（.yaml）"),
+        description=_l("surveys/ のカタログと同じ形のファイル。flask catalogue load と同じように"
+                       "確かめてから読み込みます。"),
+        validators=[
+            FileRequired(message=_l("ファイルを選んでください。")),
+            FileAllowed(["yaml", "yml"], message=_l(".yaml のファイルを選んでください。")),
+        ],
+    )
+
+
 class PublishedConfirmForm(FlaskForm):
     """The previewed file, carried back for the import itself (base64)."""
 

@@ -28,8 +28,11 @@ FORMATS = {"csv": "text/csv; charset=utf-8",
 
 def _upload_page(form: RosterUploadForm, errors: list[str], status: int = 200) -> tuple[str, int]:
     """The roster page: the format, the downloads, the upload form and what went wrong."""
-    years = roster_export.roster_years(admin_scope())
-    return render_template("admin/roster.html", form=form, errors=errors, years=years), status
+    scope = admin_scope()
+    example = roster_export.template_rows(roster_export.template_ward(scope))
+    return render_template("admin/roster.html", form=form, errors=errors,
+                           years=roster_export.roster_years(scope),
+                           header=roster_export.HEADER, example=example), status
 
 
 @bp.route("/roster", methods=["GET", "POST"])

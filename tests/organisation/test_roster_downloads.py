@@ -134,18 +134,23 @@ def test_a_city_admin_downloads_every_ward(app, client, imported, sign_in):
 def test_the_template_has_the_headers_and_an_example_that_imports(
     app, client, imported, tmp_path, fmt
 ):
-    """The template (CSV and xlsx) has the import's headers and an example section (its
-    chief and one staff member) in the admin's ward, which the import reads as it is."""
+    """The template (CSV and xlsx) has the import's headers and an example (a section's chief
+    and staff, a section under the ward) in the admin's ward, which the import reads as it is;
+    the roster page shows the same example."""
     response = client.get(f"/admin/roster/template.{fmt}")
     assert response.status_code == 200
     path = tmp_path / f"template.{fmt}"
     path.write_bytes(response.data)
     with app.app_context():
         rows = read_roster(path)
-    assert [(r.ward, r.section, r.role.value) for r in rows] == [
-        ("高津区", "総務課", "chief"), ("高津区", "総務課", "staff")]
+    assert [(r.ward, r.department, r.section, r.role.value) for r in rows] == [
+        ("高津区", "まちづくり推進部", "総務課", "chief"),
+        ("高津区", "まちづくり推進部", "総務課", "staff"),
+        ("高津区", None, "危機管理担当", "chief")]
     if fmt == "csv":
         assert response.data.decode("utf-8-sig").splitlines()[0] == ROSTER[0]
+    page = client.get("/admin/roster").get_data(as_text=True)
+    assert "<td>伊藤 健一</td><td>ito-k@city.example.jp</td><td>高津区</td><td></td>" in page
 
 
 def test_downloads_refuse_other_formats_and_other_people(app, client, imported, sign_in):

@@ -43,12 +43,16 @@ KIND_SEPARATOR = ";"
 
 
 def template_rows(ward: str) -> list[list[str]]:
-    """The template's example: a section's chief and one of its staff, in ``ward``."""
+    """The template's example (also shown on the roster page), in ``ward``: a section's chief
+    and one of its staff (no mail address: allowed), and a section directly under the ward
+    (no department)."""
     return [
         ["100001", "山田 太郎", "yamada-t@city.example.jp", ward, "まちづくり推進部", "総務課",
          ROLE_LABELS[Role.CHIEF], "庁舎管理担当課;研修担当課"],
         ["100002", "佐藤 花子", "", ward, "まちづくり推進部", "総務課",
          ROLE_LABELS[Role.STAFF], "庁舎管理担当課;研修担当課"],
+        ["100003", "伊藤 健一", "ito-k@city.example.jp", ward, "", "危機管理担当",
+         ROLE_LABELS[Role.CHIEF], ""],
     ]
 
 
