@@ -70,6 +70,7 @@ def test_a_tick_records_its_heartbeat_with_host_pid_and_the_last_mail(app, smtp,
         row = db.session.get(SchedulerHeartbeat, 1)
         assert row is not None
         assert (row.host, row.pid) == (socket.gethostname(), os.getpid())
+        assert row.tick_finished_at is not None
         assert before <= row.tick_started_at <= row.tick_finished_at <= datetime.now(UTC)
         assert row.last_mail_at is not None and before <= row.last_mail_at
         first_mail = row.last_mail_at

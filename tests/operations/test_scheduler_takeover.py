@@ -106,7 +106,7 @@ def test_killing_the_lock_holder_hands_the_mail_to_the_other_scheduler(app, smtp
     }
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run"]
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    processes: list[subprocess.Popen] = []
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         for log in logs:
             with log.open("w") as out:
