@@ -149,7 +149,7 @@ def register_caching(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount each area's blueprint."""
     # Importing an area's route modules registers their views on the area's blueprint.
-    from app import admin, annual, api, auth, checklist, goals, main, results
+    from app import admin, annual, api, auth, checklist, demo, goals, main, results
     from app.admin import (  # noqa: F401
         audit_routes,
         catalogue_routes,
@@ -162,6 +162,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import routes as api_routes  # noqa: F401
     from app.auth import routes as auth_routes  # noqa: F401
     from app.checklist import routes as checklist_routes  # noqa: F401
+    from app.demo import routes as demo_routes  # noqa: F401
     from app.goals import routes as goals_routes  # noqa: F401
     from app.main import routes as main_routes  # noqa: F401
     from app.results import actions, city, comments, downloads  # noqa: F401
@@ -176,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(goals.bp)
     app.register_blueprint(annual.bp)
+    app.register_blueprint(demo.bp)
 
 
 def register_template_helpers(app: Flask) -> None:

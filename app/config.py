@@ -225,3 +225,11 @@ class Defaults:
     SCHEDULER_INTERVAL_SECONDS = 60
     SCHEDULER_CLOSED_SUMMARY_DAYS = 7  # a round closed longer ago gets no summary any more
     SCHEDULER_LOCK_KEY = 4_151_000_004  # PostgreSQL advisory lock taken by `scheduler run`
+    # No tick for this long: the admin pages show a banner, pages that queue mail say it waits,
+    # /readyz/scheduler answers 503 (docs/scheduler.md, "Is it running?").
+    SCHEDULER_STALE_SECONDS = 300
+    # The demo's mailbox (`flask demo serve` turns it on in its own process): mail is written
+    # as .eml files under DEMO_MAIL_DIR (default instance/demo-mail) instead of going to SMTP,
+    # and /demo/mail lists it. Never on in production (docs/deploy.md).
+    DEMO_MAILBOX = False
+    DEMO_MAIL_DIR: str | None = None

@@ -664,6 +664,29 @@ class MailLedger(Model):
         return f"<MailLedger {self.round_id} {self.person_id} {self.kind} {self.state}>"
 
 
+class SchedulerHeartbeat(Model):
+    """The scheduler's last sign of life: one row (``id`` 1) that every tick writes
+    (``app/services/operations/heartbeat.py``), so that the admin pages and ``/readyz/scheduler``
+    can tell whether mail goes out (docs/scheduler.md, "Is it running?").
+
+    ``beat_at`` moves at a tick's start, after each batch it sends and at its end, so a long
+    tick (20,000 messages) is not taken for a stopped one; ``host`` and ``pid`` name the process
+    that wrote it; ``last_mail_at`` is when the SMTP server last accepted a message."""
+
+    __tablename__ = "scheduler_heartbeat"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    tick_started_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    tick_finished_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+    beat_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    host: so.Mapped[str] = so.mapped_column(sa.String(255))
+    pid: so.Mapped[int]
+    last_mail_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<SchedulerHeartbeat {self.host}:{self.pid} {self.beat_at}>"
+
+
 # --- Service goals, working teams and the year's plan (docs/goals.md) -----------------------------
 
 working_team_member = sa.Table(

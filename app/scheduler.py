@@ -8,8 +8,11 @@ build a scheduler: nothing here runs unless one of those commands is called.
 
 ``tick`` is the caller of ``app.services.operations.schedule``: like a CLI command it commits, once
 after planning, once per claimed batch, and once per message sent, so that a crash between two sends
-leaves every message already sent marked ``sent``. Each tick first removes the roster uploads that
-waited more than a day for their confirmation (``sweep_uploads``).
+leaves every message already sent marked ``sent``. Each tick first records a heartbeat
+(``app.services.operations.heartbeat``: at its start, after each batch and at its end, what the
+admin pages and ``/readyz/scheduler`` read), then removes the roster uploads that waited more
+than a day for their confirmation (``sweep_uploads``). The mail goes to the SMTP server, or to
+the demo's files when ``DEMO_MAILBOX`` is on (``mailer_for``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,14 +31,14 @@ from flask_babel import gettext as _
 
 from app.extensions import db
 from app.models import utcnow
+from app.services.operations import heartbeat
 from app.services.operations.mail import (
     CONNECTION_ERRORS,
     MESSAGE_ERRORS,
     Mailer,
-    MailSettings,
     Outgoing,
-    SmtpMailer,
     build_message,
+    mailer_for,
 )
 from app.services.operations.schedule import Due, PlanReport, due_now, plan
 from app.services.operations.sending import claim, mark_failed, mark_sent, render
@@ -89,6 +93,7 @@ def tick(
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     if not dry_run:
+        _beat(heartbeat.tick_started)
         _sweep_uploads(clock())
     try:
         report = plan(clock())
@@ -102,8 +107,27 @@ def tick(
         db.session.rollback()
         raise
     result = TickResult(report)
-    mailer = mailer or SmtpMailer(MailSettings.from_config(current_app.config))
+    mailer = mailer or mailer_for(current_app.config, current_app.instance_path)
     batch_size = int(current_app.config["MAIL_BATCH_SIZE"])
+    _send_due(clock, mailer, batch_size, result)
+    _beat(heartbeat.tick_finished)
+    return result
+
+
+def _beat(record: Callable[[], None]) -> None:
+    """Write one heartbeat (``app.services.operations.heartbeat``) and commit it."""
+    try:
+        record()
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _send_due(
+    clock: Callable[[], datetime], mailer: Mailer, batch_size: int, result: TickResult
+) -> None:
+    """Claim, render and send what is due, batch by batch, with a heartbeat after each."""
     while True:
         try:
             ids = claim(clock(), batch_size)
@@ -116,9 +140,11 @@ def tick(
         if not ids:
             break
         result.skipped += len(ids) - len(outgoing)
-        if outgoing and not _send(outgoing, mailer, clock, result):
+        sent_before = result.sent
+        reachable = not outgoing or _send(outgoing, mailer, clock, result)
+        _beat(partial(heartbeat.batch_sent, result.sent - sent_before))
+        if not reachable:
             break  # the server is unreachable: the rest waits for the next tick
-    return result
 
 
 def _sweep_uploads(now: datetime) -> None:
@@ -252,12 +278,17 @@ class SchedulerLock:
             self.connection = None
 
 
-def build_scheduler(app: Flask, lock: SchedulerLock | None = None) -> Any:
+def build_scheduler(
+    app: Flask, lock: SchedulerLock | None = None, *, background: bool = False
+) -> Any:
     """A BlockingScheduler (Asia/Tokyo) with the tick every SCHEDULER_INTERVAL_SECONDS,
-    coalesced, one instance at a time, the first one at once."""
+    coalesced, one instance at a time, the first one at once. ``background``: a
+    BackgroundScheduler instead (its own thread), for ``flask demo serve`` only: the web
+    app's factory never builds one."""
+    from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    scheduler = BlockingScheduler(timezone="Asia/Tokyo")
+    scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="Asia/Tokyo")
     state = {"lock_lost": False}
 
     def job() -> None:

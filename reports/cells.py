@@ -28,3 +28,12 @@ def safe_text(value: V) -> V | str:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS) and value != NO_ANSWER_MARK:
         return "'" + value
     return value
+
+
+def plain_text(value: str) -> str:
+    """The text ``safe_text`` protected, as it was: a leading ``'`` before what starts a
+    formula is taken off (``'=A1`` → ``=A1``). Readers of files Kijun writes (the roster)
+    use it, so that a file downloaded and read again is unchanged."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value

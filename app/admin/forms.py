@@ -331,6 +331,7 @@ class RosterConfirmForm(FlaskForm):
     suffix = HiddenField(validators=[InputRequired()])
     fiscal_year = HiddenField(validators=[InputRequired()])
     summary_digest = HiddenField(validators=[InputRequired()])
+    acknowledged = BooleanField(_l("確認しました（注意があっても、この内容で取り込みます）"))
 
 
 class PublishedUploadForm(FlaskForm):
@@ -357,6 +358,20 @@ class PublishedUploadForm(FlaskForm):
         validators=[
             FileRequired(message=_l("ファイルを選んでください。")),
             FileAllowed(["csv", "xlsx"], message=_l(".csv か .xlsx のファイルを選んでください。")),
+        ],
+    )
+
+
+class CatalogueUploadForm(FlaskForm):
+    """A catalogue file (YAML) of a year Kijun has no catalogue for (the published page)."""
+
+    catalogue = FileField(
+        _l("カタログのファイル（.yaml）"),
+        description=_l("surveys/ のカタログと同じ形のファイル。flask catalogue load と同じように"
+                       "確かめてから読み込みます。"),
+        validators=[
+            FileRequired(message=_l("ファイルを選んでください。")),
+            FileAllowed(["yaml", "yml"], message=_l(".yaml のファイルを選んでください。")),
         ],
     )
 

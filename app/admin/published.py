@@ -18,10 +18,12 @@ from flask_babel import gettext as _
 from app.access import access, require_ward, visible_wards
 from app.admin import bp
 from app.admin.common import admin_scope, signed_in_admin
-from app.admin.forms import PublishedConfirmForm, PublishedUploadForm
+from app.admin.forms import CatalogueUploadForm, PublishedConfirmForm, PublishedUploadForm
 from app.extensions import db
 from app.forms import required
 from app.i18n import localized_fiscal_year_label
+from app.services.catalogue.uploads import CatalogueUploadError, load_uploaded_catalogue
+from app.services.governance import audit
 from app.services.results.published import (
     ImportPreview,
     PublishedImportError,
@@ -38,14 +40,48 @@ def _upload_form() -> PublishedUploadForm:
     return form
 
 
-def _page(form: PublishedUploadForm, errors: list[str] | None = None) -> str:
+def _page(
+    form: PublishedUploadForm,
+    errors: list[str] | None = None,
+    catalogue_form: CatalogueUploadForm | None = None,
+    catalogue_errors: list[str] | None = None,
+) -> str:
     return render_template(
         "admin/published.html",
         form=form,
         tables=published_tables(admin_scope()),
         errors=errors or [],
         confirm=PublishedConfirmForm(),
+        catalogue_form=catalogue_form or CatalogueUploadForm(formdata=None),
+        catalogue_errors=catalogue_errors or [],
     )
+
+
+@bp.post("/published/catalogue")
+@access("admin")
+def published_catalogue() -> ResponseReturnValue:
+    """Admin: load the catalogue of a past year from a YAML file (checked as `flask catalogue
+    load` checks it), so that the year's published table can be imported."""
+    form = CatalogueUploadForm()
+    if not form.validate_on_submit():
+        return _page(_upload_form(), catalogue_form=form), 400
+    upload = form.catalogue.data
+    filename, data = upload.filename or "", upload.read()
+    upload.close()  # a large upload is a temporary file: closed now, not at collection
+    try:
+        catalogue, result = load_uploaded_catalogue(data, filename, admin_scope())
+    except CatalogueUploadError as error:
+        db.session.rollback()
+        return _page(_upload_form(), catalogue_form=form, catalogue_errors=error.errors), 400
+    audit.record("catalogue.create", actor=signed_in_admin(), target_type="catalogue",
+                 target_id=catalogue.key, ward_id=catalogue.ward_id,
+                 after={"source": filename[:200], "fiscal_year": catalogue.fiscal_year,
+                        "standards": result.count, "added": result.added})
+    db.session.commit()
+    flash(_("カタログ「%(title)s」（%(key)s、基準 %(n)s 件）を読み込みました。"
+            "%(year)sの表を取り込めます。", title=catalogue.title, key=catalogue.key,
+            n=result.count, year=localized_fiscal_year_label(catalogue.fiscal_year)), "success")
+    return redirect(url_for(".published"))
 
 
 @bp.get("/published")

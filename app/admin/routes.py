@@ -24,6 +24,11 @@ from app.extensions import db
 from app.forms import required
 from app.models import Round, utcnow
 from app.services.governance import audit
+from app.services.operations.heartbeat import (
+    SchedulerStatus,
+    mail_goes_out_soon,
+    scheduler_status,
+)
 from app.services.operations.schedule import (
     STATE_LABELS,
     immediate_effects,
@@ -125,7 +130,11 @@ def remind(round_id: int) -> ResponseReturnValue:
         ward_id=audit.single_ward([ward.id for ward in round_.wards]),
     )
     db.session.commit()
-    flash(_("%(n)s 人への催促を送信待ちにしました。1分ほどで届きます。", n=reach), "success")
+    if mail_goes_out_soon():
+        flash(_("%(n)s 人への催促を送信待ちにしました。1分ほどで届きます。", n=reach), "success")
+    else:
+        flash(_("%(n)s 人への催促を送信待ちにしました。スケジューラーが止まっているため、"
+                "スケジューラーが動き出してから送られます。", n=reach), "warning")
     return redirect(url_for(".ledger", round_id=round_id))
 
 
@@ -209,3 +218,18 @@ def admin_helpers() -> dict[str, object]:
         return bool(g.can_manage_rounds)
 
     return {"can_manage_rounds": can_manage_rounds}
+
+
+@bp.context_processor
+def scheduler_helpers() -> dict[str, object]:
+    """``scheduler_status()`` for the admin pages' header (``admin/_subnav.html``): when mail
+    last went out, and the banner when the scheduler has not ticked for
+    SCHEDULER_STALE_SECONDS (read once a request)."""
+
+    def status() -> SchedulerStatus:
+        if "scheduler_status" not in g:
+            g.scheduler_status = scheduler_status()
+        found: SchedulerStatus = g.scheduler_status
+        return found
+
+    return {"scheduler_status": status}

@@ -34,6 +34,7 @@ from app.checklist.rendering import form_states, items_html, stored_states
 from app.extensions import commit, csrf, db, reads_only, saves_lazily
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
+from app.services.operations.heartbeat import mail_goes_out_soon
 from app.services.operations.schedule import request_receipt_mail
 from app.services.rounds.checklist import (
     Checklist,
@@ -142,7 +143,11 @@ def receipt_mail(round_id: int) -> ResponseReturnValue:
     if not (me.email or "").strip():
         flash(_("メールアドレスが登録されていないため、控えを送れません。"), "error")
     elif request_receipt_mail(round_id, me.id, found.submitted_at):
-        flash(_("控えをメールで送ります（数分以内に届きます）。"), "success")
+        if mail_goes_out_soon():
+            flash(_("控えをメールで送ります（数分以内に届きます）。"), "success")
+        else:
+            flash(_("控えを送信待ちにしました。メールを送る仕組みが今は止まっているため、"
+                    "動き出してから届きます。"), "warning")
     else:
         flash(_("この提出の控えは、もう送るように頼まれています。"), "success")
     db.session.commit()

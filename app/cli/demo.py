@@ -1,4 +1,6 @@
-"""``flask --app wsgi demo``: the demo ward, its people, catalogues and rounds."""
+"""``flask --app wsgi demo``: the demo ward, its people, catalogues and rounds;
+``flask --app wsgi demo serve``: the same, then the app and its scheduler in one process,
+with the mail written to the demo's mailbox (docs/scheduler.md, "Trying it")."""
 
 from __future__ import annotations
 
@@ -7,16 +9,18 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from app.cli.help import N_, Command
+from app.cli.help import N_, Group
 
 
-@click.command(
-    "demo", cls=Command,
+@click.group(
+    "demo", cls=Group, invoke_without_command=True,
     help=N_(
         "デモ用の区（高津区がモデル）、職員、カタログ、終了した2回の調査を作る。\n\n"
         "surveys/ のカタログすべて、3年度分の名簿（19課・約350人、異動と退職を含む）、4つのサイ"
         "ンイン用アカウント（職員・所属長・委員会・管理者）、回答つきの令和6年度と令和7年度の調"
-        "査を作る。もう一度実行しても、あるデモデータはそのまま使う。"
+        "査を作る。もう一度実行しても、あるデモデータはそのまま使う。\n\n"
+        "demo serve は続けて、アプリとスケジューラーを1つのコマンドで動かす（メールは"
+        " instance/demo-mail/ と /demo/mail へ）。"
     ),
 )
 @with_appcontext
@@ -30,7 +34,7 @@ def demo_command() -> None:
     answers (to try the checklist). The other six wards are smaller (about 50 people each)
     with closed FY2024 and FY2025 rounds on the city's catalogue; a fifth account (900005) is
     a committee member for the whole city. Run it again and it keeps the demo data that is
-    there.
+    there. ``demo serve`` then serves the app with its scheduler (below).
     """
     from flask import current_app
 
@@ -62,4 +66,62 @@ def demo_command() -> None:
     click.echo("デモ用アカウント（職員番号 / パスワード）:")
     for employee_id, role, note in DEMO_ACCOUNTS:
         click.echo(f"  {role}: {employee_id} / {DEMO_PASSWORD}  …{note}")
-    click.echo("起動: flask --app wsgi run  →  http://127.0.0.1:5000（サインインは /auth/login）")
+    if click.get_current_context().invoked_subcommand is None:
+        click.echo("起動: flask --app wsgi demo serve  →  http://127.0.0.1:5000"
+                   "（サインインは /auth/login、メールは /demo/mail）")
+
+
+@demo_command.command(
+    "serve",
+    help=N_(
+        "デモを試す: アプリを http://127.0.0.1:5000 で動かし、同じプロセスでスケジューラーも"
+        "動かす。止めるには Ctrl-C。\n\n"
+        "メールは SMTP には送らず、instance/demo-mail/ に1通1ファイル（.eml）で書き、"
+        "http://127.0.0.1:5000/demo/mail で読める（DEMO_MAILBOX）。試すためだけのコマンド: 運用"
+        "では gunicorn と scheduler run の2つのプロセスにする（docs/deploy.md）。"
+    ),
+)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help=N_("待ち受けるアドレス（このパソコンだけ: 127.0.0.1）。"))
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help=N_("待ち受けるポート。"))
+@click.option("--interval", default=10, show_default=True, type=click.IntRange(1, 3600),
+              help=N_("スケジューラーの処理の間隔（秒）。"))
+@with_appcontext
+def demo_serve_command(host: str, port: int, interval: int) -> None:
+    """Try the demo: serve the app at http://127.0.0.1:5000 and run the scheduler in the same
+    process (a background thread) until Ctrl-C.
+
+    The mail goes to no SMTP server: each message is written to instance/demo-mail/ as an .eml
+    file and listed at /demo/mail (DEMO_MAILBOX). For trying only; production runs gunicorn and
+    ``scheduler run`` as two processes (docs/deploy.md).
+    """
+    from flask import current_app
+    from werkzeug.serving import run_simple
+
+    from app.extensions import db
+    from app.scheduler import SchedulerLock, build_scheduler
+    from app.services.operations.mail import demo_mail_dir
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app.config.update(
+        DEMO_MAILBOX=True,
+        SCHEDULER_INTERVAL_SECONDS=interval,
+        BASE_URL=f"http://{host}:{port}",
+    )
+    lock = SchedulerLock(db.engine, int(app.config["SCHEDULER_LOCK_KEY"]))
+    scheduler = None
+    if lock.acquire(wait=False):
+        scheduler = build_scheduler(app, lock, background=True)
+        scheduler.start()
+        click.echo(f"スケジューラーを始めました（{interval} 秒ごと）。メールは "
+                   f"{demo_mail_dir(app.config, app.instance_path)} と "
+                   f"http://{host}:{port}/demo/mail へ。")
+    else:
+        click.echo("別のスケジューラーが動いているため、ここでは動かしません。")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        lock.release()

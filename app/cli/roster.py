@@ -38,15 +38,20 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
     All or nothing: on any error prints every error (with its line number) to stderr, writes
     nothing and exits with status 1. Otherwise commits and prints what changed: people added
     or updated, the year's assignments created, changed or removed, and the transfers,
-    arrivals and leavers compared with the previous year. ``--dry-run`` checks the file and
-    prints the summary without writing. See docs/roster.md for the file format.
+    arrivals and leavers compared with the previous year, then the preview's warnings (a
+    section without a chief, people without an address, a ward a third smaller) to stderr.
+    ``--dry-run`` checks the file and prints the summary without writing. See docs/roster.md
+    for the file format.
     """
     from app.extensions import db
     from app.services.organisation.roster import import_roster
     from app.services.organisation.roster_file import RosterError, read_roster
+    from app.services.organisation.roster_warnings import roster_warnings
 
     try:
-        summary = import_roster(read_roster(path), fiscal_year)
+        rows = read_roster(path)
+        warnings = roster_warnings(rows, fiscal_year)
+        summary = import_roster(rows, fiscal_year)
     except RosterError as exc:
         db.session.rollback()
         for message in exc.errors:
@@ -67,5 +72,8 @@ def roster_import_command(path: Path, fiscal_year: int, dry_run: bool) -> None:
         db.session.commit()
     for line in summary.lines():
         click.echo(line)
+    for warning in warnings:  # imported anyway: the command line has no 「確認しました」
+        lines = f"（{warning.lines_text}）" if warning.lines else ""
+        click.echo(f"注意: {warning.message}{lines}", err=True)
     if dry_run:
         click.echo("（確認のみ: 何も書き込んでいません）")

@@ -1,6 +1,6 @@
 """Home page and the read-only view of the loaded catalogues."""
 
-from flask import abort, render_template
+from flask import Response, abort, jsonify, render_template
 
 from app.access import access
 from app.main import bp
@@ -56,3 +56,17 @@ def readyz() -> tuple[str, int, dict[str, str]]:
     body = "\n".join(f"{c.name}: {'ok' if c.ok else 'unavailable'}" for c in checks) + "\n"
     headers = {"Content-Type": "text/plain; charset=utf-8"}
     return body, 200 if ready else 503, headers
+
+
+@bp.get("/readyz/scheduler")
+@access("public")
+def readyz_scheduler() -> tuple[Response, int]:
+    """Public: is the scheduler ticking? JSON for monitoring: 200 with ``"scheduler": "ok"``,
+    503 with ``"stale"`` (no tick for SCHEDULER_STALE_SECONDS), ``"never"`` or, when the
+    database cannot be read, ``"unknown"`` (docs/deploy.md, "Health checks")."""
+    from app.services.operations.heartbeat import monitoring_document, read_status_safely
+
+    status = read_status_safely()
+    if status is None:
+        return jsonify({"scheduler": "unknown", "detail": "database unavailable"}), 503
+    return jsonify(monitoring_document(status)), 503 if status.stale else 200

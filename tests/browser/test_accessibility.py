@@ -9,6 +9,7 @@ axe-playwright-python package (nothing is downloaded). docs/accessibility.md tel
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from app.services.identity.auth import password_link_token
 from app.services.operations import schedule, sending
 from app.services.operations.demo import DEMO_PASSWORD, DEMO_WARD, build_demo
 from app.services.operations.demo_goals import DEMO_GOALS_YEAR
+from app.services.operations.mail import FileMailer, Outgoing, build_message
 from app.wareki import fiscal_year_of, tokyo
 from tests.browser_support import LiveServer
 
@@ -58,6 +60,7 @@ NOT_PAGES = {
     "vendor.plotly_js": "plotly.min.js",
     "main.healthz": "plain-text health check for monitoring",
     "main.readyz": "plain-text readiness check for the load balancer",
+    "main.readyz_scheduler": "JSON: is the scheduler ticking, for monitoring",
     "auth.language": "only sets the language and redirects back",
     "api.openapi": "JSON (the API's OpenAPI document)",
     "api.rounds": "JSON API",
@@ -67,6 +70,8 @@ NOT_PAGES = {
     "annual.docx": "a Word download",
     "admin.audit_csv": "a CSV download (the audit log)",
     "admin.catalogue_export": "a YAML download (a catalogue)",
+    "admin.roster_template": "a CSV or Excel download (the roster's template)",
+    "admin.roster_download": "a CSV or Excel download (a year's roster)",
     "results.comments_xlsx": "an Excel download (the comments)",
     "results.city_xlsx": "an Excel download (the city page)",
     "results.action_list_xlsx": "an Excel download (the improvement actions)",
@@ -90,6 +95,7 @@ class Demo:
     action_id: int  # the demo's improvement action on the FY2024 round (done)
     other_ward_round: int  # 川崎区's 令和7年度 round (the city-wide member reads it)
     draft_key: str = "takatsu-2026"  # next year's standards, a draft copied from takatsu-2025
+    mail_name: str = ""  # a message in the demo's mailbox (DEMO_MAILBOX on)
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,21 @@ def _preview_published(page: Page) -> None:
     expect(page.locator("#skipped")).to_be_visible()
 
 
+def _preview_roster_with_warnings(page: Page) -> None:
+    """Upload a roster whose section has no chief and one person no address: the preview
+    with its warnings and the 「確認しました」 box."""
+    path = Path(tempfile.mkdtemp(prefix="kijun-roster-")) / "roster.csv"
+    path.write_bytes("\r\n".join([
+        "職員番号,氏名,メールアドレス,区,部,課,役割",
+        "700001,試験 一郎,t1@example.jp,高津区,区民サービス部,区民課,職員",
+        "700002,試験 二郎,,高津区,区民サービス部,区民課,職員",
+    ]).encode("utf-8-sig"))
+    page.fill("input[name=fiscal_year]", "2030")
+    page.set_input_files("input[name=roster]", str(path))
+    page.locator("form button[type=submit]").last.click()
+    expect(page.locator("[data-warning=no_chief]")).to_be_visible()
+
+
 def _u(endpoint: str, **values: Any) -> Callable[[Demo], str]:
     """A URL builder: ``values`` may be callables of the Demo (ids) or plain values."""
 
@@ -194,6 +215,9 @@ VISITS: list[Visit] = [
           _u("auth.set_password", token="not-a-token"), status=400),
     Visit("anonymous", "404", "", lambda d: "/no-such-page", status=404),
     Visit("anonymous", "401 (to sign-in)", "auth.login", _u("checklist.my_rounds")),
+    Visit("anonymous", "demo mailbox", "demo.mailbox", _u("demo.mailbox")),
+    Visit("anonymous", "demo message", "demo.message",
+          _u("demo.message", name=lambda d: d.mail_name)),
     # --- staff ------------------------------------------------------------------------------
     Visit("staff", "my rounds", "checklist.my_rounds", _u("checklist.my_rounds")),
     Visit("staff", "checklist open", "checklist.checklist",
@@ -323,6 +347,8 @@ VISITS: list[Visit] = [
     # The preview is the answer to a POST: no GET endpoint to match.
     Visit("admin", "published table preview", "", _u("admin.published"),
           then=_preview_published),
+    Visit("admin", "roster preview with warnings", "", _u("admin.roster_upload"),
+          then=_preview_roster_with_warnings),
 ]
 
 ROLES = list(ACCOUNTS)
@@ -372,11 +398,13 @@ def _build(app: Flask) -> Demo:
         db.session.add(open_round)
         db.session.flush()
         schedule.plan(now)  # the opening mail and a reminder, pending in the ledger
-        for n, ledger_id in enumerate(sending.claim(now, 6)):
+        claimed = sending.claim(now, 6)
+        for n, ledger_id in enumerate(claimed):
             if n % 2:
                 sending.mark_sent(ledger_id, now)
             else:
                 sending.mark_failed([ledger_id], now, "550 mailbox unavailable")
+        mail_name = _demo_mailbox(app, sending.render(claimed[1:2], now)[0], now)
 
         def section_id(name: str) -> int:
             return db.session.scalars(
@@ -398,6 +426,7 @@ def _build(app: Flask) -> Demo:
             team_id=team_id,
             catalogue_key="takatsu-2025",
             password_token=password_link_token(staff),
+            mail_name=mail_name,
             staff_id=staff.id,
             action_id=db.session.scalars(
                 sa.select(ImprovementAction.id).order_by(ImprovementAction.id)
@@ -410,6 +439,18 @@ def _build(app: Flask) -> Demo:
         )
         db.session.commit()
         return demo
+
+
+def _demo_mailbox(app: Flask, message: Outgoing, now: datetime) -> str:
+    """The demo's mailbox turned on (in a folder of its own) with ``message`` in it, and the
+    roster uploads kept in a folder of their own; the message's file name."""
+    folder = Path(tempfile.mkdtemp(prefix="kijun-demo-mail-"))
+    app.config.update(DEMO_MAILBOX=True, DEMO_MAIL_DIR=str(folder),
+                      ROSTER_UPLOAD_DIR=tempfile.mkdtemp(prefix="kijun-roster-uploads-"))
+    with FileMailer(folder).connect() as connection:
+        connection.send(build_message(message, "kijun@city.test", now))
+    (written,) = folder.iterdir()
+    return written.name
 
 
 # --- the checks -------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def test_roster_upload_shows_the_bad_row_then_imports_the_corrected_file(
     page: Page, live_server, tmp_path, shots
 ):
     """A bad row is named by its line and nothing is written; the corrected file's preview
-    lists the changes and the confirmation imports it."""
+    lists the changes and warns of the section without a chief, by its line; the confirmation
+    asks for 「確認しました」 first, then imports it."""
     _world(live_server, tmp_path)
     _sign_in(page)
     page.get_by_role("link", name="調査の管理").click()
@@ -100,7 +101,14 @@ def test_roster_upload_shows_the_bad_row_then_imports_the_corrected_file(
     expect(page.get_by_role("heading", level=1)).to_contain_text("名簿の確認")
     expect(page.get_by_role("row", name="新人 一郎")).to_be_visible()
     expect(page.get_by_role("row", name="高津 太郎")).to_contain_text("高津区・総務課（職員）")
+    warning = page.locator("[data-warning=no_chief]")
+    expect(warning).to_contain_text("総務課 に所属長がいません")
+    expect(warning).to_contain_text("4 行目")
     shots(page, "roster-preview")
+    page.get_by_role("button", name="この内容で取り込む").click()  # without the tick
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.locator("#error-summary")).to_contain_text("確認しました")
+    page.get_by_label("確認しました（注意があっても、この内容で取り込みます）").check()
     page.get_by_role("button", name="この内容で取り込む").click()
     expect(page.locator(".flash-success").first).to_contain_text("の名簿: 高津区、3人")
     shots(page, "roster-done")

@@ -42,6 +42,8 @@ def upload(client, lines: list[str], year: int = YEAR):
 def confirm(client, page: str):
     fields = dict(re.findall(
         r'name="(sha256|suffix|fiscal_year|summary_digest)"[^>]*value="([^"]*)"', page))
+    if 'name="acknowledged"' in page:  # the preview warned: 「確認しました」
+        fields["acknowledged"] = "y"
     return client.post("/admin/roster/confirm", data=fields)
 
 

@@ -61,9 +61,14 @@ def upload(client, data: bytes, name: str = "roster.csv", year: int = YEAR):
         content_type="multipart/form-data")
 
 
-def confirm_fields(page: str) -> dict[str, str]:
-    return dict(re.findall(r'name="(sha256|suffix|fiscal_year|summary_digest)"[^>]*value="([^"]*)"',
-                           page))
+def confirm_fields(page: str, *, acknowledge: bool = True) -> dict[str, str]:
+    """The confirmation's fields as the preview wrote them; 「確認しました」 ticked when the
+    preview warned (``acknowledge``)."""
+    fields = dict(re.findall(
+        r'name="(sha256|suffix|fiscal_year|summary_digest)"[^>]*value="([^"]*)"', page))
+    if acknowledge and 'name="acknowledged"' in page:
+        fields["acknowledged"] = "y"
+    return fields
 
 
 def counts(app):

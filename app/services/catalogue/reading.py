@@ -46,7 +46,7 @@ class _Resolver:
             return
         self.siblings_read = True
         known = {doc.path.resolve() for doc in self.targets}
-        for path in _catalogue_paths(self.directory):
+        for path in catalogue_paths(self.directory):
             if path.resolve() in known:
                 continue
             doc = parse_file(path)
@@ -197,7 +197,7 @@ class _Resolver:
         return None if doc.errors else standards
 
 
-def _catalogue_paths(directory: Path) -> list[Path]:
+def catalogue_paths(directory: Path) -> list[Path]:
     """The catalogue files of a directory, by name."""
     return sorted(
         p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in CATALOGUE_SUFFIXES
@@ -213,7 +213,7 @@ def read_catalogues(path: str | Path) -> list[CatalogueSpec]:
     """
     path = Path(path)
     if path.is_dir():
-        directory, files = path, _catalogue_paths(path)
+        directory, files = path, catalogue_paths(path)
         if not files:
             raise CatalogueError([f"{path}: カタログのファイル (*.yaml) がありません"])
     elif path.is_file():

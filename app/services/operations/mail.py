@@ -1,5 +1,6 @@
 """Mail over SMTP: the settings, one message as an ``EmailMessage``, a connection that sends
-several messages (docs/scheduler.md).
+several messages (docs/scheduler.md); and the demo's mailbox, which writes each message as a
+file instead (``FileMailer``, chosen by ``mailer_for`` when ``DEMO_MAILBOX`` is on).
 
 Plain text, UTF-8 (base64, so that old relays pass it untouched). Each message carries a
 Message-ID made from its send-ledger row, so a message tried again keeps the same id. Nothing
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from pathlib import Path
 from typing import Any, Protocol
 
+from app.private_files import private_dir, write_private
 from app.wareki import tokyo
 
 # Errors that concern one message only: the connection is still good for the next one.
@@ -121,3 +124,40 @@ class SmtpMailer:
             except CONNECTION_ERRORS:
                 pass
             smtp.close()
+
+
+class _FileConnection:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: EmailMessage) -> None:
+        """One ``.eml`` file per message, named by its Message-ID (a message tried again
+        replaces its own file)."""
+        ident = str(message["Message-ID"]).strip("<>").partition("@")[0]
+        write_private(self.folder / f"{ident}.eml", bytes(message))
+
+
+class FileMailer:
+    """The demo's mailbox: each message written as ``kijun-mail-<ledger id>.eml`` in
+    ``folder`` (0600 files in a 0700 folder: they hold names and addresses). Nothing is sent."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @contextmanager
+    def connect(self) -> Iterator[_FileConnection]:
+        yield _FileConnection(private_dir(self.folder))
+
+
+def demo_mail_dir(config: Mapping[str, Any], instance_path: str) -> Path:
+    """``DEMO_MAIL_DIR``, by default ``instance/demo-mail``."""
+    configured = config.get("DEMO_MAIL_DIR")
+    return Path(configured) if configured else Path(instance_path) / "demo-mail"
+
+
+def mailer_for(config: Mapping[str, Any], instance_path: str) -> Mailer:
+    """The mailer the settings call for: the demo's files when ``DEMO_MAILBOX`` is on, else
+    the SMTP server of the ``MAIL_*`` settings."""
+    if config.get("DEMO_MAILBOX"):
+        return FileMailer(demo_mail_dir(config, instance_path))
+    return SmtpMailer(MailSettings.from_config(config))

@@ -20,6 +20,7 @@ from app.models import SECTION_KINDS, Department, Person, Role, Section, Ward
 from app.services import tabular
 from app.services.errors import DomainError
 from app.services.one_line import one_line_problem
+from reports.cells import plain_text
 
 # Canonical column -> its Japanese header (also used to name columns in messages).
 COLUMNS: dict[str, str] = {
@@ -210,7 +211,7 @@ def _parse_row(
         index = columns.get(key)
         if index is None or index >= len(cells):
             return ""
-        return cells[index].strip()
+        return plain_text(cells[index].strip())
 
     found: list[tuple[int, str]] = []
 

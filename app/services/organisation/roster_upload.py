@@ -36,6 +36,7 @@ from app.private_files import private_dir, write_private
 from app.services.governance import audit
 from app.services.organisation.roster import RosterSummary, import_roster
 from app.services.organisation.roster_file import RosterError, RosterRow, read_roster
+from app.services.organisation.roster_warnings import RosterWarning, roster_warnings
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -55,6 +56,11 @@ class UploadError(Exception):
         super().__init__("\n".join(errors))
         self.errors = errors
         self.status = status
+
+
+class NotAcknowledged(UploadError):
+    """The preview warned (``roster_warnings``) and the confirmation did not tick
+    「確認しました」: nothing imported, the file kept for the same preview again."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class Preview:
     summary: RosterSummary
     summary_digest: str
     identity: IdentityCheck = IdentityCheck()
+    warnings: tuple[RosterWarning, ...] = ()
 
 
 def _upload_path() -> Path:
@@ -169,19 +176,28 @@ def _check_scope(rows: list[RosterRow], scope: set[int] | None) -> None:
         )
 
 
-def _summary_digest(summary: RosterSummary) -> str:
-    text = json.dumps(asdict(summary), sort_keys=True, default=str, ensure_ascii=False)
+def _summary_digest(summary: RosterSummary, warnings: tuple[RosterWarning, ...] = ()) -> str:
+    """What the admin saw: the summary, and the warnings' kinds and lines."""
+    seen = {"summary": asdict(summary), "warnings": [(w.kind, w.lines) for w in warnings]}
+    text = json.dumps(seen, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _run(
-    path: Path, fiscal_year: int, scope: set[int] | None
-) -> tuple[RosterSummary, IdentityCheck]:
+@dataclass(frozen=True)
+class _Outcome:
+    summary: RosterSummary
+    identity: IdentityCheck
+    warnings: tuple[RosterWarning, ...]
+
+
+def _run(path: Path, fiscal_year: int, scope: set[int] | None) -> _Outcome:
     try:
         rows = read_roster(path)
         _check_scope(rows, scope)
         identity = check_identity(rows, fiscal_year, scope)
-        return import_roster(rows, fiscal_year, keep_identity=identity.kept), identity
+        warnings = tuple(roster_warnings(rows, fiscal_year))
+        summary = import_roster(rows, fiscal_year, keep_identity=identity.kept)
+        return _Outcome(summary, identity, warnings)
     except RosterError as error:
         raise UploadError(error.errors) from error
 
@@ -317,13 +333,15 @@ def preview_upload(sha256: str, suffix: str, fiscal_year: int, scope: set[int] |
     UploadError lists every bad line (with its line number); the file is then removed."""
     path = _stored(sha256, suffix)
     try:
-        summary, identity = _run(path, fiscal_year, scope)
+        outcome = _run(path, fiscal_year, scope)
     except UploadError:
         path.unlink(missing_ok=True)
         raise
     finally:
         db.session.rollback()
-    return Preview(sha256, suffix, fiscal_year, summary, _summary_digest(summary), identity)
+    return Preview(sha256, suffix, fiscal_year, outcome.summary,
+                   _summary_digest(outcome.summary, outcome.warnings), outcome.identity,
+                   outcome.warnings)
 
 
 def confirm_upload(
@@ -333,34 +351,44 @@ def confirm_upload(
     fiscal_year: int,
     summary_digest: str,
     scope: set[int] | None,
+    acknowledged: bool = False,
 ) -> RosterSummary:
     """Import the previewed file for good (the caller commits) and log it. Refused (409) when
-    the stored file changed since the preview or the import would now differ from it. The
-    file is removed either way: imported, or refused (the admin uploads it again)."""
+    the stored file changed since the preview or the import would now differ from it (its
+    warnings included); refused (``NotAcknowledged``, the file kept) when the preview warned
+    and ``acknowledged`` is False. The file is otherwise removed either way: imported, or
+    refused (the admin uploads it again). The caller rolls back on UploadError."""
     path = _stored(sha256, suffix)
     try:
-        summary, identity = _checked_import(path, sha256, fiscal_year, summary_digest, scope)
-    finally:
+        outcome = _checked_import(path, sha256, fiscal_year, summary_digest, scope)
+        if outcome.warnings and not acknowledged:
+            raise NotAcknowledged([_("注意の内容を確かめて「確認しました」にチェックを入れてから、"
+                                     "取り込んでください。")])
+    except NotAcknowledged:
+        raise
+    except BaseException:
         path.unlink(missing_ok=True)
-    log_roster_import(admin, summary, sha256=sha256)
-    _log_moves(admin, identity, fiscal_year)
-    return summary
+        raise
+    path.unlink(missing_ok=True)
+    log_roster_import(admin, outcome.summary, sha256=sha256)
+    _log_moves(admin, outcome.identity, fiscal_year)
+    return outcome.summary
 
 
 def _checked_import(
     path: Path, sha256: str, fiscal_year: int, summary_digest: str, scope: set[int] | None
-) -> tuple[RosterSummary, IdentityCheck]:
+) -> _Outcome:
     if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha256:
         raise UploadError(
             [_("確認の間に名簿のファイルが変わりました。もう一度アップロードしてください。")], 409
         )
-    summary, identity = _run(path, fiscal_year, scope)
-    if _summary_digest(summary) != summary_digest:
+    outcome = _run(path, fiscal_year, scope)
+    if _summary_digest(outcome.summary, outcome.warnings) != summary_digest:
         raise UploadError(
             [_("確認の間にデータベースが変わり、取込みの結果が確認した内容と違います。"
                "もう一度アップロードして確認してください。")], 409
         )
-    return summary, identity
+    return outcome
 
 
 def log_roster_import(

@@ -19,7 +19,10 @@ from urllib.parse import quote
 
 from app.wareki import fiscal_year_label
 
-DownloadKind = Literal["compliance", "compliance-long", "comments", "annual-report", "actions"]
+DownloadKind = Literal[
+    "compliance", "compliance-long", "comments", "annual-report", "actions", "roster",
+    "roster-template",
+]
 
 # What the file is: (its Japanese word in the name, its ASCII word).
 KINDS: dict[DownloadKind, tuple[str, str]] = {
@@ -28,6 +31,8 @@ KINDS: dict[DownloadKind, tuple[str, str]] = {
     "comments": ("コメント", "comments"),
     "annual-report": ("実施状況報告書", "annual-report"),
     "actions": ("改善の取組", "improvement-actions"),
+    "roster": ("名簿", "roster"),
+    "roster-template": ("名簿の見本", "roster-template"),
 }
 
 # Characters no file name may hold on Windows (and control characters), taken out of names

@@ -32,8 +32,10 @@ from app.models import (
     PublishedRate,
     PublishedTable,
     Role,
+    Round,
     Standard,
     Ward,
+    round_ward,
 )
 from app.services import tabular
 from app.services.errors import DomainError
@@ -84,6 +86,9 @@ class ImportPreview:
     skipped: tuple[SkippedLine, ...]
     missing: tuple[int, ...]  # numbers of the catalogue that the file has no row for
     replaces: datetime | None  # when the table it replaces was imported
+    # Kijun's own rounds of that year for the ward (titles): their counts are shown as the
+    # next year's 前年度, never this table (``compliance.round_results``).
+    kijun_rounds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,9 @@ def preview_import(
     year = localized_fiscal_year_label(fiscal_year)
     if catalogue is None:
         raise PublishedImportError(
-            [_("%(year)sのカタログがありません。先にその年度の基準を読み込んでください。",
-               year=year)]
+            [_("%(year)sのカタログがありません。先にその年度のカタログのファイル（YAML）を読み込んで"
+               "ください（このページの「その年度のカタログを読み込む」、またはコマンド flask "
+               "catalogue load）。", year=year)]
         )
     parsed = read_table(data, filename)
     if parsed.unreadable:
@@ -196,7 +202,33 @@ def preview_import(
         skipped=tuple(sorted(skipped, key=lambda s: s.line)),
         missing=tuple(sorted(set(standards) - {row.number for row in rows})),
         replaces=existing.imported_at if existing is not None else None,
+        kijun_rounds=tuple(rounds_of_year(ward_id, fiscal_year)),
     )
+
+
+def rounds_of_year(ward_id: int, fiscal_year: int) -> list[str]:
+    """The titles of Kijun's rounds of a fiscal year that ask the ward: when there is one, the
+    next year's results compare with it, and the ward's imported table of that year is not
+    shown (a round's counts always win over an imported table)."""
+    return list(db.session.scalars(
+        sa.select(Round.title)
+        .join(round_ward, round_ward.c.round_id == Round.id)
+        .where(Round.fiscal_year == fiscal_year, round_ward.c.ward_id == ward_id)
+        .order_by(Round.closes_at, Round.id)
+    ))
+
+
+def published_ward_names(ward_ids: Iterable[int], fiscal_year: int) -> tuple[str, ...]:
+    """The names of the wards among ``ward_ids`` with an imported table of ``fiscal_year``."""
+    wards = list(ward_ids)
+    if not wards:
+        return ()
+    return tuple(db.session.scalars(
+        sa.select(Ward.name)
+        .join(PublishedTable, PublishedTable.ward_id == Ward.id)
+        .where(PublishedTable.ward_id.in_(wards), PublishedTable.fiscal_year == fiscal_year)
+        .order_by(Ward.sort_order, Ward.id)
+    ))
 
 
 def _year_column(parsed: PublishedFile, fiscal_year: int) -> int:

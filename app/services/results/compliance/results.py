@@ -31,7 +31,11 @@ from app.services.results.compliance.model import (
     settings,
     std_column,
 )
-from app.services.results.published import PublishedFigures, published_figures
+from app.services.results.published import (
+    PublishedFigures,
+    published_figures,
+    published_ward_names,
+)
 from app.services.results.tally import ensure_counted
 from app.services.rounds.audience import ROLES
 from reports.rates import Rounding
@@ -53,6 +57,9 @@ class RoundResults:
     # Last fiscal year's published tables by ward, read only when there is no previous
     # round at all (app/services/results/published.py).
     published: Mapping[int, PublishedFigures] = field(default_factory=dict)
+    # The wards whose imported table of last year is not shown because last year has a
+    # round (its counts win); the page says so.
+    published_unused: tuple[str, ...] = ()
 
     # --- Reading ---
 
@@ -228,6 +235,9 @@ def round_results(
         if with_previous and previous is None
         else {}
     )
+    unused = (
+        published_ward_names(info.ward_ids, info.fiscal_year - 1) if previous is not None else ()
+    )
     wanted = [info.id] + ([previous.id] if previous is not None else [])
     if not info.counted or (previous is not None and not previous.counted):
         ensure_counted(wanted, now)
@@ -256,6 +266,7 @@ def round_results(
         _cube=cube,
         _previous_cube=previous_cube,
         published={ward: figures for (ward, _year), figures in published.items()},
+        published_unused=unused if previous is not None else (),
     )
 
 
