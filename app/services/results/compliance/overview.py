@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_ward
 from app.services.results.compliance.model import RoundInfo, settings
 from app.services.results.tally import ensure_counted, headcounts, wards_at_close
+from reports.privacy import too_small
 from reports.rates import percentage
 
 # --- Rounds the committee may read ------------------------------------------------------------
@@ -91,7 +92,7 @@ def rounds_for_committee(
         for _section, ward_id, _role, expected, submitted in heads.get(round_id, ()):
             if allowed is None or ward_id in allowed:
                 whole, part = whole + expected, part + submitted
-        if 0 < whole < min_size:
+        if too_small(whole, min_size):
             overviews.append(RoundOverview(info, None, None, None))
         else:
             overviews.append(RoundOverview(info, whole, part, percentage(part, whole, rounding)))
