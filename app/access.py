@@ -42,6 +42,7 @@ from app.models import (
 )
 from app.services.identity.auth import has_left_clause
 from app.services.organisation.grants import in_force_clause
+from app.services.rounds.audience import chief_in_year
 from app.statements import (
     SideBySide,
     first_row,
@@ -224,9 +225,7 @@ def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[boo
         for role in GrantRole
     ]
     chief = sa.exists().where(
-        Assignment.person_id == Person.id,
-        Assignment.fiscal_year == sa.bindparam("fiscal_year"),
-        Assignment.role == Role.CHIEF,
+        Assignment.person_id == Person.id, chief_in_year(sa.bindparam("fiscal_year"))
     )
     left = has_left_clause(sa.bindparam("fiscal_year"))
     return sa.select(
@@ -245,11 +244,7 @@ def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
         Grant.person_id == person.id, in_force_clause(fiscal_year)
     )
     chief = sa.select(sa.literal("chief", sa.String(20))).where(
-        sa.exists().where(
-            Assignment.person_id == person.id,
-            Assignment.fiscal_year == fiscal_year,
-            Assignment.role == Role.CHIEF,
-        )
+        sa.exists().where(Assignment.person_id == person.id, chief_in_year(fiscal_year))
     )
     roles = {"person"}
     roles.update(db.session.scalars(sa.union_all(granted, chief)))
@@ -341,9 +336,7 @@ def chief_section_ids(person: PersonRef, fiscal_year: int) -> set[int]:
     return set(
         db.session.scalars(
             sa.select(Assignment.section_id).where(
-                Assignment.person_id == person.id,
-                Assignment.fiscal_year == fiscal_year,
-                Assignment.role == Role.CHIEF,
+                Assignment.person_id == person.id, chief_in_year(fiscal_year)
             )
         )
     )

@@ -79,7 +79,7 @@ from app.services.operations.action_mail import (
 )
 from app.services.organisation.grants import in_force_clause
 from app.services.results.tally import count_closed_rounds
-from app.services.rounds.audience import join_audience
+from app.services.rounds.audience import join_audience, section_members_in_year
 from app.services.rounds.rounds import parse_reminder_days
 from app.wareki import fiscal_year_of, tokyo
 
@@ -252,8 +252,7 @@ def _chiefs_waiting_on_someone(round_: Round) -> sa.Select[Any]:
         .where(Assignment.role == Role.CHIEF)
         .where(
             sa.exists().where(
-                member.section_id == Assignment.section_id,
-                member.fiscal_year == round_.fiscal_year,
+                section_members_in_year(Assignment.section_id, round_.fiscal_year, member),
                 ~has_submitted(round_.id, member.person_id),
             )
         )
