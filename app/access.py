@@ -17,7 +17,7 @@ results, goals and reports they may see or manage there (``ward_scope``, ``requi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, wraps
@@ -253,7 +253,9 @@ def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
 
 # --- Ward scope: which wards (and sections) a person may see or manage --------------------------
 #
-# The one home of that question: every view, API route, export, admin page and ledger asks here.
+# The one home of that question: every view, API route, export, admin page and ledger asks here,
+# and so does the scheduler choosing the committee members to mail (``grant_reaches_clause``).
+# In Python the rule is ``covers``; in SQL ``in_scope_clause`` (None means every ward).
 # "committee" is reading and the committee's work (results, exports, goals, annual reports):
 # committee grants and admin grants both give it, for their ward or (ward None) the city.
 # "admin" is running rounds (create, edit, the send ledger): admin grants only. A round with
@@ -292,19 +294,37 @@ def require_city(person: PersonRef) -> None:
         abort(403)
 
 
+def in_scope_clause(ward_id: Any, scope: Collection[int] | None) -> sa.ColumnElement[bool]:
+    """SQL: the ward id ``ward_id`` (a column) is in a scope (from ``ward_scope``; None: every
+    ward, so always true). The one SQL form of the scope rule, as ``covers`` is its Python one."""
+    if scope is None:
+        return sa.true()
+    return ward_id.in_(sorted(scope))  # type: ignore[no-any-return]
+
+
+def grant_reaches_clause(ward_ids: Any) -> sa.ColumnElement[bool]:
+    """SQL: the Grant row reaches one of ``ward_ids`` (a list or a subquery of ward ids): it
+    is city-wide (``ward_id`` None) or for one of them. Whether it works at all is
+    ``grants.in_force_clause``."""
+    return sa.or_(Grant.ward_id.is_(None), Grant.ward_id.in_(ward_ids))
+
+
+def scope_wards(scope: Collection[int] | None) -> list[Ward]:
+    """The wards of a scope (from ``ward_scope``; None: every ward), in the city's order."""
+    query = sa.select(Ward).where(in_scope_clause(Ward.id, scope))
+    return list(db.session.scalars(query.order_by(Ward.sort_order, Ward.id)))
+
+
 def visible_wards(person: PersonRef, role: ScopeRole) -> list[Ward]:
     """The wards ``person`` may see (committee) or manage (admin), in the city's order."""
-    query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
-    scope = ward_scope(person, role)
-    if scope is not None:
-        query = query.where(Ward.id.in_(scope))
-    return list(db.session.scalars(query))
+    return scope_wards(ward_scope(person, role))
 
 
-def covers(scope: set[int] | None, ward_ids: Iterable[int]) -> bool:
-    """Whether a scope (from ``ward_scope``) holds every one of ``ward_ids`` (at least one)."""
+def covers(scope: Collection[int] | None, ward_ids: Iterable[int]) -> bool:
+    """Whether a scope (from ``ward_scope``; None: every ward) holds every one of ``ward_ids``
+    (at least one)."""
     wanted = set(ward_ids)
-    return scope is None or (bool(wanted) and wanted <= scope)
+    return scope is None or (bool(wanted) and wanted <= set(scope))
 
 
 def require_ward(person: PersonRef, role: ScopeRole, ward_id: int) -> None:

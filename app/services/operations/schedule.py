@@ -53,6 +53,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.access import grant_reaches_clause
 from app.extensions import db
 from app.models import (
     Assignment,
@@ -266,11 +267,8 @@ def _committee(round_: Round, now: datetime) -> sa.Select[Any]:
         ~has_left_clause(fiscal_year_of(tokyo(now))),
         in_force_clause(fiscal_year_of(tokyo(now))),
         Grant.role == GrantRole.COMMITTEE,
-        sa.or_(
-            Grant.ward_id.is_(None),
-            Grant.ward_id.in_(
-                sa.select(round_ward.c.ward_id).where(round_ward.c.round_id == round_.id)
-            ),
+        grant_reaches_clause(
+            sa.select(round_ward.c.ward_id).where(round_ward.c.round_id == round_.id)
         ),
     )
 
