@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal, TypeVar, cast
 import sqlalchemy as sa
 from flask import abort, g, has_request_context
 from flask_login import current_user
+from typing_extensions import TypeIs
 
 from app.extensions import db, login_manager
 from app.models import (
@@ -318,6 +319,11 @@ def scope_wards(scope: Collection[int] | None) -> list[Ward]:
 def visible_wards(person: PersonRef, role: ScopeRole) -> list[Ward]:
     """The wards ``person`` may see (committee) or manage (admin), in the city's order."""
     return scope_wards(ward_scope(person, role))
+
+
+def is_city(scope: Collection[int] | None) -> TypeIs[None]:
+    """Whether a scope (from ``ward_scope``) is the whole city: None means every ward."""
+    return scope is None
 
 
 def covers(scope: Collection[int] | None, ward_ids: Iterable[int]) -> bool:

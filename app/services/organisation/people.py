@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
 
-from app.access import covers
+from app.access import covers, is_city
 from app.extensions import db
 from app.models import (
     Assignment,
@@ -160,7 +160,7 @@ def person_detail(person: Person) -> PersonDetail:
 
 def _grant_ward(ward_id: int | None, scope: set[int] | None) -> Ward | None:
     if ward_id is None:
-        if scope is not None:
+        if not is_city(scope):
             raise PeopleError(_("全市の権限は、全市の管理者だけが変えられます。"))
         return None
     if not covers(scope, [ward_id]):
