@@ -17,7 +17,7 @@ results, goals and reports they may see or manage there (``ward_scope``, ``requi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, wraps
@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal, TypeVar, cast
 import sqlalchemy as sa
 from flask import abort, g, has_request_context
 from flask_login import current_user
+from typing_extensions import TypeIs
 
 from app.extensions import db, login_manager
 from app.models import (
@@ -42,6 +43,7 @@ from app.models import (
 )
 from app.services.identity.auth import has_left_clause
 from app.services.organisation.grants import in_force_clause
+from app.services.rounds.audience import chief_in_year
 from app.statements import (
     SideBySide,
     first_row,
@@ -224,9 +226,7 @@ def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[boo
         for role in GrantRole
     ]
     chief = sa.exists().where(
-        Assignment.person_id == Person.id,
-        Assignment.fiscal_year == sa.bindparam("fiscal_year"),
-        Assignment.role == Role.CHIEF,
+        Assignment.person_id == Person.id, chief_in_year(sa.bindparam("fiscal_year"))
     )
     left = has_left_clause(sa.bindparam("fiscal_year"))
     return sa.select(
@@ -245,11 +245,7 @@ def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
         Grant.person_id == person.id, in_force_clause(fiscal_year)
     )
     chief = sa.select(sa.literal("chief", sa.String(20))).where(
-        sa.exists().where(
-            Assignment.person_id == person.id,
-            Assignment.fiscal_year == fiscal_year,
-            Assignment.role == Role.CHIEF,
-        )
+        sa.exists().where(Assignment.person_id == person.id, chief_in_year(fiscal_year))
     )
     roles = {"person"}
     roles.update(db.session.scalars(sa.union_all(granted, chief)))
@@ -258,7 +254,9 @@ def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
 
 # --- Ward scope: which wards (and sections) a person may see or manage --------------------------
 #
-# The one home of that question: every view, API route, export, admin page and ledger asks here.
+# The one home of that question: every view, API route, export, admin page and ledger asks here,
+# and so does the scheduler choosing the committee members to mail (``grant_reaches_clause``).
+# In Python the rule is ``covers``; in SQL ``in_scope_clause`` (None means every ward).
 # "committee" is reading and the committee's work (results, exports, goals, annual reports):
 # committee grants and admin grants both give it, for their ward or (ward None) the city.
 # "admin" is running rounds (create, edit, the send ledger): admin grants only. A round with
@@ -297,19 +295,42 @@ def require_city(person: PersonRef) -> None:
         abort(403)
 
 
+def in_scope_clause(ward_id: Any, scope: Collection[int] | None) -> sa.ColumnElement[bool]:
+    """SQL: the ward id ``ward_id`` (a column) is in a scope (from ``ward_scope``; None: every
+    ward, so always true). The one SQL form of the scope rule, as ``covers`` is its Python one."""
+    if scope is None:
+        return sa.true()
+    return ward_id.in_(sorted(scope))  # type: ignore[no-any-return]
+
+
+def grant_reaches_clause(ward_ids: Any) -> sa.ColumnElement[bool]:
+    """SQL: the Grant row reaches one of ``ward_ids`` (a list or a subquery of ward ids): it
+    is city-wide (``ward_id`` None) or for one of them. Whether it works at all is
+    ``grants.in_force_clause``."""
+    return sa.or_(Grant.ward_id.is_(None), Grant.ward_id.in_(ward_ids))
+
+
+def scope_wards(scope: Collection[int] | None) -> list[Ward]:
+    """The wards of a scope (from ``ward_scope``; None: every ward), in the city's order."""
+    query = sa.select(Ward).where(in_scope_clause(Ward.id, scope))
+    return list(db.session.scalars(query.order_by(Ward.sort_order, Ward.id)))
+
+
 def visible_wards(person: PersonRef, role: ScopeRole) -> list[Ward]:
     """The wards ``person`` may see (committee) or manage (admin), in the city's order."""
-    query = sa.select(Ward).order_by(Ward.sort_order, Ward.id)
-    scope = ward_scope(person, role)
-    if scope is not None:
-        query = query.where(Ward.id.in_(scope))
-    return list(db.session.scalars(query))
+    return scope_wards(ward_scope(person, role))
 
 
-def covers(scope: set[int] | None, ward_ids: Iterable[int]) -> bool:
-    """Whether a scope (from ``ward_scope``) holds every one of ``ward_ids`` (at least one)."""
+def is_city(scope: Collection[int] | None) -> TypeIs[None]:
+    """Whether a scope (from ``ward_scope``) is the whole city: None means every ward."""
+    return scope is None
+
+
+def covers(scope: Collection[int] | None, ward_ids: Iterable[int]) -> bool:
+    """Whether a scope (from ``ward_scope``; None: every ward) holds every one of ``ward_ids``
+    (at least one)."""
     wanted = set(ward_ids)
-    return scope is None or (bool(wanted) and wanted <= scope)
+    return scope is None or (bool(wanted) and wanted <= set(scope))
 
 
 def require_ward(person: PersonRef, role: ScopeRole, ward_id: int) -> None:
@@ -341,9 +362,7 @@ def chief_section_ids(person: PersonRef, fiscal_year: int) -> set[int]:
     return set(
         db.session.scalars(
             sa.select(Assignment.section_id).where(
-                Assignment.person_id == person.id,
-                Assignment.fiscal_year == fiscal_year,
-                Assignment.role == Role.CHIEF,
+                Assignment.person_id == person.id, chief_in_year(fiscal_year)
             )
         )
     )

@@ -28,6 +28,13 @@ from typing import TypeVar
 K = TypeVar("K", bound=Hashable)
 
 MIN_GROUP_SIZE_FLOOR = 3
+DEFAULT_MIN_GROUP_SIZE = 5
+
+
+def too_small(n: int, min_size: int) -> bool:
+    """Whether a cell built from ``n`` people is hidden for its own size: at least one person
+    but fewer than ``min_size`` (a cell of nobody reveals nothing and is shown as "-")."""
+    return 0 < n < min_size
 
 
 def check_min_size(min_size: int) -> int:
@@ -61,7 +68,9 @@ def suppress(
     """
     min_size = check_min_size(min_size)
     never = set(exempt)
-    hidden = {cell for cell, size in sizes.items() if 0 < size < min_size and cell not in never}
+    hidden = {
+        cell for cell, size in sizes.items() if too_small(size, min_size) and cell not in never
+    }
     hidden.update(cell for cell in also_hide if cell not in never)
     relations = [
         (total, [p for p in parts if p not in never], kind)

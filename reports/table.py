@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from reports.privacy import DEFAULT_MIN_GROUP_SIZE
+
 ROLE_LABELS: tuple[str, str] = ("職員", "所属長")
 
 
@@ -60,7 +62,7 @@ class ComplianceTable:
     column_groups: tuple[str, ...]  # e.g. (令和6年度, 令和7年度) or (総務課, 高津区)
     rows: list[TableRow]
     group_kind: str = "年度"  # what the column groups are, for the long CSV's header
-    min_group_size: int = 5
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
     notes: list[str] = field(default_factory=list)
 
     @property

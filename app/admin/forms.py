@@ -21,10 +21,11 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.access import scope_wards
 from app.extensions import db
 from app.forms import OneLine, SelectChoice, required
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
-from app.models import Catalogue, GrantRole, MailState, Round, Ward
+from app.models import Catalogue, GrantRole, MailState, Round
 from app.services.governance.audit import ACTIONS, AuditFilter
 from app.services.identity.auth import normalise_employee_id
 from app.services.operations.schedule import STATE_LABELS
@@ -148,10 +149,7 @@ def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None)
         .order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
     )
     form.catalogue.choices = [SelectChoice(c.key, catalogue_label(c)) for c in catalogues]
-    wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)
-    if ward_ids is not None:
-        wards = wards.where(Ward.id.in_(ward_ids))
-    form.wards.choices = [SelectChoice(w.name, w.name) for w in db.session.scalars(wards)]
+    form.wards.choices = [SelectChoice(w.name, w.name) for w in scope_wards(ward_ids)]
     return form
 
 
@@ -288,10 +286,7 @@ class GrantForm(FlaskForm):
 def grant_form(ward_ids: set[int] | None) -> GrantForm:
     """The grant form offering the admin's wards (a city-wide admin also the whole city)."""
     form = GrantForm()
-    wards = sa.select(Ward).order_by(Ward.sort_order, Ward.name)
-    if ward_ids is not None:
-        wards = wards.where(Ward.id.in_(ward_ids))
-    choices = [SelectChoice(str(w.id), w.name) for w in db.session.scalars(wards)]
+    choices = [SelectChoice(str(w.id), w.name) for w in scope_wards(ward_ids)]
     if ward_ids is None:
         choices.insert(0, SelectChoice("", _l("全市")))
     form.ward.choices = choices

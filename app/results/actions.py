@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from app.access import access, roles_of, signed_in_person, visible_wards, ward_scope
+from app.access import access, is_city, roles_of, signed_in_person, visible_wards, ward_scope
 from app.extensions import db
 from app.forms import SelectChoice
 from app.goals.forms import ConfirmForm
@@ -259,7 +259,7 @@ def action_list_xlsx() -> ResponseReturnValue:
         "results.download", actor=_me(), target_type="actions", target_id=None,
         after={"format": "actions.xlsx", "status": form.status.data,
                "section": form.section.data or None, "overdue": bool(form.overdue.data)},
-        ward_id=audit.single_ward(sorted(scope)) if scope is not None else None,
+        ward_id=None if is_city(scope) else audit.single_ward(sorted(scope)),
     )
     db.session.commit()
     lines = [listing.filter_text(form.status.data or listing.OPEN, bool(form.overdue.data))]
@@ -269,7 +269,7 @@ def action_list_xlsx() -> ResponseReturnValue:
 
 def _list_name(scope: set[int] | None) -> DownloadName:
     """``令和8年度_高津区_改善の取組.xlsx``: this fiscal year and the reader's wards."""
-    if scope is None:
+    if is_city(scope):
         part = CITY
     else:
         wards = [(w.id, w.name) for w in visible_wards(_me(), "committee")]

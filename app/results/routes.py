@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.access import access, roles_of, signed_in, signed_in_person, ward_scope
+from app.access import access, is_city, roles_of, signed_in, signed_in_person, ward_scope
 from app.caching import cacheable
 from app.extensions import db
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
@@ -65,7 +65,7 @@ def index() -> str:
     rounds = rounds_for_committee(scope)
     db.session.commit()  # the counts of rounds that closed since anyone last looked
     return render_template(
-        "results/index.html", rounds=rounds, state=round_state, city_scope=scope is None
+        "results/index.html", rounds=rounds, state=round_state, city_scope=is_city(scope)
     )
 
 

@@ -105,3 +105,10 @@ def test_a_hidden_total_is_not_left_to_be_added_up_from_its_parts():
     totals2 = [("ward", ["d1", "d2", "d3"]), ("d2", ["s2a", "s2b"])]
     hidden2 = suppress(sizes2, totals2, 5)
     assert "d2" in hidden2 and ({"s2a", "s2b"} & hidden2)
+
+
+def test_too_small_hides_one_to_below_min_and_never_nobody() -> None:
+    """too_small is true from one person up to one under the minimum, never for 0 or the minimum."""
+    from reports.privacy import too_small
+
+    assert [n for n in range(8) if too_small(n, 5)] == [1, 2, 3, 4]

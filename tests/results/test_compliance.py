@@ -345,3 +345,32 @@ def test_the_number_of_queries_does_not_grow_with_people_or_sections(app_ctx):
     assert large_count <= 20
     people = db.session.scalar(sa.select(sa.func.count()).select_from(Response))
     assert people == 120 + 20
+
+
+def test_rounds_list_hides_the_total_the_round_page_hides(app_ctx):
+    """5 staff and 2 chiefs: the round page hides the chiefs and so the total (whole − staff
+    would give them); the committee's list hides that total too, not just totals under 5."""
+    catalogue = factories.catalogue("list-2025", standards=1)
+    round_ = _closed_round(catalogue)
+    sections = [factories.section("区民課"), factories.section("保険年金課")]
+    _people(sections[0], [{"std-1": "yes"}] * 5, round_)
+    for section in sections:
+        _people(section, [{"std-1": "yes"}], round_, role=CHIEF)
+    db.session.commit()
+    page = round_results(round_.id)
+    assert page.response_rate(ALL, None).state == "hidden"
+    assert page.response_rate(ALL, STAFF).state == "shown"
+    listed = rounds_for_committee(None)
+    assert [(o.expected, o.submitted, o.rate) for o in listed] == [(None, None, None)]
+
+
+def test_rounds_list_sums_several_shown_wards_of_the_reader(app_ctx):
+    """A reader of two of a round's three wards sees the sum of those two wards' shown rates."""
+    catalogue = factories.catalogue("list3-2025", standards=1)
+    wards = [factories.ward(name) for name in ("高津区", "宮前区", "中原区")]
+    round_ = _closed_round(catalogue, wards=wards)
+    for ward, count in zip(wards, (5, 6, 7), strict=True):
+        _people(factories.section("区民課", ward_name=ward.name), [{"std-1": "yes"}] * count, round_)
+    db.session.commit()
+    listed = rounds_for_committee({wards[0].id, wards[1].id})
+    assert [(o.expected, o.submitted) for o in listed] == [(11, 11)]

@@ -45,6 +45,7 @@ from app.services.catalogue.catalogues import load_catalogues
 from app.services.operations.demo_goals import build_demo_goals
 from app.services.organisation.roster import import_roster
 from app.services.organisation.roster_file import RosterRow
+from app.services.rounds.audience import chief_in_year
 from app.wareki import fiscal_year_label, fiscal_year_of
 
 DEMO_WARD = "高津区"
@@ -323,9 +324,7 @@ def _demo_actions(rounds: list[Round]) -> None:
     for round_, key, text, due, status, outcome in entries:
         chief = db.session.scalar(
             sa.select(Assignment.person_id).where(
-                Assignment.section_id == section.id,
-                Assignment.fiscal_year == round_.fiscal_year,
-                Assignment.role == Role.CHIEF,
+                Assignment.section_id == section.id, chief_in_year(round_.fiscal_year)
             )
         )
         db.session.add(

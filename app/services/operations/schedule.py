@@ -53,6 +53,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.access import grant_reaches_clause
 from app.extensions import db
 from app.models import (
     Assignment,
@@ -79,7 +80,7 @@ from app.services.operations.action_mail import (
 )
 from app.services.organisation.grants import in_force_clause
 from app.services.results.tally import count_closed_rounds
-from app.services.rounds.audience import join_audience
+from app.services.rounds.audience import join_audience, section_members_in_year
 from app.services.rounds.rounds import parse_reminder_days
 from app.wareki import fiscal_year_of, tokyo
 
@@ -252,8 +253,7 @@ def _chiefs_waiting_on_someone(round_: Round) -> sa.Select[Any]:
         .where(Assignment.role == Role.CHIEF)
         .where(
             sa.exists().where(
-                member.section_id == Assignment.section_id,
-                member.fiscal_year == round_.fiscal_year,
+                section_members_in_year(Assignment.section_id, round_.fiscal_year, member),
                 ~has_submitted(round_.id, member.person_id),
             )
         )
@@ -267,11 +267,8 @@ def _committee(round_: Round, now: datetime) -> sa.Select[Any]:
         ~has_left_clause(fiscal_year_of(tokyo(now))),
         in_force_clause(fiscal_year_of(tokyo(now))),
         Grant.role == GrantRole.COMMITTEE,
-        sa.or_(
-            Grant.ward_id.is_(None),
-            Grant.ward_id.in_(
-                sa.select(round_ward.c.ward_id).where(round_ward.c.round_id == round_.id)
-            ),
+        grant_reaches_clause(
+            sa.select(round_ward.c.ward_id).where(round_ward.c.round_id == round_.id)
         ),
     )
 

@@ -55,7 +55,7 @@ from app.services.operations.schedule import (
     has_submitted,
 )
 from app.services.results.compliance import ALL, ResponseRate, round_results
-from app.services.rounds.audience import join_audience
+from app.services.rounds.audience import join_audience, section_members_in_year
 from app.wareki import reiwa_datetime
 
 
@@ -335,7 +335,7 @@ def _section_non_respondents(
         query.where(chief.role == Role.CHIEF)
         .join(
             member,
-            sa.and_(member.section_id == chief.section_id, member.fiscal_year == Round.fiscal_year),
+            section_members_in_year(chief.section_id, Round.fiscal_year, member),
         )
         .join(member_person, member_person.id == member.person_id)
         .outerjoin(

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask_babel import gettext as _
 
-from app.access import covers
+from app.access import covers, is_city
 from app.extensions import db
 from app.models import (
     Assignment,
@@ -66,18 +66,17 @@ def person_ward_id(person: Person) -> int | None:
 
 def in_scope(person: Person, ward_ids: set[int] | None) -> bool:
     """Whether an admin of ``ward_ids`` (None: the city) manages this person."""
-    if ward_ids is None:
-        return True
     ward_id = person_ward_id(person)
-    return ward_id is not None and covers(ward_ids, [ward_id])
+    return covers(ward_ids, [] if ward_id is None else [ward_id])
 
 
 def holds_grant_outside(person: Person, scope: set[int] | None) -> bool:
     """Whether the person holds a grant that an admin of ``scope`` does not cover: a
     city-wide grant, or one for a ward outside ``scope`` (never, for a city-wide admin)."""
-    if scope is None:
-        return False
-    return any(grant.ward_id is None or grant.ward_id not in scope for grant in person.grants)
+    return any(
+        not covers(scope, [] if grant.ward_id is None else [grant.ward_id])
+        for grant in person.grants
+    )
 
 
 def require_identity_in_scope(person: Person, scope: set[int] | None) -> None:
@@ -161,7 +160,7 @@ def person_detail(person: Person) -> PersonDetail:
 
 def _grant_ward(ward_id: int | None, scope: set[int] | None) -> Ward | None:
     if ward_id is None:
-        if scope is not None:
+        if not is_city(scope):
             raise PeopleError(_("全市の権限は、全市の管理者だけが変えられます。"))
         return None
     if not covers(scope, [ward_id]):

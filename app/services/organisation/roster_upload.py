@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from app.access import covers
+from app.access import covers, is_city
 from app.extensions import db
 from app.models import Assignment, Grant, Person, Section, Ward, utcnow
 from app.private_files import private_dir, write_private
@@ -162,7 +162,7 @@ def sweep_uploads(now: datetime | None = None) -> int:
 
 def _check_scope(rows: list[RosterRow], scope: set[int] | None) -> None:
     """Every ward the file names must be one of the admin's; a new ward only for the city."""
-    if scope is None:
+    if is_city(scope):
         return
     names = sorted({row.ward for row in rows})
     found = dict(
@@ -273,7 +273,7 @@ def check_identity(
     holding a grant outside the admin's wards who would move: that is another ward's
     authority, which only a city-wide admin moves.
     """
-    if scope is None:
+    if is_city(scope):
         return IdentityCheck()
     held = _held([row.employee_id for row in rows], fiscal_year, scope)
     ward_names: dict[int, str] = {

@@ -12,6 +12,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from app.access import in_scope_clause
 from app.extensions import db
 from app.models import (
     OPEN_ACTION_STATUSES,
@@ -79,7 +80,7 @@ def _overdue(today: date) -> sa.ColumnElement[bool]:
 
 
 def _in_scope(scope: set[int] | None) -> sa.ColumnElement[bool]:
-    return sa.true() if scope is None else ImprovementAction.ward_id.in_(sorted(scope))
+    return in_scope_clause(ImprovementAction.ward_id, scope)
 
 
 def list_actions(scope: set[int] | None, chosen: ActionFilter, today: date) -> list[ListedAction]:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.access import chief_section_ids
+from app.access import chief_section_ids, covers
 from app.extensions import db
 from app.models import (
     ActionStatus,
@@ -348,7 +348,7 @@ def delete_action(action: ImprovementAction, by: Person) -> None:
 
 def committee_covers(action: ImprovementAction, scope: set[int] | None) -> bool:
     """Whether a committee scope (``ward_scope``) holds the action's ward."""
-    return scope is None or action.ward_id in scope
+    return covers(scope, [action.ward_id])
 
 
 def may_record_progress(action: ImprovementAction, person: PersonRef, committee: bool) -> bool:

@@ -44,7 +44,7 @@ from app.services.results.compliance import (
 )
 from app.services.results.tally import counts_by_ward, ensure_counted, ward_names_at_close
 from app.services.rounds.audience import ROLES, asked_roles
-from reports.privacy import suppress
+from reports.privacy import suppress, too_small
 from reports.rates import Rounding, compliance_rate
 
 # The shared standards: numbers 1-28 of the city's catalogue (29 and later are each ward's).
@@ -288,7 +288,7 @@ def _city_cells(
         min_size,
         exempt=exempt,
         also_hide=hidden_on_pages
-        | {k for k, n in answering.items() if 0 < n < min_size and k not in exempt},
+        | {k for k, n in answering.items() if too_small(n, min_size) and k not in exempt},
         open_totals=[
             ((CITY, role, key), [(w, role, key) for w in wards]) for role, key in columns
         ]

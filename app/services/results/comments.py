@@ -44,7 +44,7 @@ from app.models import (
 )
 from app.services.governance import audit
 from app.services.results.compliance import Group, ResultsError, RoundResults, StandardInfo
-from reports.privacy import suppress
+from reports.privacy import suppress, too_small
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ def _shown_groups(results: RoundResults) -> set[tuple[str, str]]:
     hidden = suppress(sizes, totals, results.min_group_size)
     return {
         cell for cell, size in sizes.items()
-        if size >= results.min_group_size and cell not in hidden
+        if size > 0 and not too_small(size, results.min_group_size) and cell not in hidden
     }
 
 

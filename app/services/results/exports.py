@@ -32,6 +32,7 @@ from app.services.results.download_names import (
     ward_part,
     wards_part,
 )
+from app.services.rounds.audience import chief_in_year
 from app.wareki import fiscal_year_label
 from reports.table import NO_CELL, ComplianceTable, RateCell, TableRow
 
@@ -139,11 +140,10 @@ def chief_section_key(round_id: int, person: Person) -> str | None:
     """The group key of the section this person is chief of in the round's fiscal year."""
     section_id = db.session.scalar(
         sa.select(Assignment.section_id)
-        .join(Round, Round.fiscal_year == Assignment.fiscal_year)
         .where(
             Round.id == round_id,
             Assignment.person_id == person.id,
-            Assignment.role == Role.CHIEF,
+            chief_in_year(Round.fiscal_year),
         )
     )
     return f"section:{section_id}" if section_id is not None else None

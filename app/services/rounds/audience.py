@@ -7,6 +7,9 @@
   themself; the ``section`` ones of the chief only, once for the section (and only of sections
   of the standard's kinds, when it names any: ``checklist_page._items_query``); a city catalogue's
   ward-specific list belongs to no ward in particular and is asked of nobody (``asked_roles``).
+- Who is a section's chief in a fiscal year (``chief_in_year``) and who are a section's members
+  in a fiscal year (``section_members_in_year``): one SQL expression each, used by the sign-in,
+  the reminders, the chief's page and the downloads alike.
 """
 
 from __future__ import annotations
@@ -20,11 +23,26 @@ from app.models import Assignment, Audience, Role, Round, Section, round_ward
 ROLES: tuple[Role, ...] = (Role.STAFF, Role.CHIEF)
 
 
+def chief_in_year(fiscal_year: Any, assignment: Any = Assignment) -> sa.ColumnElement[bool]:
+    """SQL: the ``assignment`` row (Assignment or an alias) makes its person a section's chief
+    (所属長) in ``fiscal_year`` (a value or a column): the roster's one chief per section."""
+    return sa.and_(assignment.fiscal_year == fiscal_year, assignment.role == Role.CHIEF)
+
+
+def section_members_in_year(
+    section_id: Any, fiscal_year: Any, assignment: Any = Assignment
+) -> sa.ColumnElement[bool]:
+    """SQL: the ``assignment`` row (Assignment or an alias) makes its person a member (staff or
+    chief) of the section ``section_id`` in ``fiscal_year`` (values or columns; a round's
+    members are its fiscal year's)."""
+    return sa.and_(assignment.section_id == section_id, assignment.fiscal_year == fiscal_year)
+
+
 def join_audience(query: Any, *, person_id: Any = None, assignment: Any = Assignment) -> Any:
     """``query`` (which selects from Round) joined to the round's audience: its wards, their
     sections, and the assignments of the round's fiscal year in them (of one person when
     ``person_id`` is given; ``assignment`` may be an alias of Assignment)."""
-    on = [assignment.section_id == Section.id, assignment.fiscal_year == Round.fiscal_year]
+    on = [section_members_in_year(Section.id, Round.fiscal_year, assignment)]
     if person_id is not None:
         on.append(assignment.person_id == person_id)
     return (

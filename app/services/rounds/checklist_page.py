@@ -43,7 +43,7 @@ from app.models import (
     standard_kind_link,
     utcnow,
 )
-from app.services.rounds.audience import join_audience
+from app.services.rounds.audience import join_audience, section_members_in_year
 from app.services.rounds.checklist import (
     Checklist,
     ChecklistItem,
@@ -558,7 +558,7 @@ def section_progress(
         .outerjoin(
             Response, sa.and_(Response.round_id == round_id, Response.person_id == Person.id)
         )
-        .where(Assignment.section_id == section_id, Assignment.fiscal_year == fiscal_year)
+        .where(section_members_in_year(section_id, fiscal_year))
         .order_by(sa.case((Assignment.role == Role.CHIEF, 0), else_=1), Person.employee_id)
     ).all()
     return section_name, [

@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from app.access import covers
 from app.extensions import db
 from app.models import Catalogue, Round, RoundState, Ward, round_state, round_ward, utcnow
 from app.services.errors import DomainError
@@ -218,9 +219,7 @@ def reopens(round_: Round, opens_at: datetime, closes_at: datetime, now: datetim
 def _outside_scope(round_: Round, allowed_ward_ids: Collection[int] | None) -> list[str]:
     """A refusal when the round is also of a ward outside the admin's scope (None: every
     ward)."""
-    if allowed_ward_ids is None:
-        return []
-    outside = [w.name for w in round_.wards if w.id not in allowed_ward_ids]
+    outside = [w.name for w in round_.wards if not covers(allowed_ward_ids, [w.id])]
     if not outside:
         return []
     names = "、".join(outside)

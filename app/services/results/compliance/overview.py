@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Catalogue, Round, Ward, round_ward
-from app.services.results.compliance.model import RoundInfo, settings
-from app.services.results.tally import ensure_counted, headcounts, wards_at_close
-from reports.rates import percentage
+from app.services.results.compliance.model import ALL, Group, ResponseRate, RoundInfo, settings
+from app.services.results.compliance.response import rates_from_headcounts
+from app.services.results.tally import Headcount, ensure_counted, headcounts, wards_at_close
+from reports.rates import Rounding, percentage
 
 # --- Rounds the committee may read ------------------------------------------------------------
 
@@ -34,7 +35,8 @@ def rounds_for_committee(
 ) -> list[RoundOverview]:
     """The rounds covering the reader's wards (None: every ward), newest first, with their
     overall response rate over those wards (``tally.headcounts``: a closed round's from its
-    counts, which are written first if need be; the caller commits). A handful of queries,
+    counts, which are written first if need be; the caller commits), hidden by the response
+    rates' own rule (``rates_from_headcounts``), as the round's page hides it. A handful of queries,
     whatever the number of rounds."""
     min_size, rounding = settings()
     allowed = None if ward_ids is None else set(ward_ids)
@@ -85,14 +87,37 @@ def rounds_for_committee(
                 counted_at=counted_at.get(round_id),
             )
     heads = headcounts([(round_id, info.counted) for round_id, info in infos.items()])
-    overviews = []
-    for round_id, info in infos.items():
-        whole = part = 0
-        for _section, ward_id, _role, expected, submitted in heads.get(round_id, ()):
-            if allowed is None or ward_id in allowed:
-                whole, part = whole + expected, part + submitted
-        if 0 < whole < min_size:
-            overviews.append(RoundOverview(info, None, None, None))
-        else:
-            overviews.append(RoundOverview(info, whole, part, percentage(part, whole, rounding)))
-    return overviews
+    return [
+        _overview(info, heads.get(round_id, ()), allowed, min_size, rounding)
+        for round_id, info in infos.items()
+    ]
+
+
+def _overview(
+    info: RoundInfo,
+    heads: Sequence[Headcount],
+    allowed: set[int] | None,
+    min_size: int,
+    rounding: Rounding,
+) -> RoundOverview:
+    """One round's line: the response rate the round's own page shows for the reader's top
+    group (``response_rates``' rule: a total is hidden with a small role of it, since the page
+    shows the staff's rate). A reader of several of the round's wards but not all sees their
+    sum only when every one of those wards' rates is shown."""
+    groups: dict[str, Group] = {ALL: Group(ALL, "all", ALL, None)}
+    belongs: dict[int, list[str]] = {}
+    for section_id, ward_id, _role, _whole, _part in heads:
+        key = f"ward:{ward_id}"
+        groups.setdefault(key, Group(key, "ward", key, ALL, ward_id))
+        belongs[section_id] = [key, ALL]
+    rates = rates_from_headcounts(heads, groups, belongs, min_size, rounding)
+    if allowed is None or allowed >= set(info.ward_ids):
+        tops = [ALL]
+    else:
+        tops = [f"ward:{w}" for w in info.ward_ids if w in allowed]
+    shown = [rates.get((key, None), ResponseRate("empty", 0, 0)) for key in tops]
+    if any(r.state == "hidden" for r in shown):
+        return RoundOverview(info, None, None, None)
+    whole = sum(r.expected or 0 for r in shown)
+    part = sum(r.submitted or 0 for r in shown)
+    return RoundOverview(info, whole, part, percentage(part, whole, rounding))

@@ -4,13 +4,13 @@ response progress over the round's days."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING
 
 from app.models import Role
 from app.services.results.compliance.model import ALL, Group, ProgressPoint, ResponseRate, RoundInfo
-from app.services.results.tally import headcounts, submitted_by_day
+from app.services.results.tally import Headcount, headcounts, submitted_by_day
 from app.services.rounds.audience import ROLES
 from reports.privacy import suppress
 from reports.rates import Rounding, percentage
@@ -28,9 +28,23 @@ def response_rates(
 ) -> dict[tuple[str, Role | None], ResponseRate]:
     """People expected (the year's roster) and responses submitted, by section
     (``tally.headcounts``: a final round's from its counts), rolled up and small groups hidden."""
+    heads = headcounts([(info.id, info.counted)])[info.id]
+    return rates_from_headcounts(heads, groups, belongs, min_size, rounding)
+
+
+def rates_from_headcounts(
+    heads: Iterable[Headcount],
+    groups: Mapping[str, Group],
+    belongs: Mapping[int, list[str]],
+    min_size: int,
+    rounding: Rounding,
+) -> dict[tuple[str, Role | None], ResponseRate]:
+    """The response rates of ``response_rates`` from a round's ``tally.headcounts`` rows
+    (section, ward, role, expected, submitted) already read: the one rule for every list of
+    them (the committee's list of rounds reads many rounds' headcounts at once)."""
     expected: dict[tuple[str, Role | None], int] = defaultdict(int)
     done: dict[tuple[str, Role | None], int] = defaultdict(int)
-    for section_id, _ward, role, whole, part in headcounts([(info.id, info.counted)])[info.id]:
+    for section_id, _ward, role, whole, part in heads:
         for group_key in belongs.get(section_id, ()):
             for maybe_role in (role, None):
                 expected[(group_key, maybe_role)] += whole

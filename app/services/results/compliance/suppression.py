@@ -24,7 +24,7 @@ from app.services.results.compliance.model import (
     std_column,
 )
 from app.services.rounds.audience import ROLES
-from reports.privacy import suppress
+from reports.privacy import suppress, too_small
 from reports.rates import Rounding, compliance_rate
 
 
@@ -63,7 +63,7 @@ def suppressed_cells(
     exempt = {key for key in counts if key[1] not in published}  # section-level standards
     sizes = {key: c.people for key, c in counts.items()}
     few_answering = {
-        key for key, c in counts.items() if 0 < c.answering < min_size and key not in exempt
+        key for key, c in counts.items() if too_small(c.answering, min_size) and key not in exempt
     }
     hidden = suppress(
         sizes, totals, min_size, exempt=exempt, also_hide=few_answering, weak_totals=sums

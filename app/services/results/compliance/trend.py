@@ -25,7 +25,7 @@ from app.services.results.compliance.model import (
 from app.services.results.published import PublishedFigures, published_figures, published_years
 from app.services.results.tally import counts_by_ward, ensure_counted
 from app.services.rounds.audience import ROLES, asked_roles
-from reports.privacy import suppress
+from reports.privacy import suppress, too_small
 from reports.rates import Rounding, compliance_rate
 
 
@@ -158,7 +158,9 @@ def _hidden(
         totals,
         min_size,
         exempt=exempt,
-        also_hide={k for k, c in counts.items() if 0 < c.answering < min_size and k not in exempt},
+        also_hide={
+            k for k, c in counts.items() if too_small(c.answering, min_size) and k not in exempt
+        },
     )
 
 
@@ -195,7 +197,7 @@ def _year_cell(
                 total.add(data.counts[part])
     if not found:
         return None
-    small = 0 < total.people < data.min_size or 0 < total.answering < data.min_size
+    small = too_small(total.people, data.min_size) or too_small(total.answering, data.min_size)
     if concealed or (key not in data.section_keys and small):
         return HIDDEN_CELL
     rate = compliance_rate(total.complies, total.not_complies, data.rounding)
