@@ -142,6 +142,7 @@ def _build(app: Flask) -> WalkWorld:
                 "fmt": ["html"],
                 "filename": ["kijun.css"],
                 "code": ["en"],
+                "name": ["missing.eml"],  # the demo mailbox (off here: its 404 page)
             },
             queries={
                 "results.round_page": [{"group": f"section:{kumin}"}],

@@ -370,7 +370,8 @@ def test_rounds_list_sums_several_shown_wards_of_the_reader(app_ctx):
     wards = [factories.ward(name) for name in ("高津区", "宮前区", "中原区")]
     round_ = _closed_round(catalogue, wards=wards)
     for ward, count in zip(wards, (5, 6, 7), strict=True):
-        _people(factories.section("区民課", ward_name=ward.name), [{"std-1": "yes"}] * count, round_)
+        section = factories.section("区民課", ward_name=ward.name)
+        _people(section, [{"std-1": "yes"}] * count, round_)
     db.session.commit()
     listed = rounds_for_committee({wards[0].id, wards[1].id})
     assert [(o.expected, o.submitted) for o in listed] == [(11, 11)]
