@@ -449,6 +449,7 @@ def csrf_client(app, database_url: str):
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "WTF_CSRF_ENABLED": True,
+            "AUDIT_ANCHOR_PATH": app.config["AUDIT_ANCHOR_PATH"],
         }
     )
     with csrf_app.app_context():
@@ -543,6 +544,7 @@ def test_proxy_fix_takes_the_client_address_from_x_forwarded_for(app, database_u
             "SQLALCHEMY_DATABASE_URI": database_url,
             "WTF_CSRF_ENABLED": False,
             "PROXY_FIX_X_FOR": 1,
+            "AUDIT_ANCHOR_PATH": app.config["AUDIT_ANCHOR_PATH"],
         }
     )
     with proxied.app_context():
