@@ -34,8 +34,16 @@ def demo_command() -> None:
     answers (to try the checklist). The other six wards are smaller (about 50 people each)
     with closed FY2024 and FY2025 rounds on the city's catalogue; a fifth account (900005) is
     a committee member for the whole city. Run it again and it keeps the demo data that is
-    there. ``demo serve`` then serves the app with its scheduler (below).
+    there. ``demo serve`` builds it the same way, then serves the app with its scheduler.
     """
+    if click.get_current_context().invoked_subcommand is None:
+        _build_and_tell()
+        click.echo("起動: flask --app wsgi demo serve  →  http://127.0.0.1:5000"
+                   "（サインインは /auth/login、メールは /demo/mail）")
+
+
+def _build_and_tell() -> None:
+    """Build the demo (or find it built), commit, and print what it holds and its accounts."""
     from flask import current_app
 
     from app.extensions import db
@@ -66,9 +74,6 @@ def demo_command() -> None:
     click.echo("デモ用アカウント（職員番号 / パスワード）:")
     for employee_id, role, note in DEMO_ACCOUNTS:
         click.echo(f"  {role}: {employee_id} / {DEMO_PASSWORD}  …{note}")
-    if click.get_current_context().invoked_subcommand is None:
-        click.echo("起動: flask --app wsgi demo serve  →  http://127.0.0.1:5000"
-                   "（サインインは /auth/login、メールは /demo/mail）")
 
 
 @demo_command.command(
@@ -89,8 +94,8 @@ def demo_command() -> None:
               help=N_("スケジューラーの処理の間隔（秒）。"))
 @with_appcontext
 def demo_serve_command(host: str, port: int, interval: int) -> None:
-    """Try the demo: serve the app at http://127.0.0.1:5000 and run the scheduler in the same
-    process (a background thread) until Ctrl-C.
+    """Try the demo: build it (as ``flask demo``), serve the app at http://127.0.0.1:5000 and
+    run the scheduler in the same process (a background thread) until Ctrl-C.
 
     The mail goes to no SMTP server: each message is written to instance/demo-mail/ as an .eml
     file and listed at /demo/mail (DEMO_MAILBOX). For trying only; production runs gunicorn and
@@ -103,6 +108,7 @@ def demo_serve_command(host: str, port: int, interval: int) -> None:
     from app.scheduler import SchedulerLock, build_scheduler
     from app.services.operations.mail import demo_mail_dir
 
+    _build_and_tell()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.config.update(
         DEMO_MAILBOX=True,

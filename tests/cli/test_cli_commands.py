@@ -40,11 +40,14 @@ def _readme_commands() -> dict[tuple[str, ...], set[str]]:
 def _app_commands(
     group: click.Group, prefix: tuple[str, ...] = ()
 ) -> dict[tuple[str, ...], click.Command]:
-    """Every leaf command under ``app.cli``, by its path."""
+    """Every leaf command under ``app.cli``, by its path, and every group that runs on its
+    own too (``demo``, and ``demo serve`` under it)."""
     found: dict[tuple[str, ...], click.Command] = {}
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
             found.update(_app_commands(command, (*prefix, name)))
+            if command.invoke_without_command:
+                found[(*prefix, name)] = command
         else:
             found[(*prefix, name)] = command
     return found

@@ -55,6 +55,7 @@ def _samples(world: World) -> dict[str, object]:
         "ward_id": world.takatsu_ward_id, "person_id": world.staff, "fiscal_year": 2025,
         "key": "w-2025", "standard_key": "std-1", "token": "not-a-token", "code": "ja",
         "filename": "kijun.css", "action_id": 1, "team_id": 1, "table_id": 1,
+        "name": "kijun-mail-1.eml",
     }
 
 
