@@ -73,6 +73,8 @@ UNLOGGED_ROUTES = {
 # Commands that change no shared state.
 UNLOGGED_COMMANDS = {
     ("audit", "verify"): "reads the log",
+    # It builds the demo as ``flask demo`` does (that row: demo.build), then serves it.
+    ("demo", "serve"): "serves the app and runs the scheduler until stopped",
     ("backup", "create"): "writes a file; the database is unchanged",
     ("catalogue", "list"): "reads",
     ("round", "list"): "reads",
@@ -277,6 +279,15 @@ def _published_import(ctx: Ctx) -> Request:
         "payload": base64.b64encode(SEED_CSV.read_bytes()).decode("ascii")})
 
 
+@route("admin.published_catalogue", "catalogue.create")
+def _published_catalogue(ctx: Ctx) -> Request:
+    ctx.as_(ctx.world.admin)
+    data = (ROOT / "surveys" / "city-2024.yaml").read_bytes()
+    return ("post", "/admin/published/catalogue", {
+        "data": {"catalogue": (io.BytesIO(data), "city-2024.yaml")},
+        "content_type": "multipart/form-data"})
+
+
 @route("admin.published_delete", "published.delete")
 def _published_delete(ctx: Ctx) -> Request:
     ctx.surveys()
@@ -473,8 +484,31 @@ def _unlock(ctx: Ctx) -> Request:
 
 
 def _action_form(ctx: Ctx) -> dict[str, str]:
+    section = ctx.section_id("区民課")
     return {"standard": "std-1", "action": "朝礼で手順を確認する",
-            "section": str(ctx.section_id("区民課")), "due": f"{YEAR + 1}-03-31"}
+            "owner": f"{section}:{ctx.world.chief}", "due": f"{YEAR + 1}-03-31"}
+
+
+def _made_action(ctx: Ctx) -> int:
+    ctx.as_(ctx.world.takatsu_committee)
+    made = ctx.client.post(f"/results/rounds/{ctx.world.previous_round_id}/actions",
+                           data=_action_form(ctx))
+    assert made.status_code == 302, made.get_data(as_text=True)
+    with ctx.app.app_context():
+        return db.session.scalars(sa.select(ImprovementAction.id)).one()
+
+
+@route("results.edit_action", "action.update")
+def _edit_action(ctx: Ctx) -> Request:
+    action_id = _made_action(ctx)
+    return post(f"/results/actions/{action_id}/edit",
+                {**_action_form(ctx), "action": "終礼でも確認する", "status": "doing"})
+
+
+@route("results.delete_action", "action.delete")
+def _delete_action(ctx: Ctx) -> Request:
+    action_id = _made_action(ctx)
+    return post(f"/results/actions/{action_id}/delete", {"confirmed": "yes"})
 
 
 @route("results.actions", "action.create")
@@ -648,6 +682,8 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> set[tuple[str
     for name, cmd in group.commands.items():
         if isinstance(cmd, click.Group):
             found |= _commands(cmd, (*prefix, name))
+            if cmd.invoke_without_command:  # a group that also runs alone (``flask demo``)
+                found.add((*prefix, name))
         else:
             found.add((*prefix, name))
     return found
