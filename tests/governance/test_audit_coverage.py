@@ -263,7 +263,7 @@ def _roster_confirm(ctx: Ctx) -> Request:
     assert preview.status_code == 200
     fields = re.findall(r'name="(sha256|suffix|fiscal_year|summary_digest)"[^>]*value="([^"]*)"',
                         preview.get_data(as_text=True))
-    return post("/admin/roster/confirm", dict(fields))
+    return post("/admin/roster/confirm", {**dict(fields), "acknowledged": "y"})
 
 
 def _takatsu_id(ctx: Ctx) -> int:
@@ -517,7 +517,7 @@ def _results_actions(ctx: Ctx) -> Request:
     return post(f"/results/rounds/{ctx.world.previous_round_id}/actions", _action_form(ctx))
 
 
-@route("results.outcome", "action.outcome")
+@route("results.outcome", "action.update")
 def _outcome(ctx: Ctx) -> Request:
     ctx.as_(ctx.world.takatsu_committee)
     made = ctx.client.post(f"/results/rounds/{ctx.world.previous_round_id}/actions",
