@@ -56,6 +56,11 @@ ROLES: dict[str, str | None] = {
 # GET endpoints no role reaches with a 200, and why.
 NEVER_A_PAGE = {
     "auth.language": "sets the language cookie and redirects back",
+    "admin.roster_download": "a file (CSV or xlsx) in the import's own Japanese columns",
+    "admin.roster_template": "a file (CSV or xlsx) in the import's own Japanese columns",
+    "main.readyz_scheduler": "a JSON line for monitoring",
+    "demo.mailbox": "the demo's mailbox, off outside `flask demo serve` (a 404 here)",
+    "demo.message": "the demo's mailbox, off outside `flask demo serve` (a 404 here)",
 }
 # Pages that are Japanese documents in every language (docs/language.md): the city's layouts.
 JAPANESE_DOCUMENTS = {
