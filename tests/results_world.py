@@ -198,8 +198,8 @@ def everything_fetched(client, sign_in, world: World) -> dict[str, bytes]:
     API reply, every breakdown, each section's sheet, the actions, the city page and file and
     the annual report. Workbooks as their unzipped parts, without their write times. Of the
     annual report, its compliance chapter (its goals are the sections' of today, not the
-    round's); of the actions page, all but the form's list of sections that may take a new
-    action (today's sections)."""
+    round's); of the actions page, all but its form's choice of who takes on a new action
+    (the people of today's roster)."""
     import io
     import re
     import zipfile
@@ -239,6 +239,6 @@ def everything_fetched(client, sign_in, world: World) -> dict[str, bytes]:
         if url.startswith("/annual-report/"):
             body = body.split(b'id="report-compliance"')[1].split(b'id="report-committee"')[0]
         if url.endswith("/actions"):
-            body = re.sub(rb'<select id="section".*?</select>', b"", body, flags=re.S)
+            body = re.sub(rb'<select[^>]* id="owner".*?</select>', b"", body, flags=re.S)
         fetched[url] = body
     return fetched
