@@ -202,7 +202,7 @@ def test_next_years_standards_from_draft_to_a_round(page: Page, live_server, tmp
     page.get_by_role("link", name="回答する人の画面で確かめる（プレビュー）").click()
     page.get_by_label("だれの画面を見るか").select_option(label="所属長（庁舎管理担当課：総務課）")
     page.get_by_role("button", name="表示する").click()
-    expect(page.get_by_role("heading", level=2)).to_contain_text("所属長の画面（庁舎管理担当課）")
+    expect(page.locator("#preview-title")).to_contain_text("所属長の画面（庁舎管理担当課）")
     expect(page.get_by_role("group", name="No.34 庁舎の入口で、車いすの貸出しを案内しています。")
            ).to_be_visible()
     shots(page, "catalogue-preview")

@@ -40,6 +40,7 @@ from app.services.identity.auth import password_link_token
 from app.services.operations import schedule, sending
 from app.services.operations.demo import DEMO_WARD, build_demo
 from app.services.operations.demo_goals import DEMO_GOALS_YEAR
+from app.services.organisation import roster_export
 from app.wareki import fiscal_year_of, tokyo
 from tests.code.test_translations import JAPANESE, _Text, data_strings
 from tests.governance.audit_rows import Objects, record_every_action
@@ -83,6 +84,15 @@ INTENDED: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "goals.team": (("対面応対, 庁内体制, 共通, お知らせ", "the same"),),
 }
+# The roster page's example is the import's own file: its Japanese column headings and an
+# example row of Japanese names, which a file for a Japanese ward must carry as they are.
+INTENDED["admin.roster_upload"] = tuple(
+    (cell, "the roster file's own headings and example row, which the import reads")
+    for cell in (*roster_export.HEADER,
+                 *(value for row in roster_export.template_rows(DEMO_WARD) for cell in row
+                   for value in (cell, *cell.split(roster_export.KIND_SEPARATOR))))
+    if cell
+)
 # Punctuation of Japanese text that English text writes otherwise ( ( ) : , . " ).
 FULL_WIDTH = re.compile(r"[（）：、。「」]")
 # An object named by its type and a number (an id), not by its name: 「Rounds 3」, 「Staff 19」.
@@ -228,7 +238,7 @@ def page_problems(
         return [f"<html lang={parser.lang!r}>"]
     text = " ".join(" ".join(parser.parts).split())
     stripped = text
-    for one in (*intended, *data):
+    for one in (*sorted(intended, key=len, reverse=True), *data):  # 課の種類 before 課
         stripped = stripped.replace(one, " ")
     stripped = " ".join(token for token in stripped.split() if not _in_data(token, data))
     found = [f"Japanese: {run}" for run in sorted(
