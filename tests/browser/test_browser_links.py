@@ -54,7 +54,7 @@ def test_a_staff_member_answers_on_a_phone_from_the_mails_link(
         round_ = factories.round_(factories.catalogue("phone", fiscal_year=year))
         round_.reminder_days = ""  # the opening mail only
         db.session.commit()
-        address, round_id = person.email, round_.id
+        address, round_id = person.email or "", round_.id
         tick(datetime.now(UTC))
     (message,) = smtp.inbox.to(address)
     found = re.search(r"^(http://127\.0\.0\.1:\d+/r/([A-Za-z0-9_-]{43}))$",
