@@ -145,8 +145,7 @@ def sign_in_link(token: str) -> ResponseReturnValue:
     result = links.check_link(token, request.remote_addr or "")
     person, round_id = result.person, result.round_id
     if result.outcome is not links.LinkOutcome.OK or person is None or round_id is None:
-        links.audit_link_refused(result)
-        db.session.commit()
+        db.session.commit()  # a wrong token's failed attempt (never the audit log)
         return _sign_in_link_refused(result.outcome)
     # A full sign-in of the same person (form, SSO, directory) is kept as it is.
     if not (current_user.is_authenticated and via_link() is None and current_user.id == person.id):

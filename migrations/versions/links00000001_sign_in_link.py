@@ -4,7 +4,7 @@ One row per link: the person, the round, the SHA-256 of the random token (unique
 was made and when it was revoked (docs/auth.md, "Sign-in links").
 
 Revision ID: links00000001
-Revises: f21a0bef0001
+Revises: schedroster0001
 Create Date: 2026-12-07 17:12:41.892626
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'links00000001'
-down_revision = 'f21a0bef0001'
+down_revision = 'schedroster0001'
 branch_labels = None
 depends_on = None
 

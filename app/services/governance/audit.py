@@ -64,7 +64,6 @@ ACTIONS: dict[str, Any] = {
     "round.send_links": _l("サインイン用リンクの一斉送信"),
     "sign_in_link.issue": _l("サインイン用リンクの発行"),
     "sign_in_link.revoke": _l("サインイン用リンクの無効化"),
-    "auth.link_refused": _l("サインイン用リンクの拒否"),
     "grant.add": _l("権限の付与"),
     "grant.revoke": _l("権限の取消し"),
     "person.password_link": _l("パスワード設定リンクの発行"),

@@ -11,7 +11,9 @@ sign-ins of the client address (``LoginAttempt``), throttled like passwords. The
 starts may use only the person's own checklists and receipts (``app/access.py``, ``access``).
 
 The token is never logged, never audited and never stored: issuing and revoking are audited in
-counts. Functions here flush but never commit.
+counts. A refused link is not audited (like a refused password, docs/audit.md: an anonymous
+client must not grow the log); a wrong token is a failed attempt of the address. Functions here
+flush but never commit.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from app.services.identity.auth import (
     address_throttled,
     has_left_clause,
 )
+from app.services.organisation.people import person_ward_id
 from app.wareki import fiscal_year_of, tokyo
 
 # The path of a link, below BASE_URL (the view: app/auth/routes.py ``sign_in_link``).
@@ -159,24 +162,6 @@ def check_link(
     return LinkResult(outcome, person, link.round_id)
 
 
-def audit_link_refused(result: LinkResult) -> None:
-    """Log a refused link (``auth.link_refused``): why, and whose link it was when the token
-    is known; never the token."""
-    person_id = result.person.id if result.person is not None else None
-    after: dict[str, Any] = {"reason": result.outcome.value}
-    if result.round_id is not None:
-        after["round"] = result.round_id
-    record_person = result.person
-    audit.record(
-        "auth.link_refused",
-        actor=None,
-        target_type="person",
-        target_id=person_id,
-        after=after,
-        ward_id=audit.current_ward_of(record_person) if record_person is not None else None,
-    )
-
-
 # --- Revoking ------------------------------------------------------------------------------------
 
 
@@ -207,7 +192,7 @@ def revoke_person_links(admin: Person, person: Person, now: datetime | None = No
     sessions they opened; audited with the number. Returns it."""
     count = _revoke(SignInLink.person_id == person.id, now or utcnow(), keep=admin.id)
     audit.record("sign_in_link.revoke", actor=admin, target_type="person", target_id=person.id,
-                 after={"links": count}, ward_id=audit.current_ward_of(person))
+                 after={"links": count}, ward_id=person_ward_id(person))
     return count
 
 
@@ -232,7 +217,7 @@ def revoke_on_sign_out(person_id: int, round_id: int, now: datetime | None = Non
     if count and person is not None:
         audit.record("sign_in_link.revoke", actor=person, target_type="person",
                      target_id=person_id, after={"links": count, "sign_out": True},
-                     ward_id=audit.current_ward_of(person))
+                     ward_id=person_ward_id(person))
     return count
 
 

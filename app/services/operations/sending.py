@@ -33,6 +33,7 @@ from app.models import (
     Round,
     Section,
 )
+from app.services.identity.links import issue_links, link_url, links_enabled
 from app.services.operations.action_mail import (
     ActionMail,
     action_id_of,
@@ -40,7 +41,6 @@ from app.services.operations.action_mail import (
     is_action_kind,
     load_actions,
 )
-from app.services.identity.links import issue_links, link_url, links_enabled
 from app.services.operations.mail import Outgoing
 from app.services.operations.schedule import (
     ALREADY_SUBMITTED,
