@@ -183,7 +183,12 @@ def links(round_id: int) -> ResponseReturnValue:
                  target_id=round_.id, after={"send": send, "people": reach},
                  ward_id=audit.single_ward([ward.id for ward in round_.wards]))
     db.session.commit()
-    flash(_("%(n)s 人へのサインイン用リンクを送信待ちにしました。", n=reach), "success")
+    if mail_goes_out_soon():
+        flash(_("%(n)s 人へのサインイン用リンクを送信待ちにしました。1分ほどで届きます。",
+                n=reach), "success")
+    else:
+        flash(_("%(n)s 人へのサインイン用リンクを送信待ちにしました。スケジューラーが止まって"
+                "いるため、スケジューラーが動き出してから送られます。", n=reach), "warning")
     return redirect(url_for(".ledger", round_id=round_id))
 
 
