@@ -10,6 +10,11 @@ Audiences:
 The declaration is kept on the view as ``view.access`` so that a test can walk ``app.url_map``
 and prove each route refuses everyone it should.
 
+A session started by a personal sign-in link (``VIA_LINK``, docs/auth.md "Sign-in links") is
+a person and nothing more: it may use only the views declared ``link=True`` (the person's own
+rounds, checklists and receipts); every other view that needs a sign-in sends it to the
+sign-in page to sign in with a password, SSO or the directory first (step-up).
+
 The audience says who may use a page at all; the **ward scope** says which wards' rounds,
 results, goals and reports they may see or manage there (``ward_scope``, ``require_ward``,
 ``require_round``, ``chief_section_ids``, below). Grants are per ward or city-wide.
@@ -24,7 +29,18 @@ from functools import cache, wraps
 from typing import Any, ClassVar, Literal, TypeVar, cast
 
 import sqlalchemy as sa
-from flask import abort, g, has_request_context
+from flask import (
+    abort,
+    flash,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
 from flask_login import current_user
 from typing_extensions import TypeIs
 
@@ -55,15 +71,23 @@ from app.wareki import fiscal_year_of, tokyo
 
 AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
 
+# The session key of a session a sign-in link started: the link's round id
+# (``app/auth/sessions.py`` ``start_link_session``).
+VIA_LINK = "_kijun_via_link"
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def access(*audiences: str) -> Callable[[F], F]:
-    """Declare who may use a view; anyone else gets 401 (not signed in) or 403."""
+def access(*audiences: str, link: bool = False) -> Callable[[F], F]:
+    """Declare who may use a view; anyone else gets 401 (not signed in) or 403. ``link``: a
+    session started by a sign-in link may use it too (a "person" view of the person's own
+    checklists); without it such a session is sent to sign in again (``step_up``)."""
     unknown = set(audiences) - AUDIENCES
     if not audiences or unknown:
         raise ValueError(f"unknown audience: {sorted(unknown) or 'none given'}")
     allowed = frozenset(audiences)
+    if link and allowed != {"person"}:
+        raise ValueError("only a view for every person may be open to a sign-in link")
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -71,20 +95,45 @@ def access(*audiences: str) -> Callable[[F], F]:
             if "public" not in allowed:
                 if not current_user.is_authenticated:
                     return login_manager.unauthorized()
+                if not link and via_link() is not None:
+                    return step_up()
                 if "person" not in allowed and not (allowed & roles_of(current_user)):
                     abort(403)
             return view(*args, **kwargs)
 
         wrapped.access = allowed  # type: ignore[attr-defined]  # read by tests and docs
+        wrapped.by_link = link  # type: ignore[attr-defined]
         return cast(F, wrapped)
 
     return decorator
 
 
+def via_link() -> int | None:
+    """The round whose sign-in link started this request's session, or None (a sign-in with
+    a password, SSO or the directory, or nobody signed in)."""
+    if not has_request_context():
+        return None
+    value = session.get(VIA_LINK)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def step_up() -> Any:
+    """The answer to a session from a sign-in link on a page it may not use: the sign-in page
+    (back here afterwards), saying why; 401 with the same message under ``/api/``."""
+    message = _("この操作にはパスワードでのサインインが必要です。")
+    if request.path.startswith("/api/"):
+        return jsonify(error="password_sign_in_required", message=message), 401
+    flash(message, "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
 def roles_of(person: PersonRef, now: datetime | None = None) -> set[str]:
     """The audiences a signed-in person belongs to now. Within a request the answer is kept
     (the access check, the menu and the page all ask): it comes with the signed-in person
-    (``load_signed_in``), or from one query the first time."""
+    (``load_signed_in``), or from one query the first time. A session a sign-in link started
+    is a person only, whatever the person's grants (``via_link``)."""
+    if via_link() is not None and str(person.id) == session.get("_user_id"):
+        return {"person"}
     if now is not None or not has_request_context():
         return _roles_of(person, now)
     known: dict[int, frozenset[str]] = g.setdefault("kijun_roles", {})

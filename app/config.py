@@ -183,6 +183,10 @@ class Defaults:
     LOGIN_FAILURE_WINDOW_MINUTES = 15
     # Seconds a one-time set-password link stays valid (72 hours).
     PASSWORD_LINK_MAX_AGE = 72 * 3600
+    # The opening mail and the reminders carry a personal sign-in link for the round
+    # (docs/auth.md, "Sign-in links"). False (e.g. where SSO covers everyone): the mail links
+    # to the checklist page, which asks for a sign-in.
+    SIGN_IN_LINKS = True
     # Intranet single sign-on: the request header the authenticating reverse proxy sets to the
     # employee id (e.g. "X-Remote-User"). None = off. Read the warning in docs/auth.md first.
     AUTH_TRUSTED_HEADER: str | None = None

@@ -281,6 +281,28 @@ class LoginAttempt(Model):
         return f"<LoginAttempt {self.employee_id} {self.address} {self.succeeded}>"
 
 
+class SignInLink(Model):
+    """A personal sign-in link of one round, mailed to one person (docs/auth.md, "Sign-in
+    links"). Only the SHA-256 of its random token is kept, never the token. It signs its
+    person in while the round is open, until revoked (by an admin, or by the person's
+    sign-out); ``app/services/identity/links.py`` holds the rules."""
+
+    __tablename__ = "sign_in_link"
+    __table_args__ = (sa.Index("ix_sign_in_link_round_id_person_id", "round_id", "person_id"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    person_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("person.id", ondelete="CASCADE"), index=True
+    )
+    round_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("round.id", ondelete="CASCADE"))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: so.Mapped[datetime | None] = so.mapped_column(UTCDateTime())
+
+    def __repr__(self) -> str:
+        return f"<SignInLink {self.round_id} {self.person_id}>"
+
+
 # --- Catalogues of standards ------------------------------------------------------------------
 
 

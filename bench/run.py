@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import exports, http_load, queries, reminders, stages
+from bench import exports, http_load, links, queries, reminders, stages
 from bench.common import ROOT, machine, recreate_database, with_database
 from bench.generate import generate
 
@@ -94,6 +94,8 @@ def run_all(
         report["memory"] = http_load.worker_memory(url, workers=min(workers, 2), repeat=2)
         say(f"== {largest} people: reminder tick")
         report["reminders"] = reminders.run(url)
+        say(f"== {largest} people: the opening tick with sign-in links and without")
+        report["links"] = links.run(url)
         say(f"== {largest} people: where a checklist request spends its time")
         report["stages"] = stages.run(url, stage_requests)
     finally:
@@ -242,6 +244,7 @@ def markdown(report: dict[str, Any]) -> str:
         ]
     else:
         lines.append(f"Not run: {rem.get('reason')}")
+    lines += ["", "## Opening tick with sign-in links", "", *links.markdown(report["links"])]
     lines += _stages_markdown(report["stages"])
     lines += _targets_markdown(report)
     return "\n".join(lines) + "\n"
@@ -270,6 +273,8 @@ def _targets_markdown(report: dict[str, Any]) -> list[str]:
          report["spike"]["exact"] and report["spike"]["errors"] == 0),
         ("reminder tick: each message once", f"{report['reminders']['sent']} sent",
          bool(report["reminders"].get("exact"))),
+        ("opening tick with sign-in links ≤ 1.5× without", f"{_f(report['links']['ratio'], 2)}×",
+         bool(report["links"].get("target_met") and report["links"].get("exact"))),
     ]
     lines = ["", f"## Targets ({largest} people)", "", "| target | this run | met |",
              "| --- | --- | --- |"]

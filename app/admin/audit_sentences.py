@@ -332,6 +332,29 @@ def _round_remind_now(row: AuditRow, w: Words) -> str:
              actor=w.actor(row.event), round=w.round(row), n=_get(row.after, "reminders") or 0)
 
 
+def _round_send_links(row: AuditRow, w: Words) -> str:
+    return _("%(actor)sが %(round)s のまだ提出していない %(n)s 人にサインイン用リンクを送りました"
+             "（%(send)s 回目）", actor=w.actor(row.event), round=w.round(row),
+             n=_get(row.after, "people") or 0, send=_get(row.after, "send") or 1)
+
+
+def _sign_in_link_issue(row: AuditRow, w: Words) -> str:
+    return _("%(actor)sが %(round)s のメールにサインイン用リンク %(n)s 件を入れました",
+             actor=w.actor(row.event), round=w.round(row), n=_get(row.after, "links") or 0)
+
+
+def _sign_in_link_revoke(row: AuditRow, w: Words) -> str:
+    count = _get(row.after, "links") or 0
+    if row.event.target_type == "round":
+        return _("%(actor)sが %(round)s のサインイン用リンク %(n)s 件を無効にしました",
+                 actor=w.actor(row.event), round=w.round(row), n=count)
+    if _get(row.after, "sign_out"):
+        return _("%(actor)sがサインアウトし、自分のサインイン用リンク %(n)s 件が無効になりました",
+                 actor=w.actor(row.event), n=count)
+    return _("%(actor)sが %(person)s のサインイン用リンク %(n)s 件を無効にしました",
+             actor=w.actor(row.event), person=w.person(row.event.target_id), n=count)
+
+
 def _grant(row: AuditRow, w: Words) -> str:
     values = row.after if row.event.action == "grant.add" else row.before
     role = w.value("role", _get(values, "role"))
@@ -475,6 +498,9 @@ SENTENCES: dict[str, Sentence] = {
     "round.create": _round_create,
     "round.update": _round_update,
     "round.remind_now": _round_remind_now,
+    "round.send_links": _round_send_links,
+    "sign_in_link.issue": _sign_in_link_issue,
+    "sign_in_link.revoke": _sign_in_link_revoke,
     "grant.add": _grant,
     "grant.revoke": _grant,
     "person.password_link": _password_link,

@@ -301,6 +301,14 @@ class ConfirmRemindForm(FlaskForm):
     """The confirmation of 今すぐ催促 (CSRF only)."""
 
 
+class SendLinksForm(FlaskForm):
+    """サインイン用リンクをまとめて送る: which send this is (the page's, so that a second press
+    or a second admin sends nothing more), and, from the second send on, the confirmation."""
+
+    send = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=1000)])
+    confirm_again = BooleanField()  # its label, naming how many, is the page's
+
+
 class RosterUploadForm(FlaskForm):
     """The year's roster file (CSV or xlsx) and its fiscal year."""
 

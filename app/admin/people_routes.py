@@ -1,5 +1,6 @@
 """Admin: people and their roles (``app.services.organisation.people``): search, a person's page,
-grant and revoke within my wards, a one-time password link shown once, and "may not sign in".
+grant and revoke within my wards, a one-time password link shown once, "may not sign in", and
+revoking the person's sign-in links.
 
 A person outside my wards is a 404, as if they did not exist.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from wtforms.validators import ValidationError
@@ -20,6 +21,11 @@ from app.admin.forms import ConfirmActionForm, GrantForm, PeopleSearchForm, gran
 from app.extensions import db
 from app.models import GrantRole, Person, utcnow
 from app.services.identity.auth import link_max_age, password_link_token
+from app.services.identity.links import (
+    links_enabled,
+    live_links_of_person,
+    revoke_person_links,
+)
 from app.services.organisation import people
 
 
@@ -52,6 +58,8 @@ def _page(person: Person, form: GrantForm | None = None, error: str | None = Non
         link=link,
         expires=expires,
         scope=admin_scope(),
+        links_on=links_enabled(current_app.config),
+        live_links=live_links_of_person(person.id),
     )
 
 
@@ -120,4 +128,18 @@ def person_sign_in(person_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(_("サインインを止めました。") if blocked else _("サインインできるようにしました。"),
           "success")
+    return redirect(url_for(".person", person_id=person_id))
+
+
+@bp.post("/people/<int:person_id>/sign-in-links/revoke")
+@access("admin")
+def person_revoke_links(person_id: int) -> ResponseReturnValue:
+    """Admin: revoke every sign-in link of the person still good (the sessions they opened
+    end); audited with the number, never a link."""
+    target = _person(person_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    count = revoke_person_links(signed_in_admin(), target)
+    db.session.commit()
+    flash(_("サインイン用リンク %(n)s 件を無効にしました。", n=count), "success")
     return redirect(url_for(".person", person_id=person_id))

@@ -11,7 +11,7 @@ round's results (``app.services.results.readers``), and a reopening is logged as
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,11 +19,19 @@ from flask_login import current_user
 from app.access import access, require_round, roles_of
 from app.admin import bp
 from app.admin.common import admin_scope, signed_in_admin
-from app.admin.forms import ConfirmRemindForm, LedgerFilterForm, RoundForm, round_form
+from app.admin.forms import (
+    ConfirmActionForm,
+    ConfirmRemindForm,
+    LedgerFilterForm,
+    RoundForm,
+    SendLinksForm,
+    round_form,
+)
 from app.extensions import db
 from app.forms import required
 from app.models import Round, utcnow
 from app.services.governance import audit
+from app.services.identity.links import links_enabled, live_links_of_round, revoke_round_links
 from app.services.operations.heartbeat import (
     SchedulerStatus,
     mail_goes_out_soon,
@@ -31,13 +39,17 @@ from app.services.operations.heartbeat import (
 )
 from app.services.operations.schedule import (
     STATE_LABELS,
+    LinkSendError,
     immediate_effects,
     kind_label,
     ledger_counts,
     ledger_query,
+    link_sends,
     reason_label,
     remind_now,
     remind_now_count,
+    send_links,
+    send_links_count,
 )
 from app.services.results.readers import reopen_refusal
 from app.services.rounds.rounds import (
@@ -51,8 +63,6 @@ from app.services.rounds.rounds import (
 )
 
 LEDGER_PAGE_SIZE = 50
-
-
 
 
 @bp.get("/rounds")
@@ -104,6 +114,9 @@ def ledger(round_id: int) -> str:
         is_open=round_.is_open(),
         kind_label=kind_label,
         reason_label=reason_label,
+        links_on=links_enabled(current_app.config),
+        live_links=live_links_of_round(round_id),
+        action_form=ConfirmActionForm(),
     )
 
 
@@ -135,6 +148,75 @@ def remind(round_id: int) -> ResponseReturnValue:
     else:
         flash(_("%(n)s 人への催促を送信待ちにしました。スケジューラーが止まっているため、"
                 "スケジューラーが動き出してから送られます。", n=reach), "warning")
+    return redirect(url_for(".ledger", round_id=round_id))
+
+
+@bp.route("/rounds/<int:round_id>/links", methods=["GET", "POST"])
+@access("admin")
+def links(round_id: int) -> ResponseReturnValue:
+    """Admin: サインイン用リンクをまとめて送る. GET says how many non-respondents it will
+    reach (and, after a first send, asks to confirm sending again); POST writes their rows to
+    the send ledger, once per person and send (the scheduler sends them, each with a new
+    link)."""
+    round_ = require_round(signed_in_admin(), "admin", round_id)
+    now = utcnow()
+    form = SendLinksForm()
+    if not links_enabled(current_app.config) or not round_.is_open(now):
+        return _links_page(round_, form), 409
+    if not form.validate_on_submit():
+        return _links_page(round_, form), 400 if form.is_submitted() else 200
+    send = int(form.send.data or 0)
+    if send > 1 and not form.confirm_again.data:
+        return _links_page(round_, form, confirm_missing=True), 400
+    try:
+        reach = send_links(round_, send, now)
+    except LinkSendError as error:
+        db.session.rollback()
+        if error.reason != "already":
+            return _links_page(round_, form), 409 if error.reason == "not_open" else 400
+        flash(
+            _("このまとめ送りは、もう送信待ちに記録されています。同じ人に二度は届きません。"),
+            "info",
+        )
+        return redirect(url_for(".ledger", round_id=round_id))
+    audit.record("round.send_links", actor=signed_in_admin(), target_type="round",
+                 target_id=round_.id, after={"send": send, "people": reach},
+                 ward_id=audit.single_ward([ward.id for ward in round_.wards]))
+    db.session.commit()
+    if mail_goes_out_soon():
+        flash(_("%(n)s 人へのサインイン用リンクを送信待ちにしました。1分ほどで届きます。",
+                n=reach), "success")
+    else:
+        flash(_("%(n)s 人へのサインイン用リンクを送信待ちにしました。スケジューラーが止まって"
+                "いるため、スケジューラーが動き出してから送られます。", n=reach), "warning")
+    return redirect(url_for(".ledger", round_id=round_id))
+
+
+def _links_page(round_: Round, form: SendLinksForm, confirm_missing: bool = False) -> str:
+    sent = link_sends(round_)
+    return render_template(
+        "admin/send_links.html",
+        round=round_,
+        form=form,
+        sent=sent,
+        next_send=sent + 1,
+        reach=send_links_count(round_) if round_.is_open() else 0,
+        links_on=links_enabled(current_app.config),
+        confirm_missing=confirm_missing,
+    )
+
+
+@bp.post("/rounds/<int:round_id>/links/revoke")
+@access("admin")
+def revoke_links(round_id: int) -> ResponseReturnValue:
+    """Admin: revoke every sign-in link of the round still good (the sessions they opened
+    end); audited with the number."""
+    round_ = require_round(signed_in_admin(), "admin", round_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    count = revoke_round_links(signed_in_admin(), round_)
+    db.session.commit()
+    flash(_("この調査のサインイン用リンク %(n)s 件を無効にしました。", n=count), "success")
     return redirect(url_for(".ledger", round_id=round_id))
 
 

@@ -82,7 +82,7 @@ def checklist_fields(checklist: Checklist, now: datetime) -> dict[str, Any]:
 
 
 @bp.get("/rounds")
-@access("person")
+@access("person", link=True)
 def rounds() -> FlaskResponse:
     """The rounds the signed-in person answers, newest first."""
     now = utcnow()
@@ -110,7 +110,7 @@ def rounds() -> FlaskResponse:
 @bp.get("/rounds/<int:round_id>/checklist")
 @reads_only
 @reads_ahead(page_read)  # the sign-in reads the checklist's row too: one round trip for both
-@access("person")
+@access("person", link=True)
 def checklist(round_id: int) -> FlaskResponse:
     """The person's checklist in a round, with their current answers."""
     now = utcnow()
@@ -160,7 +160,7 @@ def _body_problems(error: pydantic.ValidationError) -> dict[str, str]:
 @checks_own_text  # a form body is a 415 here, whatever it holds
 @saves_lazily  # a first save is one statement: no BEGIN/COMMIT
 @reads_ahead(save_read)  # the sign-in reads the save's context too: one round trip for both
-@access("person")
+@access("person", link=True)
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""
     if request.mimetype != "application/json":  # only what the OpenAPI document says

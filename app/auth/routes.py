@@ -1,4 +1,5 @@
-"""Sign-in, sign-out, one-time set-password links and the language switch."""
+"""Sign-in, sign-out, personal sign-in links, one-time set-password links and the language
+switch."""
 
 from __future__ import annotations
 
@@ -16,19 +17,21 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
-from app.access import access
+from app.access import access, via_link
 from app.auth import bp
 from app.auth.forms import LoginForm, SetPasswordForm
-from app.auth.sessions import start_session
+from app.auth.sessions import start_link_session, start_session
 from app.auth.sso import load_person_from_header, signed_in_by_header, unknown_header_id
 from app.extensions import db, login_manager
 from app.i18n import LANG_COOKIE, LANG_COOKIE_MAX_AGE, LANGUAGES
 from app.services.identity import auth as auth_service
+from app.services.identity import links
 from app.services.organisation.people import log_password_set
 
 LANDING_ENDPOINT = "checklist.my_rounds"
@@ -76,7 +79,8 @@ def _landing(next_path: str | None) -> str:
 def login() -> Any:
     """Public: sign in with 職員番号 and password, throttled; then go to ``next`` or /me."""
     next_path = safe_next(request.args.get("next"))
-    if current_user.is_authenticated and request.method == "GET":
+    # A session from a sign-in link stays here: it signs in with a password first (step-up).
+    if current_user.is_authenticated and request.method == "GET" and via_link() is None:
         return redirect(_landing(next_path))
     form = LoginForm()
     error = None
@@ -119,12 +123,58 @@ def logout() -> Response:
     """Public (POST with the CSRF token only): end the person's sessions, on this browser
     and on the server's side (a copy of the cookie stops working too), and go home."""
     if current_user.is_authenticated and not signed_in_by_header():
+        round_id = via_link()
+        if round_id is not None:  # the link that opened this session stops working too
+            links.revoke_on_sign_out(current_user.id, round_id)
         auth_service.end_sessions(current_user)
         db.session.commit()
     logout_user()
     session.clear()
     flash(_("サインアウトしました。"), "success")
     return redirect(url_for("main.index"))
+
+
+@bp.get("/r/<token>")
+@access("public")
+def sign_in_link(token: str) -> ResponseReturnValue:
+    """Public, with a personal sign-in link from a round's mail: sign its person in on a new
+    session limited to their own checklists, and go to the round's checklist at an address
+    without the token (nor a Referer that would carry it)."""
+    if not links.links_enabled(current_app.config):
+        abort(404)
+    result = links.check_link(token, request.remote_addr or "")
+    person, round_id = result.person, result.round_id
+    if result.outcome is not links.LinkOutcome.OK or person is None or round_id is None:
+        db.session.commit()  # a wrong token's failed attempt (never the audit log)
+        return _sign_in_link_refused(result.outcome)
+    # A full sign-in of the same person (form, SSO, directory) is kept as it is.
+    if not (current_user.is_authenticated and via_link() is None and current_user.id == person.id):
+        start_link_session(person, round_id)
+    db.session.commit()
+    response = redirect(url_for("checklist.checklist", round_id=round_id))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _sign_in_link_refused(outcome: links.LinkOutcome) -> ResponseReturnValue:
+    status = 400
+    if outcome is links.LinkOutcome.THROTTLED:
+        policy = auth_service.ThrottlePolicy.from_config(current_app.config)
+        message = _(
+            "サインインの失敗が続いたため、しばらく（%(minutes)d分）お待ちください。",
+            minutes=policy.window_minutes,
+        )
+        status = 429
+    elif outcome is links.LinkOutcome.CLOSED:
+        message = _("この調査は受付中ではないため、このリンクは使えません。")
+        status = 410
+    else:  # unknown, revoked, blocked, left: the same words, whichever it is
+        message = _(
+            "このリンクは使えません。無効にされたか、正しくないリンクです。"
+            "新しいメールのリンクを開くか、パスワードでサインインしてください。"
+        )
+    page = render_template("auth/sign_in_link_refused.html", message=message)
+    return page, status, {"Referrer-Policy": "no-referrer"}
 
 
 def _link_refused(exc: auth_service.PasswordLinkError) -> tuple[str, int]:

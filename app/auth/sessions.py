@@ -11,6 +11,9 @@ signed in only while
 
 The version is compared with the column loaded by the one sign-in query of each request
 (``app.access.load_signed_in``): ending sessions costs no query of its own.
+
+A session started by a personal sign-in link (``start_link_session``) also holds the link's
+round (``app.access.VIA_LINK``): it is a person only, on the person's own checklists.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from flask_babel import gettext as _
 from flask_login import login_user
 from itsdangerous import URLSafeTimedSerializer
 
-from app.access import SignedIn, load_signed_in
+from app.access import VIA_LINK, SignedIn, load_signed_in
 from app.models import Person
 
 SESSION_VERSION = "_kijun_version"
@@ -55,6 +58,14 @@ def start_session(person: Person) -> None:
     session.update(session_values(person.id, person.session_version))
 
 
+def start_link_session(person: Person, round_id: int) -> None:
+    """Sign the person in on a new session from their sign-in link of ``round_id``: nothing
+    from before survives (a session planted before the click is not kept), and the session is
+    limited to the person's own checklists (``app.access.access``)."""
+    start_session(person)
+    session[VIA_LINK] = round_id
+
+
 def _lifetimes(config: Mapping[str, Any]) -> tuple[float, float]:
     """The idle and the absolute lifetime of a session, in seconds."""
     idle = float(config.get("SESSION_IDLE_MINUTES", 120)) * 60
@@ -63,7 +74,7 @@ def _lifetimes(config: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def _end(message: bool) -> None:
-    for key in ("_user_id", "_fresh", "_id", SESSION_VERSION, SIGNED_IN_AT, SEEN_AT):
+    for key in ("_user_id", "_fresh", "_id", SESSION_VERSION, SIGNED_IN_AT, SEEN_AT, VIA_LINK):
         session.pop(key, None)
     if message:
         flash(_("サインインの有効期限が切れました。もう一度サインインしてください。"), "info")

@@ -60,7 +60,7 @@ STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
 
 @bp.get("/me")
 @reads_only
-@access("person")
+@access("person", link=True)
 def my_rounds() -> str:
     """Person: the rounds I answer, my status, the deadline and a button to each checklist."""
     me = _me()
@@ -81,7 +81,7 @@ def my_rounds() -> str:
 @reads_only  # a GET only reads: no BEGIN/COMMIT
 @saves_lazily  # a POST that is a first save is one statement: no BEGIN/COMMIT either
 @reads_ahead(page_read)  # the sign-in reads the page's row too: one round trip for both
-@access("person")
+@access("person", link=True)
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""
     sheet = _checklist_or_404(round_id)
@@ -111,7 +111,7 @@ def checklist(round_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/rounds/<int:round_id>/receipt")
-@access("person")
+@access("person", link=True)
 def receipt(round_id: int) -> ResponseReturnValue:
     """Person: my answers as submitted and stored, with the time (the receipt after submit)."""
     try:
@@ -130,7 +130,7 @@ def receipt(round_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/rounds/<int:round_id>/receipt/mail")
-@access("person")
+@access("person", link=True)
 def receipt_mail(round_id: int) -> ResponseReturnValue:
     """Person: send me a copy of my submitted answers (optional; while the round is open)."""
     me = signed_in_person()

@@ -212,6 +212,8 @@ PY_ALLOWLIST = {
     ("app/services/operations/schedule.py", "送る前に課の全員が提出しました"),
     # stored like the reasons above
     ("app/services/operations/schedule.py", "管理者が今すぐ送りました"),
+    ("app/services/operations/schedule.py", "サインイン用リンクを使わない設定です"),
+    ("app/services/operations/schedule.py", "送る前にサインインが止められました"),
     # Data in the goals service: the city's scenes, a chief's title in the report (区民課長)
     # and the committee's 委員; the goal sheet's column headings (the report's own).
     *(

@@ -359,6 +359,37 @@ def _remind(ctx: Ctx) -> Request:
     return post(f"/admin/rounds/{round_id}/remind")
 
 
+def _issue_link(ctx: Ctx, round_id: int) -> None:
+    """A sign-in link of the world's staff member for the round, as the scheduler makes one."""
+    from app.services.identity.links import issue_links
+
+    with ctx.app.app_context():
+        issue_links([(ctx.world.staff, round_id)], datetime.now(UTC))
+        db.session.commit()
+
+
+@route("admin.links", "round.send_links")
+def _send_links(ctx: Ctx) -> Request:
+    round_id = _open_round(ctx)
+    ctx.as_(ctx.world.admin)
+    return post(f"/admin/rounds/{round_id}/links", {"send": "1"})
+
+
+@route("admin.revoke_links", "sign_in_link.revoke")
+def _revoke_round_links(ctx: Ctx) -> Request:
+    round_id = _open_round(ctx)
+    _issue_link(ctx, round_id)
+    ctx.as_(ctx.world.admin)
+    return post(f"/admin/rounds/{round_id}/links/revoke")
+
+
+@route("admin.person_revoke_links", "sign_in_link.revoke")
+def _revoke_person_links(ctx: Ctx) -> Request:
+    _issue_link(ctx, _open_round(ctx))
+    ctx.as_(ctx.world.admin)
+    return post(f"/admin/people/{ctx.world.staff}/sign-in-links/revoke")
+
+
 # --- Signing in ----------------------------------------------------------------------------------
 
 

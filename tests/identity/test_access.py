@@ -103,6 +103,41 @@ def test_routes_refuse_whoever_is_not_allowed(app, client, sign_in, people, who)
         assert checked > 0
 
 
+def test_a_link_session_reaches_only_the_pages_declared_for_links(app, client, people):
+    """A session started by a sign-in link, even an admin's, reaches only the views declared
+    ``link=True`` (the person's own rounds, checklists and receipts); every other view that
+    needs a sign-in sends it to the sign-in page (401 with the reason under /api/), before it
+    runs."""
+    from app.access import VIA_LINK
+    from app.auth.sessions import session_values
+
+    with client.session_transaction() as session:
+        session.update(session_values(people["admin"], 0))
+        session[VIA_LINK] = people["round_id"]
+    reached: set[str] = set()
+    stepped_up: set[str] = set()
+    for endpoint, method, url in _routes(app, people["round_id"]):
+        view = app.view_functions[endpoint]
+        if "public" in view.access:
+            continue
+        response = client.open(url, method=method, json={} if "/api/" in url else None)
+        if "/api/" in url:
+            step_up = response.status_code == 401 and (response.get_json() or {}).get(
+                "error") == "password_sign_in_required"
+        else:
+            step_up = response.status_code == 302 and response.headers["Location"].startswith(
+                "/auth/login?next=")
+        assert step_up != view.by_link, f"{method} {url} -> {response.status_code}"
+        (reached if view.by_link else stepped_up).add(endpoint)
+    assert reached == {
+        "checklist.my_rounds", "checklist.checklist", "checklist.receipt",
+        "checklist.receipt_mail", "api.rounds", "api.checklist", "api.save",
+    }
+    assert {"admin.rounds", "checklist.section", "results.round_page", "api.compliance"} <= (
+        stepped_up
+    )
+
+
 def _declared_views(app):
     return [
         app.view_functions[r.endpoint] for r in app.url_map.iter_rules() if r.endpoint != "static"

@@ -21,8 +21,9 @@ def test_healthz_answers_ok_to_anyone(client):
 @pytest.mark.skipif(not PG_URL, reason="the benchmarks need PostgreSQL (KIJUN_TEST_DATABASE_URL)")
 def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(tmp_path):
     """Generator and every benchmark run on scratch databases (dropped afterwards), the report
-    has every section and ratio, the spike stored exactly the answers sent, and the reminder tick
-    mailed each non-respondent once and each chief one digest."""
+    has every section and ratio, the spike stored exactly the answers sent, the reminder tick
+    mailed each non-respondent once and each chief one digest, and the opening tick each person
+    once, with one sign-in link each."""
     import sqlalchemy as sa
 
     from bench.common import with_database
@@ -72,9 +73,13 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
         assert timed and all(ms > 0 for ms in timed.values()), timed
         assert sum(row["parts_ms"].values()) == pytest.approx(row["ms_per_request"])
     assert reminders["connections"] >= 1 and reminders["ratio"] > 0
+    opening = report["links"]
+    assert opening["available"] is True and opening["exact"] is True
+    assert opening["people"] == opening["links_made"] == 60 and opening["ratio"] > 0
     text = markdown(report)
     for heading in ("## Results and trend", "## How cost grows", "## Checklist under gunicorn",
                     "## Deadline spike", "## Reminder tick", "## Web workers' memory",
+                    "## Opening tick with sign-in links",
                     "## The floor of Kijun's extensions", "## The fixed stack's floor",
                     "## Targets"):
         assert heading in text

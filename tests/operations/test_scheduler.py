@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -207,7 +208,8 @@ def test_opened_mail_reaches_everyone_who_must_answer_once(app, smtp, world):
     body = message.get_content()
     assert message["Subject"] == "【回答のお願い】テスト調査"
     assert "令和8年11月30日 17時15分" in body
-    assert f"http://127.0.0.1:5000/rounds/{world['round']}/checklist" in body
+    # The person's own sign-in link (SIGN_IN_LINKS is on by default): tests/identity/test_links.py
+    assert re.search(r"^http://127\.0\.0\.1:5000/r/[A-Za-z0-9_-]{43}$", body, re.MULTILINE)
     assert message["Message-ID"].startswith("<kijun-mail-")
 
 
@@ -693,7 +695,8 @@ def test_retry_back_off_doubles_up_to_an_hour(app_ctx):
 
 
 def test_a_tick_that_plans_mail_writes_one_audit_row_per_round(app, smtp, world):
-    """The scheduler's changes are logged with no actor; a tick that changes nothing adds none."""
+    """The scheduler's changes are logged with no actor (the plan, and the sign-in links the
+    messages carry, in counts); a tick that changes nothing adds none."""
     from app.models import AuditEvent
 
     with app.app_context():
@@ -701,8 +704,11 @@ def test_a_tick_that_plans_mail_writes_one_audit_row_per_round(app, smtp, world)
         tick(OPENS + timedelta(minutes=2))
         rows = list(db.session.scalars(sa.select(AuditEvent)))
     assert [(r.action, r.actor_id, r.target_id) for r in rows] == [
-        ("scheduler.plan", None, str(world["round"]))]
+        ("scheduler.plan", None, str(world["round"])),
+        ("sign_in_link.issue", None, str(world["round"])),
+    ]
     assert '"opened":6' in (rows[0].after or "")
+    assert rows[1].after == '{"links":5}'  # the five sent; the one without an address has none
 
 
 # --- A message that cannot be built -----------------------------------------------------------

@@ -214,6 +214,13 @@ def is_throttled(
     since = max(window_start, last_success) if last_success else window_start
     if _failures_since(LoginAttempt.employee_id, employee_id, since) >= policy.per_account:
         return True
+    return address_throttled(address, policy, now)
+
+
+def address_throttled(address: str, policy: ThrottlePolicy, now: datetime | None = None) -> bool:
+    """Whether this client address has used up its failures in the window: wrong passwords
+    and wrong sign-in links count alike (``app.services.identity.links``)."""
+    window_start = (now or utcnow()) - policy.window
     return _failures_since(LoginAttempt.address, address, window_start) >= policy.per_address
 
 

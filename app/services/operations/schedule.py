@@ -16,6 +16,8 @@ The send ledger (``MailLedger``) has one row per (round, person, kind), ever:
   the opening;
 - ``digest:<d>``: to the chief of each section that still has someone without a submitted
   response, listing them, at the same points;
+- ``signin:<n>``: the ``n``-th time an admin sent the round's non-respondents their sign-in
+  link (サインイン用リンクをまとめて送る, ``send_links``), once per person and send;
 - ``closed``: to the committee (a committee grant for one of the round's wards or the whole
   city), with the response rate as the results page gives it (from the round's counts, which
   every tick writes first for the rounds that have closed: app/services/results/tally.py), once the
@@ -30,8 +32,12 @@ it ``failed`` with ``next_attempt_at`` (back-off) and it is tried again; a tick 
 setting them ``sending`` until ``claimed_until`` (SELECT ... FOR UPDATE SKIP LOCKED on
 PostgreSQL; SQLite's BEGIN IMMEDIATE serialises whole transactions), so two ticks never take
 the same row, and a row claimed by a tick that died is taken again after the claim expires.
-A waiting reminder or digest is skipped once the round has closed, and a reminder once its
-person has submitted.
+A waiting reminder or digest is skipped once the round has closed, and a reminder (or a
+sign-in link sent in bulk) once its person has submitted.
+
+The opening mail, the reminders and ``signin:<n>`` carry the person's sign-in link for the
+round, made when the message is rendered (``sending.render``,
+``app/services/identity/links.py``), unless ``SIGN_IN_LINKS`` is off.
 
 The improvement actions recorded on a closed round use the same ledger, with their own kinds
 (``action:<id>``, ``action-due:<id>``): app/services/operations/action_mail.py, whose
@@ -88,6 +94,7 @@ OPENED = "opened"
 CLOSED = "closed"
 REMINDER = "reminder:"
 DIGEST = "digest:"
+SIGN_IN = "signin:"
 
 # Why a row is skipped (shown on the ledger page).
 NO_EMAIL = "メールアドレスが登録されていません"
@@ -95,6 +102,8 @@ ALREADY_SUBMITTED = "送る前に提出されました"
 SUPERSEDED = "新しい催促に置き換わったか、予定が変わりました"
 AFTER_CLOSE = "送る前に締め切られました"
 NOBODY_LEFT = "送る前に課の全員が提出しました"
+LINKS_OFF = "サインイン用リンクを使わない設定です"
+SIGN_IN_BLOCKED = "送る前にサインインが止められました"
 # Not a skip: marks a reminder an admin sent with 今すぐ催促 (kept on the row, shown on the page).
 REMINDED_NOW = "管理者が今すぐ送りました"
 REMIND_NOW_GAP = timedelta(hours=12)
@@ -144,6 +153,10 @@ def digest_kind(days: int) -> str:
     return f"{DIGEST}{days}"
 
 
+def sign_in_kind(send: int) -> str:
+    return f"{SIGN_IN}{send}"
+
+
 # The reasons above are stored in the ledger in Japanese; the page shows them in its language.
 _REASON_LABELS: dict[str, Any] = {
     NO_EMAIL: _l("メールアドレスが登録されていません"),
@@ -151,6 +164,8 @@ _REASON_LABELS: dict[str, Any] = {
     SUPERSEDED: _l("新しい催促に置き換わったか、予定が変わりました"),
     AFTER_CLOSE: _l("送る前に締め切られました"),
     NOBODY_LEFT: _l("送る前に課の全員が提出しました"),
+    LINKS_OFF: _l("サインイン用リンクを使わない設定です"),
+    SIGN_IN_BLOCKED: _l("送る前にサインインが止められました"),
     REMINDED_NOW: _l("管理者が今すぐ送りました"),
     ACTION_CLOSED: _l("送る前に取組が完了または見送りになりました"),
     ACTION_REASSIGNED: _l("送る前に担当が変わりました"),
@@ -182,6 +197,8 @@ def kind_label(kind: str) -> str:
         return str(_("改善の取組の担当のお知らせ（担当者と所属長へ）"))
     if kind.startswith(ACTION_DUE):
         return str(_("改善の取組の期限前のお知らせ（担当者と所属長へ）"))
+    if kind.startswith(SIGN_IN):
+        return str(_("サインイン用リンク（%(n)s 回目のまとめ送り）", n=kind[len(SIGN_IN) :]))
     return kind
 
 
@@ -342,7 +359,7 @@ def plan(now: datetime) -> PlanReport:
     )
     report.skipped[ALREADY_SUBMITTED] = _skip(
         sa.and_(
-            MailLedger.kind.startswith(REMINDER),
+            sa.or_(MailLedger.kind.startswith(REMINDER), MailLedger.kind.startswith(SIGN_IN)),
             has_submitted(MailLedger.round_id, MailLedger.person_id),
         ),
         ALREADY_SUBMITTED,
@@ -477,6 +494,67 @@ def remind_now(round_: Round, now: datetime) -> int:
     # In this order: the first group is read before the second one's rows exist.
     for kind, people in _remind_now_groups(round_, now):
         _write(round_.id, kind, people, now, pending_reason=REMINDED_NOW)
+    db.session.flush()
+    return reach
+
+
+# --- サインイン用リンクをまとめて送る: the round's non-respondents, once per send ----------
+
+
+def link_sends(round_: Round) -> int:
+    """How many times the round's sign-in links were sent in bulk so far (``signin:<n>``)."""
+    kinds = db.session.scalars(
+        sa.select(MailLedger.kind)
+        .where(MailLedger.round_id == round_.id, MailLedger.kind.startswith(SIGN_IN))
+        .distinct()
+    )
+    return max((int(kind[len(SIGN_IN) :]) for kind in kinds), default=0)
+
+
+def _link_recipients(round_: Round) -> sa.Select[Any]:
+    """Who a bulk send of sign-in links is for: the round's non-respondents who may sign in."""
+    return _non_respondents(round_).where(
+        Assignment.person_id.not_in(sa.select(Person.id).where(Person.sign_in_blocked))
+    )
+
+
+def send_links_count(round_: Round) -> int:
+    """How many people a bulk send of sign-in links would reach now: the round's
+    non-respondents who may sign in and have an address."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(Person.id)).where(
+                Person.id.in_(_link_recipients(round_).scalar_subquery()), ~_no_address()
+            )
+        )
+        or 0
+    )
+
+
+class LinkSendError(ValueError):
+    """A bulk send of sign-in links that cannot be done: the round is not open, or the send
+    is not the next one (``sent`` is how many were done, for the page to say so)."""
+
+    def __init__(self, reason: str, sent: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = sent
+
+
+def send_links(round_: Round, send: int, now: datetime) -> int:
+    """Write the ``send``-th bulk send of the round's sign-in links: a pending ``signin:<send>``
+    row per non-respondent (``_link_recipients``), which the scheduler's next tick sends with
+    a new link each. ``send`` must be the next one (``link_sends`` + 1): a second press of
+    the same page, or two admins at once, write nothing more (LinkSendError "already"). Only
+    while the round is open (LinkSendError "not_open"). Returns how many will be sent.
+    Flushes, never commits."""
+    if not round_.is_open(now):
+        raise LinkSendError("not_open", link_sends(round_))
+    done = link_sends(round_)
+    if send != done + 1:
+        raise LinkSendError("already" if send <= done else "invalid", done)
+    reach = send_links_count(round_)
+    _write(round_.id, sign_in_kind(send), _link_recipients(round_), now)
     db.session.flush()
     return reach
 

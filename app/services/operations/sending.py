@@ -10,7 +10,7 @@ commits.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +33,7 @@ from app.models import (
     Round,
     Section,
 )
+from app.services.identity.links import issue_links, link_url, links_enabled
 from app.services.operations.action_mail import (
     ActionMail,
     action_id_of,
@@ -45,12 +46,15 @@ from app.services.operations.schedule import (
     ALREADY_SUBMITTED,
     CLOSED,
     DIGEST,
+    LINKS_OFF,
     NO_EMAIL,
     NOBODY_LEFT,
     OPENED,
     RECEIPT,
     REMINDED_NOW,
     REMINDER,
+    SIGN_IN,
+    SIGN_IN_BLOCKED,
     claimable,
     has_submitted,
 )
@@ -149,9 +153,9 @@ class _Member:
     drafting: bool
 
 
-# A claimed ledger row: id, kind, person id, reason, the person's name and email, the round,
-# and whether the person has submitted.
-_LedgerRow = sa.Row[int, str, int, str | None, str, str | None, Round, bool]
+# A claimed ledger row: id, kind, person id, reason, the person's name and email, whether the
+# person may not sign in, the round, and whether the person has submitted.
+_LedgerRow = sa.Row[int, str, int, str | None, str, str | None, bool, Round, bool]
 
 
 # (subject, template) of a message, its context filled in; or why the row is skipped (a reason
@@ -168,13 +172,23 @@ class _RenderBatch:
     waiting_on: dict[tuple[int, int], tuple[str, list[_Member]]]
     rates: dict[int, tuple[list[tuple[str, ResponseRate]], ResponseRate]]
     actions: dict[int, ActionMail]
+    links: bool  # SIGN_IN_LINKS
 
 
-def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
+def carries_link(kind: str) -> bool:
+    """Whether a message of this kind carries the person's sign-in link (when links are on):
+    the opening mail, the reminders and the sign-in links sent in bulk."""
+    return kind == OPENED or kind.startswith(REMINDER) or kind.startswith(SIGN_IN)
+
+
+def render(
+    ledger_ids: Sequence[int], now: datetime, issued: Counter[int] | None = None
+) -> list[Outgoing]:
     """The messages of claimed rows, in ledger order; rows that became pointless since they
     were written (a reminder to someone who has submitted, a digest of a section where all
-    have) are marked skipped and left out. A constant number of queries per batch.
-    Flushes, never commits."""
+    have) are marked skipped and left out. The messages that carry a sign-in link get a new
+    one each, made in one INSERT for the batch; ``issued`` counts them by round. A constant
+    number of queries per batch. Flushes, never commits."""
     if not ledger_ids:
         return []
     rows = _claimed_rows(ledger_ids)
@@ -187,8 +201,9 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
         actions=load_actions(
             {a for a in (action_id_of(r.kind) for r in rows) if a is not None}, now
         ),
+        links=links_enabled(current_app.config),
     )
-    out: list[Outgoing] = []
+    ready: list[tuple[_LedgerRow, dict[str, Any], str, str]] = []
     skipped: dict[str, list[int]] = defaultdict(list)
     for r in rows:
         round_: Round = r.Round
@@ -206,13 +221,42 @@ def render(ledger_ids: Sequence[int], now: datetime) -> list[Outgoing]:
         if isinstance(message, str):
             skipped[message].append(r.id)
         elif message is not None:
-            subject, template = message
-            body = render_template(f"mail/{template}.txt", **context)
-            out.append(Outgoing(ledger_id=r.id, to=r.email.strip(), subject=subject, body=body))
+            ready.append((r, context, *message))
+    _add_links(ready, batch, issued)
+    out = [
+        Outgoing(
+            ledger_id=r.id,
+            to=(r.email or "").strip(),
+            subject=subject,
+            body=render_template(f"mail/{template}.txt", **context),
+        )
+        for r, context, subject, template in ready
+    ]
     for reason, ids in skipped.items():
         _mark_skipped(ids, reason)
     db.session.flush()
     return out
+
+
+def _add_links(
+    ready: list[tuple[_LedgerRow, dict[str, Any], str, str]],
+    batch: _RenderBatch,
+    issued: Counter[int] | None,
+) -> None:
+    """Give each message that carries a sign-in link a new one (one INSERT for them all): its
+    address replaces the checklist's in the message. Not for a person who may not sign in."""
+    if not batch.links:
+        return
+    wanted = [
+        (r, context) for r, context, _subject, _template in ready
+        if carries_link(r.kind) and not r.sign_in_blocked
+    ]
+    tokens = issue_links([(r.person_id, r.Round.id) for r, _context in wanted], batch.now)
+    for (r, context), token in zip(wanted, tokens, strict=True):
+        context["checklist_url"] = link_url(batch.base_url, token)
+        context["personal_link"] = True
+        if issued is not None:
+            issued[r.Round.id] += 1
 
 
 def _claimed_rows(ledger_ids: Sequence[int]) -> Sequence[_LedgerRow]:
@@ -225,6 +269,7 @@ def _claimed_rows(ledger_ids: Sequence[int]) -> Sequence[_LedgerRow]:
             MailLedger.reason,
             Person.name,
             Person.email,
+            Person.sign_in_blocked,
             Round,
             has_submitted(MailLedger.round_id, MailLedger.person_id).label("submitted"),
         )
@@ -250,6 +295,8 @@ def _message(r: _LedgerRow, context: dict[str, Any], batch: _RenderBatch) -> _Me
         action_id = action_id_of(r.kind)
         info = batch.actions.get(action_id) if action_id is not None else None
         return action_message(r.kind, r.person_id, context, info, batch.now)
+    if r.kind.startswith(SIGN_IN):
+        return _sign_in_message(r, batch)
     wards, overall = batch.rates[round_.id]
     rate = overall.text
     context.update(
@@ -274,6 +321,18 @@ def _reminder_message(r: _LedgerRow, context: dict[str, Any], now: datetime) -> 
         context["days"] = max(1, math.ceil(left))
     subject = _("【締め切りまであと%(d)s日】%(title)s", d=context["days"], title=round_.title)
     return subject, "reminder"
+
+
+def _sign_in_message(r: _LedgerRow, batch: _RenderBatch) -> _Message:
+    """A sign-in link sent in bulk: skipped once the person has submitted, when links are
+    off, or for a person who may not sign in (the link would not work)."""
+    if r.submitted:
+        return ALREADY_SUBMITTED
+    if not batch.links:
+        return LINKS_OFF
+    if r.sign_in_blocked:
+        return SIGN_IN_BLOCKED
+    return _("【サインイン用リンク】%(title)s", title=r.Round.title), "sign_in_link"
 
 
 def _receipt_message(r: _LedgerRow, context: dict[str, Any]) -> _Message:
