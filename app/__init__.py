@@ -71,7 +71,7 @@ def register_extensions(app: Flask) -> None:
         login_manager,
         migrate,
     )
-    from app.i18n import install_template_gettext, select_locale
+    from app.i18n import select_locale
     from app.replica import init_replica
 
     db.init_app(app)
@@ -82,7 +82,6 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    install_template_gettext(app)
 
     @login_manager.user_loader
     def load_person(person_id: str) -> SignedIn | None:

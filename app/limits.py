@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Config, Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -70,12 +70,16 @@ class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, but refusing (``ValueError``) documents nested deeper than
     ``JSON_MAX_DEPTH``: Python's parser would recurse until a RecursionError (a 500)."""
 
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.config: Config = app.config  # the app's own, read at every document
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
             value = json.loads(s, **kwargs)
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
-        max_depth = int(self._app.config.get("JSON_MAX_DEPTH", 32))
+        max_depth = int(self.config.get("JSON_MAX_DEPTH", 32))
         # A document with no more brackets than the bound cannot nest deeper than it (brackets
         # inside strings only add to the count): the walk is skipped, as for every checklist
         # save (counting them is C; the walk is Python, about a tenth of a millisecond).

@@ -38,7 +38,11 @@ updated with one INSERT ... ON CONFLICT (round_id, person_id) DO UPDATE, which l
 the commit (SQLite's BEGIN IMMEDIATE already serialises whole transactions). The second of
 two concurrent saves therefore waits for the first to commit, then reads the stored answers
 again and writes its own over them, so the stored set is always one save's, never a mix.
-Answers are written with INSERT ... ON CONFLICT DO UPDATE, one statement per table.
+A staff member's first save (no response when it read the round) reads nothing again: it
+writes its answers over the other save's, and may report items as missing that the other one
+answered (never the reverse); a save that does not submit never withdraws the other's
+submission. Answers are written with INSERT ... ON CONFLICT DO UPDATE, one statement per
+table.
 
 Every function uses a constant number of queries, whatever the number of standards, rounds or
 people.
@@ -182,7 +186,3 @@ class SectionMember:
     name: str
     role: Role
     status: Progress
-
-
-# The three upserts of a save are built once per database kind: building one (its ``excluded``
-# columns above all) cost more than running it.
