@@ -67,7 +67,6 @@ def register_extensions(app: Flask) -> None:
         babel,
         csrf,
         db,
-        end_read_only_transaction,
         login_manager,
         migrate,
     )
@@ -76,8 +75,6 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     init_replica(app)
-    # Registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session.
-    app.teardown_appcontext(end_read_only_transaction)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -103,10 +100,8 @@ def register_security(app: Flask) -> None:
     from flask_babel import gettext
     from werkzeug.exceptions import Unauthorized
 
-    from app.auth.sessions import SigningKeptSessionInterface
     from app.extensions import login_manager
 
-    app.session_interface = SigningKeptSessionInterface()
     if int(app.config.get("PROXY_FIX_X_FOR") or 0) > 0:
         # Behind N reverse proxies: take the client address from X-Forwarded-For (docs/auth.md).
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -91,47 +91,20 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-READS_ONLY = "kijun_reads_only"
-
-
-@sa.event.listens_for(sa.Engine, "begin")
-def _transaction_begins(connection: sa.Connection) -> None:
-    connection.info[READS_ONLY] = True
 
 
 @sa.event.listens_for(sa.Engine, "before_cursor_execute")
 def _note_writes(
     connection: sa.Connection, _cursor: Any, statement: str, *_args: Any
 ) -> None:
-    """Mark the transaction as writing at its first statement that is not a SELECT.
-
-    A SELECT changes no data (its row locks and advisory locks end with COMMIT as with
-    ROLLBACK), nor does SQLite's ``BEGIN IMMEDIATE``; anything else, WITH included, counts as
+    """Note in the request that it wrote (``retried_once`` then never runs it again) at its
+    first statement that is neither a SELECT nor SQLite's ``BEGIN IMMEDIATE``; WITH counts as
     a write."""
-    if statement.lstrip()[:6].upper().rstrip() not in ("SELECT", "BEGIN"):
-        connection.info[READS_ONLY] = False
-        if has_request_context():
-            g.kijun_wrote = True  # a dropped connection is not retried after a write
-
-
-def end_read_only_transaction(exc: BaseException | None) -> None:
-    """Teardown: end a PostgreSQL transaction that only read with COMMIT, not ROLLBACK.
-
-    The two mean the same for a transaction without writes, but psycopg forgets its prepared
-    statements on every ROLLBACK (and sends ``DEALLOCATE ALL``), so each page view would plan
-    its queries afresh (docs/benchmarks.md). A transaction that wrote anything (or has changes
-    not yet flushed), or a request that failed, is still rolled back by Flask-SQLAlchemy.
-    """
-    if exc is not None or not db.session.registry.has():
-        return
-    session = db.session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and connection.info.get(READS_ONLY):
-        # Nothing changed, so the loaded objects stay as they are (as after a rollback).
-        session.expire_on_commit = False
-        session.commit()
+    if has_request_context() and statement.lstrip()[:6].upper().rstrip() not in (
+        "SELECT",
+        "BEGIN",
+    ):
+        g.kijun_wrote = True
 
 
 def refresh_statistics(*models: type[Base]) -> None:

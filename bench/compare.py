@@ -5,13 +5,14 @@
         [--seconds 5] [--repeat 3] [--output compare.json]
 
 Each ``--variant NAME=REF`` is served from that commit's files (``git archive``; ``.`` is this
-checkout as it is), each by its own gunicorn, beside the floor of Kijun's extensions
-(bench/floor_app.py ``app``, from this checkout). ``http_load.checklist_load`` loads them in
-turn, interleaved: in each repeat the page of every app, then the first submit of every app,
-the order rotated from one repeat to the next, so that the load of a shared machine falls on
-all of them alike. The same people submit in every run (their responses are deleted after
-each run), so any number of runs fits the database. How docs/benchmarks.md measures what an
-optimisation buys: the commit with it against the commit without it, in the same run.
+checkout as it is; a folder is served as it is), each by its own gunicorn, beside the floor of
+Kijun's extensions (bench/floor_app.py ``app``, from this checkout).
+``http_load.checklist_load`` loads them in turn, interleaved: in each repeat the page of every
+app, then the first submit of every app, the order rotated from one repeat to the next, so
+that the load of a shared machine falls on all of them alike. The same people submit in every
+run (their responses are deleted after each run), so any number of runs fits the database.
+How docs/benchmarks.md measures what an optimisation buys: the code with it against the code
+without it, in the same run.
 
 The database is one built by bench/generate.py (it must hold the open round); all the
 variants must share its schema.
@@ -32,9 +33,12 @@ from bench.common import ROOT, machine
 
 
 def export_tree(ref: str, into: Path) -> Path:
-    """The files of commit ``ref`` in a new folder under ``into`` (``.``: this checkout)."""
+    """The files of commit ``ref`` in a new folder under ``into`` (``.``: this checkout; a
+    folder: served as it is)."""
     if ref == ".":
         return ROOT
+    if Path(ref).is_dir():
+        return Path(ref).resolve()
     tree = Path(tempfile.mkdtemp(prefix="kijun-variant-", dir=into))
     archive = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True,
                              capture_output=True).stdout
@@ -62,6 +66,8 @@ def compare(
 
 
 def _commit(ref: str) -> str:
+    if ref != "." and Path(ref).is_dir():
+        return f"the files in {ref}"
     if ref == ".":
         dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout.strip()

@@ -201,26 +201,28 @@ def test_the_checklist_page_is_two_statements_whatever_the_number_of_people(
     app, client, sign_in, world
 ):
     """Once the round's standards are kept, a staff member's page asks the database twice
-    (the person with their roles; the round with their place and answers), with twenty more
-    people answering as with none; the connection is back in the pool afterwards."""
+    (the person with their roles; the round with their place and answers), each on its own
+    without a transaction (no BEGIN, no COMMIT), with twenty more people answering as with
+    none; the connection is back in the pool afterwards."""
     sign_in(world["person"])
     _page(client, world)  # the standards are read and kept
     with statements(app) as seen:
         _page(client, world)
-    assert len(_asked(seen)) == 2, seen
+    assert len(seen) == 2, seen
+    assert all(autocommit for _statement, autocommit in seen)
     _more_people_and_answers(app, world)
     client.put(f"/api/v1/rounds/{world['round']}/checklist",
                json={"answers": {"std-1": "no"}, "comments": {"std-1": "一言"}})
     with statements(app) as more:
         _page(client, world)
-    assert len(_asked(more)) == 2, more
+    assert len(more) == 2, more
     with app.app_context():
         assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
 
 
 def test_a_chiefs_page_asks_for_the_sections_standards_too(app, client, sign_in):
     """A chief's page asks once more than a staff member's (the section's standards with
-    the section's answers), and hands its connection back."""
+    the section's answers), without a transaction too, and hands its connection back."""
     year = fiscal_year_of(tokyo(utcnow()))
     with app.app_context():
         section = factories.section(kinds=("窓口",))
@@ -235,7 +237,8 @@ def test_a_chiefs_page_asks_for_the_sections_standards_too(app, client, sign_in)
     with statements(app) as seen:
         page = _page(client, world)
     assert "課の基準3の文" in page
-    assert len(_asked(seen)) == 3, seen
+    assert len(seen) == 3, seen
+    assert all(autocommit for _statement, autocommit in seen)
     with app.app_context():
         assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool
 
@@ -283,6 +286,7 @@ def test_a_first_submit_is_four_statements_whatever_the_number_of_people(
     assert response.get_json()["status"] == "submitted"  # as the response's upsert returned it
     asked = _asked(seen)
     assert len(asked) == 4, seen
+    assert not any(autocommit for _statement, autocommit in seen)  # one transaction
     if PG_URL:
         assert ["FOR SHARE" in statement for statement in asked] == [False, True, False, False]
     assert [s.lstrip().split()[0].upper() for s in asked] == ["SELECT", "SELECT", "INSERT",

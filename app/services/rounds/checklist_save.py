@@ -246,10 +246,12 @@ def _dialect_name() -> str:
 
 
 def _write_rows(upsert: Any, rows: list[dict[str, Any]]) -> None:
-    """Upsert answer rows with one statement: ``INSERT … VALUES (…), (…), … ON CONFLICT DO
-    UPDATE`` (an executemany would run the statement once per row on PostgreSQL)."""
+    """Upsert answer rows: one fixed statement (built once per database kind) for all of
+    them. Its ``RETURNING`` lets SQLAlchemy send the rows as one ``INSERT … VALUES (…), (…)``
+    ("insertmanyvalues"); a plain executemany would run the statement once per row on
+    PostgreSQL."""
     if rows:
-        db.session.execute(upsert(_dialect_name()).values(rows))
+        db.session.execute(upsert(_dialect_name()), rows)
 
 
 # The upserts are built once per database kind: building one (its ``excluded`` columns above
@@ -259,7 +261,7 @@ def _response_upsert(dialect: str) -> Any:
     """``INSERT INTO response … ON CONFLICT (round_id, person_id) DO UPDATE … RETURNING id,
     status``: a save that submits marks the response submitted; one that does not keeps a
     submission made before (a save never withdraws one)."""
-    insert = _INSERTS[dialect](Response)
+    insert = _INSERTS[dialect](Response.__table__)
     submits = insert.excluded.status == ResponseStatus.SUBMITTED
     return insert.on_conflict_do_update(
         index_elements=[Response.round_id, Response.person_id],
@@ -286,7 +288,7 @@ def _submit_update() -> Any:
 
 @cache
 def _answer_upsert(dialect: str) -> Any:
-    insert = _INSERTS[dialect](Answer)
+    insert = _INSERTS[dialect](Answer.__table__)
     return insert.on_conflict_do_update(
         index_elements=[Answer.response_id, Answer.standard_id],
         set_={"value": insert.excluded.value, "comment": insert.excluded.comment},
@@ -295,7 +297,7 @@ def _answer_upsert(dialect: str) -> Any:
 
 @cache
 def _section_answer_upsert(dialect: str) -> Any:
-    insert = _INSERTS[dialect](SectionAnswer)
+    insert = _INSERTS[dialect](SectionAnswer.__table__)
     return insert.on_conflict_do_update(
         index_elements=[
             SectionAnswer.round_id,
