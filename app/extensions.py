@@ -107,6 +107,26 @@ def _note_writes(
         g.kijun_wrote = True
 
 
+def start_without_transaction() -> None:
+    """Run this request's statements each on its own (``AUTOCOMMIT``) until its first
+    ``db.session.commit()``; the session's next statement after that begins a transaction as
+    ever. No BEGIN and no COMMIT round trip, no ROLLBACK that makes psycopg forget its prepared
+    statements, and on SQLite no write lock. For the checklist's requests (before_request of
+    app/checklist/__init__.py and app/api/__init__.py): its pages only read, and its save
+    begins the transaction it needs (app/services/rounds/checklist_save.py). Inside a
+    transaction already under way (a test serving a request in its own app context) it
+    changes nothing."""
+    if not (db.session.registry.has() and db.session().in_transaction()):
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def runs_without_transaction() -> bool:
+    """Whether the session's statements now run each on its own (``start_without_transaction``
+    and no commit since)."""
+    options = db.session.connection().get_execution_options()
+    return options.get("isolation_level") == "AUTOCOMMIT"
+
+
 def refresh_statistics(*models: type[Base]) -> None:
     """After a bulk load, inside its transaction: ``ANALYZE`` the tables it filled (every table
     when none is named), on PostgreSQL.

@@ -2,16 +2,16 @@
 
 from flask import Blueprint, request
 
-from app.extensions import db
+from app.extensions import start_without_transaction
 
 bp = Blueprint("checklist", __name__)
 
 
 @bp.before_request
-def _pages_read_without_a_transaction() -> None:
-    """The area's pages (GET, HEAD) only read: their statements run without a transaction
-    (``AUTOCOMMIT``), which saves the BEGIN and COMMIT round trips, and on SQLite takes no
-    write lock. Each statement sees what was committed when it starts; no page here needs two
-    of them to agree beyond that (the person, then the round with the person's answers)."""
-    if request.method in ("GET", "HEAD"):
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+def _checklist_starts_without_a_transaction() -> None:
+    """The area's pages (GET, HEAD) only read, and the checklist's save begins the transaction
+    it needs: they start without one (``start_without_transaction``). Each statement of a
+    page sees what was committed when it starts; no page here needs two of them to agree
+    beyond that (the person, then the round with the person's answers)."""
+    if request.method in ("GET", "HEAD") or request.endpoint == "checklist.checklist":
+        start_without_transaction()

@@ -1,16 +1,24 @@
-"""Saving a checklist: answers checked, then written in one transaction (see the rules in
+"""Saving a checklist: answers checked, then written (see the rules in
 ``app/services/rounds/checklist.py``).
 
-One path on both databases, through the session: the round read under its share lock
-(``round_context``), the response created or updated and locked (one upsert), the stored
-answers read again under that lock (not for a staff member's first save: there are none),
-the answers written (one upsert of all the rows), and the submission marked. Nothing commits:
-the view does, once.
+Every save but one kind runs the same steps on both databases, in one transaction, through the
+session: the round read under its share lock (``round_context``), the response created or
+updated and locked (one upsert), the stored answers read again under that lock (not for a
+staff member's first save: there are none), the answers written (one executemany), and the
+submission marked. A staff member's first save on PostgreSQL is one statement instead
+(``_first_save_statement``): the round's lock, the response, the answers and the status; it
+is half of the first submit's cost (docs/benchmarks.md).
+
+A checklist request starts without a transaction (``app/extensions.py``
+``start_without_transaction``): the round is then read without its lock, and a save that is
+not that one statement ends the phase (``db.session.commit()``, with nothing to commit) and
+reads the round again in a transaction of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -19,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.extensions import db
+from app.extensions import db, runs_without_transaction
 from app.models import (
     Answer,
     AnswerValue,
@@ -27,6 +35,7 @@ from app.models import (
     Response,
     ResponseStatus,
     Role,
+    Round,
     SectionAnswer,
     utcnow,
 )
@@ -63,25 +72,63 @@ def save_checklist(
     """Save answers (keys are standard keys; values "yes", "no", "na") and optionally submit.
 
     Raises NotInRound, RoundClosed (nothing changed), or InvalidAnswers (nothing changed).
-    Flushes, never commits: everything it writes is in the session's transaction, which the
-    caller commits or rolls back. The rules (kept answers, comments, submission,
-    concurrency) are in the module docstring of ``app/services/rounds/checklist.py``.
+    What it writes is the caller's to commit or roll back, with one exception: a staff
+    member's first save on PostgreSQL in a request that started without a transaction is one
+    statement, stored when it returns. A save that starts without a transaction and is not
+    that statement commits the session first (nothing was written yet) and writes in a new
+    transaction. The rules (kept answers, comments, submission, concurrency) are in the
+    module docstring of ``app/services/rounds/checklist.py``.
     """
     now = now or utcnow()
-    ctx = round_context(round_id, person)  # the round's share lock, until the commit
+    lazy = runs_without_transaction()
+    ctx, items, values, notes = _checked(round_id, person, answers, comments, now, locked=not lazy)
+    if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
+        return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
+    if lazy:
+        db.session.commit()  # ends the phase without a transaction: nothing was written
+        ctx, items, values, notes = _checked(round_id, person, answers, comments, now)
+    return _save_in_transaction(ctx, person.id, items, values, notes, submit=submit, now=now)
+
+
+def _checked(
+    round_id: int,
+    person: PersonRef,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None,
+    now: datetime,
+    *,
+    locked: bool = True,
+) -> tuple[RoundContext, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
+    """The person's place in the round (share-locked when ``locked``), refused unless the
+    round takes answers now, with the items and the answers and comments sent, checked."""
+    ctx = round_context(round_id, person, locked=locked)
     if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
         raise RoundClosed(closed_message(ctx.round, now))
     items = items_of(ctx)
     values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+    return ctx, items, values, notes
 
-    # A staff member's first save: no answers of theirs are stored, so whether it submits is
-    # known now, and the response is written with its status at once.
+
+def _save_in_transaction(
+    ctx: RoundContext,
+    person_id: int,
+    items: list[ChecklistItem],
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+    *,
+    submit: bool,
+    now: datetime,
+) -> SaveResult:
+    """The save's writes in the session's transaction, the round share-locked by ``ctx``'s
+    read: the response, the answers that changed, the submission."""
+    # A staff member's first save (SQLite): no answers of theirs are stored, so whether it
+    # submits is known now, and the response is written with its status at once.
     first = ctx.response_id is None and ctx.role is not Role.CHIEF
     submitting = first and submit and all(item.standard_id in values for item in items)
-    response_id, status = _locked_response(ctx, person.id, now, submitting=submitting)
+    response_id, status = _locked_response(ctx, person_id, now, submitting=submitting)
     stored: Mapping[int, tuple[AnswerValue | None, str | None]] = {}
     if not first:
-        stored = stored_answers(ctx, person.id)  # again, now that the response is ours alone
+        stored = stored_answers(ctx, person_id)  # again, now that the response is ours alone
 
     own_rows: list[dict[str, Any]] = []
     section_rows: list[dict[str, Any]] = []
@@ -335,3 +382,132 @@ def _locked_response(
     }
     response_id, status = db.session.execute(_response_upsert(_dialect_name()), row).one()
     return response_id, status
+
+
+# --- A staff member's first save on PostgreSQL: one statement ------------------------------------
+
+
+def _first_save(
+    ctx: RoundContext,
+    person_id: int,
+    items: list[ChecklistItem],
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+    *,
+    submit: bool,
+    now: datetime,
+) -> SaveResult:
+    """A staff member's first save on PostgreSQL (no response when ``ctx`` was read, so no
+    stored answers): the response, its answers and its status in one statement
+    (``_first_save_statement``), which takes the round's share lock and checks under it that
+    the round still takes answers: RoundClosed (nothing written) when it closed or was counted
+    after ``ctx`` was read without the lock.
+
+    A concurrent first save of the same person (a double click) meets the other's rows in the
+    statement's ON CONFLICT clauses and waits for its commit, then writes its own answers over
+    them; a save that does not submit never withdraws the other's submission."""
+    rows: list[tuple[int, AnswerValue, str | None]] = []
+    missing: list[ChecklistItem] = []
+    now_stored: list[ChecklistItem] = []
+    for item in items:
+        value = values.get(item.standard_id)
+        comment = notes.get(item.standard_id)
+        now_stored.append(item.answered(value, comment))
+        if value is None:
+            missing.append(item)
+        else:
+            rows.append((item.standard_id, value, comment))
+    submitted = submit and not missing
+    parameters = {
+        "round_id": ctx.round.id,
+        "person_id": person_id,
+        "role": ctx.role,
+        "section_id": ctx.section_id,
+        "status": ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
+        "submitted_at": now if submitted else None,
+        "created_at": now,
+        "updated_at": now,
+        "sent": _sent_json(rows),
+    }
+    saved = db.session.execute(_first_save_statement(), parameters).first()
+    if saved is None:  # the round closed or was counted since ``ctx`` was read
+        round_ = db.session.get_one(Round, ctx.round.id, populate_existing=True)
+        raise RoundClosed(closed_message(round_, now))
+    _response_id, status = saved
+    return _saved(ctx, progress_of(status), now_stored, submitted, missing)
+
+
+_SENT_COLUMNS = ("standard_id", "value", "comment")
+
+
+def _sent_json(rows: Iterable[tuple[int, AnswerValue, str | None]]) -> str:
+    """The ``sent`` parameter: the rows (standard id, value, comment) as one JSON array, which
+    the statement reads as a table (``json_to_recordset``)."""
+    return json.dumps(
+        [
+            {"standard_id": sid, "value": str(value), "comment": comment}
+            for sid, value, comment in rows
+        ],
+        ensure_ascii=False,
+    )
+
+
+@cache
+def _first_save_statement() -> Any:
+    """``WITH taking_round AS (SELECT round.id … FOR SHARE), saved_response AS (INSERT INTO
+    response SELECT taking_round.id, … ON CONFLICT (round_id, person_id) DO UPDATE …
+    RETURNING id, status), saved_answers AS (INSERT INTO answer SELECT saved_response.id,
+    sent.* FROM saved_response JOIN json_to_recordset(:sent) AS sent(…) ON true ON CONFLICT
+    … DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
+    response: sa.Table = Response.__table__  # type: ignore[assignment]
+    columns = ("person_id", "role", "section_id", "status", "submitted_at",
+               "created_at", "updated_at")
+    # The round's share lock, taken by the statement itself, and the round still taking
+    # answers once it is held: a count that committed first (tally) leaves no row here, so
+    # nothing is written.
+    now: Any = sa.bindparam("updated_at", type_=response.c.updated_at.type)
+    taking = (
+        sa.select(Round.id)
+        .where(Round.id == sa.bindparam("round_id"), Round.open_at(now),
+               Round.counted_at.is_(None))
+        .with_for_update(read=True)
+        .cte("taking_round")
+    )
+    insert = postgresql.insert(response).from_select(
+        ["round_id", *columns],
+        sa.select(taking.c.id, *(sa.bindparam(n, type_=response.c[n].type) for n in columns)),
+    )
+    submits = insert.excluded.status == ResponseStatus.SUBMITTED
+    saved = insert.on_conflict_do_update(
+        index_elements=[response.c.round_id, response.c.person_id],
+        set_={
+            "role": insert.excluded.role,
+            "section_id": insert.excluded.section_id,
+            "updated_at": insert.excluded.updated_at,
+            "status": sa.case((submits, insert.excluded.status), else_=response.c.status),
+            "submitted_at": sa.case(
+                (submits, insert.excluded.submitted_at), else_=response.c.submitted_at
+            ),
+        },
+    ).returning(response.c.id, response.c.status).cte("saved_response")
+    sent = (
+        sa.func.json_to_recordset(sa.cast(sa.bindparam("sent", type_=sa.Text), postgresql.JSON))
+        .table_valued(
+            sa.column("standard_id", sa.Integer),
+            sa.column("value", sa.String),
+            sa.column("comment", sa.Text),
+        )
+        .render_derived(name="sent", with_types=True)
+    )
+    answer: sa.Table = Answer.__table__  # type: ignore[assignment]
+    answers = postgresql.insert(answer).from_select(
+        ["response_id", *_SENT_COLUMNS],
+        sa.select(saved.c.id, *(sent.c[name] for name in _SENT_COLUMNS)).select_from(
+            saved.join(sent, sa.true())
+        ),
+    )
+    answers = answers.on_conflict_do_update(
+        index_elements=[answer.c.response_id, answer.c.standard_id],
+        set_={"value": answers.excluded.value, "comment": answers.excluded.comment},
+    )
+    return sa.select(saved.c.id, saved.c.status).add_cte(answers.cte("saved_answers"))
