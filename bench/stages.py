@@ -23,24 +23,21 @@ from bench.http_load import HEADER, answers_for, staff_of_open_round, unanswered
 # (label, module, attribute): the parts timed. A part inside another is listed after it and
 # its time is taken out of the outer part's own line.
 PAGE_PARTS = (
-    ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
+    ("sign-in: the person and their roles (1 query; no BEGIN/COMMIT)", "app.access",
+     "load_signed_in"),
     ("the round, the person's place in it and their answers (1 query; the round's standards "
      "and blank items kept per process)", "app.services.rounds.checklist_page", "checklist_for"),
     ("the page from its kept frame (app/checklist/frame.py): the name, section, CSRF token "
      "and answered count filled in", "app.checklist.routes", "_framed"),
     ("the items' HTML (kept per process)", "app.checklist.routes", "items_html"),
-    ("COMMIT of the read-only transaction", "app.extensions", "Session.commit"),
 )
 SUBMIT_PARTS = (
-    ("sign-in: the person and their roles (1 query)", "app.access", "load_signed_in"),
-    ("the round, share-locked, and the person's place in it (1 query)",
-     "app.services.rounds.checklist_save", "round_context"),
-    ("the standards (kept per process)", "app.services.rounds.checklist_save", "items_of"),
-    ("checking the answers sent", "app.services.rounds.checklist_save", "_validated"),
-    ("the response with its status (1 upsert)", "app.services.rounds.checklist_save",
-     "_locked_response"),
-    ("the answers (1 upsert)", "app.services.rounds.checklist_save", "_write_rows"),
-    ("COMMIT", "app.extensions", "Session.commit"),
+    ("sign-in: the person and their roles (1 query; no BEGIN/COMMIT)", "app.access",
+     "load_signed_in"),
+    ("the round and the person's place in it (1 query; the standards kept per process) and "
+     "checking the answers sent", "app.services.rounds.checklist_save", "_checked"),
+    ("the response, its answers and its status (1 statement, the round's lock in it)",
+     "app.services.rounds.checklist_save", "_first_save"),
     ("the reply (JSON)", "app.api.routes", "checklist_fields"),
 )
 SAVE = ("app.api.routes", "save_checklist")

@@ -13,9 +13,11 @@ Rules (issue 3):
   (``ward_specific``) of a ward's own catalogue are asked like the others; a city-wide
   catalogue's ward-specific list belongs to no ward in particular and is never asked.
 - A round is open exactly when opens_at <= now < closes_at.
-- Saving is allowed only while the round is open; each save is one transaction (the caller
-  commits). A submit needs every item answered; otherwise nothing is submitted, the answers
-  given are kept as a draft and the missing items are reported.
+- Saving is allowed only while the round is open; each save is all or nothing: one
+  transaction (the caller commits), or one statement (a staff member's first save on
+  PostgreSQL, ``checklist_save._first_save``). A submit needs every item answered; otherwise
+  nothing is submitted, the answers given are kept as a draft and the missing items are
+  reported.
 - The role and section at answer time are stored on the Response: taken from the person's
   assignment of the round's fiscal year at the first save, and brought up to date at every
   later save (a roster corrected during the round is followed; later years' rosters never
