@@ -79,20 +79,8 @@ class BoundedJSONProvider(DefaultJSONProvider):
             value = json.loads(s, **kwargs)
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
-        max_depth = int(self.config.get("JSON_MAX_DEPTH", 32))
-        # A document with no more brackets than the bound cannot nest deeper than it (brackets
-        # inside strings only add to the count): the walk is skipped, as for every checklist
-        # save (counting them is C; the walk is Python, about a tenth of a millisecond).
-        if _openers(s) > max_depth:
-            check_json_depth(value, max_depth)
+        check_json_depth(value, int(self.config.get("JSON_MAX_DEPTH", 32)))
         return value
-
-
-def _openers(s: str | bytes) -> int:
-    """How many ``{`` and ``[`` the text holds (an upper bound on its depth)."""
-    if isinstance(s, bytes | bytearray):
-        return s.count(b"{") + s.count(b"[")
-    return s.count("{") + s.count("[")
 
 
 def check_json_depth(value: Any, max_depth: int) -> None:
