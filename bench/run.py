@@ -4,7 +4,8 @@
 
 ``bash bench/run`` starts a throwaway PostgreSQL server and calls this. For each size in
 ``--sizes`` a scratch database ``kijun_bench_<people>`` is built by bench/generate.py (and
-dropped at the end unless ``--keep``); the results and export benchmarks run at every size,
+dropped at the end unless ``--keep``; ``--reuse`` runs on such kept databases instead of
+building them); the results and export benchmarks run at every size,
 the HTTP benchmarks and the deadline spike at the largest.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from bench import exports, http_load, queries, reminders, stages
 from bench.common import ROOT, machine, recreate_database, with_database
-from bench.generate import generate
+from bench.generate import generate, table_counts
 
 
 def run_all(
@@ -37,6 +38,7 @@ def run_all(
     spike_clients: int = 32,
     stage_requests: int = 300,
     keep: bool = False,
+    reuse: bool = False,
     echo: bool = True,
     prefix: str = "kijun_bench",
 ) -> dict[str, Any]:
@@ -58,13 +60,18 @@ def run_all(
     try:
         for people in sorted(sizes):
             name = f"{prefix}_{people}"
-            url = recreate_database(server_url, name)
-            databases.append(name)
-            say(f"== {people} people: generating {name}")
-            start = time.perf_counter()
-            counts = generate(url, people, years, wards, sections_per_ward, echo=echo)
-            entry: dict[str, Any] = {"generate_s": time.perf_counter() - start,
-                                     "counts": counts}
+            entry: dict[str, Any]
+            if reuse:  # built before (bench/generate.py, or a run with --keep): kept after
+                url = with_database(server_url, name)
+                say(f"== {people} people: reusing {name}")
+                entry = {"generate_s": None, "counts": table_counts(url)}
+            else:
+                url = recreate_database(server_url, name)
+                databases.append(name)
+                say(f"== {people} people: generating {name}")
+                start = time.perf_counter()
+                counts = generate(url, people, years, wards, sections_per_ward, echo=echo)
+                entry = {"generate_s": time.perf_counter() - start, "counts": counts}
             say(f"== {people} people: results and trend")
             entry["results"] = queries.run(url, repeat)
             say(f"== {people} people: exports")
@@ -173,8 +180,9 @@ def markdown(report: dict[str, Any]) -> str:
         one, both, trend = (r["round_results (one round)"], r["round_results (with last year)"],
                             r["compliance_trend (10 years)"])
         x, p = entry["exports"]["xlsx"], entry["exports"]["pdf"]
+        built = "reused" if entry["generate_s"] is None else _f(entry["generate_s"], 1)
         lines.append(
-            f"| {people} | {entry['counts']['answer']:,} | {_f(entry['generate_s'], 1)} | "
+            f"| {people} | {entry['counts']['answer']:,} | {built} | "
             f"{_f(one['service_s'])} | {_f(one['ratio'], 2)}× | {_f(both['service_s'])} | "
             f"{_f(both['ratio'], 2)}× | {_f(trend['service_s'])} | {_f(trend['ratio'], 2)}× | "
             f"{_f(x['seconds'], 2)} | {_f(x['python_peak_mb'], 1)} | {_f(p['seconds'], 2)} | "
@@ -319,11 +327,13 @@ def main() -> None:
     parser.add_argument("--spike-window", type=float, default=60.0)
     parser.add_argument("--output-dir", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--keep", action="store_true", help="keep the generated databases")
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the databases a run with --keep (or bench/generate.py) built")
     args = parser.parse_args()
     report = run_all(
         args.server_url, tuple(int(s) for s in args.sizes.split(",")), args.years, args.wards,
         args.sections_per_ward, args.repeat, args.http_seconds, args.http_repeat, args.workers,
-        args.clients, args.spike_people, args.spike_window, keep=args.keep,
+        args.clients, args.spike_people, args.spike_window, keep=args.keep, reuse=args.reuse,
     )
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
