@@ -68,24 +68,20 @@ def register_extensions(app: Flask) -> None:
         babel,
         csrf,
         db,
-        end_read_only_transaction,
         login_manager,
         migrate,
     )
-    from app.i18n import install_template_gettext, select_locale
+    from app.i18n import select_locale
     from app.replica import init_replica
     from app.services.governance import audit_anchor
 
     db.init_app(app)
     init_replica(app)
     audit_anchor.init_app(app)  # the audit log's anchor after each commit, and its log line
-    # Registered after db.init_app, so it runs before Flask-SQLAlchemy removes the session.
-    app.teardown_appcontext(end_read_only_transaction)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    install_template_gettext(app)
 
     @login_manager.user_loader
     def load_person(person_id: str) -> SignedIn | None:
@@ -107,10 +103,8 @@ def register_security(app: Flask) -> None:
     from flask_babel import gettext
     from werkzeug.exceptions import Unauthorized
 
-    from app.auth.sessions import SigningKeptSessionInterface
     from app.extensions import login_manager
 
-    app.session_interface = SigningKeptSessionInterface()
     if int(app.config.get("PROXY_FIX_X_FOR") or 0) > 0:
         # Behind N reverse proxies: take the client address from X-Forwarded-For (docs/auth.md).
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -60,13 +60,6 @@ from app.models import (
 from app.services.identity.auth import has_left_clause
 from app.services.organisation.grants import in_force_clause
 from app.services.rounds.audience import chief_in_year
-from app.statements import (
-    SideBySide,
-    first_row,
-    keep_read_ahead,
-    side_by_side,
-    split_side_by_side,
-)
 from app.wareki import fiscal_year_of, tokyo
 
 AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
@@ -185,27 +178,14 @@ def load_signed_in(by: str, value: object) -> SignedIn | None:
     """The person whose ``by`` column ("id" or "employee_id") is ``value``, together with
     their roles, in one query; the roles are kept for this request, so that the page's menu
     asks the database nothing more. None for nobody, and for a person the latest roster
-    shows as having left (``has_left_clause``): their grants end with them.
-
-    In a view that ``reads_ahead``, the same query also reads the view's first statement for
-    the person found, and keeps its row for the view (``app.statements``)."""
+    shows as having left (``has_left_clause``): their grants end with them."""
     parameters = {"value": value, "fiscal_year": fiscal_year_of(tokyo(utcnow()))}
-    ahead = _read_ahead()
-    if ahead is None:
-        row = first_row(_signed_in_query(by), parameters)
-        ahead_row = None
-    else:
-        statement, ahead_parameters = ahead
-        together = _signed_in_with(by, statement)
-        both = first_row(together.statement, {**parameters, **ahead_parameters})
-        row, ahead_row = (None, None) if both is None else split_side_by_side(together, both)
+    row = db.session.execute(_signed_in_query(by), parameters).first()
     if row is None:
         return None
     person_id, name, session_version, is_chief, left, *has_grants = row
     if left:
         return None
-    if ahead is not None:
-        keep_read_ahead(ahead[0], {**ahead[1], "person_id": person_id}, ahead_row)
     roles = {"person"} | {
         role.value for role, has in zip(GrantRole, has_grants, strict=True) if has
     }
@@ -214,48 +194,6 @@ def load_signed_in(by: str, value: object) -> SignedIn | None:
     if has_request_context():
         g.setdefault("kijun_roles", {})[person_id] = frozenset(roles)
     return SignedIn(person_id, name, session_version)
-
-
-# g: what the view that is running reads first (``reads_ahead``), until the sign-in reads it.
-_AHEAD = "kijun_sign_in_reads_ahead"
-AheadRead = tuple[sa.Select[*tuple[Any, ...]], dict[str, Any]]
-
-
-def reads_ahead(first_read: Callable[..., AheadRead | None]) -> Callable[[F], F]:
-    """Decorate a view (above ``access``) whose first statement is known from its arguments:
-    ``first_read(**view_args)`` gives it, with its parameters but the person's
-    (``person_id``), or None. The sign-in reads it in the same round trip as the person
-    (``load_signed_in``), and the view's own ``first_row`` of it gets the row kept then.
-    The view must read it before it writes anything (a write drops the row)."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            g.setdefault(_AHEAD, lambda: first_read(**kwargs))
-            try:
-                return view(*args, **kwargs)
-            finally:
-                g.pop(_AHEAD, None)
-
-        return cast(F, wrapped)
-
-    return decorator
-
-
-def _read_ahead() -> AheadRead | None:
-    if not has_request_context():
-        return None
-    first_read: Callable[[], AheadRead | None] | None = g.pop(_AHEAD, None)
-    return None if first_read is None else first_read()
-
-
-@cache
-def _signed_in_with(by: str, statement: sa.Select[*tuple[Any, ...]]) -> SideBySide:
-    """The sign-in's query with ``statement`` read beside it, for the person it finds."""
-    person = sa.select(Person.id).where(_by_column(by) == sa.bindparam("value"))
-    return side_by_side(
-        _signed_in_query(by), statement, {"person_id": person.scalar_subquery()}
-    )
 
 
 def _by_column(by: str) -> Any:

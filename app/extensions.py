@@ -6,9 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import psycopg
 import sqlalchemy as sa
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -51,10 +50,6 @@ class Session(FlaskSQLAlchemySession):
             engine = replica_engine()
             if engine is not None:
                 return engine
-        if bind is None:
-            connection = request_connection()
-            if connection is not None:
-                return connection
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
 
 
@@ -107,156 +102,51 @@ def _autocommit(connection: sa.Connection) -> bool:
 @sa.event.listens_for(sa.Engine, "begin")
 def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     """Take SQLite's write lock at BEGIN: a transaction that read first and wrote later could
-    otherwise fail at once with "database is locked" when another request wrote in between.
-    A read-only request (``reads_only``) runs without a transaction, so takes no lock."""
+    otherwise fail at once with "database is locked" when another request wrote in between."""
     if connection.dialect.name == "sqlite" and not _autocommit(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-READS_ONLY = "kijun_reads_only"
-# g: the rows read ahead of the statements that would read them (``app.statements``).
-READ_AHEAD = "kijun_read_ahead"
-
-
-@sa.event.listens_for(sa.Engine, "begin")
-def _transaction_begins(connection: sa.Connection) -> None:
-    connection.info[READS_ONLY] = True
 
 
 @sa.event.listens_for(sa.Engine, "before_cursor_execute")
 def _note_writes(
     connection: sa.Connection, _cursor: Any, statement: str, *_args: Any
 ) -> None:
-    """Mark the transaction as writing at its first statement that is not a SELECT.
-
-    A SELECT changes no data (its row locks and advisory locks end with COMMIT as with
-    ROLLBACK); anything else, WITH included, counts as a write."""
-    if not statement.lstrip()[:6].upper() == "SELECT":
-        connection.info[READS_ONLY] = False
-        if has_request_context():
-            g.kijun_wrote = True  # a dropped connection is not retried after a write
-            # A row read ahead (app/statements.py) may no longer be what a read would see.
-            g.pop(READ_AHEAD, None)
+    """Note in the request that it wrote (``retried_once`` then never runs it again) at its
+    first statement that is neither a SELECT nor SQLite's ``BEGIN IMMEDIATE``; WITH counts as
+    a write."""
+    if has_request_context() and statement.lstrip()[:6].upper().rstrip() not in (
+        "SELECT",
+        "BEGIN",
+    ):
+        g.kijun_wrote = True
 
 
-def end_read_only_transaction(exc: BaseException | None) -> None:
-    """Teardown: end a PostgreSQL transaction that only read with COMMIT, not ROLLBACK; then
-    hand the request's own connection (``request_connection``) back to the pool.
-
-    The two mean the same for a transaction without writes, but psycopg forgets its prepared
-    statements on every ROLLBACK, so each page view would plan its queries afresh (about a
-    quarter of the checklist page's time; docs/benchmarks.md). A transaction that wrote
-    anything (or has changes not yet flushed), or a request that failed, is still rolled back
-    by Flask-SQLAlchemy.
-    """
-    _commit_if_only_read(exc)
-    end_request_connection()
-
-
-def _commit_if_only_read(exc: BaseException | None) -> None:
-    if exc is not None or not db.session.registry.has():
-        return
-    session = db.session()
-    if not session.in_transaction() or session.new or session.dirty or session.deleted:
-        return
-    if runs_without_transaction():
-        # ``reads_only``: each statement ended itself; the pool's rollback of an idle
-        # connection sends nothing and keeps the prepared statements, so there is nothing to
-        # end (the session's own commit would only cost the request its bookkeeping).
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and connection.info.get(READS_ONLY):
-        # Nothing changed, so the loaded objects stay as they are (as after a rollback).
-        session.expire_on_commit = False
-        session.commit()
+def start_without_transaction() -> None:
+    """Run this request's statements each on its own (``AUTOCOMMIT``) until its first
+    ``db.session.commit()``; the session's next statement after that begins a transaction as
+    ever. No BEGIN and no COMMIT round trip, no ROLLBACK that makes psycopg forget its prepared
+    statements, and on SQLite no write lock. For the checklist's requests (before_request of
+    app/checklist/__init__.py and app/api/__init__.py): its pages only read, and its save
+    begins the transaction it needs (app/services/rounds/checklist_save.py). Inside a
+    transaction already under way (a test serving a request in its own app context) it
+    changes nothing."""
+    if not (db.session.registry.has() and db.session().in_transaction()):
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
-View = TypeVar("View", bound=Callable[..., Any])
+def runs_without_transaction() -> bool:
+    """Whether the session's statements now run each on its own (``start_without_transaction``
+    and no commit since)."""
+    options = db.session.connection().get_execution_options()
+    return options.get("isolation_level") == "AUTOCOMMIT"
 
 
-# g: True in a request that runs without a transaction (``reads_only``, ``saves_lazily``), then
-# the connection it runs on.
-REQUEST_CONNECTION = "kijun_request_connection"
-
-
-def reads_only(view: View) -> View:
-    """Decorate a page that only reads (above ``access``, so that the sign-in is included):
-    a GET or HEAD runs its statements without a transaction (``AUTOCOMMIT``), saving the
-    BEGIN and COMMIT round trips. Each statement then sees the data committed when it starts;
-    the page must not need two statements to agree with each other beyond that (the
-    checklist's do not: the person, then the round with the person's answers). On SQLite no
-    ``BEGIN IMMEDIATE`` is taken either, so the page waits on no writer.
-
-    The connection is the request's own (``request_connection``), also the session's bind,
-    so that ``first_row`` needs no session at all: a page whose statements all go through it
-    never builds one (docs/benchmarks.md)."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if request.method in ("GET", "HEAD") and not (
-            db.session.registry.has() and db.session().in_transaction()
-        ):
-            g.setdefault(REQUEST_CONNECTION, True)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def request_connection() -> sa.Connection | None:
-    """The connection of a request that runs without a transaction (``reads_only``,
-    ``saves_lazily``), in ``AUTOCOMMIT``: checked out at its first statement, the session's
-    bind for the request, handed back at teardown (``end_request_connection``). None in any
-    other request."""
-    if not has_request_context():
-        return None
-    held = g.get(REQUEST_CONNECTION)
-    if held is None:
-        return None
-    if held is True:
-        held = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        setattr(g, REQUEST_CONNECTION, held)
-    connection: sa.Connection = held
-    return connection
-
-
-def end_request_connection() -> None:
-    """Hand the request's connection back to the pool (after the session bound to it is
-    closed, which rolls back a transaction left open); a later statement of the request gets
-    a new one."""
-    held = g.get(REQUEST_CONNECTION)
-    if isinstance(held, sa.Connection):
-        db.session.remove()
-        held.close()
-        setattr(g, REQUEST_CONNECTION, True)
-
-
-def saves_lazily(view: View) -> View:
-    """Decorate a view that saves (PUT or POST), on PostgreSQL: its request starts without a
-    transaction (``AUTOCOMMIT``), so that a save that is one statement (a staff member's first
-    save, app/services/rounds/checklist_save.py) makes no BEGIN and no COMMIT round trip. A service
-    whose statements must agree calls ``begin_transaction()`` before them; the view commits or rolls
-    back as ever. SQLite keeps its ``BEGIN IMMEDIATE`` from the first statement. The
-    connection is the request's own, as for ``reads_only`` (``request_connection``)."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if (
-            request.method in ("POST", "PUT")
-            and db.engine.dialect.name == "postgresql"
-            and not (db.session.registry.has() and db.session().in_transaction())
-        ):
-            g.setdefault(REQUEST_CONNECTION, True)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def commit() -> None:
-    """Commit the request's work: the session's transaction, when the request built a session
-    at all. A request whose statements all ran on its own connection (``request_connection``,
-    ``first_row``: a first save) has nothing to commit, and building a session only to commit
-    nothing cost a first submit about a tenth of a millisecond."""
-    if db.session.registry.has():
+def begin_transaction() -> None:
+    """End a phase without a transaction (``start_without_transaction``), so that the session's
+    next statement begins one: for a write that must hold together with what it reads (the
+    audit log's row and its lock). Nothing was written in that phase: the commit writes
+    nothing. Elsewhere it changes nothing."""
+    if db.session.registry.has() and db.session().in_transaction() and runs_without_transaction():
         db.session.commit()
 
 
@@ -281,29 +171,7 @@ def refresh_statistics(*models: type[Base]) -> None:
     connection.exec_driver_sql(f"ANALYZE {names}")
 
 
-def runs_without_transaction() -> bool:
-    """Whether the session's statements now run each on its own (``reads_only``,
-    ``saves_lazily``), not yet inside a transaction begun by ``begin_transaction()``."""
-    connection = request_connection() or db.session.connection()
-    if not _autocommit(connection):
-        return False
-    driver: Any = connection.connection.dbapi_connection
-    if connection.dialect.name == "postgresql":
-        return bool(driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
-    return not driver.in_transaction  # sqlite3
-
-
-def begin_transaction() -> None:
-    """Make what follows one transaction, on a connection that runs without one: BEGIN now
-    (BEGIN IMMEDIATE on SQLite). The view's commit or rollback ends it (the driver sends
-    COMMIT or ROLLBACK for a transaction that is open, whatever its mode), and so does the
-    pool's rollback when the request fails. Inside the session's own transaction: nothing."""
-    if runs_without_transaction():
-        # Through the session, which then holds the transaction and ends it with the view's
-        # commit or rollback (a BEGIN sent on the bare request connection would not be).
-        connection = db.session.connection()
-        sqlite = connection.dialect.name == "sqlite"
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if sqlite else "BEGIN")
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def _dropped(error: sa.exc.DBAPIError) -> bool:
@@ -328,8 +196,7 @@ def retried_once(view: View) -> View:
             if not _dropped(error):
                 raise
             retry = error.connection_invalidated and not g.get("kijun_wrote")
-            db.session.rollback()
-            end_request_connection()  # an invalidated connection is not used again
+            db.session.rollback()  # an invalidated connection is not used again
             if not retry:
                 raise ServiceUnavailable() from error
         try:

@@ -8,8 +8,7 @@ English must not turn the staff's pages English by surprise. The translations ar
 
 from datetime import date, datetime
 
-from babel.support import NullTranslations
-from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from app.wareki import REIWA_START, TOKYO, fiscal_year_label, reiwa_date, reiwa_datetime, tokyo
@@ -26,37 +25,6 @@ def select_locale() -> str:
         if chosen in LANGUAGES:
             return chosen
     return str(current_app.config.get("BABEL_DEFAULT_LOCALE") or "ja")
-
-
-def request_translations() -> NullTranslations:
-    """The translations of the page being rendered, looked up once per request.
-
-    Flask-Babel finds them again for every string (about ten context-local reads each, some 30
-    strings a page). They are kept in Flask-Babel's own ``babel_translations`` slot, which its
-    ``force_locale`` and ``refresh`` reset, so a forced or changed language is still followed."""
-    if not has_app_context():
-        return NullTranslations()
-    babel_context = g.get("_flask_babel")
-    translations = getattr(babel_context, "babel_translations", None)
-    if translations is None:
-        from flask_babel import get_translations
-
-        translations = get_translations()
-        g._flask_babel.babel_translations = translations
-    return translations
-
-
-def install_template_gettext(app: Flask) -> None:
-    """Templates' ``_``, ``ngettext`` and ``{% trans %}`` through ``request_translations``
-    (installed over Flask-Babel's own callables, same behaviour: new-style, autoescaped)."""
-    # Added to the environment by Jinja's i18n extension (Flask-Babel loads it): not in its type.
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=lambda s: request_translations().ugettext(s),
-        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
-        pgettext=lambda c, s: request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
-        newstyle=True,
-    )
 
 
 # Dates: Japanese pages write the city's era (令和7年11月28日 17時15分); English pages write the

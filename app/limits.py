@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Config, Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -84,25 +84,17 @@ class BoundedJSONProvider(DefaultJSONProvider):
     """Flask's JSON, but refusing (``ValueError``) documents nested deeper than
     ``JSON_MAX_DEPTH``: Python's parser would recurse until a RecursionError (a 500)."""
 
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app)
+        self.config: Config = app.config  # the app's own, read at every document
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
             value = json.loads(s, **kwargs)
         except RecursionError as exc:
             raise ValueError("JSON nested too deeply") from exc
-        max_depth = int(self._app.config.get("JSON_MAX_DEPTH", 32))
-        # A document with no more brackets than the bound cannot nest deeper than it (brackets
-        # inside strings only add to the count): the walk is skipped, as for every checklist
-        # save (counting them is C; the walk is Python, about a tenth of a millisecond).
-        if _openers(s) > max_depth:
-            check_json_depth(value, max_depth)
+        check_json_depth(value, int(self.config.get("JSON_MAX_DEPTH", 32)))
         return value
-
-
-def _openers(s: str | bytes) -> int:
-    """How many ``{`` and ``[`` the text holds (an upper bound on its depth)."""
-    if isinstance(s, bytes | bytearray):
-        return s.count(b"{") + s.count(b"[")
-    return s.count("{") + s.count("[")
 
 
 def check_json_depth(value: Any, max_depth: int) -> None:

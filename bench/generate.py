@@ -230,15 +230,25 @@ def generate(
         db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
-        counts = {
-            table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
-            for table in ("person", "assignment", "response", "answer", "section_answer")
-        }
-        say(", ".join(f"{k} {v:,}" for k, v in counts.items()))
-        counts["open_round"] = open_round
         db.session.remove()
         db.engine.dispose()
-        return counts
+    counts = table_counts(database_url)
+    say(", ".join(f"{k} {v:,}" for k, v in counts.items() if k != "open_round"))
+    return counts
+
+
+def table_counts(database_url: str) -> dict[str, int]:
+    """The rows of the main tables of a generated database, and its open round's id."""
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        counts: dict[str, int] = {
+            table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+            for table in ("person", "assignment", "response", "answer", "section_answer")
+        }
+        counts["open_round"] = conn.execute(sa.text(
+            "SELECT id FROM round WHERE closes_at > now() ORDER BY id DESC LIMIT 1")).scalar_one()
+    engine.dispose()
+    return counts
 
 
 def main() -> None:

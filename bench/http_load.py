@@ -16,6 +16,7 @@ server in the same run, just before it (interleaved: healthz, page, healthz, sub
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -28,8 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +41,9 @@ from bench.common import ROOT
 
 HEADER = "X-Remote-User"
 SERVER_PIDS: dict[int, int] = {}
+# The PostgreSQL server's main process (postmaster) of each served port's database, when it
+# runs on this machine: only its backends count as the database's CPU.
+POSTMASTERS: dict[int, int | None] = {}
 
 
 def free_port() -> int:
@@ -61,9 +67,10 @@ def _stat(pid: int | str) -> tuple[str, int, float] | None:
     return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the app (gunicorn and its workers) and the database (local
-    ``postgres`` processes; none when the server is elsewhere)."""
+def cpu_seconds(server_pid: int, postmaster: int | None = None) -> dict[str, float]:
+    """CPU seconds used so far by the app (gunicorn and its workers) and the database (the
+    backends of ``postmaster``; without it, every local ``postgres`` process, which counts
+    other people's databases on a shared machine too)."""
     totals = {"app": 0.0, "database": 0.0}
     pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
     for pid in pids:
@@ -73,18 +80,42 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
         name, parent, used = stat
         if int(pid) == server_pid or parent == server_pid:
             totals["app"] += used
-        elif name == "postgres":
+        elif name == "postgres" and (postmaster is None or postmaster in (parent, int(pid))):
             totals["database"] += used
     return totals
 
 
+def postmaster_pid(database_url: str) -> int | None:
+    """The local PostgreSQL server's main process: the parent of a backend of ours (None
+    when the server is not on this machine)."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            stat = _stat(backend)
+            return stat[1] if stat is not None and stat[0] == "postgres" else None
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Target:
+    """An app to load: a gunicorn ``app`` (``module:variable``) served from a source ``tree``
+    (this checkout, or another commit's files: bench/compare.py)."""
+
+    app: str = "wsgi:app"
+    tree: Path = ROOT
+
+
 @contextmanager
 def gunicorn(
-    database_url: str, workers: int = 4, target: str = "wsgi:app"
+    database_url: str, workers: int = 4, target: str = "wsgi:app", tree: Path = ROOT
 ) -> Iterator[int]:
-    """Serve ``target`` (the app) with gunicorn on a free loopback port; yields the port (and
-    records the server's pid in ``SERVER_PIDS[port]`` for the CPU meter)."""
+    """Serve ``target`` (the app) from ``tree`` with gunicorn on a free loopback port; yields
+    the port (and records the server's pid in ``SERVER_PIDS[port]`` and the database's
+    postmaster in ``POSTMASTERS[port]`` for the CPU meter)."""
     port = free_port()
+    POSTMASTERS[port] = postmaster_pid(database_url)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -95,7 +126,7 @@ def gunicorn(
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
          f"127.0.0.1:{port}", "--log-level", "warning", target],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
     try:
         deadline = time.monotonic() + 60
@@ -114,6 +145,7 @@ def gunicorn(
         yield port
     finally:
         SERVER_PIDS.pop(port, None)
+        POSTMASTERS.pop(port, None)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(30)
@@ -262,6 +294,7 @@ def wrk(
     the counts, the latency percentiles and the CPU
     milliseconds each request cost the app, the database and wrk."""
     server_pid = SERVER_PIDS.get(port)
+    postmaster = POSTMASTERS.get(port)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % {
             "requests": ",\n".join(_lua_string(r) for r in requests),
@@ -270,7 +303,7 @@ def wrk(
         })
     duration = max(1, round(seconds))
     try:
-        before = cpu_seconds(server_pid) if server_pid else None
+        before = cpu_seconds(server_pid, postmaster) if server_pid else None
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
                 [wrk_binary(), "-t1", f"-c{clients}", f"-d{duration}s",
@@ -292,7 +325,7 @@ def wrk(
             stat = _stat(proc.pid)
             client_cpu = stat[2] if stat else float("nan")
             proc.wait()
-            after = cpu_seconds(server_pid) if server_pid else None
+            after = cpu_seconds(server_pid, postmaster) if server_pid else None
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read(), err.read()
@@ -385,58 +418,124 @@ def _server_cpu(row: dict[str, Any]) -> float:
 # The floors (bench/floor_app.py): of Kijun's extensions, and of the fixed stack.
 FLOOR_APP = "bench.floor_app:app"
 BARE_APP = "bench.floor_app:bare"
+KIJUN = Target()
+FLOOR = Target(FLOOR_APP)
+BARE = Target(BARE_APP)
+PAGE, SUBMIT, HEALTHZ = "GET checklist page", "PUT checklist submit", "GET /healthz"
+
+
+def forget_first_saves(database_url: str, round_id: int, employees: list[str]) -> None:
+    """Delete these people's responses to the round (their answers go with them), so that
+    their next submit is a first save again."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "DELETE FROM response WHERE round_id = :r AND person_id IN "
+            "(SELECT id FROM person WHERE employee_id = ANY(:e))"), {"r": round_id, "e": employees})
+    engine.dispose()
 
 
 def checklist_load(
-    database_url: str, workers: int = 4, clients: int = 8, seconds: float = 10.0,
-    repeat: int = 3, keep_fresh: int = 0, target: str = "wsgi:app",
-    max_fresh: int | None = None,
-) -> dict[str, Any]:
-    """Benchmark 1: /healthz, the checklist page and the first submit on the same server,
-    interleaved ``repeat`` times (healthz, page, healthz, submit). Each ratio is an endpoint's
-    median latency ÷ the median of the /healthz run just before it (and the same for the
-    server's CPU a request); the table gives the median over repeats and the range.
+    database_url: str, targets: Mapping[str, Target] | None = None, workers: int = 4,
+    clients: int = 8, seconds: float = 10.0, repeat: int = 3, keep_fresh: int = 0,
+    max_fresh: int | None = None, healthz: bool = True, recycle: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Benchmark 1: the checklist page and the first submit of each target (Kijun, the
+    floors, other commits), all served at once and loaded in turn: in each of ``repeat``
+    rounds, the page of every target, then the submit of every target, each right after its
+    own /healthz (unless not ``healthz``). Each target's report has, per endpoint, the median
+    over the repeats and the range of: its median latency ÷ the /healthz run just before it
+    (``ratio``), the same for the server's CPU a request (``cpu_ratio``), and, beside a target
+    named "floor", its median ÷ the floor's in the same repeat (``floor_ratio``,
+    ``floor_cpu_ratio``).
 
     The page is read by the open round's staff in turn; each submit is a different staff
     member's first save (every answer, submitted), never one of the ``keep_fresh`` people the
     deadline spike and bench/stages.py keep for themselves, and at most ``max_fresh`` of the
-    others. ``target`` is the app served: Kijun, or a floor (``FLOOR_APP``, ``BARE_APP``): the
-    same two requests with nothing but the stack."""
+    others in all. With ``recycle`` every run uses the same people and their responses are
+    deleted after it (``forget_first_saves``): as many runs as wanted."""
+    targets = targets or {"checklist": KIJUN}
     round_id, staff, keys = staff_of_open_round(database_url)
     fresh = unanswered_staff(database_url, round_id, staff)[keep_fresh:][:max_fresh]
-    chunk = max(1, len(fresh) // repeat)
+    chunk = len(fresh) if recycle else max(1, len(fresh) // (repeat * len(targets)))
     page = f"/rounds/{round_id}/checklist"
     api = f"/api/v1/rounds/{round_id}/checklist"
-    runs: dict[str, list[dict[str, Any]]] = {
-        "GET /healthz": [], "GET checklist page": [], "PUT checklist submit": []}
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {HEALTHZ: [], PAGE: [], SUBMIT: []} for name in targets}
     exhausted = False
-    with gunicorn(database_url, workers, target) as port:
-        health = [raw_request(port, "GET", "/healthz")]
-        pages = [raw_request(port, "GET", page, e) for e in staff[:5000]]
-        # Warm-up, not measured: every worker booted, templates compiled, standards kept.
-        wrk(port, health, clients, 2, warm_up=True)
-        wrk(port, pages, clients, 2, warm_up=True)
+    with _served(database_url, workers, targets) as ports:
+        pages = {name: [raw_request(port, "GET", page, e) for e in staff[:5000]]
+                 for name, port in ports.items()}
+        for name, port in ports.items():  # warm-up: every worker booted, templates compiled
+            wrk(port, [raw_request(port, "GET", "/healthz")], clients, 2, warm_up=True)
+            wrk(port, pages[name], clients, 2, warm_up=True)
+        used = 0
         for r in range(repeat):
-            people = fresh[r * chunk: (r + 1) * chunk]
-            submits = [raw_request(port, "PUT", api, e, answers_for(keys, 20_000 + r * chunk + n))
-                       for n, e in enumerate(people)]
-            for name, prepared, once in (("GET checklist page", pages, False),
-                                         ("PUT checklist submit", submits, True)):
-                base = wrk(port, health, clients, seconds)
-                row = wrk(port, prepared, clients, seconds, once=once)
-                if once and row["requests"] >= len(prepared):
-                    exhausted = True  # ran out of people: the run was shorter than asked
-                row["ratio"] = row["median_ms"] / base["median_ms"]
-                row["cpu_ratio"] = _server_cpu(row) / max(_server_cpu(base), 1e-9)
-                base["ratio"] = base["cpu_ratio"] = 1.0
-                runs["GET /healthz"].append(base)
-                runs[name].append(row)
+            order = list(ports)[r % len(ports):] + list(ports)[:r % len(ports)]
+            for endpoint in (PAGE, SUBMIT):
+                for name in order:
+                    port = ports[name]
+                    people = fresh[:chunk] if recycle else fresh[used:used + chunk]
+                    prepared = pages[name] if endpoint == PAGE else [
+                        raw_request(port, "PUT", api, e, answers_for(keys, 20_000 + used + n))
+                        for n, e in enumerate(people)]
+                    if endpoint == SUBMIT and not recycle:
+                        used += chunk
+                    base = wrk(port, [raw_request(port, "GET", "/healthz")], clients,
+                               seconds) if healthz else None
+                    row = wrk(port, prepared, clients, seconds, once=endpoint == SUBMIT)
+                    if endpoint == SUBMIT:
+                        exhausted |= row["requests"] >= len(prepared)
+                        if recycle:
+                            forget_first_saves(database_url, round_id, people)
+                    if base is not None:
+                        row["ratio"] = row["median_ms"] / base["median_ms"]
+                        row["cpu_ratio"] = _server_cpu(row) / max(_server_cpu(base), 1e-9)
+                        base["ratio"] = base["cpu_ratio"] = 1.0
+                        runs[name][HEALTHZ].append(base)
+                    runs[name][endpoint].append(row)
+    _beside_floor(runs)
+    return {name: _load_report(runs[name], workers, clients, seconds, repeat, len(keys),
+                               exhausted) for name in targets}
+
+
+@contextmanager
+def _served(
+    database_url: str, workers: int, targets: Mapping[str, Target]
+) -> Iterator[dict[str, int]]:
+    """Every target served at once (each its own gunicorn); yields the port of each."""
+    with contextlib.ExitStack() as stack:
+        yield {name: stack.enter_context(gunicorn(database_url, workers, t.app, t.tree))
+               for name, t in targets.items()}
+
+
+def _beside_floor(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> None:
+    """Each run's median latency and server CPU ÷ the floor's in the same repeat."""
+    floor = runs.get("floor")
+    if floor is None:
+        return
+    for endpoints in runs.values():
+        for endpoint in (PAGE, SUBMIT):
+            for row, floor_row in zip(endpoints[endpoint], floor[endpoint], strict=True):
+                row["floor_ratio"] = row["median_ms"] / floor_row["median_ms"]
+                row["floor_cpu_ratio"] = _server_cpu(row) / max(_server_cpu(floor_row), 1e-9)
+
+
+def _load_report(
+    runs: dict[str, list[dict[str, Any]]], workers: int, clients: int, seconds: float,
+    repeat: int, answers: int, exhausted: bool,
+) -> dict[str, Any]:
+    """One target's runs as its report: per endpoint, the medians over the repeats."""
     endpoints: dict[str, Any] = {}
     for name, rows in runs.items():
+        if not rows:
+            continue
         summary: dict[str, Any] = {"requests": sum(r["requests"] for r in rows),
                                    "errors": sum(r["errors"] for r in rows)}
-        for key in ("rps", "median_ms", "p95_ms", "p99_ms", "ratio", "cpu_ratio"):
-            summary.update(_summary(rows, key))
+        for key in ("rps", "median_ms", "p95_ms", "p99_ms", "ratio", "cpu_ratio",
+                    "floor_ratio", "floor_cpu_ratio"):
+            if key in rows[0]:
+                summary.update(_summary(rows, key))
         summary["cpu_ms_per_request"] = {
             part: statistics.median(r["cpu_ms_per_request"][part] for r in rows)
             for part in ("app", "database", "client")
@@ -444,7 +543,7 @@ def checklist_load(
         summary["runs"] = rows
         endpoints[name] = summary
     return {"workers": workers, "clients": clients, "seconds": max(1, round(seconds)),
-            "repeat": repeat, "answers_per_submit": len(keys), "client": "wrk",
+            "repeat": repeat, "answers_per_submit": answers, "client": "wrk",
             "first_saves_ran_out": exhausted, "endpoints": endpoints}
 
 

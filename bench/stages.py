@@ -23,24 +23,21 @@ from bench.http_load import HEADER, answers_for, staff_of_open_round, unanswered
 # (label, module, attribute): the parts timed. A part inside another is listed after it and
 # its time is taken out of the outer part's own line.
 PAGE_PARTS = (
-    ("sign-in: the person and their roles, with the page's row read beside them (1 query; "
-     "no BEGIN/COMMIT)", "app.access", "load_signed_in"),
-    ("the round, the person's place in it and their answers (the row the sign-in read; the "
-     "round's standards and blank items kept per process)", "app.services.rounds.checklist_page",
-     "checklist_for"),
+    ("sign-in: the person and their roles (1 query; no BEGIN/COMMIT)", "app.access",
+     "load_signed_in"),
+    ("the round, the person's place in it and their answers (1 query; the round's standards "
+     "and blank items kept per process)", "app.services.rounds.checklist_page", "checklist_for"),
     ("the page from its kept frame (app/checklist/frame.py): the name, section, CSRF token "
      "and answered count filled in", "app.checklist.routes", "_framed"),
     ("the items' HTML (kept per process)", "app.checklist.routes", "items_html"),
 )
 SUBMIT_PARTS = (
-    ("sign-in: the person and their roles, with the save's context read beside them "
-     "(1 query)", "app.access", "load_signed_in"),
-    ("the round and the person's place in it (the row the sign-in read)",
-     "app.services.rounds.checklist_save", "round_context"),
-    ("the standards (kept per process)", "app.services.rounds.checklist_save", "items_of"),
-    ("checking the answers sent", "app.services.rounds.checklist_save", "_validated"),
-    ("the response, its answers and its status (1 statement)", "app.services.rounds.checklist_save",
-     "_first_save"),
+    ("sign-in: the person and their roles (1 query; no BEGIN/COMMIT)", "app.access",
+     "load_signed_in"),
+    ("the round and the person's place in it (1 query; the standards kept per process) and "
+     "checking the answers sent", "app.services.rounds.checklist_save", "_checked"),
+    ("the response, its answers and its status (1 statement, the round's lock in it)",
+     "app.services.rounds.checklist_save", "_first_save"),
     ("the reply (JSON)", "app.api.routes", "checklist_fields"),
 )
 SAVE = ("app.api.routes", "save_checklist")
@@ -149,8 +146,6 @@ def run(database_url: str, requests: int = 300) -> dict[str, Any]:
     result = {
         "healthz": _measure(health, (), n),
         "page": _measure(get, PAGE_PARTS, n),
-        # No COMMIT part: a first save is one statement without a transaction (nothing to
-        # commit, app/extensions.py ``commit``).
         "submit": _measure(put, (*SUBMIT_PARTS, save), n),
     }
     with app.app_context():

@@ -28,10 +28,18 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.api.schemas import Error, ErrorCode, Reply, ValidationError
 from app.errors import error_page, refusal_text
-from app.extensions import csrf
+from app.extensions import csrf, start_without_transaction
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+
+@bp.before_request
+def _checklist_starts_without_a_transaction() -> None:
+    """The checklist's GET only reads, and its save begins the transaction it needs: they
+    start without one (``start_without_transaction``), as the checklist's pages do."""
+    if request.endpoint in ("api.checklist", "api.save"):
+        start_without_transaction()
 
 # The usual error code of each HTTP status, as the "error" member of the JSON body. Every code
 # is an ErrorCode (app/api/schemas.py, the enum the OpenAPI document lists); a view may give

@@ -9,7 +9,7 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from app.access import SignedIn, access, reads_ahead, signed_in, signed_in_person, ward_scope
+from app.access import SignedIn, access, signed_in, signed_in_person, ward_scope
 from app.api import bp, json_error, reply, schemas
 from app.api.openapi import openapi_document
 from app.api.results import compliance_reply
@@ -22,19 +22,18 @@ from app.api.schemas import (
     SaveResult,
     city_time,
 )
-from app.extensions import commit, db, reads_only, saves_lazily
+from app.extensions import db
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.replica import reads_from_replica
 from app.services.results.compliance import ResultsError, final_results
 from app.services.results.readers import note_read
 from app.services.rounds.checklist import Checklist, InvalidAnswers, NotInRound, RoundClosed
-from app.services.rounds.checklist_page import checklist_for, page_read, rounds_for
+from app.services.rounds.checklist_page import checklist_for, rounds_for
 from app.services.rounds.checklist_save import (
     answer_choice_message,
     comment_too_long_message,
     save_checklist,
-    save_read,
     unstorable_comment_message,
 )
 from app.wareki import fiscal_year_label
@@ -108,8 +107,6 @@ def rounds() -> FlaskResponse:
 
 
 @bp.get("/rounds/<int:round_id>/checklist")
-@reads_only
-@reads_ahead(page_read)  # the sign-in reads the checklist's row too: one round trip for both
 @access("person", link=True)
 def checklist(round_id: int) -> FlaskResponse:
     """The person's checklist in a round, with their current answers."""
@@ -158,8 +155,6 @@ def _body_problems(error: pydantic.ValidationError) -> dict[str, str]:
 
 @bp.put("/rounds/<int:round_id>/checklist")
 @checks_own_text  # a form body is a 415 here, whatever it holds
-@saves_lazily  # a first save is one statement: no BEGIN/COMMIT
-@reads_ahead(save_read)  # the sign-in reads the save's context too: one round trip for both
 @access("person", link=True)
 def save(round_id: int) -> FlaskResponse:
     """Save answers, and submit them when ``submit`` is true; one transaction, one commit."""
@@ -197,7 +192,7 @@ def save(round_id: int) -> FlaskResponse:
     except Exception:
         db.session.rollback()
         raise
-    commit()  # nothing to commit when the save was one statement (no session)
+    db.session.commit()
     return reply(saved)
 
 

@@ -22,11 +22,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app, flash, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import current_app, flash, session
 from flask_babel import gettext as _
 from flask_login import login_user
-from itsdangerous import URLSafeTimedSerializer
 
 from app.access import VIA_LINK, SignedIn, load_signed_in
 from app.models import Person
@@ -109,19 +107,3 @@ def load_session_person(user_id: str) -> SignedIn | None:
     if now - seen_at >= TOUCH_EVERY_SECONDS:
         session[SEEN_AT] = int(now)
     return person
-
-
-class SigningKeptSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed session cookie, with its signer built once per key instead of twice a
-    request (to read the cookie and to write it): building one signs a test value, a
-    noticeable part of a checklist page (docs/benchmarks.md). A new ``SECRET_KEY`` or
-    ``SECRET_KEY_FALLBACKS`` builds a new one."""
-
-    def __init__(self) -> None:
-        self._kept: tuple[object, URLSafeTimedSerializer | None] | None = None
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        if self._kept is None or self._kept[0] != keys:
-            self._kept = (keys, super().get_signing_serializer(app))
-        return self._kept[1]

@@ -18,20 +18,13 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from app.access import (
-    SignedIn,
-    access,
-    reads_ahead,
-    roles_of,
-    signed_in,
-    signed_in_person,
-)
+from app.access import SignedIn, access, roles_of, signed_in, signed_in_person
 from app.auth.sso import signed_in_by_header
 from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.frame import framed, framing_enabled, slot
 from app.checklist.rendering import form_states, items_html, stored_states
-from app.extensions import commit, csrf, db, reads_only, saves_lazily
+from app.extensions import csrf, db
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
 from app.services.operations.heartbeat import mail_goes_out_soon
@@ -46,7 +39,6 @@ from app.services.rounds.checklist import (
 )
 from app.services.rounds.checklist_page import (
     checklist_for,
-    page_read,
     receipt_for,
     rounds_for,
     section_progress,
@@ -59,7 +51,6 @@ STATUS_ORDER = {"not_started": 0, "draft": 1, "submitted": 2}
 
 
 @bp.get("/me")
-@reads_only
 @access("person", link=True)
 def my_rounds() -> str:
     """Person: the rounds I answer, my status, the deadline and a button to each checklist."""
@@ -78,9 +69,6 @@ def my_rounds() -> str:
 @csrf.exempt
 @bp.route("/rounds/<int:round_id>/checklist", methods=["GET", "POST"])
 @checks_own_text  # the service names a comment with a NUL beside it
-@reads_only  # a GET only reads: no BEGIN/COMMIT
-@saves_lazily  # a POST that is a first save is one statement: no BEGIN/COMMIT either
-@reads_ahead(page_read)  # the sign-in reads the page's row too: one round trip for both
 @access("person", link=True)
 def checklist(round_id: int) -> ResponseReturnValue:
     """Person: my checklist for a round; 一時保存 saves a draft, 提出する submits."""
@@ -99,7 +87,7 @@ def checklist(round_id: int) -> ResponseReturnValue:
     except InvalidAnswers as invalid:
         db.session.rollback()
         return _render(sheet, form, problems=_service_problems(sheet, invalid)), 400
-    commit()  # nothing to commit when the save was one statement (no session)
+    db.session.commit()
     if submit and not result.submitted:
         missing = [_missing(item) for item in result.missing]
         return _render(_checklist_or_404(round_id), form, problems=missing, failed_submit=True), 422

@@ -494,7 +494,7 @@ def test_japanese_my_page_shows_the_deadline_as_reiwa_and_western(app, client, s
 
 def test_templates_follow_force_locale_within_a_request(app):
     """Inside one request, a template's ``_()`` follows Flask-Babel's force_locale and returns
-    to the page's language after it (the per-request lookup is reset with it)."""
+    to the page's language after it."""
     from flask import render_template_string
     from flask_babel import force_locale
 
@@ -506,22 +506,3 @@ def test_templates_follow_force_locale_within_a_request(app):
         assert render_template_string(template) == "サインイン"
     with app.test_request_context("/", headers={"Cookie": f"{LANG_COOKIE}=en"}):
         assert render_template_string(template) == "Sign in"
-
-
-def test_a_page_looks_up_its_translations_once(app, client, monkeypatch):
-    """A page's templates find the translations once, not once per string (the sign-in page
-    has about fifteen): Flask-Babel's lookup is counted."""
-    import flask_babel
-
-    calls = []
-    real = flask_babel.get_translations
-
-    def counted():
-        calls.append(1)
-        return real()
-
-    monkeypatch.setattr(flask_babel, "get_translations", counted)
-    client.set_cookie(LANG_COOKIE, "en")
-    html = client.get("/auth/login").get_data(as_text=True)
-    assert "Staff number" in html and "Sign in" in html
-    assert len(calls) == 1

@@ -832,9 +832,8 @@ def test_x_forwarded_for_is_ignored_without_proxy_fix(app, client):
 
 
 def test_a_new_secret_key_ends_sessions_unless_the_old_one_is_a_fallback(app, client, account):
-    """The session cookie's signer is kept between requests, but a new SECRET_KEY is used at
-    once: a cookie signed with the old key no longer signs anyone in, and signs in again when
-    the old key is listed in SECRET_KEY_FALLBACKS."""
+    """A new SECRET_KEY is used at once: a cookie signed with the old key no longer signs
+    anyone in, and signs in again when the old key is listed in SECRET_KEY_FALLBACKS."""
     _login(client, "E1001", PASSWORD)
     saved = _session_cookie(client)
     assert _with_cookie(app, saved).get("/me").status_code == 200

@@ -21,9 +21,9 @@ def test_healthz_answers_ok_to_anyone(client):
 @pytest.mark.skipif(not PG_URL, reason="the benchmarks need PostgreSQL (KIJUN_TEST_DATABASE_URL)")
 def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(tmp_path):
     """Generator and every benchmark run on scratch databases (dropped afterwards), the report
-    has every section and ratio, the spike stored exactly the answers sent, the reminder tick
-    mailed each non-respondent once and each chief one digest, and the opening tick each person
-    once, with one sign-in link each."""
+    has every section and ratio (the page's and the submit's beside the floor's too), the spike
+    stored exactly the answers sent, the reminder tick mailed each non-respondent once and each
+    chief one digest, and the opening tick each person once, with one sign-in link each."""
     import sqlalchemy as sa
 
     from bench.common import with_database
@@ -53,6 +53,8 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
         assert set(endpoints) == {"GET /healthz", "GET checklist page", "PUT checklist submit"}
         for row in endpoints.values():
             assert row["requests"] > 0 and row["errors"] == 0 and row["ratio"] > 0
+        for name in ("GET checklist page", "PUT checklist submit"):  # beside the floor's
+            assert endpoints[name]["floor_ratio"] > 0 and endpoints[name]["floor_cpu_ratio"] > 0
     spike = report["spike"]
     assert spike["errors"] == 0 and spike["exact"] is True
     assert spike["submitted_in_db"] == 10

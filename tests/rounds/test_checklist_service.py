@@ -412,7 +412,6 @@ def test_answers_with_and_without_comments_are_written_by_one_statement(app_ctx,
     with count_statements() as statements:
         save_checklist(takatsu["round"], person, answers, comments, submit=True, now=NOW)
     db.session.commit()
-    # On PostgreSQL a first save writes them inside its one statement (WITH … INSERT INTO answer).
     inserts = [s for s in statements if "INSERT INTO ANSWER" in s.upper()]
     assert len(inserts) == 1
     stored = {item.key: item.comment for item in checklist_for(takatsu["round"], person, NOW).items}
@@ -467,7 +466,6 @@ def test_concurrent_submits_never_mix_or_duplicate(app, takatsu, existing):
         if (
             postgres
             and threading.current_thread() in workers
-            # A first save on PostgreSQL creates it inside one statement (WITH … INSERT …).
             and "INSERT INTO response" in statement
         ):
             met.append(threading.current_thread().name)
@@ -520,10 +518,10 @@ def test_concurrent_submits_never_mix_or_duplicate(app, takatsu, existing):
 
 
 def test_stored_answers_come_back_exactly_through_the_pages_one_row(app_ctx, takatsu):
-    """The page reads a person's answers as one JSON column (``_page_query``), and saves send
-    them as one (``_sent``): every value and every comment, with quotes, backslashes, line
-    breaks, "null" and emoji, comes back as stored by a first save and by a later one, and an
-    item without a comment has None, not "" or "None"."""
+    """The page reads a person's answers as one JSON column (``_page_query``): every value and
+    every comment, with quotes, backslashes, line breaks, "null" and emoji, comes back as
+    stored by a first save and by a later one, and an item without a comment has None, not ""
+    or "None"."""
     person = _person(takatsu["plain_staff"])
     keys = takatsu["everyone_keys"]
     awkward = ['"引用" \\ バックスラッシュ', "一行目\n二行目\t", "null", "🙂 ＡＢＣ", "[1, 2]"]
@@ -540,7 +538,7 @@ def test_stored_answers_come_back_exactly_through_the_pages_one_row(app_ctx, tak
     }
     assert read == expected
     assert len(comments) == len(awkward) < len(keys)  # some items carry no comment
-    # A later save (rows sent as JSON on PostgreSQL, ``_write_rows``) keeps them exact too.
+    # A later save keeps them exact too.
     again = {key: awkward[-1 - n] for n, key in enumerate(keys[: len(awkward)])}
     save_checklist(takatsu["round"], person, answers, again, now=NOW)
     db.session.commit()

@@ -1,5 +1,6 @@
-"""How a request's transaction ends: read-only work keeps PostgreSQL's prepared statements,
-anything a request wrote but did not commit is still thrown away."""
+"""How a request's transaction ends: anything a request wrote but did not commit is thrown
+away; the checklist's pages, which run without a transaction, keep PostgreSQL's prepared
+statements."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Ward
+from tests import factories
 
 
 @pytest.fixture
@@ -65,18 +67,22 @@ def test_a_failed_request_leaves_nothing(routes, client):
     assert _ward_names(routes) == set()
 
 
-def test_a_read_only_request_keeps_the_prepared_statements(routes, client):
-    """On PostgreSQL, after a few page views the view's query is a prepared statement that is
-    still there afterwards: the read-only transaction ended with COMMIT, not ROLLBACK."""
-    if not routes.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+def test_a_checklist_page_keeps_the_prepared_statements(app, client, sign_in):
+    """On PostgreSQL, after a few views of a checklist page its query is a prepared statement
+    that is still there afterwards: the page runs without a transaction, so no ROLLBACK makes
+    psycopg forget it."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("prepared statements are PostgreSQL's")
-    with routes.app_context():
-        db.session.add(Ward(name="高津区"))
+    with app.app_context():
+        person = factories.person(section=factories.section(), fiscal_year=2025)
+        round_ = factories.round_(factories.catalogue())
         db.session.commit()
+        person_id, round_id = person.id, round_.id
+    sign_in(person_id)
     for _ in range(7):  # psycopg prepares a statement on its fifth use
-        assert client.get("/test/read").get_data(as_text=True) == "高津区"
-    with routes.app_context():
+        assert client.get(f"/rounds/{round_id}/checklist").status_code == 200
+    with app.app_context():
         prepared = db.session.scalars(
             sa.text("SELECT statement FROM pg_prepared_statements")
         ).all()
-    assert any("FROM ward" in statement for statement in prepared), prepared
+    assert any("FROM round" in statement for statement in prepared), prepared

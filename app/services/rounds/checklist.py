@@ -13,9 +13,11 @@ Rules (issue 3):
   (``ward_specific``) of a ward's own catalogue are asked like the others; a city-wide
   catalogue's ward-specific list belongs to no ward in particular and is never asked.
 - A round is open exactly when opens_at <= now < closes_at.
-- Saving is allowed only while the round is open; each save is one transaction (the caller
-  commits). A submit needs every item answered; otherwise nothing is submitted, the answers
-  given are kept as a draft and the missing items are reported.
+- Saving is allowed only while the round is open; each save is all or nothing: one
+  transaction (the caller commits), or one statement (a staff member's first save on
+  PostgreSQL, ``checklist_save._first_save``). A submit needs every item answered; otherwise
+  nothing is submitted, the answers given are kept as a draft and the missing items are
+  reported.
 - The role and section at answer time are stored on the Response: taken from the person's
   assignment of the round's fiscal year at the first save, and brought up to date at every
   later save (a roster corrected during the round is followed; later years' rosters never
@@ -38,7 +40,11 @@ updated with one INSERT ... ON CONFLICT (round_id, person_id) DO UPDATE, which l
 the commit (SQLite's BEGIN IMMEDIATE already serialises whole transactions). The second of
 two concurrent saves therefore waits for the first to commit, then reads the stored answers
 again and writes its own over them, so the stored set is always one save's, never a mix.
-Answers are written with INSERT ... ON CONFLICT DO UPDATE, one statement per table.
+A staff member's first save (no response when it read the round) reads nothing again: it
+writes its answers over the other save's, and may report items as missing that the other one
+answered (never the reverse); a save that does not submit never withdraws the other's
+submission. Answers are written with INSERT ... ON CONFLICT DO UPDATE, one statement per
+table.
 
 Every function uses a constant number of queries, whatever the number of standards, rounds or
 people.
@@ -182,7 +188,3 @@ class SectionMember:
     name: str
     role: Role
     status: Progress
-
-
-# The three upserts of a save are built once per database kind: building one (its ``excluded``
-# columns above all) cost more than running it.

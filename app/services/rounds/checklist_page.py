@@ -1,16 +1,16 @@
 """Reading a checklist: the rounds a person answers, their page, its receipt, a chief's progress.
 
-The round, the person's place in it and their answers come in one statement (``_page_query``,
-run past the ORM by ``app/statements.py`` ``first_row``); the round's standards and the blank
-items made from them are kept per process under the catalogue's and round's ``revision``
-(``_round_standards``, ``_staff_items``, ``_blank_staff_items``). The rules are in
-``app/services/rounds/checklist.py``; saving is ``app/services/rounds/checklist_save.py``.
+The round, the person's place in it and their answers come in one statement (``_page_query``);
+the round's standards and the blank items made from them are kept per process under the
+catalogue's and round's ``revision`` (``_round_standards``, ``_staff_items``,
+``_blank_staff_items``). The rules are in ``app/services/rounds/checklist.py``; saving is
+``app/services/rounds/checklist_save.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.extensions import db
@@ -52,7 +51,6 @@ from app.services.rounds.checklist import (
     Progress,
     SectionMember,
 )
-from app.statements import first_row
 
 
 @dataclass(frozen=True)
@@ -90,14 +88,15 @@ def _in_round(person_id: Any) -> sa.Select[Any]:
 
 
 def round_context(round_id: int, person: PersonRef, *, locked: bool = True) -> RoundContext:
-    """One query (``first_row``): the round as it now stands, the catalogue's ward, the
-    assignment and the response status. When ``locked``, it takes a share lock on the round's
-    row until the commit, so that the round's counts are not written while this save is under
-    way (app/services/results/tally.py)."""
-    row = first_row(context_query(locked), {"round_id": round_id, "person_id": person.id})
+    """One query: the round as it now stands, the catalogue's ward, the assignment and the
+    response status. When ``locked``, it takes a share lock on the round's row until the
+    commit, so that the round's counts are not written while this save is under way
+    (app/services/results/tally.py)."""
+    parameters = {"round_id": round_id, "person_id": person.id}
+    row = db.session.execute(context_query(locked), parameters).first()
     if row is None:
         raise _not_in_round()
-    return _context_of(row)
+    return RoundContext(*row)
 
 
 @cache
@@ -118,8 +117,12 @@ def context_query(locked: bool = False) -> sa.Select[Any]:
         )
         .where(Round.id == sa.bindparam("round_id"))
     )
-    # FOR SHARE OF round on PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE serialises).
-    return query.with_for_update(read=True, of=Round) if locked else query
+    if not locked:
+        return query
+    # FOR SHARE OF round on PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE serialises),
+    # and the round as read under the lock even when the session already holds it.
+    locking: sa.Select[Any] = query.with_for_update(read=True, of=Round)
+    return locking.execution_options(populate_existing=True)
 
 
 @dataclass(frozen=True)
@@ -280,35 +283,6 @@ def asked_items(
     ]
 
 
-# A row of context_query or _page_query read by ``first_row``: the round's columns (in the
-# mapper's order) in the round's place, then the rest of the context's fields.
-_ROUND_KEYS = tuple(attribute.key for attribute in sa.inspect(Round).column_attrs)
-
-
-_ROUND_COLUMNS = len(_ROUND_KEYS)
-
-
-_ROUND_MANAGER = manager_of_class(Round)
-
-
-_AFTER_ROUND = len(fields(RoundContext)) - 1
-
-
-def _context_of(row: tuple[Any, ...]) -> RoundContext:
-    """The context from a row of ``context_query`` or ``_page_query`` read by ``first_row``
-    (the round's columns first)."""
-    return RoundContext(_round_of(row), *row[_ROUND_COLUMNS : _ROUND_COLUMNS + _AFTER_ROUND])
-
-
-def _round_of(row: tuple[Any, ...]) -> Round:
-    """The round as read by the page's or a save's query: a Round the session does not hold
-    (nothing changes it; each request reads it afresh)."""
-    round_: Round = _ROUND_MANAGER.new_instance()
-    # As the ORM's loading fills an instance: the values are the loaded state, not changes.
-    round_.__dict__.update(zip(_ROUND_KEYS, row[:_ROUND_COLUMNS], strict=True))
-    return round_
-
-
 @cache
 def _page_query() -> sa.Select[Any]:
     """``context_query`` with the person's own stored answers in one more column: a JSON
@@ -467,11 +441,6 @@ def rounds_for(person: PersonRef, now: datetime | None = None) -> list[MyRound]:
     ]
 
 
-def page_read(round_id: int) -> tuple[sa.Select[Any], dict[str, Any]]:
-    """What ``checklist_for`` reads first (but the person), for the view's ``reads_ahead``."""
-    return _page_query(), {"round_id": round_id}
-
-
 def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None) -> Checklist:
     """The items of the round that apply to this person, with their current answers.
 
@@ -479,10 +448,11 @@ def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None)
     Staff: one query (the round, their place in it and their stored answers; the standards
     come from the per-process copy). Chiefs: two (their section's standards are asked apart).
     """
-    row = first_row(_page_query(), {"round_id": round_id, "person_id": person.id})
+    parameters = {"round_id": round_id, "person_id": person.id}
+    row = db.session.execute(_page_query(), parameters).first()
     if row is None:
         raise _not_in_round()
-    ctx = _context_of(row)
+    ctx = RoundContext(*row[:-1])
     if ctx.role is Role.CHIEF:
         items = items_of(ctx, with_answers=True)
     else:

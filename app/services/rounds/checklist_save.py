@@ -1,10 +1,18 @@
-"""Saving a checklist: answers checked, then written in one transaction (see the rules in
+"""Saving a checklist: answers checked, then written (see the rules in
 ``app/services/rounds/checklist.py``).
 
-A staff member's first save is one statement that takes the round's share lock itself
-(``_first_save_statement``); every other save begins a transaction and reads the round again
-under the lock (``round_context``). On PostgreSQL the rows sent reach the server as one JSON
-parameter (``_sent``, ``_sent_json``); on SQLite as an executemany. Nothing commits.
+Every save but one kind runs the same steps on both databases, in one transaction, through the
+session: the round read under its share lock (``round_context``), the response created or
+updated and locked (one upsert), the stored answers read again under that lock (not for a
+staff member's first save: there are none), the answers written (one executemany), and the
+submission marked. A staff member's first save on PostgreSQL is one statement instead
+(``_first_save_statement``): the round's lock, the response, the answers and the status; it
+is half of the first submit's cost (docs/benchmarks.md).
+
+A checklist request starts without a transaction (``app/extensions.py``
+``start_without_transaction``): the round is then read without its lock, and a save that is
+not that one statement ends the phase (``db.session.commit()``, with nothing to commit) and
+reads the round again in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -18,9 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm.attributes import set_committed_value
 
-from app.extensions import begin_transaction, db, runs_without_transaction
+from app.extensions import db, runs_without_transaction
 from app.models import (
     Answer,
     AnswerValue,
@@ -46,19 +53,11 @@ from app.services.rounds.checklist import (
 from app.services.rounds.checklist_page import (
     RoundContext,
     closed_message,
-    context_query,
     items_of,
     progress_of,
     round_context,
     stored_answers,
 )
-from app.statements import first_row
-
-
-def save_read(round_id: int) -> tuple[sa.Select[Any], dict[str, Any]]:
-    """What ``save_checklist`` reads first (but the person), for the view's ``reads_ahead``:
-    the context, share-locked unless the save runs without a transaction."""
-    return context_query(not runs_without_transaction()), {"round_id": round_id}
 
 
 def save_checklist(
@@ -73,23 +72,63 @@ def save_checklist(
     """Save answers (keys are standard keys; values "yes", "no", "na") and optionally submit.
 
     Raises NotInRound, RoundClosed (nothing changed), or InvalidAnswers (nothing changed).
-    Flushes, never commits. The rules (kept answers, comments, submission, concurrency) are
-    in the module docstring.
+    What it writes is the caller's to commit or roll back, with one exception: a staff
+    member's first save on PostgreSQL in a request that started without a transaction is one
+    statement, stored when it returns. A save that starts without a transaction and is not
+    that statement commits the session first (nothing was written yet) and writes in a new
+    transaction. The rules (kept answers, comments, submission, concurrency) are in the
+    module docstring of ``app/services/rounds/checklist.py``.
     """
     now = now or utcnow()
-    # A view that began without a transaction (``saves_lazily``) reads without the round's
-    # lock: a first save is one statement that takes the lock itself; any other save begins
-    # a transaction and reads again under the lock.
     lazy = runs_without_transaction()
-    ctx, items, values, notes = _checked(round_id, person, answers, comments, now, lazy=lazy)
+    ctx, items, values, notes = _checked(round_id, person, answers, comments, now, locked=not lazy)
     if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
         return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
     if lazy:
-        begin_transaction()
+        db.session.commit()  # ends the phase without a transaction: nothing was written
         ctx, items, values, notes = _checked(round_id, person, answers, comments, now)
+    return _save_in_transaction(ctx, person.id, items, values, notes, submit=submit, now=now)
 
-    response = _locked_response(ctx, person.id, now)
-    stored = stored_answers(ctx, person.id)  # again, now that the response is ours alone
+
+def _checked(
+    round_id: int,
+    person: PersonRef,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None,
+    now: datetime,
+    *,
+    locked: bool = True,
+) -> tuple[RoundContext, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
+    """The person's place in the round (share-locked when ``locked``), refused unless the
+    round takes answers now, with the items and the answers and comments sent, checked."""
+    ctx = round_context(round_id, person, locked=locked)
+    if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
+        raise RoundClosed(closed_message(ctx.round, now))
+    items = items_of(ctx)
+    values, notes = _validated(items, answers, comments or {}, ctx, person.id)
+    return ctx, items, values, notes
+
+
+def _save_in_transaction(
+    ctx: RoundContext,
+    person_id: int,
+    items: list[ChecklistItem],
+    values: Mapping[int, AnswerValue],
+    notes: Mapping[int, str | None],
+    *,
+    submit: bool,
+    now: datetime,
+) -> SaveResult:
+    """The save's writes in the session's transaction, the round share-locked by ``ctx``'s
+    read: the response, the answers that changed, the submission."""
+    # A staff member's first save (SQLite): no answers of theirs are stored, so whether it
+    # submits is known now, and the response is written with its status at once.
+    first = ctx.response_id is None and ctx.role is not Role.CHIEF
+    submitting = first and submit and all(item.standard_id in values for item in items)
+    response_id, status = _locked_response(ctx, person_id, now, submitting=submitting)
+    stored: Mapping[int, tuple[AnswerValue | None, str | None]] = {}
+    if not first:
+        stored = stored_answers(ctx, person_id)  # again, now that the response is ours alone
 
     own_rows: list[dict[str, Any]] = []
     section_rows: list[dict[str, Any]] = []
@@ -106,7 +145,7 @@ def save_checklist(
             continue
         if (value, comment) == (old_value, old_comment):
             continue
-        row = {"standard_id": sid, "response_id": response.id, "value": value, "comment": comment}
+        row = {"standard_id": sid, "response_id": response_id, "value": value, "comment": comment}
         if item.part == "self":
             own_rows.append(row)
         else:
@@ -116,36 +155,11 @@ def save_checklist(
     _write_rows(_section_answer_upsert, section_rows)
 
     submitted = submit and not missing
+    if submitted and not submitting:  # a later save: the stored answers made it complete
+        db.session.execute(_submit_update(), {"response_id": response_id, "submitted_at": now})
     if submitted:
-        # A plain UPDATE, not the ORM's flush of the changed object (a third of a submit's
-        # time in Python); the loaded object is told the new values.
-        db.session.execute(
-            _submit_update(),
-            {"response_id": response.id, "submitted_at": now},
-            execution_options={"synchronize_session": False},
-        )
-        set_committed_value(response, "status", ResponseStatus.SUBMITTED)
-        set_committed_value(response, "submitted_at", now)
-    return _saved(ctx, progress_of(response.status), now_stored, submitted, missing)
-
-
-def _checked(
-    round_id: int,
-    person: PersonRef,
-    answers: Mapping[str, str | None],
-    comments: Mapping[str, str | None] | None,
-    now: datetime,
-    *,
-    lazy: bool = False,
-) -> tuple[RoundContext, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
-    """The person's place in the round (share-locked unless ``lazy``), refused unless the
-    round takes answers now, with the items and the answers and comments sent, checked."""
-    ctx = round_context(round_id, person, locked=not lazy)
-    if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
-        raise RoundClosed(closed_message(ctx.round, now))
-    items = items_of(ctx)
-    values, notes = _validated(items, answers, comments or {}, ctx, person.id)
-    return ctx, items, values, notes
+        status = ResponseStatus.SUBMITTED
+    return _saved(ctx, progress_of(status), now_stored, submitted, missing)
 
 
 def _saved(
@@ -270,91 +284,44 @@ def _comments_without_answer(
 _INSERTS: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def _write_rows(upsert: Any, rows: list[dict[str, Any]]) -> None:
-    """Upsert answer rows with one fixed statement, built once per database kind, so that its
-    compiled form is reused by every save.
-
-    On PostgreSQL the rows go as one JSON parameter that the statement reads as a table
-    (``_sent``): one statement run once (an executemany runs it once per row, which cost a
-    first submit about a millisecond more, in Python and in PostgreSQL). On SQLite they go
-    as the rows of an executemany; render_nulls sends a missing comment as NULL, so that rows
-    with and without a comment stay in one executemany."""
-    if not rows:
-        return
-    dialect = _dialect_name()
-    if dialect == "postgresql":
-        sent = _sent_json((row["standard_id"], row["value"], row["comment"]) for row in rows)
-        scalars = {name: rows[0][name] for name in rows[0] if name not in _SENT_COLUMNS}
-        db.session.execute(upsert(dialect), {**scalars, "sent": sent})
-    else:
-        db.session.execute(upsert(dialect), rows, execution_options={"render_nulls": True})
-
-
-# The columns that differ from row to row of one save; the others (the response, and for
-# the section's answers the round and section) are the same for all its rows.
-_SENT_COLUMNS = ("standard_id", "value", "comment")
-
-
-def _sent() -> Any:
-    """PostgreSQL: the rows of a save as a table, ``json_to_recordset(:sent) AS
-    sent(standard_id INTEGER, value VARCHAR, comment TEXT)``. One JSON text costs the driver
-    less than three arrays, whose every element it adapts in Python."""
-    return (
-        sa.func.json_to_recordset(sa.cast(sa.bindparam("sent", type_=sa.Text), postgresql.JSON))
-        .table_valued(
-            sa.column("standard_id", sa.Integer),
-            sa.column("value", sa.String),
-            sa.column("comment", sa.Text),
-        )
-        .render_derived(name="sent", with_types=True)
-    )
-
-
-def _sent_json(rows: Iterable[tuple[int, Any, str | None]]) -> str:
-    """The ``sent`` parameter: the rows (standard id, value, comment) as a JSON array."""
-    return json.dumps(
-        [
-            {"standard_id": sid, "value": str(value), "comment": comment}
-            for sid, value, comment in rows
-        ],
-        ensure_ascii=False,
-    )
-
-
-def _insert_sent(model: Any, *same: str) -> Any:
-    """PostgreSQL: ``INSERT INTO <model> (<same…>, standard_id, value, comment) SELECT
-    :<same…>, sent.* FROM json_to_recordset(:sent) AS sent(…)``."""
-    rows = _sent()
-    columns = [sa.bindparam(name, type_=sa.Integer) for name in same]
-    select = sa.select(*columns, *(rows.c[name] for name in _SENT_COLUMNS))
-    return postgresql.insert(model.__table__).from_select([*same, *_SENT_COLUMNS], select)
-
-
-def _insert(dialect: str, model: Any, *same: str) -> Any:
-    if dialect == "postgresql":
-        return _insert_sent(model, *same)
-    return _INSERTS[dialect](model)
-
-
 def _dialect_name() -> str:
     """The database's name; PostgreSQL in production, SQLite embedded (both have ON CONFLICT)."""
-    name = db.engine.dialect.name  # not the session's bind: asking it would build a session
+    name = db.engine.dialect.name
     if name not in _INSERTS:
         raise NotImplementedError(f"unsupported database: {name}")
     return name
 
 
+def _write_rows(upsert: Any, rows: list[dict[str, Any]]) -> None:
+    """Upsert answer rows: one fixed statement (built once per database kind) for all of
+    them. Its ``RETURNING`` lets SQLAlchemy send the rows as one ``INSERT … VALUES (…), (…)``
+    ("insertmanyvalues"); a plain executemany would run the statement once per row on
+    PostgreSQL."""
+    if rows:
+        db.session.execute(upsert(_dialect_name()), rows)
+
+
+# The upserts are built once per database kind: building one (its ``excluded`` columns above
+# all) cost more than running it.
 @cache
 def _response_upsert(dialect: str) -> Any:
-    insert = _INSERTS[dialect](Response)
+    """``INSERT INTO response … ON CONFLICT (round_id, person_id) DO UPDATE … RETURNING id,
+    status``: a save that submits marks the response submitted; one that does not keeps a
+    submission made before (a save never withdraws one)."""
+    insert = _INSERTS[dialect](Response.__table__)
+    submits = insert.excluded.status == ResponseStatus.SUBMITTED
     return insert.on_conflict_do_update(
         index_elements=[Response.round_id, Response.person_id],
         set_={
             "role": insert.excluded.role,
             "section_id": insert.excluded.section_id,
             "updated_at": insert.excluded.updated_at,
+            "status": sa.case((submits, insert.excluded.status), else_=Response.status),
+            "submitted_at": sa.case(
+                (submits, insert.excluded.submitted_at), else_=Response.submitted_at
+            ),
         },
-    ).returning(Response)
+    ).returning(Response.id, Response.status)
 
 
 @cache
@@ -368,7 +335,7 @@ def _submit_update() -> Any:
 
 @cache
 def _answer_upsert(dialect: str) -> Any:
-    insert = _insert(dialect, Answer, "response_id")
+    insert = _INSERTS[dialect](Answer.__table__)
     return insert.on_conflict_do_update(
         index_elements=[Answer.response_id, Answer.standard_id],
         set_={"value": insert.excluded.value, "comment": insert.excluded.comment},
@@ -377,7 +344,7 @@ def _answer_upsert(dialect: str) -> Any:
 
 @cache
 def _section_answer_upsert(dialect: str) -> Any:
-    insert = _insert(dialect, SectionAnswer, "round_id", "section_id", "response_id")
+    insert = _INSERTS[dialect](SectionAnswer.__table__)
     return insert.on_conflict_do_update(
         index_elements=[
             SectionAnswer.round_id,
@@ -392,10 +359,12 @@ def _section_answer_upsert(dialect: str) -> Any:
     )
 
 
-def _locked_response(ctx: RoundContext, person_id: int, now: datetime) -> Response:
-    """The person's response in this round, created if needed, locked until the commit, with
-    this save's role, section and time written on it: one INSERT ... ON CONFLICT DO UPDATE
-    ... RETURNING.
+def _locked_response(
+    ctx: RoundContext, person_id: int, now: datetime, *, submitting: bool
+) -> tuple[int, ResponseStatus]:
+    """The person's response in this round (its id and status), created if needed, locked
+    until the commit, with this save's role, section and time written on it, and submitted
+    when ``submitting``: one INSERT ... ON CONFLICT DO UPDATE ... RETURNING.
 
     The update takes the row's lock, so a concurrent save waits for this transaction (a
     concurrent first save waits on the unique index, then updates the row this one inserted).
@@ -406,14 +375,16 @@ def _locked_response(ctx: RoundContext, person_id: int, now: datetime) -> Respon
         "person_id": person_id,
         "role": ctx.role,
         "section_id": ctx.section_id,
-        "status": ResponseStatus.DRAFT,
+        "status": ResponseStatus.SUBMITTED if submitting else ResponseStatus.DRAFT,
+        "submitted_at": now if submitting else None,
         "created_at": now,
         "updated_at": now,
     }
-    response: Response = db.session.scalars(
-        _response_upsert(_dialect_name()), [row], execution_options={"populate_existing": True}
-    ).one()
-    return response
+    response_id, status = db.session.execute(_response_upsert(_dialect_name()), row).one()
+    return response_id, status
+
+
+# --- A staff member's first save on PostgreSQL: one statement ------------------------------------
 
 
 def _first_save(
@@ -426,18 +397,16 @@ def _first_save(
     submit: bool,
     now: datetime,
 ) -> SaveResult:
-    """A staff member's first save on PostgreSQL (no response yet, so no stored answers):
-    the response, its answers and its status in one statement (``_first_save_statement``).
+    """A staff member's first save on PostgreSQL (no response when ``ctx`` was read, so no
+    stored answers): the response, its answers and its status in one statement
+    (``_first_save_statement``), which takes the round's share lock and checks under it that
+    the round still takes answers: RoundClosed (nothing written) when it closed or was counted
+    after ``ctx`` was read without the lock.
 
-    A concurrent first save of the same person (a double click) meets the other's rows in
-    the statement's ON CONFLICT clauses and waits for its commit, then writes its own answers
-    over them; a save that does not submit never withdraws the other's submission. Such a
-    save may report items as missing that the other one answered (never the reverse).
-
-    The statement takes the round's share lock and checks, under it, that the round still
-    takes answers: RoundClosed (nothing written) when it closed or was counted after ``ctx``
-    was read, as happens when the request runs without a transaction (``saves_lazily``)."""
-    rows: list[tuple[int, str, str | None]] = []
+    A concurrent first save of the same person (a double click) meets the other's rows in the
+    statement's ON CONFLICT clauses and waits for its commit, then writes its own answers over
+    them; a save that does not submit never withdraws the other's submission."""
+    rows: list[tuple[int, AnswerValue, str | None]] = []
     missing: list[ChecklistItem] = []
     now_stored: list[ChecklistItem] = []
     for item in items:
@@ -449,20 +418,18 @@ def _first_save(
         else:
             rows.append((item.standard_id, value, comment))
     submitted = submit and not missing
-    saved = first_row(
-        _first_save_statement(),
-        {
-            "round_id": ctx.round.id,
-            "person_id": person_id,
-            "role": ctx.role,
-            "section_id": ctx.section_id,
-            "status": ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
-            "submitted_at": now if submitted else None,
-            "created_at": now,
-            "updated_at": now,
-            "sent": _sent_json(rows),
-        },
-    )
+    parameters = {
+        "round_id": ctx.round.id,
+        "person_id": person_id,
+        "role": ctx.role,
+        "section_id": ctx.section_id,
+        "status": ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
+        "submitted_at": now if submitted else None,
+        "created_at": now,
+        "updated_at": now,
+        "sent": _sent_json(rows),
+    }
+    saved = db.session.execute(_first_save_statement(), parameters).first()
     if saved is None:  # the round closed or was counted since ``ctx`` was read
         round_ = db.session.get_one(Round, ctx.round.id, populate_existing=True)
         raise RoundClosed(closed_message(round_, now))
@@ -470,19 +437,34 @@ def _first_save(
     return _saved(ctx, progress_of(status), now_stored, submitted, missing)
 
 
+_SENT_COLUMNS = ("standard_id", "value", "comment")
+
+
+def _sent_json(rows: Iterable[tuple[int, AnswerValue, str | None]]) -> str:
+    """The ``sent`` parameter: the rows (standard id, value, comment) as one JSON array, which
+    the statement reads as a table (``json_to_recordset``)."""
+    return json.dumps(
+        [
+            {"standard_id": sid, "value": str(value), "comment": comment}
+            for sid, value, comment in rows
+        ],
+        ensure_ascii=False,
+    )
+
+
 @cache
 def _first_save_statement() -> Any:
-    """PostgreSQL: ``WITH taking_round AS (SELECT round.id … FOR SHARE), saved_response AS
-    (INSERT INTO response SELECT taking_round.id, … ON CONFLICT (round_id,
-    person_id) DO UPDATE … RETURNING id, status), saved_answers AS (INSERT INTO answer
-    SELECT saved_response.id, sent.* FROM saved_response, json_to_recordset(…) AS sent ON CONFLICT …
-    DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
+    """``WITH taking_round AS (SELECT round.id … FOR SHARE), saved_response AS (INSERT INTO
+    response SELECT taking_round.id, … ON CONFLICT (round_id, person_id) DO UPDATE …
+    RETURNING id, status), saved_answers AS (INSERT INTO answer SELECT saved_response.id,
+    sent.* FROM saved_response JOIN json_to_recordset(:sent) AS sent(…) ON true ON CONFLICT
+    … DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
     response: sa.Table = Response.__table__  # type: ignore[assignment]
     columns = ("person_id", "role", "section_id", "status", "submitted_at",
                "created_at", "updated_at")
-    # The round's share lock, taken by the statement itself (its request may run without a
-    # transaction: ``saves_lazily``), and the round still taking answers once it is held: a
-    # count that committed first (tally) leaves no row here, so nothing is written.
+    # The round's share lock, taken by the statement itself, and the round still taking
+    # answers once it is held: a count that committed first (tally) leaves no row here, so
+    # nothing is written.
     now: Any = sa.bindparam("updated_at", type_=response.c.updated_at.type)
     taking = (
         sa.select(Round.id)
@@ -502,18 +484,24 @@ def _first_save_statement() -> Any:
             "role": insert.excluded.role,
             "section_id": insert.excluded.section_id,
             "updated_at": insert.excluded.updated_at,
-            # A draft saved over a submission keeps it submitted (the module's rules).
             "status": sa.case((submits, insert.excluded.status), else_=response.c.status),
             "submitted_at": sa.case(
                 (submits, insert.excluded.submitted_at), else_=response.c.submitted_at
             ),
         },
     ).returning(response.c.id, response.c.status).cte("saved_response")
-    sent = _sent()
+    sent = (
+        sa.func.json_to_recordset(sa.cast(sa.bindparam("sent", type_=sa.Text), postgresql.JSON))
+        .table_valued(
+            sa.column("standard_id", sa.Integer),
+            sa.column("value", sa.String),
+            sa.column("comment", sa.Text),
+        )
+        .render_derived(name="sent", with_types=True)
+    )
     answer: sa.Table = Answer.__table__  # type: ignore[assignment]
     answers = postgresql.insert(answer).from_select(
         ["response_id", *_SENT_COLUMNS],
-        # One response row: joined to every row sent (an explicit join, not a bare product).
         sa.select(saved.c.id, *(sent.c[name] for name in _SENT_COLUMNS)).select_from(
             saved.join(sent, sa.true())
         ),
