@@ -130,8 +130,15 @@ def start_without_transaction() -> None:
     begins the transaction it needs (app/services/rounds/checklist_save.py). Inside a
     transaction already under way (a test serving a request in its own app context) it
     changes nothing."""
-    if not (db.session.registry.has() and db.session().in_transaction()):
+    if db.session.registry.has() and db.session().in_transaction():
+        return
+    try:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    except sa.exc.DBAPIError as error:  # before any view: the clean 503 of ``retried_once``
+        if not _dropped(error):
+            raise
+        db.session.rollback()
+        raise ServiceUnavailable() from error
 
 
 def runs_without_transaction() -> bool:

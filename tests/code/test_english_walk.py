@@ -57,6 +57,8 @@ ROLES: dict[str, str | None] = {
 # GET endpoints no role reaches with a 200, and why.
 NEVER_A_PAGE = {
     "auth.language": "sets the language cookie and redirects back",
+    "auth.sign_in_link": "a personal sign-in link: signs in and redirects to a URL without the"
+    " token; a refused one answers 400 or 429",
     "admin.roster_download": "a file (CSV or xlsx) in the import's own Japanese columns",
     "admin.roster_template": "a file (CSV or xlsx) in the import's own Japanese columns",
     "main.readyz_scheduler": "a JSON line for monitoring",
