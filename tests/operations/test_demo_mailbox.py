@@ -4,6 +4,7 @@ and the demo's mail goes to files and the /demo/mail page, never to an SMTP serv
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -81,7 +82,11 @@ def test_the_demo_mailbox_page_lists_and_shows_the_mail(app, client, mailbox):
     name = sorted(folder.iterdir())[0].name
     message = client.get(f"/demo/mail/{name}")
     assert message.status_code == 200
-    assert "/rounds/" in message.get_data(as_text=True)
+    # The mail's personal sign-in link leads to that person's checklist.
+    link = re.search(r"https?://[^/\s]+(/r/[\w-]+)", message.get_data(as_text=True))
+    assert link is not None
+    followed = app.test_client().get(link.group(1))
+    assert followed.status_code == 302 and "/rounds/" in followed.headers["Location"]
     assert "回答のお願い" in message.get_data(as_text=True) or "受付" in message.get_data(
         as_text=True)
 
