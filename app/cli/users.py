@@ -11,7 +11,7 @@ from datetime import timedelta
 import click
 
 from app.cli.help import N_, Group
-from app.cli.wards import optional_ward
+from app.cli.wards import optional_ward, ward_named_or_new
 from app.models import GrantRole, Person, Ward, utcnow
 
 users_cli = Group("users", help=N_("サインイン用のパスワードと、推進委員会・管理者の権限。"))
@@ -97,24 +97,89 @@ def password_link_command(employee_id: str, base_url: str | None) -> None:
     (72 hours by default). It starts with --base-url, or the BASE_URL setting. Send it to the
     person only, by a channel they alone read.
     """
+    from app.extensions import db
+
+    person = _person(employee_id)
+    lines = _password_link(person, base_url)
+    db.session.commit()
+    for line in lines:
+        click.echo(line)
+
+
+def _password_link(person: Person, base_url: str | None) -> list[str]:
+    """A one-time password link for ``person``, audited (no actor: the command line), as the
+    lines to print once the command has committed."""
     from flask import current_app, url_for
 
-    from app.extensions import db
     from app.services.identity.auth import link_max_age, password_link_token
     from app.services.organisation.people import log_password_link
     from app.wareki import reiwa_datetime, tokyo
 
-    person = _person(employee_id)
     token = password_link_token(person)
     base = (base_url or current_app.config["BASE_URL"]).rstrip("/") + "/"
     with current_app.test_request_context(base_url=base):
         link = url_for("auth.set_password", token=token, _external=True)
     until = tokyo(utcnow() + timedelta(seconds=link_max_age()))
-    log_password_link(None, person, until)  # audited (actor None: the command line)
+    log_password_link(None, person, until)
+    return [
+        f"{person.employee_id} {person.name} さんのパスワード設定用リンク:",
+        link,
+        f"有効期限: {reiwa_datetime(until)}（一度使うと無効になります）",
+    ]
+
+
+@users_cli.command(
+    "create-admin",
+    help=N_(
+        "管理者が1人もいないデータベースに、最初の管理者を作る（1回だけ）。\n\n"
+        "区（--ward）がなければ作り、職員（--name と --email、すでにいればその人）に、その区の"
+        "（--city なら全市の）管理者の権限を与え、パスワード設定用のリンクを表示する。管理者が"
+        "すでにいれば何もせず終了コード 1: 2人目からは users grant で与える。"
+    ),
+)
+@click.argument("employee_id")
+@click.option("--name", default=None, help=N_("氏名（新しい職員のとき）。"))
+@click.option("--email", default=None, help=N_("メールアドレス（新しい職員のとき）。"))
+@click.option("--ward", "ward_name", default=None,
+              help=N_("区の名前（例 高津区）。なければ作る。"))
+@click.option("--city", is_flag=True, help=N_("区ではなく全市の管理者にする。"))
+@click.option("--base-url", default=None, help=N_("リンクの先頭（省略時は設定 BASE_URL）。"))
+def create_admin_command(
+    employee_id: str, name: str | None, email: str | None, ward_name: str | None, city: bool,
+    base_url: str | None,
+) -> None:
+    """Make the first admin of a database where nobody holds an admin grant (once).
+
+    Creates the ward (--ward) when it does not exist and the person (--name and --email; an
+    existing person is taken as stored), grants them admin for that ward (or the city with
+    --city) and prints a one-time password link. Once any admin exists it changes nothing and
+    exits with status 1: later admins are granted with `users grant`.
+    """
+    from app.extensions import db
+    from app.services.organisation.first_admin import (
+        FirstAdminError,
+        create_first_admin,
+        require_no_admin,
+    )
+
+    if city == (ward_name is not None):
+        raise _fail("--ward（区の名前）か --city のどちらか一方を付けてください。")
+    try:
+        require_no_admin()
+        ward, ward_created = (None, False) if city else ward_named_or_new(ward_name or "")
+        made = create_first_admin(employee_id, name, email, ward, ward_created=ward_created)
+    except FirstAdminError as exc:
+        raise _fail(exc.message) from exc
+    lines = _password_link(made.person, base_url)
     db.session.commit()
-    click.echo(f"{person.employee_id} {person.name} さんのパスワード設定用リンク:")
-    click.echo(link)
-    click.echo(f"有効期限: {reiwa_datetime(until)}（一度使うと無効になります）")
+    if ward_created and ward is not None:
+        click.echo(f"区「{ward.name}」を作りました（名簿の「区」の列にはこの名前を書きます）。")
+    person = made.person
+    who = "作りました" if made.person_created else "すでにいたので、そのまま使います"
+    click.echo(f"職員 {person.employee_id} {person.name} を{who}。")
+    click.echo(f"{person.employee_id} {person.name}: 管理者（{_scope(ward)}）を付与しました。")
+    for line in lines:
+        click.echo(line)
 
 
 @users_cli.command(

@@ -649,6 +649,13 @@ def _users_set_password(ctx: Ctx) -> list[str]:
     return ["users", "set-password", ctx.employee_id(ctx.world.staff), "--password-stdin"]
 
 
+@command("users", "create-admin", action="person.first_admin")
+def _users_create_admin(ctx: Ctx) -> list[str]:
+    # The app's fresh database (the world is never built here): no admin yet.
+    return ["users", "create-admin", "900001", "--name", "総務 事務",
+            "--email", "soumu@example.jp", *WARD]
+
+
 @command("users", "password-link", action="person.password_link")
 def _users_password_link(ctx: Ctx) -> list[str]:
     return ["users", "password-link", ctx.employee_id(ctx.world.staff)]

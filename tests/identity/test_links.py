@@ -212,6 +212,21 @@ def test_unknown_revoked_blocked_and_left_links_look_alike(app, client, world):
     assert audit_rows(app) == []
 
 
+def test_a_link_is_refused_once_the_years_roster_no_longer_names_its_person(app, client, world):
+    """A ward's first year: a roster of the year without the person (who has no earlier year,
+    so is no leaver by the previous roster) ends their link: refused as a leaver's, nobody
+    signed in, while a colleague's link still works."""
+    token = issue(app, world["other"], world["a"])
+    kept = issue(app, world["staff"], world["a"])
+    with app.app_context():
+        db.session.execute(sa.delete(Assignment).where(Assignment.person_id == world["other"]))
+        db.session.commit()
+    refused = client.get(f"/r/{token}")
+    assert refused.status_code == 400 and REFUSED in refused.get_data(as_text=True)
+    assert signed_in(client) == (None, None)
+    assert client.get(f"/r/{kept}").status_code == 302
+
+
 # --- Whose link, which round ----------------------------------------------------------------------
 
 

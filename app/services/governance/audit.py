@@ -67,6 +67,7 @@ ACTIONS: dict[str, Any] = {
     "grant.add": _l("権限の付与"),
     "grant.revoke": _l("権限の取消し"),
     "person.password_link": _l("パスワード設定リンクの発行"),
+    "person.first_admin": _l("最初の管理者の作成"),
     "person.sign_in_blocked": _l("サインインの停止"),
     "person.sign_in_allowed": _l("サインインの再開"),
     "goals.update": _l("目標の変更"),

@@ -40,6 +40,7 @@ from app.services.identity.auth import (
     has_left_clause,
 )
 from app.services.organisation.people import person_ward_id
+from app.services.rounds.audience import join_audience
 from app.wareki import fiscal_year_of, tokyo
 
 # The path of a link, below BASE_URL (the view: app/auth/routes.py ``sign_in_link``).
@@ -126,8 +127,8 @@ def check_link(
     up. The token's hash is looked up by the unique index, then compared with the stored one
     by ``hmac.compare_digest``; a token that matches nothing is recorded as a failed attempt
     of the address (flushed). A known token of a revoked link, a round that is not open, a
-    blocked person or one who has left is refused without counting as a failure (whoever
-    holds it got it from the mail)."""
+    blocked person or one who has left (or whom the round no longer asks) is refused without
+    counting as a failure (whoever holds it got it from the mail)."""
     policy = policy or ThrottlePolicy.from_config(current_app.config)
     now = now or utcnow()
     address = (address or "")[:ADDRESS_LENGTH]
@@ -157,9 +158,19 @@ def check_link(
         outcome = LinkOutcome.CLOSED
     elif person.sign_in_blocked:
         outcome = LinkOutcome.BLOCKED
-    elif row.left:
+    elif row.left or not _asked(link.round_id, person.id):
         outcome = LinkOutcome.LEFT
     return LinkResult(outcome, person, link.round_id)
+
+
+def _asked(round_id: int, person_id: int) -> bool:
+    """Whether the round still asks the person (``audience.join_audience``): a roster of the
+    round's year that no longer names them (someone who left in a ward's first year, with no
+    earlier year for ``has_left_clause`` to go by) ends their links."""
+    asked = join_audience(
+        sa.select(Round.id).where(Round.id == round_id), person_id=person_id
+    ).exists()
+    return bool(db.session.scalar(sa.select(asked)))
 
 
 # --- Revoking ------------------------------------------------------------------------------------

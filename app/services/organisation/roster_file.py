@@ -227,11 +227,9 @@ def _parse_row(
     for message in _field_problems(employee_id, name, email, ward, department, section):
         error(message)
 
-    if email is not None and len(email) <= MAX_LENGTHS["email"]:
-        try:
-            email = validate_email(email, check_deliverability=False).normalized
-        except EmailNotValidError:
-            error(f"メールアドレス「{email}」の形式が正しくありません")
+    email, email_problem = _checked_email(email)
+    if email_problem:
+        error(email_problem)
 
     role_text = _nfkc(cell("role"))
     role = ROLE_VALUES.get(role_text.casefold())
@@ -277,15 +275,21 @@ def _field_problems(
 ) -> list[str]:
     """Missing or too long values, and names on more than one line (without the line
     number)."""
-    problems: list[str] = []
-    values = {
+    return value_problems({
         "employee_id": employee_id,
         "name": name,
         "email": email,
         "ward": ward,
         "department": department,
         "section": section,
-    }
+    })
+
+
+def value_problems(values: dict[str, str | None]) -> list[str]:
+    """The problems of some of a roster line's values (keys of ``COLUMNS``), as the import
+    reports them: missing (but a mail address and a department), too long for the database,
+    or a name on more than one line. Without the line number."""
+    problems: list[str] = []
     for key, value in values.items():
         if not value:
             if key not in ("email", "department"):
@@ -295,6 +299,30 @@ def _field_problems(
         elif key != "email" and (problem := one_line_problem(value, COLUMNS[key])):
             problems.append(problem)  # names reach mail subjects and lines
     return problems
+
+
+def _checked_email(email: str | None) -> tuple[str | None, str | None]:
+    """A mail address as the roster stores it (normalised), and the problem of its form."""
+    if email is None or len(email) > MAX_LENGTHS["email"]:
+        return email, None  # none, or already reported as too long
+    try:
+        return validate_email(email, check_deliverability=False).normalized, None
+    except EmailNotValidError:
+        return email, f"メールアドレス「{email}」の形式が正しくありません"
+
+
+def person_values(employee_id: str, name: str, email: str | None) -> tuple[str, str, str | None]:
+    """A person's employee id, name and mail address as a roster line stores them (normalised
+    alike), for a person made outside a roster (``flask users create-admin``); RosterError with
+    every problem, in the roster's words."""
+    values = (_nfkc(employee_id), plain_text(name.strip()), _nfkc(email or "") or None)
+    problems = value_problems(dict(zip(("employee_id", "name", "email"), values, strict=True)))
+    normalised, email_problem = _checked_email(values[2])
+    if email_problem:
+        problems.append(email_problem)
+    if problems:
+        raise RosterError(problems)
+    return values[0], values[1], normalised
 
 
 def _in_line_order(errors: Iterable[tuple[int, str]]) -> list[str]:

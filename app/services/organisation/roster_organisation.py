@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import SECTION_KINDS, Department, Section, SectionKind, Ward, section_kind_link
-from app.services.organisation.roster_file import RosterRow, name_key
+from app.services.organisation.roster_file import RosterError, RosterRow, name_key, value_problems
 
 # Employee ids per ``IN (...)`` lookup: far below SQLite's 32,766 and PostgreSQL's 65,535
 # parameters, so 20,000 people take 4 lookups.
@@ -317,3 +317,23 @@ def _update_sections(
         )
     if links:
         db.session.execute(sa.insert(section_kind_link), links)
+
+
+def create_ward(name: str) -> Ward:
+    """A new ward named ``name``, as a roster line's ward would be stored (``name_key``), with
+    ``区`` added when missing (``grants.find_ward`` reads ``高津`` as ``高津区``, and a roster
+    names the ward in full), after the others in ``sort_order``. RosterError with the roster's
+    own problems (empty, too long, more than one line) or when the ward exists."""
+    key = name_key(name)
+    if key and not key.endswith("区"):
+        key += "区"
+    problems = value_problems({"ward": key})
+    if not problems and db.session.scalar(sa.select(Ward.id).where(Ward.name == key)):
+        problems.append(f"区「{key}」はすでにあります")
+    if problems:
+        raise RosterError(problems)
+    last = db.session.scalar(sa.select(sa.func.max(Ward.sort_order)))
+    ward = Ward(name=key, sort_order=(last or 0) + 1)
+    db.session.add(ward)
+    db.session.flush()
+    return ward
