@@ -19,7 +19,7 @@ from app.access import access
 from app.admin import bp
 from app.admin.catalogue_forms import ConfirmForm, NextYearForm, PublishForm, StandardForm
 from app.admin.common import admin_scope, signed_in_admin
-from app.checklist.rendering import items_html, stored_states
+from app.checklist.rendering import items_html, parts_of, stored_states
 from app.extensions import db
 from app.models import Catalogue
 from app.services.catalogue.drafts import (
@@ -235,20 +235,12 @@ def catalogue_preview(key: str) -> str:
     viewers = preview_viewers(found)
     viewer = next((v for v in viewers if v.code == request.args.get("as")), viewers[0])
     items = preview_items(found, viewer)
-    parts: list[tuple[str, list[tuple[str, list[Any]]]]] = []
-    for item in items:
-        if not parts or parts[-1][0] != item.part:
-            parts.append((item.part, []))
-        scenes = parts[-1][1]
-        if not scenes or scenes[-1][0] != item.scene:
-            scenes.append((item.scene, []))
-        scenes[-1][1].append(item)
     return render_template(
         "admin/catalogue_preview.html",
         catalogue=found,
         viewers=viewers,
         viewer=viewer,
-        parts=parts,
+        parts=parts_of(items),
         total=len(items),
         item_html=items_html(items, stored_states(items), {}, disabled=True),
     )

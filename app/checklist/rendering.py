@@ -1,4 +1,4 @@
-"""The checklist's items as HTML, one ``<fieldset>`` per standard.
+"""The checklist's items as HTML, one ``<fieldset>`` per standard, and their parts and scenes.
 
 A checklist page is mostly the same 36 fieldsets again and again: an item without a comment or
 an error looks the same for everybody who chose the same answer in the same language. Those
@@ -39,6 +39,31 @@ class ItemState:
 
 # The state of an item answered (or not) without a comment: one per answer, shared.
 _PLAIN_STATES = {value: ItemState(value) for value in ANSWER_VALUES}
+
+
+@dataclass(frozen=True)
+class Part:
+    """The 'self' or 'section' part of the checklist, its items grouped by scene."""
+
+    name: str
+    scenes: list[tuple[str, list[ChecklistItem]]]
+
+
+def parts_of(items: Sequence[ChecklistItem]) -> list[Part]:
+    """Items in the catalogue's order, which is the paper form's and the published table's
+    (seed 000: 1-23, 24-28, then the ward's own 31-33), in runs of one part (answered for
+    myself, or once for the section), with a scene heading wherever the scene changes. The
+    checklist page and the catalogue's preview show them through one macro
+    (``checklist_parts`` in checklist/_macros.html); the receipt as a table a part."""
+    parts: list[Part] = []
+    for item in items:
+        if not parts or parts[-1].name != item.part:
+            parts.append(Part(item.part, []))
+        scenes = parts[-1].scenes
+        if not scenes or scenes[-1][0] != item.scene:
+            scenes.append((item.scene, []))
+        scenes[-1][1].append(item)
+    return parts
 
 
 def stored_states(items: Sequence[ChecklistItem]) -> dict[str, ItemState]:

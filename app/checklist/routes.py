@@ -23,7 +23,7 @@ from app.auth.sso import signed_in_by_header
 from app.checklist import bp
 from app.checklist.forms import ANSWER_LABELS, COMMENT_PREFIX, ChecklistForm, checklist_form
 from app.checklist.frame import framed, framing_enabled, slot
-from app.checklist.rendering import form_states, items_html, stored_states
+from app.checklist.rendering import form_states, items_html, parts_of, stored_states
 from app.extensions import csrf, db
 from app.limits import checks_own_text
 from app.models import Person, Round, utcnow
@@ -112,7 +112,7 @@ def receipt(round_id: int) -> ResponseReturnValue:
         "checklist/receipt.html",
         receipt=found,
         sheet=found.checklist,
-        parts=_parts(found.checklist.items),
+        parts=parts_of(found.checklist.items),
         labels=ANSWER_LABELS,
     )
 
@@ -179,14 +179,6 @@ class Problem:
         return self.detail or self.message
 
 
-@dataclass(frozen=True)
-class Part:
-    """The 'self' or 'section' part of the checklist, its items grouped by scene."""
-
-    name: str
-    scenes: list[tuple[str, list[ChecklistItem]]]
-
-
 def _me() -> SignedIn | Person:
     return signed_in()
 
@@ -216,7 +208,7 @@ def _render(
     answered = sum(1 for state in states.values() if state.value)
     context: dict[str, Any] = {
         "sheet": sheet,
-        "parts": _parts(sheet.items),
+        "parts": parts_of(sheet.items),
         "problems": problems,
         "notice": notice,
         "failed_submit": failed_submit,
@@ -275,21 +267,6 @@ class FramePerson:
 
     name: Markup
     is_authenticated: bool = True
-
-
-def _parts(items: list[ChecklistItem]) -> list[Part]:
-    """Items in the catalogue's order, which is the paper form's and the published table's
-    (seed 000: 1-23, 24-28, then the ward's own 31-33), in runs of one part (answered for
-    myself, or once for the section), with a scene heading wherever the scene changes."""
-    parts: list[Part] = []
-    for item in items:
-        if not parts or parts[-1].name != item.part:
-            parts.append(Part(item.part, []))
-        scenes = parts[-1].scenes
-        if not scenes or scenes[-1][0] != item.scene:
-            scenes.append((item.scene, []))
-        scenes[-1][1].append(item)
-    return parts
 
 
 def _label(item: ChecklistItem) -> str:
