@@ -138,7 +138,8 @@ def test_open_round_keeps_its_opening_but_moves_its_close(app, client, admin):
 
 
 def test_ledger_page_is_paginated_with_counts_per_state(app, client, admin):
-    """120 messages: 50 a page, the counts of each state, a state filter, skip reasons."""
+    """120 messages: 50 a page, the counts of each state, a state filter, skip reasons; the
+    pager links the next and the previous page, keeping the filter."""
     with app.app_context():
         catalogue = db.session.scalars(sa.select(Catalogue)).one()
         round_ = factories.round_(catalogue)
@@ -163,8 +164,14 @@ def test_ledger_page_is_paginated_with_counts_per_state(app, client, admin):
     assert "送信済み <strong>100 通</strong>" in first
     assert "送らない <strong>20 通</strong>" in first
     assert "1 / 3 ページ" in first
+    base = f"/admin/rounds/{round_id}/mail"
+    assert f'<a href="{base}?page=2" rel="next">次へ</a>' in first and 'rel="prev"' not in first
     third = client.get(f"/admin/rounds/{round_id}/mail?page=3").get_data(as_text=True)
     assert third.count("受付開始のお知らせ") == 20
+    assert f'<a href="{base}?page=2" rel="prev">前へ</a>' in third and 'rel="next"' not in third
+    sent = client.get(f"{base}?state=sent&page=2").get_data(as_text=True)
+    assert "2 / 2 ページ" in sent
+    assert f'<a href="{base}?page=1&amp;state=sent" rel="prev">前へ</a>' in sent
     skipped = client.get(f"/admin/rounds/{round_id}/mail?state=skipped").get_data(as_text=True)
     assert skipped.count(NO_EMAIL) == 20 and last_name in skipped
 
