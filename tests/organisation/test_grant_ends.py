@@ -132,7 +132,7 @@ def test_the_person_page_grants_until_a_date_then_extends_it(app, client, sign_i
 
 
 @pytest.mark.parametrize("forged", ["2027/03/31", "10000-01-01", "99999-12-31", "2027-02-30",
-                                    "tomorrow", "2027-03-31T00:00", "x" * 500])
+                                    "tomorrow", "2027-03-31T00:00", "2099-W13-3", "x" * 500])
 def test_a_forged_end_date_gets_a_clear_error_never_a_500(app, client, sign_in, world, forged):
     """Attack: an unreadable or impossible end date (bad format, past year 9999) is a 400 with
     the Japanese message, and nothing is written."""
