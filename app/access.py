@@ -58,9 +58,9 @@ from app.models import (
     utcnow,
 )
 from app.services.identity.auth import has_left_clause
-from app.services.organisation.grants import in_force_clause
+from app.services.organisation.grants import in_force_clause, in_force_now
 from app.services.rounds.audience import chief_in_year
-from app.wareki import fiscal_year_of, tokyo
+from app.wareki import fiscal_year_of, tokyo, tokyo_date
 
 AUDIENCES = frozenset({"public", "person", "chief", "committee", "admin"})
 
@@ -179,7 +179,9 @@ def load_signed_in(by: str, value: object) -> SignedIn | None:
     their roles, in one query; the roles are kept for this request, so that the page's menu
     asks the database nothing more. None for nobody, and for a person the latest roster
     shows as having left (``has_left_clause``): their grants end with them."""
-    parameters = {"value": value, "fiscal_year": fiscal_year_of(tokyo(utcnow()))}
+    now = utcnow()
+    parameters = {"value": value, "fiscal_year": fiscal_year_of(tokyo(now)),
+                  "today": tokyo_date(now)}
     row = db.session.execute(_signed_in_query(by), parameters).first()
     if row is None:
         return None
@@ -208,7 +210,9 @@ def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[boo
         sa.exists().where(
             Grant.person_id == Person.id,
             Grant.role == role,
-            in_force_clause(sa.bindparam("fiscal_year")),
+            in_force_clause(
+                sa.bindparam("fiscal_year"), sa.bindparam("today", type_=sa.Date())
+            ),
         )
         for role in GrantRole
     ]
@@ -227,9 +231,10 @@ def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[boo
 
 def _roles_of(person: PersonRef, now: datetime | None) -> set[str]:
     """One query: the granted roles, and "chief" when the roster says so this fiscal year."""
-    fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
+    now = now or utcnow()
+    fiscal_year = fiscal_year_of(tokyo(now))
     granted = sa.select(sa.cast(Grant.role, sa.String(20)).label("role")).where(
-        Grant.person_id == person.id, in_force_clause(fiscal_year)
+        Grant.person_id == person.id, in_force_now(now)
     )
     chief = sa.select(sa.literal("chief", sa.String(20))).where(
         sa.exists().where(Assignment.person_id == person.id, chief_in_year(fiscal_year))
@@ -267,7 +272,7 @@ def ward_scope(person: PersonRef, role: ScopeRole) -> set[int] | None:
         sa.select(Grant.ward_id).where(
             Grant.person_id == person.id,
             Grant.role.in_(_SCOPE_GRANTS[role]),
-            in_force_clause(fiscal_year_of(tokyo(utcnow()))),
+            in_force_now(utcnow()),
         )
     ).all()
     if any(ward_id is None for ward_id in ward_ids):

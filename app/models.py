@@ -248,7 +248,8 @@ class Assignment(Model):
 
 
 class Grant(Model):
-    """A committee or admin role; ``ward_id`` None means the whole city."""
+    """A committee or admin role; ``ward_id`` None means the whole city; ``ends_on`` the last
+    day it works, if it ends (docs/admin.md "Grants that end")."""
 
     __tablename__ = "role_grant"
     __table_args__ = (sa.UniqueConstraint("person_id", "role", "ward_id"),)
@@ -259,6 +260,8 @@ class Grant(Model):
     )
     role: so.Mapped[GrantRole] = so.mapped_column(_enum(GrantRole, "grant_role"))
     ward_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("ward.id"))
+    # The last day (Tokyo) the grant works; None: until revoked (grants.in_force_clause).
+    ends_on: so.Mapped[date | None] = so.mapped_column(sa.Date())
 
     person: so.Mapped[Person] = so.relationship(back_populates="grants")
     ward: so.Mapped[Ward | None] = so.relationship()

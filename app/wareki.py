@@ -40,6 +40,11 @@ def tokyo(moment: datetime) -> datetime:
     return moment.astimezone(TOKYO)
 
 
+def tokyo_date(moment: datetime) -> date:
+    """The day an instant falls on, on the city's clock (Asia/Tokyo)."""
+    return tokyo(moment).date()
+
+
 def reiwa_datetime(moment: datetime) -> str:
     """An instant as the city writes a deadline: ``令和7年11月28日 17時15分``."""
     local = tokyo(moment)

@@ -74,6 +74,7 @@ FIELD_LABELS: dict[str, Any] = {
     "sign_in_blocked": _l("サインインの停止"),
     "role": _l("権限"),
     "expires": _l("有効期限"),
+    "ends_on": _l("終わりの日"),
 }
 # What a retention purge counts (PurgeSummary's fields, in its order).
 PURGE_LABELS: dict[str, Any] = {
@@ -360,6 +361,14 @@ def _grant(row: AuditRow, w: Words) -> str:
     role = w.value("role", _get(values, "role"))
     scope = w.ward(_get(values, "ward_id"))
     person = w.person(row.event.target_id)
+    if row.event.action == "grant.add" and isinstance(row.before, dict):
+        return _("%(actor)sが %(person)s の %(role)s（%(scope)s）の権限の終わりの日を変えました",
+                 actor=w.actor(row.event), person=person, role=role, scope=scope)
+    if row.event.action == "grant.add" and _get(values, "ends_on"):
+        return _("%(actor)sが %(person)s に %(role)s（%(scope)s）の権限を %(until)s まで"
+                 "付与しました",
+                 actor=w.actor(row.event), person=person, role=role, scope=scope,
+                 until=w.value("ends_on", _get(values, "ends_on")))
     if row.event.action == "grant.add":
         return _("%(actor)sが %(person)s に %(role)s（%(scope)s）の権限を付与しました",
                  actor=w.actor(row.event), person=person, role=role, scope=scope)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -22,7 +21,6 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.access import scope_wards
-from app.extensions import db
 from app.forms import OneLine, SelectChoice, required
 from app.i18n import localized_fiscal_year_label as fiscal_year_label
 from app.models import Catalogue, GrantRole, MailState, Round
@@ -35,6 +33,7 @@ from app.services.rounds.rounds import (
     format_reminder_days,
     parse_datetime,
     parse_reminder_days,
+    usable_catalogues,
 )
 from app.wareki import TOKYO, tokyo
 from app.wareki import fiscal_year_label as era_fiscal_year_label
@@ -62,9 +61,12 @@ def catalogue_label(catalogue: Catalogue) -> str:
 class RoundForm(FlaskForm):
     """Create or edit a round. Times are read as Tokyo time (``parse_datetime``)."""
 
+    # The choices are the catalogues the admin may use (rounds.usable_catalogues); any other
+    # key is refused by the service with a message naming it, not by WTForms.
     catalogue = SelectField(
         _l("基準（カタログ）"),
         validators=[InputRequired(message=_l("基準（カタログ）を選んでください。"))],
+        validate_choice=False,
     )
     # The choices are the admin's own wards; any other name is refused by the service
     # (create_round / update_round) with a message naming the ward, not by WTForms.
@@ -134,7 +136,9 @@ class RoundForm(FlaskForm):
 
 def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None) -> RoundForm:
     """The form with the catalogues and wards to choose from, filled from ``round_`` on GET;
-    the wards are those of the admin's scope ``ward_ids`` (None: every ward)."""
+    the wards are those of the admin's scope ``ward_ids`` (None: every ward), and the
+    catalogues those it may use (``rounds.usable_catalogues``). A new round of an admin with
+    one ward starts with that ward ticked."""
     form = RoundForm(obj=None)
     if round_ is not None and not form.is_submitted():
         form.catalogue.data = round_.catalogue.key
@@ -143,13 +147,12 @@ def round_form(round_: Round | None = None, *, ward_ids: set[int] | None = None)
         form.opens.data = tokyo(round_.opens_at).strftime(LOCAL_FORMAT)
         form.closes.data = tokyo(round_.closes_at).strftime(LOCAL_FORMAT)
         form.reminder_days.data = round_.reminder_days
-    catalogues = db.session.scalars(
-        sa.select(Catalogue)
-        .where(Catalogue.published_at.is_not(None))  # a draft is not for rounds yet
-        .order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
-    )
+    catalogues = usable_catalogues(ward_ids)
     form.catalogue.choices = [SelectChoice(c.key, catalogue_label(c)) for c in catalogues]
-    form.wards.choices = [SelectChoice(w.name, w.name) for w in scope_wards(ward_ids)]
+    wards = scope_wards(ward_ids)
+    form.wards.choices = [SelectChoice(w.name, w.name) for w in wards]
+    if round_ is None and not form.is_submitted() and len(wards) == 1:
+        form.wards.data = [wards[0].name]
     return form
 
 
@@ -257,6 +260,7 @@ class PeopleSearchForm(FlaskForm):
     q = StringField(
         _l("職員番号・氏名・所属で探す"), validators=[Optional(), Length(max=100)]
     )
+    holders = BooleanField(_l("推進委員会・管理者の権限を持つ人だけ"))
 
 
 class GrantForm(FlaskForm):
@@ -270,6 +274,11 @@ class GrantForm(FlaskForm):
         ],
     )
     ward = SelectField(_l("区"), validate_choice=False)
+    # Read by grants.parse_ends_on (its errors in plain Japanese), not by a DateField.
+    ends_on = StringField(
+        _l("終わりの日（任意）"),
+        description=_l("この日まで使えます（東京時間）。空なら取り消すまで使えます。"),
+    )
     operation = HiddenField(default="grant")
 
     def validate_operation(self, field: Any) -> None:

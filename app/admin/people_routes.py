@@ -27,6 +27,8 @@ from app.services.identity.links import (
     revoke_person_links,
 )
 from app.services.organisation import people
+from app.services.organisation.grants import ENDING_SOON_DAYS, GrantError, parse_ends_on
+from app.wareki import tokyo_date
 
 
 def _person(person_id: int) -> Person:
@@ -39,12 +41,16 @@ def _person(person_id: int) -> Person:
 @bp.get("/people")
 @access("admin")
 def people_list() -> ResponseReturnValue:
-    """Admin: search the people of my wards by employee id, name or section."""
+    """Admin: search the people of my wards by employee id, name or section (or only those
+    holding a grant: the April review), with what each holds and what ends soon."""
     form = PeopleSearchForm(formdata=request.args)
     if not form.validate():
         return render_template("admin/people.html", form=form, rows=[]), 400
-    rows = people.search_people(form.q.data or "", admin_scope())
-    return render_template("admin/people.html", form=form, rows=rows, limit=people.SEARCH_LIMIT)
+    rows = people.search_people(
+        form.q.data or "", admin_scope(), holders_only=bool(form.holders.data)
+    )
+    return render_template("admin/people.html", form=form, rows=rows, limit=people.SEARCH_LIMIT,
+                           ending_days=ENDING_SOON_DAYS)
 
 
 def _page(person: Person, form: GrantForm | None = None, error: str | None = None,
@@ -60,6 +66,8 @@ def _page(person: Person, form: GrantForm | None = None, error: str | None = Non
         scope=admin_scope(),
         links_on=links_enabled(current_app.config),
         live_links=live_links_of_person(person.id),
+        ending_days=ENDING_SOON_DAYS,
+        today=tokyo_date(utcnow()),
     )
 
 
@@ -73,19 +81,22 @@ def person(person_id: int) -> ResponseReturnValue:
 @bp.post("/people/<int:person_id>/grants")
 @access("admin")
 def person_grant(person_id: int) -> ResponseReturnValue:
-    """Admin: grant or revoke committee or admin for one of my wards (or the city)."""
+    """Admin: grant or revoke committee or admin for one of my wards (or the city); a grant
+    may have an end date (granting a held role again sets it)."""
     target = _person(person_id)
     form = grant_form(admin_scope())
     try:
         if not form.validate_on_submit():
             raise ValidationError(_("入力が正しくありません。"))
+        granting = form.operation.data == "grant"
         changed = people.change_grant(
             signed_in_admin(), target, GrantRole(form.role.data), form.ward_id(), admin_scope(),
-            grant=form.operation.data == "grant",
+            grant=granting,
+            ends_on=parse_ends_on(form.ends_on.data or "", utcnow()) if granting else None,
         )
-    except (ValidationError, people.PeopleError) as error:
+    except (ValidationError, people.PeopleError, GrantError) as error:
         db.session.rollback()
-        message = error.message if isinstance(error, people.PeopleError) else str(error)
+        message = str(error) if isinstance(error, ValidationError) else error.message
         return _page(target, form, error=message), 400
     db.session.commit()
     flash(_("権限を変更しました。") if changed else _("変更はありませんでした。"), "success")

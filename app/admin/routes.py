@@ -11,6 +11,8 @@ round's results (``app.services.results.readers``), and a reopening is logged as
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -51,6 +53,7 @@ from app.services.operations.schedule import (
     send_links,
     send_links_count,
 )
+from app.services.organisation.grants import grant_review_due
 from app.services.results.readers import reopen_refusal
 from app.services.rounds.rounds import (
     RoundError,
@@ -221,11 +224,54 @@ def revoke_links(round_id: int) -> ResponseReturnValue:
 
 
 def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
-    """Validate, ask to confirm what cannot be undone, call the service, commit, redirect."""
+    """Validate everything (the form, then the service's own checks), then ask at once for
+    every confirmation still missing (mail at once, another year's catalogue), then save,
+    commit and redirect. Nothing is kept until every confirmation is given."""
     if not form.validate_on_submit():
         return _render(form, round_), 400 if form.is_submitted() else 200
     opens_at, closes_at = form.times()
     now = utcnow()
+    effects, mismatch = _confirmations(form, round_, opens_at, closes_at, now)
+    args = (form.catalogue.data, required(form.wards.data), opens_at, closes_at, form.title.data)
+    scope = admin_scope()
+    before = None if round_ is None else round_values(round_)
+    reopening = round_ is not None and reopens(round_, opens_at, closes_at, now)
+    try:
+        saved = (
+            create_round(*args, reminder_days=form.cadence(), allowed_ward_ids=scope)
+            if round_ is None
+            else update_round(
+                round_, *args, reminder_days=form.cadence(), now=now, allowed_ward_ids=scope
+            )
+        )
+    except RoundError as error:
+        db.session.rollback()
+        return _render(form, round_, errors=error.errors), 400
+    if (effects and not form.confirm.data) or mismatch:
+        db.session.rollback()  # valid, but not yet confirmed: nothing is kept
+        return _render(form, round_, effects=effects, year_mismatch=mismatch)
+    after = round_values(saved)
+    audit.record(
+        "round.create" if before is None else "round.reopen" if reopening else "round.update",
+        actor=signed_in_admin(),
+        target_type="round",
+        target_id=saved.id,
+        before=before,
+        after=after,
+        ward_id=audit.single_ward(after["ward_ids"]),
+    )
+    db.session.commit()
+    flash(_("調査 %(id)s を保存しました。", id=saved.id), "success")
+    return redirect(url_for(".rounds"))
+
+
+def _confirmations(
+    form: RoundForm, round_: Round | None, opens_at: datetime, closes_at: datetime, now: datetime
+) -> tuple[list[str], str | None]:
+    """What saving would do at once (mail, the close: asked until ``confirm``), and the
+    catalogue's other year when not yet confirmed (``confirm_year``; never for an edit that
+    keeps the round's catalogue and year: ``catalogue_year_mismatch``). Read before the save
+    changes the round."""
     effects = immediate_effects(
         opens_at,
         closes_at,
@@ -233,38 +279,8 @@ def _save(form: RoundForm, round_: Round | None) -> ResponseReturnValue:
         was_open=round_ is not None and round_.state(now) != "upcoming",
         was_closed=round_ is not None and round_.state(now) == "closed",
     )
-    if effects and not form.confirm.data:
-        return _render(form, round_, effects=effects)
-    mismatch = catalogue_year_mismatch(form.catalogue.data or "", opens_at)
-    if mismatch and not form.confirm_year.data:
-        return _render(form, round_, effects=effects, year_mismatch=mismatch)
-    args = (form.catalogue.data, required(form.wards.data), opens_at, closes_at, form.title.data)
-    scope = admin_scope()
-    before = None if round_ is None else round_values(round_)
-    reopening = round_ is not None and reopens(round_, opens_at, closes_at, now)
-    try:
-        if round_ is None:
-            round_ = create_round(*args, reminder_days=form.cadence(), allowed_ward_ids=scope)
-        else:
-            update_round(
-                round_, *args, reminder_days=form.cadence(), now=now, allowed_ward_ids=scope
-            )
-    except RoundError as error:
-        db.session.rollback()
-        return _render(form, round_, errors=error.errors), 400
-    after = round_values(round_)
-    audit.record(
-        "round.create" if before is None else "round.reopen" if reopening else "round.update",
-        actor=signed_in_admin(),
-        target_type="round",
-        target_id=round_.id,
-        before=before,
-        after=after,
-        ward_id=audit.single_ward(after["ward_ids"]),
-    )
-    db.session.commit()
-    flash(_("調査 %(id)s を保存しました。", id=round_.id), "success")
-    return redirect(url_for(".rounds"))
+    mismatch = catalogue_year_mismatch(form.catalogue.data or "", opens_at, round_)
+    return effects, None if form.confirm_year.data else mismatch
 
 
 def _render(
@@ -314,4 +330,9 @@ def scheduler_helpers() -> dict[str, object]:
         found: SchedulerStatus = g.scheduler_status
         return found
 
-    return {"scheduler_status": status}
+    return {"scheduler_status": status, "grant_review_due": _grant_review_due}
+
+
+def _grant_review_due() -> bool:
+    """The April banner asking to review the grants (``grants.grant_review_due``)."""
+    return grant_review_due(utcnow())

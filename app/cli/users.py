@@ -186,29 +186,43 @@ def create_admin_command(
     "grant",
     help=N_(
         "職員に、区（--ward）または全市の推進委員会か管理者の権限を与える。\n\n"
-        "区の委員会はその区の結果を読む。--ward がなければすべての区。もう一度実行しても何も変"
-        "わらない。名簿にない職員や区は終了コード 1。"
+        "区の委員会はその区の結果を読む。--ward がなければすべての区。--until YYYY-MM-DD なら"
+        "その日（東京時間）まで使え、翌日から効力がなくなる。付与済みの権限にもう一度実行すると、"
+        "終わりの日を --until の日に変える（--until がなければ終わりの日をなくす）。同じ内容なら"
+        "何も変わらない。名簿にない職員や区、読めない日付や過去の日付は終了コード 1。"
     ),
 )
 @click.argument("role", type=ROLE_CHOICE)
 @click.argument("employee_id")
 @click.option("--ward", "ward_name", default=None, help=N_("区の名前（例 高津区）。省略時は全市。"))
-def grant_command(role: str, employee_id: str, ward_name: str | None) -> None:
+@click.option("--until", "until", default=None,
+              help=N_("権限の終わりの日（例 2027-03-31、この日まで有効）。省略時は取り消すまで。"))
+def grant_command(role: str, employee_id: str, ward_name: str | None, until: str | None) -> None:
     """Give a person the committee or admin role for a ward (--ward) or the whole city.
 
     A ward's committee reads that ward's results; without --ward the grant covers every ward.
-    Running it again changes nothing. Exits with status 1 for an unknown person or ward.
+    With --until YYYY-MM-DD the grant works up to that day (Tokyo) and stops after it. Run
+    again on a held grant, it sets the end date to --until (none without it); the same values
+    change nothing. Exits with status 1 for an unknown person or ward, or an unreadable or past
+    date.
     """
     from app.extensions import db
+    from app.services.organisation.grants import GrantError, parse_ends_on
     from app.services.organisation.people import change_grant
 
     person = _person(employee_id)
     ward = optional_ward(ward_name)
+    try:
+        ends_on = parse_ends_on(until or "", utcnow())
+    except GrantError as error:
+        raise _fail(error.message) from error
     # Audited like the page's grant (actor None: the command line).
     added = change_grant(None, person, GrantRole(role), ward.id if ward else None, None,
-                         grant=True)
+                         grant=True, ends_on=ends_on)
     db.session.commit()
     label = f"{person.employee_id} {person.name}: {ROLE_LABEL[GrantRole(role)]}（{_scope(ward)}）"
+    if ends_on is not None:
+        label += f"（{ends_on.isoformat()} まで）"
     click.echo(f"{label} を付与しました。" if added else f"{label} はすでに付与されています。")
 
 
@@ -256,8 +270,10 @@ def list_grants_command() -> None:
         click.echo("推進委員会・管理者の権限を持つ人はいません。")
         return
     for g in grants:
+        until = f"\t{g.ends_on.isoformat()} まで" if g.ends_on else ""
         click.echo(
             f"{g.person.employee_id}\t{g.person.name}\t{ROLE_LABEL[g.role]}\t{_scope(g.ward)}"
+            + until
         )
 
 

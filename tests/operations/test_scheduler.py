@@ -348,6 +348,23 @@ def test_closed_summary_skips_a_committee_member_who_has_left(app, smtp, world):
     assert smtp.inbox.to(world["email"]["last_year"]) == []
 
 
+def test_closed_summary_skips_a_committee_member_whose_grant_ended(app, smtp, world):
+    """A committee member whose grant ended the day before the close (Tokyo) gets no
+    summary; one whose grant ends on the day of the close still does
+    (``grants.in_force_clause``)."""
+    with app.app_context():
+        ended = factories.person()
+        ended.grants.append(Grant(role=GrantRole.COMMITTEE,
+                                  ends_on=CLOSES.date() - timedelta(days=1)))
+        lasting = db.session.get_one(Person, world["id"]["committee"])
+        lasting.grants[0].ends_on = CLOSES.date()
+        db.session.commit()
+        ended_email = ended.email
+        tick(CLOSES)
+    assert smtp.inbox.to(world["email"]["committee"])
+    assert smtp.inbox.to(ended_email) == []
+
+
 def test_closed_summary_is_not_sent_for_rounds_closed_long_ago(app, smtp, world):
     """Installing the scheduler does not mail about rounds closed before the summary window."""
     with app.app_context():

@@ -84,7 +84,7 @@ from app.services.operations.action_mail import (
     ACTION_REASSIGNED,
     plan_actions,
 )
-from app.services.organisation.grants import in_force_clause
+from app.services.organisation.grants import in_force_now
 from app.services.results.tally import count_closed_rounds
 from app.services.rounds.audience import join_audience, section_members_in_year
 from app.services.rounds.rounds import parse_reminder_days
@@ -282,7 +282,7 @@ def _committee(round_: Round, now: datetime) -> sa.Select[Any]:
     whom the latest roster shows as having left (their grants stop working)."""
     return sa.select(Grant.person_id).join(Person, Person.id == Grant.person_id).where(
         ~has_left_clause(fiscal_year_of(tokyo(now))),
-        in_force_clause(fiscal_year_of(tokyo(now))),
+        in_force_now(now),
         Grant.role == GrantRole.COMMITTEE,
         grant_reaches_clause(
             sa.select(round_ward.c.ward_id).where(round_ward.c.round_id == round_.id)

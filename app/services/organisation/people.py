@@ -7,8 +7,8 @@ Which people an admin manages: those whose latest assignment is in one of the ad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -27,8 +27,13 @@ from app.models import (
     utcnow,
 )
 from app.services.governance import audit
-from app.services.organisation.grants import grant_role, grants_in_force, revoke_role
-from app.wareki import fiscal_year_of, tokyo
+from app.services.organisation.grants import (
+    ends_soon,
+    grant_role,
+    grants_in_force,
+    has_ended,
+    revoke_role,
+)
 
 SEARCH_LIMIT = 100
 
@@ -91,15 +96,38 @@ def require_identity_in_scope(person: Person, scope: set[int] | None) -> None:
 
 
 @dataclass(frozen=True)
+class HeldGrant:
+    """A grant as the people pages list it: whether it has ended, or ends within
+    ``grants.ENDING_SOON_DAYS`` days."""
+
+    grant: Grant
+    ended: bool
+    ending_soon: bool
+
+
+@dataclass(frozen=True)
 class PersonRow:
     person: Person
     section: str | None
     ward: str | None
+    grants: list[HeldGrant] = field(default_factory=list)
 
 
-def search_people(text: str, ward_ids: set[int] | None) -> list[PersonRow]:
+def held_grants(grants: list[Grant], now: datetime) -> list[HeldGrant]:
+    """The grants in the pages' order (role, then the city before the wards), each marked
+    ended or ending soon at ``now`` (``grants.has_ended``, ``grants.ends_soon``)."""
+    ordered = sorted(grants, key=lambda g: (g.role.value, g.ward_id or 0))
+    return [HeldGrant(g, has_ended(g, now), ends_soon(g, now)) for g in ordered]
+
+
+def search_people(
+    text: str, ward_ids: set[int] | None, *, holders_only: bool = False,
+    now: datetime | None = None,
+) -> list[PersonRow]:
     """People of the admin's wards whose employee id, name or latest section contains
-    ``text`` (all of them when empty), by employee id, at most ``SEARCH_LIMIT``."""
+    ``text`` (all of them when empty), by employee id, at most ``SEARCH_LIMIT``, each with
+    the grants they hold (one more query). ``holders_only``: only people holding a committee
+    or admin grant (the April review's list)."""
     latest = _latest_assignment()
     query = (
         sa.select(Person, Section.name, Ward.name)
@@ -119,22 +147,38 @@ def search_people(text: str, ward_ids: set[int] | None) -> list[PersonRow]:
                 Section.name.like(like, escape="\\"),
             )
         )
-    rows = db.session.execute(query.order_by(Person.employee_id).limit(SEARCH_LIMIT))
-    return [PersonRow(person, section, ward) for person, section, ward in rows]
+    if holders_only:
+        query = query.where(sa.exists().where(Grant.person_id == Person.id))
+    rows = db.session.execute(query.order_by(Person.employee_id).limit(SEARCH_LIMIT)).all()
+    by_person: dict[int, list[Grant]] = {}
+    if rows:
+        for grant in db.session.scalars(
+            sa.select(Grant)
+            .where(Grant.person_id.in_([person.id for person, _s, _w in rows]))
+            .options(so.joinedload(Grant.ward))
+        ):
+            by_person.setdefault(grant.person_id, []).append(grant)
+    moment = now or utcnow()
+    return [
+        PersonRow(person, section, ward, held_grants(by_person.get(person.id, []), moment))
+        for person, section, ward in rows
+    ]
 
 
 @dataclass(frozen=True)
 class PersonDetail:
     person: Person
     assignments: list[Assignment]
-    grants: list[Grant]
+    grants: list[HeldGrant]
     last_sign_in: datetime | None
     has_password: bool
     grants_in_force: set[int]
 
 
-def person_detail(person: Person) -> PersonDetail:
-    """The person's years on the roster (newest first), grants and last sign-in."""
+def person_detail(person: Person, now: datetime | None = None) -> PersonDetail:
+    """The person's years on the roster (newest first), grants (which work, which have
+    ended, which end soon) and last sign-in."""
+    now = now or utcnow()
     assignments = list(
         db.session.scalars(
             sa.select(Assignment)
@@ -151,10 +195,10 @@ def person_detail(person: Person) -> PersonDetail:
     return PersonDetail(
         person=person,
         assignments=assignments,
-        grants=sorted(person.grants, key=lambda g: (g.role.value, g.ward_id or 0)),
+        grants=held_grants(list(person.grants), now),
         last_sign_in=last,
         has_password=person.password_hash is not None,
-        grants_in_force=grants_in_force(person, fiscal_year_of(tokyo(utcnow()))),
+        grants_in_force=grants_in_force(person, now),
     )
 
 
@@ -179,24 +223,41 @@ def change_grant(
     scope: set[int] | None,
     *,
     grant: bool,
+    ends_on: date | None = None,
 ) -> bool:
     """Grant (or revoke) ``role`` for a ward (None: the city) within the admin's ``scope``;
-    audited (``admin`` None: the command line). False when nothing changed. PeopleError
-    outside the scope."""
+    a grant lasts until ``ends_on`` (None: until revoked), and granting a held role again sets
+    its end date (``grants.grant_role``). Audited, the end date in the row's ``after``
+    (``admin`` None: the command line). False when nothing changed. PeopleError outside the
+    scope, nothing written."""
     ward = _grant_ward(ward_id, scope)
-    changed = grant_role(person, role, ward) if grant else revoke_role(person, role, ward)
+    value: dict[str, object] = {"role": role.value, "ward_id": ward_id}
+    before: dict[str, object] | None = None
+    after: dict[str, object] | None = None
+    if grant:
+        change = grant_role(person, role, ward, ends_on)
+        changed = change.changed
+        after = {**value, "ends_on": _day(ends_on)}
+        if change.existed:  # an end date set, moved or removed
+            before = {**value, "ends_on": _day(change.ends_on_before)}
+    else:
+        changed = revoke_role(person, role, ward)
+        before = value
     if changed:
-        value = {"role": role.value, "ward_id": ward_id}
         audit.record(
             "grant.add" if grant else "grant.revoke",
             actor=admin,
             target_type="person",
             target_id=person.id,
-            before=None if grant else value,
-            after=value if grant else None,
+            before=before,
+            after=after,
             ward_id=ward_id if ward_id is not None else person_ward_id(person),
         )
     return changed
+
+
+def _day(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def set_sign_in_blocked(

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from app.access import covers
+from app.access import covers, in_scope_clause
 from app.extensions import db
 from app.models import Catalogue, Round, RoundState, Ward, round_state, round_ward, utcnow
 from app.services.errors import DomainError
@@ -298,7 +298,7 @@ def _checked(
 ) -> tuple[Catalogue, list[Ward], int, str]:
     """The catalogue, wards, fiscal year and title of a round, or RoundError naming every
     problem (``errors`` may bring problems found earlier; a ward outside ``allowed_ward_ids``,
-    when given, is one)."""
+    when given, is one, and so is another ward's catalogue: ``usable_catalogues``)."""
     catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == catalogue_key))
     if catalogue is None:
         errors.append(
@@ -318,7 +318,21 @@ def _checked(
 
     wards = _checked_wards(ward_names, errors, allowed_ward_ids)
 
-    if catalogue is not None and catalogue.ward_id is not None:
+    if (
+        catalogue is not None
+        and catalogue.ward_id is not None
+        and not covers(allowed_ward_ids, [catalogue.ward_id])
+    ):
+        own = catalogue.ward.name if catalogue.ward is not None else ""
+        errors.append(
+            _(
+                "カタログ「%(key)s」は%(own)sの基準です。管理する区の基準か全市の基準を"
+                "選んでください。",
+                key=catalogue.key,
+                own=own,
+            )
+        )
+    elif catalogue is not None and catalogue.ward_id is not None:
         own = catalogue.ward.name if catalogue.ward is not None else ""
         others = [w.name for w in wards if w.id != catalogue.ward_id]
         if others:
@@ -381,15 +395,44 @@ def _checked_times(opens_at: datetime, closes_at: datetime, errors: list[str]) -
     return aware
 
 
-def catalogue_year_mismatch(catalogue_key: str, opens_at: datetime) -> str | None:
+def usable_catalogues(allowed_ward_ids: Collection[int] | None) -> list[Catalogue]:
+    """The published catalogues an admin of ``allowed_ward_ids`` (None: the city) may open a
+    round on: the city-wide ones and their own wards' (``app.access.in_scope_clause``), the
+    newest year first. ``_checked`` refuses any other."""
+    return list(
+        db.session.scalars(
+            sa.select(Catalogue)
+            .where(
+                Catalogue.published_at.is_not(None),  # a draft is not for rounds yet
+                sa.or_(
+                    Catalogue.ward_id.is_(None),
+                    in_scope_clause(Catalogue.ward_id, allowed_ward_ids),
+                ),
+            )
+            .order_by(Catalogue.fiscal_year.desc(), Catalogue.key)
+        )
+    )
+
+
+def catalogue_year_mismatch(
+    catalogue_key: str, opens_at: datetime, round_: Round | None = None
+) -> str | None:
     """A warning when the round's fiscal year (that of its opening, Tokyo) is not the
     catalogue's, e.g. a 令和8年度 round on the 令和7年度 standards; None when they agree, or
-    when the catalogue or the time cannot be read (the save reports those itself)."""
+    when the catalogue or the time cannot be read (the save reports those itself). For a
+    round being edited (``round_``), None as well when neither its catalogue nor its fiscal
+    year changes: that year was confirmed when it was saved, and is not asked again."""
     catalogue = db.session.scalar(sa.select(Catalogue).where(Catalogue.key == catalogue_key))
     if catalogue is None or opens_at.tzinfo is None:
         return None
     round_year = fiscal_year_of(tokyo(opens_at))
     if round_year == catalogue.fiscal_year:
+        return None
+    if (
+        round_ is not None
+        and round_.catalogue_id == catalogue.id
+        and round_.fiscal_year == round_year
+    ):
         return None
     return str(_(
         "この調査は%(round_year)sですが、基準（カタログ）は%(catalogue_year)sのものです。",
