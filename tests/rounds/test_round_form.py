@@ -46,7 +46,7 @@ def _admin(app, sign_in, ward_id: int | None) -> int:
 def _box(page: str, ward: str) -> str:
     """The checkbox input of a ward on the round form."""
     (box,) = re.findall(rf'<input[^>]*value="{ward}"[^>]*>', page)
-    return box
+    return str(box)
 
 
 def test_an_invalid_form_shows_its_errors_and_no_confirmation(app, client, sign_in, wards):
