@@ -33,7 +33,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     prefix = f"kijun_bench_test_{os.getpid()}"
     report = run_all(
         PG_URL, sizes=(40, 60), years=2, wards=2, sections_per_ward=3, repeat=1,
-        http_seconds=0.5, workers=2, clients=2, spike_people=10, spike_window=1.0,
+        http_seconds=0.5, http_repeat=1, workers=2, clients=2, spike_people=10, spike_window=1.0,
         spike_clients=4, stage_requests=5, echo=False, prefix=prefix,
     )
     assert set(report["sizes"]) == {"40", "60"}
