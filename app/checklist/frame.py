@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import current_app, request, session
+from flask import current_app, get_flashed_messages, request
 from markupsafe import Markup
 
 FRAME_CACHE_KEY = "kijun.checklist_frames"
@@ -45,7 +45,9 @@ def framing_enabled() -> bool:
     query string (the language links repeat the address), and templates not being reloaded
     (the development server would not show a changed template)."""
     return not (
-        current_app.jinja_env.auto_reload or request.query_string or session.get("_flashes")
+        # Flask keeps the messages it hands out for the rest of the request: the page's own
+        # call gets the same ones.
+        current_app.jinja_env.auto_reload or request.query_string or get_flashed_messages()
     )
 
 
