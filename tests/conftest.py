@@ -19,6 +19,26 @@ from app.models import Person
 
 pytest_plugins = ["tests.browser_support"]
 
+
+def _worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist (.ci/test), each worker's own PostgreSQL database beside the given
+    one (``kijun_test_gw0``, …), made empty here, so that the workers never share a table."""
+    given = sa.engine.make_url(url)
+    own = given.set(database=f"{given.database}_{worker}")
+    admin = sa.create_engine(given.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{own.database}"')
+    admin.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+# Set before any test module reads it, so that every test and every process a test starts
+# (the scheduler, gunicorn) uses the worker's database.
+if os.environ.get("KIJUN_TEST_DATABASE_URL") and os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["KIJUN_TEST_DATABASE_URL"] = _worker_database(
+        os.environ["KIJUN_TEST_DATABASE_URL"], os.environ["PYTEST_XDIST_WORKER"]
+    )
 PG_URL = os.environ.get("KIJUN_TEST_DATABASE_URL")
 
 _pg_schema_ready = False
