@@ -32,13 +32,13 @@ def test_every_benchmark_runs_at_a_tiny_size_and_the_spike_stores_what_was_sent(
     assert PG_URL is not None  # else skipped
     prefix = f"kijun_bench_test_{os.getpid()}"
     report = run_all(
-        PG_URL, sizes=(40, 60), years=2, wards=2, sections_per_ward=3, repeat=1,
+        PG_URL, sizes=(60,), years=2, wards=2, sections_per_ward=3, repeat=1,
         http_seconds=0.5, http_repeat=1, workers=2, clients=2, spike_people=10, spike_window=1.0,
         spike_clients=4, stage_requests=5, echo=False, prefix=prefix,
     )
-    assert set(report["sizes"]) == {"40", "60"}
+    assert set(report["sizes"]) == {"60"}
     for entry in report["sizes"].values():
-        assert entry["counts"]["person"] in (40, 60) and entry["counts"]["answer"] > 0
+        assert entry["counts"]["person"] == 60 and entry["counts"]["answer"] > 0
         assert set(entry["results"]) == {
             "round_results (one round)", "round_results (with last year)",
             "compliance_trend (10 years)",
