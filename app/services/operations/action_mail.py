@@ -40,7 +40,7 @@ from app.models import (
     Section,
     Standard,
 )
-from app.services.results.actions import section_chiefs
+from app.services.results.actions import action_standard_clause, section_chiefs
 from app.wareki import TOKYO, reiwa_date, tokyo
 
 ACTION = "action:"  # + the action's id: given to its owner
@@ -225,10 +225,7 @@ def load_actions(action_ids: Iterable[int], now: datetime) -> dict[int, ActionMa
         .outerjoin(Person, Person.id == ImprovementAction.owner_id)
         .outerjoin(
             Standard,
-            sa.and_(
-                Standard.catalogue_id == Round.catalogue_id,
-                Standard.key == ImprovementAction.standard_key,
-            ),
+            action_standard_clause(),
         )
         .where(ImprovementAction.id.in_(wanted))
     ).all()

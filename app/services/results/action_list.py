@@ -24,7 +24,7 @@ from app.models import (
     Standard,
     Ward,
 )
-from app.services.results.actions import STATUS_NAMES
+from app.services.results.actions import STATUS_NAMES, action_standard_clause
 
 OPEN = "open"
 ALL = "all"
@@ -98,10 +98,7 @@ def list_actions(scope: set[int] | None, chosen: ActionFilter, today: date) -> l
         .outerjoin(Person, Person.id == ImprovementAction.owner_id)
         .outerjoin(
             Standard,
-            sa.and_(
-                Standard.catalogue_id == Round.catalogue_id,
-                Standard.key == ImprovementAction.standard_key,
-            ),
+            action_standard_clause(),
         )
         .where(_in_scope(scope))
         .order_by(ImprovementAction.due, Ward.sort_order, ImprovementAction.id)

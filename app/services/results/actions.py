@@ -209,6 +209,15 @@ def effects_of_last_years_actions(results: RoundResults) -> list[ActionEffect]:
     return effects
 
 
+def action_standard_clause() -> sa.ColumnElement[bool]:
+    """The join of an action's standard: the standard of its key in its round's catalogue
+    (the query joins ``Round`` on the action's round first)."""
+    return sa.and_(
+        Standard.catalogue_id == Round.catalogue_id,
+        Standard.key == ImprovementAction.standard_key,
+    )
+
+
 def actions_for_report(ward_id: int, fiscal_year: int) -> list[tuple[ImprovementAction, str]]:
     """The actions recorded on the ward's rounds of a fiscal year with the standard's text
     ("基準N …" of that round's catalogue): the annual report lists them beside the goals."""
@@ -218,10 +227,7 @@ def actions_for_report(ward_id: int, fiscal_year: int) -> list[tuple[Improvement
         .join(Round, Round.id == ImprovementAction.round_id)
         .join(
             Standard,
-            sa.and_(
-                Standard.catalogue_id == Round.catalogue_id,
-                Standard.key == ImprovementAction.standard_key,
-            ),
+            action_standard_clause(),
         )
         .where(ImprovementAction.ward_id == ward_id, Round.fiscal_year == fiscal_year)
         .order_by(Standard.position, ImprovementAction.id)

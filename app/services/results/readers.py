@@ -88,16 +88,9 @@ def note_download(
     """A file of a final round's results was handed out: one ``results.download`` row, with
     ``after`` (the format, the group...); last year's round, when the file shows it, as a
     read. Flushes, never commits."""
-    round_id, ward_ids = _shown(results)[0]
-    audit.record(
-        DOWNLOAD,
-        actor=reader,
-        target_type="round",
-        target_id=round_id,
-        after=after,
-        ward_id=audit.single_ward(list(ward_ids)),
-    )
-    note_round_reads(_shown(results)[1:], reader)
+    shown = _shown(results)
+    note_round_download(shown[:1], reader, after)
+    note_round_reads(shown[1:], reader)
 
 
 def note_round_download(

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.extensions import db, runs_without_transaction
+from app.extensions import begin_transaction, db, runs_without_transaction
 from app.models import (
     Answer,
     AnswerValue,
@@ -85,7 +85,7 @@ def save_checklist(
     if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
         return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
     if lazy:
-        db.session.commit()  # ends the phase without a transaction: nothing was written
+        begin_transaction()  # ends the phase without a transaction: nothing was written
         ctx, items, values, notes = _checked(round_id, person, answers, comments, now)
     return _save_in_transaction(ctx, person.id, items, values, notes, submit=submit, now=now)
 
