@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, jsonify, request
 from flask import Response as FlaskResponse
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -80,11 +80,10 @@ def _messages() -> dict[int, str]:
 
 
 def reply(body: Reply, status: int = 200) -> FlaskResponse:
-    """The JSON response of a reply model (app/api/schemas.py), as the document describes it:
-    written by pydantic itself (``model_dump_json``), in the model's field order, UTF-8."""
-    return current_app.response_class(
-        body.model_dump_json(), status=status, mimetype="application/json"
-    )
+    """The JSON response of a reply model (app/api/schemas.py), as the document describes it."""
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = status
+    return response
 
 
 def json_error(
