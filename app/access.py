@@ -178,19 +178,22 @@ def load_signed_in(by: str, value: object) -> SignedIn | None:
     """The person whose ``by`` column ("id" or "employee_id") is ``value``, together with
     their roles, in one query; the roles are kept for this request, so that the page's menu
     asks the database nothing more. None for nobody, and for a person the latest roster
-    shows as having left (``has_left_clause``): their grants end with them."""
+    shows as having left (``has_left_clause``, asked in a second query only of someone who
+    is not on this fiscal year's roster): their grants end with them."""
     now = utcnow()
-    parameters = {"value": value, "fiscal_year": fiscal_year_of(tokyo(now)),
-                  "today": tokyo_date(now)}
-    row = db.session.execute(_signed_in_query(by), parameters).first()
+    fiscal_year = fiscal_year_of(tokyo(now))
+    parameters = {"value": value, "fiscal_year": fiscal_year, "today": tokyo_date(now)}
+    # Core, not the ORM session's execute: the row is plain columns, and the ORM's result
+    # handling was a measurable part of every page (docs/benchmarks.md).
+    row = db.session.connection().execute(_signed_in_query(by), parameters).first()
     if row is None:
         return None
-    person_id, name, session_version, is_chief, left, *has_grants = row
-    if left:
+    person_id, name, session_version, on_roster, is_chief, granted = row
+    if not on_roster and db.session.connection().execute(
+        _left_query(), {"person_id": person_id, "fiscal_year": fiscal_year}
+    ).scalar():
         return None
-    roles = {"person"} | {
-        role.value for role, has in zip(GrantRole, has_grants, strict=True) if has
-    }
+    roles = {"person", *(granted.split(",") if granted else ())}
     if is_chief:
         roles.add("chief")
     if has_request_context():
@@ -203,29 +206,46 @@ def _by_column(by: str) -> Any:
 
 
 @cache
-def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool, *tuple[bool, ...]]:
-    # Built once (it runs on every page); bound parameters: value, fiscal_year. Plain columns,
-    # not the ORM entity (``SignedIn``).
-    granted = [
-        sa.exists().where(
+def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool | None, str | None]:
+    # Built once (it runs on every page); bound parameters: value, fiscal_year, today. The
+    # person with this year's assignment (one at most a year) beside them, and their grants
+    # in force as one list ("committee,admin"): few plan nodes for PostgreSQL to set up.
+    granted = (
+        sa.select(sa.func.aggregate_strings(sa.cast(Grant.role, sa.String(20)), ","))
+        .where(
             Grant.person_id == Person.id,
-            Grant.role == role,
-            in_force_clause(
-                sa.bindparam("fiscal_year"), sa.bindparam("today", type_=sa.Date())
+            in_force_clause(sa.bindparam("fiscal_year"), sa.bindparam("today", type_=sa.Date())),
+        )
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            Person.id,
+            Person.name,
+            Person.session_version,
+            Assignment.id.is_not(None),
+            chief_in_year(sa.bindparam("fiscal_year")),
+            granted,
+        )
+        .outerjoin(
+            Assignment,
+            sa.and_(
+                Assignment.person_id == Person.id,
+                Assignment.fiscal_year == sa.bindparam("fiscal_year"),
             ),
         )
-        for role in GrantRole
-    ]
-    chief = sa.exists().where(
-        Assignment.person_id == Person.id, chief_in_year(sa.bindparam("fiscal_year"))
+        .where(
+            _by_column(by) == sa.bindparam("value"),
+            # A person an admin marked "may not sign in" is nobody, by session or header.
+            Person.sign_in_blocked.is_(False),
+        )
     )
-    left = has_left_clause(sa.bindparam("fiscal_year"))
-    return sa.select(
-        Person.id, Person.name, Person.session_version, chief, left, *granted
-    ).where(
-        _by_column(by) == sa.bindparam("value"),
-        # A person an admin marked "may not sign in" is nobody, by session or header.
-        Person.sign_in_blocked.is_(False),
+
+
+@cache
+def _left_query() -> sa.Select[bool]:
+    return sa.select(has_left_clause(sa.bindparam("fiscal_year"))).where(
+        Person.id == sa.bindparam("person_id")
     )
 
 

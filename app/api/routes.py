@@ -24,11 +24,17 @@ from app.api.schemas import (
 )
 from app.extensions import db
 from app.limits import checks_own_text
-from app.models import Person, Round, utcnow
+from app.models import Person, utcnow
 from app.replica import reads_from_replica
 from app.services.results.compliance import ResultsError, final_results
 from app.services.results.readers import note_read
-from app.services.rounds.checklist import Checklist, InvalidAnswers, NotInRound, RoundClosed
+from app.services.rounds.checklist import (
+    Checklist,
+    InvalidAnswers,
+    NotInRound,
+    RoundAsRead,
+    RoundClosed,
+)
 from app.services.rounds.checklist_page import checklist_for, rounds_for
 from app.services.rounds.checklist_save import (
     answer_choice_message,
@@ -43,7 +49,7 @@ def _me() -> SignedIn | Person:
     return signed_in()
 
 
-def round_reply(round_: Round, now: datetime) -> schemas.Round:
+def round_reply(round_: RoundAsRead, now: datetime) -> schemas.Round:
     return schemas.Round(
         id=round_.id,
         title=round_.title,

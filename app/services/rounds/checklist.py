@@ -61,8 +61,8 @@ from typing import Literal
 from app.models import (
     AnswerValue,
     Role,
-    Round,
     RoundState,
+    round_state,
 )
 from app.services.errors import DomainError
 
@@ -150,8 +150,32 @@ class MyRound:
 
 
 @dataclass(frozen=True)
+class RoundAsRead:
+    """A round's own columns as its checklist read them, with the person's place in it (one
+    row through the session's connection, not an ORM ``Round``: the checklist's requests are
+    the busiest, and loading the ORM object was a measurable part of them, docs/benchmarks.md).
+    Open or not by ``app/models.py`` ``round_state``, like ``Round``."""
+
+    id: int
+    title: str
+    catalogue_id: int
+    fiscal_year: int
+    opens_at: datetime
+    closes_at: datetime
+    created_at: datetime
+    counted_at: datetime | None
+    revision: int
+
+    def state(self, now: datetime | None = None) -> RoundState:
+        return round_state(self.opens_at, self.closes_at, now)
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        return self.state(now) == "open"
+
+
+@dataclass(frozen=True)
 class Checklist:
-    round: Round
+    round: RoundAsRead
     role: Role
     section_id: int
     section_name: str

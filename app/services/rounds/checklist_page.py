@@ -9,8 +9,8 @@ catalogue's and round's ``revision`` (``_round_standards``, ``_staff_items``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -49,6 +49,7 @@ from app.services.rounds.checklist import (
     MyRound,
     NotInRound,
     Progress,
+    RoundAsRead,
     SectionMember,
 )
 
@@ -57,7 +58,7 @@ from app.services.rounds.checklist import (
 class RoundContext:
     """A person's place in a round: the round, their assignment of its year, their response."""
 
-    round: Round
+    round: RoundAsRead
     catalogue_ward_id: int | None
     role: Role
     section_id: int
@@ -93,17 +94,31 @@ def round_context(round_id: int, person: PersonRef, *, locked: bool = True) -> R
     commit, so that the round's counts are not written while this save is under way
     (app/services/results/tally.py)."""
     parameters = {"round_id": round_id, "person_id": person.id}
-    row = db.session.execute(context_query(locked), parameters).first()
+    row = db.session.connection().execute(context_query(locked), parameters).first()
     if row is None:
         raise _not_in_round()
-    return RoundContext(*row)
+    return _context_of(row)
+
+
+_ROUND_FIELDS = len(fields(RoundAsRead))
+
+
+def _context_of(row: Sequence[Any]) -> RoundContext:
+    """A ``context_query`` row (its first columns the round's, as ``RoundAsRead``)."""
+    return RoundContext(RoundAsRead(*row[:_ROUND_FIELDS]), *row[_ROUND_FIELDS:])
 
 
 @cache
 def context_query(locked: bool = False) -> sa.Select[Any]:
     # Built once with bound parameters: building it was a tenth of a checklist page's time.
-    query = (
-        _in_round(sa.bindparam("person_id"))
+    # Run through the session's connection (Core): plain columns, no ORM object to load.
+    round_columns = [getattr(Round, column.name) for column in fields(RoundAsRead)]
+    person_id: sa.BindParameter[int] = sa.bindparam("person_id")
+    query: sa.Select[Any] = (
+        join_audience(sa.select(*round_columns), person_id=person_id)
+        .outerjoin(
+            Response, sa.and_(Response.round_id == Round.id, Response.person_id == person_id)
+        )
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .add_columns(
             Catalogue.ward_id,
@@ -119,10 +134,9 @@ def context_query(locked: bool = False) -> sa.Select[Any]:
     )
     if not locked:
         return query
-    # FOR SHARE OF round on PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE serialises),
-    # and the round as read under the lock even when the session already holds it.
-    locking: sa.Select[Any] = query.with_for_update(read=True, of=Round)
-    return locking.execution_options(populate_existing=True)
+    # FOR SHARE OF round on PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE serialises).
+    locking: sa.Select[Any] = query.with_for_update(read=True, of=Round.__table__)
+    return locking
 
 
 @dataclass(frozen=True)
@@ -449,10 +463,10 @@ def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None)
     come from the per-process copy). Chiefs: two (their section's standards are asked apart).
     """
     parameters = {"round_id": round_id, "person_id": person.id}
-    row = db.session.execute(_page_query(), parameters).first()
+    row = db.session.connection().execute(_page_query(), parameters).first()
     if row is None:
         raise _not_in_round()
-    ctx = RoundContext(*row[:-1])
+    ctx = _context_of(row[:-1])
     if ctx.role is Role.CHIEF:
         items = items_of(ctx, with_answers=True)
     else:
@@ -493,7 +507,7 @@ def receipt_for(round_id: int, person: PersonRef) -> Receipt | None:
     return Receipt(sheet, submitted_at)
 
 
-def closed_message(round_: Round, now: datetime) -> str:
+def closed_message(round_: Round | RoundAsRead, now: datetime) -> str:
     """Why a round takes no answers now, with its opening or closing time on the city's clock."""
     if round_.state(now) == "upcoming":
         return _(

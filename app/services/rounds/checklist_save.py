@@ -429,7 +429,7 @@ def _first_save(
         "updated_at": now,
         "sent": _sent_json(rows),
     }
-    saved = db.session.execute(_first_save_statement(), parameters).first()
+    saved = db.session.connection().execute(_first_save_statement(), parameters).first()
     if saved is None:  # the round closed or was counted since ``ctx`` was read
         round_ = db.session.get_one(Round, ctx.round.id, populate_existing=True)
         raise RoundClosed(closed_message(round_, now))
