@@ -18,6 +18,7 @@ the demo's files when ``DEMO_MAILBOX`` is on (``mailer_for``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,13 +87,19 @@ def _describe(error: BaseException) -> str:
 
 
 def tick(
-    now: datetime | None = None, *, mailer: Mailer | None = None, dry_run: bool = False
+    now: datetime | None = None,
+    *,
+    mailer: Mailer | None = None,
+    dry_run: bool = False,
+    stopping: Callable[[], bool] | None = None,
 ) -> TickResult:
     """One reconciling tick: plan the mail the clock calls for, then send what is due.
 
     ``now`` fixes the clock for the whole tick (tests, ``--now``); without it each step reads
     the clock afresh. ``dry_run`` plans inside a transaction that is rolled back and returns
-    the messages that would be sent in ``due``, sending nothing. Needs an app context.
+    the messages that would be sent in ``due``, sending nothing. ``stopping``: asked after
+    each batch; once it says so, the tick ends there and the rest waits for the next tick
+    (Ctrl-C or a stop of the service does not wait for a long send). Needs an app context.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     if not dry_run:
@@ -112,7 +119,7 @@ def tick(
     result = TickResult(report)
     mailer = mailer or mailer_for(current_app.config, current_app.instance_path)
     batch_size = int(current_app.config["MAIL_BATCH_SIZE"])
-    _send_due(clock, mailer, batch_size, result)
+    _send_due(clock, mailer, batch_size, result, stopping or (lambda: False))
     _audit_links(result)
     _beat(heartbeat.tick_finished)
     return result
@@ -129,9 +136,14 @@ def _beat(record: Callable[[], None]) -> None:
 
 
 def _send_due(
-    clock: Callable[[], datetime], mailer: Mailer, batch_size: int, result: TickResult
+    clock: Callable[[], datetime],
+    mailer: Mailer,
+    batch_size: int,
+    result: TickResult,
+    stopping: Callable[[], bool],
 ) -> None:
-    """Claim, render and send what is due, batch by batch, with a heartbeat after each."""
+    """Claim, render and send what is due, batch by batch, with a heartbeat after each; no
+    further batch once ``stopping()`` is true."""
     while True:
         try:
             ids = claim(clock(), batch_size)
@@ -149,8 +161,8 @@ def _send_due(
         sent_before = result.sent
         reachable = not outgoing or _send(outgoing, mailer, clock, result)
         _beat(partial(heartbeat.batch_sent, result.sent - sent_before))
-        if not reachable:
-            break  # the server is unreachable: the rest waits for the next tick
+        if not reachable or stopping():
+            break  # the server is unreachable, or we are stopping: the rest waits
 
 
 def _sweep_uploads(now: datetime) -> None:
@@ -308,6 +320,7 @@ def build_scheduler(
 
     scheduler = (BackgroundScheduler if background else BlockingScheduler)(timezone="Asia/Tokyo")
     state = {"lock_lost": False}
+    stopping = threading.Event()  # set by ``stop_scheduler``
 
     def job() -> None:
         with app.app_context():
@@ -316,7 +329,7 @@ def build_scheduler(
                 state["lock_lost"] = True
                 scheduler.shutdown(wait=False)
                 return
-            result = tick()
+            result = tick(stopping=stopping.is_set)
             log.info(
                 "tick: wrote %d, sent %d, failed %d, skipped %d",
                 sum(result.plan.written.values()),
@@ -337,4 +350,13 @@ def build_scheduler(
         next_run_time=utcnow(),
     )
     scheduler.kijun_state = state
+    scheduler.kijun_stopping = stopping
     return scheduler
+
+
+def stop_scheduler(scheduler: Any, *, wait: bool) -> None:
+    """Stop a scheduler of ``build_scheduler``: a tick under way ends once the batch it is
+    sending is sent (the rest waits for the next start), and no tick starts again; ``wait``:
+    return only when that tick has ended."""
+    scheduler.kijun_stopping.set()
+    scheduler.shutdown(wait=wait)

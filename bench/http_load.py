@@ -57,6 +57,13 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 def _stat(pid: int | str) -> tuple[str, int, float] | None:
     """(command name, parent pid, CPU seconds used) of a process, from /proc (Linux)."""
+    found = _stat_with_children(pid)
+    return None if found is None else found[:3]
+
+
+def _stat_with_children(pid: int | str) -> tuple[str, int, float, float] | None:
+    """``_stat`` and the CPU seconds of the process's children that have ended (and been
+    waited for)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
@@ -64,23 +71,32 @@ def _stat(pid: int | str) -> tuple[str, int, float] | None:
         return None
     name = data[data.index("(") + 1 : data.rindex(")")]
     fields = data[data.rindex(")") + 2 :].split()
-    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    ended_children = (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+    return name, int(fields[1]), own, ended_children
 
 
 def cpu_seconds(server_pid: int, postmaster: int | None = None) -> dict[str, float]:
     """CPU seconds used so far by the app (gunicorn and its workers) and the database (the
     backends of ``postmaster``; without it, every local ``postgres`` process, which counts
-    other people's databases on a shared machine too)."""
+    other people's databases on a shared machine too). The server's and the postmaster's
+    children that have ended count too (their parent's /proc keeps their time): a backend or
+    an autovacuum worker that ends during a run would otherwise take its time out of the
+    total, which could then go down."""
     totals = {"app": 0.0, "database": 0.0}
     pids = [p for p in os.listdir("/proc") if p.isdigit()] if os.path.isdir("/proc") else []
     for pid in pids:
-        stat = _stat(pid)
+        stat = _stat_with_children(pid)
         if stat is None:
             continue
-        name, parent, used = stat
-        if int(pid) == server_pid or parent == server_pid:
+        name, parent, used, ended = stat
+        if int(pid) == server_pid:
+            totals["app"] += used + ended
+        elif parent == server_pid:
             totals["app"] += used
-        elif name == "postgres" and (postmaster is None or postmaster in (parent, int(pid))):
+        elif name == "postgres" and postmaster == int(pid):
+            totals["database"] += used + ended
+        elif name == "postgres" and (postmaster is None or postmaster == parent):
             totals["database"] += used
     return totals
 

@@ -105,7 +105,7 @@ def demo_serve_command(host: str, port: int, interval: int) -> None:
     from werkzeug.serving import run_simple
 
     from app.extensions import db
-    from app.scheduler import SchedulerLock, build_scheduler
+    from app.scheduler import SchedulerLock, build_scheduler, stop_scheduler
     from app.services.operations.mail import demo_mail_dir
 
     _build_and_tell()
@@ -129,5 +129,5 @@ def demo_serve_command(host: str, port: int, interval: int) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         if scheduler is not None:
-            scheduler.shutdown(wait=True)
+            stop_scheduler(scheduler, wait=True)  # after the batch being sent, if any
         lock.release()

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 
 from app.cli.help import N_, Group
 from app.extensions import db
-from app.scheduler import SchedulerLock, build_scheduler, tick
+from app.scheduler import SchedulerLock, build_scheduler, stop_scheduler, tick
 from app.services.operations.schedule import kind_label
 
 scheduler_cli = Group("scheduler", help=N_("調査のお知らせ・催促メールを送るスケジューラー。"))
@@ -46,12 +46,13 @@ def scheduler_run_command() -> None:
     )
     try:
         scheduler = build_scheduler(app, lock)
-        signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+        signal.signal(signal.SIGTERM, lambda *_: stop_scheduler(scheduler, wait=False))
         click.echo("スケジューラーを始めます（1分ごと、Asia/Tokyo）。止めるには Ctrl-C。")
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
-            pass
+            # A tick under way ends after the batch it is sending (the exit waits for it).
+            scheduler.kijun_stopping.set()
     finally:
         lock.release()
     if scheduler.kijun_state["lock_lost"]:

@@ -141,6 +141,8 @@ def test_demo_serve_runs_the_app_and_the_scheduler_with_one_command(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "FLASK_DEMO_MAIL_DIR": str(folder),
         "FLASK_ROSTER_UPLOAD_DIR": str(tmp_path / "uploads"),
+        # Its own anchor: the checkout's instance/ is not the test's (nor the other suite's).
+        "FLASK_AUDIT_ANCHOR_PATH": str(tmp_path / "audit-anchor.json"),
     }
     env.pop("KIJUN_TEST_DATABASE_URL", None)
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
@@ -178,3 +180,4 @@ def test_demo_serve_runs_the_app_and_the_scheduler_with_one_command(tmp_path):
             output, _ = process.communicate()
     assert stopped, output
     assert "スケジューラーを始めました" in output
+    assert "ERROR" not in output, output

@@ -241,6 +241,18 @@ def test_several_messages_go_over_one_connection_per_batch(app, smtp, world):
     assert smtp.inbox.connections() == 3
 
 
+
+def test_a_tick_told_to_stop_ends_after_the_batch_it_is_sending(app, smtp, world):
+    """A tick whose ``stopping`` turns true (Ctrl-C, a stop of the service) sends the batch
+    under way and no further one; the next tick sends the rest, each message once."""
+    app.config["MAIL_BATCH_SIZE"] = 2
+    with app.app_context():
+        first = tick(OPENS + timedelta(minutes=1), stopping=lambda: True)
+        assert first.sent == 2 and len(smtp.inbox.recipients()) == 2
+        tick(OPENS + timedelta(minutes=2))
+    recipients = smtp.inbox.recipients()
+    assert len(recipients) == 5 and len(set(recipients)) == 5
+
 # --- Reminders and digests ---------------------------------------------------------------------
 
 

@@ -56,7 +56,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from app.models import (
     AnswerValue,
@@ -111,8 +111,12 @@ class InvalidAnswers(ChecklistError):
         self.fields: dict[str, str] = dict(fields or {})
 
 
-@dataclass(frozen=True)
-class ChecklistItem:
+class ChecklistItem(NamedTuple):
+    """One standard as a person answers it, with the stored answer and comment. Immutable (the
+    blank items are kept per process and shared by every page and save), and a named tuple
+    rather than a frozen dataclass: a page or a save makes one for every item answered, and a
+    frozen dataclass's constructor cost twice as much (docs/benchmarks.md)."""
+
     standard_id: int
     key: str
     number: int
@@ -123,8 +127,7 @@ class ChecklistItem:
     comment: str | None = None
 
     def answered(self, value: AnswerValue | None, comment: str | None) -> ChecklistItem:
-        """The item with this answer and comment (``dataclasses.replace`` without its cost:
-        a save makes one for every item)."""
+        """The item with this answer and comment."""
         return ChecklistItem(self.standard_id, self.key, self.number, self.text, self.scene,
                              self.part, value, comment)
 

@@ -44,6 +44,7 @@ from app.models import (
 )
 from app.services.rounds.audience import join_audience, section_members_in_year
 from app.services.rounds.checklist import (
+    ANSWER_VALUES,
     Checklist,
     ChecklistItem,
     MyRound,
@@ -214,7 +215,9 @@ def _staff_items(
             items.append(item)
         else:
             value, comment = answer
-            items.append(item.answered(AnswerValue(value) if value is not None else None, comment))
+            # The stored value as the JSON text has it: the enum by a dict lookup, not a call.
+            stored_value = ANSWER_VALUES[value] if value is not None else None
+            items.append(item.answered(stored_value, comment))
     return items
 
 
