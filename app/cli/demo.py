@@ -4,6 +4,7 @@ with the mail written to the demo's mailbox (docs/scheduler.md, "Trying it")."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import click
@@ -108,6 +109,9 @@ def demo_serve_command(host: str, port: int, interval: int) -> None:
     from app.scheduler import SchedulerLock, build_scheduler, stop_scheduler
     from app.services.operations.mail import demo_mail_dir
 
+    # Ctrl-C (SIGINT) stops the demo however it was started: a shell's background job starts
+    # with SIGINT ignored, and Python then never turns it into KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _build_and_tell()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     app.config.update(
