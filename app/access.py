@@ -57,7 +57,7 @@ from app.models import (
     Ward,
     utcnow,
 )
-from app.services.identity.auth import has_left_clause
+from app.services.identity.auth import has_left
 from app.services.organisation.grants import in_force_clause, in_force_now
 from app.services.rounds.audience import chief_in_year
 from app.wareki import fiscal_year_of, tokyo, tokyo_date
@@ -189,16 +189,15 @@ def load_signed_in(by: str, value: object) -> SignedIn | None:
     if row is None:
         return None
     person_id, name, session_version, on_roster, is_chief, granted = row
-    if not on_roster and db.session.connection().execute(
-        _left_query(), {"person_id": person_id, "fiscal_year": fiscal_year}
-    ).scalar():
+    signed_in = SignedIn(person_id, name, session_version)
+    if not on_roster and has_left(signed_in, now):
         return None
     roles = {"person", *(granted.split(",") if granted else ())}
     if is_chief:
         roles.add("chief")
     if has_request_context():
         g.setdefault("kijun_roles", {})[person_id] = frozenset(roles)
-    return SignedIn(person_id, name, session_version)
+    return signed_in
 
 
 def _by_column(by: str) -> Any:
@@ -239,13 +238,6 @@ def _signed_in_query(by: str) -> sa.Select[int, str, int, bool, bool | None, str
             # A person an admin marked "may not sign in" is nobody, by session or header.
             Person.sign_in_blocked.is_(False),
         )
-    )
-
-
-@cache
-def _left_query() -> sa.Select[bool]:
-    return sa.select(has_left_clause(sa.bindparam("fiscal_year"))).where(
-        Person.id == sa.bindparam("person_id")
     )
 
 

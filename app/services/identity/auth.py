@@ -131,7 +131,7 @@ def has_left_clause(fiscal_year: Any) -> sa.ColumnElement[bool]:
     )
 
 
-def has_left(person: Person, now: datetime | None = None) -> bool:
+def has_left(person: PersonRef, now: datetime | None = None) -> bool:
     """Whether the latest roster shows this person as having left (``has_left_clause``)."""
     fiscal_year = fiscal_year_of(tokyo(now or utcnow()))
     return bool(

@@ -80,9 +80,12 @@ def _not_in_round() -> NotInRound:
     return NotInRound(_("この調査の対象ではありません。"))
 
 
-def _in_round(person_id: Any) -> sa.Select[Any]:
-    """Rounds joined to the person's assignment of each round's year in one of its wards."""
-    query: sa.Select[Any] = join_audience(sa.select(Round), person_id=person_id).outerjoin(
+def _in_round(person_id: Any, rounds: sa.Select[Any] | None = None) -> sa.Select[Any]:
+    """Rounds (``rounds``: a select from Round; the ORM rounds by default) joined to the
+    person's assignment of each round's year in one of its wards, and to their response."""
+    query: sa.Select[Any] = join_audience(
+        sa.select(Round) if rounds is None else rounds, person_id=person_id
+    ).outerjoin(
         Response,
         sa.and_(Response.round_id == Round.id, Response.person_id == person_id),
     )
@@ -114,12 +117,8 @@ def context_query(locked: bool = False) -> sa.Select[Any]:
     # Built once with bound parameters: building it was a tenth of a checklist page's time.
     # Run through the session's connection (Core): plain columns, no ORM object to load.
     round_columns = [getattr(Round, column.name) for column in fields(RoundAsRead)]
-    person_id: sa.BindParameter[int] = sa.bindparam("person_id")
     query: sa.Select[Any] = (
-        join_audience(sa.select(*round_columns), person_id=person_id)
-        .outerjoin(
-            Response, sa.and_(Response.round_id == Round.id, Response.person_id == person_id)
-        )
+        _in_round(sa.bindparam("person_id"), sa.select(*round_columns))
         .join(Catalogue, Catalogue.id == Round.catalogue_id)
         .add_columns(
             Catalogue.ward_id,
