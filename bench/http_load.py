@@ -482,9 +482,9 @@ def checklist_load(
     with _served(database_url, workers, targets) as ports:
         pages = {name: [raw_request(port, "GET", page, e) for e in staff[:5000]]
                  for name, port in ports.items()}
-        for name, port in ports.items():  # warm-up: every worker booted, templates compiled
-            wrk(port, [raw_request(port, "GET", "/healthz")], clients, 2, warm_up=True)
-            wrk(port, pages[name], clients, 2, warm_up=True)
+        for name, port in ports.items():
+            _warm_up(database_url, port, pages[name], api, keys, fresh[:WARM_UP_SUBMITS],
+                     clients, round_id)
         used = 0
         for r in range(repeat):
             order = list(ports)[r % len(ports):] + list(ports)[:r % len(ports)]
@@ -513,6 +513,26 @@ def checklist_load(
     _beside_floor(runs)
     return {name: _load_report(runs[name], workers, clients, seconds, repeat, len(keys),
                                exhausted) for name in targets}
+
+
+WARM_UP_SUBMITS = 40  # first saves per app before the repeats (each worker's statements)
+
+
+def _warm_up(
+    database_url: str, port: int, pages: list[bytes], api: str, keys: list[str],
+    people: list[str], clients: int, round_id: int,
+) -> None:
+    """Before the repeats: every worker booted, every page read once (its templates compiled,
+    its frames kept, and the database's cache holding every person's answers, so that no
+    app's first run pays for a cold cache the apps after it find warm), and a few first
+    saves (their statements compiled and prepared), whose responses are then deleted."""
+    wrk(port, [raw_request(port, "GET", "/healthz")], clients, 2, warm_up=True)
+    wrk(port, pages, clients, 120, once=True, timeout_s=120, warm_up=True)
+    submits = [raw_request(port, "PUT", api, e, answers_for(keys, n))
+               for n, e in enumerate(people)]
+    if submits:
+        wrk(port, submits, clients, 60, once=True, warm_up=True)
+        forget_first_saves(database_url, round_id, people)
 
 
 @contextmanager
