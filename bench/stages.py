@@ -34,10 +34,10 @@ PAGE_PARTS = (
 SUBMIT_PARTS = (
     ("sign-in: the person and their roles (1 query; no BEGIN/COMMIT)", "app.access",
      "load_signed_in"),
-    ("the round and the person's place in it (1 query; the standards kept per process) and "
-     "checking the answers sent", "app.services.rounds.checklist_save", "_checked"),
-    ("the response, its answers and its status (1 statement, the round's lock in it)",
-     "app.services.rounds.checklist_save", "_first_save"),
+    ("checking the answers sent against the round's standards (kept per process)",
+     "app.services.rounds.checklist_save", "_validated"),
+    ("the person's place in the round, the response, its answers and its status (1 statement, "
+     "the round's share lock in it)", "app.services.rounds.checklist_save", "_first_save_row"),
     ("the reply (JSON)", "app.api.routes", "checklist_fields"),
 )
 SAVE = ("app.api.routes", "save_checklist")

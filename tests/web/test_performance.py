@@ -8,13 +8,14 @@ import io
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import (
+    AnswerValue,
     Audience,
     Catalogue,
     Person,
@@ -23,6 +24,7 @@ from app.models import (
     Role,
     Round,
     Section,
+    SectionAnswer,
     Standard,
     Ward,
     utcnow,
@@ -280,12 +282,12 @@ def _first_submit_statements(app, client, url, body) -> list[tuple[str, bool]]:
 def test_a_first_submit_is_a_few_statements_whatever_the_number_of_people(
     app, client, sign_in, world
 ):
-    """A staff member's first submit, with twenty more people answering as with none: on
-    PostgreSQL three statements without a transaction (the person; the round; one statement
-    that takes the round's share lock, creates the response, writes the answers and marks it
-    submitted); on SQLite the person and the round, then a transaction that reads the round
-    again, creates the response and writes the answers. It is stored, submitted, and the
-    connection is back in the pool."""
+    """A staff member's first submit after a page of the round, with twenty more people
+    answering as with none: on PostgreSQL two statements without a transaction (the person;
+    one statement that reads their place under the round's share lock, creates the response,
+    writes the answers and marks it submitted); on SQLite the person and the round, then a
+    transaction that reads the round again, creates the response and writes the answers. It
+    is stored, submitted, and the connection is back in the pool."""
     sign_in(world["person"])
     _page(client, world)
     body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
@@ -293,8 +295,8 @@ def test_a_first_submit_is_a_few_statements_whatever_the_number_of_people(
     seen = _first_submit_statements(app, client, url, body)
     kinds = [(s.lstrip().split()[0].upper(), autocommit) for s, autocommit in seen]
     if PG_URL:
-        assert kinds == [("SELECT", True), ("SELECT", True), ("WITH", True)], seen
-        assert ["FOR SHARE" in statement for statement, _a in seen] == [False, False, True]
+        assert kinds == [("SELECT", True), ("WITH", True)], seen
+        assert ["FOR SHARE" in statement for statement, _a in seen] == [False, True]
     else:
         assert kinds == [("SELECT", True), ("SELECT", True), ("BEGIN", False),
                          ("SELECT", False), ("INSERT", False), ("INSERT", False)], seen
@@ -465,11 +467,141 @@ def test_a_first_submit_after_the_count_is_refused_and_stores_nothing(
         assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
 
 
+@pytest.mark.skipif(not PG_URL, reason="the one-statement first save is PostgreSQL's")
+def test_a_first_submit_before_any_page_of_the_round_reads_the_round_first(
+    app, client, sign_in, world
+):
+    """When this process has read nothing of the round yet, a first submit reads the person's
+    place and the round's standards first, then saves in the one statement: the person, the
+    place, the standards, the save, none in a transaction; and the submit is stored."""
+    from app.services.rounds.checklist_page import LATEST_READ, STANDARDS_CACHE
+
+    app.extensions.pop(LATEST_READ, None)
+    app.extensions.pop(STANDARDS_CACHE, None)
+    sign_in(world["person"])
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    seen = _first_submit_statements(app, client, f"/api/v1/rounds/{world['round']}/checklist",
+                                    body)
+    kinds = [(s.lstrip().split()[0].upper(), autocommit) for s, autocommit in seen]
+    assert kinds == [("SELECT", True), ("SELECT", True), ("SELECT", True), ("WITH", True)], seen
+
+
+def _add_standard(app, world, key: str) -> None:
+    with app.app_context():
+        catalogue = db.session.get_one(Catalogue, world["catalogue"])
+        catalogue.standards.append(Standard(
+            key=key, number=99, position=99, text="新しい基準の文", scene="窓口",
+            audience=Audience.EVERYONE))
+        db.session.commit()
+
+
+def test_a_standard_added_after_the_page_keeps_a_complete_looking_submit_a_draft(
+    app, client, sign_in, world
+):
+    """The page was read with three standards; a fourth is added; a submit answering the
+    three is checked against the round as it now stands, not as the page read it: it is kept
+    as a draft, the fourth named as missing, and nothing says submitted."""
+    sign_in(world["person"])
+    _page(client, world)
+    _add_standard(app, world, "std-new")
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    reply = response.get_json()
+    assert reply["status"] == "draft" and reply["submitted"] is False
+    assert reply["missing"] == ["std-new"] and reply["total"] == 4
+    with app.app_context():
+        stored = db.session.scalars(sa.select(Response)).one()
+        assert stored.status is ResponseStatus.DRAFT and stored.submitted_at is None
+        assert len(stored.answers) == 3
+
+
+def test_an_answer_to_a_standard_added_after_the_page_is_taken(app, client, sign_in, world):
+    """A standard added after the page was read is answered at once (the submit's check is not
+    the page's copy of the round): all four stored, submitted."""
+    sign_in(world["person"])
+    _page(client, world)
+    _add_standard(app, world, "std-new")
+    body = {"answers": {**{f"std-{i}": "yes" for i in (1, 2, 3)}, "std-new": "no"},
+            "submit": True}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "submitted"
+    with app.app_context():
+        stored = db.session.scalars(sa.select(Response)).one()
+        assert stored.status is ResponseStatus.SUBMITTED and len(stored.answers) == 4
+
+
+def test_a_round_closed_after_the_page_refuses_the_first_submit(app, client, sign_in, world):
+    """The round's closing is moved to the past after the page was read: the first submit is
+    refused with 409 and nothing is stored."""
+    sign_in(world["person"])
+    _page(client, world)
+    with app.app_context():
+        round_ = db.session.get_one(Round, world["round"])
+        round_.closes_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 409, response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
+
+
+def test_someone_outside_the_round_cannot_first_save_after_a_members_page(
+    app, client, sign_in, world
+):
+    """A member's page leaves the round known to the process; a person of another ward's
+    section, outside the round, then submits every answer: 404, and nothing is stored."""
+    sign_in(world["person"])
+    _page(client, world)
+    with app.app_context():
+        outsider = factories.person(section=factories.section(ward_name="遠い区"),
+                                    fiscal_year=world["year"])
+        db.session.commit()
+        outsider_id = outsider.id
+    sign_in(outsider_id)
+    body = {"answers": {f"std-{i}": "yes" for i in (1, 2, 3)}, "submit": True}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 404, response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Response.id))) == 0
+
+
+def test_a_chiefs_first_save_after_a_staff_page_stores_the_section_answers(
+    app, client, sign_in, world
+):
+    """A staff member's page leaves the round known to the process; the section's chief then
+    saves first: the save is the chief's (the section standard's answer stored for the
+    section, the response a chief's), not a staff member's one statement."""
+    sign_in(world["person"])
+    _page(client, world)
+    with app.app_context():
+        catalogue = db.session.get_one(Catalogue, world["catalogue"])
+        factories.section_standards(catalogue, (50, ()))
+        chief = factories.person(section=db.session.get_one(Section, world["section"]),
+                                 role=Role.CHIEF, fiscal_year=world["year"])
+        db.session.commit()
+        chief_id = chief.id
+    _page(client, world)  # the staff member's page again: the round as it now stands
+    sign_in(chief_id)
+    body = {"answers": {"std-1": "yes", "sec-50": "no"}, "submit": False}
+    response = client.put(f"/api/v1/rounds/{world['round']}/checklist", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["role"] == "chief"
+    with app.app_context():
+        stored = db.session.scalars(sa.select(Response)).one()
+        assert stored.role is Role.CHIEF and [a.value for a in stored.answers] == [
+            AnswerValue.YES]
+        section = db.session.scalars(sa.select(SectionAnswer)).one()
+        assert section.value is AnswerValue.NO and section.section_id == world["section"]
+
+
 def test_a_later_save_is_one_transaction(app, client, sign_in, world):
     """A save over a stored draft reads the round under its share lock inside its own
-    transaction (PostgreSQL), and one that fails in the middle (its answers cannot be
-    written) leaves nothing of itself: the response keeps its time and the stored answers
-    their values."""
+    transaction (PostgreSQL; the first save's one statement before it writes nothing), and one
+    that fails in the middle (its answers cannot be written) leaves nothing of itself: the
+    response keeps its time and the stored answers their values."""
     sign_in(world["person"])
     url = f"/api/v1/rounds/{world['round']}/checklist"
     draft = {"answers": {"std-1": "yes", "std-2": "no"}, "submit": False}
@@ -481,8 +613,10 @@ def test_a_later_save_is_one_transaction(app, client, sign_in, world):
     with statements(app) as seen:
         response = client.put(url, json={"answers": {"std-1": "na"}, "submit": False})
     assert response.status_code == 200, response.get_data(as_text=True)
-    # The round is read again under its lock inside the save's transaction.
-    assert [autocommit for s, autocommit in seen if "FOR SHARE" in s] == ([False] if PG_URL else [])
+    # The round is read again under its lock inside the save's transaction (on PostgreSQL
+    # after the first save's one statement, which found the response and wrote nothing).
+    locked = [autocommit for s, autocommit in seen if "FOR SHARE" in s]
+    assert locked == ([True, False] if PG_URL else [])
 
     with app.app_context():
         engine = db.engine

@@ -19,11 +19,11 @@ the API twice). Hiding small groups does not help against that. So:
   results are hidden again until it closes. A round whose results anyone has read is not
   reopened (``app/services/results/readers.py``).
 
-Concurrency: a save takes a share lock on the round's row (``checklist_page.round_context``,
-its first statement) and ``count_round`` takes the row's update lock first (its UPDATE of
-``counted_at``). The count therefore waits for the saves in flight, and a save that comes
-after it sees ``counted_at`` and is refused. SQLite runs one writing transaction at a time
-(BEGIN IMMEDIATE).
+Concurrency: a save takes a share lock on the round's row (``checklist_page.round_context``
+in its transaction, or the first save's one statement, ``checklist_save._first_save``) and
+``count_round`` takes the row's update lock first (its UPDATE of ``counted_at``). The count
+therefore waits for the saves in flight, and a save that comes after it sees ``counted_at``
+and is refused. SQLite runs one writing transaction at a time (BEGIN IMMEDIATE).
 """
 
 from __future__ import annotations

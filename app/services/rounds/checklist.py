@@ -15,9 +15,10 @@ Rules (issue 3):
 - A round is open exactly when opens_at <= now < closes_at.
 - Saving is allowed only while the round is open; each save is all or nothing: one
   transaction (the caller commits), or one statement (a staff member's first save on
-  PostgreSQL, ``checklist_save._first_save``). A submit needs every item answered; otherwise
-  nothing is submitted, the answers given are kept as a draft and the missing items are
-  reported.
+  PostgreSQL, ``checklist_save._first_save``: it reads the person's place and writes only if
+  the round is still as the answers were checked against). A submit needs every item
+  answered; otherwise nothing is submitted, the answers given are kept as a draft and the
+  missing items are reported.
 - The role and section at answer time are stored on the Response: taken from the person's
   assignment of the round's fiscal year at the first save, and brought up to date at every
   later save (a roster corrected during the round is followed; later years' rosters never

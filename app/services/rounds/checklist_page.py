@@ -56,6 +56,17 @@ from app.services.rounds.checklist import (
 
 
 @dataclass(frozen=True)
+class RoundFacts:
+    """What every reader of a round reads alike: the round and its catalogue's ward and
+    revision, the key of the per-process copies (``_round_standards``)."""
+
+    round: RoundAsRead
+    catalogue_ward_id: int | None
+    catalogue_revision: int
+    catalogue_loaded_at: datetime | None
+
+
+@dataclass(frozen=True)
 class RoundContext:
     """A person's place in a round: the round, their assignment of its year, their response."""
 
@@ -69,6 +80,12 @@ class RoundContext:
     catalogue_revision: int = 0
     catalogue_loaded_at: datetime | None = None
 
+    @property
+    def facts(self) -> RoundFacts:
+        return RoundFacts(
+            self.round, self.catalogue_ward_id, self.catalogue_revision, self.catalogue_loaded_at
+        )
+
 
 def progress_of(status: ResponseStatus | None) -> Progress:
     if status is None:
@@ -76,7 +93,7 @@ def progress_of(status: ResponseStatus | None) -> Progress:
     return "submitted" if status is ResponseStatus.SUBMITTED else "draft"
 
 
-def _not_in_round() -> NotInRound:
+def not_in_round() -> NotInRound:
     return NotInRound(_("この調査の対象ではありません。"))
 
 
@@ -100,14 +117,14 @@ def round_context(round_id: int, person: PersonRef, *, locked: bool = True) -> R
     parameters = {"round_id": round_id, "person_id": person.id}
     row = db.session.connection().execute(context_query(locked), parameters).first()
     if row is None:
-        raise _not_in_round()
-    return _context_of(row)
+        raise not_in_round()
+    return context_of(row)
 
 
 _ROUND_FIELDS = len(fields(RoundAsRead))
 
 
-def _context_of(row: Sequence[Any]) -> RoundContext:
+def context_of(row: Sequence[Any]) -> RoundContext:
     """A ``context_query`` row (its first columns the round's, as ``RoundAsRead``)."""
     return RoundContext(RoundAsRead(*row[:_ROUND_FIELDS]), *row[_ROUND_FIELDS:])
 
@@ -167,18 +184,19 @@ class _KeptStandards:
     staff_items: dict[bool, tuple[ChecklistItem, ...]] = field(default_factory=dict)
 
 
-def _round_standards(ctx: RoundContext) -> _KeptStandards:
+def _round_standards(facts: RoundFacts) -> _KeptStandards:
     """The standards of the round's catalogue in catalogue order, kept per process (per app)
     under the round's and the catalogue's revision: no query while nothing changed, one after
     any edit (app/models.py ``_bump_revisions`` bumps the revision on every ORM flush that
-    changes a catalogue, a standard or a round, whatever page or command makes it)."""
+    changes a catalogue, a standard or a round, whatever page or command makes it). The
+    round's facts are noted as the latest this process read (``latest_read``)."""
     cache: dict[tuple[Any, ...], _KeptStandards] = current_app.extensions.setdefault(
         STANDARDS_CACHE, {}
     )
-    round_ = ctx.round
+    round_ = facts.round
     # The creation times guard against an id reused after a deletion (SQLite).
     key = (round_.id, round_.revision, round_.created_at, round_.catalogue_id,
-           ctx.catalogue_revision, ctx.catalogue_loaded_at)
+           facts.catalogue_revision, facts.catalogue_loaded_at)
     found = cache.get(key)
     if found is None:
         rows = db.session.execute(_standards_query(), {"catalogue_id": round_.catalogue_id})
@@ -186,6 +204,21 @@ def _round_standards(ctx: RoundContext) -> _KeptStandards:
         if len(cache) >= STANDARDS_CACHE_SIZE:
             cache.clear()
         cache[key] = found
+    latest: dict[int, RoundFacts] = current_app.extensions.setdefault(LATEST_READ, {})
+    if len(latest) >= STANDARDS_CACHE_SIZE and round_.id not in latest:
+        latest.clear()
+    latest[round_.id] = facts
+    return found
+
+
+LATEST_READ = "kijun.checklist_latest_round_read"
+
+
+def latest_read(round_id: int) -> RoundFacts | None:
+    """The round's facts as this process last read them (a staff member's page or save), or
+    None. They may be out of date: a save that relies on them has the database check them
+    (``checklist_save._first_save``)."""
+    found: RoundFacts | None = current_app.extensions.get(LATEST_READ, {}).get(round_id)
     return found
 
 
@@ -199,12 +232,12 @@ def _standards_query() -> Any:
     )
 
 
-def _staff_items(
-    ctx: RoundContext, stored: Mapping[int, tuple[Any, str | None]] | None = None
+def staff_items(
+    facts: RoundFacts, stored: Mapping[int, tuple[Any, str | None]] | None = None
 ) -> list[ChecklistItem]:
     """A staff member's items (the catalogue's ``everyone`` standards; a city-wide catalogue's
     ward-specific ones are never asked), from the per-process copy, with ``stored`` answers."""
-    blank = _blank_staff_items(ctx)
+    blank = _blank_staff_items(facts)
     if not stored:
         return list(blank)
     items = []
@@ -220,12 +253,12 @@ def _staff_items(
     return items
 
 
-def _blank_staff_items(ctx: RoundContext) -> tuple[ChecklistItem, ...]:
+def _blank_staff_items(facts: RoundFacts) -> tuple[ChecklistItem, ...]:
     """A staff member's items without answers, made once per process with the standards they
     come from (``_round_standards``): items are immutable, so every page and save shares them
     and makes new ones only for the items answered."""
-    kept = _round_standards(ctx)
-    city_wide = ctx.catalogue_ward_id is None
+    kept = _round_standards(facts)
+    city_wide = facts.catalogue_ward_id is None
     blank = kept.staff_items.get(city_wide)
     if blank is None:
         blank = kept.staff_items[city_wide] = tuple(
@@ -243,7 +276,7 @@ def items_of(ctx: RoundContext, *, with_answers: bool = False) -> list[Checklist
     answers: no query (the per-process copy); otherwise one."""
     chief = ctx.role is Role.CHIEF
     if not chief and not with_answers:
-        return _staff_items(ctx)
+        return staff_items(ctx.facts)
     return asked_items(
         ctx.round.catalogue_id,
         ctx.section_id,
@@ -467,13 +500,13 @@ def checklist_for(round_id: int, person: PersonRef, now: datetime | None = None)
     parameters = {"round_id": round_id, "person_id": person.id}
     row = db.session.connection().execute(_page_query(), parameters).first()
     if row is None:
-        raise _not_in_round()
-    ctx = _context_of(row[:-1])
+        raise not_in_round()
+    ctx = context_of(row[:-1])
     if ctx.role is Role.CHIEF:
         items = items_of(ctx, with_answers=True)
     else:
         stored = {sid: (value, comment) for sid, value, comment in row[-1] or ()}
-        items = _staff_items(ctx, stored)
+        items = staff_items(ctx.facts, stored)
     return Checklist(
         round=ctx.round,
         role=ctx.role,
@@ -536,7 +569,7 @@ def section_progress(
         .where(Round.id == round_id, Assignment.role == Role.CHIEF)
     ).first()
     if row is None:
-        raise _not_in_round()
+        raise not_in_round()
     fiscal_year, section_id, section_name = row
     members = db.session.execute(
         sa.select(Person.employee_id, Person.name, Assignment.role, Response.status)

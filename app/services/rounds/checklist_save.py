@@ -6,19 +6,24 @@ session: the round read under its share lock (``round_context``), the response c
 updated and locked (one upsert), the stored answers read again under that lock (not for a
 staff member's first save: there are none), the answers written (one executemany), and the
 submission marked. A staff member's first save on PostgreSQL is one statement instead
-(``_first_save_statement``): the round's lock, the response, the answers and the status; it
-is half of the first submit's cost (docs/benchmarks.md).
+(``_first_save_statement``): the person's place in the round under the round's share lock,
+the response, the answers and the status. The answers are checked before it against the
+round as this process last read it (``checklist_page.latest_read``), and the statement
+writes only if the round is still that round (its revision, its catalogue's revision and
+ward), takes answers, and the person is staff without a response; otherwise it writes
+nothing and hands back the place it read. That one statement is more than half of the first
+submit's budget (docs/benchmarks.md).
 
 A checklist request starts without a transaction (``app/extensions.py``
-``start_without_transaction``): the round is then read without its lock, and a save that is
-not that one statement ends the phase (``db.session.commit()``, with nothing to commit) and
-reads the round again in a transaction of its own.
+``start_without_transaction``): a save that is not that one statement is checked without a
+transaction (refused there, when it must be), then ends the phase (``db.session.commit()``,
+with nothing to commit) and reads the round again under its lock in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -52,10 +57,16 @@ from app.services.rounds.checklist import (
 )
 from app.services.rounds.checklist_page import (
     RoundContext,
+    RoundFacts,
     closed_message,
+    context_of,
+    context_query,
     items_of,
+    latest_read,
+    not_in_round,
     progress_of,
     round_context,
+    staff_items,
     stored_answers,
 )
 
@@ -80,33 +91,39 @@ def save_checklist(
     module docstring of ``app/services/rounds/checklist.py``.
     """
     now = now or utcnow()
-    lazy = runs_without_transaction()
-    ctx, items, values, notes = _checked(round_id, person, answers, comments, now, locked=not lazy)
-    if ctx.response_id is None and ctx.role is not Role.CHIEF and _dialect_name() == "postgresql":
-        return _first_save(ctx, person.id, items, values, notes, submit=submit, now=now)
-    if lazy:
-        begin_transaction()  # ends the phase without a transaction: nothing was written
-        ctx, items, values, notes = _checked(round_id, person, answers, comments, now)
+    if not runs_without_transaction():
+        ctx = round_context(round_id, person)
+        items, values, notes = _checked(ctx, person, answers, comments, now)
+        return _save_in_transaction(ctx, person.id, items, values, notes, submit=submit, now=now)
+    found: RoundContext | None = None
+    if _dialect_name() == "postgresql":
+        saved, found = _first_save(round_id, person, answers, comments, submit=submit, now=now)
+        if saved is not None:
+            return saved
+    # Refused without a transaction when the sheet is wrong or the round closed; else written
+    # in one, the round read again under its share lock.
+    _checked(found or round_context(round_id, person, locked=False), person, answers, comments,
+             now)
+    begin_transaction()  # ends the phase without a transaction: nothing was written
+    ctx = round_context(round_id, person)
+    items, values, notes = _checked(ctx, person, answers, comments, now)
     return _save_in_transaction(ctx, person.id, items, values, notes, submit=submit, now=now)
 
 
 def _checked(
-    round_id: int,
+    ctx: RoundContext,
     person: PersonRef,
     answers: Mapping[str, str | None],
     comments: Mapping[str, str | None] | None,
     now: datetime,
-    *,
-    locked: bool = True,
-) -> tuple[RoundContext, list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
-    """The person's place in the round (share-locked when ``locked``), refused unless the
-    round takes answers now, with the items and the answers and comments sent, checked."""
-    ctx = round_context(round_id, person, locked=locked)
+) -> tuple[list[ChecklistItem], dict[int, AnswerValue], dict[int, str | None]]:
+    """The items of the person's place ``ctx`` and the answers and comments sent, checked;
+    refused unless the round takes answers now."""
     if not ctx.round.is_open(now) or ctx.round.counted_at is not None:
         raise RoundClosed(closed_message(ctx.round, now))
     items = items_of(ctx)
     values, notes = _validated(items, answers, comments or {}, ctx, person.id)
-    return ctx, items, values, notes
+    return items, values, notes
 
 
 def _save_in_transaction(
@@ -208,10 +225,11 @@ def _validated(
     items: list[ChecklistItem],
     answers: Mapping[str, Any],
     comments: Mapping[str, Any],
-    ctx: RoundContext,
+    ctx: RoundContext | None,
     person_id: int,
 ) -> tuple[dict[int, AnswerValue], dict[int, str | None]]:
-    """The given values and comments by standard id, or InvalidAnswers naming every problem."""
+    """The given values and comments by standard id, or InvalidAnswers naming every problem
+    (``ctx`` None: as a staff member's first save, with nothing stored)."""
     by_key = {item.key: item for item in items}
     by_standard: dict[str, str] = {}
     fields: dict[str, str] = {}
@@ -264,7 +282,7 @@ def _validated(
 
 
 def _comments_without_answer(
-    ctx: RoundContext,
+    ctx: RoundContext | None,
     person_id: int,
     values: Mapping[int, AnswerValue],
     notes: Mapping[int, str | None],
@@ -276,8 +294,9 @@ def _comments_without_answer(
         return []
     # Answers are never deleted, so one stored now is still there after the lock. A person
     # without a response has no answers of their own (a chief may find the section's).
-    has_stored = ctx.response_id is not None or ctx.role is Role.CHIEF
-    stored = stored_answers(ctx, person_id) if has_stored else {}
+    if ctx is None or (ctx.response_id is None and ctx.role is not Role.CHIEF):
+        return lonely
+    stored = stored_answers(ctx, person_id)
     return [sid for sid in lonely if sid not in stored]
 
 
@@ -388,24 +407,42 @@ def _locked_response(
 
 
 def _first_save(
-    ctx: RoundContext,
-    person_id: int,
-    items: list[ChecklistItem],
-    values: Mapping[int, AnswerValue],
-    notes: Mapping[int, str | None],
+    round_id: int,
+    person: PersonRef,
+    answers: Mapping[str, str | None],
+    comments: Mapping[str, str | None] | None,
     *,
     submit: bool,
     now: datetime,
-) -> SaveResult:
-    """A staff member's first save on PostgreSQL (no response when ``ctx`` was read, so no
-    stored answers): the response, its answers and its status in one statement
-    (``_first_save_statement``), which takes the round's share lock and checks under it that
-    the round still takes answers: RoundClosed (nothing written) when it closed or was counted
-    after ``ctx`` was read without the lock.
+) -> tuple[SaveResult | None, RoundContext | None]:
+    """A staff member's first save on PostgreSQL, outside a transaction: the person's place
+    in the round, the response, its answers and its status in one statement
+    (``_first_save_statement``). Returns what it saved (None when it saved nothing) and the
+    person's place as it read it (None when it read nothing).
+
+    The answers are checked beforehand against the round as this process last read it
+    (``latest_read``; the round is read first when this process has not read it yet). The
+    statement writes only if that is still the round as it stands (its revision, its
+    catalogue's revision and ward), if the person is staff with no response yet, and if the
+    round takes answers: under the round's share lock, which it takes itself. Otherwise it
+    writes nothing and the general path saves (``save_checklist``), from the place it read.
+    Answers that fail the check go to the general path too, which says what is wrong.
 
     A concurrent first save of the same person (a double click) meets the other's rows in the
     statement's ON CONFLICT clauses and waits for its commit, then writes its own answers over
     them; a save that does not submit never withdraws the other's submission."""
+    facts = latest_read(round_id)
+    read: RoundContext | None = None
+    if facts is None:  # the first save of this round this process makes: read it
+        read = round_context(round_id, person, locked=False)
+        if read.response_id is not None or read.role is Role.CHIEF:
+            return None, read
+        facts = read.facts
+    items = staff_items(facts)
+    try:
+        values, notes = _validated(items, answers, comments or {}, None, person.id)
+    except InvalidAnswers:
+        return None, read
     rows: list[tuple[int, AnswerValue, str | None]] = []
     missing: list[ChecklistItem] = []
     now_stored: list[ChecklistItem] = []
@@ -418,23 +455,43 @@ def _first_save(
         else:
             rows.append((item.standard_id, value, comment))
     submitted = submit and not missing
+    row = _first_save_row(facts, person.id, rows, submitted, now)
+    if row is None:
+        raise not_in_round()
+    ctx = context_of(row[:-2])
+    response_id, status = row[-2], row[-1]
+    if response_id is None:  # not a first save, or the round closed or changed since
+        return None, ctx
+    return _saved(ctx, progress_of(status), now_stored, submitted, missing), ctx
+
+
+def _first_save_row(
+    facts: RoundFacts,
+    person_id: int,
+    rows: Iterable[tuple[int, AnswerValue, str | None]],
+    submitted: bool,
+    now: datetime,
+) -> Sequence[Any] | None:
+    """``_first_save_statement`` run: the person's place in the round, then the response's id
+    and status when it saved (NULL when not); None when the person has no place in it. Its
+    parameters: the response's columns, the answers sent (``_sent_json``) and the round as the
+    answers were checked against it (``facts``)."""
     parameters = {
-        "round_id": ctx.round.id,
+        "round_id": facts.round.id,
         "person_id": person_id,
-        "role": ctx.role,
-        "section_id": ctx.section_id,
         "status": ResponseStatus.SUBMITTED if submitted else ResponseStatus.DRAFT,
         "submitted_at": now if submitted else None,
         "created_at": now,
         "updated_at": now,
         "sent": _sent_json(rows),
+        "round_revision": facts.round.revision,
+        "round_created_at": facts.round.created_at,
+        "catalogue_id": facts.round.catalogue_id,
+        "catalogue_revision": facts.catalogue_revision,
+        "catalogue_loaded_at": facts.catalogue_loaded_at,
+        "catalogue_ward_id": facts.catalogue_ward_id,
     }
-    saved = db.session.connection().execute(_first_save_statement(), parameters).first()
-    if saved is None:  # the round closed or was counted since ``ctx`` was read
-        round_ = db.session.get_one(Round, ctx.round.id, populate_existing=True)
-        raise RoundClosed(closed_message(round_, now))
-    _response_id, status = saved
-    return _saved(ctx, progress_of(status), now_stored, submitted, missing)
+    return db.session.connection().execute(_first_save_statement(), parameters).first()
 
 
 _SENT_COLUMNS = ("standard_id", "value", "comment")
@@ -454,28 +511,44 @@ def _sent_json(rows: Iterable[tuple[int, AnswerValue, str | None]]) -> str:
 
 @cache
 def _first_save_statement() -> Any:
-    """``WITH taking_round AS (SELECT round.id … FOR SHARE), saved_response AS (INSERT INTO
-    response SELECT taking_round.id, … ON CONFLICT (round_id, person_id) DO UPDATE …
-    RETURNING id, status), saved_answers AS (INSERT INTO answer SELECT saved_response.id,
-    sent.* FROM saved_response JOIN json_to_recordset(:sent) AS sent(…) ON true ON CONFLICT
-    … DO UPDATE …) SELECT id, status FROM saved_response`` (built once)."""
+    """``WITH place AS (context_query FOR SHARE OF round, and whether the round takes
+    answers), saved_response AS (INSERT INTO response SELECT … FROM place WHERE the round is
+    as checked, takes answers, and the person is staff without a response ON CONFLICT
+    (round_id, person_id) DO UPDATE … RETURNING id, status), saved_answers AS (INSERT INTO
+    answer SELECT saved_response.id, sent.* FROM saved_response JOIN json_to_recordset(:sent)
+    AS sent(…) ON true ON CONFLICT … DO UPDATE …) SELECT place.*, saved_response.id,
+    saved_response.status FROM place LEFT JOIN saved_response ON true`` (built once)."""
     response: sa.Table = Response.__table__  # type: ignore[assignment]
-    columns = ("person_id", "role", "section_id", "status", "submitted_at",
-               "created_at", "updated_at")
-    # The round's share lock, taken by the statement itself, and the round still taking
-    # answers once it is held: a count that committed first (tally) leaves no row here, so
-    # nothing is written.
     now: Any = sa.bindparam("updated_at", type_=response.c.updated_at.type)
-    taking = (
-        sa.select(Round.id)
-        .where(Round.id == sa.bindparam("round_id"), Round.open_at(now),
-               Round.counted_at.is_(None))
-        .with_for_update(read=True)
-        .cte("taking_round")
+    # The person's place, read under the round's share lock (a count that committed first,
+    # app/services/results/tally.py, is then seen), and whether the round takes answers.
+    place = (
+        context_query(locked=True)
+        .add_columns(sa.and_(Round.open_at(now), Round.counted_at.is_(None)).label("taking"))
+        .cte("place")
     )
+    columns = list(place.c)
+    (round_id, _title, catalogue_id, _year, _opens, _closes, created_at, _counted, revision,
+     catalogue_ward_id, role, section_id, _section_name, response_id, _status,
+     catalogue_revision, catalogue_loaded_at, taking) = columns
+    as_checked = sa.and_(
+        taking,
+        role == Role.STAFF,
+        response_id.is_(None),
+        revision == sa.bindparam("round_revision"),
+        created_at == sa.bindparam("round_created_at"),
+        catalogue_id == sa.bindparam("catalogue_id"),
+        catalogue_revision == sa.bindparam("catalogue_revision"),
+        catalogue_loaded_at.is_not_distinct_from(sa.bindparam("catalogue_loaded_at")),
+        catalogue_ward_id.is_not_distinct_from(sa.bindparam("catalogue_ward_id")),
+    )
+    given = ("person_id", "status", "submitted_at", "created_at", "updated_at")
     insert = postgresql.insert(response).from_select(
-        ["round_id", *columns],
-        sa.select(taking.c.id, *(sa.bindparam(n, type_=response.c[n].type) for n in columns)),
+        ["round_id", "role", "section_id", *given],
+        sa.select(
+            round_id, role, section_id,
+            *(sa.bindparam(n, type_=response.c[n].type) for n in given),
+        ).where(as_checked),
     )
     submits = insert.excluded.status == ResponseStatus.SUBMITTED
     saved = insert.on_conflict_do_update(
@@ -510,4 +583,8 @@ def _first_save_statement() -> Any:
         index_elements=[answer.c.response_id, answer.c.standard_id],
         set_={"value": answers.excluded.value, "comment": answers.excluded.comment},
     )
-    return sa.select(saved.c.id, saved.c.status).add_cte(answers.cte("saved_answers"))
+    return (
+        sa.select(*columns[:-1], saved.c.id, saved.c.status)
+        .select_from(place.outerjoin(saved, sa.true()))
+        .add_cte(answers.cte("saved_answers"))
+    )
