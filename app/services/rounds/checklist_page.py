@@ -2,8 +2,9 @@
 
 The round, the person's place in it and their answers come in one statement (``_page_query``);
 the round's standards and the blank items made from them are kept per process under the
-catalogue's and round's ``revision`` (``_round_standards``, ``_staff_items``,
-``_blank_staff_items``). The rules are in ``app/services/rounds/checklist.py``; saving is
+catalogue's and round's ``revision`` (``_round_standards``, ``staff_items``,
+``_blank_staff_items``), and the round's facts as last read with them (``latest_read``, for
+the first save's check). The rules are in ``app/services/rounds/checklist.py``; saving is
 ``app/services/rounds/checklist_save.py``.
 """
 
