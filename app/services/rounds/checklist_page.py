@@ -82,6 +82,12 @@ class RoundContext:
     catalogue_loaded_at: datetime | None = None
 
     @property
+    def nothing_stored(self) -> bool:
+        """A staff member without a response: nothing of theirs is stored in the round (a
+        chief may find the section's answers)."""
+        return self.response_id is None and self.role is not Role.CHIEF
+
+    @property
     def facts(self) -> RoundFacts:
         return RoundFacts(
             self.round, self.catalogue_ward_id, self.catalogue_revision, self.catalogue_loaded_at

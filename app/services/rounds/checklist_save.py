@@ -140,7 +140,7 @@ def _save_in_transaction(
     read: the response, the answers that changed, the submission."""
     # A staff member's first save (SQLite): no answers of theirs are stored, so whether it
     # submits is known now, and the response is written with its status at once.
-    first = ctx.response_id is None and ctx.role is not Role.CHIEF
+    first = ctx.nothing_stored
     submitting = first and submit and all(item.standard_id in values for item in items)
     response_id, status = _locked_response(ctx, person_id, now, submitting=submitting)
     stored: Mapping[int, tuple[AnswerValue | None, str | None]] = {}
@@ -294,7 +294,7 @@ def _comments_without_answer(
         return []
     # Answers are never deleted, so one stored now is still there after the lock. A person
     # without a response has no answers of their own (a chief may find the section's).
-    if ctx is None or (ctx.response_id is None and ctx.role is not Role.CHIEF):
+    if ctx is None or ctx.nothing_stored:
         return lonely
     stored = stored_answers(ctx, person_id)
     return [sid for sid in lonely if sid not in stored]
@@ -435,7 +435,7 @@ def _first_save(
     read: RoundContext | None = None
     if facts is None:  # the first save of this round this process makes: read it
         read = round_context(round_id, person, locked=False)
-        if read.response_id is not None or read.role is Role.CHIEF:
+        if not read.nothing_stored:
             return None, read
         facts = read.facts
     items = staff_items(facts)
